@@ -1,0 +1,116 @@
+#!/usr/bin/env node
+import { Command, CommanderError, Option } from 'commander';
+import { loadConfig } from '../config/load.js';
+import { createLogger, LOG_LEVELS, type Logger } from '../log/logger.js';
+import { runPipeline } from '../pipeline/run.js';
+import { openWarehouse } from '../pipeline/open-warehouse.js';
+import { loadReferenceData } from '../reference/reference-data.js';
+import { startSimulator } from '../simulator/simulator.js';
+import { nowMs } from '../util/clock.js';
+import { ConfigError, EXIT, type ExitCode } from '../util/errors.js';
+import { formatRunSummary, formatStatus } from './summary.js';
+
+interface GlobalOptions {
+  config: string;
+  logLevel: string;
+  json?: boolean;
+}
+
+const program = new Command('aetl')
+  .description('Batch ETL and warehouse loader for AI-gateway decision events')
+  .addOption(new Option('-c, --config <file>', 'config file (YAML)').env('AETL_CONFIG').default('config/aetl.yaml'))
+  .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS).default('info'))
+  .option('--json', 'print machine-readable JSON on stdout')
+  .exitOverride()
+  .configureOutput({ writeErr: (text) => process.stderr.write(text) });
+
+function context(command: Command): { options: GlobalOptions; logger: Logger } {
+  const options = command.optsWithGlobals<GlobalOptions>();
+  return { options, logger: createLogger(options.logLevel) };
+}
+
+function print(options: GlobalOptions, json: unknown, human: string): void {
+  process.stdout.write(options.json ? `${JSON.stringify(json, null, 2)}\n` : `${human}\n`);
+}
+
+let exitCode: ExitCode = EXIT.ok;
+
+program
+  .command('run')
+  .description('load every new window (or file) up to now − settle_delay, then check it')
+  .action(async (_: unknown, command: Command) => {
+    const { options, logger } = context(command);
+    const config = loadConfig(options.config);
+    const summary = await runPipeline(config, logger, nowMs());
+    print(options, summary, formatRunSummary(summary));
+    exitCode = summary.exitCode;
+  });
+
+program
+  .command('status')
+  .description('checkpoint, last runs, table row counts and the latest check results')
+  .option('--runs <n>', 'how many recent runs to show', (v) => Number.parseInt(v, 10), 10)
+  .action(async (opts: { runs: number }, command: Command) => {
+    const { options, logger } = context(command);
+    const config = loadConfig(options.config);
+    const warehouse = await openWarehouse(config, logger);
+    try {
+      const report = await warehouse.status(config.pipeline.name, opts.runs);
+      print(options, report, formatStatus(report));
+    } finally {
+      await warehouse.close();
+    }
+  });
+
+program
+  .command('migrate')
+  .description('apply pending warehouse migrations and exit')
+  .action(async (_: unknown, command: Command) => {
+    const { options, logger } = context(command);
+    const warehouse = await openWarehouse(loadConfig(options.config), logger);
+    await warehouse.close();
+  });
+
+const simulate = program.command('simulate').description('the built-in event simulator');
+simulate
+  .command('serve')
+  .description('serve the simulated Events API on 127.0.0.1 until stopped')
+  .option('--port <port>', 'port (0 = any free port)', (v) => Number.parseInt(v, 10), 8787)
+  .option('--seed <seed>', 'seed (default: the config’s source.simulator.seed)', (v) => Number.parseInt(v, 10))
+  .addOption(new Option('--token <token>', 'bearer token clients must send').env('AETL_SIMULATOR_TOKEN'))
+  .action(async (opts: { port: number; seed?: number; token?: string }, command: Command) => {
+    const { options, logger } = context(command);
+    const config = loadConfig(options.config);
+    const settings = { ...config.source.simulator, ...(opts.seed === undefined ? {} : { seed: opts.seed }) };
+    const simulator = await startSimulator(settings, loadReferenceData(config.reference), () => nowMs(), {
+      port: opts.port,
+      token: opts.token,
+    });
+    print(
+      options,
+      { url: simulator.url, token: simulator.token, seed: settings.seed },
+      `simulator listening on ${simulator.url} (seed ${settings.seed})\ntoken: ${simulator.token}`,
+    );
+    logger.info({ url: simulator.url }, 'simulator serving; stop with Ctrl-C');
+    await new Promise<void>((resolve) => {
+      for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => resolve());
+    });
+    await simulator.close();
+  });
+
+function exitCodeFor(error: unknown): ExitCode {
+  if (error instanceof CommanderError) return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
+  if (error instanceof ConfigError) return EXIT.usage;
+  return EXIT.runFailed;
+}
+
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  exitCode = exitCodeFor(error);
+  if (!(error instanceof CommanderError)) {
+    const message = error instanceof Error ? error.message : String(error);
+    process.stderr.write(`aetl: ${error instanceof ConfigError ? '' : 'error: '}${message}\n`);
+  }
+}
+process.exitCode = exitCode;

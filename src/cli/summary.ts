@@ -1,0 +1,96 @@
+import type { RunSummary } from '../pipeline/run.js';
+import type { StatusReport } from '../warehouse/warehouse.js';
+
+const n = (value: number) => value.toLocaleString('en-US');
+const when = (ms: number) => new Date(ms).toISOString().replace('.000Z', 'Z');
+
+function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  return rows
+    .map((r) =>
+      r
+        .map((cell, i) => cell.padEnd(widths[i]!))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
+}
+
+/** The short human summary `aetl run` prints on stdout. */
+export function formatRunSummary(s: RunSummary): string {
+  const t = s.totals;
+  const lines: string[] = [];
+  lines.push(`run ${s.runId} (${s.pipeline}): ${s.status.toUpperCase()} in ${(s.durationMs / 1000).toFixed(1)}s`);
+  if (s.windows.length === 0) lines.push('nothing new to load');
+  const windows = s.windows.filter((w) => w.window);
+  if (windows.length > 0) {
+    lines.push(
+      `window     ${when(windows[0]!.window!.startMs)} -> ${when(windows.at(-1)!.window!.endMs)} (${windows.length} window${windows.length === 1 ? '' : 's'})`,
+    );
+  }
+  const files = s.windows.flatMap((w) => w.files);
+  if (files.length > 0) lines.push(`files      ${files.length} loaded`);
+  lines.push(
+    `events     extracted ${n(t.read)} | loaded ${n(t.inserted)} | already loaded ${n(t.alreadyPresent)} | ` +
+      `duplicates skipped ${n(t.inBatchDuplicates)} | rejected ${n(t.rejected)} | outside window ${n(t.outOfWindow)}`,
+  );
+  if (t.conflicts > 0) lines.push(`conflicts  ${n(t.conflicts)} (same id, different content; see etl_conflict)`);
+  lines.push(`checkpoint ${s.checkpoint ?? '(none)'}`);
+  lines.push('', table([['table', 'rows'], ...Object.entries(s.tables).map(([name, rows]) => [name, n(rows)])]));
+  const checks = s.windows.flatMap((w) => w.checks);
+  if (checks.length > 0) {
+    const byName = new Map<string, { pass: number; fail: number; last: string }>();
+    for (const c of checks) {
+      const entry = byName.get(c.name) ?? { pass: 0, fail: 0, last: '' };
+      if (c.status === 'fail') entry.fail++;
+      else entry.pass++;
+      if (c.status === 'fail' || !entry.last) entry.last = c.message;
+      byName.set(c.name, entry);
+    }
+    lines.push(
+      '',
+      table([
+        ['check', 'result', 'detail'],
+        ...[...byName].map(([name, e]) => [name, e.fail > 0 ? `FAIL (${e.fail})` : `pass (${e.pass})`, e.last]),
+      ]),
+    );
+  }
+  lines.push('', `warehouse  ${s.warehouse}`, `lake       ${s.lake}`);
+  if (s.error) lines.push(`error      ${s.error}`);
+  return lines.join('\n');
+}
+
+export function formatStatus(r: StatusReport): string {
+  const lines = [
+    `pipeline   ${r.pipeline}`,
+    `checkpoint ${r.checkpoint ?? '(none: no run has committed yet)'}`,
+    `rejects    ${n(r.rejects)} quarantined`,
+    '',
+  ];
+  lines.push(
+    table([
+      ['run', 'status', 'started', 'windows', 'read', 'loaded', 'rejected', 'error'],
+      ...r.runs.map((run) => [
+        String(run.run_id),
+        String(run.status),
+        String(run.started_at),
+        String(run.windows),
+        n(Number(run.read)),
+        n(Number(run.inserted)),
+        n(Number(run.rejected)),
+        String(run.error ?? ''),
+      ]),
+    ]),
+  );
+  lines.push('', table([['table', 'rows'], ...Object.entries(r.tables).map(([name, rows]) => [name, n(rows)])]));
+  if (r.checks.length > 0) {
+    lines.push(
+      '',
+      table([
+        ['check', 'status', 'message'],
+        ...r.checks.map((c) => [String(c.check_name), String(c.status), String(c.message)]),
+      ]),
+    );
+  }
+  return lines.join('\n');
+}

@@ -1,0 +1,91 @@
+import { z } from 'zod';
+import { parseDuration } from './duration.js';
+
+const duration = z.string().transform((text, ctx) => {
+  const ms = parseDuration(text);
+  if (ms === undefined) {
+    ctx.addIssue({ code: 'custom', message: `expected a duration like 90s, 15m, 2h or 1d, got "${text}"` });
+    return z.NEVER;
+  }
+  return ms;
+});
+
+const isoInstant = z.iso.datetime({ offset: true }).transform((text) => new Date(text));
+
+const simulatorSettings = z.strictObject({
+  seed: z.int().default(42),
+  rate_per_minute: z.number().positive().max(100_000).default(5),
+  bad_record_rate: z.number().min(0).max(1).default(0),
+  unknown_member_rate: z.number().min(0).max(1).default(0),
+});
+
+const source = z
+  .strictObject({
+    kind: z.enum(['simulator', 'events_api', 'files']),
+    url: z.url().optional(),
+    token: z.string().min(1).optional(),
+    files: z.string().min(1).optional(),
+    page_size: z.int().min(1).max(100_000).default(1000),
+    timeout: duration.default(30_000),
+    max_retries: z.int().min(0).max(20).default(5),
+    simulator: simulatorSettings.default(simulatorSettings.parse({})),
+  })
+  .superRefine((value, ctx) => {
+    if (value.kind === 'events_api') {
+      if (!value.url)
+        ctx.addIssue({ code: 'custom', path: ['url'], message: 'required when source.kind is events_api' });
+      if (!value.token)
+        ctx.addIssue({ code: 'custom', path: ['token'], message: 'required when source.kind is events_api' });
+    }
+    if (value.kind === 'files' && !value.files) {
+      ctx.addIssue({ code: 'custom', path: ['files'], message: 'required when source.kind is files' });
+    }
+  });
+
+const window = z
+  .strictObject({
+    lookback: duration.default(3_600_000),
+    settle_delay: duration.default(120_000),
+    max_window: duration.default(6 * 3_600_000),
+    initial_start: isoInstant.optional(),
+    max_windows: z.int().min(1).default(48),
+  })
+  .superRefine((value, ctx) => {
+    // Each window re-reads `lookback`; a window no longer than that never advances.
+    if (value.max_window <= value.lookback) {
+      ctx.addIssue({ code: 'custom', path: ['max_window'], message: 'must be longer than window.lookback' });
+    }
+  });
+
+const warehouse = z.strictObject({
+  kind: z.literal('duckdb'),
+  path: z.string().min(1).default('data/warehouse.duckdb'),
+  memory_limit: z
+    .string()
+    .regex(/^\d+(\.\d+)?\s?(KB|MB|GB|KiB|MiB|GiB)$/, 'expected a size like 256MB')
+    .default('256MB'),
+  threads: z.int().min(1).max(64).optional(),
+});
+
+export const configSchema = z.strictObject({
+  pipeline: z
+    .strictObject({ name: z.string().regex(/^[a-z][a-z0-9_]{0,62}$/, 'lower-case letters, digits and _') })
+    .default({
+      name: 'default',
+    }),
+  source,
+  window: window.default(window.parse({})),
+  warehouse: warehouse.default(warehouse.parse({ kind: 'duckdb' })),
+  lake: z.strictObject({ path: z.string().min(1).default('data/lake') }).default({ path: 'data/lake' }),
+  staging: z.strictObject({ path: z.string().min(1).default('data/staging') }).default({ path: 'data/staging' }),
+  reference: z
+    .strictObject({ users: z.string().optional(), gateways: z.string().optional(), models: z.string().optional() })
+    .default({}),
+  checks: z
+    .strictObject({ max_reject_rate: z.number().min(0).max(1).default(0.01) })
+    .default({ max_reject_rate: 0.01 }),
+});
+
+export type Config = z.infer<typeof configSchema>;
+export type SourceConfig = Config['source'];
+export type SimulatorSettings = z.infer<typeof simulatorSettings>;

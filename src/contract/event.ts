@@ -1,0 +1,45 @@
+/** The one canonical event that both source shapes normalise to. */
+export const DECISIONS = ['allow', 'block', 'redact', 'escalate'] as const;
+export type Decision = (typeof DECISIONS)[number];
+
+export interface PolicyEvaluation {
+  name: string;
+  result: string;
+  latency_ms: number | null;
+  entities_found: number | null;
+  triggered: boolean;
+}
+
+export interface CanonicalEvent {
+  event_id: string;
+  /** Microseconds since the Unix epoch, UTC. */
+  event_ts_us: number;
+  user_id: string | null;
+  gateway_id: string | null;
+  model: string | null;
+  provider: string | null;
+  decision: Decision;
+  input_tokens: number;
+  output_tokens: number;
+  latency_ms: number | null;
+  /** Cost in millionths of a dollar, exact (DECIMAL(18,6)). */
+  cost_micros: bigint;
+  policies: PolicyEvaluation[];
+  team_id: string | null;
+  request_source: string | null;
+  batch_id: string | null;
+  metadata: Record<string, unknown>;
+}
+
+/** Where a record came from: enough for an operator to find it again. */
+export interface RecordLocation {
+  /** File path or API endpoint (never with credentials). */
+  source: string;
+  /** `line 12`, `item 3`, `page 4 item 17`. */
+  ref: string;
+}
+
+export interface RejectReason {
+  path: string;
+  message: string;
+}

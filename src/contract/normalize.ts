@@ -1,0 +1,101 @@
+import type { z } from 'zod';
+import type { CanonicalEvent, PolicyEvaluation, RejectReason } from './event.js';
+import { KNOWN_FIELDS, shapeA, shapeB, type ShapeA, type ShapeB } from './schemas.js';
+
+export type NormalizeResult =
+  { ok: true; event: CanonicalEvent; driftFields: string[] } | { ok: false; reasons: RejectReason[] };
+
+/** Drift (unknown top-level fields) is kept under this metadata key rather than dropped. */
+export const DRIFT_METADATA_KEY = '_extra_fields';
+
+const POLICY_RESULT_ALIASES: Record<string, string> = {
+  passed: 'pass',
+  allow: 'pass',
+  allowed: 'pass',
+  blocked: 'block',
+  redacted: 'redact',
+  escalated: 'escalate',
+  flagged: 'flag',
+};
+
+function isShapeA(record: Record<string, unknown>): boolean {
+  return 'cost_usd' in record || 'user_id' in record;
+}
+
+function reasonsOf(error: z.ZodError): RejectReason[] {
+  return error.issues.map((issue) => ({ path: issue.path.join('.') || '(record)', message: issue.message }));
+}
+
+function normalizePolicies(
+  evaluated: ShapeA['policies_evaluated'],
+  triggeredNames: readonly string[] | null | undefined,
+): PolicyEvaluation[] {
+  const triggered = new Set(triggeredNames ?? []);
+  const policies = (evaluated ?? []).map((entry): PolicyEvaluation => {
+    if (typeof entry === 'string') {
+      // DESIGN.md decision 12: a bare name is triggered if listed, else passed.
+      const hit = triggered.has(entry);
+      return {
+        name: entry,
+        result: hit ? 'triggered' : 'pass',
+        latency_ms: null,
+        entities_found: null,
+        triggered: hit,
+      };
+    }
+    const lowered = entry.result.toLowerCase();
+    const result = POLICY_RESULT_ALIASES[lowered] ?? lowered;
+    return {
+      name: entry.name,
+      result,
+      latency_ms: entry.latency_ms ?? null,
+      entities_found: entry.entities_found ?? null,
+      triggered: result !== 'pass' || triggered.has(entry.name),
+    };
+  });
+  // A policy reported as triggered but not as evaluated still ran: keep it.
+  const seen = new Set(policies.map((p) => p.name));
+  for (const name of triggered) {
+    if (!seen.has(name)) {
+      policies.push({ name, result: 'triggered', latency_ms: null, entities_found: null, triggered: true });
+    }
+  }
+  return policies;
+}
+
+/** Validates one raw record against its shape and returns the canonical event or the reasons it was rejected. */
+export function normalizeRecord(raw: unknown): NormalizeResult {
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+    return { ok: false, reasons: [{ path: '(record)', message: 'expected a JSON object' }] };
+  }
+  const record = raw as Record<string, unknown>;
+  const parsed = isShapeA(record) ? shapeA.safeParse(record) : shapeB.safeParse(record);
+  if (!parsed.success) return { ok: false, reasons: reasonsOf(parsed.error) };
+  const value = parsed.data as ShapeA & Partial<ShapeB>;
+
+  const driftFields = Object.keys(record).filter((key) => !KNOWN_FIELDS.has(key));
+  const metadata: Record<string, unknown> = { ...(value.metadata ?? {}) };
+  if (driftFields.length > 0) {
+    metadata[DRIFT_METADATA_KEY] = Object.fromEntries(driftFields.map((key) => [key, record[key]]));
+  }
+
+  const event: CanonicalEvent = {
+    event_id: value.id,
+    event_ts_us: value.timestamp,
+    user_id: value.user_id ?? value.user ?? null,
+    gateway_id: value.gateway_id ?? null,
+    model: value.model ?? null,
+    provider: value.provider ?? null,
+    decision: value.decision,
+    input_tokens: value.input_tokens,
+    output_tokens: value.output_tokens,
+    latency_ms: value.latency_ms ?? null,
+    cost_micros: value.cost_usd ?? (value.cost as bigint),
+    policies: normalizePolicies(value.policies_evaluated, value.policies_triggered),
+    team_id: value.team_id ?? null,
+    request_source: value.request_source ?? null,
+    batch_id: value.batch_id ?? null,
+    metadata,
+  };
+  return { ok: true, event, driftFields };
+}

@@ -1,0 +1,74 @@
+/**
+ * Exact parsing of the two scalars whose float handling would lose data:
+ * ISO-8601 instants (kept to the microsecond) and decimal costs (kept to the
+ * millionth of a dollar, as DECIMAL(18,6)).
+ */
+const ISO_INSTANT = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:[.,](\d{1,9}))?(Z|z|[+-]\d{2}:?\d{2})?$/;
+
+/** Epoch microseconds, or undefined when the text is not an ISO instant. No offset means UTC. */
+export function parseInstantMicros(text: string): number | undefined {
+  const m = ISO_INSTANT.exec(text);
+  if (!m) return undefined;
+  const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number) as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
+  const ms = Date.UTC(year, month - 1, day, hour, minute, second);
+  const check = new Date(ms);
+  // Date.UTC rolls 2026-02-30 over to March: such a date is invalid, not "close enough".
+  if (check.getUTCDate() !== day || check.getUTCMonth() !== month - 1 || hour > 23 || minute > 59 || second > 59) {
+    return undefined;
+  }
+  const fraction = (m[7] ?? '').padEnd(6, '0').slice(0, 6);
+  let offsetMinutes = 0;
+  const zone = m[8];
+  if (zone && zone !== 'Z' && zone !== 'z') {
+    const digits = zone.replace(':', '');
+    const sign = digits.startsWith('-') ? -1 : 1;
+    offsetMinutes = sign * (Number(digits.slice(1, 3)) * 60 + Number(digits.slice(3, 5)));
+  }
+  return (ms - offsetMinutes * 60_000) * 1000 + Number(fraction);
+}
+
+const DECIMAL = /^(\d+)(?:\.(\d+))?$/;
+export const MAX_COST_MICROS = 10n ** 18n - 1n;
+
+/**
+ * Millionths from a non-negative decimal given as text or a JSON number.
+ * More than 6 fractional digits are rounded half-up, as a DECIMAL(18,6) cast does.
+ */
+export function parseCostMicros(value: string | number): bigint | undefined {
+  let text = typeof value === 'number' ? numberToPlainString(value) : value.trim();
+  if (text === undefined) return undefined;
+  if (text.startsWith('+')) text = text.slice(1);
+  const m = DECIMAL.exec(text);
+  if (!m) return undefined;
+  const fraction = m[2] ?? '';
+  let micros = BigInt(m[1]!) * 1_000_000n + BigInt(fraction.slice(0, 6).padEnd(6, '0'));
+  if (fraction.length > 6 && fraction.charCodeAt(6) >= 53 /* '5' */) micros += 1n;
+  return micros > MAX_COST_MICROS ? undefined : micros;
+}
+
+/** JSON numbers like 1e-7 must become plain decimal text before exact parsing. */
+function numberToPlainString(value: number): string | undefined {
+  if (!Number.isFinite(value) || value < 0) return undefined;
+  const text = String(value);
+  return /e/i.test(text) ? value.toFixed(12) : text;
+}
+
+export function formatCost(micros: bigint): string {
+  const whole = micros / 1_000_000n;
+  const fraction = (micros % 1_000_000n).toString().padStart(6, '0');
+  return `${whole}.${fraction}`;
+}
+
+export function formatInstant(micros: number): string {
+  const ms = Math.floor(micros / 1000);
+  const extra = micros - ms * 1000;
+  const iso = new Date(ms).toISOString();
+  return extra === 0 ? iso : `${iso.slice(0, -1)}${String(extra).padStart(3, '0')}Z`;
+}

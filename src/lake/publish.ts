@@ -1,0 +1,49 @@
+import { mkdirSync, renameSync } from 'node:fs';
+import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import type { Logger } from '../log/logger.js';
+import type { LakePartition, Warehouse } from '../warehouse/warehouse.js';
+
+const DATE = /^\d{4}-\d{2}-\d{2}$/;
+const TABLE = /^[a-z][a-z0-9_]*$/;
+
+/** `<lake>/<table>/event_date=YYYY-MM-DD/data.parquet`, or `<lake>/<table>/data.parquet` for a dimension. */
+export function partitionFile(lakePath: string, partition: LakePartition): string {
+  if (!TABLE.test(partition.table) || (partition.eventDate !== null && !DATE.test(partition.eventDate))) {
+    throw new Error(`refusing lake partition ${partition.table}/${partition.eventDate}: not a table name and date`);
+  }
+  const dir =
+    partition.eventDate === null
+      ? join(lakePath, partition.table)
+      : join(lakePath, partition.table, `event_date=${partition.eventDate}`);
+  return join(dir, 'data.parquet');
+}
+
+/**
+ * Rewrites every partition the warehouse marked as pending (DESIGN.md
+ * decision 2): the whole partition, already deduplicated in the warehouse, is
+ * written under `<lake>/.tmp` and renamed over the old file, so a reader sees
+ * the old or the new partition, never half of one. Idempotent: a crash
+ * between rename and clearing the mark only means the same file is written again.
+ */
+export async function publishPendingLake(
+  warehouse: Warehouse,
+  pipeline: string,
+  lakePath: string,
+  logger: Logger,
+): Promise<number> {
+  const pending = await warehouse.pendingLakePartitions(pipeline);
+  if (pending.length === 0) return 0;
+  const tmpDir = join(lakePath, '.tmp');
+  mkdirSync(tmpDir, { recursive: true });
+  for (const partition of pending) {
+    const target = partitionFile(lakePath, partition);
+    const tmp = join(tmpDir, `${randomUUID()}.parquet`);
+    await warehouse.exportLakePartition(partition, tmp);
+    mkdirSync(join(target, '..'), { recursive: true });
+    renameSync(tmp, target);
+    await warehouse.clearLakePending(pipeline, partition);
+  }
+  logger.debug({ partitions: pending.length }, 'lake partitions published');
+  return pending.length;
+}

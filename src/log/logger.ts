@@ -1,0 +1,30 @@
+import { pino, type Logger as PinoLogger } from 'pino';
+import pretty from 'pino-pretty';
+
+export type Logger = PinoLogger;
+
+/** Keys that could carry a secret are censored wherever they appear in a log record. */
+const REDACT_PATHS = [
+  'token',
+  'password',
+  'authorization',
+  'secret',
+  '*.token',
+  '*.password',
+  '*.authorization',
+  '*.secret',
+];
+
+/**
+ * Logs go to stderr so that stdout stays free for summaries and `--json`.
+ * JSON lines when stderr is not a TTY; pretty, human lines when it is.
+ */
+export function createLogger(level: string, stream: NodeJS.WriteStream & { fd?: number } = process.stderr): Logger {
+  const options = { level, redact: { paths: REDACT_PATHS, censor: '[redacted]' }, base: undefined };
+  if (stream.isTTY) {
+    return pino(options, pretty({ destination: stream, colorize: true, sync: true, ignore: 'pid,hostname' }));
+  }
+  return pino(options, pino.destination({ fd: stream.fd ?? 2, sync: true }));
+}
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;

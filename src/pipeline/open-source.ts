@@ -1,0 +1,44 @@
+import type { Config } from '../config/schema.js';
+import type { Logger } from '../log/logger.js';
+import type { ReferenceData } from '../reference/reference-data.js';
+import { startSimulator } from '../simulator/simulator.js';
+import { EventsApiSource } from '../source/events-api.js';
+import type { WindowedSource } from '../source/source.js';
+import { ConfigError } from '../util/errors.js';
+
+export type OpenedSource =
+  | { kind: 'windowed'; source: WindowedSource; close(): Promise<void> }
+  | { kind: 'files'; pattern: string; close(): Promise<void> };
+
+/** The configured source; `simulator` starts the built-in Events API on 127.0.0.1 for this run. */
+export async function openSource(
+  config: Config,
+  reference: ReferenceData,
+  logger: Logger,
+  now: () => number,
+): Promise<OpenedSource> {
+  const s = config.source;
+  const http = (token: string) => ({ token, timeoutMs: s.timeout, maxRetries: s.max_retries, logger });
+  switch (s.kind) {
+    case 'files':
+      return { kind: 'files', pattern: s.files!, close: async () => undefined };
+    case 'events_api':
+      return {
+        kind: 'windowed',
+        source: new EventsApiSource(s.url!, s.page_size, http(s.token!)),
+        close: async () => undefined,
+      };
+    case 'simulator': {
+      if (reference.users.length === 0 || reference.gateways.length === 0 || reference.models.length === 0) {
+        throw new ConfigError('source.kind simulator needs reference.users, reference.gateways and reference.models');
+      }
+      const simulator = await startSimulator(s.simulator, reference, now);
+      logger.info({ url: simulator.url, seed: s.simulator.seed }, 'simulator started');
+      return {
+        kind: 'windowed',
+        source: new EventsApiSource(simulator.url, s.page_size, http(simulator.token)),
+        close: () => simulator.close(),
+      };
+    }
+  }
+}

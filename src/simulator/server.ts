@@ -1,0 +1,115 @@
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { timingSafeEqual } from 'node:crypto';
+import type { EventUniverse } from './generator.js';
+
+/**
+ * A local Events API over the simulated universe: cursor pagination,
+ * `count=true`, bearer auth, and a `/_truth` endpoint for tests.
+ */
+export interface SimulatorServer {
+  url: string;
+  close(): Promise<void>;
+}
+
+export interface SimulatorServerOptions {
+  universe: EventUniverse;
+  token: string;
+  port?: number;
+  now: () => number;
+}
+
+interface Cursor {
+  minute: number;
+  index: number;
+}
+
+const MINUTE_MS = 60_000;
+
+function encodeCursor(cursor: Cursor): string {
+  return Buffer.from(JSON.stringify(cursor)).toString('base64url');
+}
+
+function decodeCursor(text: string): Cursor | undefined {
+  try {
+    const value = JSON.parse(Buffer.from(text, 'base64url').toString()) as Cursor;
+    return Number.isInteger(value.minute) && Number.isInteger(value.index) ? value : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function send(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+function authorized(req: IncomingMessage, token: string): boolean {
+  const given = Buffer.from(req.headers.authorization ?? '');
+  const expected = Buffer.from(`Bearer ${token}`);
+  return given.length === expected.length && timingSafeEqual(given, expected);
+}
+
+function parseRange(params: URLSearchParams): { since: number; until: number } | string {
+  const since = Date.parse(params.get('since') ?? '');
+  const until = Date.parse(params.get('until') ?? '');
+  if (Number.isNaN(since) || Number.isNaN(until)) return 'since and until must be ISO timestamps';
+  return { since, until };
+}
+
+function page(options: SimulatorServerOptions, params: URLSearchParams, since: number, until: number) {
+  const limit = Math.min(Math.max(Number(params.get('limit') ?? 1000) || 1000, 1), 100_000);
+  const cursorText = params.get('cursor');
+  const start = cursorText ? decodeCursor(cursorText) : { minute: Math.floor(since / MINUTE_MS), index: 0 };
+  if (!start) return undefined;
+  const now = options.now();
+  const data: Record<string, unknown>[] = [];
+  for (let minute = start.minute; minute * MINUTE_MS < until; minute++) {
+    const events = options.universe.eventsInMinute(minute);
+    for (let index = minute === start.minute ? start.index : 0; index < events.length; index++) {
+      const event = events[index]!;
+      if (event.tsMs < since || event.tsMs >= until || event.visibleAtMs > now) continue;
+      if (data.length === limit) return { data, next_cursor: encodeCursor({ minute, index }) };
+      data.push(event.payload);
+    }
+  }
+  return { data, next_cursor: null };
+}
+
+export async function startSimulatorServer(options: SimulatorServerOptions): Promise<SimulatorServer> {
+  const server = createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+    if (req.method !== 'GET') return send(res, 405, { error: 'method not allowed' });
+    if (!authorized(req, options.token)) return send(res, 401, { error: 'unauthorized' });
+    const range = parseRange(url.searchParams);
+    if (typeof range === 'string') return send(res, 400, { error: range });
+    if (url.pathname === '/v1/events') {
+      if (url.searchParams.get('count') === 'true') {
+        let count = 0;
+        for (const _ of options.universe.eventsBetween(range.since, range.until, options.now())) count++;
+        return send(res, 200, { count });
+      }
+      const body = page(options, url.searchParams, range.since, range.until);
+      return body ? send(res, 200, body) : send(res, 400, { error: 'invalid cursor' });
+    }
+    if (url.pathname === '/_truth') {
+      const truth = options.universe.groundTruth(range.since, range.until, options.now());
+      return send(res, 200, { ...truth, costMicros: truth.costMicros.toString() });
+    }
+    return send(res, 404, { error: 'not found' });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, '127.0.0.1', resolve);
+  });
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}

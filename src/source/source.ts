@@ -1,0 +1,15 @@
+import type { RecordLocation } from '../contract/event.js';
+
+/** One record as read from a source, before validation. */
+export type RawRecord =
+  | { kind: 'value'; value: unknown; location: RecordLocation }
+  /** The bytes could not be parsed at all (bad JSON line, wrong CSV width): kept as text for quarantine. */
+  | { kind: 'unparseable'; text: string; error: string; location: RecordLocation };
+
+/** A time-windowed source (Events API, simulator): pages of records in `[start, end)`. */
+export interface WindowedSource {
+  /** Where records come from, without credentials; used as the reject location. */
+  readonly description: string;
+  count(startMs: number, endMs: number): Promise<number>;
+  pages(startMs: number, endMs: number): AsyncIterable<RawRecord[]>;
+}

@@ -1,0 +1,58 @@
+import { readFileSync, writeFileSync, renameSync } from 'node:fs';
+import { join } from 'node:path';
+
+/**
+ * A load package (after dlt): one window's staged Parquet files plus a
+ * manifest, the hand-off from extract to load. Column order here is the
+ * order StagingWriter appends in.
+ */
+export const STAGING_TABLES = {
+  events: `CREATE TABLE events (
+    event_id VARCHAR, event_hash VARCHAR, event_ts TIMESTAMPTZ, date_key INTEGER,
+    user_id VARCHAR, gateway_id VARCHAR, model VARCHAR, provider VARCHAR, decision VARCHAR,
+    latency_ms DOUBLE, input_tokens BIGINT, output_tokens BIGINT, cost_usd DECIMAL(18,6),
+    policies_evaluated_count INTEGER, policies_triggered_count INTEGER,
+    team_id VARCHAR, batch_id VARCHAR, request_source VARCHAR, metadata VARCHAR,
+    source_location VARCHAR, source_ref VARCHAR)`,
+  policies: `CREATE TABLE policies (
+    event_id VARCHAR, event_hash VARCHAR, ordinal INTEGER, policy_name VARCHAR, result VARCHAR,
+    latency_ms DOUBLE, entities_found INTEGER, triggered BOOLEAN)`,
+  rejects: `CREATE TABLE rejects (
+    source_location VARCHAR, source_ref VARCHAR, payload_hash VARCHAR, payload VARCHAR,
+    reasons VARCHAR, event_id VARCHAR)`,
+} as const;
+
+export type StagingTable = keyof typeof STAGING_TABLES;
+export type StagingFiles = Record<StagingTable, string[]>;
+
+export interface ExtractCounts {
+  /** Records the source returned (including out-of-window ones). */
+  read: number;
+  valid: number;
+  rejected: number;
+  outOfWindow: number;
+}
+
+export interface PackageManifest {
+  runId: string;
+  window: { startMs: number; endMs: number } | null;
+  /** Files source: the files this package read, for the ledger. */
+  sourceFiles: { path: string; size: number; sha256: string }[];
+  sourceCount: number | null;
+  files: StagingFiles;
+  counts: ExtractCounts;
+  drift: Record<string, number>;
+}
+
+const MANIFEST = 'manifest.json';
+
+/** Written last and atomically: a package without a manifest is incomplete and is redone. */
+export function writeManifest(dir: string, manifest: PackageManifest): void {
+  const tmp = join(dir, `${MANIFEST}.tmp`);
+  writeFileSync(tmp, JSON.stringify(manifest, null, 2));
+  renameSync(tmp, join(dir, MANIFEST));
+}
+
+export function readManifest(dir: string): PackageManifest {
+  return JSON.parse(readFileSync(join(dir, MANIFEST), 'utf8')) as PackageManifest;
+}

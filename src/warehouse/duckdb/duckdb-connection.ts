@@ -1,0 +1,63 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
+import { RunFailedError } from '../../util/errors.js';
+
+export interface DuckDBSettings {
+  memoryLimit: string;
+  tempDirectory: string;
+  threads?: number;
+}
+
+export interface OpenDuckDB {
+  connection: DuckDBConnection;
+  close(): void;
+}
+
+/**
+ * Opens a DuckDB database (a file or `:memory:`) with the settings every
+ * connection of ours needs (DESIGN.md decisions 7 and 16): UTC, a memory
+ * limit, a spill directory, and no extension downloads at run time.
+ */
+export async function openDuckDB(path: string, settings: DuckDBSettings): Promise<OpenDuckDB> {
+  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  mkdirSync(settings.tempDirectory, { recursive: true });
+  const options: Record<string, string> = {
+    memory_limit: settings.memoryLimit,
+    temp_directory: settings.tempDirectory,
+    autoinstall_known_extensions: 'false',
+  };
+  if (settings.threads) options.threads = String(settings.threads);
+  let instance: DuckDBInstance;
+  try {
+    instance = await DuckDBInstance.create(path, options);
+  } catch (error) {
+    throw describeOpenError(path, error as Error);
+  }
+  const connection = await instance.connect();
+  await connection.run("SET TimeZone = 'UTC'");
+  return {
+    connection,
+    close: () => {
+      connection.closeSync();
+      instance.closeSync();
+    },
+  };
+}
+
+function describeOpenError(path: string, error: Error): Error {
+  const held = /Could not set lock on file.*?(?:PID (\d+))?/s.exec(error.message);
+  if (held) {
+    const pid = /PID (\d+)/.exec(error.message)?.[1];
+    return new RunFailedError(
+      `the DuckDB file ${path} is in use by another process${pid ? ` (PID ${pid})` : ''}; ` +
+        'wait for that run to finish or stop it, then retry',
+    );
+  }
+  return new RunFailedError(`cannot open DuckDB file ${path}: ${error.message}`);
+}
+
+/** Quotes a DuckDB string literal (used only for file paths in COPY/read_parquet, which cannot be bound). */
+export function sqlString(text: string): string {
+  return `'${text.replaceAll("'", "''")}'`;
+}

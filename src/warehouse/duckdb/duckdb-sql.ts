@@ -1,0 +1,113 @@
+/**
+ * DuckDB SQL for one load, as text (testable without a database). Values are
+ * bound as `$name` parameters; only file paths, which DuckDB cannot bind in
+ * read_parquet, are literal-quoted by sqlString.
+ */
+import { sqlString } from './duckdb-connection.js';
+
+const parquetList = (files: readonly string[]) => `read_parquet([${files.map(sqlString).join(', ')}])`;
+
+/** The staged events, deduplicated in the batch: per event_id the smallest hash wins (decision 4). */
+export function stageBatchSql(eventFiles: readonly string[]): string {
+  return `CREATE OR REPLACE TEMP TABLE batch AS
+    SELECT * FROM ${parquetList(eventFiles)}`;
+}
+
+export const BATCH_WINNERS_SQL = `CREATE OR REPLACE TEMP TABLE batch_winner AS
+  SELECT * FROM batch
+  QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY event_hash, source_location, source_ref) = 1`;
+
+export const BATCH_STATS_SQL = `SELECT
+  (SELECT count(*) FROM batch) AS rows,
+  (SELECT count(*) FROM batch_winner) AS distinct_ids,
+  (SELECT count(*) FROM (SELECT event_id FROM batch GROUP BY event_id HAVING count(DISTINCT event_hash) > 1)) AS conflicting_ids,
+  (SELECT min(date_key) FROM batch_winner) AS min_date_key,
+  (SELECT max(date_key) FROM batch_winner) AS max_date_key`;
+
+/** Events already loaded, looked up only in the batch's date range so the scan is pruned. */
+export const EXISTING_SQL = `CREATE OR REPLACE TEMP TABLE batch_existing AS
+  SELECT w.event_id, w.event_hash AS incoming_hash, f.event_hash AS loaded_hash
+  FROM batch_winner w
+  JOIN fact_ai_event f ON f.event_id = w.event_id AND f.date_key BETWEEN $lo AND $hi`;
+
+export const RECORD_CONFLICTS_SQL = `INSERT INTO etl_conflict
+  SELECT $pipeline, event_id, loaded_hash, incoming_hash, $run_id, $now::TIMESTAMPTZ
+  FROM batch_existing e
+  WHERE loaded_hash <> incoming_hash
+    AND NOT EXISTS (SELECT 1 FROM etl_conflict c
+                    WHERE c.pipeline = $pipeline AND c.event_id = e.event_id AND c.incoming_hash = e.incoming_hash)`;
+
+export const TO_INSERT_SQL = `CREATE OR REPLACE TEMP TABLE to_insert AS
+  SELECT w.* FROM batch_winner w ANTI JOIN batch_existing e ON e.event_id = w.event_id`;
+
+/** Natural keys the batch references that the dimension does not know yet (they become inferred members). */
+export const MISSING_MEMBERS_SQL = {
+  users: `SELECT DISTINCT user_id AS id FROM to_insert t WHERE user_id IS NOT NULL
+          AND NOT EXISTS (SELECT 1 FROM dim_user d WHERE d.user_id = t.user_id)`,
+  gateways: `SELECT DISTINCT gateway_id AS id FROM to_insert t WHERE gateway_id IS NOT NULL
+          AND NOT EXISTS (SELECT 1 FROM dim_gateway d WHERE d.gateway_id = t.gateway_id)`,
+  models: `SELECT model AS id, min(provider) AS provider FROM to_insert t WHERE model IS NOT NULL
+          AND NOT EXISTS (SELECT 1 FROM dim_model d WHERE d.model = t.model) GROUP BY model`,
+} as const;
+
+export function missingPoliciesSql(policyFiles: readonly string[]): string {
+  return `SELECT DISTINCT policy_name AS id FROM ${parquetList(policyFiles)} p
+    WHERE NOT EXISTS (SELECT 1 FROM dim_policy d WHERE d.policy_name = p.policy_name)`;
+}
+
+export const INSERT_DATES_SQL = `INSERT INTO dim_date
+  SELECT date_key, d, year(d), quarter(d), month(d), monthname(d), weekofyear(d), day(d), isodow(d), dayname(d), isodow(d) >= 6
+  FROM (SELECT DISTINCT date_key, strptime(date_key::VARCHAR, '%Y%m%d')::DATE AS d FROM to_insert) t
+  WHERE NOT EXISTS (SELECT 1 FROM dim_date x WHERE x.date_key = t.date_key)`;
+
+/** Each fact points to the dimension version valid at its event time; a null natural key to the unknown member 0. */
+export const INSERT_FACTS_SQL = `INSERT INTO fact_ai_event
+  SELECT t.event_id, t.event_hash, t.event_ts, t.date_key,
+         coalesce(u.user_key, 0), coalesce(m.model_key, 0), coalesce(g.gateway_key, 0),
+         t.decision, t.decision = 'block', t.latency_ms, t.input_tokens, t.output_tokens,
+         t.input_tokens + t.output_tokens, t.cost_usd, t.policies_evaluated_count, t.policies_triggered_count,
+         t.team_id, t.batch_id, t.request_source, t.metadata::JSON, $run_id, $now::TIMESTAMPTZ
+  FROM to_insert t
+  LEFT JOIN dim_user u ON u.user_id = t.user_id AND t.event_ts >= u.valid_from AND t.event_ts < u.valid_to
+  LEFT JOIN dim_model m ON m.model = t.model AND t.event_ts >= m.valid_from AND t.event_ts < m.valid_to
+  LEFT JOIN dim_gateway g ON g.gateway_id = t.gateway_id AND t.event_ts >= g.valid_from AND t.event_ts < g.valid_to`;
+
+/** Policy rows of the events inserted now, of the winning version only. */
+export function insertPolicyFactsSql(policyFiles: readonly string[]): string {
+  return `INSERT INTO fact_policy_evaluation
+  SELECT p.event_id, p.ordinal, dp.policy_key, f.event_ts, f.date_key, f.user_key, f.model_key, f.gateway_key,
+         p.result, p.latency_ms, p.entities_found, p.triggered, $run_id, $now::TIMESTAMPTZ
+  FROM (SELECT * FROM ${parquetList(policyFiles)}
+        QUALIFY row_number() OVER (PARTITION BY event_id, event_hash, ordinal) = 1) p
+  JOIN to_insert t ON t.event_id = p.event_id AND t.event_hash = p.event_hash
+  JOIN fact_ai_event f ON f.event_id = t.event_id AND f.date_key = t.date_key
+  JOIN dim_policy dp ON dp.policy_name = p.policy_name`;
+}
+
+/** Rejects keyed by (source location, payload hash): re-reading the same input adds none (decision 3). */
+export function insertRejectsSql(rejectFiles: readonly string[]): string {
+  return `INSERT INTO etl_rejected_event
+  SELECT $pipeline, r.source_location, r.source_ref, r.payload_hash, r.payload, r.reasons::JSON, r.event_id,
+         $run_id, $now::TIMESTAMPTZ
+  FROM (SELECT * FROM ${parquetList(rejectFiles)}
+        QUALIFY row_number() OVER (PARTITION BY source_location, payload_hash ORDER BY source_ref) = 1) r
+  WHERE NOT EXISTS (SELECT 1 FROM etl_rejected_event e
+                    WHERE e.pipeline = $pipeline AND e.source_location = r.source_location
+                      AND e.payload_hash = r.payload_hash)`;
+}
+
+export const DUPLICATE_IDS_SQL = `SELECT count(*) - count(DISTINCT event_id) AS duplicates
+  FROM fact_ai_event WHERE date_key BETWEEN $lo AND $hi`;
+
+export const MARK_LAKE_PENDING_SQL = `INSERT INTO etl_lake_pending
+  SELECT DISTINCT $pipeline, tbl, strptime(date_key::VARCHAR, '%Y%m%d')::DATE, $run_id
+  FROM to_insert, (VALUES ('fact_ai_event'), ('fact_policy_evaluation')) AS t(tbl)`;
+
+/** The checkpoint never moves backwards (decision 5): the caller passes max(old, window end). */
+export const DELETE_CHECKPOINT_SQL = `DELETE FROM etl_state WHERE pipeline = $pipeline`;
+export const INSERT_CHECKPOINT_SQL = `INSERT INTO etl_state VALUES ($pipeline, $to::TIMESTAMPTZ, $run_id, $now::TIMESTAMPTZ)`;
+
+/** Dimensions are small and written to the lake whole. */
+export const MARK_DIMENSIONS_PENDING_SQL = `INSERT INTO etl_lake_pending
+  SELECT $pipeline, tbl, NULL, $run_id
+  FROM (VALUES ('dim_user'), ('dim_gateway'), ('dim_model'), ('dim_policy'), ('dim_date')) AS t(tbl)`;

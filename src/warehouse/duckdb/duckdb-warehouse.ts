@@ -1,0 +1,461 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { DuckDBConnection, DuckDBValue } from '@duckdb/node-api';
+import { surrogateKey } from '../../contract/hash.js';
+import type { ReferenceData } from '../../reference/reference-data.js';
+import type {
+  CheckResult,
+  LakePartition,
+  LoadCounts,
+  LoadOutcome,
+  LoadRequest,
+  RunRecord,
+  RunStatus,
+  StatusReport,
+  Warehouse,
+} from '../warehouse.js';
+import { openDuckDB, sqlString, type DuckDBSettings, type OpenDuckDB } from './duckdb-connection.js';
+import * as sql from './duckdb-sql.js';
+
+const MIGRATIONS_DIR = fileURLToPath(new URL('../../../sql/duckdb/migrations/', import.meta.url));
+/** First version of every member (decision 13), so an inferred member keeps its key when completed. */
+const FIRST_VERSION = '1900-01-01';
+const STAR_TABLES = [
+  'fact_ai_event',
+  'fact_policy_evaluation',
+  'dim_user',
+  'dim_gateway',
+  'dim_model',
+  'dim_policy',
+  'dim_date',
+] as const;
+
+type Params = Record<string, DuckDBValue>;
+type Row = Record<string, unknown>;
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+/** Binds only the parameters a statement names, so one parameter set serves a whole load. */
+function paramsFor(statement: string, params: Params): Params {
+  return Object.fromEntries(Object.entries(params).filter(([name]) => statement.includes(`$${name}`)));
+}
+
+function toNumber(value: unknown): number {
+  return typeof value === 'bigint' ? Number(value) : Number(value ?? 0);
+}
+
+export class DuckDBWarehouse implements Warehouse {
+  readonly description: string;
+
+  private constructor(
+    private readonly db: OpenDuckDB,
+    path: string,
+  ) {
+    this.description = `DuckDB ${path}`;
+  }
+
+  static async open(path: string, settings: DuckDBSettings): Promise<DuckDBWarehouse> {
+    return new DuckDBWarehouse(await openDuckDB(path, settings), path);
+  }
+
+  private get c(): DuckDBConnection {
+    return this.db.connection;
+  }
+
+  private async exec(statement: string, params: Params = {}): Promise<void> {
+    await this.c.run(statement, paramsFor(statement, params));
+  }
+
+  private async rows(statement: string, params: Params = {}): Promise<Row[]> {
+    const reader = await this.c.runAndReadAll(statement, paramsFor(statement, params));
+    return reader.getRowObjectsJS() as Row[];
+  }
+
+  private async transaction<T>(work: () => Promise<T>): Promise<T> {
+    await this.c.run('BEGIN TRANSACTION');
+    try {
+      const result = await work();
+      await this.c.run('COMMIT');
+      return result;
+    } catch (error) {
+      await this.c.run('ROLLBACK').catch(() => undefined);
+      throw error;
+    }
+  }
+
+  /** Applies the versioned migrations not yet applied (decision 19); returns how many ran. */
+  async migrate(): Promise<number> {
+    await this.exec(
+      'CREATE TABLE IF NOT EXISTS etl_schema_version (version INTEGER NOT NULL, name VARCHAR NOT NULL, applied_at TIMESTAMPTZ NOT NULL)',
+    );
+    const applied = new Set(
+      (await this.rows('SELECT version FROM etl_schema_version')).map((r) => toNumber(r.version)),
+    );
+    const files = readdirSync(MIGRATIONS_DIR)
+      .filter((name) => /^\d+_.*\.sql$/.test(name))
+      .sort();
+    let count = 0;
+    for (const name of files) {
+      const version = Number(name.split('_')[0]);
+      if (applied.has(version)) continue;
+      const text = readFileSync(join(MIGRATIONS_DIR, name), 'utf8');
+      await this.transaction(async () => {
+        const statements = await this.c.extractStatements(text);
+        for (let i = 0; i < statements.count; i++) await (await statements.prepare(i)).run();
+        await this.exec('INSERT INTO etl_schema_version VALUES ($version, $name, now())', { version, name });
+      });
+      count++;
+    }
+    return count;
+  }
+
+  async getCheckpoint(pipeline: string): Promise<number | null> {
+    const rows = await this.rows('SELECT epoch_ms(checkpoint) AS ms FROM etl_state WHERE pipeline = $pipeline', {
+      pipeline,
+    });
+    return rows[0] ? toNumber(rows[0].ms) : null;
+  }
+
+  async loadedFiles(pipeline: string): Promise<Map<string, string>> {
+    const rows = await this.rows('SELECT path, sha256 FROM etl_file_ledger WHERE pipeline = $pipeline', { pipeline });
+    return new Map(rows.map((r) => [String(r.path), String(r.sha256)]));
+  }
+
+  /**
+   * Reference rows become dimension members (completing inferred ones in
+   * place). Full SCD2 versioning from `valid_from` comes with the star-schema
+   * work; until then each member has its first version only.
+   */
+  async syncReference(reference: ReferenceData, pipeline: string, runId: string): Promise<void> {
+    await this.transaction(async () => {
+      await this.exec(sql.MARK_DIMENSIONS_PENDING_SQL, { pipeline, run_id: runId });
+      for (const u of reference.users) {
+        await this.upsertMember('dim_user', 'user_id', u.user_id, { team: u.team, department: u.department });
+      }
+      for (const g of reference.gateways) {
+        await this.upsertMember('dim_gateway', 'gateway_id', g.gateway_id, {
+          gateway_name: g.gateway_name,
+          team: g.team,
+          environment: g.environment,
+          region: g.region,
+        });
+      }
+      for (const m of reference.models) {
+        await this.upsertMember('dim_model', 'model', m.model, {
+          provider: m.provider,
+          input_price_per_1k: m.input_price_per_1k,
+          output_price_per_1k: m.output_price_per_1k,
+        });
+      }
+    });
+  }
+
+  private async upsertMember(
+    table: string,
+    naturalColumn: string,
+    naturalKey: string,
+    attributes: Record<string, string | null>,
+  ): Promise<void> {
+    const keyColumn = table.replace('dim_', '') + '_key';
+    const key = surrogateKey(table, naturalKey, FIRST_VERSION);
+    const columns = Object.keys(attributes);
+    const params: Params = { key, natural: naturalKey, ...attributes };
+    const changed = columns.map((c) => `${c} IS DISTINCT FROM $${c}`).join(' OR ');
+    await this.exec(
+      `UPDATE ${table} SET ${columns.map((c) => `${c} = $${c}`).join(', ')}, is_inferred = false
+       WHERE ${keyColumn} = $key AND (is_inferred OR ${changed})`,
+      params,
+    );
+    await this.exec(
+      `INSERT INTO ${table} (${keyColumn}, ${naturalColumn}, ${columns.join(', ')}, valid_from, valid_to, is_current, is_inferred)
+       SELECT $key, $natural, ${columns.map((c) => `$${c}`).join(', ')},
+              TIMESTAMPTZ '1900-01-01 00:00:00+00', TIMESTAMPTZ '9999-12-31 00:00:00+00', true, false
+       WHERE NOT EXISTS (SELECT 1 FROM ${table} WHERE ${keyColumn} = $key)`,
+      params,
+    );
+  }
+
+  /** A fact whose member is not in reference data gets an inferred member, never a dropped row. */
+  private async insertInferredMembers(policyFiles: string[]): Promise<void> {
+    const inferred = async (
+      table: string,
+      naturalColumn: string,
+      ids: Row[],
+      extra: (r: Row) => Params = () => ({}),
+    ) => {
+      const keyColumn = table.replace('dim_', '') + '_key';
+      for (const row of ids) {
+        const params: Params = {
+          key: surrogateKey(table, String(row.id), FIRST_VERSION),
+          natural: String(row.id),
+          ...extra(row),
+        };
+        const extraColumns = Object.keys(params).filter((k) => k !== 'key' && k !== 'natural');
+        await this.exec(
+          `INSERT INTO ${table} (${keyColumn}, ${naturalColumn}${extraColumns.map((c) => `, ${c}`).join('')},
+             valid_from, valid_to, is_current, is_inferred)
+           VALUES ($key, $natural${extraColumns.map((c) => `, $${c}`).join('')},
+             TIMESTAMPTZ '1900-01-01 00:00:00+00', TIMESTAMPTZ '9999-12-31 00:00:00+00', true, true)`,
+          params,
+        );
+      }
+    };
+    await inferred('dim_user', 'user_id', await this.rows(sql.MISSING_MEMBERS_SQL.users));
+    await inferred('dim_gateway', 'gateway_id', await this.rows(sql.MISSING_MEMBERS_SQL.gateways));
+    await inferred('dim_model', 'model', await this.rows(sql.MISSING_MEMBERS_SQL.models), (r) => ({
+      provider: (r.provider as string | null) ?? null,
+    }));
+    if (policyFiles.length === 0) return;
+    for (const row of await this.rows(sql.missingPoliciesSql(policyFiles))) {
+      await this.exec('INSERT INTO dim_policy VALUES ($key, $name)', {
+        key: surrogateKey('dim_policy', String(row.id), FIRST_VERSION),
+        name: String(row.id),
+      });
+    }
+  }
+
+  async loadPackage(request: LoadRequest): Promise<LoadOutcome> {
+    const { manifest } = request;
+    const files = (names: string[]) => names.map((name) => join(request.packageDir, name));
+    const eventFiles = files(manifest.files.events);
+    const policyFiles = files(manifest.files.policies);
+    const rejectFiles = files(manifest.files.rejects);
+    const params: Params = { pipeline: request.pipeline, run_id: request.runId, now: iso(request.nowMs) };
+    const loadStarted = performance.now();
+
+    return this.transaction(async () => {
+      let stats = { rows: 0, distinctIds: 0, conflictingIds: 0 };
+      let existing = { same: 0, conflicts: 0 };
+      let duplicateIdsInRange = 0;
+      let policyRows = 0;
+      if (eventFiles.length > 0) {
+        await this.exec(sql.stageBatchSql(eventFiles));
+        await this.exec(sql.BATCH_WINNERS_SQL);
+        const s = (await this.rows(sql.BATCH_STATS_SQL))[0]!;
+        stats = {
+          rows: toNumber(s.rows),
+          distinctIds: toNumber(s.distinct_ids),
+          conflictingIds: toNumber(s.conflicting_ids),
+        };
+        params.lo = toNumber(s.min_date_key);
+        params.hi = toNumber(s.max_date_key);
+        await this.exec(sql.EXISTING_SQL, params);
+        const e = (
+          await this.rows(
+            'SELECT count(*) FILTER (WHERE loaded_hash = incoming_hash) AS same, count(*) FILTER (WHERE loaded_hash <> incoming_hash) AS conflicts FROM batch_existing',
+          )
+        )[0]!;
+        existing = { same: toNumber(e.same), conflicts: toNumber(e.conflicts) };
+        await this.exec(sql.RECORD_CONFLICTS_SQL, params);
+        await this.exec(sql.TO_INSERT_SQL);
+        await this.insertInferredMembers(policyFiles);
+        await this.exec(sql.INSERT_DATES_SQL);
+        await this.exec(sql.INSERT_FACTS_SQL, params);
+        if (policyFiles.length > 0) {
+          const before = toNumber((await this.rows('SELECT count(*) AS n FROM fact_policy_evaluation'))[0]!.n);
+          await this.exec(sql.insertPolicyFactsSql(policyFiles), params);
+          policyRows = toNumber((await this.rows('SELECT count(*) AS n FROM fact_policy_evaluation'))[0]!.n) - before;
+        }
+        await this.exec(sql.MARK_LAKE_PENDING_SQL, params);
+        await this.exec(sql.MARK_DIMENSIONS_PENDING_SQL, params);
+        duplicateIdsInRange = toNumber((await this.rows(sql.DUPLICATE_IDS_SQL, params))[0]!.duplicates);
+      }
+      if (rejectFiles.length > 0) await this.exec(sql.insertRejectsSql(rejectFiles), params);
+
+      const counts: LoadCounts = {
+        read: manifest.counts.read,
+        inserted: stats.distinctIds - existing.same - existing.conflicts,
+        // A later, different version of a loaded event is kept out (first loaded wins) and counted here.
+        alreadyPresent: existing.same + existing.conflicts,
+        inBatchDuplicates: stats.rows - stats.distinctIds,
+        conflicts: stats.conflictingIds + existing.conflicts,
+        rejected: manifest.counts.rejected,
+        outOfWindow: manifest.counts.outOfWindow,
+        policyRows,
+      };
+      const checks = request.blockingChecks({ counts, duplicateIdsInRange, sourceCount: manifest.sourceCount });
+      await this.writeChecks(request, checks);
+      const checkpointMoved = !checks.some((c) => c.blocking && c.status === 'fail');
+      if (checkpointMoved) await this.advance(request, params);
+      await this.recordWindow(request, counts, checkpointMoved, Math.round(performance.now() - loadStarted));
+      return { counts, checks, checkpointMoved };
+    });
+  }
+
+  private async advance(request: LoadRequest, params: Params): Promise<void> {
+    if (request.checkpointTo !== null) {
+      const old = await this.getCheckpoint(request.pipeline);
+      const to = iso(Math.max(old ?? request.checkpointTo, request.checkpointTo));
+      await this.exec(sql.DELETE_CHECKPOINT_SQL, params);
+      await this.exec(sql.INSERT_CHECKPOINT_SQL, { ...params, to });
+    }
+    for (const file of request.manifest.sourceFiles) {
+      await this.exec('DELETE FROM etl_file_ledger WHERE pipeline = $pipeline AND path = $path', {
+        ...params,
+        path: file.path,
+      });
+      await this.exec(
+        'INSERT INTO etl_file_ledger VALUES ($pipeline, $path, $size, $sha256, $run_id, $now::TIMESTAMPTZ)',
+        {
+          ...params,
+          path: file.path,
+          size: file.size,
+          sha256: file.sha256,
+        },
+      );
+    }
+  }
+
+  private async writeChecks(request: LoadRequest, checks: CheckResult[]): Promise<void> {
+    for (const check of checks) {
+      await this.exec(
+        `INSERT INTO dq_check_result VALUES ($run_id, $pipeline, $name, $scope, $status, $blocking, $observed, $expected, $message, $now::TIMESTAMPTZ)`,
+        {
+          run_id: request.runId,
+          pipeline: request.pipeline,
+          name: check.name,
+          scope: check.scope,
+          status: check.status,
+          blocking: check.blocking,
+          observed: check.observed,
+          expected: check.expected,
+          message: check.message,
+          now: iso(request.nowMs),
+        },
+      );
+    }
+  }
+
+  private async recordWindow(
+    request: LoadRequest,
+    counts: LoadCounts,
+    checkpointMoved: boolean,
+    loadMs: number,
+  ): Promise<void> {
+    const window = request.manifest.window;
+    await this.exec(
+      `INSERT INTO etl_run_window VALUES ($run_id, $pipeline, $seq, $start::TIMESTAMPTZ, $end::TIMESTAMPTZ, $source_count,
+        $read, $inserted, $already_present, $in_batch_duplicates, $conflicts, $rejected, $out_of_window, $policy_rows,
+        $moved, $drift::JSON, $extract_ms, $load_ms, now())`,
+      {
+        run_id: request.runId,
+        pipeline: request.pipeline,
+        seq: request.seq,
+        start: window ? iso(window.startMs) : null,
+        end: window ? iso(window.endMs) : null,
+        source_count: request.manifest.sourceCount,
+        read: counts.read,
+        inserted: counts.inserted,
+        already_present: counts.alreadyPresent,
+        in_batch_duplicates: counts.inBatchDuplicates,
+        conflicts: counts.conflicts,
+        rejected: counts.rejected,
+        out_of_window: counts.outOfWindow,
+        policy_rows: counts.policyRows,
+        moved: checkpointMoved,
+        drift: JSON.stringify(request.manifest.drift),
+        extract_ms: request.extractMs,
+        load_ms: loadMs,
+      },
+    );
+  }
+
+  async startRun(run: RunRecord): Promise<void> {
+    await this.exec(
+      `INSERT INTO etl_run VALUES ($run_id, $pipeline, $command, 'running', $started::TIMESTAMPTZ, NULL, NULL)`,
+      {
+        run_id: run.runId,
+        pipeline: run.pipeline,
+        command: run.command,
+        started: iso(run.startedMs),
+      },
+    );
+  }
+
+  async finishRun(runId: string, status: RunStatus, error: string | null, finishedMs: number): Promise<void> {
+    await this.exec(
+      `UPDATE etl_run SET status = $status, error = $error, finished_at = $finished::TIMESTAMPTZ WHERE run_id = $run_id`,
+      {
+        run_id: runId,
+        status,
+        error,
+        finished: iso(finishedMs),
+      },
+    );
+  }
+
+  async pendingLakePartitions(pipeline: string): Promise<LakePartition[]> {
+    const rows = await this.rows(
+      `SELECT DISTINCT table_name, strftime(event_date, '%Y-%m-%d') AS event_date FROM etl_lake_pending
+       WHERE pipeline = $pipeline ORDER BY 1, 2`,
+      { pipeline },
+    );
+    return rows.map((r) => ({ table: String(r.table_name), eventDate: (r.event_date as string | null) ?? null }));
+  }
+
+  async exportLakePartition(partition: LakePartition, file: string): Promise<void> {
+    if (!(STAR_TABLES as readonly string[]).includes(partition.table))
+      throw new Error(`not a star table: ${partition.table}`);
+    const where =
+      partition.eventDate === null ? '' : `WHERE date_key = ${Number(partition.eventDate.replaceAll('-', ''))}`;
+    const order = partition.table.startsWith('fact_') ? 'ORDER BY event_ts, event_id' : '';
+    await this.exec(
+      `COPY (SELECT * FROM ${partition.table} ${where} ${order}) TO ${sqlString(file)} (FORMAT parquet, COMPRESSION zstd)`,
+    );
+  }
+
+  async clearLakePending(pipeline: string, partition: LakePartition): Promise<void> {
+    await this.exec(
+      `DELETE FROM etl_lake_pending WHERE pipeline = $pipeline AND table_name = $table
+       AND event_date IS NOT DISTINCT FROM $date::DATE`,
+      { pipeline, table: partition.table, date: partition.eventDate },
+    );
+  }
+
+  async status(pipeline: string, lastRuns: number): Promise<StatusReport> {
+    const checkpointMs = await this.getCheckpoint(pipeline);
+    const runs = await this.rows(
+      `SELECT r.run_id, r.command, r.status, r.started_at::VARCHAR AS started_at, r.finished_at::VARCHAR AS finished_at, r.error,
+              count(w.seq)::INTEGER AS windows, min(w.window_start)::VARCHAR AS window_start, max(w.window_end)::VARCHAR AS window_end,
+              coalesce(sum(w.read), 0)::BIGINT AS read, coalesce(sum(w.inserted), 0)::BIGINT AS inserted,
+              coalesce(sum(w.already_present), 0)::BIGINT AS already_present,
+              coalesce(sum(w.in_batch_duplicates), 0)::BIGINT AS in_batch_duplicates,
+              coalesce(sum(w.rejected), 0)::BIGINT AS rejected
+       FROM etl_run r LEFT JOIN etl_run_window w USING (run_id)
+       WHERE r.pipeline = $pipeline
+       GROUP BY r.run_id, r.command, r.status, r.started_at, r.finished_at, r.error
+       ORDER BY r.started_at DESC LIMIT $limit`,
+      { pipeline, limit: lastRuns },
+    );
+    const tables: Record<string, number> = {};
+    for (const table of STAR_TABLES) {
+      tables[table] = toNumber((await this.rows(`SELECT count(*) AS n FROM ${table}`))[0]!.n);
+    }
+    const checks = await this.rows(
+      `SELECT check_name, scope, status, observed, expected, message, checked_at::VARCHAR AS checked_at FROM dq_check_result
+       WHERE pipeline = $pipeline AND run_id = (SELECT run_id FROM dq_check_result WHERE pipeline = $pipeline ORDER BY checked_at DESC LIMIT 1)
+       ORDER BY status <> 'fail', check_name`,
+      { pipeline },
+    );
+    const rejects = toNumber(
+      (await this.rows('SELECT count(*) AS n FROM etl_rejected_event WHERE pipeline = $pipeline', { pipeline }))[0]!.n,
+    );
+    const plain = (rows: Row[]) =>
+      rows.map((r) =>
+        Object.fromEntries(Object.entries(r).map(([k, v]) => [k, typeof v === 'bigint' ? Number(v) : v])),
+      );
+    return {
+      pipeline,
+      checkpoint: checkpointMs === null ? null : iso(checkpointMs),
+      runs: plain(runs),
+      tables,
+      checks: plain(checks),
+      rejects,
+    };
+  }
+
+  async close(): Promise<void> {
+    this.db.close();
+  }
+}

@@ -1,0 +1,99 @@
+import type { ReferenceData } from '../reference/reference-data.js';
+import type { PackageManifest } from '../staging/package.js';
+
+/**
+ * The one interface every warehouse engine implements (after Kysely's
+ * dialects): the pipeline speaks only to this, each engine lives in its own
+ * folder with its SQL generation apart from its client.
+ */
+export type CheckStatus = 'pass' | 'warn' | 'fail' | 'error' | 'skipped' | 'insufficient_history';
+
+export interface CheckResult {
+  name: string;
+  scope: string;
+  status: CheckStatus;
+  /** A failing blocking check keeps the checkpoint where it is. */
+  blocking: boolean;
+  observed: number | null;
+  expected: string | null;
+  message: string;
+}
+
+/** What one load did; read = inserted + alreadyPresent + inBatchDuplicates + rejected + outOfWindow. */
+export interface LoadCounts {
+  read: number;
+  inserted: number;
+  alreadyPresent: number;
+  inBatchDuplicates: number;
+  /** Same id, different content (in the batch or against what was loaded); a subset of the duplicates. */
+  conflicts: number;
+  rejected: number;
+  outOfWindow: number;
+  policyRows: number;
+}
+
+/** Facts the blocking checks judge, gathered inside the load's transaction. */
+export interface LoadFacts {
+  counts: LoadCounts;
+  duplicateIdsInRange: number;
+  sourceCount: number | null;
+}
+
+export interface LoadRequest {
+  pipeline: string;
+  runId: string;
+  seq: number;
+  packageDir: string;
+  manifest: PackageManifest;
+  /** Where the checkpoint moves if the blocking checks pass; null for sources without one (files). */
+  checkpointTo: number | null;
+  extractMs: number;
+  nowMs: number;
+  blockingChecks(facts: LoadFacts): CheckResult[];
+}
+
+export interface LoadOutcome {
+  counts: LoadCounts;
+  checks: CheckResult[];
+  checkpointMoved: boolean;
+}
+
+export interface RunRecord {
+  runId: string;
+  pipeline: string;
+  command: string;
+  startedMs: number;
+}
+
+export type RunStatus = 'succeeded' | 'failed' | 'checks_failed';
+
+export interface LakePartition {
+  table: string;
+  /** `YYYY-MM-DD`, or null for a whole (unpartitioned) dimension. */
+  eventDate: string | null;
+}
+
+export interface StatusReport {
+  pipeline: string;
+  checkpoint: string | null;
+  runs: Record<string, unknown>[];
+  tables: Record<string, number>;
+  checks: Record<string, unknown>[];
+  rejects: number;
+}
+
+export interface Warehouse {
+  readonly description: string;
+  migrate(): Promise<number>;
+  getCheckpoint(pipeline: string): Promise<number | null>;
+  loadedFiles(pipeline: string): Promise<Map<string, string>>;
+  syncReference(reference: ReferenceData, pipeline: string, runId: string): Promise<void>;
+  loadPackage(request: LoadRequest): Promise<LoadOutcome>;
+  startRun(run: RunRecord): Promise<void>;
+  finishRun(runId: string, status: RunStatus, error: string | null, finishedMs: number): Promise<void>;
+  pendingLakePartitions(pipeline: string): Promise<LakePartition[]>;
+  exportLakePartition(partition: LakePartition, file: string): Promise<void>;
+  clearLakePending(pipeline: string, partition: LakePartition): Promise<void>;
+  status(pipeline: string, lastRuns: number): Promise<StatusReport>;
+  close(): Promise<void>;
+}
