@@ -1,0 +1,47 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { stringify } from 'yaml';
+
+export const REPO = resolve(import.meta.dirname, '../..');
+export const REFERENCE = join(REPO, 'config/reference');
+
+/** A throw-away folder holding a config, its warehouse, lake and staging. */
+export class Workspace {
+  readonly dir = mkdtempSync(join(tmpdir(), 'aetl-test-'));
+
+  get warehouse(): string {
+    return join(this.dir, 'warehouse.duckdb');
+  }
+
+  get lake(): string {
+    return join(this.dir, 'lake');
+  }
+
+  path(...parts: string[]): string {
+    return join(this.dir, ...parts);
+  }
+
+  /** Writes `config.yaml` from the defaults merged with `overrides`; returns its path. */
+  writeConfig(overrides: Record<string, unknown> = {}, name = 'config.yaml'): string {
+    const config = {
+      source: { kind: 'simulator', simulator: { seed: 7, rate_per_minute: 3 } },
+      warehouse: { kind: 'duckdb', path: 'warehouse.duckdb' },
+      lake: { path: 'lake' },
+      staging: { path: 'staging' },
+      reference: {
+        users: join(REFERENCE, 'users.csv'),
+        gateways: join(REFERENCE, 'gateways.csv'),
+        models: join(REFERENCE, 'models.csv'),
+      },
+      ...overrides,
+    };
+    const file = this.path(name);
+    writeFileSync(file, stringify(config));
+    return file;
+  }
+
+  remove(): void {
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,15 @@
+import { defineConfig } from 'vitest/config';
+
+// End-to-end tests spawn `node dist/...` (built once by `npm test`), so they
+// are slower than unit tests: give them room, and keep the fork count at the
+// two cores CI has.
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
+    pool: 'forks',
+    maxWorkers: 2,
+    env: { NO_PROXY: '127.0.0.1,localhost', METADATA_SERVER_DETECTION: 'none' },
+  },
+});
