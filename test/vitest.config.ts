@@ -10,6 +10,8 @@ export default defineConfig({
     hookTimeout: 60_000,
     pool: 'forks',
     maxWorkers: 2,
+    reporters: ['default', 'json'],
+    outputFile: { json: 'test-results/vitest.json' },
     env: { NO_PROXY: '127.0.0.1,localhost', METADATA_SERVER_DETECTION: 'none' },
   },
 });

@@ -60,7 +60,9 @@ describe('files source', () => {
     );
     expect(rejects.map((r) => r.source_ref)).toEqual(['line 3', 'line 4', 'line 5', 'line 6']);
     expect(rejects.every((r) => r.source_location === w.path('events.jsonl'))).toBe(true);
-    const reasons = Object.fromEntries(rejects.map((r) => [r.source_ref, JSON.parse(String(r.reasons)) as { path: string; message: string }[]]));
+    const reasons = Object.fromEntries(
+      rejects.map((r) => [r.source_ref, JSON.parse(String(r.reasons)) as { path: string; message: string }[]]),
+    );
     expect(reasons['line 3']![0]!.message).toMatch(/invalid JSON/);
     expect(reasons['line 4']!.map((r) => r.path)).toEqual(['input_tokens']);
     expect(reasons['line 5']!.map((r) => r.path)).toEqual(['decision']);
@@ -120,7 +122,9 @@ describe('files source', () => {
       `SELECT event_id, event_ts::VARCHAR AS ts, decision, cost_usd::VARCHAR AS cost, policies_triggered_count AS triggered
        FROM fact_ai_event`,
     );
-    expect(facts).toEqual([{ event_id: 'evt-same', ts: '2026-04-10 08:09:00+00', decision: 'redact', cost: '0.001200', triggered: 1 }]);
+    expect(facts).toEqual([
+      { event_id: 'evt-same', ts: '2026-04-10 08:09:00+00', decision: 'redact', cost: '0.001200', triggered: 1 },
+    ]);
     const windows = await query(
       w.warehouse,
       'SELECT inserted::INTEGER AS inserted, already_present::INTEGER AS present, conflicts::INTEGER AS conflicts FROM etl_run_window ORDER BY seq',
@@ -135,7 +139,11 @@ describe('files source', () => {
 
   it('fails the run with exit 1 when the reject rate passes the limit, after saving the rejects', async () => {
     const w = workspace();
-    const lines = [JSON.stringify(shapeA('ok-1', 1)), 'not json', JSON.stringify(shapeA('bad', 2, { cost_usd: 'abc' }))];
+    const lines = [
+      JSON.stringify(shapeA('ok-1', 1)),
+      'not json',
+      JSON.stringify(shapeA('bad', 2, { cost_usd: 'abc' })),
+    ];
     writeFileSync(w.path('events.jsonl'), lines.join('\n'));
     const config = w.writeConfig({ source: { kind: 'files', files: w.path('events.jsonl') } });
     const run = await aetl(['run', '--config', config]);
@@ -160,7 +168,10 @@ describe('files source', () => {
       'c-3,2026-04-10T08:02:00Z,allowed,gpt-4o',
     ].join('\r\n');
     writeFileSync(w.path('export.csv'), csv);
-    const config = w.writeConfig({ source: { kind: 'files', files: w.path('export.csv') }, checks: { max_reject_rate: 0.5 } });
+    const config = w.writeConfig({
+      source: { kind: 'files', files: w.path('export.csv') },
+      checks: { max_reject_rate: 0.5 },
+    });
     const run = await aetl(['run', '--config', config]);
     expect(run.code, run.stderr).toBe(0);
     const facts = await query(

@@ -39,7 +39,9 @@ describe('simulator → aetl run → DuckDB', () => {
     expect(truth.validIds.length).toBeGreaterThan(3000);
     expect(truth.invalidCount).toBeGreaterThan(0);
 
-    const ids = (await query(ws.warehouse, 'SELECT event_id FROM fact_ai_event ORDER BY event_id')).map((r) => r.event_id);
+    const ids = (await query(ws.warehouse, 'SELECT event_id FROM fact_ai_event ORDER BY event_id')).map(
+      (r) => r.event_id,
+    );
     expect(ids).toEqual([...truth.validIds].sort());
     const cost = await scalar(ws.warehouse, 'SELECT sum(cost_usd)::VARCHAR FROM fact_ai_event');
     expect(cost).toBe((Number(truth.costMicros) / 1e6).toFixed(6));
@@ -67,7 +69,11 @@ describe('simulator → aetl run → DuckDB', () => {
       ws.warehouse,
       'SELECT count(*)::INTEGER AS n, count(DISTINCT event_id)::INTEGER AS d, sum(cost_usd)::VARCHAR AS cost FROM fact_ai_event',
     );
-    expect(row).toEqual({ n: truth.validIds.length, d: truth.validIds.length, cost: (Number(truth.costMicros) / 1e6).toFixed(6) });
+    expect(row).toEqual({
+      n: truth.validIds.length,
+      d: truth.validIds.length,
+      cost: (Number(truth.costMicros) / 1e6).toFixed(6),
+    });
     // The re-read lookback hour counts as already present, never as a new row.
     const [window] = await query(
       ws.warehouse,
@@ -75,7 +81,9 @@ describe('simulator → aetl run → DuckDB', () => {
        FROM etl_run_window ORDER BY committed_at DESC LIMIT 1`,
     );
     expect(window!.present).toBeGreaterThan(0);
-    expect(window!.read).toBe((window!.inserted as number) + (window!.present as number) + (window!.rejected as number));
+    expect(window!.read).toBe(
+      (window!.inserted as number) + (window!.present as number) + (window!.rejected as number),
+    );
   });
 
   it('status --json reports the checkpoint, runs and row counts', async () => {

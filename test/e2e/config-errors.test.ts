@@ -1,0 +1,59 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { writeFileSync } from 'node:fs';
+import { aetl } from '../helpers/cli.js';
+import { Workspace } from '../helpers/workspace.js';
+
+describe('config errors exit 2 and name the key path and file', () => {
+  const ws = new Workspace();
+  afterAll(() => ws.remove());
+
+  it('an unknown key', async () => {
+    const config = ws.writeConfig({ window: { lookback: '1h', max_windw: 3 } }, 'unknown.yaml');
+    const run = await aetl(['run', '--config', config]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain(config);
+    expect(run.stderr).toMatch(/window\.max_windw: unknown key/);
+  });
+
+  it('a wrong type', async () => {
+    const config = ws.writeConfig({ source: { kind: 'simulator', page_size: 'lots' } }, 'type.yaml');
+    const run = await aetl(['run', '--config', config]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/source\.page_size: .*expected number/);
+  });
+
+  it('a missing environment variable', async () => {
+    const config = ws.writeConfig(
+      { source: { kind: 'events_api', url: 'http://127.0.0.1:9', token: '${AETL_TEST_UNSET_TOKEN}' } },
+      'env.yaml',
+    );
+    const run = await aetl(['run', '--config', config], { AETL_TEST_UNSET_TOKEN: '' });
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/source\.token: environment variable AETL_TEST_UNSET_TOKEN is not set/);
+  });
+
+  it('a bad duration and max_window not longer than lookback', async () => {
+    const config = ws.writeConfig({ window: { lookback: '2h', max_window: '90 minutes' } }, 'duration.yaml');
+    const run = await aetl(['run', '--config', config]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/window\.max_window: expected a duration/);
+    const second = ws.writeConfig({ window: { lookback: '2h', max_window: '2h' } }, 'order.yaml');
+    expect((await aetl(['run', '--config', second])).stderr).toMatch(
+      /window\.max_window: must be longer than window\.lookback/,
+    );
+  });
+
+  it('a missing config file and an unknown command', async () => {
+    const missing = await aetl(['run', '--config', ws.path('nope.yaml')]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/cannot read config .*nope\.yaml: ENOENT/);
+    expect((await aetl(['frobnicate'])).code).toBe(2);
+  });
+
+  it('YAML that does not parse', async () => {
+    writeFileSync(ws.path('broken.yaml'), 'source: [kind: simulator\n');
+    const run = await aetl(['run', '--config', ws.path('broken.yaml')]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/broken\.yaml: not valid YAML/);
+  });
+});

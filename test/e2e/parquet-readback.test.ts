@@ -1,0 +1,99 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { asyncBufferFromFile, parquetMetadataAsync, parquetReadObjects, parquetSchema } from 'hyparquet';
+import { compressors } from 'hyparquet-compressors';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PackageBuilder } from '../../src/pipeline/extract.js';
+import { aetl } from '../helpers/cli.js';
+import { query } from '../helpers/duckdb.js';
+import { Workspace } from '../helpers/workspace.js';
+
+async function readParquet(path: string) {
+  const file = await asyncBufferFromFile(path);
+  const metadata = await parquetMetadataAsync(file);
+  const columns = Object.fromEntries(parquetSchema(metadata).children.map((c) => [c.element.name, c.element]));
+  const rows = await parquetReadObjects({ file, compressors });
+  const codecs = new Set(metadata.row_groups.flatMap((g) => g.columns.map((c) => c.meta_data?.codec)));
+  return { columns, rows, codecs };
+}
+
+const event = (id: string, second: number, cost: string) => ({
+  id,
+  timestamp: `2026-03-31T23:59:${String(second).padStart(2, '0')}.123456-01:00`,
+  decision: 'block',
+  user: 'user_003',
+  gateway_id: 'gw_prod_eu',
+  provider: 'anthropic',
+  model: 'claude-sonnet-4',
+  policies_evaluated: ['toxicity', 'prompt_injection'],
+  policies_triggered: ['toxicity'],
+  latency_ms: 250,
+  input_tokens: 9_000_000_000,
+  output_tokens: 0,
+  cost,
+});
+
+describe('Parquet read back by an independent reader (hyparquet)', () => {
+  const ws = new Workspace();
+  beforeAll(() => {
+    const lines = [event('p-1', 1, '12345.678901'), event('p-2', 2, '0.000001')].map((e) => JSON.stringify(e));
+    writeFileSync(ws.path('in.jsonl'), lines.join('\n'));
+  });
+  afterAll(() => ws.remove());
+
+  it('staging files: snappy, TIMESTAMP adjusted to UTC, DECIMAL(18,6), INT64', async () => {
+    const dir = ws.path('package');
+    const builder = await PackageBuilder.create(dir, null, '64MB');
+    await builder.add(
+      readFileSync(ws.path('in.jsonl'), 'utf8')
+        .split('\n')
+        .map((line, i) => ({
+          kind: 'value' as const,
+          value: JSON.parse(line),
+          location: { source: 'in.jsonl', ref: `line ${i + 1}` },
+        })),
+    );
+    const manifest = await builder.finish('run-1', null, []);
+    expect(manifest.counts).toEqual({ read: 2, valid: 2, rejected: 0, outOfWindow: 0 });
+    const { columns, rows, codecs } = await readParquet(join(dir, manifest.files.events[0]!));
+    expect([...codecs]).toEqual(['SNAPPY']);
+    expect(columns.event_ts!.logical_type).toMatchObject({ type: 'TIMESTAMP', isAdjustedToUTC: true, unit: 'MICROS' });
+    expect(columns.cost_usd!.logical_type).toMatchObject({ type: 'DECIMAL', precision: 18, scale: 6 });
+    expect(columns.input_tokens!.type).toBe('INT64');
+    const first = rows.find((r) => r.event_id === 'p-1')!;
+    expect((first.event_ts as Date).toISOString()).toBe('2026-04-01T00:59:01.123Z');
+    expect(first.date_key).toBe(20260401);
+    expect(first.cost_usd).toBe(12345.678901);
+    expect(first.input_tokens).toBe(9_000_000_000n);
+    expect(first.policies_triggered_count).toBe(1);
+    const policies = await readParquet(join(dir, manifest.files.policies[0]!));
+    expect(
+      policies.rows.filter((r) => r.event_id === 'p-1').map((r) => [r.policy_name, r.result, r.triggered]),
+    ).toEqual([
+      ['toxicity', 'triggered', true],
+      ['prompt_injection', 'pass', false],
+    ]);
+  });
+
+  it('lake partitions: zstd, one file per event_date, equal to the warehouse', async () => {
+    const config = ws.writeConfig({ source: { kind: 'files', files: ws.path('in.jsonl') } });
+    const run = await aetl(['run', '--config', config]);
+    expect(run.code, run.stderr).toBe(0);
+    const { columns, rows, codecs } = await readParquet(
+      join(ws.lake, 'fact_ai_event/event_date=2026-04-01/data.parquet'),
+    );
+    expect([...codecs]).toEqual(['ZSTD']);
+    expect(columns.event_ts!.logical_type).toMatchObject({ type: 'TIMESTAMP', isAdjustedToUTC: true });
+    expect(columns.cost_usd!.logical_type).toMatchObject({ type: 'DECIMAL', precision: 18, scale: 6 });
+    expect(columns.total_tokens!.type).toBe('INT64');
+    const warehouse = await query(
+      ws.warehouse,
+      'SELECT event_id, user_key, cost_usd::DOUBLE AS cost, was_blocked FROM fact_ai_event ORDER BY event_id',
+    );
+    expect(
+      rows.map((r) => ({ event_id: r.event_id, user_key: r.user_key, cost: r.cost_usd, was_blocked: r.was_blocked })),
+    ).toEqual(warehouse.map((r) => ({ ...r })));
+    const dims = await readParquet(join(ws.lake, 'dim_user/data.parquet'));
+    expect(dims.rows.map((r) => r.user_id)).toContain('user_003');
+  });
+});

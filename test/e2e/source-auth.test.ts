@@ -1,0 +1,70 @@
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadReferenceData } from '../../src/reference/reference-data.js';
+import { startSimulator, type RunningSimulator } from '../../src/simulator/simulator.js';
+import { aetl } from '../helpers/cli.js';
+import { query } from '../helpers/duckdb.js';
+import { REFERENCE, Workspace } from '../helpers/workspace.js';
+
+const SECRET = 'sk-test-5f1d2c9a-RECOGNISABLE';
+
+function filesUnder(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name);
+    return statSync(path).isDirectory() ? filesUnder(path) : [path];
+  });
+}
+
+describe('Events API authentication', () => {
+  const ws = new Workspace();
+  let simulator: RunningSimulator;
+
+  beforeAll(async () => {
+    const reference = loadReferenceData({
+      users: join(REFERENCE, 'users.csv'),
+      gateways: join(REFERENCE, 'gateways.csv'),
+      models: join(REFERENCE, 'models.csv'),
+    });
+    const settings = { seed: 3, rate_per_minute: 1, bad_record_rate: 0, unknown_member_rate: 0 };
+    simulator = await startSimulator(settings, reference, () => Date.parse('2026-05-01T12:00:00Z'), {
+      token: 'the-right-token',
+    });
+  });
+  afterAll(async () => {
+    await simulator.close();
+    ws.remove();
+  });
+
+  it('fails fast with exit 1 on 401 and never shows the token', async () => {
+    const config = ws.writeConfig({
+      source: { kind: 'events_api', url: simulator.url, token: '${AETL_SOURCE_TOKEN}', max_retries: 3 },
+    });
+    const started = Date.now();
+    const run = await aetl(['run', '--config', config, '--log-level', 'debug'], {
+      AETL_SOURCE_TOKEN: SECRET,
+      AETL_NOW: '2026-05-01T12:00:00Z',
+    });
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/authentication failed: .*HTTP 401/);
+    expect(Date.now() - started).toBeLessThan(15_000); // no retry loop on 401
+    expect(run.stdout + run.stderr).not.toContain(SECRET);
+    const [ledger] = await query(ws.warehouse, 'SELECT status, error FROM etl_run');
+    expect(ledger).toMatchObject({ status: 'failed' });
+    expect(String(ledger!.error)).toMatch(/authentication failed/);
+    for (const file of filesUnder(ws.dir)) expect(readFileSync(file).includes(SECRET), file).toBe(false);
+  });
+
+  it('loads with the right token', async () => {
+    const config = ws.writeConfig({
+      source: { kind: 'events_api', url: simulator.url, token: '${AETL_SOURCE_TOKEN}' },
+    });
+    const run = await aetl(['run', '--config', config], {
+      AETL_SOURCE_TOKEN: 'the-right-token',
+      AETL_NOW: '2026-05-01T12:00:00Z',
+    });
+    expect(run.code, run.stderr).toBe(0);
+    const [row] = await query(ws.warehouse, 'SELECT count(*)::INTEGER AS n FROM fact_ai_event');
+    expect(row!.n).toBeGreaterThan(1000);
+  });
+});

@@ -1,0 +1,31 @@
+import { describe, expect, it } from 'vitest';
+import { parseConfig } from '../../src/config/load.js';
+
+describe('parseConfig', () => {
+  it('applies defaults and resolves relative paths against the config file', () => {
+    const config = parseConfig('source:\n  kind: simulator\n', '/etc/aetl/pipeline.yaml', {});
+    expect(config.window).toMatchObject({
+      lookback: 3_600_000,
+      settle_delay: 120_000,
+      max_window: 21_600_000,
+      max_windows: 48,
+    });
+    expect(config.warehouse.path).toBe('/etc/aetl/data/warehouse.duckdb');
+    expect(config.checks.max_reject_rate).toBe(0.01);
+    expect(config.pipeline.name).toBe('default');
+  });
+
+  it('interpolates ${ENV} and ${ENV:-default}', () => {
+    const text = 'source:\n  kind: events_api\n  url: ${API:-http://127.0.0.1:1}\n  token: ${TOKEN}\n';
+    const config = parseConfig(text, 'c.yaml', { TOKEN: 'abc' });
+    expect(config.source.url).toBe('http://127.0.0.1:1');
+    expect(config.source.token).toBe('abc');
+  });
+
+  it('requires url and token for the Events API, and files for the files source', () => {
+    expect(() => parseConfig('source:\n  kind: events_api\n', 'c.yaml', {})).toThrow(
+      /source\.url: required[\s\S]*source\.token: required/,
+    );
+    expect(() => parseConfig('source:\n  kind: files\n', 'c.yaml', {})).toThrow(/source\.files: required/);
+  });
+});
