@@ -1,8 +1,10 @@
 #!/usr/bin/env node
-import { Command, CommanderError, Option } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { loadConfig } from '../config/load.js';
 import { createLogger, LOG_LEVELS, type Logger } from '../log/logger.js';
-import { runPipeline } from '../pipeline/run.js';
+import { runIncremental } from '../pipeline/incremental.js';
+import { runSession, type Command as PipelineCommand, type Session } from '../pipeline/session.js';
+import { parseDuration } from '../config/duration.js';
 import { openWarehouse } from '../pipeline/open-warehouse.js';
 import { loadReferenceData } from '../reference/reference-data.js';
 import { startSimulator } from '../simulator/simulator.js';
@@ -35,16 +37,46 @@ function print(options: GlobalOptions, json: unknown, human: string): void {
 
 let exitCode: ExitCode = EXIT.ok;
 
-program
-  .command('run')
-  .description('load every new window (or file) up to now − settle_delay, then check it')
-  .action(async (_: unknown, command: Command) => {
-    const { options, logger } = context(command);
-    const config = loadConfig(options.config);
-    const summary = await runPipeline(config, logger, nowMs());
-    print(options, summary, formatRunSummary(summary));
-    exitCode = summary.exitCode;
-  });
+interface LockOptions {
+  wait: number;
+  skipIfLocked?: boolean;
+}
+
+function durationArg(text: string): number {
+  const ms = parseDuration(text);
+  if (ms === undefined) throw new InvalidArgumentError(`expected a duration like 30s or 5m, got "${text}"`);
+  return ms;
+}
+
+/** The lock options every loading command takes. */
+function withLockOptions(command: Command): Command {
+  return command
+    .option('--wait <duration>', 'wait up to this long for another run to release the lock', durationArg, 0)
+    .option('--skip-if-locked', 'exit 0 without doing anything if another run holds the lock');
+}
+
+async function runCommand(
+  command: Command,
+  name: PipelineCommand,
+  lockOptions: LockOptions,
+  work: (session: Session) => Promise<unknown>,
+): Promise<void> {
+  const { options, logger } = context(command);
+  const config = loadConfig(options.config);
+  const summary = await runSession(
+    config,
+    logger,
+    nowMs(),
+    { command: name, waitMs: lockOptions.wait, skipIfLocked: lockOptions.skipIfLocked ?? false },
+    work,
+  );
+  print(options, summary, formatRunSummary(summary));
+  exitCode = summary.exitCode;
+}
+
+withLockOptions(
+  program.command('run').description('load every new window (or file) up to now − settle_delay, then check it'),
+).action((opts: LockOptions, command: Command) => runCommand(command, 'run', opts, runIncremental));
 
 program
   .command('status')

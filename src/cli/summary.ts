@@ -1,4 +1,4 @@
-import type { RunSummary } from '../pipeline/run.js';
+import type { RunSummary } from '../pipeline/session.js';
 import type { StatusReport } from '../warehouse/warehouse.js';
 
 const n = (value: number) => value.toLocaleString('en-US');
@@ -20,7 +20,10 @@ function table(rows: string[][]): string {
 export function formatRunSummary(s: RunSummary): string {
   const t = s.totals;
   const lines: string[] = [];
-  lines.push(`run ${s.runId} (${s.pipeline}): ${s.status.toUpperCase()} in ${(s.durationMs / 1000).toFixed(1)}s`);
+  lines.push(
+    `${s.command} ${s.runId} (${s.pipeline}): ${s.status.toUpperCase()} in ${(s.durationMs / 1000).toFixed(1)}s`,
+  );
+  if (s.status === 'skipped') return [...lines, s.error ?? ''].join('\n');
   if (s.windows.length === 0) lines.push('nothing new to load');
   const windows = s.windows.filter((w) => w.window);
   if (windows.length > 0) {

@@ -1,7 +1,8 @@
-import { mkdirSync, renameSync } from 'node:fs';
+import { mkdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../log/logger.js';
+import { failpoint } from '../util/failpoint.js';
 import type { LakePartition, Warehouse } from '../warehouse/warehouse.js';
 
 const DATE = /^\d{4}-\d{2}-\d{2}$/;
@@ -35,13 +36,17 @@ export async function publishPendingLake(
   const pending = await warehouse.pendingLakePartitions(pipeline);
   if (pending.length === 0) return 0;
   const tmpDir = join(lakePath, '.tmp');
+  // Leftovers of a crashed publish are partial files nobody reads: start clean.
+  rmSync(tmpDir, { recursive: true, force: true });
   mkdirSync(tmpDir, { recursive: true });
   for (const partition of pending) {
     const target = partitionFile(lakePath, partition);
     const tmp = join(tmpDir, `${randomUUID()}.parquet`);
     await warehouse.exportLakePartition(partition, tmp);
+    failpoint('lake:after-export');
     mkdirSync(join(target, '..'), { recursive: true });
     renameSync(tmp, target);
+    failpoint('lake:after-rename');
     await warehouse.clearLakePending(pipeline, partition);
   }
   logger.debug({ partitions: pending.length }, 'lake partitions published');

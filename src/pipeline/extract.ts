@@ -1,5 +1,6 @@
 import { eventHash, sha256Hex, stableStringify } from '../contract/hash.js';
 import { normalizeRecord } from '../contract/normalize.js';
+import { parseInstantMicros } from '../contract/scalars.js';
 import type { RejectReason } from '../contract/event.js';
 import type { RawRecord } from '../source/source.js';
 import type { TimeWindow } from '../state/window.js';
@@ -10,10 +11,17 @@ function payloadText(record: RawRecord): string {
   return record.kind === 'unparseable' ? record.text : stableStringify(record.value);
 }
 
-function idOf(record: RawRecord): string | null {
+function fieldOf(record: RawRecord, field: string): string | null {
   if (record.kind !== 'value' || record.value === null || typeof record.value !== 'object') return null;
-  const id = (record.value as { id?: unknown }).id;
-  return typeof id === 'string' && id.length > 0 ? id.slice(0, 256) : null;
+  const value = (record.value as Record<string, unknown>)[field];
+  return typeof value === 'string' && value.length > 0 ? value : null;
+}
+
+/** What a rejected record still tells: its id and its event time, when they are usable. */
+function identify(record: RawRecord): { id: string | null; tsUs: number | null } {
+  const timestamp = fieldOf(record, 'timestamp');
+  const tsUs = timestamp === null ? undefined : parseInstantMicros(timestamp);
+  return { id: fieldOf(record, 'id')?.slice(0, 256) ?? null, tsUs: tsUs ?? null };
 }
 
 /**
@@ -62,7 +70,8 @@ export class PackageBuilder {
   private async reject(record: RawRecord, reasons: RejectReason[]): Promise<void> {
     this.counts.rejected++;
     const text = payloadText(record);
-    await this.writer.addReject(record.location, sha256Hex(text), text, reasons, idOf(record));
+    const { id, tsUs } = identify(record);
+    await this.writer.addReject(record.location, sha256Hex(text), text, reasons, id, tsUs);
   }
 
   /** Flushes the staged files and writes the manifest last, which marks the package complete. */

@@ -19,7 +19,7 @@ export const STAGING_TABLES = {
     latency_ms DOUBLE, entities_found INTEGER, triggered BOOLEAN)`,
   rejects: `CREATE TABLE rejects (
     source_location VARCHAR, source_ref VARCHAR, payload_hash VARCHAR, payload VARCHAR,
-    reasons VARCHAR, event_id VARCHAR)`,
+    reasons VARCHAR, event_id VARCHAR, event_ts TIMESTAMPTZ)`,
 } as const;
 
 export type StagingTable = keyof typeof STAGING_TABLES;

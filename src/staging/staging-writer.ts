@@ -104,6 +104,7 @@ export class StagingWriter {
     payload: string,
     reasons: RejectReason[],
     eventId: string | null,
+    eventTsUs: number | null,
   ): Promise<void> {
     const a = this.appenders.rejects;
     a.appendVarchar(location.source);
@@ -112,6 +113,8 @@ export class StagingWriter {
     a.appendVarchar(payload);
     a.appendVarchar(JSON.stringify(reasons));
     appendText(a, eventId);
+    if (eventTsUs === null) a.appendNull();
+    else a.appendTimestampTZ(new DuckDBTimestampTZValue(BigInt(eventTsUs)));
     a.endRow();
     await this.rowAdded();
   }

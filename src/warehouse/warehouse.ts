@@ -55,6 +55,9 @@ export interface LoadRequest {
 export interface LoadOutcome {
   counts: LoadCounts;
   checks: CheckResult[];
+  /** No blocking check failed: the window (or file) is done. */
+  checksPassed: boolean;
+  /** The incremental checkpoint moved (only for loads that carry one). */
   checkpointMoved: boolean;
 }
 
@@ -65,7 +68,7 @@ export interface RunRecord {
   startedMs: number;
 }
 
-export type RunStatus = 'succeeded' | 'failed' | 'checks_failed';
+export type RunStatus = 'succeeded' | 'failed' | 'checks_failed' | 'abandoned';
 
 export interface LakePartition {
   table: string;
@@ -90,6 +93,8 @@ export interface Warehouse {
   syncReference(reference: ReferenceData, pipeline: string, runId: string): Promise<void>;
   loadPackage(request: LoadRequest): Promise<LoadOutcome>;
   startRun(run: RunRecord): Promise<void>;
+  /** Runs left `running` by a crashed process; called while holding the lock, so none is really running. */
+  abandonUnfinishedRuns(pipeline: string, nowMs: number): Promise<void>;
   finishRun(runId: string, status: RunStatus, error: string | null, finishedMs: number): Promise<void>;
   pendingLakePartitions(pipeline: string): Promise<LakePartition[]>;
   exportLakePartition(partition: LakePartition, file: string): Promise<void>;

@@ -88,7 +88,7 @@ export function insertPolicyFactsSql(policyFiles: readonly string[]): string {
 export function insertRejectsSql(rejectFiles: readonly string[]): string {
   return `INSERT INTO etl_rejected_event
   SELECT $pipeline, r.source_location, r.source_ref, r.payload_hash, r.payload, r.reasons::JSON, r.event_id,
-         $run_id, $now::TIMESTAMPTZ
+         $run_id, $now::TIMESTAMPTZ, r.event_ts
   FROM (SELECT * FROM ${parquetList(rejectFiles)}
         QUALIFY row_number() OVER (PARTITION BY source_location, payload_hash ORDER BY source_ref) = 1) r
   WHERE NOT EXISTS (SELECT 1 FROM etl_rejected_event e

@@ -17,6 +17,7 @@ import type {
 } from '../warehouse.js';
 import { openDuckDB, sqlString, type DuckDBSettings, type OpenDuckDB } from './duckdb-connection.js';
 import * as sql from './duckdb-sql.js';
+import { failpoint } from '../../util/failpoint.js';
 
 const MIGRATIONS_DIR = fileURLToPath(new URL('../../../sql/duckdb/migrations/', import.meta.url));
 /** First version of every member (decision 13), so an inferred member keeps its key when completed. */
@@ -252,6 +253,7 @@ export class DuckDBWarehouse implements Warehouse {
         await this.insertInferredMembers(policyFiles);
         await this.exec(sql.INSERT_DATES_SQL);
         await this.exec(sql.INSERT_FACTS_SQL, params);
+        failpoint('load:after-facts');
         if (policyFiles.length > 0) {
           const before = toNumber((await this.rows('SELECT count(*) AS n FROM fact_policy_evaluation'))[0]!.n);
           await this.exec(sql.insertPolicyFactsSql(policyFiles), params);
@@ -276,10 +278,13 @@ export class DuckDBWarehouse implements Warehouse {
       };
       const checks = request.blockingChecks({ counts, duplicateIdsInRange, sourceCount: manifest.sourceCount });
       await this.writeChecks(request, checks);
-      const checkpointMoved = !checks.some((c) => c.blocking && c.status === 'fail');
-      if (checkpointMoved) await this.advance(request, params);
-      await this.recordWindow(request, counts, checkpointMoved, Math.round(performance.now() - loadStarted));
-      return { counts, checks, checkpointMoved };
+      failpoint('load:before-checkpoint');
+      const checksPassed = !checks.some((c) => c.blocking && c.status === 'fail');
+      if (checksPassed) await this.advance(request, params);
+      const checkpointMoved = checksPassed && request.checkpointTo !== null;
+      const loadMs = Math.round(performance.now() - loadStarted);
+      await this.recordWindow(request, counts, { checksPassed, checkpointMoved, loadMs });
+      return { counts, checks, checksPassed, checkpointMoved };
     });
   }
 
@@ -330,14 +335,13 @@ export class DuckDBWarehouse implements Warehouse {
   private async recordWindow(
     request: LoadRequest,
     counts: LoadCounts,
-    checkpointMoved: boolean,
-    loadMs: number,
+    outcome: { checksPassed: boolean; checkpointMoved: boolean; loadMs: number },
   ): Promise<void> {
     const window = request.manifest.window;
     await this.exec(
       `INSERT INTO etl_run_window VALUES ($run_id, $pipeline, $seq, $start::TIMESTAMPTZ, $end::TIMESTAMPTZ, $source_count,
         $read, $inserted, $already_present, $in_batch_duplicates, $conflicts, $rejected, $out_of_window, $policy_rows,
-        $moved, $drift::JSON, $extract_ms, $load_ms, now())`,
+        $moved, $drift::JSON, $extract_ms, $load_ms, now(), $passed)`,
       {
         run_id: request.runId,
         pipeline: request.pipeline,
@@ -353,10 +357,11 @@ export class DuckDBWarehouse implements Warehouse {
         rejected: counts.rejected,
         out_of_window: counts.outOfWindow,
         policy_rows: counts.policyRows,
-        moved: checkpointMoved,
+        moved: outcome.checkpointMoved,
+        passed: outcome.checksPassed,
         drift: JSON.stringify(request.manifest.drift),
         extract_ms: request.extractMs,
-        load_ms: loadMs,
+        load_ms: outcome.loadMs,
       },
     );
   }
@@ -370,6 +375,15 @@ export class DuckDBWarehouse implements Warehouse {
         command: run.command,
         started: iso(run.startedMs),
       },
+    );
+  }
+
+  async abandonUnfinishedRuns(pipeline: string, nowMs: number): Promise<void> {
+    await this.exec(
+      `UPDATE etl_run SET status = 'abandoned', finished_at = $now::TIMESTAMPTZ,
+         error = 'the process ended before the run finished (crash, kill or power loss); later runs redo its work'
+       WHERE pipeline = $pipeline AND status = 'running'`,
+      { pipeline, now: iso(nowMs) },
     );
   }
 

@@ -1,0 +1,111 @@
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { blockingChecks } from '../checks/blocking.js';
+import { publishPendingLake } from '../lake/publish.js';
+import type { SourceFile } from '../source/files.js';
+import type { RawRecord } from '../source/source.js';
+import type { TimeWindow } from '../state/window.js';
+import type { PackageManifest } from '../staging/package.js';
+import { failpoint } from '../util/failpoint.js';
+import { RunFailedError } from '../util/errors.js';
+import type { CheckResult, LoadCounts } from '../warehouse/warehouse.js';
+import { PackageBuilder } from './extract.js';
+import type { Session } from './session.js';
+
+export interface WindowResult {
+  seq: number;
+  window: TimeWindow | null;
+  files: string[];
+  counts: LoadCounts;
+  checks: CheckResult[];
+  checksPassed: boolean;
+  checkpointMoved: boolean;
+}
+
+export interface ExtractedPackage {
+  seq: number;
+  dir: string;
+  manifest: PackageManifest;
+  extractMs: number;
+}
+
+export interface PackageSource {
+  window: TimeWindow | null;
+  records: AsyncIterable<RawRecord[]>;
+  sourceCount: number | null;
+  sourceFiles: SourceFile[];
+}
+
+/** Extract → validate → stage: one load package on disk, complete once its manifest is written. */
+export async function extractPackage(session: Session, input: PackageSource): Promise<ExtractedPackage> {
+  const seq = session.nextSeq();
+  const dir = join(session.stagingRoot, session.runId, String(seq).padStart(4, '0'));
+  const started = performance.now();
+  const builder = await PackageBuilder.create(dir, input.window, session.config.warehouse.memory_limit);
+  try {
+    for await (const batch of input.records) {
+      session.stop.throwIfRequested();
+      await builder.add(batch);
+      failpoint('extract:page');
+    }
+    const manifest = await builder.finish(session.runId, input.sourceCount, input.sourceFiles);
+    failpoint('extract:after-manifest');
+    return { seq, dir, manifest, extractMs: Math.round(performance.now() - started) };
+  } catch (error) {
+    builder.abort();
+    throw error;
+  }
+}
+
+/** Load → check → commit (checkpoint or ledger) → publish the lake partitions it touched → drop the package. */
+export async function loadPackage(
+  session: Session,
+  pkg: ExtractedPackage,
+  checkpointTo: number | null,
+): Promise<WindowResult> {
+  session.stop.throwIfRequested();
+  if (session.lock.lost)
+    throw new RunFailedError('the run lock was taken over by another process; stopping before loading');
+  const outcome = await session.warehouse.loadPackage({
+    pipeline: session.config.pipeline.name,
+    runId: session.runId,
+    seq: pkg.seq,
+    packageDir: pkg.dir,
+    manifest: pkg.manifest,
+    checkpointTo,
+    extractMs: pkg.extractMs,
+    nowMs: session.nowMs,
+    blockingChecks: blockingChecks(session.config.checks.max_reject_rate),
+  });
+  failpoint('load:after-commit');
+  await publishPendingLake(session.warehouse, session.config.pipeline.name, session.config.lake.path, session.logger);
+  rmSync(pkg.dir, { recursive: true, force: true });
+  const { window } = pkg.manifest;
+  const result: WindowResult = {
+    seq: pkg.seq,
+    window,
+    files: pkg.manifest.sourceFiles.map((f) => f.path),
+    ...outcome,
+  };
+  session.logger.info(
+    {
+      seq: pkg.seq,
+      window: window && { start: new Date(window.startMs).toISOString(), end: new Date(window.endMs).toISOString() },
+      ...outcome.counts,
+      checksPassed: outcome.checksPassed,
+      extractMs: pkg.extractMs,
+    },
+    'package loaded',
+  );
+  session.results.push(result);
+  return result;
+}
+
+/** Both steps for one window or file, in sequence. */
+export async function extractAndLoad(
+  session: Session,
+  input: PackageSource,
+  checkpointTo: number | null,
+): Promise<WindowResult> {
+  return loadPackage(session, await extractPackage(session, input), checkpointTo);
+}

@@ -1,0 +1,199 @@
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { REJECT_RATE_CHECK } from '../checks/blocking.js';
+import type { Config } from '../config/schema.js';
+import { publishPendingLake } from '../lake/publish.js';
+import type { Logger } from '../log/logger.js';
+import { loadReferenceData } from '../reference/reference-data.js';
+import { LockHeldError, RunLock } from '../state/lock.js';
+import { EXIT, type ExitCode } from '../util/errors.js';
+import { failpoint } from '../util/failpoint.js';
+import { StopSignal } from '../util/stop.js';
+import type { LoadCounts, RunStatus, Warehouse } from '../warehouse/warehouse.js';
+import { openSource, type OpenedSource } from './open-source.js';
+import { openWarehouse } from './open-warehouse.js';
+import type { WindowResult } from './package-steps.js';
+
+export type Command = 'run' | 'backfill' | 'reconcile';
+
+/** Everything one command's work needs while it holds the lock. */
+export interface Session {
+  config: Config;
+  logger: Logger;
+  warehouse: Warehouse;
+  source: OpenedSource;
+  runId: string;
+  command: Command;
+  nowMs: number;
+  stagingRoot: string;
+  stop: StopSignal;
+  lock: RunLock;
+  results: WindowResult[];
+  nextSeq(): number;
+}
+
+export interface SessionOptions {
+  command: Command;
+  /** How long to wait for another run's lock before giving up. */
+  waitMs: number;
+  /** Exit 0 without doing anything when another run holds the lock. */
+  skipIfLocked: boolean;
+}
+
+export interface RunSummary {
+  runId: string;
+  command: Command;
+  pipeline: string;
+  status: RunStatus | 'skipped';
+  exitCode: ExitCode;
+  error: string | null;
+  windows: WindowResult[];
+  totals: LoadCounts;
+  checkpoint: string | null;
+  tables: Record<string, number>;
+  warehouse: string;
+  lake: string;
+  durationMs: number;
+  /** Command-specific detail (e.g. reconcile's per-day table). */
+  detail?: unknown;
+}
+
+const ZERO: LoadCounts = {
+  read: 0,
+  inserted: 0,
+  alreadyPresent: 0,
+  inBatchDuplicates: 0,
+  conflicts: 0,
+  rejected: 0,
+  outOfWindow: 0,
+  policyRows: 0,
+};
+
+function sum(results: WindowResult[]): LoadCounts {
+  const totals = { ...ZERO };
+  for (const r of results) for (const key of Object.keys(totals) as (keyof LoadCounts)[]) totals[key] += r.counts[key];
+  return totals;
+}
+
+export function newRunId(nowMs: number): string {
+  const stamp = new Date(nowMs)
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z');
+  return `${stamp}-${randomBytes(3).toString('hex')}`;
+}
+
+export function lockPath(config: Config): string {
+  return `${config.warehouse.path}.lock`;
+}
+
+function outcomeOf(results: WindowResult[]): { status: RunStatus; exitCode: ExitCode; error: string | null } {
+  const failed = results.flatMap((r) => r.checks.filter((c) => c.status === 'fail'));
+  const rejectBreach = failed.find((c) => c.name === REJECT_RATE_CHECK);
+  if (rejectBreach) {
+    return { status: 'failed', exitCode: EXIT.runFailed, error: `reject rate too high: ${rejectBreach.message}` };
+  }
+  if (failed.length > 0) {
+    const error = failed.map((c) => `${c.name}: ${c.message}`).join('; ');
+    return { status: 'checks_failed', exitCode: EXIT.checksFailed, error };
+  }
+  return { status: 'succeeded', exitCode: EXIT.ok, error: null };
+}
+
+/**
+ * Runs one command's work under the run lock, with the steps every command
+ * shares: migrations, finishing a crashed run's lake publishes, the run
+ * ledger, the source, reference data, and the summary.
+ */
+export async function runSession(
+  config: Config,
+  logger: Logger,
+  nowMs: number,
+  options: SessionOptions,
+  work: (session: Session) => Promise<unknown>,
+): Promise<RunSummary> {
+  const started = performance.now();
+  const pipeline = config.pipeline.name;
+  const runId = newRunId(nowMs);
+  const base = { runId, command: options.command, pipeline, warehouse: config.warehouse.path, lake: config.lake.path };
+  let lock: RunLock;
+  try {
+    lock = await RunLock.acquire(lockPath(config), runId, options.command, options.waitMs);
+  } catch (error) {
+    if (!(error instanceof LockHeldError) || !options.skipIfLocked) throw error;
+    logger.info({ lock: error.path }, 'another run holds the lock; skipping');
+    return {
+      ...base,
+      status: 'skipped',
+      exitCode: EXIT.ok,
+      error: error.message,
+      windows: [],
+      totals: { ...ZERO },
+      checkpoint: null,
+      tables: {},
+      durationMs: Math.round(performance.now() - started),
+    };
+  }
+  const stop = new StopSignal();
+  try {
+    const reference = loadReferenceData(config.reference);
+    const warehouse = await openWarehouse(config, logger);
+    try {
+      const stagingRoot = join(config.staging.path, pipeline);
+      // Packages of a crashed run were never committed: the checkpoint did not move, so they are redone.
+      rmSync(stagingRoot, { recursive: true, force: true });
+      await publishPendingLake(warehouse, pipeline, config.lake.path, logger);
+      await warehouse.abandonUnfinishedRuns(pipeline, Date.now());
+      await warehouse.startRun({ runId, pipeline, command: options.command, startedMs: nowMs });
+      let seq = 0;
+      const session: Omit<Session, 'source'> = {
+        config,
+        logger,
+        warehouse,
+        runId,
+        command: options.command,
+        nowMs,
+        stagingRoot,
+        stop,
+        lock,
+        results: [],
+        nextSeq: () => ++seq,
+      };
+      let detail: unknown;
+      try {
+        const source = await openSource(config, reference, logger, () => nowMs);
+        try {
+          await warehouse.syncReference(reference, pipeline, runId);
+          detail = await work({ ...session, source });
+        } finally {
+          await source.close();
+        }
+      } catch (error) {
+        await warehouse.finishRun(runId, 'failed', (error as Error).message, Date.now()).catch(() => undefined);
+        throw error;
+      }
+      const outcome = outcomeOf(session.results);
+      await publishPendingLake(warehouse, pipeline, config.lake.path, logger);
+      rmSync(join(stagingRoot, runId), { recursive: true, force: true });
+      failpoint('run:before-finish');
+      await warehouse.finishRun(runId, outcome.status, outcome.error, Date.now());
+      const status = await warehouse.status(pipeline, 1);
+      return {
+        ...base,
+        ...outcome,
+        windows: session.results,
+        totals: sum(session.results),
+        checkpoint: status.checkpoint,
+        tables: status.tables,
+        durationMs: Math.round(performance.now() - started),
+        detail,
+      };
+    } finally {
+      await warehouse.close();
+    }
+  } finally {
+    stop.dispose();
+    lock.release();
+  }
+}

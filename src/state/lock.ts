@@ -1,0 +1,150 @@
+import {
+  closeSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  statSync,
+  unlinkSync,
+  utimesSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
+import { hostname } from 'node:os';
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { RunFailedError } from '../util/errors.js';
+
+/**
+ * The run lock (DESIGN.md decision 18): a file beside the DuckDB file naming
+ * its holder (pid, host, run). The holder touches it every 10 s; a lock whose
+ * holder is a dead process on this host, or which has not been touched for
+ * 60 s, is stale and is taken over. Written by hand because the well-known
+ * lock libraries judge staleness by age alone, and a re-run right after a
+ * crash must not wait a minute for a lock whose owner is known to be dead.
+ */
+export interface LockOwner {
+  token: string;
+  pid: number;
+  host: string;
+  runId: string;
+  command: string;
+  acquiredAt: string;
+}
+
+export class LockHeldError extends RunFailedError {
+  constructor(
+    readonly path: string,
+    readonly owner: LockOwner | undefined,
+  ) {
+    super(
+      `another run holds the lock ${path}` +
+        (owner
+          ? ` (${owner.command} ${owner.runId}, pid ${owner.pid} on ${owner.host}, since ${owner.acquiredAt})`
+          : '') +
+        '; wait for it to finish, pass --wait to queue behind it, or --skip-if-locked to exit 0',
+    );
+  }
+}
+
+export const HEARTBEAT_MS = 10_000;
+export const STALE_MS = 60_000;
+/** After replacing a stale lock, re-read it after this pause to be sure no other process replaced it too. */
+const TAKEOVER_SETTLE_MS = 150;
+
+function readOwner(path: string): LockOwner | undefined {
+  try {
+    return JSON.parse(readFileSync(path, 'utf8')) as LockOwner;
+  } catch {
+    return undefined; // missing, or half-written by a holder that died mid-write
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function isStale(path: string, owner: LockOwner | undefined, nowMs: number): boolean {
+  if (owner && owner.host === hostname() && !processAlive(owner.pid)) return true;
+  try {
+    return nowMs - statSync(path).mtimeMs > STALE_MS;
+  } catch {
+    return true;
+  }
+}
+
+export class RunLock {
+  private timer: NodeJS.Timeout | undefined;
+  lost = false;
+
+  private constructor(
+    readonly path: string,
+    readonly owner: LockOwner,
+  ) {}
+
+  /** Takes the lock, waiting up to `waitMs` for a live holder to finish; throws LockHeldError after that. */
+  static async acquire(path: string, runId: string, command: string, waitMs: number): Promise<RunLock> {
+    const owner: LockOwner = {
+      token: randomUUID(),
+      pid: process.pid,
+      host: hostname(),
+      runId,
+      command,
+      acquiredAt: new Date().toISOString(),
+    };
+    const text = JSON.stringify(owner);
+    const deadline = Date.now() + waitMs;
+    for (;;) {
+      try {
+        const fd = openSync(path, 'wx');
+        writeSync(fd, text);
+        closeSync(fd);
+        return new RunLock(path, owner).startHeartbeat();
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      }
+      const holder = readOwner(path);
+      if (isStale(path, holder, Date.now())) {
+        const tmp = `${path}.${owner.token}`;
+        writeFileSync(tmp, text);
+        renameSync(tmp, path); // atomic replace of the stale lock
+        await sleep(TAKEOVER_SETTLE_MS);
+        if (readOwner(path)?.token === owner.token) return new RunLock(path, owner).startHeartbeat();
+        continue; // another process took it over at the same moment: it wins
+      }
+      if (Date.now() >= deadline) throw new LockHeldError(path, holder);
+      await sleep(Math.min(1000, Math.max(50, deadline - Date.now())));
+    }
+  }
+
+  private startHeartbeat(): this {
+    this.timer = setInterval(() => this.heartbeat(), HEARTBEAT_MS);
+    this.timer.unref();
+    return this;
+  }
+
+  private heartbeat(): void {
+    if (readOwner(this.path)?.token !== this.owner.token) {
+      this.lost = true;
+      return;
+    }
+    const now = new Date();
+    utimesSync(this.path, now, now);
+  }
+
+  /** Releases the lock if this process still holds it. */
+  release(): void {
+    clearInterval(this.timer);
+    if (readOwner(this.path)?.token === this.owner.token) {
+      try {
+        unlinkSync(this.path);
+      } catch {
+        // already gone
+      }
+    }
+  }
+}
