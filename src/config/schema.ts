@@ -12,11 +12,33 @@ const duration = z.string().transform((text, ctx) => {
 
 const isoInstant = z.iso.datetime({ offset: true }).transform((text) => new Date(text));
 
+const share = z.number().min(0).max(1).default(0);
+
+/** The hostile source, for tests and demos: every fault is seeded and off by default. */
+const simulatorFaults = z.strictObject({
+  /** Share of events that become visible up to `late_max` after their timestamp. */
+  late_share: share,
+  late_max: duration.default(3 * 3_600_000),
+  /** Share of events delivered twice (on another page, often in another run). */
+  duplicate_share: share,
+  /** Serve each minute's events in a shuffled order instead of by timestamp. */
+  unordered: z.boolean().default(false),
+  /** Per-request probabilities of a 429 (with Retry-After), a 500, a truncated body, an expired cursor (410). */
+  http_429_rate: share,
+  retry_after_seconds: z.int().min(0).max(60).default(0),
+  http_500_rate: share,
+  truncated_body_rate: share,
+  expired_cursor_rate: share,
+  /** Delay before each page is answered. */
+  slow_page_ms: z.int().min(0).max(60_000).default(0),
+});
+
 const simulatorSettings = z.strictObject({
   seed: z.int().default(42),
   rate_per_minute: z.number().positive().max(100_000).default(5),
-  bad_record_rate: z.number().min(0).max(1).default(0),
-  unknown_member_rate: z.number().min(0).max(1).default(0),
+  bad_record_rate: share,
+  unknown_member_rate: share,
+  faults: simulatorFaults.default(simulatorFaults.parse({})),
 });
 
 const source = z
@@ -89,3 +111,9 @@ export const configSchema = z.strictObject({
 export type Config = z.infer<typeof configSchema>;
 export type SourceConfig = Config['source'];
 export type SimulatorSettings = z.infer<typeof simulatorSettings>;
+export type SimulatorFaults = z.infer<typeof simulatorFaults>;
+
+/** Simulator settings with defaults filled in (for tests, benchmarks and the CLI). */
+export function simulatorSettingsFrom(partial: z.input<typeof simulatorSettings>): SimulatorSettings {
+  return simulatorSettings.parse(partial);
+}

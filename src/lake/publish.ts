@@ -33,11 +33,11 @@ export async function publishPendingLake(
   lakePath: string,
   logger: Logger,
 ): Promise<number> {
-  const pending = await warehouse.pendingLakePartitions(pipeline);
-  if (pending.length === 0) return 0;
   const tmpDir = join(lakePath, '.tmp');
   // Leftovers of a crashed publish are partial files nobody reads: start clean.
   rmSync(tmpDir, { recursive: true, force: true });
+  const pending = await warehouse.pendingLakePartitions(pipeline);
+  if (pending.length === 0) return 0;
   mkdirSync(tmpDir, { recursive: true });
   for (const partition of pending) {
     const target = partitionFile(lakePath, partition);

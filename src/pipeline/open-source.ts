@@ -36,7 +36,13 @@ export async function openSource(
       logger.info({ url: simulator.url, seed: s.simulator.seed }, 'simulator started');
       return {
         kind: 'windowed',
-        source: new EventsApiSource(simulator.url, s.page_size, http(simulator.token)),
+        // Named by seed, not by its per-process port, so rejects keep the same location across runs.
+        source: new EventsApiSource(
+          simulator.url,
+          s.page_size,
+          http(simulator.token),
+          `simulator:seed=${s.simulator.seed}/v1/events`,
+        ),
         close: () => simulator.close(),
       };
     }

@@ -145,7 +145,7 @@ export async function runSession(
       rmSync(stagingRoot, { recursive: true, force: true });
       await publishPendingLake(warehouse, pipeline, config.lake.path, logger);
       await warehouse.abandonUnfinishedRuns(pipeline, Date.now());
-      await warehouse.startRun({ runId, pipeline, command: options.command, startedMs: nowMs });
+      await warehouse.startRun({ runId, pipeline, command: options.command, startedMs: Date.now() });
       let seq = 0;
       const session: Omit<Session, 'source'> = {
         config,

@@ -1,4 +1,4 @@
-import type { SimulatorSettings } from '../config/schema.js';
+import type { SimulatorFaults, SimulatorSettings } from '../config/schema.js';
 import type { ReferenceData } from '../reference/reference-data.js';
 import { parseCostMicros } from '../contract/scalars.js';
 import { SeededRandom } from './random.js';
@@ -48,11 +48,15 @@ export class EventUniverse {
   private readonly gateways: string[];
   private readonly models: ModelChoice[];
   private readonly teams = new Map<string, string>();
+  readonly seed: number;
+  readonly faults: SimulatorFaults;
 
   constructor(
     private readonly settings: SimulatorSettings,
     reference: ReferenceData,
   ) {
+    this.seed = settings.seed;
+    this.faults = settings.faults;
     this.users = reference.users.map((u) => u.user_id);
     for (const u of reference.users) if (u.team) this.teams.set(u.user_id, u.team);
     this.gateways = reference.gateways.map((g) => g.gateway_id);
@@ -67,15 +71,43 @@ export class EventUniverse {
     }
   }
 
-  /** All events whose timestamp falls in the given minute, in (timestamp, id) order. */
+  /** All distinct events whose timestamp falls in the given minute, in (timestamp, id) order. */
   eventsInMinute(minute: number): SimulatedEvent[] {
     const rng = new SeededRandom(`${this.settings.seed}:${minute}`);
+    // Faults draw from their own stream, so turning them on does not change the events themselves.
+    const faultRng = new SeededRandom(`${this.settings.seed}:${minute}:faults`);
+    const { late_share, late_max } = this.settings.faults;
     const rate = this.settings.rate_per_minute;
     const n = Math.floor(rate * (0.6 + 0.8 * rng.next()) + rng.next());
     const events: SimulatedEvent[] = [];
-    for (let i = 0; i < n; i++) events.push(this.makeEvent(rng, minute));
+    for (let i = 0; i < n; i++) {
+      const event = this.makeEvent(rng, minute);
+      if (faultRng.next() < late_share) event.visibleAtMs += Math.floor(faultRng.next() * late_max);
+      events.push(event);
+    }
     events.sort((x, y) => x.tsMs - y.tsMs || (x.id < y.id ? -1 : 1));
     return events;
+  }
+
+  /**
+   * The minute as the source serves it: shuffled when `unordered`, with
+   * duplicate deliveries inserted at a later position (often another page).
+   */
+  servedInMinute(minute: number): SimulatedEvent[] {
+    const { unordered, duplicate_share } = this.settings.faults;
+    const served = this.eventsInMinute(minute);
+    if (!unordered && duplicate_share === 0) return served;
+    const rng = new SeededRandom(`${this.settings.seed}:${minute}:served`);
+    if (unordered) {
+      for (let i = served.length - 1; i > 0; i--) {
+        const j = Math.floor(rng.next() * (i + 1));
+        [served[i], served[j]] = [served[j]!, served[i]!];
+      }
+    }
+    for (const event of [...served]) {
+      if (rng.next() < duplicate_share) served.splice(rng.int(served.indexOf(event) + 1, served.length), 0, event);
+    }
+    return served;
   }
 
   /** Events with timestamp in [sinceMs, untilMs) that are visible at `nowMs`. */

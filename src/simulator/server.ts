@@ -1,7 +1,10 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { timingSafeEqual } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { SimulatorFaults } from '../config/schema.js';
 import type { EventUniverse } from './generator.js';
+import { SeededRandom } from './random.js';
 
 /**
  * A local Events API over the simulated universe: cursor pagination,
@@ -58,7 +61,7 @@ function parseRange(params: URLSearchParams): { since: number; until: number } |
   return { since, until };
 }
 
-function page(options: SimulatorServerOptions, params: URLSearchParams, since: number, until: number) {
+async function page(options: SimulatorServerOptions, params: URLSearchParams, since: number, until: number) {
   const limit = Math.min(Math.max(Number(params.get('limit') ?? 1000) || 1000, 1), 100_000);
   const cursorText = params.get('cursor');
   const start = cursorText ? decodeCursor(cursorText) : { minute: Math.floor(since / MINUTE_MS), index: 0 };
@@ -66,7 +69,7 @@ function page(options: SimulatorServerOptions, params: URLSearchParams, since: n
   const now = options.now();
   const data: Record<string, unknown>[] = [];
   for (let minute = start.minute; minute * MINUTE_MS < until; minute++) {
-    const events = options.universe.eventsInMinute(minute);
+    const events = options.universe.servedInMinute(minute);
     for (let index = minute === start.minute ? start.index : 0; index < events.length; index++) {
       const event = events[index]!;
       if (event.tsMs < since || event.tsMs >= until || event.visibleAtMs > now) continue;
@@ -77,21 +80,52 @@ function page(options: SimulatorServerOptions, params: URLSearchParams, since: n
   return { data, next_cursor: null };
 }
 
+/** Decides, per request and from the seed, which fault (if any) the source shows. */
+function injectedFault(faults: SimulatorFaults, rng: SeededRandom, hasCursor: boolean): string | undefined {
+  const roll = rng.next();
+  let edge = faults.http_429_rate;
+  if (roll < edge) return '429';
+  if (roll < (edge += faults.http_500_rate)) return '500';
+  if (roll < (edge += faults.truncated_body_rate)) return 'truncated';
+  if (hasCursor && roll < (edge += faults.expired_cursor_rate)) return '410';
+  return undefined;
+}
+
 export async function startSimulatorServer(options: SimulatorServerOptions): Promise<SimulatorServer> {
-  const server = createServer((req, res) => {
+  const faults = options.universe.faults;
+  let requests = 0;
+  const server = createServer(async (req, res) => {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     if (req.method !== 'GET') return send(res, 405, { error: 'method not allowed' });
     if (!authorized(req, options.token)) return send(res, 401, { error: 'unauthorized' });
     const range = parseRange(url.searchParams);
     if (typeof range === 'string') return send(res, 400, { error: range });
     if (url.pathname === '/v1/events') {
+      const fault = injectedFault(
+        faults,
+        new SeededRandom(`${options.universe.seed}:request:${++requests}`),
+        url.searchParams.has('cursor'),
+      );
+      if (fault === '429') {
+        res.setHeader('retry-after', String(faults.retry_after_seconds));
+        return send(res, 429, { error: 'rate limited' });
+      }
+      if (fault === '500') return send(res, 500, { error: 'internal error' });
+      if (fault === '410') return send(res, 410, { error: 'cursor expired' });
       if (url.searchParams.get('count') === 'true') {
         let count = 0;
         for (const _ of options.universe.eventsBetween(range.since, range.until, options.now())) count++;
         return send(res, 200, { count });
       }
-      const body = page(options, url.searchParams, range.since, range.until);
-      return body ? send(res, 200, body) : send(res, 400, { error: 'invalid cursor' });
+      if (faults.slow_page_ms > 0) await sleep(faults.slow_page_ms);
+      const body = await page(options, url.searchParams, range.since, range.until);
+      if (!body) return send(res, 400, { error: 'invalid cursor' });
+      if (fault === 'truncated') {
+        const text = JSON.stringify(body);
+        res.writeHead(200, { 'content-type': 'application/json' });
+        return res.end(text.slice(0, Math.floor(text.length / 2)));
+      }
+      return send(res, 200, body);
     }
     if (url.pathname === '/_truth') {
       const truth = options.universe.groundTruth(range.since, range.until, options.now());

@@ -1,5 +1,7 @@
 import type { RawRecord, WindowedSource } from './source.js';
-import { describeUrl, getJson, type HttpOptions } from './http.js';
+import { CursorExpiredError, describeUrl, getJson, type HttpOptions } from './http.js';
+
+const MAX_WINDOW_RESTARTS = 5;
 
 /** The vendor documents three page shapes; all are accepted. */
 function unwrapPage(body: unknown, where: string): { data: unknown[]; next: string | null } {
@@ -17,13 +19,15 @@ export class EventsApiSource implements WindowedSource {
   readonly description: string;
   private readonly endpoint: URL;
 
+  /** `description` names the source in rejects; it defaults to the endpoint URL (without query or token). */
   constructor(
     baseUrl: string,
     private readonly pageSize: number,
     private readonly http: HttpOptions,
+    description?: string,
   ) {
     this.endpoint = new URL('v1/events', baseUrl.endsWith('/') ? baseUrl : `${baseUrl}/`);
-    this.description = describeUrl(this.endpoint);
+    this.description = description ?? describeUrl(this.endpoint);
   }
 
   private url(startMs: number, endMs: number, extra: Record<string, string>): URL {
@@ -40,9 +44,30 @@ export class EventsApiSource implements WindowedSource {
     return body.count;
   }
 
+  /**
+   * Every page of the window. An expired cursor (410) restarts the window
+   * from its start: records already yielded come again and are counted as
+   * in-batch duplicates by the load, never loaded twice.
+   */
   async *pages(startMs: number, endMs: number): AsyncIterable<RawRecord[]> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        yield* this.pagesOnce(startMs, endMs, attempt);
+        return;
+      } catch (error) {
+        if (!(error instanceof CursorExpiredError) || attempt > MAX_WINDOW_RESTARTS) throw error;
+        this.http.logger.warn(
+          { attempt, err: error.message },
+          'cursor expired; reading the window again from its start',
+        );
+      }
+    }
+  }
+
+  private async *pagesOnce(startMs: number, endMs: number, attempt: number): AsyncIterable<RawRecord[]> {
     let cursor: string | null = null;
     let pageNumber = 0;
+    const pass = attempt > 1 ? ` (pass ${attempt})` : '';
     do {
       pageNumber++;
       const extra: Record<string, string> = { limit: String(this.pageSize) };
@@ -51,7 +76,7 @@ export class EventsApiSource implements WindowedSource {
       yield page.data.map((value, i) => ({
         kind: 'value' as const,
         value,
-        location: { source: this.description, ref: `page ${pageNumber} item ${i + 1}` },
+        location: { source: this.description, ref: `page ${pageNumber} item ${i + 1}${pass}` },
       }));
       cursor = page.next;
     } while (cursor);

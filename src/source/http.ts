@@ -10,6 +10,11 @@ export interface HttpOptions {
   logger: Logger;
 }
 
+/** A 410 on a paginated request: the window must be read again from its start (DESIGN.md decision 8). */
+export class CursorExpiredError extends Error {
+  override readonly name = 'CursorExpiredError';
+}
+
 class RetryableHttpError extends Error {
   constructor(
     message: string,
@@ -66,6 +71,10 @@ export async function getJson(url: URL, options: HttpOptions): Promise<unknown> 
         `${where} answered HTTP ${response.status}`,
         retryAfterMs(response.headers.get('retry-after')),
       );
+    }
+    if (response.status === 410) {
+      await response.body?.cancel();
+      throw new AbortError(new CursorExpiredError(`${where} answered HTTP 410: the cursor expired`));
     }
     const text = await response.text();
     if (!response.ok) throw new AbortError(`${where} answered HTTP ${response.status}: ${text.slice(0, 200)}`);

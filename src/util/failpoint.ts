@@ -4,9 +4,9 @@
  * that point, so tests can prove a re-run repairs a crash at any step.
  * Without the variable it does nothing.
  */
-const spec = process.env.AETL_FAILPOINT;
-const [target, nth] = spec ? spec.split(':') : [];
-const wanted = Number(nth ?? 1);
+const match = /^(.+?)(?::(\d+))?$/.exec(process.env.AETL_FAILPOINT ?? '');
+const target = match?.[1];
+const wanted = Number(match?.[2] ?? 1);
 let passes = 0;
 
 export function failpoint(name: string): void {

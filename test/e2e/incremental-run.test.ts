@@ -1,22 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EventUniverse } from '../../src/simulator/generator.js';
-import { loadReferenceData } from '../../src/reference/reference-data.js';
+import { simulatorSettingsFrom } from '../../src/config/schema.js';
 import { aetl } from '../helpers/cli.js';
 import { query, scalar } from '../helpers/duckdb.js';
-import { REFERENCE, Workspace } from '../helpers/workspace.js';
-import { join } from 'node:path';
+import { shippedReference, Workspace } from '../helpers/workspace.js';
 
 const NOW = '2026-05-01T12:00:00.000Z';
 const LATER = '2026-05-01T12:20:00.000Z';
 const simulator = { seed: 11, rate_per_minute: 3, bad_record_rate: 0.003 };
-const universe = new EventUniverse(
-  { ...simulator, unknown_member_rate: 0 },
-  loadReferenceData({
-    users: join(REFERENCE, 'users.csv'),
-    gateways: join(REFERENCE, 'gateways.csv'),
-    models: join(REFERENCE, 'models.csv'),
-  }),
-);
+const universe = new EventUniverse(simulatorSettingsFrom(simulator), shippedReference());
 const HOUR = 3_600_000;
 const SETTLE = 120_000;
 

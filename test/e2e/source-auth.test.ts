@@ -1,11 +1,11 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadReferenceData } from '../../src/reference/reference-data.js';
+import { simulatorSettingsFrom } from '../../src/config/schema.js';
 import { startSimulator, type RunningSimulator } from '../../src/simulator/simulator.js';
 import { aetl } from '../helpers/cli.js';
 import { query } from '../helpers/duckdb.js';
-import { REFERENCE, Workspace } from '../helpers/workspace.js';
+import { shippedReference, Workspace } from '../helpers/workspace.js';
 
 const SECRET = 'sk-test-5f1d2c9a-RECOGNISABLE';
 
@@ -21,12 +21,8 @@ describe('Events API authentication', () => {
   let simulator: RunningSimulator;
 
   beforeAll(async () => {
-    const reference = loadReferenceData({
-      users: join(REFERENCE, 'users.csv'),
-      gateways: join(REFERENCE, 'gateways.csv'),
-      models: join(REFERENCE, 'models.csv'),
-    });
-    const settings = { seed: 3, rate_per_minute: 1, bad_record_rate: 0, unknown_member_rate: 0 };
+    const reference = shippedReference();
+    const settings = simulatorSettingsFrom({ seed: 3, rate_per_minute: 1 });
     simulator = await startSimulator(settings, reference, () => Date.parse('2026-05-01T12:00:00Z'), {
       token: 'the-right-token',
     });

@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { stringify } from 'yaml';
+import { loadReferenceData, type ReferenceData } from '../../src/reference/reference-data.js';
 
 export const REPO = resolve(import.meta.dirname, '../..');
 export const REFERENCE = join(REPO, 'config/reference');
@@ -29,11 +30,7 @@ export class Workspace {
       warehouse: { kind: 'duckdb', path: 'warehouse.duckdb' },
       lake: { path: 'lake' },
       staging: { path: 'staging' },
-      reference: {
-        users: join(REFERENCE, 'users.csv'),
-        gateways: join(REFERENCE, 'gateways.csv'),
-        models: join(REFERENCE, 'models.csv'),
-      },
+      reference: REFERENCE_PATHS,
       ...overrides,
     };
     const file = this.path(name);
@@ -44,4 +41,15 @@ export class Workspace {
   remove(): void {
     rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+export const REFERENCE_PATHS = {
+  users: join(REFERENCE, 'users.csv'),
+  gateways: join(REFERENCE, 'gateways.csv'),
+  models: join(REFERENCE, 'models.csv'),
+};
+
+/** The shipped reference CSVs, as the simulator and the loader read them. */
+export function shippedReference(): ReferenceData {
+  return loadReferenceData(REFERENCE_PATHS);
 }

@@ -3,6 +3,7 @@ import { eventHash, surrogateKey } from '../../src/contract/hash.js';
 import { normalizeRecord } from '../../src/contract/normalize.js';
 import { formatCost, parseCostMicros, parseInstantMicros } from '../../src/contract/scalars.js';
 import { EventUniverse } from '../../src/simulator/generator.js';
+import { simulatorSettingsFrom } from '../../src/config/schema.js';
 
 describe('scalars', () => {
   it('parses ISO instants exactly, with offsets and without (UTC)', () => {
@@ -26,18 +27,15 @@ describe('scalars', () => {
 
 describe('normalizeRecord', () => {
   it('normalises the same simulated event in shape A and shape B to one canonical event and hash', () => {
-    const universe = new EventUniverse(
-      { seed: 5, rate_per_minute: 40, bad_record_rate: 0, unknown_member_rate: 0 },
-      {
-        users: [{ user_id: 'u1', team: 't', department: null, valid_from: null }],
-        gateways: [
-          { gateway_id: 'g1', gateway_name: null, team: null, environment: null, region: null, valid_from: null },
-        ],
-        models: [
-          { model: 'm1', provider: 'p', input_price_per_1k: '0.003', output_price_per_1k: '0.015', valid_from: null },
-        ],
-      },
-    );
+    const universe = new EventUniverse(simulatorSettingsFrom({ seed: 5, rate_per_minute: 40 }), {
+      users: [{ user_id: 'u1', team: 't', department: null, valid_from: null }],
+      gateways: [
+        { gateway_id: 'g1', gateway_name: null, team: null, environment: null, region: null, valid_from: null },
+      ],
+      models: [
+        { model: 'm1', provider: 'p', input_price_per_1k: '0.003', output_price_per_1k: '0.015', valid_from: null },
+      ],
+    });
     const events = universe.eventsInMinute(29_000_000);
     const byShape = { A: 0, B: 0 };
     for (const e of events) byShape['user_id' in e.payload ? 'A' : 'B']++;

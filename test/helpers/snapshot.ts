@@ -1,0 +1,63 @@
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { DuckDBInstance } from '@duckdb/node-api';
+import { query } from './duckdb.js';
+
+/**
+ * What "the same warehouse and lake" means (DESIGN.md decision 17): facts,
+ * dimensions, the checkpoint, rejects and the lake's content, ignoring the
+ * run id and load time.
+ */
+const WAREHOUSE_TABLES: Record<string, string> = {
+  fact_ai_event: 'SELECT * EXCLUDE (run_id, loaded_at) FROM fact_ai_event',
+  fact_policy_evaluation: 'SELECT * EXCLUDE (run_id, loaded_at) FROM fact_policy_evaluation',
+  dim_user: 'SELECT * FROM dim_user',
+  dim_gateway: 'SELECT * FROM dim_gateway',
+  dim_model: 'SELECT * FROM dim_model',
+  dim_policy: 'SELECT * FROM dim_policy',
+  dim_date: 'SELECT * FROM dim_date',
+  etl_state: 'SELECT pipeline, checkpoint FROM etl_state',
+  etl_rejected_event: 'SELECT * EXCLUDE (run_id, rejected_at) FROM etl_rejected_event',
+  etl_conflict: 'SELECT * EXCLUDE (run_id, detected_at) FROM etl_conflict',
+  etl_file_ledger: 'SELECT * EXCLUDE (run_id, loaded_at) FROM etl_file_ledger',
+  etl_lake_pending: 'SELECT * EXCLUDE (run_id) FROM etl_lake_pending',
+};
+
+function plain(rows: Record<string, unknown>[]): string[] {
+  return rows.map((row) => JSON.stringify(row, (_, v) => (typeof v === 'bigint' ? v.toString() : v)));
+}
+
+export async function warehouseSnapshot(file: string): Promise<Record<string, string[]>> {
+  const snapshot: Record<string, string[]> = {};
+  for (const [table, sql] of Object.entries(WAREHOUSE_TABLES)) {
+    snapshot[table] = plain(await query(file, `${sql} ORDER BY ALL`));
+  }
+  return snapshot;
+}
+
+/** Every lake table read back as rows (partition column included), plus any leftover temp files. */
+export async function lakeSnapshot(lake: string): Promise<Record<string, string[]>> {
+  const instance = await DuckDBInstance.create(':memory:');
+  const connection = await instance.connect();
+  const snapshot: Record<string, string[]> = {};
+  try {
+    await connection.run("SET TimeZone = 'UTC'");
+    for (const table of readdirSync(lake)
+      .filter((name) => !name.startsWith('.'))
+      .sort()) {
+      const partitioned = table.startsWith('fact_');
+      const glob = partitioned ? join(lake, table, '*', '*.parquet') : join(lake, table, '*.parquet');
+      const exclude = partitioned ? ' EXCLUDE (run_id, loaded_at)' : '';
+      const reader = await connection.runAndReadAll(
+        `SELECT *${exclude} FROM read_parquet('${glob}', hive_partitioning = ${partitioned}) ORDER BY ALL`,
+      );
+      snapshot[table] = plain(reader.getRowObjectsJS() as Record<string, unknown>[]);
+    }
+  } finally {
+    connection.closeSync();
+    instance.closeSync();
+  }
+  const tmp = join(lake, '.tmp');
+  snapshot['.tmp'] = existsSync(tmp) ? readdirSync(tmp) : [];
+  return snapshot;
+}
