@@ -82,12 +82,17 @@ async function page(options: SimulatorServerOptions, params: URLSearchParams, si
 
 /** Decides, per request and from the seed, which fault (if any) the source shows. */
 function injectedFault(faults: SimulatorFaults, rng: SeededRandom, hasCursor: boolean): string | undefined {
-  const roll = rng.next();
-  let edge = faults.http_429_rate;
-  if (roll < edge) return '429';
-  if (roll < (edge += faults.http_500_rate)) return '500';
-  if (roll < (edge += faults.truncated_body_rate)) return 'truncated';
-  if (hasCursor && roll < (edge += faults.expired_cursor_rate)) return '410';
+  const odds: [string, number][] = [
+    ['429', faults.http_429_rate],
+    ['500', faults.http_500_rate],
+    ['truncated', faults.truncated_body_rate],
+    ['410', hasCursor ? faults.expired_cursor_rate : 0],
+  ];
+  let roll = rng.next();
+  for (const [fault, rate] of odds) {
+    if (roll < rate) return fault;
+    roll -= rate;
+  }
   return undefined;
 }
 
