@@ -3,6 +3,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { loadConfig } from '../config/load.js';
 import { createLogger, LOG_LEVELS, type Logger } from '../log/logger.js';
 import { runIncremental } from '../pipeline/incremental.js';
+import { reconcile } from '../pipeline/reconcile.js';
 import { runSession, type Command as PipelineCommand, type Session } from '../pipeline/session.js';
 import { parseDuration } from '../config/duration.js';
 import { openWarehouse } from '../pipeline/open-warehouse.js';
@@ -42,6 +43,13 @@ interface LockOptions {
   skipIfLocked?: boolean;
 }
 
+function positiveInt(text: string): number {
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < 1)
+    throw new InvalidArgumentError(`expected a positive whole number, got "${text}"`);
+  return value;
+}
+
 function durationArg(text: string): number {
   const ms = parseDuration(text);
   if (ms === undefined) throw new InvalidArgumentError(`expected a duration like 30s or 5m, got "${text}"`);
@@ -78,10 +86,19 @@ withLockOptions(
   program.command('run').description('load every new window (or file) up to now − settle_delay, then check it'),
 ).action((opts: LockOptions, command: Command) => runCommand(command, 'run', opts, runIncremental));
 
+withLockOptions(
+  program
+    .command('reconcile')
+    .description('compare per-day source counts with the warehouse and re-pull the days that differ')
+    .option('--days <n>', 'how many days back from the checkpoint', positiveInt, 7),
+).action((opts: LockOptions & { days: number }, command: Command) =>
+  runCommand(command, 'reconcile', opts, reconcile(opts.days)),
+);
+
 program
   .command('status')
   .description('checkpoint, last runs, table row counts and the latest check results')
-  .option('--runs <n>', 'how many recent runs to show', (v) => Number.parseInt(v, 10), 10)
+  .option('--runs <n>', 'how many recent runs to show', positiveInt, 10)
   .action(async (opts: { runs: number }, command: Command) => {
     const { options, logger } = context(command);
     const config = loadConfig(options.config);

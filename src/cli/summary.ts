@@ -1,5 +1,6 @@
 import type { RunSummary } from '../pipeline/session.js';
 import type { StatusReport } from '../warehouse/warehouse.js';
+import type { ReconcileDay } from '../pipeline/reconcile.js';
 
 const n = (value: number) => value.toLocaleString('en-US');
 const when = (ms: number) => new Date(ms).toISOString().replace('.000Z', 'Z');
@@ -58,9 +59,18 @@ export function formatRunSummary(s: RunSummary): string {
       ]),
     );
   }
+  if (s.command === 'reconcile' && Array.isArray(s.detail)) lines.push('', formatReconcile(s.detail as ReconcileDay[]));
   lines.push('', `warehouse  ${s.warehouse}`, `lake       ${s.lake}`);
   if (s.error) lines.push(`error      ${s.error}`);
   return lines.join('\n');
+}
+
+function formatReconcile(days: ReconcileDay[]): string {
+  if (days.length === 0) return 'nothing to reconcile yet';
+  return table([
+    ['day', 'source', 'warehouse', 'loaded', 'now', 'untimed rejects', 'status'],
+    ...days.map((d) => [d.day, n(d.source), n(d.before), n(d.loaded), n(d.after), n(d.untimed), d.status]),
+  ]);
 }
 
 export function formatStatus(r: StatusReport): string {

@@ -1,10 +1,9 @@
 import { listSourceFiles, readSourceFile } from '../source/files.js';
 import type { WindowedSource } from '../source/source.js';
 import { planWindows } from '../state/window.js';
+import { DAY_MS } from '../util/dates.js';
 import { extractAndLoad } from './package-steps.js';
 import type { Session } from './session.js';
-
-const DAY_MS = 86_400_000;
 
 /** `aetl run` on a time-windowed source: consecutive windows from the checkpoint to the signpost. */
 async function loadWindows(session: Session, source: WindowedSource): Promise<void> {

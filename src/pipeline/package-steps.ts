@@ -14,6 +14,7 @@ import type { Session } from './session.js';
 
 export interface WindowResult {
   seq: number;
+  manifest: PackageManifest;
   window: TimeWindow | null;
   files: string[];
   counts: LoadCounts;
@@ -83,6 +84,7 @@ export async function loadPackage(
   const { window } = pkg.manifest;
   const result: WindowResult = {
     seq: pkg.seq,
+    manifest: pkg.manifest,
     window,
     files: pkg.manifest.sourceFiles.map((f) => f.path),
     ...outcome,

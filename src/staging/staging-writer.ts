@@ -3,15 +3,11 @@ import { join } from 'node:path';
 import { DuckDBDecimalValue, DuckDBTimestampTZValue, type DuckDBAppender } from '@duckdb/node-api';
 import type { CanonicalEvent, RecordLocation, RejectReason } from '../contract/event.js';
 import { openDuckDB, sqlString, type OpenDuckDB } from '../warehouse/duckdb/duckdb-connection.js';
+import { dateKeyOf } from '../util/dates.js';
 import { STAGING_TABLES, type StagingFiles, type StagingTable } from './package.js';
 
 /** Rows buffered in memory before they are written out as one Parquet part. */
 const ROWS_PER_PART = 100_000;
-
-export function dateKeyOf(eventTsUs: number): number {
-  const d = new Date(Math.floor(eventTsUs / 1000));
-  return d.getUTCFullYear() * 10_000 + (d.getUTCMonth() + 1) * 100 + d.getUTCDate();
-}
 
 function appendText(appender: DuckDBAppender, value: string | null): void {
   if (value === null) appender.appendNull();

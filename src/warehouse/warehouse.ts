@@ -85,11 +85,21 @@ export interface StatusReport {
   rejects: number;
 }
 
+/** Events present per UTC day: loaded facts plus quarantined records (DESIGN.md decision 9). */
+export interface DayCount {
+  dayStartMs: number;
+  present: number;
+}
+
 export interface Warehouse {
   readonly description: string;
   migrate(): Promise<number>;
   getCheckpoint(pipeline: string): Promise<number | null>;
   loadedFiles(pipeline: string): Promise<Map<string, string>>;
+  /** Where this pipeline's first committed window started, or null before any. */
+  firstLoadedMs(pipeline: string): Promise<number | null>;
+  /** Per UTC day in `[fromMs, toMs)`: distinct event ids loaded or quarantined. */
+  presentByDay(pipeline: string, fromMs: number, toMs: number): Promise<DayCount[]>;
   syncReference(reference: ReferenceData, pipeline: string, runId: string): Promise<void>;
   loadPackage(request: LoadRequest): Promise<LoadOutcome>;
   startRun(run: RunRecord): Promise<void>;

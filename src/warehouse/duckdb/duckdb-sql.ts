@@ -111,3 +111,14 @@ export const INSERT_CHECKPOINT_SQL = `INSERT INTO etl_state VALUES ($pipeline, $
 export const MARK_DIMENSIONS_PENDING_SQL = `INSERT INTO etl_lake_pending
   SELECT $pipeline, tbl, NULL, $run_id
   FROM (VALUES ('dim_user'), ('dim_gateway'), ('dim_model'), ('dim_policy'), ('dim_date')) AS t(tbl)`;
+
+/** Loaded and quarantined ids per UTC day; a reject whose id was loaded later counts once. */
+export const PRESENT_BY_DAY_SQL = `WITH facts AS (
+    SELECT date_trunc('day', event_ts) AS day, event_id AS id FROM fact_ai_event
+    WHERE date_key BETWEEN $lo AND $hi AND event_ts >= $from::TIMESTAMPTZ AND event_ts < $to::TIMESTAMPTZ),
+  rejects AS (
+    SELECT date_trunc('day', event_ts) AS day, coalesce(event_id, payload_hash) AS id FROM etl_rejected_event r
+    WHERE pipeline = $pipeline AND event_ts >= $from::TIMESTAMPTZ AND event_ts < $to::TIMESTAMPTZ
+      AND NOT EXISTS (SELECT 1 FROM facts f WHERE f.id = r.event_id))
+  SELECT epoch_ms(day) AS day_ms, count(DISTINCT id) AS present
+  FROM (SELECT * FROM facts UNION ALL SELECT * FROM rejects) GROUP BY day ORDER BY day`;

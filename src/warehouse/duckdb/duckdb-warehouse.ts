@@ -4,8 +4,10 @@ import { fileURLToPath } from 'node:url';
 import type { DuckDBConnection, DuckDBValue } from '@duckdb/node-api';
 import { surrogateKey } from '../../contract/hash.js';
 import type { ReferenceData } from '../../reference/reference-data.js';
+import { dateKeyOf } from '../../util/dates.js';
 import type {
   CheckResult,
+  DayCount,
   LakePartition,
   LoadCounts,
   LoadOutcome,
@@ -121,6 +123,25 @@ export class DuckDBWarehouse implements Warehouse {
   async loadedFiles(pipeline: string): Promise<Map<string, string>> {
     const rows = await this.rows('SELECT path, sha256 FROM etl_file_ledger WHERE pipeline = $pipeline', { pipeline });
     return new Map(rows.map((r) => [String(r.path), String(r.sha256)]));
+  }
+
+  async firstLoadedMs(pipeline: string): Promise<number | null> {
+    const rows = await this.rows(
+      'SELECT epoch_ms(min(window_start)) AS ms FROM etl_run_window WHERE pipeline = $pipeline AND checks_passed',
+      { pipeline },
+    );
+    return rows[0]?.ms === null || rows[0]?.ms === undefined ? null : toNumber(rows[0].ms);
+  }
+
+  async presentByDay(pipeline: string, fromMs: number, toMs: number): Promise<DayCount[]> {
+    const rows = await this.rows(sql.PRESENT_BY_DAY_SQL, {
+      pipeline,
+      from: iso(fromMs),
+      to: iso(toMs),
+      lo: dateKeyOf(fromMs * 1000),
+      hi: dateKeyOf(toMs * 1000),
+    });
+    return rows.map((r) => ({ dayStartMs: toNumber(r.day_ms), present: toNumber(r.present) }));
   }
 
   /**

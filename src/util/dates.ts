@@ -1,0 +1,28 @@
+/** UTC calendar helpers: every date in the product is a UTC date. */
+export const HOUR_MS = 3_600_000;
+export const DAY_MS = 86_400_000;
+
+/** `yyyymmdd` of the UTC day an instant (in microseconds) falls on. */
+export function dateKeyOf(eventTsUs: number): number {
+  const d = new Date(Math.floor(eventTsUs / 1000));
+  return d.getUTCFullYear() * 10_000 + (d.getUTCMonth() + 1) * 100 + d.getUTCDate();
+}
+
+export function startOfUtcDay(ms: number): number {
+  return Math.floor(ms / DAY_MS) * DAY_MS;
+}
+
+export function isoDay(ms: number): string {
+  return new Date(ms).toISOString().slice(0, 10);
+}
+
+/**
+ * A CLI instant: a date (`2026-04-01`) means UTC midnight; full ISO
+ * timestamps are accepted with any offset (DESIGN.md decision 18).
+ */
+export function parseCliInstant(text: string): number | undefined {
+  const value = /^\d{4}-\d{2}-\d{2}$/.test(text) ? `${text}T00:00:00Z` : text;
+  if (!/^\d{4}-\d{2}-\d{2}T/.test(value)) return undefined;
+  const ms = Date.parse(value);
+  return Number.isNaN(ms) ? undefined : ms;
+}
