@@ -4,13 +4,16 @@ import { loadConfig } from '../config/load.js';
 import { createLogger, LOG_LEVELS, type Logger } from '../log/logger.js';
 import { runIncremental } from '../pipeline/incremental.js';
 import { reconcile } from '../pipeline/reconcile.js';
+import { backfill, runExplicit } from '../pipeline/explicit.js';
+import { parseCliInstant } from '../util/dates.js';
+import { terminalProgress } from './progress.js';
 import { runSession, type Command as PipelineCommand, type Session } from '../pipeline/session.js';
 import { parseDuration } from '../config/duration.js';
 import { openWarehouse } from '../pipeline/open-warehouse.js';
 import { loadReferenceData } from '../reference/reference-data.js';
 import { startSimulator } from '../simulator/simulator.js';
 import { nowMs } from '../util/clock.js';
-import { ConfigError, EXIT, type ExitCode } from '../util/errors.js';
+import { ConfigError, EXIT, UsageError, type ExitCode } from '../util/errors.js';
 import { formatRunSummary, formatStatus } from './summary.js';
 
 interface GlobalOptions {
@@ -50,6 +53,22 @@ function positiveInt(text: string): number {
   return value;
 }
 
+interface RangeOptions {
+  from: number;
+  to: number;
+}
+
+function instantArg(text: string): number {
+  const ms = parseCliInstant(text);
+  if (ms === undefined) throw new InvalidArgumentError(`expected a date (2026-04-01) or an ISO timestamp, got "${text}"`);
+  return ms;
+}
+
+function rangeOf(opts: RangeOptions): { fromMs: number; toMs: number } {
+  if (opts.from >= opts.to) throw new UsageError('--from must be before --to');
+  return { fromMs: opts.from, toMs: opts.to };
+}
+
 function durationArg(text: string): number {
   const ms = parseDuration(text);
   if (ms === undefined) throw new InvalidArgumentError(`expected a duration like 30s or 5m, got "${text}"`);
@@ -75,7 +94,12 @@ async function runCommand(
     config,
     logger,
     nowMs(),
-    { command: name, waitMs: lockOptions.wait, skipIfLocked: lockOptions.skipIfLocked ?? false },
+    {
+      command: name,
+      waitMs: lockOptions.wait,
+      skipIfLocked: lockOptions.skipIfLocked ?? false,
+      onProgress: options.json ? undefined : terminalProgress(),
+    },
     work,
   );
   print(options, summary, formatRunSummary(summary));
@@ -83,8 +107,29 @@ async function runCommand(
 }
 
 withLockOptions(
-  program.command('run').description('load every new window (or file) up to now − settle_delay, then check it'),
-).action((opts: LockOptions, command: Command) => runCommand(command, 'run', opts, runIncremental));
+  program
+    .command('run')
+    .description('load every new window (or file) up to now − settle_delay, then check it')
+    .option('--from <instant>', 'explicit window start (a date means UTC midnight); needs --to', instantArg)
+    .option('--to <instant>', 'explicit window end, exclusive; clipped to now − settle_delay', instantArg),
+).action((opts: LockOptions & Partial<RangeOptions>, command: Command) => {
+  if ((opts.from === undefined) !== (opts.to === undefined)) {
+    throw new UsageError('--from and --to go together');
+  }
+  const work = opts.from === undefined ? runIncremental : runExplicit(rangeOf(opts as RangeOptions));
+  return runCommand(command, 'run', opts, work);
+});
+
+withLockOptions(
+  program
+    .command('backfill')
+    .description('load a historical range in UTC day windows; never moves the checkpoint; resumable')
+    .requiredOption('--from <instant>', 'first day (a date means UTC midnight)', instantArg)
+    .requiredOption('--to <instant>', 'end, exclusive; clipped to now − settle_delay', instantArg)
+    .option('--parallel <n>', 'days extracted at once (one writer loads them in order)', positiveInt, 1),
+).action((opts: LockOptions & RangeOptions & { parallel: number }, command: Command) =>
+  runCommand(command, 'backfill', opts, backfill(rangeOf(opts), opts.parallel)),
+);
 
 withLockOptions(
   program
@@ -149,7 +194,7 @@ simulate
 
 function exitCodeFor(error: unknown): ExitCode {
   if (error instanceof CommanderError) return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
-  if (error instanceof ConfigError) return EXIT.usage;
+  if (error instanceof ConfigError || error instanceof UsageError) return EXIT.usage;
   return EXIT.runFailed;
 }
 
@@ -159,7 +204,8 @@ try {
   exitCode = exitCodeFor(error);
   if (!(error instanceof CommanderError)) {
     const message = error instanceof Error ? error.message : String(error);
-    process.stderr.write(`aetl: ${error instanceof ConfigError ? '' : 'error: '}${message}\n`);
+    const prefix = error instanceof ConfigError || error instanceof UsageError ? '' : 'error: ';
+    process.stderr.write(`aetl: ${prefix}${message}\n`);
   }
 }
 process.exitCode = exitCode;

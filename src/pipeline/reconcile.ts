@@ -19,7 +19,7 @@ export interface ReconcileDay {
 
 /**
  * Late events beyond the lookback are caught here (DESIGN.md, "One run"):
- * per UTC day up to the checkpoint, the source's count (`count=true`) is
+ * per UTC day of the range runs have loaded, within the horizon, the source's count (`count=true`) is
  * compared with what the warehouse holds (loaded ∪ quarantined); a day that
  * is short is pulled again through the ordinary load path. The checkpoint
  * does not move. Quarantined records without a usable timestamp cannot be
@@ -33,17 +33,18 @@ export function reconcile(days: number): (session: Session) => Promise<Reconcile
       throw new ConfigError('reconcile needs a time-windowed source (source.kind events_api or simulator)');
     }
     const pipeline = session.config.pipeline.name;
-    const checkpoint = await session.warehouse.getCheckpoint(pipeline);
-    const firstLoaded = await session.warehouse.firstLoadedMs(pipeline);
-    if (checkpoint === null || firstLoaded === null) {
+    const span = await session.warehouse.loadedSpan(pipeline);
+    if (span === null) {
       session.logger.info('nothing to reconcile: no window has been loaded yet');
       return [];
     }
-    const fromMs = Math.max(firstLoaded, checkpoint - days * DAY_MS);
+    // Only what runs have covered (a range nobody loaded is a backfill's job), back `days` from now.
+    const toMs = Math.min(span.toMs, session.nowMs - session.config.window.settle_delay);
+    const fromMs = Math.max(span.fromMs, session.nowMs - days * DAY_MS);
     const result: ReconcileDay[] = [];
-    for (let dayStart = startOfUtcDay(fromMs); dayStart < checkpoint; dayStart += DAY_MS) {
+    for (let dayStart = startOfUtcDay(fromMs); dayStart < toMs; dayStart += DAY_MS) {
       session.stop.throwIfRequested();
-      const window = { startMs: Math.max(fromMs, dayStart), endMs: Math.min(checkpoint, dayStart + DAY_MS) };
+      const window = { startMs: Math.max(fromMs, dayStart), endMs: Math.min(toMs, dayStart + DAY_MS) };
       result.push(await reconcileDay(session, source.source, window));
     }
     return result;

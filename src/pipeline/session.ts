@@ -31,6 +31,16 @@ export interface Session {
   lock: RunLock;
   results: WindowResult[];
   nextSeq(): number;
+  /** Progress of long work, for a terminal; undefined when nobody watches. */
+  progress?: (progress: Progress) => void;
+}
+
+export interface Progress {
+  done: number;
+  total: number;
+  label: string;
+  /** Records read by the step that just finished. */
+  events: number;
 }
 
 export interface SessionOptions {
@@ -39,6 +49,7 @@ export interface SessionOptions {
   waitMs: number;
   /** Exit 0 without doing anything when another run holds the lock. */
   skipIfLocked: boolean;
+  onProgress?: (progress: Progress) => void;
 }
 
 export interface RunSummary {
@@ -159,6 +170,7 @@ export async function runSession(
         lock,
         results: [],
         nextSeq: () => ++seq,
+        progress: options.onProgress,
       };
       let detail: unknown;
       try {

@@ -46,3 +46,24 @@ export function planWindows(checkpointMs: number | null, nowMs: number, settings
   }
   return { signpostMs, windows };
 }
+
+/**
+ * `[fromMs, toMs)` cut into windows of at most `stepMs`; with `alignDays`
+ * the cuts fall on UTC midnights (backfill and reconcile work in days).
+ */
+export function splitRange(fromMs: number, toMs: number, stepMs: number, alignDays = false): TimeWindow[] {
+  const windows: TimeWindow[] = [];
+  for (let startMs = fromMs; startMs < toMs; ) {
+    const naturalEnd = alignDays ? (Math.floor(startMs / 86_400_000) + 1) * 86_400_000 : startMs + stepMs;
+    const endMs = Math.min(toMs, naturalEnd);
+    windows.push({ startMs, endMs });
+    startMs = endMs;
+  }
+  return windows;
+}
+
+/** DESIGN.md decision 18: an explicit `--to` beyond the signpost is clipped to it, not refused. */
+export function clipToSignpost(toMs: number, nowMs: number, settleDelayMs: number): { toMs: number; clipped: boolean } {
+  const signpostMs = nowMs - settleDelayMs;
+  return toMs > signpostMs ? { toMs: signpostMs, clipped: true } : { toMs, clipped: false };
+}

@@ -6,6 +6,11 @@ export class ConfigError extends Error {
   override readonly name = 'ConfigError';
 }
 
+/** The command line asks for something impossible (exit 2). */
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
 /** The run could not complete; state was left consistent (exit 1). */
 export class RunFailedError extends Error {
   override readonly name = 'RunFailedError';

@@ -96,8 +96,10 @@ export interface Warehouse {
   migrate(): Promise<number>;
   getCheckpoint(pipeline: string): Promise<number | null>;
   loadedFiles(pipeline: string): Promise<Map<string, string>>;
-  /** Where this pipeline's first committed window started, or null before any. */
-  firstLoadedMs(pipeline: string): Promise<number | null>;
+  /** The span of the windows this pipeline has committed, or null before any. */
+  loadedSpan(pipeline: string): Promise<{ fromMs: number; toMs: number } | null>;
+  /** Windows (`startMs-endMs`) that earlier runs of `command` completed, checks passed. */
+  completedWindows(pipeline: string, command: string): Promise<Set<string>>;
   /** Per UTC day in `[fromMs, toMs)`: distinct event ids loaded or quarantined. */
   presentByDay(pipeline: string, fromMs: number, toMs: number): Promise<DayCount[]>;
   syncReference(reference: ReferenceData, pipeline: string, runId: string): Promise<void>;

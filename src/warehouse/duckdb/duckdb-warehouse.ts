@@ -125,12 +125,23 @@ export class DuckDBWarehouse implements Warehouse {
     return new Map(rows.map((r) => [String(r.path), String(r.sha256)]));
   }
 
-  async firstLoadedMs(pipeline: string): Promise<number | null> {
-    const rows = await this.rows(
-      'SELECT epoch_ms(min(window_start)) AS ms FROM etl_run_window WHERE pipeline = $pipeline AND checks_passed',
+  async loadedSpan(pipeline: string): Promise<{ fromMs: number; toMs: number } | null> {
+    const [row] = await this.rows(
+      `SELECT epoch_ms(min(window_start)) AS from_ms, epoch_ms(max(window_end)) AS to_ms
+       FROM etl_run_window WHERE pipeline = $pipeline AND checks_passed AND window_start IS NOT NULL`,
       { pipeline },
     );
-    return rows[0]?.ms === null || rows[0]?.ms === undefined ? null : toNumber(rows[0].ms);
+    return row?.from_ms == null ? null : { fromMs: toNumber(row.from_ms), toMs: toNumber(row.to_ms) };
+  }
+
+  async completedWindows(pipeline: string, command: string): Promise<Set<string>> {
+    const rows = await this.rows(
+      `SELECT DISTINCT epoch_ms(w.window_start) AS s, epoch_ms(w.window_end) AS e
+       FROM etl_run_window w JOIN etl_run r USING (run_id)
+       WHERE w.pipeline = $pipeline AND r.command = $command AND w.checks_passed AND w.window_start IS NOT NULL`,
+      { pipeline, command },
+    );
+    return new Set(rows.map((r) => `${toNumber(r.s)}-${toNumber(r.e)}`));
   }
 
   async presentByDay(pipeline: string, fromMs: number, toMs: number): Promise<DayCount[]> {
