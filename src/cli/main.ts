@@ -60,7 +60,8 @@ interface RangeOptions {
 
 function instantArg(text: string): number {
   const ms = parseCliInstant(text);
-  if (ms === undefined) throw new InvalidArgumentError(`expected a date (2026-04-01) or an ISO timestamp, got "${text}"`);
+  if (ms === undefined)
+    throw new InvalidArgumentError(`expected a date (2026-04-01) or an ISO timestamp, got "${text}"`);
   return ms;
 }
 

@@ -53,7 +53,7 @@ export function planWindows(checkpointMs: number | null, nowMs: number, settings
  */
 export function splitRange(fromMs: number, toMs: number, stepMs: number, alignDays = false): TimeWindow[] {
   const windows: TimeWindow[] = [];
-  for (let startMs = fromMs; startMs < toMs; ) {
+  for (let startMs = fromMs; startMs < toMs;) {
     const naturalEnd = alignDays ? (Math.floor(startMs / 86_400_000) + 1) * 86_400_000 : startMs + stepMs;
     const endMs = Math.min(toMs, naturalEnd);
     windows.push({ startMs, endMs });
