@@ -41,9 +41,17 @@ const simulatorSettings = z.strictObject({
   faults: simulatorFaults.default(simulatorFaults.parse({})),
 });
 
+const exportSettings = z.strictObject({
+  format: z.enum(['jsonl', 'json', 'csv']).default('jsonl'),
+  compression: z.enum(['none', 'gzip']).default('gzip'),
+  poll_interval: duration.default(2_000),
+  /** How long one export may take to be ready and downloaded. */
+  timeout: duration.default(30 * 60_000),
+});
+
 const source = z
   .strictObject({
-    kind: z.enum(['simulator', 'events_api', 'files']),
+    kind: z.enum(['simulator', 'events_api', 'export_api', 'files']),
     url: z.url().optional(),
     token: z.string().min(1).optional(),
     files: z.string().min(1).optional(),
@@ -51,9 +59,10 @@ const source = z
     timeout: duration.default(30_000),
     max_retries: z.int().min(0).max(20).default(5),
     simulator: simulatorSettings.default(simulatorSettings.parse({})),
+    export: exportSettings.default(exportSettings.parse({})),
   })
   .superRefine((value, ctx) => {
-    if (value.kind === 'events_api') {
+    if (value.kind === 'events_api' || value.kind === 'export_api') {
       if (!value.url)
         ctx.addIssue({ code: 'custom', path: ['url'], message: 'required when source.kind is events_api' });
       if (!value.token)
@@ -112,6 +121,7 @@ export type Config = z.infer<typeof configSchema>;
 export type SourceConfig = Config['source'];
 export type SimulatorSettings = z.infer<typeof simulatorSettings>;
 export type SimulatorFaults = z.infer<typeof simulatorFaults>;
+export type ExportSettings = z.infer<typeof exportSettings>;
 
 /** Simulator settings with defaults filled in (for tests, benchmarks and the CLI). */
 export function simulatorSettingsFrom(partial: z.input<typeof simulatorSettings>): SimulatorSettings {

@@ -2,7 +2,9 @@ import type { Config } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
 import type { ReferenceData } from '../reference/reference-data.js';
 import { startSimulator } from '../simulator/simulator.js';
+import { join } from 'node:path';
 import { EventsApiSource } from '../source/events-api.js';
+import { ExportApiSource } from '../source/export-api.js';
 import type { WindowedSource } from '../source/source.js';
 import { ConfigError } from '../util/errors.js';
 
@@ -22,6 +24,14 @@ export async function openSource(
   switch (s.kind) {
     case 'files':
       return { kind: 'files', pattern: s.files!, close: async () => undefined };
+    case 'export_api': {
+      const downloads = join(config.staging.path, config.pipeline.name, 'downloads');
+      return {
+        kind: 'windowed',
+        source: new ExportApiSource(s.url!, http(s.token!), s.export, downloads),
+        close: async () => undefined,
+      };
+    }
     case 'events_api':
       return {
         kind: 'windowed',

@@ -5,6 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { SimulatorFaults } from '../config/schema.js';
 import type { EventUniverse } from './generator.js';
 import { SeededRandom } from './random.js';
+import { ExportJobs } from './exports.js';
 
 /**
  * A local Events API over the simulated universe: cursor pagination,
@@ -96,13 +97,40 @@ function injectedFault(faults: SimulatorFaults, rng: SeededRandom, hasCursor: bo
   return undefined;
 }
 
+async function readBody(req: IncomingMessage): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(chunk as Buffer);
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
+async function serveExports(exports: ExportJobs, req: IncomingMessage, res: ServerResponse, path: string) {
+  if (req.method === 'POST' && path === '/v1/exports') {
+    const job = exports.create(await readBody(req));
+    return typeof job === 'string' ? send(res, 400, { error: job }) : send(res, 201, job);
+  }
+  const match = /^\/v1\/exports\/([\w-]+)(\/download)?$/.exec(path);
+  if (req.method !== 'GET' || !match) return send(res, 404, { error: 'not found' });
+  if (match[2]) {
+    if (!(await exports.download(match[1]!, res))) send(res, 404, { error: 'no completed export with that id' });
+    return;
+  }
+  const status = exports.status(match[1]!);
+  return status ? send(res, 200, status) : send(res, 404, { error: 'no export with that id' });
+}
+
 export async function startSimulatorServer(options: SimulatorServerOptions): Promise<SimulatorServer> {
   const faults = options.universe.faults;
   let requests = 0;
+  const exports = new ExportJobs(options.universe, options.now);
   const server = createServer(async (req, res) => {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
-    if (req.method !== 'GET') return send(res, 405, { error: 'method not allowed' });
     if (!authorized(req, options.token)) return send(res, 401, { error: 'unauthorized' });
+    if (url.pathname.startsWith('/v1/exports')) return serveExports(exports, req, res, url.pathname);
+    if (req.method !== 'GET') return send(res, 405, { error: 'method not allowed' });
     const range = parseRange(url.searchParams);
     if (typeof range === 'string') return send(res, 400, { error: range });
     if (url.pathname === '/v1/events') {

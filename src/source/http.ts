@@ -1,7 +1,11 @@
-import pRetry, { AbortError } from 'p-retry';
+import { createWriteStream } from 'node:fs';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { SourceAuthError } from '../util/errors.js';
+import pRetry, { AbortError } from 'p-retry';
 import type { Logger } from '../log/logger.js';
+import { SourceAuthError } from '../util/errors.js';
 
 export interface HttpOptions {
   token: string;
@@ -39,19 +43,31 @@ export function describeUrl(url: URL): string {
 }
 
 /**
- * GET a JSON document with bounded retries: 429 (honouring Retry-After), 5xx,
- * network errors and bodies that are not JSON are retried with exponential
- * backoff and jitter; 401/403 fail at once. The token is sent only in the
- * Authorization header and never appears in an error.
+ * One HTTP exchange with bounded retries: 429 (honouring Retry-After), 5xx,
+ * network errors and unusable bodies are retried with exponential backoff
+ * and jitter; 401/403 fail at once. The token is sent only in the
+ * Authorization header and never appears in an error. `consume` reads a
+ * successful response; throwing RetryableHttpError from it retries.
  */
-export async function getJson(url: URL, options: HttpOptions): Promise<unknown> {
+async function exchange<T>(
+  url: URL,
+  options: HttpOptions,
+  init: { method: 'GET' | 'POST'; body?: unknown; timeoutMs?: number },
+  consume: (response: Response, where: string) => Promise<T>,
+): Promise<T> {
   const where = describeUrl(url);
-  const attempt = async (): Promise<unknown> => {
+  const attempt = async (): Promise<T> => {
     let response: Response;
     try {
       response = await fetch(url, {
-        headers: { authorization: `Bearer ${options.token}`, accept: 'application/json' },
-        signal: AbortSignal.timeout(options.timeoutMs),
+        method: init.method,
+        headers: {
+          authorization: `Bearer ${options.token}`,
+          accept: 'application/json',
+          ...(init.body === undefined ? {} : { 'content-type': 'application/json' }),
+        },
+        body: init.body === undefined ? undefined : JSON.stringify(init.body),
+        signal: AbortSignal.timeout(init.timeoutMs ?? options.timeoutMs),
       });
     } catch (error) {
       const cause = (error as { cause?: { code?: string } }).cause?.code ?? (error as Error).name;
@@ -67,25 +83,18 @@ export async function getJson(url: URL, options: HttpOptions): Promise<unknown> 
     }
     if (response.status === 429 || response.status >= 500) {
       await response.body?.cancel();
-      throw new RetryableHttpError(
-        `${where} answered HTTP ${response.status}`,
-        retryAfterMs(response.headers.get('retry-after')),
-      );
+      const delay = retryAfterMs(response.headers.get('retry-after'));
+      throw new RetryableHttpError(`${where} answered HTTP ${response.status}`, delay);
     }
     if (response.status === 410) {
       await response.body?.cancel();
       throw new AbortError(new CursorExpiredError(`${where} answered HTTP 410: the cursor expired`));
     }
-    const text = await response.text();
-    if (!response.ok) throw new AbortError(`${where} answered HTTP ${response.status}: ${text.slice(0, 200)}`);
-    try {
-      return JSON.parse(text);
-    } catch {
-      throw new RetryableHttpError(
-        `${where} returned a body that is not JSON: ${JSON.stringify(text.slice(0, 80))}`,
-        undefined,
-      );
+    if (!response.ok) {
+      const text = await response.text();
+      throw new AbortError(`${where} answered HTTP ${response.status}: ${text.slice(0, 200)}`);
     }
+    return consume(response, where);
   };
   return pRetry(attempt, {
     retries: options.maxRetries,
@@ -100,5 +109,42 @@ export async function getJson(url: URL, options: HttpOptions): Promise<unknown> 
       );
       if (error instanceof RetryableHttpError && error.retryAfterMs && retriesLeft > 0) await sleep(error.retryAfterMs);
     },
+  });
+}
+
+async function readJson(response: Response, where: string): Promise<unknown> {
+  const text = await response.text();
+  try {
+    return JSON.parse(text);
+  } catch {
+    // A truncated body or an HTML error page from a proxy: transient more often than not.
+    throw new RetryableHttpError(
+      `${where} returned a body that is not JSON: ${JSON.stringify(text.slice(0, 80))}`,
+      undefined,
+    );
+  }
+}
+
+export function getJson(url: URL, options: HttpOptions): Promise<unknown> {
+  return exchange(url, options, { method: 'GET' }, readJson);
+}
+
+export function postJson(url: URL, body: unknown, options: HttpOptions): Promise<unknown> {
+  return exchange(url, options, { method: 'POST', body }, readJson);
+}
+
+/** Streams a download to `path` (bounded memory); a broken transfer is retried from the start. */
+export async function downloadTo(url: URL, path: string, options: HttpOptions, timeoutMs: number): Promise<number> {
+  return exchange(url, options, { method: 'GET', timeoutMs }, async (response, where) => {
+    if (!response.body) throw new RetryableHttpError(`${where} returned no body`, undefined);
+    let bytes = 0;
+    const body = Readable.fromWeb(response.body as WebReadableStream<Uint8Array>);
+    body.on('data', (chunk: Buffer) => (bytes += chunk.length));
+    try {
+      await pipeline(body, createWriteStream(path));
+    } catch (error) {
+      throw new RetryableHttpError(`download from ${where} broke off: ${(error as Error).message}`, undefined);
+    }
+    return bytes;
   });
 }
