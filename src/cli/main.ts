@@ -141,6 +141,16 @@ withLockOptions(
   runCommand(command, 'reconcile', opts, reconcile(opts.days)),
 );
 
+withLockOptions(
+  program
+    .command('rebuild-dims')
+    .description('re-point facts at the dimension versions valid at their event times (after adding history)'),
+).action((opts: LockOptions, command: Command) =>
+  runCommand(command, 'rebuild-dims', opts, async (session) => ({
+    rekeyed: await session.warehouse.rebuildDimensions(session.config.pipeline.name, session.runId),
+  })),
+);
+
 program
   .command('status')
   .description('checkpoint, last runs, table row counts and the latest check results')

@@ -60,6 +60,7 @@ export function formatRunSummary(s: RunSummary): string {
     );
   }
   if (s.command === 'reconcile' && Array.isArray(s.detail)) lines.push('', formatReconcile(s.detail as ReconcileDay[]));
+  if (s.command === 'rebuild-dims') lines.push(`re-keyed   ${n((s.detail as { rekeyed: number }).rekeyed)} fact rows`);
   lines.push('', `warehouse  ${s.warehouse}`, `lake       ${s.lake}`);
   if (s.error) lines.push(`error      ${s.error}`);
   return lines.join('\n');

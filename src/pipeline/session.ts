@@ -15,7 +15,7 @@ import { openSource, type OpenedSource } from './open-source.js';
 import { openWarehouse } from './open-warehouse.js';
 import type { WindowResult } from './package-steps.js';
 
-export type Command = 'run' | 'backfill' | 'reconcile';
+export type Command = 'run' | 'backfill' | 'reconcile' | 'rebuild-dims';
 
 /** Everything one command's work needs while it holds the lock. */
 export interface Session {
@@ -176,7 +176,7 @@ export async function runSession(
       try {
         const source = await openSource(config, reference, logger, () => nowMs);
         try {
-          await warehouse.syncReference(reference, pipeline, runId);
+          await warehouse.syncReference(reference, pipeline, runId, nowMs);
           detail = await work({ ...session, source });
         } finally {
           await source.close();

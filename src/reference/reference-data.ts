@@ -1,72 +1,75 @@
 import { readFileSync } from 'node:fs';
 import { parse } from 'csv-parse/sync';
+import type { ReferenceRow } from '../transform/scd2.js';
+import { parseCliInstant } from '../util/dates.js';
 import { ConfigError } from '../util/errors.js';
 
-/** Reference data for the dimensions, one CSV per dimension (see config/reference/). */
-export interface UserRef {
-  user_id: string;
-  team: string | null;
-  department: string | null;
-  valid_from: string | null;
-}
-export interface GatewayRef {
-  gateway_id: string;
-  gateway_name: string | null;
-  team: string | null;
-  environment: string | null;
-  region: string | null;
-  valid_from: string | null;
-}
-export interface ModelRef {
-  model: string;
-  provider: string | null;
-  input_price_per_1k: string | null;
-  output_price_per_1k: string | null;
-  valid_from: string | null;
-}
-export interface ReferenceData {
-  users: UserRef[];
-  gateways: GatewayRef[];
-  models: ModelRef[];
-}
+/** Which CSV columns feed which dimension (see config/reference/). */
+export const REFERENCE_DIMENSIONS = {
+  users: { table: 'dim_user', natural: 'user_id', attributes: ['team', 'department'] },
+  gateways: {
+    table: 'dim_gateway',
+    natural: 'gateway_id',
+    attributes: ['gateway_name', 'team', 'environment', 'region'],
+  },
+  models: {
+    table: 'dim_model',
+    natural: 'model',
+    attributes: ['provider', 'input_price_per_1k', 'output_price_per_1k'],
+  },
+} as const;
 
-function readCsv(path: string | undefined, what: string, required: readonly string[]): Record<string, string | null>[] {
-  if (path === undefined) return [];
+export type ReferenceKind = keyof typeof REFERENCE_DIMENSIONS;
+export type ReferenceData = Record<ReferenceKind, ReferenceRow[]>;
+
+const DECIMAL_COLUMNS = new Set(['input_price_per_1k', 'output_price_per_1k']);
+
+function readCsv(path: string, kind: ReferenceKind): ReferenceRow[] {
+  const spec = REFERENCE_DIMENSIONS[kind];
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
   } catch (error) {
-    throw new ConfigError(
-      `reference.${what}: cannot read ${path} (${(error as NodeJS.ErrnoException).code ?? 'error'}); fix the path or remove the key`,
-    );
+    const code = (error as NodeJS.ErrnoException).code ?? 'error';
+    throw new ConfigError(`reference.${kind}: cannot read ${path} (${code}); fix the path or remove the key`);
   }
-  const rows = parse(text, { columns: true, skip_empty_lines: true, trim: true, bom: true }) as Record<
-    string,
-    string
-  >[];
-  const header = rows[0] ? Object.keys(rows[0]) : [];
-  const missing = rows.length > 0 ? required.filter((column) => !header.includes(column)) : [];
-  if (missing.length > 0) throw new ConfigError(`reference.${what}: ${path} lacks column(s) ${missing.join(', ')}`);
+  let rows: Record<string, string>[];
+  try {
+    rows = parse(text, { columns: true, skip_empty_lines: true, trim: true, bom: true });
+  } catch (error) {
+    throw new ConfigError(`reference.${kind}: ${path} is not valid CSV: ${(error as Error).message}`);
+  }
+  const header = Object.keys(rows[0] ?? {});
+  if (rows.length > 0 && !header.includes(spec.natural)) {
+    throw new ConfigError(`reference.${kind}: ${path} has no ${spec.natural} column`);
+  }
   return rows.map((row, i) => {
-    for (const column of required) {
-      if (!row[column]) throw new ConfigError(`reference.${what}: ${path} line ${i + 2}: ${column} is empty`);
+    const where = `${path} line ${i + 2}`;
+    const natural = row[spec.natural];
+    if (!natural) throw new ConfigError(`reference.${kind}: ${where}: ${spec.natural} is empty`);
+    const attributes = Object.fromEntries(spec.attributes.map((c) => [c, row[c] ? row[c] : null]));
+    for (const column of spec.attributes.filter((c) => DECIMAL_COLUMNS.has(c) && attributes[c] !== null)) {
+      if (!/^\d+(\.\d+)?$/.test(attributes[column]!)) {
+        throw new ConfigError(
+          `reference.${kind}: ${where}: ${column} must be a decimal number, got "${attributes[column]}"`,
+        );
+      }
     }
-    return Object.fromEntries(Object.entries(row).map(([k, v]) => [k, v === '' ? null : v]));
+    let validFromMs: number | null = null;
+    if (row.valid_from) {
+      const parsed = parseCliInstant(row.valid_from);
+      if (parsed === undefined) {
+        throw new ConfigError(
+          `reference.${kind}: ${where}: valid_from must be a date or ISO timestamp, got "${row.valid_from}"`,
+        );
+      }
+      validFromMs = parsed;
+    }
+    return { natural, validFromMs, attributes, where };
   });
 }
 
-export function loadReferenceData(paths: { users?: string; gateways?: string; models?: string }): ReferenceData {
-  const pick = <T>(row: Record<string, string | null>, columns: readonly (keyof T)[]) =>
-    Object.fromEntries(columns.map((c) => [c, row[c as string] ?? null])) as T;
-  return {
-    users: readCsv(paths.users, 'users', ['user_id']).map((r) =>
-      pick<UserRef>(r, ['user_id', 'team', 'department', 'valid_from']),
-    ),
-    gateways: readCsv(paths.gateways, 'gateways', ['gateway_id']).map((r) =>
-      pick<GatewayRef>(r, ['gateway_id', 'gateway_name', 'team', 'environment', 'region', 'valid_from']),
-    ),
-    models: readCsv(paths.models, 'models', ['model']).map((r) =>
-      pick<ModelRef>(r, ['model', 'provider', 'input_price_per_1k', 'output_price_per_1k', 'valid_from']),
-    ),
-  };
+export function loadReferenceData(paths: Partial<Record<ReferenceKind, string>>): ReferenceData {
+  const read = (kind: ReferenceKind) => (paths[kind] === undefined ? [] : readCsv(paths[kind], kind));
+  return { users: read('users'), gateways: read('gateways'), models: read('models') };
 }

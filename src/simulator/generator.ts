@@ -1,5 +1,6 @@
 import type { SimulatorFaults, SimulatorSettings } from '../config/schema.js';
 import type { ReferenceData } from '../reference/reference-data.js';
+import type { ReferenceRow } from '../transform/scd2.js';
 import { parseCostMicros } from '../contract/scalars.js';
 import { SeededRandom } from './random.js';
 
@@ -57,14 +58,16 @@ export class EventUniverse {
   ) {
     this.seed = settings.seed;
     this.faults = settings.faults;
-    this.users = reference.users.map((u) => u.user_id);
-    for (const u of reference.users) if (u.team) this.teams.set(u.user_id, u.team);
-    this.gateways = reference.gateways.map((g) => g.gateway_id);
-    this.models = reference.models.map((m) => ({
-      model: m.model,
-      provider: m.provider ?? 'unknown',
-      inMicrosPer1k: parseCostMicros(m.input_price_per_1k ?? '0') ?? 0n,
-      outMicrosPer1k: parseCostMicros(m.output_price_per_1k ?? '0') ?? 0n,
+    // The simulator's universe is the members' current reference rows (the last row of each).
+    const current = (rows: ReferenceRow[]) => [...new Map(rows.map((r) => [r.natural, r])).values()];
+    this.users = current(reference.users).map((u) => u.natural);
+    for (const u of current(reference.users)) if (u.attributes.team) this.teams.set(u.natural, u.attributes.team);
+    this.gateways = current(reference.gateways).map((g) => g.natural);
+    this.models = current(reference.models).map((m) => ({
+      model: m.natural,
+      provider: m.attributes.provider ?? 'unknown',
+      inMicrosPer1k: parseCostMicros(m.attributes.input_price_per_1k ?? '0') ?? 0n,
+      outMicrosPer1k: parseCostMicros(m.attributes.output_price_per_1k ?? '0') ?? 0n,
     }));
     if (this.users.length === 0 || this.gateways.length === 0 || this.models.length === 0) {
       throw new Error('the simulator needs reference users, gateways and models (config reference.*)');

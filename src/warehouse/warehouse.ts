@@ -102,7 +102,10 @@ export interface Warehouse {
   completedWindows(pipeline: string, command: string): Promise<Set<string>>;
   /** Per UTC day in `[fromMs, toMs)`: distinct event ids loaded or quarantined. */
   presentByDay(pipeline: string, fromMs: number, toMs: number): Promise<DayCount[]>;
-  syncReference(reference: ReferenceData, pipeline: string, runId: string): Promise<void>;
+  /** Applies reference data to the SCD2 dimensions as of `nowMs`; returns how many versions changed. */
+  syncReference(reference: ReferenceData, pipeline: string, runId: string, nowMs: number): Promise<number>;
+  /** Points facts at the member versions valid at their event times; returns the rows re-keyed. */
+  rebuildDimensions(pipeline: string, runId: string): Promise<number>;
   loadPackage(request: LoadRequest): Promise<LoadOutcome>;
   startRun(run: RunRecord): Promise<void>;
   /** Runs left `running` by a crashed process; called while holding the lock, so none is really running. */

@@ -27,14 +27,16 @@ describe('scalars', () => {
 
 describe('normalizeRecord', () => {
   it('normalises the same simulated event in shape A and shape B to one canonical event and hash', () => {
+    const row = (natural: string, attributes: Record<string, string>) => ({
+      natural,
+      validFromMs: null,
+      attributes,
+      where: 'test',
+    });
     const universe = new EventUniverse(simulatorSettingsFrom({ seed: 5, rate_per_minute: 40 }), {
-      users: [{ user_id: 'u1', team: 't', department: null, valid_from: null }],
-      gateways: [
-        { gateway_id: 'g1', gateway_name: null, team: null, environment: null, region: null, valid_from: null },
-      ],
-      models: [
-        { model: 'm1', provider: 'p', input_price_per_1k: '0.003', output_price_per_1k: '0.015', valid_from: null },
-      ],
+      users: [row('u1', { team: 't' })],
+      gateways: [row('g1', {})],
+      models: [row('m1', { provider: 'p', input_price_per_1k: '0.003', output_price_per_1k: '0.015' })],
     });
     const events = universe.eventsInMinute(29_000_000);
     const byShape = { A: 0, B: 0 };

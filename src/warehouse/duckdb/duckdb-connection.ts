@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
+import { DuckDBInstance, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
 import { RunFailedError } from '../../util/errors.js';
 
 export interface DuckDBSettings {
@@ -60,4 +60,44 @@ function describeOpenError(path: string, error: Error): Error {
 /** Quotes a DuckDB string literal (used only for file paths in COPY/read_parquet, which cannot be bound). */
 export function sqlString(text: string): string {
   return `'${text.replaceAll("'", "''")}'`;
+}
+
+export type Params = Record<string, DuckDBValue>;
+export type Row = Record<string, unknown>;
+
+export const iso = (ms: number) => new Date(ms).toISOString();
+
+export function toNumber(value: unknown): number {
+  return typeof value === 'bigint' ? Number(value) : Number(value ?? 0);
+}
+
+/** Binds only the parameters a statement names, so one parameter set serves a whole load. */
+function paramsFor(statement: string, params: Params): Params {
+  return Object.fromEntries(Object.entries(params).filter(([name]) => statement.includes(`$${name}`)));
+}
+
+/** Runs statements on one connection with bound parameters; the pieces of the DuckDB adapter share it. */
+export class SqlRunner {
+  constructor(readonly connection: DuckDBConnection) {}
+
+  async exec(statement: string, params: Params = {}): Promise<void> {
+    await this.connection.run(statement, paramsFor(statement, params));
+  }
+
+  async rows(statement: string, params: Params = {}): Promise<Row[]> {
+    const reader = await this.connection.runAndReadAll(statement, paramsFor(statement, params));
+    return reader.getRowObjectsJS() as Row[];
+  }
+
+  async transaction<T>(work: () => Promise<T>): Promise<T> {
+    await this.connection.run('BEGIN TRANSACTION');
+    try {
+      const result = await work();
+      await this.connection.run('COMMIT');
+      return result;
+    } catch (error) {
+      await this.connection.run('ROLLBACK').catch(() => undefined);
+      throw error;
+    }
+  }
 }

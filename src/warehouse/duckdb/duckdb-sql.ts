@@ -55,10 +55,16 @@ export function missingPoliciesSql(policyFiles: readonly string[]): string {
     WHERE NOT EXISTS (SELECT 1 FROM dim_policy d WHERE d.policy_name = p.policy_name)`;
 }
 
+/** dim_date covers the whole loaded range without gaps: quiet days are days too. */
 export const INSERT_DATES_SQL = `INSERT INTO dim_date
-  SELECT date_key, d, year(d), quarter(d), month(d), monthname(d), weekofyear(d), day(d), isodow(d), dayname(d), isodow(d) >= 6
-  FROM (SELECT DISTINCT date_key, strptime(date_key::VARCHAR, '%Y%m%d')::DATE AS d FROM to_insert) t
-  WHERE NOT EXISTS (SELECT 1 FROM dim_date x WHERE x.date_key = t.date_key)`;
+  SELECT CAST(strftime(d, '%Y%m%d') AS INTEGER), d, year(d), quarter(d), month(d), monthname(d), weekofyear(d),
+         day(d), isodow(d), dayname(d), isodow(d) >= 6
+  FROM (SELECT unnest(generate_series(lo, hi, INTERVAL 1 DAY))::DATE AS d
+        FROM (SELECT min(d) AS lo, max(d) AS hi
+              FROM (SELECT strptime(date_key::VARCHAR, '%Y%m%d')::DATE AS d FROM to_insert
+                    UNION ALL SELECT date FROM dim_date)) bounds
+        WHERE lo IS NOT NULL) days
+  WHERE NOT EXISTS (SELECT 1 FROM dim_date x WHERE x.date = days.d)`;
 
 /** Each fact points to the dimension version valid at its event time; a null natural key to the unknown member 0. */
 export const INSERT_FACTS_SQL = `INSERT INTO fact_ai_event
@@ -122,3 +128,8 @@ export const PRESENT_BY_DAY_SQL = `WITH facts AS (
       AND NOT EXISTS (SELECT 1 FROM facts f WHERE f.id = r.event_id))
   SELECT epoch_ms(day) AS day_ms, count(DISTINCT id) AS present
   FROM (SELECT * FROM facts UNION ALL SELECT * FROM rejects) GROUP BY day ORDER BY day`;
+
+/** After a re-key, every fact partition is rewritten. */
+export const MARK_ALL_PARTITIONS_PENDING_SQL = `INSERT INTO etl_lake_pending
+  SELECT DISTINCT $pipeline, tbl, strptime(date_key::VARCHAR, '%Y%m%d')::DATE, $run_id
+  FROM (SELECT DISTINCT date_key FROM fact_ai_event), (VALUES ('fact_ai_event'), ('fact_policy_evaluation')) AS t(tbl)`;

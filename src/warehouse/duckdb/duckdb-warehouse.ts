@@ -1,10 +1,9 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { DuckDBConnection, DuckDBValue } from '@duckdb/node-api';
-import { surrogateKey } from '../../contract/hash.js';
 import type { ReferenceData } from '../../reference/reference-data.js';
 import { dateKeyOf } from '../../util/dates.js';
+import { failpoint } from '../../util/failpoint.js';
 import type {
   CheckResult,
   DayCount,
@@ -17,13 +16,21 @@ import type {
   StatusReport,
   Warehouse,
 } from '../warehouse.js';
-import { openDuckDB, sqlString, type DuckDBSettings, type OpenDuckDB } from './duckdb-connection.js';
+import {
+  iso,
+  openDuckDB,
+  SqlRunner,
+  sqlString,
+  toNumber,
+  type DuckDBSettings,
+  type OpenDuckDB,
+  type Params,
+  type Row,
+} from './duckdb-connection.js';
+import { insertInferredMembers, rekeyFacts, syncReferenceDimensions } from './duckdb-dimensions.js';
 import * as sql from './duckdb-sql.js';
-import { failpoint } from '../../util/failpoint.js';
 
 const MIGRATIONS_DIR = fileURLToPath(new URL('../../../sql/duckdb/migrations/', import.meta.url));
-/** First version of every member (decision 13), so an inferred member keeps its key when completed. */
-const FIRST_VERSION = '1900-01-01';
 const STAR_TABLES = [
   'fact_ai_event',
   'fact_policy_evaluation',
@@ -34,57 +41,32 @@ const STAR_TABLES = [
   'dim_date',
 ] as const;
 
-type Params = Record<string, DuckDBValue>;
-type Row = Record<string, unknown>;
-
-const iso = (ms: number) => new Date(ms).toISOString();
-
-/** Binds only the parameters a statement names, so one parameter set serves a whole load. */
-function paramsFor(statement: string, params: Params): Params {
-  return Object.fromEntries(Object.entries(params).filter(([name]) => statement.includes(`$${name}`)));
-}
-
-function toNumber(value: unknown): number {
-  return typeof value === 'bigint' ? Number(value) : Number(value ?? 0);
-}
-
 export class DuckDBWarehouse implements Warehouse {
   readonly description: string;
+  private readonly runner: SqlRunner;
 
   private constructor(
     private readonly db: OpenDuckDB,
     path: string,
   ) {
     this.description = `DuckDB ${path}`;
+    this.runner = new SqlRunner(db.connection);
   }
 
   static async open(path: string, settings: DuckDBSettings): Promise<DuckDBWarehouse> {
     return new DuckDBWarehouse(await openDuckDB(path, settings), path);
   }
 
-  private get c(): DuckDBConnection {
-    return this.db.connection;
+  private exec(statement: string, params: Params = {}): Promise<void> {
+    return this.runner.exec(statement, params);
   }
 
-  private async exec(statement: string, params: Params = {}): Promise<void> {
-    await this.c.run(statement, paramsFor(statement, params));
+  private rows(statement: string, params: Params = {}): Promise<Row[]> {
+    return this.runner.rows(statement, params);
   }
 
-  private async rows(statement: string, params: Params = {}): Promise<Row[]> {
-    const reader = await this.c.runAndReadAll(statement, paramsFor(statement, params));
-    return reader.getRowObjectsJS() as Row[];
-  }
-
-  private async transaction<T>(work: () => Promise<T>): Promise<T> {
-    await this.c.run('BEGIN TRANSACTION');
-    try {
-      const result = await work();
-      await this.c.run('COMMIT');
-      return result;
-    } catch (error) {
-      await this.c.run('ROLLBACK').catch(() => undefined);
-      throw error;
-    }
+  private transaction<T>(work: () => Promise<T>): Promise<T> {
+    return this.runner.transaction(work);
   }
 
   /** Applies the versioned migrations not yet applied (decision 19); returns how many ran. */
@@ -104,7 +86,7 @@ export class DuckDBWarehouse implements Warehouse {
       if (applied.has(version)) continue;
       const text = readFileSync(join(MIGRATIONS_DIR, name), 'utf8');
       await this.transaction(async () => {
-        const statements = await this.c.extractStatements(text);
+        const statements = await this.db.connection.extractStatements(text);
         for (let i = 0; i < statements.count; i++) await (await statements.prepare(i)).run();
         await this.exec('INSERT INTO etl_schema_version VALUES ($version, $name, now())', { version, name });
       });
@@ -155,97 +137,22 @@ export class DuckDBWarehouse implements Warehouse {
     return rows.map((r) => ({ dayStartMs: toNumber(r.day_ms), present: toNumber(r.present) }));
   }
 
-  /**
-   * Reference rows become dimension members (completing inferred ones in
-   * place). Full SCD2 versioning from `valid_from` comes with the star-schema
-   * work; until then each member has its first version only.
-   */
-  async syncReference(reference: ReferenceData, pipeline: string, runId: string): Promise<void> {
-    await this.transaction(async () => {
+  /** SCD2 dimensions from reference data; every dimension's lake file is rewritten after. */
+  async syncReference(reference: ReferenceData, pipeline: string, runId: string, nowMs: number): Promise<number> {
+    return this.transaction(async () => {
       await this.exec(sql.MARK_DIMENSIONS_PENDING_SQL, { pipeline, run_id: runId });
-      for (const u of reference.users) {
-        await this.upsertMember('dim_user', 'user_id', u.user_id, { team: u.team, department: u.department });
-      }
-      for (const g of reference.gateways) {
-        await this.upsertMember('dim_gateway', 'gateway_id', g.gateway_id, {
-          gateway_name: g.gateway_name,
-          team: g.team,
-          environment: g.environment,
-          region: g.region,
-        });
-      }
-      for (const m of reference.models) {
-        await this.upsertMember('dim_model', 'model', m.model, {
-          provider: m.provider,
-          input_price_per_1k: m.input_price_per_1k,
-          output_price_per_1k: m.output_price_per_1k,
-        });
-      }
+      return syncReferenceDimensions(this.runner, reference, nowMs);
     });
   }
 
-  private async upsertMember(
-    table: string,
-    naturalColumn: string,
-    naturalKey: string,
-    attributes: Record<string, string | null>,
-  ): Promise<void> {
-    const keyColumn = table.replace('dim_', '') + '_key';
-    const key = surrogateKey(table, naturalKey, FIRST_VERSION);
-    const columns = Object.keys(attributes);
-    const params: Params = { key, natural: naturalKey, ...attributes };
-    const changed = columns.map((c) => `${c} IS DISTINCT FROM $${c}`).join(' OR ');
-    await this.exec(
-      `UPDATE ${table} SET ${columns.map((c) => `${c} = $${c}`).join(', ')}, is_inferred = false
-       WHERE ${keyColumn} = $key AND (is_inferred OR ${changed})`,
-      params,
-    );
-    await this.exec(
-      `INSERT INTO ${table} (${keyColumn}, ${naturalColumn}, ${columns.join(', ')}, valid_from, valid_to, is_current, is_inferred)
-       SELECT $key, $natural, ${columns.map((c) => `$${c}`).join(', ')},
-              TIMESTAMPTZ '1900-01-01 00:00:00+00', TIMESTAMPTZ '9999-12-31 00:00:00+00', true, false
-       WHERE NOT EXISTS (SELECT 1 FROM ${table} WHERE ${keyColumn} = $key)`,
-      params,
-    );
-  }
-
-  /** A fact whose member is not in reference data gets an inferred member, never a dropped row. */
-  private async insertInferredMembers(policyFiles: string[]): Promise<void> {
-    const inferred = async (
-      table: string,
-      naturalColumn: string,
-      ids: Row[],
-      extra: (r: Row) => Params = () => ({}),
-    ) => {
-      const keyColumn = table.replace('dim_', '') + '_key';
-      for (const row of ids) {
-        const params: Params = {
-          key: surrogateKey(table, String(row.id), FIRST_VERSION),
-          natural: String(row.id),
-          ...extra(row),
-        };
-        const extraColumns = Object.keys(params).filter((k) => k !== 'key' && k !== 'natural');
-        await this.exec(
-          `INSERT INTO ${table} (${keyColumn}, ${naturalColumn}${extraColumns.map((c) => `, ${c}`).join('')},
-             valid_from, valid_to, is_current, is_inferred)
-           VALUES ($key, $natural${extraColumns.map((c) => `, $${c}`).join('')},
-             TIMESTAMPTZ '1900-01-01 00:00:00+00', TIMESTAMPTZ '9999-12-31 00:00:00+00', true, true)`,
-          params,
-        );
-      }
-    };
-    await inferred('dim_user', 'user_id', await this.rows(sql.MISSING_MEMBERS_SQL.users));
-    await inferred('dim_gateway', 'gateway_id', await this.rows(sql.MISSING_MEMBERS_SQL.gateways));
-    await inferred('dim_model', 'model', await this.rows(sql.MISSING_MEMBERS_SQL.models), (r) => ({
-      provider: (r.provider as string | null) ?? null,
-    }));
-    if (policyFiles.length === 0) return;
-    for (const row of await this.rows(sql.missingPoliciesSql(policyFiles))) {
-      await this.exec('INSERT INTO dim_policy VALUES ($key, $name)', {
-        key: surrogateKey('dim_policy', String(row.id), FIRST_VERSION),
-        name: String(row.id),
-      });
-    }
+  /** Re-keys facts to the member versions valid at their event times; marks every touched partition. */
+  async rebuildDimensions(pipeline: string, runId: string): Promise<number> {
+    return this.transaction(async () => {
+      const changed = await rekeyFacts(this.runner);
+      await this.exec(sql.MARK_ALL_PARTITIONS_PENDING_SQL, { pipeline, run_id: runId });
+      await this.exec(sql.MARK_DIMENSIONS_PENDING_SQL, { pipeline, run_id: runId });
+      return changed;
+    });
   }
 
   async loadPackage(request: LoadRequest): Promise<LoadOutcome> {
@@ -282,7 +189,7 @@ export class DuckDBWarehouse implements Warehouse {
         existing = { same: toNumber(e.same), conflicts: toNumber(e.conflicts) };
         await this.exec(sql.RECORD_CONFLICTS_SQL, params);
         await this.exec(sql.TO_INSERT_SQL);
-        await this.insertInferredMembers(policyFiles);
+        await insertInferredMembers(this.runner, policyFiles);
         await this.exec(sql.INSERT_DATES_SQL);
         await this.exec(sql.INSERT_FACTS_SQL, params);
         failpoint('load:after-facts');
