@@ -18,3 +18,24 @@ export async function scalar(file: string, sql: string): Promise<unknown> {
   const rows = await query(file, sql);
   return Object.values(rows[0] ?? {})[0];
 }
+
+/** Runs one SQL text with named `$parameters` against a DuckDB file (read-only), or in memory after `setup`. */
+export async function queryWith(
+  file: string,
+  sql: string,
+  params: Record<string, string>,
+  setup?: string,
+): Promise<Record<string, unknown>[]> {
+  const instance = await DuckDBInstance.create(file, file === ':memory:' ? {} : { access_mode: 'READ_ONLY' });
+  const connection = await instance.connect();
+  try {
+    await connection.run("SET TimeZone = 'UTC'");
+    if (setup) await connection.run(setup);
+    const used = Object.fromEntries(Object.entries(params).filter(([k]) => sql.includes(`$${k}`)));
+    const reader = await connection.runAndReadAll(sql, used);
+    return reader.getRowObjectsJson() as Record<string, unknown>[];
+  } finally {
+    connection.closeSync();
+    instance.closeSync();
+  }
+}

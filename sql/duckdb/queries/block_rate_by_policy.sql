@@ -1,0 +1,12 @@
+-- How often each policy is evaluated, triggers and blocks, for [$from, $to).
+SELECT p.policy_name,
+       count(*)                                    AS evaluations,
+       count(*) FILTER (WHERE e.triggered)         AS triggered,
+       count(*) FILTER (WHERE e.result = 'block')  AS blocks,
+       round(count(*) FILTER (WHERE e.result = 'block') / count(*), 6) AS block_rate
+FROM fact_policy_evaluation e
+JOIN dim_policy p ON p.policy_key = e.policy_key
+WHERE e.event_ts >= $from::TIMESTAMPTZ AND e.event_ts < $to::TIMESTAMPTZ
+  AND e.date_key BETWEEN CAST(strftime($from::TIMESTAMPTZ, '%Y%m%d') AS INTEGER) AND CAST(strftime($to::TIMESTAMPTZ, '%Y%m%d') AS INTEGER)
+GROUP BY ALL
+ORDER BY blocks DESC, p.policy_name;
