@@ -7,6 +7,7 @@ import { reconcile } from '../pipeline/reconcile.js';
 import { backfill, runExplicit } from '../pipeline/explicit.js';
 import { parseCliInstant } from '../util/dates.js';
 import { terminalProgress } from './progress.js';
+import { runQuery } from './query.js';
 import { runSession, type Command as PipelineCommand, type Session } from '../pipeline/session.js';
 import { parseDuration } from '../config/duration.js';
 import { openWarehouse } from '../pipeline/open-warehouse.js';
@@ -14,7 +15,7 @@ import { loadReferenceData } from '../reference/reference-data.js';
 import { startSimulator } from '../simulator/simulator.js';
 import { nowMs } from '../util/clock.js';
 import { ConfigError, EXIT, UsageError, type ExitCode } from '../util/errors.js';
-import { formatRunSummary, formatStatus } from './summary.js';
+import { formatRows, formatRunSummary, formatStatus } from './summary.js';
 
 interface GlobalOptions {
   config: string;
@@ -68,6 +69,12 @@ function instantArg(text: string): number {
 function rangeOf(opts: RangeOptions): { fromMs: number; toMs: number } {
   if (opts.from >= opts.to) throw new UsageError('--from must be before --to');
   return { fromMs: opts.from, toMs: opts.to };
+}
+
+function collectParam(text: string, all: Record<string, string>): Record<string, string> {
+  const at = text.indexOf('=');
+  if (at < 1) throw new InvalidArgumentError(`expected name=value, got "${text}"`);
+  return { ...all, [text.slice(0, at)]: text.slice(at + 1) };
 }
 
 function durationArg(text: string): number {
@@ -165,6 +172,18 @@ program
     } finally {
       await warehouse.close();
     }
+  });
+
+program
+  .command('query')
+  .description('run an analyst query file (e.g. sql/duckdb/queries/*.sql) against the warehouse or the lake')
+  .argument('<file>', 'SQL file with named $parameters')
+  .option('-p, --param <name=value>', 'a parameter (repeatable)', collectParam, {})
+  .option('--lake', 'query the Parquet lake instead of the warehouse')
+  .action(async (file: string, opts: { param: Record<string, string>; lake?: boolean }, command: Command) => {
+    const { options } = context(command);
+    const rows = await runQuery(loadConfig(options.config), file, opts.param, opts.lake ?? false);
+    print(options, rows, rows.length === 0 ? '(no rows)' : formatRows(rows));
   });
 
 program

@@ -219,6 +219,38 @@ describe('the star schema and the analyst SQL', () => {
     expect(again[0]!.n).toBe(again[0]!.d);
   });
 
+  it('aetl query runs an analyst file on the warehouse and on the lake, and names missing parameters', async () => {
+    const file = join(QUERY_DIR, 'model_usage_and_cost.sql');
+    const args = [
+      'query',
+      file,
+      '-p',
+      `from=${params.from}`,
+      '-p',
+      `to=${params.to}`,
+      '--json',
+      '--config',
+      config(ws),
+    ];
+    const warehouse = await aetl(args);
+    const lake = await aetl([...args, '--lake']);
+    expect(warehouse.code, warehouse.stderr).toBe(0);
+    expect(JSON.parse(lake.stdout)).toEqual(JSON.parse(warehouse.stdout));
+    expect(JSON.parse(warehouse.stdout).reduce((n: number, r: { requests: number }) => n + Number(r.requests), 0)).toBe(
+      events.length,
+    );
+    const missing = await aetl([
+      'query',
+      join(QUERY_DIR, 'audit_trail.sql'),
+      '-p',
+      'from=2026-04-10',
+      '--config',
+      config(ws),
+    ]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/needs --param user_id=\.\.\. --param to=\.\.\./);
+  });
+
   it('every fact key resolves to exactly one dimension version valid at the event time', async () => {
     for (const [dim, key] of [
       ['dim_user', 'user_key'],

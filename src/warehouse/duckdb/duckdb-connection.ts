@@ -7,6 +7,8 @@ export interface DuckDBSettings {
   memoryLimit: string;
   tempDirectory: string;
   threads?: number;
+  /** Readers (analyst queries) open the file read-only and never block on a writer's schema changes. */
+  readOnly?: boolean;
 }
 
 export interface OpenDuckDB {
@@ -28,6 +30,7 @@ export async function openDuckDB(path: string, settings: DuckDBSettings): Promis
     autoinstall_known_extensions: 'false',
   };
   if (settings.threads) options.threads = String(settings.threads);
+  if (settings.readOnly) options.access_mode = 'READ_ONLY';
   let instance: DuckDBInstance;
   try {
     instance = await DuckDBInstance.create(path, options);

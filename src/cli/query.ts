@@ -1,0 +1,47 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { Config } from '../config/schema.js';
+import { openDuckDB, type Row } from '../warehouse/duckdb/duckdb-connection.js';
+import { UsageError } from '../util/errors.js';
+import { join } from 'node:path';
+
+const LAKE_VIEWS = fileURLToPath(new URL('../../sql/duckdb/lake_views.sql', import.meta.url));
+
+/**
+ * `aetl query <file.sql> [--param k=v]... [--lake]`: runs an analyst query
+ * (named `$parameters`, bound, never spliced) against the warehouse opened
+ * read-only, or against the Parquet lake through the lake views.
+ */
+export async function runQuery(
+  config: Config,
+  file: string,
+  params: Record<string, string>,
+  lake: boolean,
+): Promise<Row[]> {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new UsageError(`cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+  }
+  const missing = [
+    ...new Set([...text.replace(/--.*$/gm, '').matchAll(/\$([a-z_][a-z0-9_]*)/gi)].map((m) => m[1]!)),
+  ].filter((name) => !(name in params));
+  if (missing.length > 0) throw new UsageError(`${file} needs ${missing.map((m) => `--param ${m}=...`).join(' ')}`);
+  const db = await openDuckDB(lake ? ':memory:' : config.warehouse.path, {
+    memoryLimit: config.warehouse.memory_limit,
+    tempDirectory: join(config.staging.path, '.duckdb-spill'),
+    readOnly: !lake,
+  });
+  try {
+    if (lake)
+      await db.connection.run(
+        readFileSync(LAKE_VIEWS, 'utf8').replaceAll("'data/lake/", `'${config.lake.path.replaceAll("'", "''")}/`),
+      );
+    const used = Object.fromEntries(Object.entries(params).filter(([name]) => text.includes(`$${name}`)));
+    const reader = await db.connection.runAndReadAll(text, used);
+    return reader.getRowObjectsJson() as Row[];
+  } finally {
+    db.close();
+  }
+}
