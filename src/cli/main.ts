@@ -4,6 +4,7 @@ import { loadConfig } from '../config/load.js';
 import { createLogger, LOG_LEVELS, type Logger } from '../log/logger.js';
 import { runIncremental } from '../pipeline/incremental.js';
 import { reconcile } from '../pipeline/reconcile.js';
+import { checkRange } from '../pipeline/post-load.js';
 import { backfill, runExplicit } from '../pipeline/explicit.js';
 import { parseCliInstant } from '../util/dates.js';
 import { terminalProgress } from './progress.js';
@@ -147,6 +148,19 @@ withLockOptions(
 ).action((opts: LockOptions & { days: number }, command: Command) =>
   runCommand(command, 'reconcile', opts, reconcile(opts.days)),
 );
+
+withLockOptions(
+  program
+    .command('check')
+    .description('run every data-quality check over a range (default: the 24 hours before now − settle_delay)')
+    .option('--from <instant>', 'range start (a date means UTC midnight)', instantArg)
+    .option('--to <instant>', 'range end, exclusive', instantArg),
+).action((opts: LockOptions & Partial<RangeOptions>, command: Command) => {
+  const config = loadConfig(command.optsWithGlobals<GlobalOptions>().config);
+  const to = opts.to ?? nowMs() - config.window.settle_delay;
+  const from = opts.from ?? to - 24 * 3_600_000;
+  return runCommand(command, 'check', opts, checkRange(rangeOf({ from, to })));
+});
 
 withLockOptions(
   program

@@ -1,5 +1,5 @@
 import type { RunSummary } from '../pipeline/session.js';
-import type { StatusReport } from '../warehouse/warehouse.js';
+import type { CheckResult, StatusReport } from '../warehouse/warehouse.js';
 import type { ReconcileDay } from '../pipeline/reconcile.js';
 
 const n = (value: number) => value.toLocaleString('en-US');
@@ -49,24 +49,8 @@ export function formatRunSummary(s: RunSummary): string {
   if (t.conflicts > 0) lines.push(`conflicts  ${n(t.conflicts)} (same id, different content; see etl_conflict)`);
   lines.push(`checkpoint ${s.checkpoint ?? '(none)'}`);
   lines.push('', table([['table', 'rows'], ...Object.entries(s.tables).map(([name, rows]) => [name, n(rows)])]));
-  const checks = s.windows.flatMap((w) => w.checks);
-  if (checks.length > 0) {
-    const byName = new Map<string, { pass: number; fail: number; last: string }>();
-    for (const c of checks) {
-      const entry = byName.get(c.name) ?? { pass: 0, fail: 0, last: '' };
-      if (c.status === 'fail') entry.fail++;
-      else entry.pass++;
-      if (c.status === 'fail' || !entry.last) entry.last = c.message;
-      byName.set(c.name, entry);
-    }
-    lines.push(
-      '',
-      table([
-        ['check', 'result', 'detail'],
-        ...[...byName].map(([name, e]) => [name, e.fail > 0 ? `FAIL (${e.fail})` : `pass (${e.pass})`, e.last]),
-      ]),
-    );
-  }
+  const checks = [...s.windows.flatMap((w) => w.checks), ...s.checks];
+  if (checks.length > 0) lines.push('', formatChecks(checks));
   if (s.command === 'reconcile' && Array.isArray(s.detail)) lines.push('', formatReconcile(s.detail as ReconcileDay[]));
   if (s.command === 'rebuild-dims') lines.push(`re-keyed   ${n((s.detail as { rekeyed: number }).rekeyed)} fact rows`);
   lines.push('', `warehouse  ${s.warehouse}`, `lake       ${s.lake}`);
@@ -74,11 +58,38 @@ export function formatRunSummary(s: RunSummary): string {
   return lines.join('\n');
 }
 
+const BAD = new Set(['fail', 'error', 'warn']);
+
+/** One line per check: how many results had each status, and the first problem (or the last message). */
+function formatChecks(checks: CheckResult[]): string {
+  const byName = new Map<string, { statuses: Map<string, number>; detail: string; bad: boolean }>();
+  for (const c of checks) {
+    const entry = byName.get(c.name) ?? { statuses: new Map(), detail: '', bad: false };
+    entry.statuses.set(c.status, (entry.statuses.get(c.status) ?? 0) + 1);
+    if (BAD.has(c.status) && !entry.bad) {
+      entry.bad = true;
+      entry.detail = c.message;
+    } else if (!entry.bad) entry.detail = c.message;
+    byName.set(c.name, entry);
+  }
+  const rows = [...byName].sort(([, a], [, b]) => Number(b.bad) - Number(a.bad));
+  return table([
+    ['check', 'results', 'detail'],
+    ...rows.map(([name, e]) => [
+      name,
+      [...e.statuses]
+        .map(([status, count]) => `${BAD.has(status) ? status.toUpperCase() : status} ${count}`)
+        .join(', '),
+      e.detail,
+    ]),
+  ]);
+}
+
 function formatReconcile(days: ReconcileDay[]): string {
   if (days.length === 0) return 'nothing to reconcile yet';
   return table([
-    ['day', 'source', 'warehouse', 'loaded', 'now', 'untimed rejects', 'status'],
-    ...days.map((d) => [d.day, n(d.source), n(d.before), n(d.loaded), n(d.after), n(d.untimed), d.status]),
+    ['day', 'source', 'warehouse', 'loaded', 'now', 'status'],
+    ...days.map((d) => [d.day, n(d.source), n(d.before), n(d.loaded), n(d.after), d.status]),
   ]);
 }
 

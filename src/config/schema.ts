@@ -1,14 +1,6 @@
 import { z } from 'zod';
-import { parseDuration } from './duration.js';
-
-const duration = z.string().transform((text, ctx) => {
-  const ms = parseDuration(text);
-  if (ms === undefined) {
-    ctx.addIssue({ code: 'custom', message: `expected a duration like 90s, 15m, 2h or 1d, got "${text}"` });
-    return z.NEVER;
-  }
-  return ms;
-});
+import { checksSchema } from './checks-schema.js';
+import { duration } from './duration-schema.js';
 
 const isoInstant = z.iso.datetime({ offset: true }).transform((text) => new Date(text));
 
@@ -112,9 +104,7 @@ export const configSchema = z.strictObject({
   reference: z
     .strictObject({ users: z.string().optional(), gateways: z.string().optional(), models: z.string().optional() })
     .default({}),
-  checks: z
-    .strictObject({ max_reject_rate: z.number().min(0).max(1).default(0.01) })
-    .default({ max_reject_rate: 0.01 }),
+  checks: checksSchema.default(checksSchema.parse({})),
 });
 
 export type Config = z.infer<typeof configSchema>;

@@ -2,6 +2,7 @@ import { clipToSignpost, splitRange, type TimeWindow } from '../state/window.js'
 import { ConfigError } from '../util/errors.js';
 import type { WindowedSource } from '../source/source.js';
 import { extractPackage, loadPackage, type ExtractedPackage } from './package-steps.js';
+import { checkAfterLoads } from './post-load.js';
 import type { Session } from './session.js';
 
 export interface ExplicitRange {
@@ -47,6 +48,8 @@ export function runExplicit(range: ExplicitRange): (session: Session) => Promise
       const result = await loadPackage(session, pkg, movesCheckpoint ? window.endMs : null);
       if (!result.checksPassed) break;
     }
+    // The next window of the schedule is judged like an incremental load; an older interval is history.
+    await checkAfterLoads(session, movesCheckpoint ? 'incremental' : 'history');
   };
 }
 
@@ -89,6 +92,7 @@ export function backfill(range: ExplicitRange, parallel: number): (session: Sess
     } finally {
       await Promise.allSettled(extractions);
     }
+    await checkAfterLoads(session, 'history');
     return { days: days.length, alreadyDone: days.length - todo.length, loaded: todo.length };
   };
 }

@@ -29,7 +29,7 @@ function identify(record: RawRecord): { id: string | null; tsUs: number | null }
  * and quarantines the rest (nothing is dropped silently), clips to the window.
  */
 export class PackageBuilder {
-  readonly counts: ExtractCounts = { read: 0, valid: 0, rejected: 0, untimedRejects: 0, outOfWindow: 0 };
+  readonly counts: ExtractCounts = { read: 0, valid: 0, rejected: 0, outOfWindow: 0 };
   readonly drift: Record<string, number> = {};
 
   private constructor(
@@ -71,7 +71,6 @@ export class PackageBuilder {
     this.counts.rejected++;
     const text = payloadText(record);
     const { id, tsUs } = identify(record);
-    if (tsUs === null) this.counts.untimedRejects++;
     await this.writer.addReject(record.location, sha256Hex(text), text, reasons, id, tsUs);
   }
 

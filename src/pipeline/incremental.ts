@@ -3,6 +3,7 @@ import type { WindowedSource } from '../source/source.js';
 import { planWindows } from '../state/window.js';
 import { DAY_MS } from '../util/dates.js';
 import { extractAndLoad } from './package-steps.js';
+import { checkAfterLoads } from './post-load.js';
 import type { Session } from './session.js';
 
 /** `aetl run` on a time-windowed source: consecutive windows from the checkpoint to the signpost. */
@@ -45,4 +46,6 @@ export async function runIncremental(session: Session): Promise<void> {
   const { source } = session;
   if (source.kind === 'files') await loadFiles(session, source.pattern);
   else await loadWindows(session, source.source);
+  // Files have no schedule to be fresh against: they get the history checks.
+  await checkAfterLoads(session, source.kind === 'files' ? 'history' : 'incremental');
 }

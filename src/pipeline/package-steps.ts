@@ -14,13 +14,13 @@ import type { Session } from './session.js';
 
 export interface WindowResult {
   seq: number;
-  manifest: PackageManifest;
   window: TimeWindow | null;
   files: string[];
   counts: LoadCounts;
   checks: CheckResult[];
   checksPassed: boolean;
   checkpointMoved: boolean;
+  eventSpan: { fromMs: number; toMs: number } | null;
 }
 
 export interface ExtractedPackage {
@@ -76,7 +76,7 @@ export async function loadPackage(
     checkpointTo,
     extractMs: pkg.extractMs,
     nowMs: session.nowMs,
-    blockingChecks: blockingChecks(session.config.checks.max_reject_rate),
+    blockingChecks: blockingChecks(session.config.checks),
   });
   failpoint('load:after-commit');
   await publishPendingLake(session.warehouse, session.config.pipeline.name, session.config.lake.path, session.logger);
@@ -84,7 +84,6 @@ export async function loadPackage(
   const { window } = pkg.manifest;
   const result: WindowResult = {
     seq: pkg.seq,
-    manifest: pkg.manifest,
     window,
     files: pkg.manifest.sourceFiles.map((f) => f.path),
     ...outcome,

@@ -2,6 +2,7 @@ import type { WindowedSource } from '../source/source.js';
 import { ConfigError } from '../util/errors.js';
 import { DAY_MS, isoDay, startOfUtcDay } from '../util/dates.js';
 import { extractAndLoad } from './package-steps.js';
+import { checkAfterLoads } from './post-load.js';
 import type { Session } from './session.js';
 
 export interface ReconcileDay {
@@ -12,8 +13,6 @@ export interface ReconcileDay {
   before: number;
   after: number;
   loaded: number;
-  /** Records the re-pull quarantined without a usable timestamp: present, but not countable per day. */
-  untimed: number;
   status: 'ok' | 'repaired' | 'short';
 }
 
@@ -22,9 +21,8 @@ export interface ReconcileDay {
  * per UTC day of the range runs have loaded, within the horizon, the source's count (`count=true`) is
  * compared with what the warehouse holds (loaded ∪ quarantined); a day that
  * is short is pulled again through the ordinary load path. The checkpoint
- * does not move. Quarantined records without a usable timestamp cannot be
- * placed on a day, so the re-pull's count of them closes the gap; a day
- * still short after that is reported as `short`, never hidden.
+ * does not move. A day still short afterwards is reported as `short`,
+ * never hidden.
  */
 export function reconcile(days: number): (session: Session) => Promise<ReconcileDay[]> {
   return async (session) => {
@@ -47,13 +45,13 @@ export function reconcile(days: number): (session: Session) => Promise<Reconcile
       const window = { startMs: Math.max(fromMs, dayStart), endMs: Math.min(toMs, dayStart + DAY_MS) };
       result.push(await reconcileDay(session, source.source, window));
     }
+    await checkAfterLoads(session, 'history');
     return result;
   };
 }
 
-async function presentIn(session: Session, window: { startMs: number; endMs: number }): Promise<number> {
-  const counts = await session.warehouse.presentByDay(session.config.pipeline.name, window.startMs, window.endMs);
-  return counts.reduce((total, day) => total + day.present, 0);
+function presentIn(session: Session, window: { startMs: number; endMs: number }): Promise<number> {
+  return session.warehouse.presentCount(session.config.pipeline.name, window.startMs, window.endMs);
 }
 
 async function reconcileDay(
@@ -64,13 +62,11 @@ async function reconcileDay(
   const sourceCount = await source.count(window.startMs, window.endMs);
   const before = await presentIn(session, window);
   const day = { day: isoDay(window.startMs), fromMs: window.startMs, toMs: window.endMs, source: sourceCount, before };
-  if (sourceCount <= before) return { ...day, after: before, loaded: 0, untimed: 0, status: 'ok' };
+  if (sourceCount <= before) return { ...day, after: before, loaded: 0, status: 'ok' };
   const records = source.pages(window.startMs, window.endMs);
   const result = await extractAndLoad(session, { window, records, sourceCount, sourceFiles: [] }, null);
   const after = await presentIn(session, window);
-  const untimed = result.manifest.counts.untimedRejects;
   const loaded = result.counts.inserted;
-  const complete = after + untimed >= sourceCount;
-  session.logger.info({ day: day.day, source: sourceCount, before, after, loaded, untimed }, 'day reconciled');
-  return { ...day, after, loaded, untimed, status: !complete ? 'short' : loaded > 0 ? 'repaired' : 'ok' };
+  session.logger.info({ day: day.day, source: sourceCount, before, after, loaded }, 'day reconciled');
+  return { ...day, after, loaded, status: after < sourceCount ? 'short' : loaded > 0 ? 'repaired' : 'ok' };
 }

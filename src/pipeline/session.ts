@@ -10,12 +10,13 @@ import { LockHeldError, RunLock } from '../state/lock.js';
 import { EXIT, type ExitCode } from '../util/errors.js';
 import { failpoint } from '../util/failpoint.js';
 import { StopSignal } from '../util/stop.js';
-import type { LoadCounts, RunStatus, Warehouse } from '../warehouse/warehouse.js';
+import type { CheckResult, LoadCounts, RunStatus, Warehouse } from '../warehouse/warehouse.js';
+import { sendAlert } from '../checks/alert.js';
 import { openSource, type OpenedSource } from './open-source.js';
 import { openWarehouse } from './open-warehouse.js';
 import type { WindowResult } from './package-steps.js';
 
-export type Command = 'run' | 'backfill' | 'reconcile' | 'rebuild-dims';
+export type Command = 'run' | 'backfill' | 'reconcile' | 'rebuild-dims' | 'check';
 
 /** Everything one command's work needs while it holds the lock. */
 export interface Session {
@@ -30,6 +31,8 @@ export interface Session {
   stop: StopSignal;
   lock: RunLock;
   results: WindowResult[];
+  /** Results of the checks run after the loads (checks/run-checks.ts). */
+  checks: CheckResult[];
   nextSeq(): number;
   /** Progress of long work, for a terminal; undefined when nobody watches. */
   progress?: (progress: Progress) => void;
@@ -60,6 +63,8 @@ export interface RunSummary {
   exitCode: ExitCode;
   error: string | null;
   windows: WindowResult[];
+  /** Post-load (or on-demand) check results; blocking ones are with their windows. */
+  checks: CheckResult[];
   totals: LoadCounts;
   checkpoint: string | null;
   tables: Record<string, number>;
@@ -99,8 +104,11 @@ export function lockPath(config: Config): string {
   return `${config.warehouse.path}.lock`;
 }
 
-function outcomeOf(results: WindowResult[]): { status: RunStatus; exitCode: ExitCode; error: string | null } {
-  const failed = results.flatMap((r) => r.checks.filter((c) => c.status === 'fail'));
+function outcomeOf(
+  results: WindowResult[],
+  checks: CheckResult[],
+): { status: RunStatus; exitCode: ExitCode; error: string | null } {
+  const failed = [...results.flatMap((r) => r.checks), ...checks].filter((c) => c.status === 'fail');
   const rejectBreach = failed.find((c) => c.name === REJECT_RATE_CHECK);
   if (rejectBreach) {
     return { status: 'failed', exitCode: EXIT.runFailed, error: `reject rate too high: ${rejectBreach.message}` };
@@ -140,6 +148,7 @@ export async function runSession(
       exitCode: EXIT.ok,
       error: error.message,
       windows: [],
+      checks: [],
       totals: { ...ZERO },
       checkpoint: null,
       tables: {},
@@ -169,6 +178,7 @@ export async function runSession(
         stop,
         lock,
         results: [],
+        checks: [],
         nextSeq: () => ++seq,
         progress: options.onProgress,
       };
@@ -185,16 +195,25 @@ export async function runSession(
         await warehouse.finishRun(runId, 'failed', (error as Error).message, Date.now()).catch(() => undefined);
         throw error;
       }
-      const outcome = outcomeOf(session.results);
+      const outcome = outcomeOf(session.results, session.checks);
       await publishPendingLake(warehouse, pipeline, config.lake.path, logger);
       rmSync(join(stagingRoot, runId), { recursive: true, force: true });
       failpoint('run:before-finish');
       await warehouse.finishRun(runId, outcome.status, outcome.error, Date.now());
       const status = await warehouse.status(pipeline, 1);
+      const allChecks = [...session.results.flatMap((r) => r.checks), ...session.checks];
+      if (config.checks.alert)
+        await sendAlert(
+          config.checks.alert,
+          { runId, pipeline, command: options.command, ...outcome },
+          allChecks,
+          logger,
+        );
       return {
         ...base,
         ...outcome,
         windows: session.results,
+        checks: session.checks,
         totals: sum(session.results),
         checkpoint: status.checkpoint,
         tables: status.tables,

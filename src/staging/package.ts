@@ -30,8 +30,6 @@ export interface ExtractCounts {
   read: number;
   valid: number;
   rejected: number;
-  /** Rejects whose timestamp was unusable, so no day can count them as present. */
-  untimedRejects: number;
   outOfWindow: number;
 }
 

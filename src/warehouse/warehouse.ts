@@ -1,5 +1,6 @@
 import type { ReferenceData } from '../reference/reference-data.js';
 import type { PackageManifest } from '../staging/package.js';
+import type { CheckDialect } from '../checks/dialect.js';
 
 /**
  * The one interface every warehouse engine implements (after Kysely's
@@ -17,6 +18,8 @@ export interface CheckResult {
   observed: number | null;
   expected: string | null;
   message: string;
+  /** The hour an anomaly result judged (epoch ms), or null. */
+  bucket?: number | null;
 }
 
 /** What one load did; read = inserted + alreadyPresent + inBatchDuplicates + rejected + outOfWindow. */
@@ -36,7 +39,12 @@ export interface LoadCounts {
 export interface LoadFacts {
   counts: LoadCounts;
   duplicateIdsInRange: number;
-  sourceCount: number | null;
+  /**
+   * Completeness of this load: what the source said there is (its count taken
+   * before extraction; for a file, its distinct records) against what the
+   * warehouse now holds of it, loaded or quarantined.
+   */
+  completeness: { expected: number; present: number; scope: string } | null;
 }
 
 export interface LoadRequest {
@@ -59,6 +67,8 @@ export interface LoadOutcome {
   checksPassed: boolean;
   /** The incremental checkpoint moved (only for loads that carry one). */
   checkpointMoved: boolean;
+  /** `[first, last]` event time of the loaded batch, or null when it held no event. */
+  eventSpan: { fromMs: number; toMs: number } | null;
 }
 
 export interface RunRecord {
@@ -85,14 +95,14 @@ export interface StatusReport {
   rejects: number;
 }
 
-/** Events present per UTC day: loaded facts plus quarantined records (DESIGN.md decision 9). */
-export interface DayCount {
-  dayStartMs: number;
-  present: number;
-}
-
 export interface Warehouse {
   readonly description: string;
+  /** How check SQL is written for this engine (checks/check-sql.ts). */
+  readonly dialect: CheckDialect;
+  /** Runs a read-only query (check SQL) with named parameters. */
+  query(sql: string, params: Record<string, string | number | null>): Promise<Record<string, unknown>[]>;
+  /** Appends check results (history is never overwritten). */
+  writeCheckResults(pipeline: string, runId: string, results: CheckResult[], nowMs: number): Promise<void>;
   migrate(): Promise<number>;
   getCheckpoint(pipeline: string): Promise<number | null>;
   loadedFiles(pipeline: string): Promise<Map<string, string>>;
@@ -100,8 +110,8 @@ export interface Warehouse {
   loadedSpan(pipeline: string): Promise<{ fromMs: number; toMs: number } | null>;
   /** Windows (`startMs-endMs`) that earlier runs of `command` completed, checks passed. */
   completedWindows(pipeline: string, command: string): Promise<Set<string>>;
-  /** Per UTC day in `[fromMs, toMs)`: distinct event ids loaded or quarantined. */
-  presentByDay(pipeline: string, fromMs: number, toMs: number): Promise<DayCount[]>;
+  /** Distinct events in `[fromMs, toMs)` loaded or quarantined (DESIGN.md decision 9). */
+  presentCount(pipeline: string, fromMs: number, toMs: number): Promise<number>;
   /** Applies reference data to the SCD2 dimensions as of `nowMs`; returns how many versions changed. */
   syncReference(reference: ReferenceData, pipeline: string, runId: string, nowMs: number): Promise<number>;
   /** Points facts at the member versions valid at their event times; returns the rows re-keyed. */

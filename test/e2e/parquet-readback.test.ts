@@ -54,7 +54,7 @@ describe('Parquet read back by an independent reader (hyparquet)', () => {
         })),
     );
     const manifest = await builder.finish('run-1', null, []);
-    expect(manifest.counts).toEqual({ read: 2, valid: 2, rejected: 0, untimedRejects: 0, outOfWindow: 0 });
+    expect(manifest.counts).toEqual({ read: 2, valid: 2, rejected: 0, outOfWindow: 0 });
     const { columns, rows, codecs } = await readParquet(join(dir, manifest.files.events[0]!));
     expect([...codecs]).toEqual(['SNAPPY']);
     expect(columns.event_ts!.logical_type).toMatchObject({ type: 'TIMESTAMP', isAdjustedToUTC: true, unit: 'MICROS' });

@@ -28,9 +28,9 @@ function plain(rows: Record<string, unknown>[]): string[] {
 }
 
 /**
- * `ignoreRejectRefs` drops the page/line a reject was found at: loads that
- * page the same range differently (a day vs four 6-hour windows) find the
- * same rejects at different places.
+ * `ignoreRejectRefs` drops where and in which window a reject was read:
+ * loads that cut the same range differently (a day vs four 6-hour windows)
+ * find the same rejects at different places.
  */
 export async function warehouseSnapshot(file: string, ignoreRejectRefs = false): Promise<Record<string, string[]>> {
   const snapshot: Record<string, string[]> = {};

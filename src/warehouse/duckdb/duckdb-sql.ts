@@ -22,6 +22,8 @@ export const BATCH_STATS_SQL = `SELECT
   (SELECT count(*) FROM batch_winner) AS distinct_ids,
   (SELECT count(*) FROM (SELECT event_id FROM batch GROUP BY event_id HAVING count(DISTINCT event_hash) > 1)) AS conflicting_ids,
   (SELECT min(date_key) FROM batch_winner) AS min_date_key,
+  (SELECT epoch_ms(min(event_ts)) FROM batch_winner) AS min_ts_ms,
+  (SELECT epoch_ms(max(event_ts)) FROM batch_winner) AS max_ts_ms,
   (SELECT max(date_key) FROM batch_winner) AS max_date_key`;
 
 /** Events already loaded, looked up only in the batch's date range so the scan is pruned. */
@@ -94,7 +96,7 @@ export function insertPolicyFactsSql(policyFiles: readonly string[]): string {
 export function insertRejectsSql(rejectFiles: readonly string[]): string {
   return `INSERT INTO etl_rejected_event
   SELECT $pipeline, r.source_location, r.source_ref, r.payload_hash, r.payload, r.reasons::JSON, r.event_id,
-         $run_id, $now::TIMESTAMPTZ, r.event_ts
+         $run_id, $now::TIMESTAMPTZ, r.event_ts, $read_from::TIMESTAMPTZ, $read_to::TIMESTAMPTZ
   FROM (SELECT * FROM ${parquetList(rejectFiles)}
         QUALIFY row_number() OVER (PARTITION BY source_location, payload_hash ORDER BY source_ref) = 1) r
   WHERE NOT EXISTS (SELECT 1 FROM etl_rejected_event e
@@ -118,18 +120,11 @@ export const MARK_DIMENSIONS_PENDING_SQL = `INSERT INTO etl_lake_pending
   SELECT $pipeline, tbl, NULL, $run_id
   FROM (VALUES ('dim_user'), ('dim_gateway'), ('dim_model'), ('dim_policy'), ('dim_date')) AS t(tbl)`;
 
-/** Loaded and quarantined ids per UTC day; a reject whose id was loaded later counts once. */
-export const PRESENT_BY_DAY_SQL = `WITH facts AS (
-    SELECT date_trunc('day', event_ts) AS day, event_id AS id FROM fact_ai_event
-    WHERE date_key BETWEEN $lo AND $hi AND event_ts >= $from::TIMESTAMPTZ AND event_ts < $to::TIMESTAMPTZ),
-  rejects AS (
-    SELECT date_trunc('day', event_ts) AS day, coalesce(event_id, payload_hash) AS id FROM etl_rejected_event r
-    WHERE pipeline = $pipeline AND event_ts >= $from::TIMESTAMPTZ AND event_ts < $to::TIMESTAMPTZ
-      AND NOT EXISTS (SELECT 1 FROM facts f WHERE f.id = r.event_id))
-  SELECT epoch_ms(day) AS day_ms, count(DISTINCT id) AS present
-  FROM (SELECT * FROM facts UNION ALL SELECT * FROM rejects) GROUP BY day ORDER BY day`;
-
 /** After a re-key, every fact partition is rewritten. */
 export const MARK_ALL_PARTITIONS_PENDING_SQL = `INSERT INTO etl_lake_pending
   SELECT DISTINCT $pipeline, tbl, strptime(date_key::VARCHAR, '%Y%m%d')::DATE, $run_id
   FROM (SELECT DISTINCT date_key FROM fact_ai_event), (VALUES ('fact_ai_event'), ('fact_policy_evaluation')) AS t(tbl)`;
+
+/** How many of the batch's distinct events the fact table now holds (file completeness). */
+export const BATCH_PRESENT_SQL = `SELECT count(*) AS n FROM batch_winner w
+  WHERE EXISTS (SELECT 1 FROM fact_ai_event f WHERE f.event_id = w.event_id AND f.date_key = w.date_key)`;

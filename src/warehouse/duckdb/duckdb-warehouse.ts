@@ -2,13 +2,12 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ReferenceData } from '../../reference/reference-data.js';
-import { dateKeyOf } from '../../util/dates.js';
 import { failpoint } from '../../util/failpoint.js';
 import type {
   CheckResult,
-  DayCount,
   LakePartition,
   LoadCounts,
+  LoadFacts,
   LoadOutcome,
   LoadRequest,
   RunRecord,
@@ -29,6 +28,9 @@ import {
 } from './duckdb-connection.js';
 import { insertInferredMembers, rekeyFacts, syncReferenceDimensions } from './duckdb-dimensions.js';
 import * as sql from './duckdb-sql.js';
+import { DuckDBTimestampTZValue } from '@duckdb/node-api';
+import { duckdbDialect, type CheckDialect } from '../../checks/dialect.js';
+import { presentCountSql } from '../../checks/check-sql.js';
 
 const MIGRATIONS_DIR = fileURLToPath(new URL('../../../sql/duckdb/migrations/', import.meta.url));
 const STAR_TABLES = [
@@ -43,6 +45,7 @@ const STAR_TABLES = [
 
 export class DuckDBWarehouse implements Warehouse {
   readonly description: string;
+  readonly dialect: CheckDialect = duckdbDialect;
   private readonly runner: SqlRunner;
 
   private constructor(
@@ -126,15 +129,18 @@ export class DuckDBWarehouse implements Warehouse {
     return new Set(rows.map((r) => `${toNumber(r.s)}-${toNumber(r.e)}`));
   }
 
-  async presentByDay(pipeline: string, fromMs: number, toMs: number): Promise<DayCount[]> {
-    const rows = await this.rows(sql.PRESENT_BY_DAY_SQL, {
-      pipeline,
-      from: iso(fromMs),
-      to: iso(toMs),
-      lo: dateKeyOf(fromMs * 1000),
-      hi: dateKeyOf(toMs * 1000),
-    });
-    return rows.map((r) => ({ dayStartMs: toNumber(r.day_ms), present: toNumber(r.present) }));
+  async presentCount(pipeline: string, fromMs: number, toMs: number): Promise<number> {
+    const [row] = await this.rows(presentCountSql(duckdbDialect), { pipeline, from: iso(fromMs), to: iso(toMs) });
+    return toNumber(row!.present);
+  }
+
+  async query(statement: string, params: Record<string, string | number | null>): Promise<Row[]> {
+    return this.rows(statement, params);
+  }
+
+  async writeCheckResults(pipeline: string, runId: string, results: CheckResult[], nowMs: number): Promise<void> {
+    if (results.length === 0) return;
+    await this.transaction(() => this.insertCheckResults(pipeline, runId, results, nowMs));
   }
 
   /** SCD2 dimensions from reference data; every dimension's lake file is rewritten after. */
@@ -166,6 +172,7 @@ export class DuckDBWarehouse implements Warehouse {
 
     return this.transaction(async () => {
       let stats = { rows: 0, distinctIds: 0, conflictingIds: 0 };
+      let eventSpan: LoadOutcome['eventSpan'] = null;
       let existing = { same: 0, conflicts: 0 };
       let duplicateIdsInRange = 0;
       let policyRows = 0;
@@ -178,6 +185,7 @@ export class DuckDBWarehouse implements Warehouse {
           distinctIds: toNumber(s.distinct_ids),
           conflictingIds: toNumber(s.conflicting_ids),
         };
+        eventSpan = { fromMs: toNumber(s.min_ts_ms), toMs: toNumber(s.max_ts_ms) + 1 };
         params.lo = toNumber(s.min_date_key);
         params.hi = toNumber(s.max_date_key);
         await this.exec(sql.EXISTING_SQL, params);
@@ -202,7 +210,11 @@ export class DuckDBWarehouse implements Warehouse {
         await this.exec(sql.MARK_DIMENSIONS_PENDING_SQL, params);
         duplicateIdsInRange = toNumber((await this.rows(sql.DUPLICATE_IDS_SQL, params))[0]!.duplicates);
       }
-      if (rejectFiles.length > 0) await this.exec(sql.insertRejectsSql(rejectFiles), params);
+      if (rejectFiles.length > 0) {
+        const window = manifest.window;
+        const read = { read_from: window ? iso(window.startMs) : null, read_to: window ? iso(window.endMs) : null };
+        await this.exec(sql.insertRejectsSql(rejectFiles), { ...params, ...read });
+      }
 
       const counts: LoadCounts = {
         read: manifest.counts.read,
@@ -215,16 +227,35 @@ export class DuckDBWarehouse implements Warehouse {
         outOfWindow: manifest.counts.outOfWindow,
         policyRows,
       };
-      const checks = request.blockingChecks({ counts, duplicateIdsInRange, sourceCount: manifest.sourceCount });
-      await this.writeChecks(request, checks);
+      const completeness = await this.loadCompleteness(request, counts, eventFiles.length > 0);
+      const checks = request.blockingChecks({ counts, duplicateIdsInRange, completeness });
+      await this.insertCheckResults(request.pipeline, request.runId, checks, request.nowMs);
       failpoint('load:before-checkpoint');
       const checksPassed = !checks.some((c) => c.blocking && c.status === 'fail');
       if (checksPassed) await this.advance(request, params);
       const checkpointMoved = checksPassed && request.checkpointTo !== null;
       const loadMs = Math.round(performance.now() - loadStarted);
       await this.recordWindow(request, counts, { checksPassed, checkpointMoved, loadMs });
-      return { counts, checks, checksPassed, checkpointMoved };
+      return { counts, checks, checksPassed, checkpointMoved, eventSpan };
     });
+  }
+
+  /** Window loads: the source's count against present in the window; file loads: distinct records against present. */
+  private async loadCompleteness(
+    request: LoadRequest,
+    counts: LoadCounts,
+    hasEvents: boolean,
+  ): Promise<LoadFacts['completeness']> {
+    const { window, sourceCount } = request.manifest;
+    if (window && sourceCount !== null) {
+      const present = await this.presentCount(request.pipeline, window.startMs, window.endMs);
+      return { expected: sourceCount, present, scope: `window ${iso(window.startMs)} .. ${iso(window.endMs)}` };
+    }
+    if (window) return null;
+    const loaded = hasEvents ? toNumber((await this.rows(sql.BATCH_PRESENT_SQL))[0]!.n) : 0;
+    const expected = counts.read - counts.inBatchDuplicates - counts.outOfWindow;
+    const files = request.manifest.sourceFiles.map((f) => f.path).join(', ');
+    return { expected, present: loaded + counts.rejected, scope: `file ${files}` };
   }
 
   private async advance(request: LoadRequest, params: Params): Promise<void> {
@@ -251,24 +282,33 @@ export class DuckDBWarehouse implements Warehouse {
     }
   }
 
-  private async writeChecks(request: LoadRequest, checks: CheckResult[]): Promise<void> {
-    for (const check of checks) {
-      await this.exec(
-        `INSERT INTO dq_check_result VALUES ($run_id, $pipeline, $name, $scope, $status, $blocking, $observed, $expected, $message, $now::TIMESTAMPTZ)`,
-        {
-          run_id: request.runId,
-          pipeline: request.pipeline,
-          name: check.name,
-          scope: check.scope,
-          status: check.status,
-          blocking: check.blocking,
-          observed: check.observed,
-          expected: check.expected,
-          message: check.message,
-          now: iso(request.nowMs),
-        },
-      );
+  /** Appends results through the appender: an anomaly pass can write thousands of rows. */
+  private async insertCheckResults(
+    pipeline: string,
+    runId: string,
+    results: CheckResult[],
+    nowMs: number,
+  ): Promise<void> {
+    const appender = await this.db.connection.createAppender('dq_check_result');
+    const checkedAt = new DuckDBTimestampTZValue(BigInt(nowMs) * 1000n);
+    for (const check of results) {
+      appender.appendVarchar(runId);
+      appender.appendVarchar(pipeline);
+      appender.appendVarchar(check.name);
+      appender.appendVarchar(check.scope);
+      appender.appendVarchar(check.status);
+      appender.appendBoolean(check.blocking);
+      if (check.observed === null || !Number.isFinite(check.observed)) appender.appendNull();
+      else appender.appendDouble(check.observed);
+      if (check.expected === null) appender.appendNull();
+      else appender.appendVarchar(check.expected);
+      appender.appendVarchar(check.message);
+      appender.appendTimestampTZ(checkedAt);
+      if (check.bucket === undefined || check.bucket === null) appender.appendNull();
+      else appender.appendTimestampTZ(new DuckDBTimestampTZValue(BigInt(check.bucket) * 1000n));
+      appender.endRow();
     }
+    appender.closeSync();
   }
 
   private async recordWindow(

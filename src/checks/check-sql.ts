@@ -1,0 +1,109 @@
+import type { CheckDialect } from './dialect.js';
+
+/**
+ * Every check query, written once against CheckDialect. Each selects only
+ * the columns it needs and filters on the time range (and the dialect's
+ * partition filter), so warehouses prune instead of scanning.
+ * Parameters are bound by name: from, to (ISO timestamps), pipeline, run_id.
+ */
+const inRange = (d: CheckDialect, alias: string) =>
+  `${alias}.event_ts >= ${d.timestamp('from')} AND ${alias}.event_ts < ${d.timestamp('to')} ${d.partitionFilter(alias, 'from', 'to')}`;
+
+export const ACCEPTED_DECISIONS = ['allow', 'block', 'redact', 'escalate'] as const;
+export const ACCEPTED_POLICY_RESULTS = ['pass', 'block', 'redact', 'escalate', 'flag', 'triggered'] as const;
+const list = (values: readonly string[]) => values.map((v) => `'${v}'`).join(', ');
+
+/** Hourly volume, blocks, cost and p99 latency, in total or per gateway (sparse: empty hours are absent). */
+export function hourlyMetricsSql(d: CheckDialect, byGateway: boolean): string {
+  const scope = byGateway ? 'g.gateway_id' : `'total'`;
+  const join = byGateway ? `JOIN ${d.table('dim_gateway')} g ON g.gateway_key = f.gateway_key` : '';
+  return `SELECT ${d.epochMs(d.hour('f.event_ts'))} AS hour_ms, ${scope} AS scope,
+  COUNT(*) AS events, ${d.countIf('f.was_blocked')} AS blocked, SUM(f.cost_usd) AS cost,
+  ${d.percentile('f.latency_ms', 0.99)} AS latency_p99
+FROM ${d.table('fact_ai_event')} f ${join}
+WHERE ${inRange(d, 'f')}
+GROUP BY 1, 2`;
+}
+
+/**
+ * Distinct events present in [from, to): loaded, or quarantined with a usable
+ * timestamp in the range, or quarantined without one by a read whose window
+ * overlapped the range (DESIGN.md decision 9: a rejected record arrived).
+ */
+export function presentCountSql(d: CheckDialect): string {
+  return `SELECT
+  (SELECT COUNT(DISTINCT f.event_id) FROM ${d.table('fact_ai_event')} f WHERE ${inRange(d, 'f')})
+  + (SELECT COUNT(DISTINCT COALESCE(r.event_id, r.payload_hash)) FROM ${d.table('etl_rejected_event')} r
+     WHERE r.pipeline = ${d.text('pipeline')} AND r.event_ts >= ${d.timestamp('from')} AND r.event_ts < ${d.timestamp('to')}
+       AND NOT EXISTS (SELECT 1 FROM ${d.table('fact_ai_event')} f WHERE f.event_id = r.event_id AND ${inRange(d, 'f')}))
+  + (SELECT COUNT(DISTINCT r.payload_hash) FROM ${d.table('etl_rejected_event')} r
+     WHERE r.pipeline = ${d.text('pipeline')} AND r.event_ts IS NULL
+       AND r.read_from < ${d.timestamp('to')} AND r.read_to > ${d.timestamp('from')}) AS present`;
+}
+
+export function duplicateIdsSql(d: CheckDialect): string {
+  return `SELECT COUNT(*) - COUNT(DISTINCT f.event_id) AS n FROM ${d.table('fact_ai_event')} f WHERE ${inRange(d, 'f')}`;
+}
+
+export function conflictsSql(d: CheckDialect): string {
+  return `SELECT COUNT(*) AS n FROM ${d.table('etl_conflict')} c WHERE c.pipeline = ${d.text('pipeline')} AND c.run_id = ${d.text('run_id')}`;
+}
+
+/** Integrity probes: each returns one count `n` of offending rows. */
+export function integritySql(d: CheckDialect): { name: string; what: string; sql: string }[] {
+  const orphan = (dim: string, key: string) => ({
+    name: `integrity_${dim}`,
+    what: `facts whose ${key} has no ${dim} version valid at the event time`,
+    sql: `SELECT COUNT(*) AS n FROM ${d.table('fact_ai_event')} f WHERE ${inRange(d, 'f')}
+  AND NOT EXISTS (SELECT 1 FROM ${d.table(dim)} m WHERE m.${key} = f.${key} AND f.event_ts >= m.valid_from AND f.event_ts < m.valid_to)`,
+  });
+  return [
+    orphan('dim_user', 'user_key'),
+    orphan('dim_gateway', 'gateway_key'),
+    orphan('dim_model', 'model_key'),
+    {
+      name: 'integrity_dim_keys',
+      what: 'dimension keys that name more than one row',
+      sql: `SELECT SUM(n) AS n FROM (${['dim_user', 'dim_gateway', 'dim_model', 'dim_policy']
+        .map((t) => `SELECT COUNT(*) - COUNT(DISTINCT ${t.replace('dim_', '')}_key) AS n FROM ${d.table(t)}`)
+        .join(' UNION ALL ')}) k`,
+    },
+    {
+      name: 'integrity_policy_keys',
+      what: 'policy evaluations without their policy or their event',
+      sql: `SELECT COUNT(*) AS n FROM ${d.table('fact_policy_evaluation')} e WHERE ${inRange(d, 'e')}
+  AND (NOT EXISTS (SELECT 1 FROM ${d.table('dim_policy')} p WHERE p.policy_key = e.policy_key)
+       OR NOT EXISTS (SELECT 1 FROM ${d.table('fact_ai_event')} f WHERE f.event_id = e.event_id AND ${inRange(d, 'f')}))`,
+    },
+    {
+      name: 'accepted_decision',
+      what: `facts whose decision is not one of ${ACCEPTED_DECISIONS.join(', ')}`,
+      sql: `SELECT COUNT(*) AS n FROM ${d.table('fact_ai_event')} f WHERE ${inRange(d, 'f')} AND f.decision NOT IN (${list(ACCEPTED_DECISIONS)})`,
+    },
+    {
+      name: 'accepted_policy_result',
+      what: `policy evaluations whose result is not one of ${ACCEPTED_POLICY_RESULTS.join(', ')}`,
+      sql: `SELECT COUNT(*) AS n FROM ${d.table('fact_policy_evaluation')} e WHERE ${inRange(d, 'e')} AND e.result NOT IN (${list(ACCEPTED_POLICY_RESULTS)})`,
+    },
+    {
+      name: 'non_negative',
+      what: 'facts with negative tokens, cost or latency',
+      sql: `SELECT COUNT(*) AS n FROM ${d.table('fact_ai_event')} f WHERE ${inRange(d, 'f')}
+  AND (f.input_tokens < 0 OR f.output_tokens < 0 OR f.cost_usd < 0 OR f.latency_ms < 0)`,
+    },
+  ];
+}
+
+/** Ingestion lag of the rows one run loaded (loaded_at − event_ts, seconds) and the newest event overall. */
+export function lagSql(d: CheckDialect): string {
+  const lag = `(${d.epochMs('f.loaded_at')} - ${d.epochMs('f.event_ts')}) / 1000.0`;
+  return `SELECT ${d.percentile(lag, 0.5)} AS lag_p50_s, ${d.percentile(lag, 0.99)} AS lag_p99_s,
+  (SELECT ${d.epochMs('MAX(x.event_ts)')} FROM ${d.table('fact_ai_event')} x WHERE ${inRange(d, 'x')}) AS newest_ms
+FROM ${d.table('fact_ai_event')} f WHERE f.run_id = ${d.text('run_id')} AND ${inRange(d, 'f')}`;
+}
+
+/** Anomaly buckets already flagged (or already scored) since `from`, per check and scope. */
+export function scoredBucketsSql(d: CheckDialect): string {
+  return `SELECT check_name, scope, ${d.epochMs('bucket')} AS bucket_ms, status FROM ${d.table('dq_check_result')}
+WHERE pipeline = ${d.text('pipeline')} AND bucket >= ${d.timestamp('from')} AND check_name LIKE 'anomaly_%'`;
+}

@@ -1,0 +1,72 @@
+/**
+ * The few places where check SQL differs between engines. Every check query
+ * is written once (check-sql.ts) against this interface, so DuckDB, BigQuery
+ * and Snowflake run the same checks.
+ */
+export interface CheckDialect {
+  readonly name: 'duckdb' | 'bigquery' | 'snowflake';
+  /** A table of ours, qualified as the engine needs it. */
+  table(name: string): string;
+  /** A bound timestamp parameter (ISO text bound by name). */
+  timestamp(param: string): string;
+  /** A bound text parameter. */
+  text(param: string): string;
+  hour(column: string): string;
+  epochMs(expression: string): string;
+  countIf(condition: string): string;
+  percentile(expression: string, fraction: number): string;
+  /** An extra predicate that lets the engine skip partitions outside [from, to) ('' when event_ts itself prunes). */
+  partitionFilter(alias: string, fromParam: string, toParam: string): string;
+}
+
+const identifier = /^[a-z_][a-z0-9_]*$/;
+
+function checked(name: string): string {
+  if (!identifier.test(name)) throw new Error(`not a table name: ${name}`);
+  return name;
+}
+
+export const duckdbDialect: CheckDialect = {
+  name: 'duckdb',
+  table: (name) => checked(name),
+  timestamp: (param) => `$${param}::TIMESTAMPTZ`,
+  text: (param) => `$${param}`,
+  hour: (column) => `date_trunc('hour', ${column})`,
+  epochMs: (expression) => `epoch_ms(${expression})`,
+  countIf: (condition) => `count(*) FILTER (WHERE ${condition})`,
+  percentile: (expression, fraction) => `quantile_cont(${expression}, ${fraction})`,
+  // Facts carry date_key, the cheapest filter DuckDB can use to skip row groups.
+  partitionFilter: (alias, from, to) =>
+    `AND ${alias}.date_key BETWEEN CAST(strftime($${from}::TIMESTAMPTZ, '%Y%m%d') AS INTEGER) ` +
+    `AND CAST(strftime($${to}::TIMESTAMPTZ, '%Y%m%d') AS INTEGER)`,
+};
+
+/** `dataset` is validated by the caller's config schema; it is quoted here with backticks. */
+export function bigqueryDialect(dataset: string): CheckDialect {
+  return {
+    name: 'bigquery',
+    table: (name) => `\`${dataset}.${checked(name)}\``,
+    timestamp: (param) => `TIMESTAMP(@${param})`,
+    text: (param) => `@${param}`,
+    hour: (column) => `TIMESTAMP_TRUNC(${column}, HOUR)`,
+    epochMs: (expression) => `UNIX_MILLIS(${expression})`,
+    countIf: (condition) => `COUNTIF(${condition})`,
+    percentile: (expression, fraction) => `APPROX_QUANTILES(${expression}, 100)[OFFSET(${Math.round(fraction * 100)})]`,
+    // Tables are partitioned on DATE(event_ts): the event_ts predicate prunes by itself.
+    partitionFilter: () => '',
+  };
+}
+
+export function snowflakeDialect(schema: string): CheckDialect {
+  return {
+    name: 'snowflake',
+    table: (name) => `${schema}.${checked(name)}`,
+    timestamp: (param) => `TO_TIMESTAMP_TZ(:${param})`,
+    text: (param) => `:${param}`,
+    hour: (column) => `DATE_TRUNC('hour', ${column})`,
+    epochMs: (expression) => `DATE_PART(epoch_millisecond, ${expression})`,
+    countIf: (condition) => `COUNT_IF(${condition})`,
+    percentile: (expression, fraction) => `PERCENTILE_CONT(${fraction}) WITHIN GROUP (ORDER BY ${expression})`,
+    partitionFilter: () => '',
+  };
+}

@@ -1,0 +1,212 @@
+import type { Config } from '../config/schema.js';
+import type { Logger } from '../log/logger.js';
+import type { WindowedSource } from '../source/source.js';
+import { DAY_MS, isoDay, startOfUtcDay } from '../util/dates.js';
+import type { CheckResult, CheckStatus, LoadCounts, Warehouse } from '../warehouse/warehouse.js';
+import { flagKey, HOUR_MS, resolveSeasonality, scoreAnomalies, type HourlyPoint } from './anomaly.js';
+import { duplicateIdsSql, hourlyMetricsSql, integritySql, lagSql, scoredBucketsSql } from './check-sql.js';
+
+/**
+ * The checks that run after a load commits (and on demand with `aetl
+ * check`): integrity, duplicates, freshness, anomalies and per-day
+ * completeness. They judge data, they never change it; every result is
+ * appended to dq_check_result. The blocking ones live in blocking.ts.
+ */
+export interface CheckRequest {
+  warehouse: Warehouse;
+  config: Config;
+  logger: Logger;
+  runId: string;
+  nowMs: number;
+  fromMs: number;
+  toMs: number;
+  /** `incremental`: after `aetl run` (freshness, only new complete hours scored); `on_demand`: `aetl check`. */
+  kind: 'incremental' | 'on_demand' | 'history';
+  /** The run's counters, for source-side duplicate delivery. */
+  counts?: Pick<LoadCounts, 'read' | 'inBatchDuplicates' | 'conflicts'>;
+  /** For per-day completeness on demand. */
+  source?: WindowedSource;
+}
+
+const failed = (severity: 'warn' | 'error'): CheckStatus => (severity === 'error' ? 'fail' : 'warn');
+const toNumber = (v: unknown) => (v === null || v === undefined ? null : Number(v));
+
+function params(request: CheckRequest, fromMs = request.fromMs, toMs = request.toMs) {
+  return {
+    pipeline: request.config.pipeline.name,
+    run_id: request.runId,
+    from: new Date(fromMs).toISOString(),
+    to: new Date(toMs).toISOString(),
+  };
+}
+
+async function integrity(request: CheckRequest): Promise<CheckResult[]> {
+  const { warehouse, config } = request;
+  const results: CheckResult[] = [];
+  for (const probe of integritySql(warehouse.dialect)) {
+    const [row] = await warehouse.query(probe.sql, params(request));
+    const n = toNumber(row?.n) ?? 0;
+    results.push({
+      name: probe.name,
+      scope: 'checked range',
+      status: n === 0 ? 'pass' : failed(config.checks.integrity.severity),
+      blocking: false,
+      observed: n,
+      expected: '0',
+      message: n === 0 ? `no ${probe.what}` : `${n} ${probe.what}`,
+    });
+  }
+  return results;
+}
+
+async function duplicates(request: CheckRequest): Promise<CheckResult[]> {
+  const { warehouse, config, counts } = request;
+  const [row] = await warehouse.query(duplicateIdsSql(warehouse.dialect), params(request));
+  const n = toNumber(row?.n) ?? 0;
+  const results: CheckResult[] = [
+    {
+      name: 'duplicates',
+      scope: 'checked range',
+      status: n === 0 ? 'pass' : failed(config.checks.duplicates.severity),
+      blocking: false,
+      observed: n,
+      expected: '0',
+      message: n === 0 ? 'no duplicate event_id' : `${n} duplicate event_id rows`,
+    },
+  ];
+  if (counts && counts.read > 0) {
+    const rate = counts.inBatchDuplicates / counts.read;
+    const limit = config.checks.duplicates.max_delivery_rate;
+    results.push({
+      name: 'duplicate_delivery',
+      scope: 'run',
+      status: rate <= limit ? 'pass' : 'warn',
+      blocking: false,
+      observed: rate,
+      expected: `<= ${limit}`,
+      message: `the source delivered ${counts.inBatchDuplicates} duplicate records of ${counts.read} (${(rate * 100).toFixed(3)}%)`,
+    });
+    results.push({
+      name: 'conflicting_duplicates',
+      scope: 'run',
+      status: counts.conflicts === 0 ? 'pass' : 'warn',
+      blocking: false,
+      observed: counts.conflicts,
+      expected: '0',
+      message:
+        counts.conflicts === 0
+          ? 'no event arrived twice with different content'
+          : `${counts.conflicts} events arrived twice with different content (first loaded kept; see etl_conflict)`,
+    });
+  }
+  return results;
+}
+
+async function freshness(request: CheckRequest): Promise<CheckResult[]> {
+  const { warehouse, config } = request;
+  const f = config.checks.freshness;
+  const [row] = await warehouse.query(lagSql(warehouse.dialect), params(request));
+  const newest = toNumber(row?.newest_ms);
+  const limitMs = f.schedule_interval + config.window.settle_delay + f.tolerance;
+  const lagMs = newest === null ? null : request.nowMs - newest;
+  const p50 = toNumber(row?.lag_p50_s);
+  const p99 = toNumber(row?.lag_p99_s);
+  const ingest = p50 === null ? '' : `; this run's load lag p50 ${p50.toFixed(0)} s, p99 ${(p99 ?? 0).toFixed(0)} s`;
+  return [
+    {
+      name: 'freshness',
+      scope: 'newest event',
+      status: lagMs !== null && lagMs <= limitMs ? 'pass' : failed(f.severity),
+      blocking: false,
+      observed: lagMs === null ? null : lagMs / 1000,
+      expected: `<= ${limitMs / 1000} s`,
+      message:
+        lagMs === null
+          ? 'no event in the checked range'
+          : `newest event is ${(lagMs / 60_000).toFixed(1)} min old; the schedule implies at most ${(limitMs / 60_000).toFixed(1)} min${ingest}`,
+    },
+  ];
+}
+
+async function anomalies(request: CheckRequest): Promise<CheckResult[]> {
+  const { warehouse, config } = request;
+  const a = config.checks.anomalies;
+  const span = await warehouse.loadedSpan(config.pipeline.name);
+  if (!span) return [];
+  const dataFromMs = Math.ceil(span.fromMs / HOUR_MS) * HOUR_MS;
+  // A bucket is complete once its end is at least the lookback before the data's end (decision 15).
+  const completeEnd = Math.floor((Math.min(request.toMs, span.toMs) - config.window.lookback) / HOUR_MS) * HOUR_MS;
+  const firstHour = Math.max(Math.floor(request.fromMs / HOUR_MS) * HOUR_MS, dataFromMs);
+  let candidates: number[] = [];
+  for (let h = firstHour; h + HOUR_MS <= completeEnd; h += HOUR_MS) candidates.push(h);
+  if (candidates.length === 0) return [];
+
+  const seasonality = resolveSeasonality(a, candidates[0]! - dataFromMs);
+  const trainingMs = a.training_days * (seasonality === 'hour_of_week' ? 7 : 1) * DAY_MS;
+  const fromMs = Math.max(dataFromMs, candidates[0]! - trainingMs);
+  const scored = await warehouse.query(scoredBucketsSql(warehouse.dialect), params(request, fromMs));
+  const flagged = new Set<string>();
+  const judged = new Set<number>();
+  for (const r of scored) {
+    const key = flagKey(String(r.check_name), String(r.scope), Number(r.bucket_ms));
+    if (r.status === 'fail' || r.status === 'warn') flagged.add(key);
+    judged.add(Number(r.bucket_ms));
+  }
+  // After a run only hours not judged before are scored; `aetl check` judges its range again.
+  if (request.kind === 'incremental') candidates = candidates.filter((h) => !judged.has(h));
+  if (candidates.length === 0) return [];
+
+  const q = params(request, fromMs, candidates.at(-1)! + HOUR_MS);
+  const rows = [
+    ...(await warehouse.query(hourlyMetricsSql(warehouse.dialect, false), q)),
+    ...(a.per_gateway ? await warehouse.query(hourlyMetricsSql(warehouse.dialect, true), q) : []),
+  ];
+  const points: HourlyPoint[] = rows.map((r) => ({
+    hourMs: Number(r.hour_ms),
+    scope: r.scope === 'total' ? 'total' : `gateway:${String(r.scope)}`,
+    events: Number(r.events),
+    blocked: Number(r.blocked),
+    cost: Number(r.cost),
+    latencyP99: toNumber(r.latency_p99),
+  }));
+  const scopes = ['total', ...[...new Set(points.map((p) => p.scope))].filter((s) => s !== 'total').sort()];
+  return scoreAnomalies({ points, scopes, candidates, dataFromMs, flagged, config: a }, seasonality);
+}
+
+/** Per UTC day: the source's count against loaded ∪ quarantined (on demand; `run` checks each window as it loads). */
+async function completenessByDay(request: CheckRequest, source: WindowedSource): Promise<CheckResult[]> {
+  const { warehouse, config } = request;
+  const c = config.checks.completeness;
+  const results: CheckResult[] = [];
+  for (let day = startOfUtcDay(request.fromMs); day < request.toMs; day += DAY_MS) {
+    const fromMs = Math.max(day, request.fromMs);
+    const toMs = Math.min(day + DAY_MS, request.toMs);
+    const expected = await source.count(fromMs, toMs);
+    const present = await warehouse.presentCount(config.pipeline.name, fromMs, toMs);
+    const ratio = expected === 0 ? 1 : Math.min(present / expected, 1);
+    const missing = Math.max(expected - present, 0);
+    results.push({
+      name: 'completeness',
+      scope: `day ${isoDay(day)}`,
+      status: ratio >= c.min_ratio ? 'pass' : failed(c.severity),
+      blocking: false,
+      observed: ratio,
+      expected: `>= ${c.min_ratio}`,
+      message: `${present} of ${expected} source events present on ${isoDay(day)} (${(ratio * 100).toFixed(3)}%), ${missing} missing`,
+    });
+  }
+  return results;
+}
+
+export async function runChecks(request: CheckRequest): Promise<CheckResult[]> {
+  const { config } = request;
+  const results = [...(await integrity(request)), ...(await duplicates(request))];
+  if (request.kind !== 'history' && config.checks.freshness.enabled) results.push(...(await freshness(request)));
+  if (request.kind !== 'history' && config.checks.anomalies.enabled) results.push(...(await anomalies(request)));
+  if (request.kind === 'on_demand' && request.source)
+    results.push(...(await completenessByDay(request, request.source)));
+  await request.warehouse.writeCheckResults(config.pipeline.name, request.runId, results, request.nowMs);
+  const bad = results.filter((r) => r.status === 'fail' || r.status === 'warn' || r.status === 'error');
+  if (bad.length > 0) request.logger.warn({ failing: bad.length, first: bad[0]!.message }, 'checks found problems');
+  return results;
+}

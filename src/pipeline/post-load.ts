@@ -1,0 +1,58 @@
+import { runChecks, type CheckRequest } from '../checks/run-checks.js';
+import type { WindowedSource } from '../source/source.js';
+import type { Session } from './session.js';
+
+/** The span the session's loads covered: their windows, or for files the events' own times. */
+function loadedRange(session: Session): { fromMs: number; toMs: number } | null {
+  const spans = session.results.map((r) => r.window ?? r.eventSpan).filter((s) => s !== null);
+  if (spans.length === 0) return null;
+  const starts = spans.map((s) => ('startMs' in s ? s.startMs : s.fromMs));
+  const ends = spans.map((s) => ('endMs' in s ? s.endMs : s.toMs));
+  return { fromMs: Math.min(...starts), toMs: Math.max(...ends) };
+}
+
+/** Runs the post-load checks over what this session loaded; their results decide exit 3. */
+export async function checkAfterLoads(session: Session, kind: CheckRequest['kind']): Promise<void> {
+  const range = loadedRange(session);
+  if (!range) return;
+  const totals = session.results.reduce(
+    (sum, r) => ({
+      ...sum,
+      read: sum.read + r.counts.read,
+      inBatchDuplicates: sum.inBatchDuplicates + r.counts.inBatchDuplicates,
+      conflicts: sum.conflicts + r.counts.conflicts,
+    }),
+    { read: 0, inBatchDuplicates: 0, conflicts: 0 },
+  );
+  session.checks.push(
+    ...(await runChecks({
+      warehouse: session.warehouse,
+      config: session.config,
+      logger: session.logger,
+      runId: session.runId,
+      nowMs: session.nowMs,
+      ...range,
+      kind,
+      counts: totals,
+    })),
+  );
+}
+
+/** `aetl check [--from --to]`: every check over a range, with per-day completeness when the source can count. */
+export function checkRange(range: { fromMs: number; toMs: number }): (session: Session) => Promise<void> {
+  return async (session) => {
+    const source: WindowedSource | undefined = session.source.kind === 'windowed' ? session.source.source : undefined;
+    session.checks.push(
+      ...(await runChecks({
+        warehouse: session.warehouse,
+        config: session.config,
+        logger: session.logger,
+        runId: session.runId,
+        nowMs: session.nowMs,
+        ...range,
+        kind: 'on_demand',
+        source,
+      })),
+    );
+  };
+}
