@@ -36,7 +36,9 @@ export async function warehouseSnapshot(file: string, ignoreRejectRefs = false):
   const snapshot: Record<string, string[]> = {};
   for (const [table, sql] of Object.entries(WAREHOUSE_TABLES)) {
     const select =
-      ignoreRejectRefs && table === 'etl_rejected_event' ? sql.replace('(run_id,', '(source_ref, run_id,') : sql;
+      ignoreRejectRefs && table === 'etl_rejected_event'
+        ? sql.replace('(run_id,', '(source_ref, read_from, read_to, run_id,')
+        : sql;
     snapshot[table] = plain(await query(file, `${select} ORDER BY ALL`));
   }
   return snapshot;
