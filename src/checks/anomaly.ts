@@ -19,6 +19,8 @@ export interface HourlyPoint {
   events: number;
   blocked: number;
   cost: number;
+  /** Standard deviation of one event's cost within the hour (null below two events). */
+  costSd: number | null;
   latencyP99: number | null;
 }
 
@@ -31,19 +33,51 @@ interface Metric {
   /** Rate metrics say nothing on a handful of events. */
   needsEvents: boolean;
   value(p: HourlyPoint): number | null;
+  /**
+   * The sampling noise the metric has even when nothing changed (Poisson for
+   * counts, binomial for rates, √n·σ for sums): a baseline of a few quiet
+   * buckets can have a tiny sample deviation, and must not page on noise.
+   */
+  noise(mean: number, tested: HourlyPoint, training: HourlyPoint[]): number;
 }
 
 const METRICS: Metric[] = [
-  { name: 'volume', direction: 'drop', unit: 'events', needsEvents: false, value: (p) => p.events },
+  {
+    name: 'volume',
+    direction: 'drop',
+    unit: 'events',
+    needsEvents: false,
+    value: (p) => p.events,
+    noise: (mean) => Math.sqrt(Math.max(mean, 0)),
+  },
   {
     name: 'block_rate',
     direction: 'spike',
     unit: '',
     needsEvents: true,
     value: (p) => (p.events > 0 ? p.blocked / p.events : null),
+    noise: (mean, tested) => Math.sqrt((mean * (1 - mean)) / Math.max(tested.events, 1)),
   },
-  { name: 'cost', direction: 'spike', unit: 'USD', needsEvents: false, value: (p) => p.cost },
-  { name: 'latency_p99', direction: 'spike', unit: 'ms', needsEvents: true, value: (p) => p.latencyP99 },
+  {
+    name: 'cost',
+    direction: 'spike',
+    unit: 'USD',
+    needsEvents: false,
+    value: (p) => p.cost,
+    noise: (_, tested, training) => {
+      const sds = training.map((p) => p.costSd).filter((v): v is number => v !== null);
+      const eventSd = sds.length === 0 ? 0 : sds.reduce((a, b) => a + b, 0) / sds.length;
+      return Math.sqrt(Math.max(tested.events, 1)) * eventSd;
+    },
+  },
+  {
+    name: 'latency_p99',
+    direction: 'spike',
+    unit: 'ms',
+    needsEvents: true,
+    value: (p) => p.latencyP99,
+    noise: () => 0,
+  },
 ];
 
 export interface AnomalyInput {
@@ -93,11 +127,22 @@ const fmt = (value: number) => (Math.abs(value) >= 100 ? value.toFixed(0) : Numb
 function judge(
   metric: Metric,
   floors: MetricFloors,
+  tested: HourlyPoint,
   observed: number,
-  training: number[],
+  training: { point: HourlyPoint; value: number }[],
   config: AnomalyConfig,
 ): { status: 'pass' | 'anomalous'; expected: string; mean: number; sd: number; bound: number } {
-  const { mean, sd } = stats(training);
+  const { mean, sd: sampleSd } = stats(training.map((t) => t.value));
+  // A prediction interval: the baseline's spread (at least the metric's sampling noise), widened for its size.
+  const spread = Math.max(
+    sampleSd,
+    metric.noise(
+      mean,
+      tested,
+      training.map((t) => t.point),
+    ),
+  );
+  const sd = spread * Math.sqrt(1 + 1 / training.length);
   if (metric.direction === 'drop') {
     const bound = Math.min(mean - config.z * sd, mean - floors.min_abs, mean * (1 - floors.min_rel));
     return { status: observed < bound ? 'anomalous' : 'pass', expected: `>= ${fmt(bound)}`, mean, sd, bound };
@@ -110,7 +155,15 @@ export function scoreAnomalies(input: AnomalyInput, seasonality: Seasonality): C
   const { config } = input;
   const byKey = new Map(input.points.map((p) => [`${p.scope}|${p.hourMs}`, p]));
   const at = (scope: string, hourMs: number): HourlyPoint =>
-    byKey.get(`${scope}|${hourMs}`) ?? { hourMs, scope, events: 0, blocked: 0, cost: 0, latencyP99: null };
+    byKey.get(`${scope}|${hourMs}`) ?? {
+      hourMs,
+      scope,
+      events: 0,
+      blocked: 0,
+      cost: 0,
+      costSd: null,
+      latencyP99: null,
+    };
   const flagged = new Set(input.flagged);
   const results: CheckResult[] = [];
   const failStatus: CheckStatus = config.severity === 'error' ? 'fail' : 'warn';
@@ -122,7 +175,8 @@ export function scoreAnomalies(input: AnomalyInput, seasonality: Seasonality): C
         const usable = (p: HourlyPoint) =>
           !metric.needsEvents || p.events >= config.min_events ? metric.value(p) : null;
         const base = { name: check, scope, blocking: false, bucket };
-        const observed = usable(at(scope, bucket));
+        const tested = at(scope, bucket);
+        const observed = usable(tested);
         const when = new Date(bucket).toISOString().slice(0, 13) + ':00Z';
         if (observed === null) {
           const message = `${metric.name} for ${scope} at ${when}: fewer than ${config.min_events} events, not judged`;
@@ -131,14 +185,14 @@ export function scoreAnomalies(input: AnomalyInput, seasonality: Seasonality): C
         }
         const training = trainingHours(bucket, seasonality, config, input.dataFromMs)
           .filter((h) => !flagged.has(flagKey(check, scope, h)))
-          .map((h) => usable(at(scope, h)))
-          .filter((v): v is number => v !== null);
+          .map((h) => ({ point: at(scope, h), value: usable(at(scope, h)) }))
+          .filter((t): t is { point: HourlyPoint; value: number } => t.value !== null);
         if (training.length < config.min_training) {
           const message = `${metric.name} for ${scope} at ${when}: ${training.length} ${seasonality} training buckets, ${config.min_training} needed`;
           results.push({ ...base, status: 'insufficient_history', observed, expected: null, message });
           continue;
         }
-        const verdict = judge(metric, floors, observed, training, config);
+        const verdict = judge(metric, floors, tested, observed, training, config);
         const word = metric.direction === 'drop' ? 'below' : 'above';
         const message =
           `${metric.name} for ${scope} at ${when}: ${fmt(observed)}${metric.unit ? ` ${metric.unit}` : ''}` +

@@ -19,7 +19,7 @@ export function hourlyMetricsSql(d: CheckDialect, byGateway: boolean): string {
   const join = byGateway ? `JOIN ${d.table('dim_gateway')} g ON g.gateway_key = f.gateway_key` : '';
   return `SELECT ${d.epochMs(d.hour('f.event_ts'))} AS hour_ms, ${scope} AS scope,
   COUNT(*) AS events, ${d.countIf('f.was_blocked')} AS blocked, SUM(f.cost_usd) AS cost,
-  ${d.percentile('f.latency_ms', 0.99)} AS latency_p99
+  STDDEV_SAMP(f.cost_usd) AS cost_sd, ${d.percentile('f.latency_ms', 0.99)} AS latency_p99
 FROM ${d.table('fact_ai_event')} f ${join}
 WHERE ${inRange(d, 'f')}
 GROUP BY 1, 2`;

@@ -167,6 +167,7 @@ async function anomalies(request: CheckRequest): Promise<CheckResult[]> {
     events: Number(r.events),
     blocked: Number(r.blocked),
     cost: Number(r.cost),
+    costSd: toNumber(r.cost_sd),
     latencyP99: toNumber(r.latency_p99),
   }));
   const scopes = ['total', ...[...new Set(points.map((p) => p.scope))].filter((s) => s !== 'total').sort()];

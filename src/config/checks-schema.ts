@@ -57,7 +57,7 @@ const anomalies = z.strictObject({
   /** Rate metrics (block rate, p99 latency) are not judged on buckets with fewer events. */
   min_events: z.int().min(1).default(50),
   volume: floors(10, 0.2),
-  block_rate: floors(0.05, 0.5),
+  block_rate: floors(0.1, 0.5),
   cost: floors(1, 0.5),
   latency_p99: floors(100, 0.25),
 });

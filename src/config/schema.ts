@@ -23,6 +23,25 @@ const simulatorFaults = z.strictObject({
   expired_cursor_rate: share,
   /** Delay before each page is answered. */
   slow_page_ms: z.int().min(0).max(60_000).default(0),
+  /** Share of events the source counts (count=true) but never serves: a lossy source. */
+  lost_share: share,
+});
+
+/** Shapes of traffic and injected incidents, for data-quality demos and tests. */
+const simulatorTraffic = z.strictObject({
+  /** 24 multipliers of the rate, one per UTC hour of day (a daily cycle). */
+  hourly_profile: z.array(z.number().min(0).max(100)).length(24).optional(),
+  incidents: z
+    .array(
+      z.strictObject({
+        /** The UTC hour the incident fills. */
+        at: z.iso.datetime({ offset: true }),
+        kind: z.enum(['block_spike', 'volume_drop']),
+        /** block_spike: share of the hour's requests blocked; volume_drop: share of requests left. */
+        share: z.number().min(0).max(1),
+      }),
+    )
+    .default([]),
 });
 
 const simulatorSettings = z.strictObject({
@@ -31,6 +50,7 @@ const simulatorSettings = z.strictObject({
   bad_record_rate: share,
   unknown_member_rate: share,
   faults: simulatorFaults.default(simulatorFaults.parse({})),
+  traffic: simulatorTraffic.default(simulatorTraffic.parse({})),
 });
 
 const exportSettings = z.strictObject({

@@ -51,6 +51,8 @@ export class EventUniverse {
   private readonly teams = new Map<string, string>();
   readonly seed: number;
   readonly faults: SimulatorFaults;
+  /** Injected incidents by the start of their hour. */
+  private readonly incidents: Map<number, SimulatorSettings['traffic']['incidents'][number]>;
 
   constructor(
     private readonly settings: SimulatorSettings,
@@ -58,6 +60,9 @@ export class EventUniverse {
   ) {
     this.seed = settings.seed;
     this.faults = settings.faults;
+    this.incidents = new Map(
+      settings.traffic.incidents.map((i) => [Math.floor(Date.parse(i.at) / 3_600_000) * 3_600_000, i]),
+    );
     // The simulator's universe is the members' current reference rows (the last row of each).
     const current = (rows: ReferenceRow[]) => [...new Map(rows.map((r) => [r.natural, r])).values()];
     this.users = current(reference.users).map((u) => u.natural);
@@ -80,11 +85,15 @@ export class EventUniverse {
     // Faults draw from their own stream, so turning them on does not change the events themselves.
     const faultRng = new SeededRandom(`${this.settings.seed}:${minute}:faults`);
     const { late_share, late_max } = this.settings.faults;
-    const rate = this.settings.rate_per_minute;
+    const hour = Math.floor(minute / 60);
+    const profile = this.settings.traffic.hourly_profile?.[hour % 24] ?? 1;
+    const incident = this.incidents.get(hour * 60 * MINUTE_MS);
+    const rate = this.settings.rate_per_minute * profile * (incident?.kind === 'volume_drop' ? incident.share : 1);
     const n = Math.floor(rate * (0.6 + 0.8 * rng.next()) + rng.next());
     const events: SimulatedEvent[] = [];
     for (let i = 0; i < n; i++) {
-      const event = this.makeEvent(rng, minute);
+      const forceBlock = incident?.kind === 'block_spike' && faultRng.next() < incident.share;
+      const event = this.makeEvent(rng, minute, forceBlock);
       if (faultRng.next() < late_share) event.visibleAtMs += Math.floor(faultRng.next() * late_max);
       events.push(event);
     }
@@ -97,10 +106,10 @@ export class EventUniverse {
    * duplicate deliveries inserted at a later position (often another page).
    */
   servedInMinute(minute: number): SimulatedEvent[] {
-    const { unordered, duplicate_share } = this.settings.faults;
-    const served = this.eventsInMinute(minute);
-    if (!unordered && duplicate_share === 0) return served;
+    const { unordered, duplicate_share, lost_share } = this.settings.faults;
     const rng = new SeededRandom(`${this.settings.seed}:${minute}:served`);
+    const served = this.eventsInMinute(minute).filter(() => lost_share === 0 || rng.next() >= lost_share);
+    if (!unordered && duplicate_share === 0) return served;
     if (unordered) {
       for (let i = served.length - 1; i > 0; i--) {
         const j = Math.floor(rng.next() * (i + 1));
@@ -135,7 +144,7 @@ export class EventUniverse {
     return truth;
   }
 
-  private makeEvent(rng: SeededRandom, minute: number): SimulatedEvent {
+  private makeEvent(rng: SeededRandom, minute: number, forceBlock: boolean): SimulatedEvent {
     const id = rng.uuid();
     const tsMs = minute * MINUTE_MS + Math.floor(rng.next() * MINUTE_MS);
     const unknown = rng.next() < this.settings.unknown_member_rate;
@@ -143,7 +152,8 @@ export class EventUniverse {
     const gateway = unknown && rng.next() < 0.5 ? `gw_new_${rng.int(1, 2)}` : rng.pick(this.gateways);
     const model = rng.pick(this.models);
     const roll = rng.next();
-    const decision = roll < 0.86 ? 'allow' : roll < 0.92 ? 'redact' : roll < 0.98 ? 'block' : 'escalate';
+    const natural = roll < 0.86 ? 'allow' : roll < 0.92 ? 'redact' : roll < 0.98 ? 'block' : 'escalate';
+    const decision = forceBlock ? 'block' : natural;
     const inputTokens = rng.int(20, 4000);
     const outputTokens = decision === 'block' ? 0 : rng.int(0, 2000);
     const costMicros =
