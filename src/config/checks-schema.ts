@@ -23,7 +23,6 @@ const completeness = z.strictObject({
   min_ratio: z.number().min(0).max(1).default(0.999),
   /** A failure keeps the checkpoint where it is (DESIGN.md decision 1). */
   blocking: z.boolean().default(true),
-  per_gateway: z.boolean().default(false),
 });
 
 const duplicates = z.strictObject({

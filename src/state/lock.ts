@@ -1,5 +1,6 @@
 import {
   closeSync,
+  mkdirSync,
   openSync,
   readFileSync,
   renameSync,
@@ -10,6 +11,7 @@ import {
   writeSync,
 } from 'node:fs';
 import { hostname } from 'node:os';
+import { dirname } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { RunFailedError } from '../util/errors.js';
@@ -98,6 +100,7 @@ export class RunLock {
     };
     const text = JSON.stringify(owner);
     const deadline = Date.now() + waitMs;
+    mkdirSync(dirname(path), { recursive: true }); // a first run on a fresh clone has no data folder yet
     for (;;) {
       try {
         const fd = openSync(path, 'wx');

@@ -12,7 +12,7 @@ export class Workspace {
   readonly dir = mkdtempSync(join(tmpdir(), 'aetl-test-'));
 
   get warehouse(): string {
-    return join(this.dir, 'warehouse.duckdb');
+    return join(this.dir, 'data', 'warehouse.duckdb');
   }
 
   get lake(): string {
@@ -27,7 +27,8 @@ export class Workspace {
   writeConfig(overrides: Record<string, unknown> = {}, name = 'config.yaml'): string {
     const config = {
       source: { kind: 'simulator', simulator: { seed: 7, rate_per_minute: 3 } },
-      warehouse: { kind: 'duckdb', path: 'warehouse.duckdb' },
+      // A folder that does not exist yet, as on a fresh clone.
+      warehouse: { kind: 'duckdb', path: 'data/warehouse.duckdb' },
       lake: { path: 'lake' },
       staging: { path: 'staging' },
       reference: REFERENCE_PATHS,
