@@ -1,5 +1,7 @@
 import type { AnomalyConfig, MetricFloors } from '../config/checks-schema.js';
-import type { CheckResult, CheckStatus } from '../warehouse/warehouse.js';
+import { HOUR_MS } from '../util/dates.js';
+import type { CheckResult } from '../warehouse/warehouse.js';
+import { failedStatus } from './status.js';
 
 /**
  * Hourly anomaly scoring over series the warehouse aggregated (see
@@ -11,7 +13,6 @@ import type { CheckResult, CheckStatus } from '../warehouse/warehouse.js';
  * directional (drops for volume, spikes for the rest); z-score plus
  * absolute and relative floors; every result says what it saw and expected.
  */
-export const HOUR_MS = 3_600_000;
 
 export interface HourlyPoint {
   hourMs: number;
@@ -166,7 +167,7 @@ export function scoreAnomalies(input: AnomalyInput, seasonality: Seasonality): C
     };
   const flagged = new Set(input.flagged);
   const results: CheckResult[] = [];
-  const failStatus: CheckStatus = config.severity === 'error' ? 'fail' : 'warn';
+  const failStatus = failedStatus(config.severity);
   for (const bucket of [...input.candidates].sort((a, b) => a - b)) {
     for (const scope of input.scopes) {
       for (const metric of METRICS) {

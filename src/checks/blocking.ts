@@ -1,10 +1,10 @@
 import type { ChecksConfig } from '../config/checks-schema.js';
-import type { CheckResult, CheckStatus, LoadFacts } from '../warehouse/warehouse.js';
+import type { CheckResult, LoadFacts } from '../warehouse/warehouse.js';
+import { failedStatus as failed } from './status.js';
 
 /** A reject-rate breach fails the run (exit 1), unlike other check failures (exit 3): DESIGN.md decision 3. */
 export const REJECT_RATE_CHECK = 'reject_rate';
 
-const failed = (severity: 'warn' | 'error'): CheckStatus => (severity === 'error' ? 'fail' : 'warn');
 const pct = (ratio: number) => `${(ratio * 100).toFixed(3).replace(/\.?0+$/, '')}%`;
 
 /**

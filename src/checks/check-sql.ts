@@ -45,10 +45,6 @@ export function duplicateIdsSql(d: CheckDialect): string {
   return `SELECT COUNT(*) - COUNT(DISTINCT f.event_id) AS n FROM ${d.table('fact_ai_event')} f WHERE ${inRange(d, 'f')}`;
 }
 
-export function conflictsSql(d: CheckDialect): string {
-  return `SELECT COUNT(*) AS n FROM ${d.table('etl_conflict')} c WHERE c.pipeline = ${d.text('pipeline')} AND c.run_id = ${d.text('run_id')}`;
-}
-
 /** Integrity probes: each returns one count `n` of offending rows. */
 export function integritySql(d: CheckDialect): { name: string; what: string; sql: string }[] {
   const orphan = (dim: string, key: string) => ({

@@ -1,9 +1,10 @@
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
 import type { WindowedSource } from '../source/source.js';
-import { DAY_MS, isoDay, startOfUtcDay } from '../util/dates.js';
-import type { CheckResult, CheckStatus, LoadCounts, Warehouse } from '../warehouse/warehouse.js';
-import { flagKey, HOUR_MS, resolveSeasonality, scoreAnomalies, type HourlyPoint } from './anomaly.js';
+import { DAY_MS, HOUR_MS, isoDay, startOfUtcDay } from '../util/dates.js';
+import type { CheckResult, LoadCounts, Warehouse } from '../warehouse/warehouse.js';
+import { failedStatus as failed } from './status.js';
+import { flagKey, resolveSeasonality, scoreAnomalies, type HourlyPoint } from './anomaly.js';
 import { duplicateIdsSql, hourlyMetricsSql, integritySql, lagSql, scoredBucketsSql } from './check-sql.js';
 
 /**
@@ -28,8 +29,7 @@ export interface CheckRequest {
   source?: WindowedSource;
 }
 
-const failed = (severity: 'warn' | 'error'): CheckStatus => (severity === 'error' ? 'fail' : 'warn');
-const toNumber = (v: unknown) => (v === null || v === undefined ? null : Number(v));
+const toNumberOrNull = (v: unknown) => (v === null || v === undefined ? null : Number(v));
 
 function params(request: CheckRequest, fromMs = request.fromMs, toMs = request.toMs) {
   return {
@@ -45,7 +45,7 @@ async function integrity(request: CheckRequest): Promise<CheckResult[]> {
   const results: CheckResult[] = [];
   for (const probe of integritySql(warehouse.dialect)) {
     const [row] = await warehouse.query(probe.sql, params(request));
-    const n = toNumber(row?.n) ?? 0;
+    const n = toNumberOrNull(row?.n) ?? 0;
     results.push({
       name: probe.name,
       scope: 'checked range',
@@ -62,7 +62,7 @@ async function integrity(request: CheckRequest): Promise<CheckResult[]> {
 async function duplicates(request: CheckRequest): Promise<CheckResult[]> {
   const { warehouse, config, counts } = request;
   const [row] = await warehouse.query(duplicateIdsSql(warehouse.dialect), params(request));
-  const n = toNumber(row?.n) ?? 0;
+  const n = toNumberOrNull(row?.n) ?? 0;
   const results: CheckResult[] = [
     {
       name: 'duplicates',
@@ -106,11 +106,11 @@ async function freshness(request: CheckRequest): Promise<CheckResult[]> {
   const { warehouse, config } = request;
   const f = config.checks.freshness;
   const [row] = await warehouse.query(lagSql(warehouse.dialect), params(request));
-  const newest = toNumber(row?.newest_ms);
+  const newest = toNumberOrNull(row?.newest_ms);
   const limitMs = f.schedule_interval + config.window.settle_delay + f.tolerance;
   const lagMs = newest === null ? null : request.nowMs - newest;
-  const p50 = toNumber(row?.lag_p50_s);
-  const p99 = toNumber(row?.lag_p99_s);
+  const p50 = toNumberOrNull(row?.lag_p50_s);
+  const p99 = toNumberOrNull(row?.lag_p99_s);
   const ingest = p50 === null ? '' : `; this run's load lag p50 ${p50.toFixed(0)} s, p99 ${(p99 ?? 0).toFixed(0)} s`;
   return [
     {
@@ -167,8 +167,8 @@ async function anomalies(request: CheckRequest): Promise<CheckResult[]> {
     events: Number(r.events),
     blocked: Number(r.blocked),
     cost: Number(r.cost),
-    costSd: toNumber(r.cost_sd),
-    latencyP99: toNumber(r.latency_p99),
+    costSd: toNumberOrNull(r.cost_sd),
+    latencyP99: toNumberOrNull(r.latency_p99),
   }));
   const scopes = ['total', ...[...new Set(points.map((p) => p.scope))].filter((s) => s !== 'total').sort()];
   return scoreAnomalies({ points, scopes, candidates, dataFromMs, flagged, config: a }, seasonality);

@@ -144,7 +144,7 @@ withLockOptions(
   program
     .command('reconcile')
     .description('compare per-day source counts with the warehouse and re-pull the days that differ')
-    .option('--days <n>', 'how many days back from the checkpoint', positiveInt, 7),
+    .option('--days <n>', 'how many days back from now', positiveInt, 7),
 ).action((opts: LockOptions & { days: number }, command: Command) =>
   runCommand(command, 'reconcile', opts, reconcile(opts.days)),
 );

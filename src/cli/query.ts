@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import type { Config } from '../config/schema.js';
 import { openDuckDB, type Row } from '../warehouse/duckdb/duckdb-connection.js';
 import { UsageError } from '../util/errors.js';
-import { join } from 'node:path';
+import { duckdbSettings } from '../pipeline/open-warehouse.js';
 
 const LAKE_VIEWS = fileURLToPath(new URL('../../sql/duckdb/lake_views.sql', import.meta.url));
 
@@ -28,16 +28,13 @@ export async function runQuery(
     ...new Set([...text.replace(/--.*$/gm, '').matchAll(/\$([a-z_][a-z0-9_]*)/gi)].map((m) => m[1]!)),
   ].filter((name) => !(name in params));
   if (missing.length > 0) throw new UsageError(`${file} needs ${missing.map((m) => `--param ${m}=...`).join(' ')}`);
-  const db = await openDuckDB(lake ? ':memory:' : config.warehouse.path, {
-    memoryLimit: config.warehouse.memory_limit,
-    tempDirectory: join(config.staging.path, '.duckdb-spill'),
-    readOnly: !lake,
-  });
+  const db = await openDuckDB(lake ? ':memory:' : config.warehouse.path, duckdbSettings(config, !lake));
   try {
-    if (lake)
-      await db.connection.run(
-        readFileSync(LAKE_VIEWS, 'utf8').replaceAll("'data/lake/", `'${config.lake.path.replaceAll("'", "''")}/`),
-      );
+    if (lake) {
+      // A function replacement, so a `$` in the path stays literal.
+      const prefix = `'${config.lake.path.replaceAll("'", "''")}/`;
+      await db.connection.run(readFileSync(LAKE_VIEWS, 'utf8').replaceAll("'data/lake/", () => prefix));
+    }
     const used = Object.fromEntries(Object.entries(params).filter(([name]) => text.includes(`$${name}`)));
     const reader = await db.connection.runAndReadAll(text, used);
     return reader.getRowObjectsJson() as Row[];

@@ -67,6 +67,8 @@ const source = z
     url: z.url().optional(),
     token: z.string().min(1).optional(),
     files: z.string().min(1).optional(),
+    /** Skip files modified more recently than this (an inbox may still be writing them); 0 = off. */
+    min_file_age: duration.default(0),
     page_size: z.int().min(1).max(100_000).default(1000),
     timeout: duration.default(30_000),
     max_retries: z.int().min(0).max(20).default(5),
@@ -75,10 +77,9 @@ const source = z
   })
   .superRefine((value, ctx) => {
     if (value.kind === 'events_api' || value.kind === 'export_api') {
-      if (!value.url)
-        ctx.addIssue({ code: 'custom', path: ['url'], message: 'required when source.kind is events_api' });
-      if (!value.token)
-        ctx.addIssue({ code: 'custom', path: ['token'], message: 'required when source.kind is events_api' });
+      const message = `required when source.kind is ${value.kind}`;
+      if (!value.url) ctx.addIssue({ code: 'custom', path: ['url'], message });
+      if (!value.token) ctx.addIssue({ code: 'custom', path: ['token'], message });
     }
     if (value.kind === 'files' && !value.files) {
       ctx.addIssue({ code: 'custom', path: ['files'], message: 'required when source.kind is files' });
@@ -128,7 +129,6 @@ export const configSchema = z.strictObject({
 });
 
 export type Config = z.infer<typeof configSchema>;
-export type SourceConfig = Config['source'];
 export type SimulatorSettings = z.infer<typeof simulatorSettings>;
 export type SimulatorFaults = z.infer<typeof simulatorFaults>;
 export type ExportSettings = z.infer<typeof exportSettings>;

@@ -65,10 +65,3 @@ export function formatCost(micros: bigint): string {
   const fraction = (micros % 1_000_000n).toString().padStart(6, '0');
   return `${whole}.${fraction}`;
 }
-
-export function formatInstant(micros: number): string {
-  const ms = Math.floor(micros / 1000);
-  const extra = micros - ms * 1000;
-  const iso = new Date(ms).toISOString();
-  return extra === 0 ? iso : `${iso.slice(0, -1)}${String(extra).padStart(3, '0')}Z`;
-}

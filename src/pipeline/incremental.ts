@@ -1,4 +1,5 @@
-import { listSourceFiles, readSourceFile } from '../source/files.js';
+import { listSourceFiles, readSourceFile, UnreadableFileError } from '../source/files.js';
+import { RunFailedError } from '../util/errors.js';
 import type { WindowedSource } from '../source/source.js';
 import { planWindows } from '../state/window.js';
 import { DAY_MS } from '../util/dates.js';
@@ -28,24 +29,41 @@ async function loadWindows(session: Session, source: WindowedSource): Promise<vo
   }
 }
 
-/** `aetl run` on files: every file whose (path, sha256) is not in the ledger yet, one package each. */
+/**
+ * `aetl run` on files: every file whose (path, sha256) is not in the ledger
+ * yet, one package each. A file that fails its checks or cannot be read stays
+ * out of the ledger (so a fixed file is retried) without holding up the
+ * others; an unreadable one fails the run at the end, naming it.
+ */
 async function loadFiles(session: Session, pattern: string): Promise<void> {
   const ledger = await session.warehouse.loadedFiles(session.config.pipeline.name);
-  const files = await listSourceFiles(pattern);
+  const files = await listSourceFiles(pattern, session.config.source.min_file_age, session.nowMs);
   const fresh = files.filter((file) => ledger.get(file.path) !== file.sha256);
   session.logger.info({ found: files.length, new: fresh.length }, 'source files listed');
+  const unreadable: string[] = [];
   for (const file of fresh) {
     session.stop.throwIfRequested();
     const input = { window: null, records: readSourceFile(file.path), sourceCount: null, sourceFiles: [file] };
-    const result = await extractAndLoad(session, input, null);
-    if (!result.checksPassed) break;
+    try {
+      await extractAndLoad(session, input, null);
+    } catch (error) {
+      if (!(error instanceof UnreadableFileError)) throw error;
+      session.logger.error({ file: file.path, err: error.message }, 'file skipped: it cannot be read');
+      unreadable.push(error.message);
+    }
   }
+  if (unreadable.length > 0)
+    throw new RunFailedError(`${unreadable.length} file(s) could not be read: ${unreadable.join('; ')}`);
 }
 
 export async function runIncremental(session: Session): Promise<void> {
   const { source } = session;
-  if (source.kind === 'files') await loadFiles(session, source.pattern);
-  else await loadWindows(session, source.source);
-  // Files have no schedule to be fresh against: they get the history checks.
-  await checkAfterLoads(session, source.kind === 'files' ? 'history' : 'incremental');
+  try {
+    if (source.kind === 'files') await loadFiles(session, source.pattern);
+    else await loadWindows(session, source.source);
+  } finally {
+    // What did load is checked even when a later file or window failed.
+    // Files have no schedule to be fresh against: they get the history checks.
+    await checkAfterLoads(session, source.kind === 'files' ? 'history' : 'incremental');
+  }
 }

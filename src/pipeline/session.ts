@@ -108,8 +108,18 @@ function outcomeOf(
   results: WindowResult[],
   checks: CheckResult[],
 ): { status: RunStatus; exitCode: ExitCode; error: string | null } {
-  const failed = [...results.flatMap((r) => r.checks), ...checks].filter((c) => c.status === 'fail');
+  const all = [...results.flatMap((r) => r.checks), ...checks];
+  const failed = all.filter((c) => c.status === 'fail');
   const rejectBreach = failed.find((c) => c.name === REJECT_RATE_CHECK);
+  const broken = all.filter((c) => c.status === 'error');
+  // A check that could not run is a failed run (DESIGN.md decision 14), not a verdict on the data.
+  if (broken.length > 0) {
+    return {
+      status: 'failed',
+      exitCode: EXIT.runFailed,
+      error: broken.map((c) => `${c.name}: ${c.message}`).join('; '),
+    };
+  }
   if (rejectBreach) {
     return { status: 'failed', exitCode: EXIT.runFailed, error: `reject rate too high: ${rejectBreach.message}` };
   }
@@ -183,6 +193,8 @@ export async function runSession(
         progress: options.onProgress,
       };
       let detail: unknown;
+      let outcome: ReturnType<typeof outcomeOf>;
+      const alert = config.checks.alert;
       try {
         const source = await openSource(config, reference, logger, () => nowMs);
         try {
@@ -191,24 +203,36 @@ export async function runSession(
         } finally {
           await source.close();
         }
+        outcome = outcomeOf(session.results, session.checks);
+        await publishPendingLake(warehouse, pipeline, config.lake.path, logger);
+        rmSync(join(stagingRoot, runId), { recursive: true, force: true });
+        failpoint('run:before-finish');
+        await warehouse.finishRun(runId, outcome.status, outcome.error, Date.now());
       } catch (error) {
-        await warehouse.finishRun(runId, 'failed', (error as Error).message, Date.now()).catch(() => undefined);
+        const message = (error as Error).message;
+        await warehouse.finishRun(runId, 'failed', message, Date.now()).catch(() => undefined);
+        // A run that failed outright pages too: as one `error` result.
+        const failure = {
+          name: 'run',
+          scope: 'run',
+          status: 'error' as const,
+          blocking: false,
+          observed: null,
+          expected: null,
+          message,
+        };
+        if (alert)
+          await sendAlert(
+            alert,
+            { runId, pipeline, command: options.command, status: 'failed', error: message },
+            [failure],
+            logger,
+          );
         throw error;
       }
-      const outcome = outcomeOf(session.results, session.checks);
-      await publishPendingLake(warehouse, pipeline, config.lake.path, logger);
-      rmSync(join(stagingRoot, runId), { recursive: true, force: true });
-      failpoint('run:before-finish');
-      await warehouse.finishRun(runId, outcome.status, outcome.error, Date.now());
       const status = await warehouse.status(pipeline, 1);
       const allChecks = [...session.results.flatMap((r) => r.checks), ...session.checks];
-      if (config.checks.alert)
-        await sendAlert(
-          config.checks.alert,
-          { runId, pipeline, command: options.command, ...outcome },
-          allChecks,
-          logger,
-        );
+      if (alert) await sendAlert(alert, { runId, pipeline, command: options.command, ...outcome }, allChecks, logger);
       return {
         ...base,
         ...outcome,

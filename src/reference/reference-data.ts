@@ -33,18 +33,18 @@ function readCsv(path: string, kind: ReferenceKind): ReferenceRow[] {
     const code = (error as NodeJS.ErrnoException).code ?? 'error';
     throw new ConfigError(`reference.${kind}: cannot read ${path} (${code}); fix the path or remove the key`);
   }
-  let rows: Record<string, string>[];
+  let rows: { record: Record<string, string>; info: { lines: number } }[];
   try {
-    rows = parse(text, { columns: true, skip_empty_lines: true, trim: true, bom: true });
+    rows = parse(text, { columns: true, skip_empty_lines: true, trim: true, bom: true, info: true });
   } catch (error) {
     throw new ConfigError(`reference.${kind}: ${path} is not valid CSV: ${(error as Error).message}`);
   }
-  const header = Object.keys(rows[0] ?? {});
+  const header = Object.keys(rows[0]?.record ?? {});
   if (rows.length > 0 && !header.includes(spec.natural)) {
     throw new ConfigError(`reference.${kind}: ${path} has no ${spec.natural} column`);
   }
-  return rows.map((row, i) => {
-    const where = `${path} line ${i + 2}`;
+  return rows.map(({ record: row, info }) => {
+    const where = `${path} line ${info.lines}`;
     const natural = row[spec.natural];
     if (!natural) throw new ConfigError(`reference.${kind}: ${where}: ${spec.natural} is empty`);
     const attributes = Object.fromEntries(spec.attributes.map((c) => [c, row[c] ? row[c] : null]));

@@ -27,8 +27,13 @@ export function formatOf(path: string): Format | undefined {
   return FORMATS.find((format) => name.endsWith(`.${format}`));
 }
 
-/** A path, a directory (every supported file under it) or a glob; sorted so runs are repeatable. */
-export async function listSourceFiles(pattern: string): Promise<SourceFile[]> {
+const HASH_CONCURRENCY = 4;
+
+/**
+ * A path, a directory (every supported file under it) or a glob; sorted so
+ * runs are repeatable. Files younger than `minAgeMs` are left for a later run.
+ */
+export async function listSourceFiles(pattern: string, minAgeMs = 0, nowMs = Date.now()): Promise<SourceFile[]> {
   let paths: string[];
   if (isDynamicPattern(pattern)) {
     paths = await glob(pattern, { absolute: true, onlyFiles: true });
@@ -40,7 +45,15 @@ export async function listSourceFiles(pattern: string): Promise<SourceFile[]> {
       : [isAbsolute(pattern) ? pattern : resolve(pattern)];
   }
   const supported = paths.filter((path) => formatOf(path) !== undefined).sort();
-  return Promise.all(supported.map(describeFile));
+  const settled: string[] = [];
+  for (const path of supported)
+    if (minAgeMs === 0 || nowMs - (await stat(path)).mtimeMs >= minAgeMs) settled.push(path);
+  // Hash a few at a time: a large inbox must not exhaust file descriptors.
+  const described: SourceFile[] = [];
+  for (let i = 0; i < settled.length; i += HASH_CONCURRENCY) {
+    described.push(...(await Promise.all(settled.slice(i, i + HASH_CONCURRENCY).map(describeFile))));
+  }
+  return described;
 }
 
 async function describeFile(path: string): Promise<SourceFile> {
@@ -131,11 +144,22 @@ async function* csvRows(path: string, input: Readable): AsyncIterable<RawRecord>
   }
 }
 
-/** Streams one file's records in bounded batches. */
+/** A file that cannot be read to its end (truncated gzip, broken JSON array, unclosed CSV quote). */
+export class UnreadableFileError extends Error {
+  override readonly name = 'UnreadableFileError';
+}
+
+/** Streams one file's records in bounded batches; a file that breaks off names itself in the error. */
 export async function* readSourceFile(path: string): AsyncIterable<RawRecord[]> {
   const format = formatOf(path);
   const input = await openDecoded(path);
   const records =
     format === 'csv' ? csvRows(path, input) : format === 'json' ? jsonArray(path, input) : jsonLines(path, input);
-  yield* batched(records);
+  try {
+    yield* batched(records);
+  } catch (error) {
+    throw new UnreadableFileError(
+      `${path}: cannot be read to its end (${format ?? 'unknown format'}): ${(error as Error).message}`,
+    );
+  }
 }

@@ -1,10 +1,12 @@
-import { readFileSync, writeFileSync, renameSync } from 'node:fs';
+import { writeFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 
 /**
  * A load package (after dlt): one window's staged Parquet files plus a
- * manifest, the hand-off from extract to load. Column order here is the
- * order StagingWriter appends in.
+ * manifest, the hand-off from extract to load. A package is loaded by the
+ * run that wrote it; after a crash the next run redoes the window from the
+ * checkpoint (which did not move) rather than resuming a package. Column
+ * order here is the order StagingWriter appends in.
  */
 export const STAGING_TABLES = {
   events: `CREATE TABLE events (
@@ -51,8 +53,4 @@ export function writeManifest(dir: string, manifest: PackageManifest): void {
   const tmp = join(dir, `${MANIFEST}.tmp`);
   writeFileSync(tmp, JSON.stringify(manifest, null, 2));
   renameSync(tmp, join(dir, MANIFEST));
-}
-
-export function readManifest(dir: string): PackageManifest {
-  return JSON.parse(readFileSync(join(dir, MANIFEST), 'utf8')) as PackageManifest;
 }

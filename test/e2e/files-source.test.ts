@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, utimesSync, writeFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
 import { aetl } from '../helpers/cli.js';
@@ -186,5 +186,29 @@ describe('files source', () => {
     const [reject] = await query(w.warehouse, 'SELECT source_ref, reasons::VARCHAR AS reasons FROM etl_rejected_event');
     expect(reject!.source_ref).toBe('line 4');
     expect(String(reject!.reasons)).toContain('4 columns, the header has 11');
+  });
+
+  it('an unreadable file is named, kept out of the ledger and does not hold up the others; young files wait', async () => {
+    const w = workspace();
+    mkdirSync(w.path('inbox'));
+    writeFileSync(w.path('inbox', 'a-good.jsonl'), JSON.stringify(shapeA('g-1', 1)));
+    writeFileSync(w.path('inbox', 'b-truncated.jsonl.gz'), gzipSync(JSON.stringify(shapeA('t-1', 2))).subarray(0, 20));
+    writeFileSync(w.path('inbox', 'c-good.jsonl'), JSON.stringify(shapeA('g-2', 3)));
+    writeFileSync(w.path('inbox', 'd-young.jsonl'), JSON.stringify(shapeA('y-1', 4)));
+    const old = new Date(Date.now() - 3_600_000);
+    for (const name of ['a-good.jsonl', 'b-truncated.jsonl.gz', 'c-good.jsonl'])
+      utimesSync(w.path('inbox', name), old, old);
+    const config = w.writeConfig({ source: { kind: 'files', files: w.path('inbox'), min_file_age: '10m' } });
+    const run = await aetl(['run', '--config', config]);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/1 file\(s\) could not be read: .*b-truncated\.jsonl\.gz: cannot be read to its end/);
+    expect((await query(w.warehouse, 'SELECT event_id FROM fact_ai_event ORDER BY 1')).map((r) => r.event_id)).toEqual([
+      'g-1',
+      'g-2',
+    ]);
+    const ledger = (await query(w.warehouse, 'SELECT path FROM etl_file_ledger ORDER BY 1')).map((r) =>
+      String(r.path).split('/').pop(),
+    );
+    expect(ledger).toEqual(['a-good.jsonl', 'c-good.jsonl']);
   });
 });

@@ -87,6 +87,12 @@ export class SqlRunner {
     await this.connection.run(statement, paramsFor(statement, params));
   }
 
+  /** Runs a DML statement and returns how many rows it changed. */
+  async execCount(statement: string, params: Params = {}): Promise<number> {
+    const result = await this.connection.run(statement, paramsFor(statement, params));
+    return result.rowsChanged;
+  }
+
   async rows(statement: string, params: Params = {}): Promise<Row[]> {
     const reader = await this.connection.runAndReadAll(statement, paramsFor(statement, params));
     return reader.getRowObjectsJS() as Row[];

@@ -1,0 +1,252 @@
+// npm run bench [-- --events 1000000 --shape mixed --bad 1% --runs 3]
+// Generates the input deterministically, runs each scenario in its own child process (so peak
+// RSS is per scenario), prints a table and writes bench/results.json. See BENCHMARKS.md.
+import { spawn } from 'node:child_process';
+import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { stringify } from 'yaml';
+import { simulatorSettingsFrom } from '../dist/config/schema.js';
+import { loadReferenceData } from '../dist/reference/reference-data.js';
+import { EventUniverse } from '../dist/simulator/generator.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const repo = resolve(here, '..');
+const { values } = parseArgs({
+  options: {
+    events: { type: 'string', default: '1000000' },
+    shape: { type: 'string', default: 'mixed' },
+    bad: { type: 'string', default: '0%' },
+    runs: { type: 'string', default: '1' },
+  },
+});
+const events = Number(values.events);
+const bad = Number(values.bad.replace('%', '')) / 100;
+const runs = Number(values.runs);
+if (!['mixed', 'a', 'b'].includes(values.shape)) throw new Error('--shape is mixed, a or b');
+
+const RATE = 3400; // events per minute: a 15-minute window holds ~50k events
+const work = join(here, '.work');
+mkdirSync(work, { recursive: true });
+const reference = {
+  users: join(repo, 'config/reference/users.csv'),
+  gateways: join(repo, 'config/reference/gateways.csv'),
+  models: join(repo, 'config/reference/models.csv'),
+};
+
+/** The input: `events` simulator payloads from 2026-01-01, one JSON line each. */
+async function generate() {
+  const file = join(work, `events-${events}-${values.shape}-${bad}.jsonl`);
+  const start = Date.parse('2026-01-01T00:00:00Z');
+  if (existsSync(file)) return { file, start, end: JSON.parse(readFileSync(`${file}.meta`, 'utf8')).end };
+  const universe = new EventUniverse(
+    simulatorSettingsFrom({ seed: 2026, rate_per_minute: RATE, bad_record_rate: bad }),
+    loadReferenceData(reference),
+  );
+  const out = createWriteStream(file);
+  let written = 0;
+  let minute = start / 60_000;
+  while (written < events) {
+    for (const e of universe.eventsInMinute(minute)) {
+      const isA = 'user_id' in e.payload || 'cost_usd' in e.payload;
+      if (values.shape !== 'mixed' && isA !== (values.shape === 'a')) continue;
+      if (written === events) break;
+      if (!out.write(`${JSON.stringify(e.payload)}\n`)) await new Promise((r) => out.once('drain', r));
+      written++;
+    }
+    minute++;
+  }
+  await new Promise((r) => out.end(r));
+  const end = minute * 60_000;
+  writeFileSync(`${file}.meta`, JSON.stringify({ end }));
+  return { file, start, end };
+}
+
+function child(name, module, args, env = {}) {
+  const report = join(work, `${name}.report.json`);
+  rmSync(report, { force: true });
+  return new Promise((resolvePromise, reject) => {
+    const proc = spawn(process.execPath, [join(here, 'child.mjs'), report, module, ...args], {
+      env: { ...process.env, NO_PROXY: '127.0.0.1,localhost', ...env },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    proc.stderr.on('data', (c) => (stderr += c));
+    proc.on('close', () => {
+      if (!existsSync(report)) return reject(new Error(`${name} produced no report:\n${stderr.slice(-2000)}`));
+      const result = JSON.parse(readFileSync(report, 'utf8'));
+      if (result.code !== 0 && result.code !== 3)
+        return reject(new Error(`${name} exited ${result.code}:\n${stderr.slice(-2000)}`));
+      resolvePromise(result);
+    });
+  });
+}
+
+function config(dir, source, extra = {}) {
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, 'config.yaml');
+  writeFileSync(
+    file,
+    stringify({
+      source,
+      warehouse: { kind: 'duckdb', path: 'warehouse.duckdb' },
+      lake: { path: 'lake' },
+      staging: { path: 'staging' },
+      reference,
+      checks: { max_reject_rate: 0.05, freshness: { enabled: false } },
+      ...extra,
+    }),
+  );
+  return file;
+}
+
+async function withPagesServer(input, work) {
+  const portFile = join(work, 'pages.port');
+  rmSync(portFile, { force: true });
+  const server = spawn(process.execPath, [join(here, 'pages-server.mjs'), input, portFile], { stdio: 'ignore' });
+  for (let i = 0; i < 600 && !existsSync(portFile); i++) await new Promise((r) => setTimeout(r, 50));
+  return { url: `http://127.0.0.1:${readFileSync(portFile, 'utf8')}`, stop: () => server.kill('SIGTERM') };
+}
+
+/** Records of the input whose timestamp falls in [fromMs, toMs). */
+function countBetween(file, fromMs, toMs) {
+  let n = 0;
+  for (const m of readFileSync(file, 'utf8').matchAll(/"timestamp":"([^"]+)"/g)) {
+    const t = Date.parse(m[1]);
+    if (t >= fromMs && t < toMs) n++;
+  }
+  return n;
+}
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+async function measure(name, count, bytes, once) {
+  const samples = [];
+  for (let i = 0; i < runs; i++) samples.push(await once());
+  const wallMs = median(samples.map((s) => s.wallMs));
+  return {
+    scenario: name,
+    events: count,
+    wallS: wallMs / 1000,
+    eventsPerS: count / (wallMs / 1000),
+    mbPerS: bytes / 1e6 / (wallMs / 1000),
+    peakRssMb: Math.max(...samples.map((s) => s.peakRssMb)),
+    cpuS: median(samples.map((s) => s.cpuMs)) / 1000,
+    runs,
+  };
+}
+
+const input = await generate();
+const bytes = statSync(input.file).size;
+const cli = join(repo, 'dist/cli/main.js');
+const nowAfter = new Date(input.end + 10 * 60_000).toISOString();
+const results = [];
+
+results.push(
+  await measure('duckdb-native bound', events, bytes, () =>
+    child('native', join(here, 'native.mjs'), [input.file, join(work, 'native')]),
+  ),
+);
+
+const filesConfig = () => config(join(work, 'files'), { kind: 'files', files: input.file });
+results.push(
+  await measure('pipeline from files', events, bytes, () =>
+    child('files', cli, ['run', '--log-level', 'warn', '--config', filesConfig()]),
+  ),
+);
+
+const pages = await withPagesServer(input.file, work);
+try {
+  const apiSource = { kind: 'events_api', url: pages.url, token: 'bench', page_size: 5000 };
+  const window = {
+    initial_start: new Date(input.start).toISOString(),
+    max_window: '30d',
+    lookback: '1h',
+    max_windows: 1,
+  };
+  results.push(
+    await measure('pipeline from HTTP', events, bytes, () =>
+      child(
+        'http',
+        cli,
+        ['run', '--log-level', 'warn', '--config', config(join(work, 'http'), apiSource, { window })],
+        { AETL_NOW: nowAfter },
+      ),
+    ),
+  );
+  const from = new Date(input.start).toISOString();
+  const to = new Date(Math.min(input.end, input.start + 15 * 60_000)).toISOString();
+  const windowEvents = countBetween(input.file, Date.parse(from), Date.parse(to));
+  results.push(
+    await measure('15-min incremental window + checks', windowEvents, 0, () =>
+      child(
+        'incremental',
+        cli,
+        [
+          'run',
+          '--from',
+          from,
+          '--to',
+          to,
+          '--log-level',
+          'warn',
+          '--config',
+          config(join(work, 'incremental'), apiSource),
+        ],
+        {
+          AETL_NOW: nowAfter,
+        },
+      ),
+    ),
+  );
+} finally {
+  pages.stop();
+}
+
+const checkArgs = [
+  'check',
+  '--from',
+  new Date(input.start).toISOString(),
+  '--to',
+  new Date(input.end).toISOString(),
+  '--log-level',
+  'warn',
+];
+results.push(
+  await measure(`all checks over a ${events}-row fact`, events, 0, () =>
+    child('checks', cli, [...checkArgs, '--config', join(work, 'files', 'config.yaml')], { AETL_NOW: nowAfter }),
+  ),
+);
+
+const native = results[0].eventsPerS;
+for (const r of results) r.ratioToNative = r.eventsPerS / native;
+const machine = {
+  cpus: cpus().length,
+  cpu: cpus()[0]?.model,
+  memoryGb: Math.round(totalmem() / 2 ** 30),
+  node: process.version,
+};
+writeFileSync(
+  join(here, 'results.json'),
+  `${JSON.stringify({ date: new Date().toISOString(), machine, args: values, results }, null, 2)}\n`,
+);
+
+const row = (cells) => cells.map((c, i) => String(c).padEnd([38, 10, 9, 12, 8, 10, 11, 8][i])).join(' ');
+console.log(row(['scenario', 'events', 'wall s', 'events/s', 'MB/s', 'x native', 'peak RSS', 'cpu s']));
+for (const r of results) {
+  console.log(
+    row([
+      r.scenario,
+      r.events,
+      r.wallS.toFixed(2),
+      Math.round(r.eventsPerS).toLocaleString('en-US'),
+      r.mbPerS ? r.mbPerS.toFixed(1) : '-',
+      r.ratioToNative.toFixed(2),
+      `${Math.round(r.peakRssMb)} MB`,
+      r.cpuS.toFixed(1),
+    ]),
+  );
+}
