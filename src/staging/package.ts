@@ -9,19 +9,34 @@ import { join } from 'node:path';
  * order here is the order StagingWriter appends in.
  */
 export const STAGING_TABLES = {
-  events: `CREATE TABLE events (
-    event_id VARCHAR, event_hash VARCHAR, event_ts TIMESTAMPTZ, date_key INTEGER,
-    user_id VARCHAR, gateway_id VARCHAR, model VARCHAR, provider VARCHAR, decision VARCHAR,
-    latency_ms DOUBLE, input_tokens BIGINT, output_tokens BIGINT, cost_usd DECIMAL(18,6),
-    policies_evaluated_count INTEGER, policies_triggered_count INTEGER,
-    team_id VARCHAR, batch_id VARCHAR, request_source VARCHAR, metadata VARCHAR,
-    source_location VARCHAR, source_ref VARCHAR)`,
-  policies: `CREATE TABLE policies (
-    event_id VARCHAR, event_hash VARCHAR, ordinal INTEGER, policy_name VARCHAR, result VARCHAR,
-    latency_ms DOUBLE, entities_found INTEGER, triggered BOOLEAN)`,
-  rejects: `CREATE TABLE rejects (
-    source_location VARCHAR, source_ref VARCHAR, payload_hash VARCHAR, payload VARCHAR,
-    reasons VARCHAR, event_id VARCHAR, event_ts TIMESTAMPTZ)`,
+  events: {
+    // Times and costs are buffered as exact integers (µs, millionths of a dollar) and typed on export.
+    ddl: `CREATE TABLE events (
+      event_id VARCHAR, event_hash VARCHAR, event_ts_us BIGINT, date_key INTEGER,
+      user_id VARCHAR, gateway_id VARCHAR, model VARCHAR, provider VARCHAR, decision VARCHAR,
+      latency_ms DOUBLE, input_tokens BIGINT, output_tokens BIGINT, cost_micros BIGINT,
+      policies_evaluated_count INTEGER, policies_triggered_count INTEGER,
+      team_id VARCHAR, batch_id VARCHAR, request_source VARCHAR, metadata VARCHAR,
+      source_location VARCHAR, source_ref VARCHAR)`,
+    exported: `SELECT event_id, event_hash, make_timestamp(event_ts_us)::TIMESTAMPTZ AS event_ts, date_key,
+      user_id, gateway_id, model, provider, decision, latency_ms, input_tokens, output_tokens,
+      (cost_micros::DECIMAL(18,0) * 0.000001)::DECIMAL(18,6) AS cost_usd,
+      policies_evaluated_count, policies_triggered_count, team_id, batch_id, request_source, metadata,
+      source_location, source_ref FROM events`,
+  },
+  policies: {
+    ddl: `CREATE TABLE policies (
+      event_id VARCHAR, event_hash VARCHAR, ordinal INTEGER, policy_name VARCHAR, result VARCHAR,
+      latency_ms DOUBLE, entities_found INTEGER, triggered BOOLEAN)`,
+    exported: 'SELECT * FROM policies',
+  },
+  rejects: {
+    ddl: `CREATE TABLE rejects (
+      source_location VARCHAR, source_ref VARCHAR, payload_hash VARCHAR, payload VARCHAR,
+      reasons VARCHAR, event_id VARCHAR, event_ts_us BIGINT)`,
+    exported: `SELECT source_location, source_ref, payload_hash, payload, reasons, event_id,
+      make_timestamp(event_ts_us)::TIMESTAMPTZ AS event_ts FROM rejects`,
+  },
 } as const;
 
 export type StagingTable = keyof typeof STAGING_TABLES;

@@ -130,3 +130,27 @@ describe('surrogateKey', () => {
     expect(key >= -(2n ** 63n) && key < 2n ** 63n).toBe(true);
   });
 });
+
+describe('eventHash', () => {
+  it('equals the hash of the generic sorted-key serialisation (same bytes, faster path)', async () => {
+    const { sha256Hex, stableStringify } = await import('../../src/contract/hash.js');
+    const { formatCost } = await import('../../src/contract/scalars.js');
+    const result = normalizeRecord({
+      id: 'e"1',
+      timestamp: '2026-04-23T14:30:00.123456Z',
+      decision: 'redact',
+      input_tokens: 5,
+      output_tokens: 6,
+      cost: '1.5',
+      user: 'ü',
+      latency_ms: 12.5,
+      policies_evaluated: [{ name: 'pii', result: 'redact', latency_ms: 3, entities_found: 2 }, 'toxicity'],
+      metadata: { z: [1, { b: 2, a: null }], a: 'x' },
+      extra_field: true,
+    });
+    expect(result.ok).toBe(true);
+    if (!result.ok) return;
+    const generic = sha256Hex(stableStringify({ ...result.event, cost_micros: formatCost(result.event.cost_micros) }));
+    expect(eventHash(result.event)).toBe(generic);
+  });
+});
