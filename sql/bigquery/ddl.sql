@@ -183,7 +183,8 @@ CREATE TABLE IF NOT EXISTS `{{dataset}}.etl_conflict` (
   loaded_hash   STRING NOT NULL,
   incoming_hash STRING NOT NULL,
   run_id        STRING NOT NULL,
-  detected_at   TIMESTAMP NOT NULL
+  detected_at   TIMESTAMP NOT NULL,
+  incoming_event_ts TIMESTAMP
 );
 
 -- Files source: what was loaded, committed with the load.

@@ -183,7 +183,8 @@ CREATE TABLE IF NOT EXISTS {{schema}}.etl_conflict (
   loaded_hash   VARCHAR NOT NULL,
   incoming_hash VARCHAR NOT NULL,
   run_id        VARCHAR NOT NULL,
-  detected_at   TIMESTAMP_TZ NOT NULL
+  detected_at   TIMESTAMP_TZ NOT NULL,
+  incoming_event_ts TIMESTAMP_TZ
 );
 
 -- Files source: what was loaded, committed with the load.

@@ -28,7 +28,8 @@ GROUP BY 1, 2`;
 /**
  * Distinct events present in [from, to): loaded, or quarantined with a usable
  * timestamp in the range, or quarantined without one by a read whose window
- * overlapped the range (DESIGN.md decision 9: a rejected record arrived).
+ * overlapped the range (DESIGN.md decision 9: a rejected record arrived), or
+ * a later version (kept out as a conflict) whose own time is in the range.
  */
 export function presentCountSql(d: CheckDialect): string {
   return `SELECT
@@ -38,7 +39,10 @@ export function presentCountSql(d: CheckDialect): string {
        AND NOT EXISTS (SELECT 1 FROM ${d.table('fact_ai_event')} f WHERE f.event_id = r.event_id AND ${inRange(d, 'f')}))
   + (SELECT COUNT(DISTINCT r.payload_hash) FROM ${d.table('etl_rejected_event')} r
      WHERE r.pipeline = ${d.text('pipeline')} AND r.event_ts IS NULL
-       AND r.read_from < ${d.timestamp('to')} AND r.read_to > ${d.timestamp('from')}) AS present`;
+       AND r.read_from < ${d.timestamp('to')} AND r.read_to > ${d.timestamp('from')})
+  + (SELECT COUNT(DISTINCT c.event_id) FROM ${d.table('etl_conflict')} c
+     WHERE c.pipeline = ${d.text('pipeline')} AND c.incoming_event_ts >= ${d.timestamp('from')} AND c.incoming_event_ts < ${d.timestamp('to')}
+       AND NOT EXISTS (SELECT 1 FROM ${d.table('fact_ai_event')} f WHERE f.event_id = c.event_id AND ${inRange(d, 'f')})) AS present`;
 }
 
 export function duplicateIdsSql(d: CheckDialect): string {

@@ -2,7 +2,7 @@ import { mkdirSync, utimesSync, writeFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
 import { aetl } from '../helpers/cli.js';
-import { query, scalar } from '../helpers/duckdb.js';
+import { query, queryWith, scalar } from '../helpers/duckdb.js';
 import { Workspace } from '../helpers/workspace.js';
 
 function shapeA(id: string, minute: number, extra: Record<string, unknown> = {}) {
@@ -210,5 +210,51 @@ describe('files source', () => {
       String(r.path).split('/').pop(),
     );
     expect(ledger).toEqual(['a-good.jsonl', 'c-good.jsonl']);
+  });
+
+  it('a later version of an event with a moved timestamp is a conflict, not a second row', async () => {
+    const w = workspace();
+    mkdirSync(w.path('in'));
+    writeFileSync(w.path('in', 'a.jsonl'), JSON.stringify(shapeA('moved', 1)));
+    const config = w.writeConfig({ source: { kind: 'files', files: w.path('in') } });
+    expect((await aetl(['run', '--config', config])).code).toBe(0);
+    const later = { ...shapeA('moved', 1), timestamp: '2026-04-12T09:00:00Z', output_tokens: 99 };
+    writeFileSync(w.path('in', 'b.jsonl'), JSON.stringify(later));
+    const run = await aetl(['run', '--config', config]);
+    expect(run.code, run.stderr).toBe(0);
+    expect(await query(w.warehouse, 'SELECT event_id, output_tokens FROM fact_ai_event')).toEqual([
+      { event_id: 'moved', output_tokens: 50n },
+    ]);
+    expect(await scalar(w.warehouse, "SELECT count(*)::INTEGER FROM etl_conflict WHERE event_id = 'moved'")).toBe(1);
+  });
+
+  it('pipelines sharing a warehouse keep each of their lakes complete', async () => {
+    const w = workspace();
+    mkdirSync(w.path('in-a'));
+    mkdirSync(w.path('in-b'));
+    writeFileSync(w.path('in-a', 'a.jsonl'), JSON.stringify(shapeA('from-a', 1)));
+    writeFileSync(w.path('in-b', 'b.jsonl'), JSON.stringify(shapeA('from-b', 2)));
+    const a = w.writeConfig(
+      { pipeline: { name: 'a' }, source: { kind: 'files', files: w.path('in-a') }, lake: { path: 'lake-a' } },
+      'a.yaml',
+    );
+    const b = w.writeConfig(
+      { pipeline: { name: 'b' }, source: { kind: 'files', files: w.path('in-b') }, lake: { path: 'lake-b' } },
+      'b.yaml',
+    );
+    expect((await aetl(['run', '--config', a])).code).toBe(0);
+    expect((await aetl(['run', '--config', b])).code).toBe(0);
+    expect((await aetl(['run', '--config', a])).code).toBe(0); // publishes what b changed in a's lake
+    for (const lake of ['lake-a', 'lake-b']) {
+      const ids = await queryWith(
+        ':memory:',
+        `SELECT event_id FROM read_parquet('${w.path(lake)}/fact_ai_event/*/*.parquet') ORDER BY 1`,
+        {},
+      );
+      expect(
+        ids.map((r) => r.event_id),
+        lake,
+      ).toEqual(['from-a', 'from-b']);
+    }
   });
 });

@@ -26,14 +26,19 @@ export const BATCH_STATS_SQL = `SELECT
   (SELECT epoch_ms(max(event_ts)) FROM batch_winner) AS max_ts_ms,
   (SELECT max(date_key) FROM batch_winner) AS max_date_key`;
 
-/** Events already loaded, looked up only in the batch's date range so the scan is pruned. */
+/**
+ * Events already loaded, looked up in the batch's dates widened by the
+ * conflict horizon ($lo_wide..$hi_wide): pruned, yet a later version whose
+ * timestamp moved a few days still meets the first one (and becomes a conflict).
+ */
 export const EXISTING_SQL = `CREATE OR REPLACE TEMP TABLE batch_existing AS
-  SELECT w.event_id, w.event_hash AS incoming_hash, f.event_hash AS loaded_hash
+  SELECT w.event_id, w.event_hash AS incoming_hash, w.event_ts AS incoming_event_ts, any_value(f.event_hash) AS loaded_hash
   FROM batch_winner w
-  JOIN fact_ai_event f ON f.event_id = w.event_id AND f.date_key BETWEEN $lo AND $hi`;
+  JOIN fact_ai_event f ON f.event_id = w.event_id AND f.date_key BETWEEN $lo_wide AND $hi_wide
+  GROUP BY ALL`;
 
 export const RECORD_CONFLICTS_SQL = `INSERT INTO etl_conflict
-  SELECT $pipeline, event_id, loaded_hash, incoming_hash, $run_id, $now::TIMESTAMPTZ
+  SELECT $pipeline, event_id, loaded_hash, incoming_hash, $run_id, $now::TIMESTAMPTZ, incoming_event_ts
   FROM batch_existing e
   WHERE loaded_hash <> incoming_hash
     AND NOT EXISTS (SELECT 1 FROM etl_conflict c
@@ -105,11 +110,17 @@ export function insertRejectsSql(rejectFiles: readonly string[]): string {
 }
 
 export const DUPLICATE_IDS_SQL = `SELECT count(*) - count(DISTINCT event_id) AS duplicates
-  FROM fact_ai_event WHERE date_key BETWEEN $lo AND $hi`;
+  FROM fact_ai_event WHERE date_key BETWEEN $lo_wide AND $hi_wide`;
+
+/**
+ * Pipelines sharing this warehouse share its facts, and each keeps its own
+ * lake: a partition one of them changes is pending for all of them.
+ */
+const ALL_PIPELINES = `(SELECT $pipeline AS p UNION SELECT DISTINCT pipeline FROM etl_run) pipelines`;
 
 export const MARK_LAKE_PENDING_SQL = `INSERT INTO etl_lake_pending
-  SELECT DISTINCT $pipeline, tbl, strptime(date_key::VARCHAR, '%Y%m%d')::DATE, $run_id
-  FROM to_insert, (VALUES ('fact_ai_event'), ('fact_policy_evaluation')) AS t(tbl)`;
+  SELECT DISTINCT p, tbl, strptime(date_key::VARCHAR, '%Y%m%d')::DATE, $run_id
+  FROM to_insert, (VALUES ('fact_ai_event'), ('fact_policy_evaluation')) AS t(tbl), ${ALL_PIPELINES}`;
 
 /** The checkpoint never moves backwards (decision 5): the caller passes max(old, window end). */
 export const DELETE_CHECKPOINT_SQL = `DELETE FROM etl_state WHERE pipeline = $pipeline`;
@@ -117,14 +128,15 @@ export const INSERT_CHECKPOINT_SQL = `INSERT INTO etl_state VALUES ($pipeline, $
 
 /** Dimensions are small and written to the lake whole. */
 export const MARK_DIMENSIONS_PENDING_SQL = `INSERT INTO etl_lake_pending
-  SELECT $pipeline, tbl, NULL, $run_id
-  FROM (VALUES ('dim_user'), ('dim_gateway'), ('dim_model'), ('dim_policy'), ('dim_date')) AS t(tbl)`;
+  SELECT p, tbl, NULL, $run_id
+  FROM (VALUES ('dim_user'), ('dim_gateway'), ('dim_model'), ('dim_policy'), ('dim_date')) AS t(tbl), ${ALL_PIPELINES}`;
 
 /** After a re-key, every fact partition is rewritten. */
 export const MARK_ALL_PARTITIONS_PENDING_SQL = `INSERT INTO etl_lake_pending
-  SELECT DISTINCT $pipeline, tbl, strptime(date_key::VARCHAR, '%Y%m%d')::DATE, $run_id
-  FROM (SELECT DISTINCT date_key FROM fact_ai_event), (VALUES ('fact_ai_event'), ('fact_policy_evaluation')) AS t(tbl)`;
+  SELECT DISTINCT p, tbl, strptime(date_key::VARCHAR, '%Y%m%d')::DATE, $run_id
+  FROM (SELECT DISTINCT date_key FROM fact_ai_event), (VALUES ('fact_ai_event'), ('fact_policy_evaluation')) AS t(tbl),
+    ${ALL_PIPELINES}`;
 
 /** How many of the batch's distinct events the fact table now holds (file completeness). */
 export const BATCH_PRESENT_SQL = `SELECT count(*) AS n FROM batch_winner w
-  WHERE EXISTS (SELECT 1 FROM fact_ai_event f WHERE f.event_id = w.event_id AND f.date_key = w.date_key)`;
+  WHERE EXISTS (SELECT 1 FROM fact_ai_event f WHERE f.event_id = w.event_id AND f.date_key BETWEEN $lo_wide AND $hi_wide)`;

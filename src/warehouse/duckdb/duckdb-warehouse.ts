@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ReferenceData } from '../../reference/reference-data.js';
 import { failpoint } from '../../util/failpoint.js';
+import { DAY_MS, dateKeyOf } from '../../util/dates.js';
 import type {
   CheckResult,
   LakePartition,
@@ -31,6 +32,13 @@ import * as sql from './duckdb-sql.js';
 import { DuckDBTimestampTZValue } from '@duckdb/node-api';
 import { duckdbDialect, type CheckDialect } from '../../checks/dialect.js';
 import { presentCountSql } from '../../checks/check-sql.js';
+
+/**
+ * How far (in event time) a later version of an event may have moved and still
+ * be recognised as the same event. Beyond it the insert-only lookup, kept to
+ * a few partitions for cost, no longer sees the first version.
+ */
+const CONFLICT_HORIZON_MS = 7 * DAY_MS;
 
 const MIGRATIONS_DIR = fileURLToPath(new URL('../../../sql/duckdb/migrations/', import.meta.url));
 const STAR_TABLES = [
@@ -187,8 +195,8 @@ export class DuckDBWarehouse implements Warehouse {
           conflictingIds: toNumber(s.conflicting_ids),
         };
         eventSpan = { fromMs: toNumber(s.min_ts_ms), toMs: toNumber(s.max_ts_ms) + 1 };
-        params.lo = toNumber(s.min_date_key);
-        params.hi = toNumber(s.max_date_key);
+        params.lo_wide = dateKeyOf((toNumber(s.min_ts_ms) - CONFLICT_HORIZON_MS) * 1000);
+        params.hi_wide = dateKeyOf((toNumber(s.max_ts_ms) + CONFLICT_HORIZON_MS) * 1000);
         await this.exec(sql.EXISTING_SQL, params);
         const e = (
           await this.rows(
@@ -226,7 +234,7 @@ export class DuckDBWarehouse implements Warehouse {
         outOfWindow: manifest.counts.outOfWindow,
         policyRows,
       };
-      const completeness = await this.loadCompleteness(request, counts, eventFiles.length > 0);
+      const completeness = await this.loadCompleteness(request, counts, eventFiles.length > 0, params);
       const checks = request.blockingChecks({ counts, duplicateIdsInRange, completeness });
       await this.insertCheckResults(request.pipeline, request.runId, checks, request.nowMs);
       failpoint('load:before-checkpoint');
@@ -244,6 +252,7 @@ export class DuckDBWarehouse implements Warehouse {
     request: LoadRequest,
     counts: LoadCounts,
     hasEvents: boolean,
+    params: Params,
   ): Promise<LoadFacts['completeness']> {
     const { window, sourceCount } = request.manifest;
     if (window && sourceCount !== null) {
@@ -251,7 +260,7 @@ export class DuckDBWarehouse implements Warehouse {
       return { expected: sourceCount, present, scope: `window ${iso(window.startMs)} .. ${iso(window.endMs)}` };
     }
     if (window) return null;
-    const loaded = hasEvents ? toNumber((await this.rows(sql.BATCH_PRESENT_SQL))[0]!.n) : 0;
+    const loaded = hasEvents ? toNumber((await this.rows(sql.BATCH_PRESENT_SQL, params))[0]!.n) : 0;
     const expected = counts.read - counts.inBatchDuplicates - counts.outOfWindow;
     const files = request.manifest.sourceFiles.map((f) => f.path).join(', ');
     return { expected, present: loaded + counts.rejected, scope: `file ${files}` };
