@@ -24,18 +24,16 @@ export async function checkAfterLoads(session: Session, kind: CheckRequest['kind
     }),
     { read: 0, inBatchDuplicates: 0, conflicts: 0 },
   );
-  session.checks.push(
-    ...(await runChecks({
-      warehouse: session.warehouse,
-      config: session.config,
-      logger: session.logger,
-      runId: session.runId,
-      nowMs: session.nowMs,
-      ...range,
-      kind,
-      counts: totals,
-    })),
-  );
+  await checkInSession(session, { ...range, kind, counts: totals });
+}
+
+/** Runs the checks with the session's warehouse, config and clock; their results decide the exit code. */
+async function checkInSession(
+  session: Session,
+  request: Pick<CheckRequest, 'fromMs' | 'toMs' | 'kind' | 'counts' | 'source'>,
+): Promise<void> {
+  const { warehouse, config, logger, runId, nowMs } = session;
+  session.checks.push(...(await runChecks({ warehouse, config, logger, runId, nowMs, ...request })));
 }
 
 /**
@@ -54,17 +52,6 @@ export function checkRange(requested: { fromMs: number; toMs: number }): (sessio
       session.logger.warn('nothing loaded in the requested range: no check to run');
       return;
     }
-    session.checks.push(
-      ...(await runChecks({
-        warehouse: session.warehouse,
-        config: session.config,
-        logger: session.logger,
-        runId: session.runId,
-        nowMs: session.nowMs,
-        ...range,
-        kind: 'on_demand',
-        source,
-      })),
-    );
+    await checkInSession(session, { ...range, kind: 'on_demand', source });
   };
 }
