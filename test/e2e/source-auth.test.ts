@@ -1,4 +1,6 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { simulatorSettingsFrom } from '../../src/config/schema.js';
@@ -49,6 +51,42 @@ describe('Events API authentication', () => {
     expect(ledger).toMatchObject({ status: 'failed' });
     expect(String(ledger!.error)).toMatch(/authentication failed/);
     for (const file of filesUnder(ws.dir)) expect(readFileSync(file).includes(SECRET), file).toBe(false);
+  });
+
+  it('a run that fails outright sends one alert with the error, never the token', async () => {
+    const bodies: string[] = [];
+    const receiver = createServer((req, res) => {
+      let body = '';
+      req.on('data', (chunk: Buffer) => (body += chunk.toString()));
+      req.on('end', () => {
+        bodies.push(body);
+        res.writeHead(204).end();
+      });
+    });
+    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+    try {
+      const url = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
+      const config = ws.writeConfig(
+        {
+          source: { kind: 'events_api', url: simulator.url, token: '${AETL_SOURCE_TOKEN}' },
+          checks: { alert: { url } },
+        },
+        'alerting.yaml',
+      );
+      const run = await aetl(['run', '--config', config], {
+        AETL_SOURCE_TOKEN: SECRET,
+        AETL_NOW: '2026-05-01T12:00:00Z',
+      });
+      expect(run.code).toBe(1);
+      expect(bodies).toHaveLength(1);
+      const alert = JSON.parse(bodies[0]!) as { status: string; checks: { status: string; message: string }[] };
+      expect(alert.status).toBe('failed');
+      expect(alert.checks[0]).toMatchObject({ status: 'error' });
+      expect(alert.checks[0]!.message).toMatch(/authentication failed/);
+      expect(bodies[0]).not.toContain(SECRET);
+    } finally {
+      receiver.close();
+    }
   });
 
   it('loads with the right token', async () => {
