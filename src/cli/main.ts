@@ -156,10 +156,11 @@ withLockOptions(
     .option('--from <instant>', 'range start (a date means UTC midnight)', instantArg)
     .option('--to <instant>', 'range end, exclusive', instantArg),
 ).action((opts: LockOptions & Partial<RangeOptions>, command: Command) => {
-  const config = loadConfig(command.optsWithGlobals<GlobalOptions>().config);
-  const to = opts.to ?? nowMs() - config.window.settle_delay;
-  const from = opts.from ?? to - 24 * 3_600_000;
-  return runCommand(command, 'check', opts, checkRange(rangeOf({ from, to })));
+  const range =
+    opts.from !== undefined && opts.to !== undefined
+      ? rangeOf(opts as RangeOptions)
+      : { fromMs: opts.from, toMs: opts.to };
+  return runCommand(command, 'check', opts, checkRange(range));
 });
 
 withLockOptions(

@@ -1,6 +1,7 @@
 import { runChecks, type CheckRequest } from '../checks/run-checks.js';
 import type { WindowedSource } from '../source/source.js';
 import type { Session } from './session.js';
+import { DAY_MS } from '../util/dates.js';
 
 /** The span the session's loads covered: their windows, or for files the events' own times. */
 function loadedRange(session: Session): { fromMs: number; toMs: number } | null {
@@ -37,17 +38,18 @@ async function checkInSession(
 }
 
 /**
- * `aetl check [--from --to]`: every check over a range, with per-day
- * completeness when the source can count. The range is clipped to what runs
- * have loaded: events past the checkpoint are not missing, just not due yet.
+ * `aetl check [--from --to]`: every check over a range (default: the 24
+ * hours before now − settle_delay), with per-day completeness when the source
+ * can count. The range is clipped to what runs have loaded: events past the
+ * checkpoint are not missing, just not due yet.
  */
-export function checkRange(requested: { fromMs: number; toMs: number }): (session: Session) => Promise<void> {
+export function checkRange(requested: { fromMs?: number; toMs?: number }): (session: Session) => Promise<void> {
   return async (session) => {
     const source: WindowedSource | undefined = session.source.kind === 'windowed' ? session.source.source : undefined;
+    const toMs = requested.toMs ?? session.nowMs - session.config.window.settle_delay;
+    const fromMs = requested.fromMs ?? toMs - DAY_MS;
     const span = await session.warehouse.loadedSpan(session.config.pipeline.name);
-    const range = span
-      ? { fromMs: Math.max(requested.fromMs, span.fromMs), toMs: Math.min(requested.toMs, span.toMs) }
-      : requested;
+    const range = span ? { fromMs: Math.max(fromMs, span.fromMs), toMs: Math.min(toMs, span.toMs) } : { fromMs, toMs };
     if (range.fromMs >= range.toMs) {
       session.logger.warn('nothing loaded in the requested range: no check to run');
       return;
