@@ -15,7 +15,6 @@ import { ConfigError } from '../util/errors.js';
  * - `valid_to` is exclusive; the surrogate key hashes `table|natural key|valid_from`.
  */
 export const FIRST_VALID_FROM_MS = Date.UTC(1900, 0, 1);
-export const OPEN_VALID_TO_MS = Date.UTC(9999, 11, 31);
 
 export type Attributes = Record<string, string | null>;
 
