@@ -153,14 +153,18 @@ withLockOptions(
   program
     .command('check')
     .description('run every data-quality check over a range (default: the 24 hours before now − settle_delay)')
+    .option('--window', 'judge the window the pipeline loaded last')
     .option('--from <instant>', 'range start (a date means UTC midnight)', instantArg)
     .option('--to <instant>', 'range end, exclusive', instantArg),
-).action((opts: LockOptions & Partial<RangeOptions>, command: Command) => {
+).action((opts: LockOptions & Partial<RangeOptions> & { window?: boolean }, command: Command) => {
+  if (opts.window && (opts.from !== undefined || opts.to !== undefined)) {
+    throw new UsageError('--window and --from/--to exclude each other');
+  }
   const range =
     opts.from !== undefined && opts.to !== undefined
       ? rangeOf(opts as RangeOptions)
       : { fromMs: opts.from, toMs: opts.to };
-  return runCommand(command, 'check', opts, checkRange(range));
+  return runCommand(command, 'check', opts, checkRange({ ...range, lastWindow: opts.window }));
 });
 
 withLockOptions(

@@ -2,6 +2,7 @@ import { runChecks, type CheckRequest } from '../checks/run-checks.js';
 import type { WindowedSource } from '../source/source.js';
 import type { Session } from './session.js';
 import { DAY_MS } from '../util/dates.js';
+import { UsageError } from '../util/errors.js';
 
 /** The span the session's loads covered: their windows, or for files the events' own times. */
 function loadedRange(session: Session): { fromMs: number; toMs: number } | null {
@@ -43,11 +44,18 @@ async function checkInSession(
  * can count. The range is clipped to what runs have loaded: events past the
  * checkpoint are not missing, just not due yet.
  */
-export function checkRange(requested: { fromMs?: number; toMs?: number }): (session: Session) => Promise<void> {
+export function checkRange(requested: {
+  fromMs?: number;
+  toMs?: number;
+  /** Judge the window the pipeline loaded last instead. */
+  lastWindow?: boolean;
+}): (session: Session) => Promise<void> {
   return async (session) => {
     const source: WindowedSource | undefined = session.source.kind === 'windowed' ? session.source.source : undefined;
-    const toMs = requested.toMs ?? session.nowMs - session.config.window.settle_delay;
-    const fromMs = requested.fromMs ?? toMs - DAY_MS;
+    const last = requested.lastWindow ? await session.warehouse.lastWindow(session.config.pipeline.name) : null;
+    if (requested.lastWindow && !last) throw new UsageError('--window: this pipeline has not loaded a window yet');
+    const toMs = last?.toMs ?? requested.toMs ?? session.nowMs - session.config.window.settle_delay;
+    const fromMs = last?.fromMs ?? requested.fromMs ?? toMs - DAY_MS;
     const span = await session.warehouse.loadedSpan(session.config.pipeline.name);
     const range = span ? { fromMs: Math.max(fromMs, span.fromMs), toMs: Math.min(toMs, span.toMs) } : { fromMs, toMs };
     if (range.fromMs >= range.toMs) {

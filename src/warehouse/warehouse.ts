@@ -108,6 +108,8 @@ export interface Warehouse {
   loadedFiles(pipeline: string): Promise<Map<string, string>>;
   /** The span of the windows this pipeline has committed, or null before any. */
   loadedSpan(pipeline: string): Promise<{ fromMs: number; toMs: number } | null>;
+  /** The window this pipeline committed last, or null before any. */
+  lastWindow(pipeline: string): Promise<{ fromMs: number; toMs: number } | null>;
   /** Windows (`startMs-endMs`) that earlier runs of `command` completed, checks passed. */
   completedWindows(pipeline: string, command: string): Promise<Set<string>>;
   /** Distinct events in `[fromMs, toMs)` loaded or quarantined (DESIGN.md decision 9). */

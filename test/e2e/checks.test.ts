@@ -135,6 +135,20 @@ describe('anomaly checks', () => {
     expect(
       await scalar(ws.warehouse, "SELECT count(*)::INTEGER FROM dq_check_result WHERE status = 'insufficient_history'"),
     ).toBeGreaterThan(20);
+    // `aetl check` with no range judges the last 24 loaded hours, completeness per day included.
+    const check = await aetl(['check', '--json', '--config', config], { AETL_NOW: NOW });
+    expect(check.code).toBe(0);
+    const days = (JSON.parse(check.stdout).checks as Result[]).filter((c) => c.name === 'completeness');
+    // The first run started 24 hours before now: the checked range is clipped to what was loaded.
+    expect(days.map((d) => [d.scope, d.status])).toEqual([['day 2026-06-19', 'pass']]);
+    // `--window` judges the window loaded last.
+    const window = await aetl(['check', '--window', '--json', '--config', config], { AETL_NOW: NOW });
+    expect(window.code).toBe(0);
+    const windowDays = (JSON.parse(window.stdout).checks as Result[]).filter((c) => c.name === 'completeness');
+    const sourceCount = (r: Result) => Number(/of (\d+) source events/.exec(r.message)![1]);
+    expect(windowDays).toHaveLength(1);
+    expect(sourceCount(windowDays[0]!)).toBeGreaterThan(100);
+    expect(sourceCount(windowDays[0]!)).toBeLessThan(sourceCount(days[0]!) / 3);
   });
 });
 

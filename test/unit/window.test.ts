@@ -65,3 +65,14 @@ describe('planWindows', () => {
     );
   });
 });
+
+describe('clock skew between source and loader', () => {
+  it('an event stamped after this run’s signpost (source clock ahead) falls in the next window, not nowhere', () => {
+    const now1 = t('2026-05-01T12:00:00Z');
+    const first = planWindows(t('2026-05-01T11:00:00Z'), now1, settings);
+    const event = first.signpostMs + 30_000; // stamped 30 s past what this run may read
+    expect(first.windows.every((w) => event >= w.endMs)).toBe(true);
+    const second = planWindows(first.windows.at(-1)!.endMs, now1 + 15 * 60_000, settings);
+    expect(second.windows.some((w) => event >= w.startMs && event < w.endMs)).toBe(true);
+  });
+});

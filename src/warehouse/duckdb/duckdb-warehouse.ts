@@ -127,6 +127,15 @@ export class DuckDBWarehouse implements Warehouse {
     return row?.from_ms == null ? null : { fromMs: toNumber(row.from_ms), toMs: toNumber(row.to_ms) };
   }
 
+  async lastWindow(pipeline: string): Promise<{ fromMs: number; toMs: number } | null> {
+    const [row] = await this.rows(
+      `SELECT epoch_ms(window_start) AS from_ms, epoch_ms(window_end) AS to_ms FROM etl_run_window
+       WHERE pipeline = $pipeline AND window_start IS NOT NULL ORDER BY committed_at DESC LIMIT 1`,
+      { pipeline },
+    );
+    return row ? { fromMs: toNumber(row.from_ms), toMs: toNumber(row.to_ms) } : null;
+  }
+
   async completedWindows(pipeline: string, command: string): Promise<Set<string>> {
     const rows = await this.rows(
       `SELECT DISTINCT epoch_ms(w.window_start) AS s, epoch_ms(w.window_end) AS e
