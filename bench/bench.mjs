@@ -20,6 +20,8 @@ const { values } = parseArgs({
     shape: { type: 'string', default: 'mixed' },
     bad: { type: 'string', default: '0%' },
     runs: { type: 'string', default: '1' },
+    /** Also time all checks over a synthetic fact of this many rows (e.g. 10000000); 0 = skip. */
+    'check-rows': { type: 'string', default: '0' },
   },
 });
 const events = Number(values.events);
@@ -220,6 +222,29 @@ results.push(
     child('checks', cli, [...checkArgs, '--config', join(work, 'files', 'config.yaml')], { AETL_NOW: nowAfter }),
   ),
 );
+
+const checkRows = Number(values['check-rows']);
+if (checkRows > 0) {
+  const dir = join(work, 'synthetic');
+  const cfg = config(dir, { kind: 'files', files: join(dir, 'none') });
+  await new Promise((r) =>
+    spawn(process.execPath, [cli, 'migrate', '--config', cfg], { stdio: 'ignore' }).on('close', r),
+  );
+  const filled = await new Promise((r) =>
+    spawn(process.execPath, [join(here, 'synthetic-fact.mjs'), join(dir, 'warehouse.duckdb'), String(checkRows)], {
+      stdio: 'inherit',
+    }).on('close', r),
+  );
+  if (filled !== 0) throw new Error('the synthetic fact could not be written');
+  const range = ['--from', '2026-01-01', '--to', '2026-01-15'];
+  results.push(
+    await measure(`all checks over a synthetic ${checkRows}-row fact`, checkRows, 0, () =>
+      child('synthetic-checks', cli, ['check', ...range, '--log-level', 'warn', '--config', cfg], {
+        AETL_NOW: '2026-01-20T00:00:00Z',
+      }),
+    ),
+  );
+}
 
 const native = results[0].eventsPerS;
 for (const r of results) r.ratioToNative = r.eventsPerS / native;

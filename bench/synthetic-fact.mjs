@@ -1,0 +1,27 @@
+// Fills a migrated warehouse with `rows` synthetic facts over 14 days (SQL only, seconds even
+// for 10M), so `aetl check` can be timed on a large fact: node bench/synthetic-fact.mjs <warehouse> <rows>
+import { DuckDBInstance } from '@duckdb/node-api';
+
+const [file, rows] = process.argv.slice(2);
+const db = await DuckDBInstance.create(file);
+const c = await db.connect();
+await c.run("SET TimeZone = 'UTC'");
+const span = 14 * 86_400_000_000; // µs
+await c.run(`INSERT INTO fact_ai_event
+  SELECT 'syn-' || i, md5(i::VARCHAR), ts, CAST(strftime(ts, '%Y%m%d') AS INTEGER), 0, 0, 0,
+         CASE WHEN i % 17 = 0 THEN 'block' ELSE 'allow' END, i % 17 = 0, (i % 3000)::DOUBLE,
+         i % 4000, i % 2000, i % 4000 + i % 2000, ((i % 5000) * 0.000001)::DECIMAL(18,6), 1, 0,
+         NULL, NULL, NULL, '{}'::JSON, 'synthetic', now()
+  FROM (SELECT i, make_timestamp(${Date.parse('2026-01-01T00:00:00Z') * 1000} + i * ${Math.floor(span / Number(rows))})::TIMESTAMPTZ AS ts
+        FROM range(${rows}) t(i))`);
+await c.run(`INSERT INTO dim_date SELECT CAST(strftime(d, '%Y%m%d') AS INTEGER), d, year(d), quarter(d), month(d), monthname(d),
+  weekofyear(d), day(d), isodow(d), dayname(d), isodow(d) >= 6
+  FROM (SELECT unnest(generate_series(DATE '2026-01-01', DATE '2026-01-14', INTERVAL 1 DAY))::DATE AS d)`);
+await c.run(`INSERT INTO etl_run VALUES ('synthetic', 'default', 'run', 'succeeded', now(), now(), NULL)`);
+await c.run(`INSERT INTO etl_run_window (run_id, pipeline, seq, window_start, window_end, source_count, read, inserted,
+  already_present, in_batch_duplicates, conflicts, rejected, out_of_window, policy_rows, checkpoint_moved, drift,
+  extract_ms, load_ms, committed_at, checks_passed)
+  VALUES ('synthetic', 'default', 1, TIMESTAMPTZ '2026-01-01 00:00:00+00', TIMESTAMPTZ '2026-01-15 00:00:00+00',
+          ${rows}, ${rows}, ${rows}, 0, 0, 0, 0, 0, 0, true, '{}', 0, 0, now(), true)`);
+c.closeSync();
+db.closeSync();
