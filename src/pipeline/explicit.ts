@@ -1,7 +1,6 @@
-import { clipToSignpost, splitRange, type TimeWindow } from '../state/window.js';
+import { clipToSignpost, splitRange } from '../state/window.js';
 import { ConfigError } from '../util/errors.js';
-import type { WindowedSource } from '../source/source.js';
-import { extractPackage, loadPackage, type ExtractedPackage } from './package-steps.js';
+import { extractTimeWindow, loadPackage, type ExtractedPackage } from './package-steps.js';
 import { checkAfterLoads } from './post-load.js';
 import type { Session } from './session.js';
 
@@ -26,12 +25,6 @@ function prepare(session: Session, range: ExplicitRange, command: string) {
   return { source: source.source, fromMs: range.fromMs, toMs: clip.toMs };
 }
 
-async function extractWindow(session: Session, source: WindowedSource, window: TimeWindow): Promise<ExtractedPackage> {
-  const sourceCount = await source.count(window.startMs, window.endMs);
-  const records = source.pages(window.startMs, window.endMs);
-  return extractPackage(session, { window, records, sourceCount, sourceFiles: [] });
-}
-
 /**
  * `aetl run --from --to`: an explicit interval (e.g. Airflow's data
  * interval). It moves the incremental checkpoint only when it is the next
@@ -44,7 +37,7 @@ export function runExplicit(range: ExplicitRange): (session: Session) => Promise
     const movesCheckpoint = checkpoint !== null && fromMs <= checkpoint && checkpoint < toMs;
     for (const window of splitRange(fromMs, toMs, session.config.window.max_window)) {
       session.stop.throwIfRequested();
-      const pkg = await extractWindow(session, source, window);
+      const pkg = await extractTimeWindow(session, source, window);
       const result = await loadPackage(session, pkg, movesCheckpoint ? window.endMs : null);
       if (!result.checksPassed) break;
     }
@@ -77,7 +70,7 @@ export function backfill(range: ExplicitRange, parallel: number): (session: Sess
     const startNext = () => {
       const window = todo[extractions.length];
       if (!window) return;
-      const extraction = extractWindow(session, source, window);
+      const extraction = extractTimeWindow(session, source, window);
       extraction.catch(() => undefined); // awaited below in order; this only silences an early, unobserved failure
       extractions.push(extraction);
     };

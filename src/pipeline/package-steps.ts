@@ -3,24 +3,20 @@ import { join } from 'node:path';
 import { blockingChecks } from '../checks/blocking.js';
 import { publishPendingLake } from '../lake/publish.js';
 import type { SourceFile } from '../source/files.js';
-import type { RawRecord } from '../source/source.js';
+import type { RawRecord, WindowedSource } from '../source/source.js';
 import type { TimeWindow } from '../state/window.js';
 import type { PackageManifest } from '../staging/package.js';
 import { failpoint } from '../util/failpoint.js';
 import { RunFailedError } from '../util/errors.js';
-import type { CheckResult, LoadCounts } from '../warehouse/warehouse.js';
+import type { LoadOutcome } from '../warehouse/warehouse.js';
 import { PackageBuilder } from './extract.js';
 import type { Session } from './session.js';
 
-export interface WindowResult {
+/** One loaded window (or file): what the warehouse reported, and where it came from. */
+export interface WindowResult extends LoadOutcome {
   seq: number;
   window: TimeWindow | null;
   files: string[];
-  counts: LoadCounts;
-  checks: CheckResult[];
-  checksPassed: boolean;
-  checkpointMoved: boolean;
-  eventSpan: { fromMs: number; toMs: number } | null;
 }
 
 export interface ExtractedPackage {
@@ -56,6 +52,22 @@ export async function extractPackage(session: Session, input: PackageSource): Pr
     builder.abort();
     throw error;
   }
+}
+
+/**
+ * Extracts one time window: the source's count first (so events arriving
+ * meanwhile cannot make the load look complete), then its pages. A caller
+ * that already counted the window passes its count.
+ */
+export async function extractTimeWindow(
+  session: Session,
+  source: WindowedSource,
+  window: TimeWindow,
+  counted?: number,
+): Promise<ExtractedPackage> {
+  const sourceCount = counted ?? (await source.count(window.startMs, window.endMs));
+  const records = source.pages(window.startMs, window.endMs);
+  return extractPackage(session, { window, records, sourceCount, sourceFiles: [] });
 }
 
 /** Load → check → commit (checkpoint or ledger) → publish the lake partitions it touched → drop the package. */

@@ -1,6 +1,6 @@
 import { runChecks, type CheckRequest } from '../checks/run-checks.js';
 import type { WindowedSource } from '../source/source.js';
-import type { Session } from './session.js';
+import { sumCounts, type Session } from './session.js';
 import { DAY_MS } from '../util/dates.js';
 import { UsageError } from '../util/errors.js';
 
@@ -17,16 +17,7 @@ function loadedRange(session: Session): { fromMs: number; toMs: number } | null 
 export async function checkAfterLoads(session: Session, kind: CheckRequest['kind']): Promise<void> {
   const range = loadedRange(session);
   if (!range) return;
-  const totals = session.results.reduce(
-    (sum, r) => ({
-      ...sum,
-      read: sum.read + r.counts.read,
-      inBatchDuplicates: sum.inBatchDuplicates + r.counts.inBatchDuplicates,
-      conflicts: sum.conflicts + r.counts.conflicts,
-    }),
-    { read: 0, inBatchDuplicates: 0, conflicts: 0 },
-  );
-  await checkInSession(session, { ...range, kind, counts: totals });
+  await checkInSession(session, { ...range, kind, counts: sumCounts(session.results) });
 }
 
 /** Runs the checks with the session's warehouse, config and clock; their results decide the exit code. */

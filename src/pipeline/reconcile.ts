@@ -1,7 +1,7 @@
 import type { WindowedSource } from '../source/source.js';
 import { ConfigError } from '../util/errors.js';
 import { DAY_MS, isoDay, startOfUtcDay } from '../util/dates.js';
-import { extractAndLoad } from './package-steps.js';
+import { extractTimeWindow, loadPackage } from './package-steps.js';
 import { checkAfterLoads } from './post-load.js';
 import type { Session } from './session.js';
 
@@ -63,8 +63,7 @@ async function reconcileDay(
   const before = await presentIn(session, window);
   const day = { day: isoDay(window.startMs), fromMs: window.startMs, toMs: window.endMs, source: sourceCount, before };
   if (sourceCount <= before) return { ...day, after: before, loaded: 0, status: 'ok' };
-  const records = source.pages(window.startMs, window.endMs);
-  const result = await extractAndLoad(session, { window, records, sourceCount, sourceFiles: [] }, null);
+  const result = await loadPackage(session, await extractTimeWindow(session, source, window, sourceCount), null);
   const after = await presentIn(session, window);
   const loaded = result.counts.inserted;
   session.logger.info({ day: day.day, source: sourceCount, before, after, loaded }, 'day reconciled');

@@ -86,7 +86,7 @@ const ZERO: LoadCounts = {
   policyRows: 0,
 };
 
-function sum(results: WindowResult[]): LoadCounts {
+export function sumCounts(results: WindowResult[]): LoadCounts {
   const totals = { ...ZERO };
   for (const r of results) for (const key of Object.keys(totals) as (keyof LoadCounts)[]) totals[key] += r.counts[key];
   return totals;
@@ -238,7 +238,7 @@ export async function runSession(
         ...outcome,
         windows: session.results,
         checks: session.checks,
-        totals: sum(session.results),
+        totals: sumCounts(session.results),
         checkpoint: status.checkpoint,
         tables: status.tables,
         durationMs: Math.round(performance.now() - started),

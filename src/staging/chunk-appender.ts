@@ -11,12 +11,12 @@ const CHUNK_ROWS = 2048;
 export class ChunkAppender {
   private columns: DuckDBValue[][];
   private rows = 0;
+  /** The table's own column types, so they are declared once (in its DDL). */
+  private readonly types: DuckDBType[];
 
-  constructor(
-    private readonly appender: DuckDBAppender,
-    private readonly types: readonly DuckDBType[],
-  ) {
-    this.columns = types.map(() => []);
+  constructor(private readonly appender: DuckDBAppender) {
+    this.types = Array.from({ length: appender.columnCount }, (_, i) => appender.columnType(i));
+    this.columns = this.types.map(() => []);
   }
 
   push(row: readonly DuckDBValue[]): void {

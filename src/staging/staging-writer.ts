@@ -1,6 +1,5 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { BIGINT, BOOLEAN, DOUBLE, INTEGER, VARCHAR, type DuckDBType } from '@duckdb/node-api';
 import type { CanonicalEvent, RecordLocation, RejectReason } from '../contract/event.js';
 import { dateKeyOf } from '../util/dates.js';
 import { openDuckDB, sqlString, type OpenDuckDB } from '../warehouse/duckdb/duckdb-connection.js';
@@ -9,35 +8,6 @@ import { STAGING_TABLES, type StagingFiles, type StagingTable } from './package.
 
 /** Rows buffered in memory before they are written out as one Parquet part. */
 const ROWS_PER_PART = 100_000;
-
-/** Column types in the order of STAGING_TABLES' DDL. */
-const TYPES: Record<StagingTable, DuckDBType[]> = {
-  events: [
-    VARCHAR,
-    VARCHAR,
-    BIGINT,
-    INTEGER,
-    VARCHAR,
-    VARCHAR,
-    VARCHAR,
-    VARCHAR,
-    VARCHAR,
-    DOUBLE,
-    BIGINT,
-    BIGINT,
-    BIGINT,
-    INTEGER,
-    INTEGER,
-    VARCHAR,
-    VARCHAR,
-    VARCHAR,
-    VARCHAR,
-    VARCHAR,
-    VARCHAR,
-  ],
-  policies: [VARCHAR, VARCHAR, INTEGER, VARCHAR, VARCHAR, DOUBLE, INTEGER, BOOLEAN],
-  rejects: [VARCHAR, VARCHAR, VARCHAR, VARCHAR, VARCHAR, VARCHAR, BIGINT],
-};
 
 /**
  * Writes a window's validated events, their policy evaluations and its
@@ -67,7 +37,7 @@ export class StagingWriter {
 
   private async openAppenders(): Promise<void> {
     const c = this.db.connection;
-    const open = async (table: StagingTable) => new ChunkAppender(await c.createAppender(table), TYPES[table]);
+    const open = async (table: StagingTable) => new ChunkAppender(await c.createAppender(table));
     this.appenders = { events: await open('events'), policies: await open('policies'), rejects: await open('rejects') };
   }
 
