@@ -1,17 +1,17 @@
 import {
-  closeSync,
+  linkSync,
   mkdirSync,
-  openSync,
+  readdirSync,
   readFileSync,
+  rmSync,
   renameSync,
   statSync,
   unlinkSync,
   utimesSync,
   writeFileSync,
-  writeSync,
 } from 'node:fs';
 import { hostname } from 'node:os';
-import { dirname } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { RunFailedError } from '../util/errors.js';
@@ -79,6 +79,41 @@ function isStale(path: string, owner: LockOwner | undefined, nowMs: number): boo
   }
 }
 
+/** The private file a process writes its owner record to before linking or renaming it into place. */
+function writerFile(path: string, pid: number): string {
+  return `${path}.${hostname()}.${pid}.tmp`;
+}
+
+/** Removes writer files left by processes on this host that were killed while acquiring. */
+function removeDeadWritersFiles(path: string): void {
+  const prefix = `${basename(path)}.${hostname()}.`;
+  for (const name of readdirSync(dirname(path))) {
+    if (!name.startsWith(prefix) || !name.endsWith('.tmp')) continue;
+    const pid = Number(name.slice(prefix.length, -'.tmp'.length));
+    if (Number.isInteger(pid) && pid !== process.pid && !processAlive(pid)) {
+      rmSync(join(dirname(path), name), { force: true });
+    }
+  }
+}
+
+/**
+ * Creates the lock file with its full content in one step: the owner is written to a private
+ * file first, then hard-linked to the lock path (which fails if the lock exists). A holder killed
+ * mid-acquire therefore never leaves an empty lock that nobody can judge stale.
+ */
+function createComplete(path: string, tmp: string, text: string): boolean {
+  writeFileSync(tmp, text);
+  try {
+    linkSync(tmp, path);
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    return false;
+  } finally {
+    unlinkSync(tmp);
+  }
+}
+
 export class RunLock {
   private timer: NodeJS.Timeout | undefined;
   lost = false;
@@ -101,20 +136,14 @@ export class RunLock {
     const text = JSON.stringify(owner);
     const deadline = Date.now() + waitMs;
     mkdirSync(dirname(path), { recursive: true }); // a first run on a fresh clone has no data folder yet
+    removeDeadWritersFiles(path);
+    const ownTmp = writerFile(path, process.pid);
     for (;;) {
-      try {
-        const fd = openSync(path, 'wx');
-        writeSync(fd, text);
-        closeSync(fd);
-        return new RunLock(path, owner).startHeartbeat();
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      }
+      if (createComplete(path, ownTmp, text)) return new RunLock(path, owner).startHeartbeat();
       const holder = readOwner(path);
       if (isStale(path, holder, Date.now())) {
-        const tmp = `${path}.${owner.token}`;
-        writeFileSync(tmp, text);
-        renameSync(tmp, path); // atomic replace of the stale lock
+        writeFileSync(ownTmp, text);
+        renameSync(ownTmp, path); // atomic replace of the stale lock
         await sleep(TAKEOVER_SETTLE_MS);
         if (readOwner(path)?.token === owner.token) return new RunLock(path, owner).startHeartbeat();
         continue; // another process took it over at the same moment: it wins

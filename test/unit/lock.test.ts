@@ -1,5 +1,9 @@
-import { existsSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, describe, expect, it } from 'vitest';
 import { LockHeldError, RunLock } from '../../src/state/lock.js';
 import { Workspace } from '../helpers/workspace.js';
@@ -57,5 +61,25 @@ describe('RunLock', () => {
     holder(path, { pid: process.pid, host: 'other' });
     lock.release();
     expect(existsSync(path)).toBe(true);
+  });
+
+  it('a holder killed at any moment of acquiring leaves a lock the next run can judge', async () => {
+    const path = ws.path('f.lock');
+    const lockModule = resolve('dist/state/lock.js'); // `npm test` builds first
+    const churn = `const { RunLock } = await import(${JSON.stringify(lockModule)});
+      console.log('ready');
+      for (;;) (await RunLock.acquire(${JSON.stringify(path)}, 'churn', 'run', 0)).release();`;
+    for (let round = 0; round < 15; round++) {
+      const child = spawn(process.execPath, ['--input-type=module', '-e', churn], {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
+      await once(child.stdout, 'data');
+      await sleep(5 + round * 3);
+      child.kill('SIGKILL');
+      await once(child, 'exit');
+      const lock = await RunLock.acquire(path, `run-${round}`, 'run', 0);
+      lock.release();
+    }
+    expect(readdirSync(ws.path('.')).filter((name) => name.startsWith('f.lock'))).toEqual([]);
   });
 });
