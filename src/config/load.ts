@@ -47,7 +47,7 @@ function resolvePaths(config: Config, baseDir: string): Config {
     source: { ...config.source, files: optional(config.source.files) },
     warehouse: { ...config.warehouse, path: at(config.warehouse.path) },
     lake: { path: at(config.lake.path) },
-    staging: { path: at(config.staging.path) },
+    staging: { ...config.staging, path: at(config.staging.path) },
     reference: {
       users: optional(config.reference.users),
       gateways: optional(config.reference.gateways),

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { checksSchema } from './checks-schema.js';
 import { duration } from './duration-schema.js';
@@ -121,7 +122,17 @@ export const configSchema = z.strictObject({
   window: window.default(window.parse({})),
   warehouse: warehouse.default(warehouse.parse({ kind: 'duckdb' })),
   lake: z.strictObject({ path: z.string().min(1).default('data/lake') }).default({ path: 'data/lake' }),
-  staging: z.strictObject({ path: z.string().min(1).default('data/staging') }).default({ path: 'data/staging' }),
+  staging: z
+    .strictObject({
+      path: z.string().min(1).default('data/staging'),
+      /** Extract threads (parse, validate, hash, stage); 0 = on the main thread. Default: 2 on 2+ cores. */
+      workers: z
+        .int()
+        .min(0)
+        .max(16)
+        .default(() => (availableParallelism() >= 2 ? 2 : 0)),
+    })
+    .default(() => ({ path: 'data/staging', workers: availableParallelism() >= 2 ? 2 : 0 })),
   reference: z
     .strictObject({ users: z.string().optional(), gateways: z.string().optional(), models: z.string().optional() })
     .default({}),

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import crypto, { createHash } from 'node:crypto';
 import type { CanonicalEvent } from './event.js';
 import { formatCost } from './scalars.js';
 
@@ -13,8 +13,11 @@ export function stableStringify(value: unknown): string {
   return `{${entries.join(',')}}`;
 }
 
+/** One-shot `crypto.hash` (Node ≥ 20.12) is ~3× faster than a Hash object for short inputs. */
+const oneShot = (crypto as { hash?: (algorithm: string, data: string | Uint8Array) => string }).hash;
+
 export function sha256Hex(text: string | Uint8Array): string {
-  return createHash('sha256').update(text).digest('hex');
+  return oneShot ? oneShot('sha256', text) : createHash('sha256').update(text).digest('hex');
 }
 
 const j = JSON.stringify;

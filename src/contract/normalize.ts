@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import type { CanonicalEvent, PolicyEvaluation, RejectReason } from './event.js';
-import { KNOWN_FIELDS, shapeA, shapeB, type ShapeA, type ShapeB } from './schemas.js';
+import { fastParse, type ParsedEvent } from './fast-parse.js';
+import { KNOWN_FIELDS, shapeA, shapeB, type ShapeA } from './schemas.js';
 
 export type NormalizeResult =
   { ok: true; event: CanonicalEvent; driftFields: string[] } | { ok: false; reasons: RejectReason[] };
@@ -63,16 +64,24 @@ function normalizePolicies(
   return policies;
 }
 
-/** Validates one raw record against its shape and returns the canonical event or the reasons it was rejected. */
-export function normalizeRecord(raw: unknown): NormalizeResult {
+/**
+ * Validates one raw record against its shape and returns the canonical event or the reasons it
+ * was rejected. `useFastPath` is false only where a test compares the fast path with zod.
+ */
+export function normalizeRecord(raw: unknown, useFastPath = true): NormalizeResult {
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
     return { ok: false, reasons: [{ path: '(record)', message: 'expected a JSON object' }] };
   }
   const record = raw as Record<string, unknown>;
-  const parsed = isShapeA(record) ? shapeA.safeParse(record) : shapeB.safeParse(record);
+  const isA = isShapeA(record);
+  const fast = useFastPath ? fastParse(record, isA) : undefined;
+  if (fast) return canonical(record, fast);
+  const parsed = isA ? shapeA.safeParse(record) : shapeB.safeParse(record);
   if (!parsed.success) return { ok: false, reasons: reasonsOf(parsed.error) };
-  const value = parsed.data as ShapeA & Partial<ShapeB>;
+  return canonical(record, parsed.data as ParsedEvent);
+}
 
+function canonical(record: Record<string, unknown>, value: ParsedEvent): NormalizeResult {
   const driftFields = Object.keys(record).filter((key) => !KNOWN_FIELDS.has(key));
   const metadata: Record<string, unknown> = { ...(value.metadata ?? {}) };
   if (driftFields.length > 0) {

@@ -1,77 +1,168 @@
-import { eventHash, sha256Hex, stableStringify } from '../contract/hash.js';
-import { normalizeRecord } from '../contract/normalize.js';
-import { parseInstantMicros } from '../contract/scalars.js';
-import type { RejectReason } from '../contract/event.js';
+import { Worker } from 'node:worker_threads';
 import type { RawRecord } from '../source/source.js';
 import type { TimeWindow } from '../state/window.js';
-import { StagingWriter } from '../staging/staging-writer.js';
+import type { ExtractWorkerData, FromWorker, ToWorker } from '../staging/extract-worker.js';
 import { writeManifest, type ExtractCounts, type PackageManifest } from '../staging/package.js';
+import { RecordStager, type StagedResult } from '../staging/record-stager.js';
+import type { StagingParts } from '../staging/staging-writer.js';
 
-function payloadText(record: RawRecord): string {
-  return record.kind === 'unparseable' ? record.text : stableStringify(record.value);
+/** Batches a worker may have queued: enough to keep it busy, few enough that memory stays bounded. */
+const IN_FLIGHT_PER_WORKER = 2;
+
+interface Waiter<T> {
+  resolve: (value: T) => void;
+  reject: (error: Error) => void;
 }
 
-function fieldOf(record: RawRecord, field: string): string | null {
-  if (record.kind !== 'value' || record.value === null || typeof record.value !== 'object') return null;
-  const value = (record.value as Record<string, unknown>)[field];
-  return typeof value === 'string' && value.length > 0 ? value : null;
+/** One extract worker thread and the replies it owes; a failure rejects every reply still owed. */
+class ExtractWorker {
+  private readonly worker: Worker;
+  private readonly pending = new Map<number, Waiter<void>>();
+  private finished: Waiter<StagedResult> | undefined;
+  private failure: Error | undefined;
+
+  constructor(data: ExtractWorkerData) {
+    this.worker = new Worker(new URL('../staging/extract-worker.js', import.meta.url), { workerData: data });
+    this.worker.on('message', (message: FromWorker) => {
+      if (message.type === 'done') {
+        this.pending.get(message.id)?.resolve();
+        this.pending.delete(message.id);
+      } else if (message.type === 'finished') {
+        this.finished?.resolve(message.result);
+      } else {
+        this.fail(new Error(`extract worker failed: ${message.message}`));
+      }
+    });
+    this.worker.on('error', (error) => this.fail(error));
+    this.worker.on('exit', (code) => {
+      if (code !== 0) this.fail(new Error(`extract worker exited with code ${code}`));
+    });
+  }
+
+  get inFlight(): number {
+    return this.pending.size;
+  }
+
+  private fail(error: Error): void {
+    this.failure ??= error;
+    for (const waiter of this.pending.values()) waiter.reject(this.failure);
+    this.pending.clear();
+    this.finished?.reject(this.failure);
+  }
+
+  /** Resolves when the worker has staged the batch. */
+  send(id: number, records: RawRecord[]): Promise<void> {
+    if (this.failure) return Promise.reject(this.failure);
+    const done = new Promise<void>((resolve, reject) => this.pending.set(id, { resolve, reject }));
+    this.worker.postMessage({ type: 'batch', id, records } satisfies ToWorker);
+    return done;
+  }
+
+  async finish(): Promise<StagedResult> {
+    if (this.failure) throw this.failure;
+    const result = new Promise<StagedResult>((resolve, reject) => (this.finished = { resolve, reject }));
+    this.worker.postMessage({ type: 'finish' } satisfies ToWorker);
+    const staged = await result;
+    await this.worker.terminate();
+    return staged;
+  }
+
+  abort(): void {
+    void this.worker.terminate();
+  }
 }
 
-/** What a rejected record still tells: its id and its event time, when they are usable. */
-function identify(record: RawRecord): { id: string | null; tsUs: number | null } {
-  const timestamp = fieldOf(record, 'timestamp');
-  const tsUs = timestamp === null ? undefined : parseInstantMicros(timestamp);
-  return { id: fieldOf(record, 'id')?.slice(0, 256) ?? null, tsUs: tsUs ?? null };
+/**
+ * Extract workers (decision: parse, validate, hash and stage off the main
+ * thread, which meanwhile reads the source and talks to the warehouse). Each
+ * stages its own Parquet parts; the package is all of them. A batch goes to the
+ * least busy worker; when all are full, `add` waits (backpressure to the source).
+ */
+class WorkerPool {
+  private nextId = 0;
+  private readonly inFlight = new Set<Promise<void>>();
+
+  constructor(private readonly workers: ExtractWorker[]) {}
+
+  async add(records: RawRecord[]): Promise<void> {
+    while (this.inFlight.size >= this.workers.length * IN_FLIGHT_PER_WORKER) await Promise.race(this.inFlight);
+    const worker = this.workers.reduce((a, b) => (b.inFlight < a.inFlight ? b : a));
+    const sent = worker.send(this.nextId++, records);
+    this.inFlight.add(sent);
+    // A failure is seen by the next add (through race) or by finish; do not leave it unhandled.
+    sent.then(
+      () => this.inFlight.delete(sent),
+      () => undefined,
+    );
+  }
+
+  async finish(): Promise<StagedResult[]> {
+    await Promise.all(this.inFlight);
+    return Promise.all(this.workers.map((w) => w.finish()));
+  }
+
+  abort(): void {
+    for (const worker of this.workers) worker.abort();
+  }
+}
+
+/** The main thread's parts are `…-m-…`, worker i's `…-w{i}-…`; staged rows are numbered from i·2^40: no two collide. */
+const MAIN_PARTS: StagingParts = { partPrefix: 'm-', firstRow: 0 };
+function workerParts(i: number): StagingParts {
+  return { partPrefix: `w${i}-`, firstRow: i * 2 ** 40 };
+}
+
+/**
+ * Records staged on the main thread before a package turns to workers: a
+ * small window is done before threads would have started (measured: starting
+ * two workers costs more than staging a few thousand records).
+ */
+const INLINE_RECORDS = 20_000;
+
+function sumCounts(results: StagedResult[]): ExtractCounts {
+  const total: ExtractCounts = { read: 0, valid: 0, rejected: 0, outOfWindow: 0 };
+  for (const { counts } of results)
+    for (const key of Object.keys(total) as (keyof ExtractCounts)[]) total[key] += counts[key];
+  return total;
 }
 
 /**
  * Builds one load package: validates each raw record, stages valid events
  * and quarantines the rest (nothing is dropped silently), clips to the window.
+ * Past INLINE_RECORDS the rest of a large package goes to `workers` extract threads.
  */
 export class PackageBuilder {
-  readonly counts: ExtractCounts = { read: 0, valid: 0, rejected: 0, outOfWindow: 0 };
-  readonly drift: Record<string, number> = {};
+  private pool: WorkerPool | undefined;
+  private seen = 0;
 
   private constructor(
-    private readonly writer: StagingWriter,
+    private readonly inline: RecordStager,
     private readonly dir: string,
     private readonly window: TimeWindow | null,
+    private readonly memoryLimit: string,
+    private readonly workers: number,
   ) {}
 
-  static async create(dir: string, window: TimeWindow | null, memoryLimit: string): Promise<PackageBuilder> {
-    return new PackageBuilder(await StagingWriter.create(dir, memoryLimit), dir, window);
+  static async create(
+    dir: string,
+    window: TimeWindow | null,
+    memoryLimit: string,
+    workers = 0,
+  ): Promise<PackageBuilder> {
+    const inline = await RecordStager.create(dir, window, memoryLimit, MAIN_PARTS);
+    return new PackageBuilder(inline, dir, window, memoryLimit, workers);
   }
 
-  async add(records: readonly RawRecord[]): Promise<void> {
-    for (const record of records) {
-      this.counts.read++;
-      if (record.kind === 'unparseable') {
-        await this.reject(record, [{ path: '(record)', message: record.error }]);
-        continue;
-      }
-      const result = normalizeRecord(record.value);
-      if (!result.ok) {
-        await this.reject(record, result.reasons);
-        continue;
-      }
-      const { event } = result;
-      const ms = event.event_ts_us / 1000;
-      // The source filters on event time too; we clip again so adjacent windows never share an event.
-      if (this.window && (ms < this.window.startMs || ms >= this.window.endMs)) {
-        this.counts.outOfWindow++;
-        continue;
-      }
-      for (const field of result.driftFields) this.drift[field] = (this.drift[field] ?? 0) + 1;
-      this.counts.valid++;
-      await this.writer.addEvent(event, eventHash(event), record.location);
+  add(records: RawRecord[]): Promise<void> {
+    this.seen += records.length;
+    if (!this.pool && this.workers > 0 && this.seen > INLINE_RECORDS) {
+      const { dir, window, memoryLimit } = this;
+      const threads = Array.from({ length: this.workers }, (_, i) => i + 1);
+      this.pool = new WorkerPool(
+        threads.map((i) => new ExtractWorker({ dir, window, memoryLimit, parts: workerParts(i) })),
+      );
     }
-  }
-
-  private async reject(record: RawRecord, reasons: RejectReason[]): Promise<void> {
-    this.counts.rejected++;
-    const text = payloadText(record);
-    const { id, tsUs } = identify(record);
-    await this.writer.addReject(record.location, sha256Hex(text), text, reasons, id, tsUs);
+    return this.pool ? this.pool.add(records) : this.inline.add(records);
   }
 
   /** Flushes the staged files and writes the manifest last, which marks the package complete. */
@@ -80,21 +171,30 @@ export class PackageBuilder {
     sourceCount: number | null,
     sourceFiles: PackageManifest['sourceFiles'],
   ): Promise<PackageManifest> {
-    const files = await this.writer.finish();
+    const results = [await this.inline.finish(), ...(this.pool ? await this.pool.finish() : [])];
+    const drift: Record<string, number> = {};
+    for (const result of results)
+      for (const [field, n] of Object.entries(result.drift)) drift[field] = (drift[field] ?? 0) + n;
     const manifest: PackageManifest = {
       runId,
       window: this.window,
       sourceFiles,
       sourceCount,
-      files,
-      counts: this.counts,
-      drift: this.drift,
+      files: {
+        events: results.flatMap((r) => r.files.events),
+        policies: results.flatMap((r) => r.files.policies),
+        rejects: results.flatMap((r) => r.files.rejects),
+      },
+      counts: sumCounts(results),
+      drift,
+      extractWorkers: results.length - 1,
     };
     writeManifest(this.dir, manifest);
     return manifest;
   }
 
   abort(): void {
-    this.writer.abort();
+    this.inline.abort();
+    this.pool?.abort();
   }
 }

@@ -5,7 +5,6 @@ import { DuckDBWarehouse } from '../warehouse/duckdb/duckdb-warehouse.js';
 import type { Warehouse } from '../warehouse/warehouse.js';
 import type { DuckDBSettings } from '../warehouse/duckdb/duckdb-connection.js';
 
-/** Opens the configured warehouse and applies pending migrations (every command does this first). */
 /** The DuckDB settings a config asks for (memory limit, spill folder, threads). */
 export function duckdbSettings(config: Config, readOnly = false): DuckDBSettings {
   return {
@@ -16,8 +15,9 @@ export function duckdbSettings(config: Config, readOnly = false): DuckDBSettings
   };
 }
 
+/** Opens the configured warehouse and applies pending migrations (every command does this first). */
 export async function openWarehouse(config: Config, logger: Logger): Promise<Warehouse> {
-  const warehouse = await DuckDBWarehouse.open(config.warehouse.path, duckdbSettings(config));
+  const warehouse = await DuckDBWarehouse.open(config.warehouse.path, duckdbSettings(config), logger);
   try {
     const applied = await warehouse.migrate();
     if (applied > 0) logger.info({ applied }, 'warehouse migrations applied');

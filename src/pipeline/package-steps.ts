@@ -38,7 +38,8 @@ export async function extractPackage(session: Session, input: PackageSource): Pr
   const seq = session.nextSeq();
   const dir = join(session.stagingRoot, session.runId, String(seq).padStart(4, '0'));
   const started = performance.now();
-  const builder = await PackageBuilder.create(dir, input.window, session.config.warehouse.memory_limit);
+  const { memory_limit } = session.config.warehouse;
+  const builder = await PackageBuilder.create(dir, input.window, memory_limit, session.config.staging.workers);
   try {
     for await (const batch of input.records) {
       session.stop.throwIfRequested();
@@ -107,6 +108,7 @@ export async function loadPackage(
       ...outcome.counts,
       checksPassed: outcome.checksPassed,
       extractMs: pkg.extractMs,
+      extractWorkers: pkg.manifest.extractWorkers,
     },
     'package loaded',
   );

@@ -94,12 +94,7 @@ async function* jsonLines(path: string, input: Readable): AsyncIterable<RawRecor
     line++;
     const trimmed = (text as string).trim();
     if (trimmed === '') continue;
-    const location = { source: path, ref: `line ${line}` };
-    try {
-      yield { kind: 'value', value: JSON.parse(trimmed), location };
-    } catch (error) {
-      yield { kind: 'unparseable', text: trimmed, error: `invalid JSON: ${(error as Error).message}`, location };
-    }
+    yield { kind: 'line', text: trimmed, location: { source: path, ref: `line ${line}` } };
   }
 }
 

@@ -3,6 +3,8 @@ import type { RecordLocation } from '../contract/event.js';
 /** One record as read from a source, before validation. */
 export type RawRecord =
   | { kind: 'value'; value: unknown; location: RecordLocation }
+  /** One JSON line, parsed later by whoever validates it (an extract worker when there are workers). */
+  | { kind: 'line'; text: string; location: RecordLocation }
   /** The bytes could not be parsed at all (bad JSON line, wrong CSV width): kept as text for quarantine. */
   | { kind: 'unparseable'; text: string; error: string; location: RecordLocation };
 

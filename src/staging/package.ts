@@ -6,29 +6,30 @@ import { join } from 'node:path';
  * manifest, the hand-off from extract to load. A package is loaded by the
  * run that wrote it; after a crash the next run redoes the window from the
  * checkpoint (which did not move) rather than resuming a package. Column
- * order here is the order StagingWriter appends in.
+ * order here is the order StagingWriter appends in. `staged_row` numbers
+ * the events of a package uniquely (across extract workers).
  */
 export const STAGING_TABLES = {
   events: {
     // Times and costs are buffered as exact integers (µs, millionths of a dollar) and typed on export.
     ddl: `CREATE TABLE events (
-      event_id VARCHAR, event_hash VARCHAR, event_ts_us BIGINT, date_key INTEGER,
+      staged_row BIGINT, event_id VARCHAR, event_hash VARCHAR, event_ts_us BIGINT, date_key INTEGER,
       user_id VARCHAR, gateway_id VARCHAR, model VARCHAR, provider VARCHAR, decision VARCHAR,
       latency_ms DOUBLE, input_tokens BIGINT, output_tokens BIGINT, cost_micros BIGINT,
       policies_evaluated_count INTEGER, policies_triggered_count INTEGER,
-      team_id VARCHAR, batch_id VARCHAR, request_source VARCHAR, metadata VARCHAR,
-      source_location VARCHAR, source_ref VARCHAR)`,
-    exported: `SELECT event_id, event_hash, make_timestamp(event_ts_us)::TIMESTAMPTZ AS event_ts, date_key,
+      team_id VARCHAR, batch_id VARCHAR, request_source VARCHAR, metadata VARCHAR)`,
+    exported: `SELECT staged_row, event_id, event_hash, make_timestamp(event_ts_us)::TIMESTAMPTZ AS event_ts, date_key,
       user_id, gateway_id, model, provider, decision, latency_ms, input_tokens, output_tokens,
       (cost_micros::DECIMAL(18,0) * 0.000001)::DECIMAL(18,6) AS cost_usd,
-      policies_evaluated_count, policies_triggered_count, team_id, batch_id, request_source, metadata,
-      source_location, source_ref FROM events`,
+      policies_evaluated_count, policies_triggered_count, team_id, batch_id, request_source, metadata
+      FROM events`,
   },
   policies: {
+    // A policy row names its event by staged row (a number, cheap to append); the export adds the id and hash.
     ddl: `CREATE TABLE policies (
-      event_id VARCHAR, event_hash VARCHAR, ordinal INTEGER, policy_name VARCHAR, result VARCHAR,
+      staged_row BIGINT, ordinal INTEGER, policy_name VARCHAR, result VARCHAR,
       latency_ms DOUBLE, entities_found INTEGER, triggered BOOLEAN)`,
-    exported: 'SELECT * FROM policies',
+    exported: `SELECT e.event_id, e.event_hash, p.* FROM policies p JOIN events e ON e.staged_row = p.staged_row`,
   },
   rejects: {
     ddl: `CREATE TABLE rejects (
@@ -59,6 +60,8 @@ export interface PackageManifest {
   files: StagingFiles;
   counts: ExtractCounts;
   drift: Record<string, number>;
+  /** Extract worker threads that staged part of it (0: all on the main thread). */
+  extractWorkers: number;
 }
 
 const MANIFEST = 'manifest.json';

@@ -6,6 +6,14 @@ import { openDuckDB, sqlString, type OpenDuckDB } from '../warehouse/duckdb/duck
 import { ChunkAppender } from './chunk-appender.js';
 import { STAGING_TABLES, type StagingFiles, type StagingTable } from './package.js';
 
+/** How one of several writers staging into the same package keeps its parts and rows apart. */
+export interface StagingParts {
+  partPrefix: string;
+  firstRow: number;
+}
+
+const SOLE_WRITER: StagingParts = { partPrefix: '', firstRow: 0 };
+
 /** Rows buffered in memory before they are written out as one Parquet part. */
 const ROWS_PER_PART = 100_000;
 
@@ -19,18 +27,22 @@ export class StagingWriter {
   private appenders!: Record<StagingTable, ChunkAppender>;
   private pending = 0;
   private part = 0;
+  private nextRow: number;
   readonly files: StagingFiles = { events: [], policies: [], rejects: [] };
 
   private constructor(
     private readonly db: OpenDuckDB,
     private readonly dir: string,
-  ) {}
+    private readonly parts: StagingParts,
+  ) {
+    this.nextRow = parts.firstRow;
+  }
 
-  static async create(dir: string, memoryLimit: string): Promise<StagingWriter> {
+  static async create(dir: string, memoryLimit: string, parts: StagingParts = SOLE_WRITER): Promise<StagingWriter> {
     mkdirSync(dir, { recursive: true });
     const db = await openDuckDB(':memory:', { memoryLimit, tempDirectory: join(dir, '.spill') });
     for (const table of Object.values(STAGING_TABLES)) await db.connection.run(table.ddl);
-    const writer = new StagingWriter(db, dir);
+    const writer = new StagingWriter(db, dir, parts);
     await writer.openAppenders();
     return writer;
   }
@@ -41,8 +53,10 @@ export class StagingWriter {
     this.appenders = { events: await open('events'), policies: await open('policies'), rejects: await open('rejects') };
   }
 
-  async addEvent(event: CanonicalEvent, hash: string, location: RecordLocation): Promise<void> {
+  async addEvent(event: CanonicalEvent, hash: string): Promise<void> {
+    const row = BigInt(this.nextRow++);
     this.appenders.events.push([
+      row,
       event.event_id,
       hash,
       BigInt(event.event_ts_us),
@@ -62,13 +76,10 @@ export class StagingWriter {
       event.batch_id,
       event.request_source,
       JSON.stringify(event.metadata),
-      location.source,
-      location.ref,
     ]);
     event.policies.forEach((policy, ordinal) => {
       this.appenders.policies.push([
-        event.event_id,
-        hash,
+        row,
         ordinal,
         policy.name,
         policy.result,
@@ -112,12 +123,13 @@ export class StagingWriter {
     for (const table of Object.keys(STAGING_TABLES) as StagingTable[]) {
       const count = await c.runAndReadAll(`SELECT count(*) FROM ${table}`);
       if (Number(count.getRows()[0]![0]) === 0) continue;
-      const name = `${table}-${String(this.part).padStart(5, '0')}.parquet`;
+      const name = `${table}-${this.parts.partPrefix}${String(this.part).padStart(5, '0')}.parquet`;
       const select = STAGING_TABLES[table].exported;
       await c.run(`COPY (${select}) TO ${sqlString(join(this.dir, name))} (FORMAT parquet, COMPRESSION snappy)`);
-      await c.run(`DELETE FROM ${table}`);
       this.files[table].push(name);
     }
+    // Emptied only once all are written: the policies' export reads the events.
+    for (const table of Object.keys(STAGING_TABLES)) await c.run(`DELETE FROM ${table}`);
     this.pending = 0;
     await this.openAppenders();
   }

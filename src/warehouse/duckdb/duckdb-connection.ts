@@ -1,3 +1,4 @@
+import type { Logger } from '../../log/logger.js';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DuckDBInstance, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
@@ -81,20 +82,33 @@ function paramsFor(statement: string, params: Params): Params {
 
 /** Runs statements on one connection with bound parameters; the pieces of the DuckDB adapter share it. */
 export class SqlRunner {
-  constructor(readonly connection: DuckDBConnection) {}
+  constructor(
+    readonly connection: DuckDBConnection,
+    private readonly logger?: Logger,
+  ) {}
+
+  /** With `--log-level debug`, each statement's duration: where a slow load spends its time. */
+  private async timed<T>(statement: string, work: Promise<T>): Promise<T> {
+    if (!this.logger?.isLevelEnabled('debug')) return work;
+    const started = performance.now();
+    const result = await work;
+    const ms = Math.round(performance.now() - started);
+    this.logger.debug({ ms, sql: statement.replace(/\s+/g, ' ').slice(0, 160) }, 'sql');
+    return result;
+  }
 
   async exec(statement: string, params: Params = {}): Promise<void> {
-    await this.connection.run(statement, paramsFor(statement, params));
+    await this.timed(statement, this.connection.run(statement, paramsFor(statement, params)));
   }
 
   /** Runs a DML statement and returns how many rows it changed. */
   async execCount(statement: string, params: Params = {}): Promise<number> {
-    const result = await this.connection.run(statement, paramsFor(statement, params));
+    const result = await this.timed(statement, this.connection.run(statement, paramsFor(statement, params)));
     return result.rowsChanged;
   }
 
   async rows(statement: string, params: Params = {}): Promise<Row[]> {
-    const reader = await this.connection.runAndReadAll(statement, paramsFor(statement, params));
+    const reader = await this.timed(statement, this.connection.runAndReadAll(statement, paramsFor(statement, params)));
     return reader.getRowObjectsJS() as Row[];
   }
 

@@ -7,15 +7,19 @@ import { sqlString } from './duckdb-connection.js';
 
 const parquetList = (files: readonly string[]) => `read_parquet([${files.map(sqlString).join(', ')}])`;
 
-/** The staged events, deduplicated in the batch: per event_id the smallest hash wins (decision 4). */
+/**
+ * The staged events, deduplicated in the batch: per event_id the smallest hash wins (decision 4);
+ * copies with equal hashes are equal in every loaded column, so any of them may win.
+ */
 export function stageBatchSql(eventFiles: readonly string[]): string {
-  return `CREATE OR REPLACE TEMP TABLE batch AS
+  // A view: the staged Parquet is read column by column where needed, never copied whole.
+  return `CREATE OR REPLACE TEMP VIEW batch AS
     SELECT * FROM ${parquetList(eventFiles)}`;
 }
 
 export const BATCH_WINNERS_SQL = `CREATE OR REPLACE TEMP TABLE batch_winner AS
   SELECT * FROM batch
-  QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY event_hash, source_location, source_ref) = 1`;
+  QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY event_hash, staged_row) = 1`;
 
 export const BATCH_STATS_SQL = `SELECT
   (SELECT count(*) FROM batch) AS rows,
@@ -74,26 +78,32 @@ export const INSERT_DATES_SQL = `INSERT INTO dim_date
   WHERE NOT EXISTS (SELECT 1 FROM dim_date x WHERE x.date = days.d)`;
 
 /** Each fact points to the dimension version valid at its event time; a null natural key to the unknown member 0. */
-export const INSERT_FACTS_SQL = `INSERT INTO fact_ai_event
-  SELECT t.event_id, t.event_hash, t.event_ts, t.date_key,
-         coalesce(u.user_key, 0), coalesce(m.model_key, 0), coalesce(g.gateway_key, 0),
-         t.decision, t.decision = 'block', t.latency_ms, t.input_tokens, t.output_tokens,
-         t.input_tokens + t.output_tokens, t.cost_usd, t.policies_evaluated_count, t.policies_triggered_count,
-         t.team_id, t.batch_id, t.request_source, t.metadata::JSON, $run_id, $now::TIMESTAMPTZ
+/**
+ * The fact rows to insert, with their dimension keys (the version valid at the event time):
+ * built once, then inserted and joined to the policy rows without scanning the fact table.
+ */
+export const KEYED_FACTS_SQL = `CREATE OR REPLACE TEMP TABLE to_insert_keyed AS
+  SELECT t.staged_row, t.event_id, t.event_hash, t.event_ts, t.date_key,
+         coalesce(u.user_key, 0) AS user_key, coalesce(m.model_key, 0) AS model_key,
+         coalesce(g.gateway_key, 0) AS gateway_key,
+         t.decision, t.decision = 'block' AS was_blocked, t.latency_ms, t.input_tokens, t.output_tokens,
+         t.input_tokens + t.output_tokens AS total_tokens, t.cost_usd, t.policies_evaluated_count,
+         t.policies_triggered_count, t.team_id, t.batch_id, t.request_source, t.metadata::JSON AS metadata
   FROM to_insert t
   LEFT JOIN dim_user u ON u.user_id = t.user_id AND t.event_ts >= u.valid_from AND t.event_ts < u.valid_to
   LEFT JOIN dim_model m ON m.model = t.model AND t.event_ts >= m.valid_from AND t.event_ts < m.valid_to
   LEFT JOIN dim_gateway g ON g.gateway_id = t.gateway_id AND t.event_ts >= g.valid_from AND t.event_ts < g.valid_to`;
 
-/** Policy rows of the events inserted now, of the winning version only. */
+export const INSERT_FACTS_SQL = `INSERT INTO fact_ai_event
+  SELECT * EXCLUDE (staged_row), $run_id, $now::TIMESTAMPTZ FROM to_insert_keyed`;
+
+/** Policy rows of the events inserted now: those of the winning staged row only. */
 export function insertPolicyFactsSql(policyFiles: readonly string[]): string {
   return `INSERT INTO fact_policy_evaluation
   SELECT p.event_id, p.ordinal, dp.policy_key, f.event_ts, f.date_key, f.user_key, f.model_key, f.gateway_key,
          p.result, p.latency_ms, p.entities_found, p.triggered, $run_id, $now::TIMESTAMPTZ
-  FROM (SELECT * FROM ${parquetList(policyFiles)}
-        QUALIFY row_number() OVER (PARTITION BY event_id, event_hash, ordinal) = 1) p
-  JOIN to_insert t ON t.event_id = p.event_id AND t.event_hash = p.event_hash
-  JOIN fact_ai_event f ON f.event_id = t.event_id AND f.date_key = t.date_key
+  FROM ${parquetList(policyFiles)} p
+  JOIN to_insert_keyed f ON f.staged_row = p.staged_row
   JOIN dim_policy dp ON dp.policy_name = p.policy_name`;
 }
 
@@ -108,6 +118,10 @@ export function insertRejectsSql(rejectFiles: readonly string[]): string {
                     WHERE e.pipeline = $pipeline AND e.source_location = r.source_location
                       AND e.payload_hash = r.payload_hash)`;
 }
+
+/** The load's temporary tables, dropped after each package so memory does not carry over. */
+export const DROP_BATCH_SQL = `DROP TABLE IF EXISTS to_insert_keyed; DROP TABLE IF EXISTS to_insert;
+  DROP TABLE IF EXISTS batch_existing; DROP TABLE IF EXISTS batch_winner; DROP VIEW IF EXISTS batch`;
 
 export const DUPLICATE_IDS_SQL = `SELECT count(*) - count(DISTINCT event_id) AS duplicates
   FROM fact_ai_event WHERE date_key BETWEEN $lo_wide AND $hi_wide`;

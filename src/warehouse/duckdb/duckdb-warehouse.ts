@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { Logger } from '../../log/logger.js';
 import type { ReferenceData } from '../../reference/reference-data.js';
 import { failpoint } from '../../util/failpoint.js';
 import { DAY_MS, dateKeyOf } from '../../util/dates.js';
@@ -59,13 +60,14 @@ export class DuckDBWarehouse implements Warehouse {
   private constructor(
     private readonly db: OpenDuckDB,
     path: string,
+    logger?: Logger,
   ) {
     this.description = `DuckDB ${path}`;
-    this.runner = new SqlRunner(db.connection);
+    this.runner = new SqlRunner(db.connection, logger);
   }
 
-  static async open(path: string, settings: DuckDBSettings): Promise<DuckDBWarehouse> {
-    return new DuckDBWarehouse(await openDuckDB(path, settings), path);
+  static async open(path: string, settings: DuckDBSettings, logger?: Logger): Promise<DuckDBWarehouse> {
+    return new DuckDBWarehouse(await openDuckDB(path, settings), path, logger);
   }
 
   private exec(statement: string, params: Params = {}): Promise<void> {
@@ -187,7 +189,7 @@ export class DuckDBWarehouse implements Warehouse {
     const params: Params = { pipeline: request.pipeline, run_id: request.runId, now: iso(request.nowMs) };
     const loadStarted = performance.now();
 
-    return this.transaction(async () => {
+    const outcome = await this.transaction(async () => {
       let stats = { rows: 0, distinctIds: 0, conflictingIds: 0 };
       let eventSpan: LoadOutcome['eventSpan'] = null;
       let existing = { same: 0, conflicts: 0 };
@@ -217,6 +219,7 @@ export class DuckDBWarehouse implements Warehouse {
         await this.exec(sql.TO_INSERT_SQL);
         await insertInferredMembers(this.runner, policyFiles);
         await this.exec(sql.INSERT_DATES_SQL);
+        await this.exec(sql.KEYED_FACTS_SQL);
         // Measured, not derived: counts_balance then catches an insert that lost rows.
         inserted = await this.runner.execCount(sql.INSERT_FACTS_SQL, params);
         failpoint('load:after-facts');
@@ -254,6 +257,8 @@ export class DuckDBWarehouse implements Warehouse {
       await this.recordWindow(request, counts, { checksPassed, checkpointMoved, loadMs });
       return { counts, checks, checksPassed, checkpointMoved, eventSpan };
     });
+    await this.exec(sql.DROP_BATCH_SQL);
+    return outcome;
   }
 
   /** Window loads: the source's count against present in the window; file loads: distinct records against present. */

@@ -1,0 +1,80 @@
+import { writeFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { simulatorSettingsFrom } from '../../src/config/schema.js';
+import { EventUniverse } from '../../src/simulator/generator.js';
+import { aetl } from '../helpers/cli.js';
+import { query } from '../helpers/duckdb.js';
+import { lakeSnapshot, warehouseSnapshot } from '../helpers/snapshot.js';
+import { shippedReference, Workspace } from '../helpers/workspace.js';
+
+/** Lines past the point where a package turns to extract workers (20,000 records). */
+const BROKEN_LINE = 26_001;
+const CONFLICT_LINE = 28_001;
+
+/**
+ * ~30k simulated events with bad records; past the threshold a broken line,
+ * a conflicting version of the first event, and an exact re-delivery of it.
+ */
+function inputLines(): { lines: string[]; ids: Set<string> } {
+  const settings = simulatorSettingsFrom({ seed: 77, rate_per_minute: 1000, bad_record_rate: 0.01 });
+  const universe = new EventUniverse(settings, shippedReference());
+  const events = [];
+  for (let minute = 29_000_000; events.length < 30_000; minute++) events.push(...universe.eventsInMinute(minute));
+  const lines = events.map((e) => JSON.stringify(e.payload));
+  const first = events.find((e) => e.valid)!;
+  lines[BROKEN_LINE - 1] = '{"id": "broken-past-the-threshold", "timestamp": ';
+  lines[CONFLICT_LINE - 1] = JSON.stringify({
+    ...first.payload,
+    output_tokens: 1 + Number(first.payload.output_tokens),
+  });
+  lines.push(JSON.stringify(first.payload));
+  const replaced = new Set([BROKEN_LINE - 1, CONFLICT_LINE - 1]);
+  const ids = new Set(events.filter((e, i) => e.valid && !replaced.has(i)).map((e) => e.id));
+  return { lines, ids };
+}
+
+describe('extract workers', () => {
+  const inline = new Workspace();
+  const threaded = new Workspace();
+  let ids: Set<string>;
+
+  beforeAll(async () => {
+    const input = inputLines();
+    ids = input.ids;
+    for (const [w, workers] of [
+      [inline, 0],
+      [threaded, 2],
+    ] as const) {
+      writeFileSync(w.path('events.jsonl'), input.lines.join('\n'));
+      const config = w.writeConfig({
+        source: { kind: 'files', files: w.path('events.jsonl') },
+        staging: { workers },
+        checks: { max_reject_rate: 0.05 },
+      });
+      const run = await aetl(['run', '--config', config]);
+      expect(run.code, run.stderr).toBe(0);
+      expect(run.stderr).toContain(`"extractWorkers":${workers}`);
+    }
+  }, 120_000);
+  afterAll(() => [inline, threaded].forEach((w) => w.remove()));
+
+  it('load every valid event once and quarantine the rest where they were read', async () => {
+    const facts = await query(threaded.warehouse, 'SELECT event_id FROM fact_ai_event ORDER BY event_id');
+    expect(facts.map((f) => f.event_id)).toEqual([...ids].sort());
+    const broken = await query(
+      threaded.warehouse,
+      "SELECT source_ref FROM etl_rejected_event WHERE payload LIKE '%broken-past-the-threshold%'",
+    );
+    expect(broken).toEqual([{ source_ref: `line ${BROKEN_LINE}` }]);
+    const counts = await query(threaded.warehouse, 'SELECT in_batch_duplicates, conflicts FROM etl_run_window');
+    expect(counts).toEqual([{ in_batch_duplicates: 2n, conflicts: 1n }]);
+  });
+
+  it('give the same warehouse and lake as extraction on the main thread', async () => {
+    // Both read their own copy of the input: compare with the workspace folder left out of the paths.
+    const relative = async (w: Workspace) =>
+      JSON.stringify(await warehouseSnapshot(w.warehouse)).replaceAll(w.dir, '.');
+    expect(await relative(threaded)).toEqual(await relative(inline));
+    expect(await lakeSnapshot(threaded.lake)).toEqual(await lakeSnapshot(inline.lake));
+  });
+});
