@@ -131,8 +131,10 @@ export const configSchema = z.strictObject({
         .min(0)
         .max(16)
         .default(() => (availableParallelism() >= 2 ? 2 : 0)),
+      /** Records per load package at most: a larger file is loaded in several, so memory does not grow with it. */
+      package_records: z.int().min(1000).default(250_000),
     })
-    .default(() => ({ path: 'data/staging', workers: availableParallelism() >= 2 ? 2 : 0 })),
+    .default(() => ({ path: 'data/staging', workers: availableParallelism() >= 2 ? 2 : 0, package_records: 250_000 })),
   reference: z
     .strictObject({ users: z.string().optional(), gateways: z.string().optional(), models: z.string().optional() })
     .default({}),

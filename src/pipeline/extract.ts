@@ -1,168 +1,134 @@
 import { Worker } from 'node:worker_threads';
 import type { RawRecord } from '../source/source.js';
 import type { TimeWindow } from '../state/window.js';
-import type { ExtractWorkerData, FromWorker, ToWorker } from '../staging/extract-worker.js';
+import type { FromWorker, ToWorker } from '../staging/extract-worker.js';
 import { writeManifest, type ExtractCounts, type PackageManifest } from '../staging/package.js';
-import { RecordStager, type StagedResult } from '../staging/record-stager.js';
-import type { StagingParts } from '../staging/staging-writer.js';
+import { StagingWriter } from '../staging/staging-writer.js';
+import { validateBatch, type ValidatedBatch } from '../staging/validate-batch.js';
 
 /** Batches a worker may have queued: enough to keep it busy, few enough that memory stays bounded. */
 const IN_FLIGHT_PER_WORKER = 2;
 
-interface Waiter<T> {
-  resolve: (value: T) => void;
-  reject: (error: Error) => void;
-}
+/**
+ * Records validated on the main thread before a package turns to workers: a
+ * small window is done before threads would have started.
+ */
+const INLINE_RECORDS = 20_000;
 
-/** One extract worker thread and the replies it owes; a failure rejects every reply still owed. */
-class ExtractWorker {
-  private readonly worker: Worker;
-  private readonly pending = new Map<number, Waiter<void>>();
-  private finished: Waiter<StagedResult> | undefined;
+/**
+ * Extract workers: parse, validate and hash off the main thread, which
+ * meanwhile reads the source and appends the rows they return. A batch goes
+ * to the least busy worker; when all are full, `validate` waits (backpressure
+ * to the source). Rows come back in completion order, which the load does not
+ * depend on (it orders by event id and hash).
+ */
+class WorkerPool {
+  private readonly workers: { thread: Worker; inFlight: number }[];
+  private readonly waiting = new Map<number, { resolve: () => void; reject: (error: Error) => void }>();
+  private readonly inFlight = new Set<Promise<void>>();
+  private nextId = 0;
   private failure: Error | undefined;
 
-  constructor(data: ExtractWorkerData) {
-    this.worker = new Worker(new URL('../staging/extract-worker.js', import.meta.url), { workerData: data });
-    this.worker.on('message', (message: FromWorker) => {
-      if (message.type === 'done') {
-        this.pending.get(message.id)?.resolve();
-        this.pending.delete(message.id);
-      } else if (message.type === 'finished') {
-        this.finished?.resolve(message.result);
-      } else {
-        this.fail(new Error(`extract worker failed: ${message.message}`));
-      }
+  constructor(
+    size: number,
+    window: TimeWindow | null,
+    private readonly onBatch: (batch: ValidatedBatch) => Promise<void>,
+  ) {
+    this.workers = Array.from({ length: size }, () => {
+      const thread = new Worker(new URL('../staging/extract-worker.js', import.meta.url), { workerData: window });
+      const worker = { thread, inFlight: 0 };
+      thread.on('message', ({ id, batch }: FromWorker) => {
+        worker.inFlight--;
+        const waiter = this.waiting.get(id);
+        this.waiting.delete(id);
+        this.onBatch(batch).then(waiter?.resolve, waiter?.reject);
+      });
+      thread.on('error', (error) => this.fail(error));
+      return worker;
     });
-    this.worker.on('error', (error) => this.fail(error));
-    this.worker.on('exit', (code) => {
-      if (code !== 0) this.fail(new Error(`extract worker exited with code ${code}`));
-    });
-  }
-
-  get inFlight(): number {
-    return this.pending.size;
   }
 
   private fail(error: Error): void {
-    this.failure ??= error;
-    for (const waiter of this.pending.values()) waiter.reject(this.failure);
-    this.pending.clear();
-    this.finished?.reject(this.failure);
+    this.failure ??= new Error(`extract worker failed: ${error.message}`);
+    for (const waiter of this.waiting.values()) waiter.reject(this.failure);
+    this.waiting.clear();
   }
 
-  /** Resolves when the worker has staged the batch. */
-  send(id: number, records: RawRecord[]): Promise<void> {
-    if (this.failure) return Promise.reject(this.failure);
-    const done = new Promise<void>((resolve, reject) => this.pending.set(id, { resolve, reject }));
-    this.worker.postMessage({ type: 'batch', id, records } satisfies ToWorker);
-    return done;
-  }
-
-  async finish(): Promise<StagedResult> {
-    if (this.failure) throw this.failure;
-    const result = new Promise<StagedResult>((resolve, reject) => (this.finished = { resolve, reject }));
-    this.worker.postMessage({ type: 'finish' } satisfies ToWorker);
-    const staged = await result;
-    await this.worker.terminate();
-    return staged;
-  }
-
-  abort(): void {
-    void this.worker.terminate();
-  }
-}
-
-/**
- * Extract workers (decision: parse, validate, hash and stage off the main
- * thread, which meanwhile reads the source and talks to the warehouse). Each
- * stages its own Parquet parts; the package is all of them. A batch goes to the
- * least busy worker; when all are full, `add` waits (backpressure to the source).
- */
-class WorkerPool {
-  private nextId = 0;
-  private readonly inFlight = new Set<Promise<void>>();
-
-  constructor(private readonly workers: ExtractWorker[]) {}
-
-  async add(records: RawRecord[]): Promise<void> {
+  async validate(records: RawRecord[]): Promise<void> {
     while (this.inFlight.size >= this.workers.length * IN_FLIGHT_PER_WORKER) await Promise.race(this.inFlight);
+    if (this.failure) throw this.failure;
     const worker = this.workers.reduce((a, b) => (b.inFlight < a.inFlight ? b : a));
-    const sent = worker.send(this.nextId++, records);
-    this.inFlight.add(sent);
-    // A failure is seen by the next add (through race) or by finish; do not leave it unhandled.
-    sent.then(
-      () => this.inFlight.delete(sent),
+    const id = this.nextId++;
+    const done = new Promise<void>((resolve, reject) => this.waiting.set(id, { resolve, reject }));
+    worker.inFlight++;
+    worker.thread.postMessage({ id, records } satisfies ToWorker);
+    this.inFlight.add(done);
+    // A failure is seen by the next validate (through race) or by drain; do not leave it unhandled.
+    done.then(
+      () => this.inFlight.delete(done),
       () => undefined,
     );
   }
 
-  async finish(): Promise<StagedResult[]> {
-    await Promise.all(this.inFlight);
-    return Promise.all(this.workers.map((w) => w.finish()));
+  /** Waits for every batch sent, then stops the threads. */
+  async drain(): Promise<void> {
+    try {
+      await Promise.all(this.inFlight);
+    } finally {
+      await this.close();
+    }
   }
 
-  abort(): void {
-    for (const worker of this.workers) worker.abort();
+  async close(): Promise<void> {
+    await Promise.all(this.workers.map((w) => w.thread.terminate()));
   }
 }
 
-/** The main thread's parts are `…-m-…`, worker i's `…-w{i}-…`; staged rows are numbered from i·2^40: no two collide. */
-const MAIN_PARTS: StagingParts = { partPrefix: 'm-', firstRow: 0 };
-function workerParts(i: number): StagingParts {
-  return { partPrefix: `w${i}-`, firstRow: i * 2 ** 40 };
-}
-
-/**
- * Records staged on the main thread before a package turns to workers: a
- * small window is done before threads would have started (measured: starting
- * two workers costs more than staging a few thousand records).
- */
-const INLINE_RECORDS = 20_000;
-
-function sumCounts(results: StagedResult[]): ExtractCounts {
-  const total: ExtractCounts = { read: 0, valid: 0, rejected: 0, outOfWindow: 0 };
-  for (const { counts } of results)
-    for (const key of Object.keys(total) as (keyof ExtractCounts)[]) total[key] += counts[key];
-  return total;
+function addCounts(total: ExtractCounts, counts: ExtractCounts): void {
+  for (const key of Object.keys(total) as (keyof ExtractCounts)[]) total[key] += counts[key];
 }
 
 /**
  * Builds one load package: validates each raw record, stages valid events
  * and quarantines the rest (nothing is dropped silently), clips to the window.
- * Past INLINE_RECORDS the rest of a large package goes to `workers` extract threads.
+ * Past INLINE_RECORDS the rest of a large package is validated by `workers`
+ * extract threads.
  */
 export class PackageBuilder {
+  private readonly counts: ExtractCounts = { read: 0, valid: 0, rejected: 0, outOfWindow: 0 };
+  private readonly drift: Record<string, number> = {};
   private pool: WorkerPool | undefined;
-  private seen = 0;
+  /** Batches are appended one at a time: a part may be being written out when the next arrives. */
+  private staged: Promise<void> = Promise.resolve();
 
   private constructor(
-    private readonly inline: RecordStager,
+    private readonly writer: StagingWriter,
     private readonly dir: string,
     private readonly window: TimeWindow | null,
-    private readonly memoryLimit: string,
     private readonly workers: number,
   ) {}
 
-  static async create(
-    dir: string,
-    window: TimeWindow | null,
-    memoryLimit: string,
-    workers = 0,
-  ): Promise<PackageBuilder> {
-    const inline = await RecordStager.create(dir, window, memoryLimit, MAIN_PARTS);
-    return new PackageBuilder(inline, dir, window, memoryLimit, workers);
+  static async create(dir: string, window: TimeWindow | null, workers = 0): Promise<PackageBuilder> {
+    return new PackageBuilder(await StagingWriter.create(dir), dir, window, workers);
   }
 
   add(records: RawRecord[]): Promise<void> {
-    this.seen += records.length;
-    if (!this.pool && this.workers > 0 && this.seen > INLINE_RECORDS) {
-      const { dir, window, memoryLimit } = this;
-      const threads = Array.from({ length: this.workers }, (_, i) => i + 1);
-      this.pool = new WorkerPool(
-        threads.map((i) => new ExtractWorker({ dir, window, memoryLimit, parts: workerParts(i) })),
-      );
+    if (!this.pool && this.workers > 0 && this.counts.read >= INLINE_RECORDS) {
+      this.pool = new WorkerPool(this.workers, this.window, (batch) => this.stageInTurn(batch));
     }
-    return this.pool ? this.pool.add(records) : this.inline.add(records);
+    if (this.pool) return this.pool.validate(records);
+    return this.stage(validateBatch(records, this.window));
+  }
+
+  private stageInTurn(batch: ValidatedBatch): Promise<void> {
+    this.staged = this.staged.then(() => this.stage(batch));
+    return this.staged;
+  }
+
+  private async stage(batch: ValidatedBatch): Promise<void> {
+    addCounts(this.counts, batch.counts);
+    for (const [field, n] of Object.entries(batch.drift)) this.drift[field] = (this.drift[field] ?? 0) + n;
+    await this.writer.append(batch);
   }
 
   /** Flushes the staged files and writes the manifest last, which marks the package complete. */
@@ -171,30 +137,23 @@ export class PackageBuilder {
     sourceCount: number | null,
     sourceFiles: PackageManifest['sourceFiles'],
   ): Promise<PackageManifest> {
-    const results = [await this.inline.finish(), ...(this.pool ? await this.pool.finish() : [])];
-    const drift: Record<string, number> = {};
-    for (const result of results)
-      for (const [field, n] of Object.entries(result.drift)) drift[field] = (drift[field] ?? 0) + n;
+    await this.pool?.drain();
     const manifest: PackageManifest = {
       runId,
       window: this.window,
       sourceFiles,
       sourceCount,
-      files: {
-        events: results.flatMap((r) => r.files.events),
-        policies: results.flatMap((r) => r.files.policies),
-        rejects: results.flatMap((r) => r.files.rejects),
-      },
-      counts: sumCounts(results),
-      drift,
-      extractWorkers: results.length - 1,
+      files: await this.writer.finish(),
+      counts: this.counts,
+      drift: this.drift,
+      extractWorkers: this.pool ? this.workers : 0,
     };
     writeManifest(this.dir, manifest);
     return manifest;
   }
 
   abort(): void {
-    this.inline.abort();
-    this.pool?.abort();
+    void this.pool?.close();
+    this.writer.abort();
   }
 }

@@ -33,26 +33,50 @@ export interface PackageSource {
   sourceFiles: SourceFile[];
 }
 
-/** Extract → validate → stage: one load package on disk, complete once its manifest is written. */
-export async function extractPackage(session: Session, input: PackageSource): Promise<ExtractedPackage> {
+/**
+ * Extract → validate → stage up to `limit` records: one load package on disk,
+ * complete once its manifest is written. Only the package that exhausts the
+ * source carries the source's count and files (for the completeness check
+ * and the file ledger).
+ */
+async function extractPart(
+  session: Session,
+  input: PackageSource,
+  records: AsyncIterator<RawRecord[]>,
+  limit: number,
+): Promise<{ pkg: ExtractedPackage; exhausted: boolean }> {
   const seq = session.nextSeq();
   const dir = join(session.stagingRoot, session.runId, String(seq).padStart(4, '0'));
   const started = performance.now();
-  const { memory_limit } = session.config.warehouse;
-  const builder = await PackageBuilder.create(dir, input.window, memory_limit, session.config.staging.workers);
+  const builder = await PackageBuilder.create(dir, input.window, session.config.staging.workers);
   try {
-    for await (const batch of input.records) {
+    let taken = 0;
+    let exhausted = false;
+    while (taken < limit) {
+      const next = await records.next();
+      if (next.done) {
+        exhausted = true;
+        break;
+      }
       session.stop.throwIfRequested();
-      await builder.add(batch);
+      await builder.add(next.value);
+      taken += next.value.length;
       failpoint('extract:page');
     }
-    const manifest = await builder.finish(session.runId, input.sourceCount, input.sourceFiles);
+    const manifest = exhausted
+      ? await builder.finish(session.runId, input.sourceCount, input.sourceFiles)
+      : await builder.finish(session.runId, null, []);
     failpoint('extract:after-manifest');
-    return { seq, dir, manifest, extractMs: Math.round(performance.now() - started) };
+    return { pkg: { seq, dir, manifest, extractMs: Math.round(performance.now() - started) }, exhausted };
   } catch (error) {
     builder.abort();
     throw error;
   }
+}
+
+/** The whole source as one package (a time window, whose size `window.max_window` bounds). */
+export async function extractPackage(session: Session, input: PackageSource): Promise<ExtractedPackage> {
+  return (await extractPart(session, input, input.records[Symbol.asyncIterator](), Infinity)).pkg;
 }
 
 /**
@@ -116,11 +140,28 @@ export async function loadPackage(
   return result;
 }
 
-/** Both steps for one window or file, in sequence. */
+/**
+ * Both steps for one file, in packages of at most `staging.package_records`: the
+ * next package is extracted while the previous one loads (one of each at a
+ * time), and only the last one records the file in the ledger.
+ */
 export async function extractAndLoad(
   session: Session,
   input: PackageSource,
   checkpointTo: number | null,
 ): Promise<WindowResult> {
-  return loadPackage(session, await extractPackage(session, input), checkpointTo);
+  const records = input.records[Symbol.asyncIterator]();
+  let loading: Promise<unknown> = Promise.resolve();
+  try {
+    for (;;) {
+      const part = await extractPart(session, input, records, session.config.staging.package_records);
+      await loading; // loads stay in order, and a failed one stops the file here
+      if (part.exhausted) return await loadPackage(session, part.pkg, checkpointTo);
+      loading = loadPackage(session, part.pkg, null);
+      loading.catch(() => undefined); // seen by the `await` above or below, not left unhandled
+    }
+  } catch (error) {
+    await loading.catch(() => undefined); // never return while a load is still running
+    throw error;
+  }
 }

@@ -1,44 +1,18 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import type { RawRecord } from '../source/source.js';
 import type { TimeWindow } from '../state/window.js';
-import { RecordStager } from './record-stager.js';
-import type { StagingParts } from './staging-writer.js';
+import { validateBatch, type ValidatedBatch } from './validate-batch.js';
 
-/** What the extract thread pool sends a worker when it starts it. */
-export interface ExtractWorkerData {
-  dir: string;
-  window: TimeWindow | null;
-  memoryLimit: string;
-  parts: StagingParts;
-}
-
-export type ToWorker = { type: 'batch'; id: number; records: RawRecord[] } | { type: 'finish' };
-export type FromWorker =
-  | { type: 'done'; id: number }
-  | { type: 'finished'; result: Awaited<ReturnType<RecordStager['finish']>> }
-  | { type: 'error'; message: string };
+export type ToWorker = { id: number; records: RawRecord[] };
+export type FromWorker = { id: number; batch: ValidatedBatch };
 
 /**
- * One extract worker: validates and stages the batches it is sent into its own
- * Parquet parts of the package. Messages are handled one at a time, in order.
+ * One extract worker: parses, validates and hashes the batches it is sent and
+ * returns staging rows. It never touches DuckDB (the main thread appends):
+ * measured here, a DuckDB instance inside a worker thread could crash the
+ * process when the thread ended.
  */
-const port = parentPort!;
-const data = workerData as ExtractWorkerData;
-const stager = RecordStager.create(data.dir, data.window, data.memoryLimit, data.parts);
-let queue = Promise.resolve();
-
-port.on('message', (message: ToWorker) => {
-  queue = queue.then(async () => {
-    try {
-      const s = await stager;
-      if (message.type === 'batch') {
-        await s.add(message.records);
-        port.postMessage({ type: 'done', id: message.id } satisfies FromWorker);
-      } else {
-        port.postMessage({ type: 'finished', result: await s.finish() } satisfies FromWorker);
-      }
-    } catch (error) {
-      port.postMessage({ type: 'error', message: (error as Error).stack ?? String(error) } satisfies FromWorker);
-    }
-  });
+const window = workerData as TimeWindow | null;
+parentPort!.on('message', ({ id, records }: ToWorker) => {
+  parentPort!.postMessage({ id, batch: validateBatch(records, window) } satisfies FromWorker);
 });

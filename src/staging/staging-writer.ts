@@ -1,21 +1,14 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { CanonicalEvent, RecordLocation, RejectReason } from '../contract/event.js';
-import { dateKeyOf } from '../util/dates.js';
 import { openDuckDB, sqlString, type OpenDuckDB } from '../warehouse/duckdb/duckdb-connection.js';
 import { ChunkAppender } from './chunk-appender.js';
 import { STAGING_TABLES, type StagingFiles, type StagingTable } from './package.js';
-
-/** How one of several writers staging into the same package keeps its parts and rows apart. */
-export interface StagingParts {
-  partPrefix: string;
-  firstRow: number;
-}
-
-const SOLE_WRITER: StagingParts = { partPrefix: '', firstRow: 0 };
+import type { ValidatedBatch } from './validate-batch.js';
 
 /** Rows buffered in memory before they are written out as one Parquet part. */
 const ROWS_PER_PART = 100_000;
+/** A writer holds one part at a time; past this it spills to its package's .spill folder. */
+const STAGING_MEMORY_LIMIT = '64MB';
 
 /**
  * Writes a window's validated events, their policy evaluations and its
@@ -27,22 +20,24 @@ export class StagingWriter {
   private appenders!: Record<StagingTable, ChunkAppender>;
   private pending = 0;
   private part = 0;
-  private nextRow: number;
+  private nextRow = 0;
   readonly files: StagingFiles = { events: [], policies: [], rejects: [] };
 
   private constructor(
     private readonly db: OpenDuckDB,
     private readonly dir: string,
-    private readonly parts: StagingParts,
-  ) {
-    this.nextRow = parts.firstRow;
-  }
+  ) {}
 
-  static async create(dir: string, memoryLimit: string, parts: StagingParts = SOLE_WRITER): Promise<StagingWriter> {
+  static async create(dir: string): Promise<StagingWriter> {
     mkdirSync(dir, { recursive: true });
-    const db = await openDuckDB(':memory:', { memoryLimit, tempDirectory: join(dir, '.spill') });
+    // One thread: writing a part is a small share of extraction, and the warehouse may be loading meanwhile.
+    const db = await openDuckDB(':memory:', {
+      memoryLimit: STAGING_MEMORY_LIMIT,
+      tempDirectory: join(dir, '.spill'),
+      threads: 1,
+    });
     for (const table of Object.values(STAGING_TABLES)) await db.connection.run(table.ddl);
-    const writer = new StagingWriter(db, dir, parts);
+    const writer = new StagingWriter(db, dir);
     await writer.openAppenders();
     return writer;
   }
@@ -53,66 +48,21 @@ export class StagingWriter {
     this.appenders = { events: await open('events'), policies: await open('policies'), rejects: await open('rejects') };
   }
 
-  async addEvent(event: CanonicalEvent, hash: string): Promise<void> {
-    const row = BigInt(this.nextRow++);
-    this.appenders.events.push([
-      row,
-      event.event_id,
-      hash,
-      BigInt(event.event_ts_us),
-      dateKeyOf(event.event_ts_us),
-      event.user_id,
-      event.gateway_id,
-      event.model,
-      event.provider,
-      event.decision,
-      event.latency_ms,
-      BigInt(event.input_tokens),
-      BigInt(event.output_tokens),
-      event.cost_micros,
-      event.policies.length,
-      event.policies.filter((p) => p.triggered).length,
-      event.team_id,
-      event.batch_id,
-      event.request_source,
-      JSON.stringify(event.metadata),
-    ]);
-    event.policies.forEach((policy, ordinal) => {
-      this.appenders.policies.push([
-        row,
-        ordinal,
-        policy.name,
-        policy.result,
-        policy.latency_ms,
-        policy.entities_found,
-        policy.triggered,
-      ]);
+  /** Appends a validated batch, numbering its events (staged_row) and pointing its policy rows at them. */
+  async append(batch: ValidatedBatch): Promise<void> {
+    const first = this.nextRow;
+    this.nextRow += batch.events.length;
+    batch.events.forEach((row, i) => {
+      row[0] = BigInt(first + i);
+      this.appenders.events.push(row);
     });
-    await this.rowAdded();
-  }
-
-  async addReject(
-    location: RecordLocation,
-    payloadHash: string,
-    payload: string,
-    reasons: RejectReason[],
-    eventId: string | null,
-    eventTsUs: number | null,
-  ): Promise<void> {
-    this.appenders.rejects.push([
-      location.source,
-      location.ref,
-      payloadHash,
-      payload,
-      JSON.stringify(reasons),
-      eventId,
-      eventTsUs === null ? null : BigInt(eventTsUs),
-    ]);
-    await this.rowAdded();
-  }
-
-  private async rowAdded(): Promise<void> {
-    if (++this.pending >= ROWS_PER_PART) await this.flush();
+    for (const row of batch.policies) {
+      row[0] = BigInt(first + Number(row[0]));
+      this.appenders.policies.push(row);
+    }
+    for (const row of batch.rejects) this.appenders.rejects.push(row);
+    this.pending += batch.events.length + batch.rejects.length;
+    if (this.pending >= ROWS_PER_PART) await this.flush();
   }
 
   /** Writes what is buffered as one Parquet part per table and empties the buffer. */
@@ -123,13 +73,17 @@ export class StagingWriter {
     for (const table of Object.keys(STAGING_TABLES) as StagingTable[]) {
       const count = await c.runAndReadAll(`SELECT count(*) FROM ${table}`);
       if (Number(count.getRows()[0]![0]) === 0) continue;
-      const name = `${table}-${this.parts.partPrefix}${String(this.part).padStart(5, '0')}.parquet`;
+      const name = `${table}-${String(this.part).padStart(5, '0')}.parquet`;
       const select = STAGING_TABLES[table].exported;
       await c.run(`COPY (${select}) TO ${sqlString(join(this.dir, name))} (FORMAT parquet, COMPRESSION snappy)`);
       this.files[table].push(name);
     }
-    // Emptied only once all are written: the policies' export reads the events.
-    for (const table of Object.keys(STAGING_TABLES)) await c.run(`DELETE FROM ${table}`);
+    // Emptied only once all are written (the policies' export reads the events); dropped and
+    // re-created rather than deleted from, so an in-memory database gives the memory back.
+    for (const [table, { ddl }] of Object.entries(STAGING_TABLES)) {
+      await c.run(`DROP TABLE ${table}`);
+      await c.run(ddl);
+    }
     this.pending = 0;
     await this.openAppenders();
   }

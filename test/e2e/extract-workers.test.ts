@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { simulatorSettingsFrom } from '../../src/config/schema.js';
 import { EventUniverse } from '../../src/simulator/generator.js';
 import { aetl } from '../helpers/cli.js';
-import { query } from '../helpers/duckdb.js';
+import { query, queryWith } from '../helpers/duckdb.js';
 import { lakeSnapshot, warehouseSnapshot } from '../helpers/snapshot.js';
 import { shippedReference, Workspace } from '../helpers/workspace.js';
 
@@ -15,7 +15,7 @@ const CONFLICT_LINE = 28_001;
  * ~30k simulated events with bad records; past the threshold a broken line,
  * a conflicting version of the first event, and an exact re-delivery of it.
  */
-function inputLines(): { lines: string[]; ids: Set<string> } {
+function inputLines(): { lines: string[]; ids: Set<string>; first: Record<string, unknown> } {
   const settings = simulatorSettingsFrom({ seed: 77, rate_per_minute: 1000, bad_record_rate: 0.01 });
   const universe = new EventUniverse(settings, shippedReference());
   const events = [];
@@ -30,25 +30,31 @@ function inputLines(): { lines: string[]; ids: Set<string> } {
   lines.push(JSON.stringify(first.payload));
   const replaced = new Set([BROKEN_LINE - 1, CONFLICT_LINE - 1]);
   const ids = new Set(events.filter((e, i) => e.valid && !replaced.has(i)).map((e) => e.id));
-  return { lines, ids };
+  return { lines, ids, first: first.payload };
 }
 
 describe('extract workers', () => {
   const inline = new Workspace();
   const threaded = new Workspace();
+  const split = new Workspace();
   let ids: Set<string>;
+  let lineCount: number;
+  let first: Record<string, unknown>;
 
   beforeAll(async () => {
     const input = inputLines();
     ids = input.ids;
-    for (const [w, workers] of [
-      [inline, 0],
-      [threaded, 2],
+    lineCount = input.lines.length;
+    first = input.first;
+    for (const [w, workers, packageRecords] of [
+      [inline, 0, 250_000],
+      [threaded, 2, 250_000],
+      [split, 2, 21_000],
     ] as const) {
       writeFileSync(w.path('events.jsonl'), input.lines.join('\n'));
       const config = w.writeConfig({
         source: { kind: 'files', files: w.path('events.jsonl') },
-        staging: { workers },
+        staging: { workers, package_records: packageRecords },
         checks: { max_reject_rate: 0.05 },
       });
       const run = await aetl(['run', '--config', config]);
@@ -56,7 +62,7 @@ describe('extract workers', () => {
       expect(run.stderr).toContain(`"extractWorkers":${workers}`);
     }
   }, 120_000);
-  afterAll(() => [inline, threaded].forEach((w) => w.remove()));
+  afterAll(() => [inline, threaded, split].forEach((w) => w.remove()));
 
   it('load every valid event once and quarantine the rest where they were read', async () => {
     const facts = await query(threaded.warehouse, 'SELECT event_id FROM fact_ai_event ORDER BY event_id');
@@ -76,5 +82,24 @@ describe('extract workers', () => {
       JSON.stringify(await warehouseSnapshot(w.warehouse)).replaceAll(w.dir, '.');
     expect(await relative(threaded)).toEqual(await relative(inline));
     expect(await lakeSnapshot(threaded.lake)).toEqual(await lakeSnapshot(inline.lake));
+  });
+
+  it('load a file larger than a package in several, and record it in the ledger once, with the last', async () => {
+    const windows = await query(split.warehouse, 'SELECT read, conflicts FROM etl_run_window ORDER BY seq');
+    expect(windows.map((w) => Number(w.read))).toEqual([21_000, lineCount - 21_000]);
+    // The conflicting version comes after its first version has been loaded: first loaded wins.
+    expect(Number(windows[0]!.conflicts)).toBe(0);
+    expect(Number(windows[1]!.conflicts)).toBeGreaterThan(0);
+    const kept = await queryWith(split.warehouse, 'SELECT output_tokens FROM fact_ai_event WHERE event_id = $id', {
+      id: String(first.id),
+    });
+    expect(kept).toEqual([{ output_tokens: String(first.output_tokens) }]);
+    const facts = await query(split.warehouse, 'SELECT event_id FROM fact_ai_event ORDER BY event_id');
+    expect(facts.map((f) => f.event_id)).toEqual([...ids].sort());
+    const ledger = await query(split.warehouse, 'SELECT path FROM etl_file_ledger');
+    expect(ledger).toEqual([{ path: split.path('events.jsonl') }]);
+    const rejects = (w: Workspace) =>
+      query(w.warehouse, 'SELECT source_ref, reasons::VARCHAR FROM etl_rejected_event ORDER BY ALL');
+    expect(await rejects(split)).toEqual(await rejects(inline));
   });
 });
