@@ -102,6 +102,10 @@ const window = z
     }
   });
 
+function defaultExtractWorkers(): number {
+  return availableParallelism() >= 4 ? 2 : 0;
+}
+
 const warehouse = z.strictObject({
   kind: z.literal('duckdb'),
   path: z.string().min(1).default('data/warehouse.duckdb'),
@@ -125,16 +129,19 @@ export const configSchema = z.strictObject({
   staging: z
     .strictObject({
       path: z.string().min(1).default('data/staging'),
-      /** Extract threads (parse, validate, hash, stage); 0 = on the main thread. Default: 2 on 2+ cores. */
+      /**
+       * Extract threads (parse, validate, hash); 0 = on the main thread. Measured on 2 cores:
+       * ~10 % faster for ~150-250 MB more peak memory, so they are on by default from 4 cores.
+       */
       workers: z
         .int()
         .min(0)
         .max(16)
-        .default(() => (availableParallelism() >= 2 ? 2 : 0)),
+        .default(() => defaultExtractWorkers()),
       /** Records per load package at most: a larger file is loaded in several, so memory does not grow with it. */
       package_records: z.int().min(1000).default(250_000),
     })
-    .default(() => ({ path: 'data/staging', workers: availableParallelism() >= 2 ? 2 : 0, package_records: 250_000 })),
+    .default(() => ({ path: 'data/staging', workers: defaultExtractWorkers(), package_records: 250_000 })),
   reference: z
     .strictObject({ users: z.string().optional(), gateways: z.string().optional(), models: z.string().optional() })
     .default({}),
