@@ -1,0 +1,373 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import {
+  DuckDBInstance,
+  DuckDBTypeId,
+  type DuckDBConnection,
+  type DuckDBMaterializedResult,
+  type DuckDBType,
+  type DuckDBValue,
+} from '@duckdb/node-api';
+import { toDuckDB } from './translate.js';
+
+/**
+ * A BigQuery stand-in for tests: a small HTTP server on 127.0.0.1 that the
+ * real `@google-cloud/bigquery` client talks to, backed by DuckDB (a dataset
+ * is a schema). It serves what our loader calls: datasets and tables (get,
+ * insert, delete), `jobs.query`, `getQueryResults`, multipart Parquet load
+ * jobs and job polling, with BigQuery's response shapes. Not an emulator.
+ */
+export interface QueryParameter {
+  name: string;
+  parameterType: { type: string };
+  parameterValue?: { value?: string };
+}
+
+interface JobRecord {
+  resource: Record<string, unknown>;
+  result?: QueryResult;
+}
+
+interface QueryResult {
+  schema: { fields: { name: string; type: string; mode: string }[] };
+  rows: { f: { v: string | null }[] }[];
+  affected: number;
+}
+
+class HttpError extends Error {
+  constructor(
+    readonly code: number,
+    readonly reason: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const BQ_TYPES: Partial<Record<DuckDBTypeId, string>> = {
+  [DuckDBTypeId.BOOLEAN]: 'BOOLEAN',
+  [DuckDBTypeId.TINYINT]: 'INTEGER',
+  [DuckDBTypeId.SMALLINT]: 'INTEGER',
+  [DuckDBTypeId.INTEGER]: 'INTEGER',
+  [DuckDBTypeId.BIGINT]: 'INTEGER',
+  [DuckDBTypeId.HUGEINT]: 'INTEGER',
+  [DuckDBTypeId.UBIGINT]: 'INTEGER',
+  [DuckDBTypeId.FLOAT]: 'FLOAT',
+  [DuckDBTypeId.DOUBLE]: 'FLOAT',
+  [DuckDBTypeId.DECIMAL]: 'NUMERIC',
+  [DuckDBTypeId.VARCHAR]: 'STRING',
+  [DuckDBTypeId.DATE]: 'DATE',
+  [DuckDBTypeId.TIMESTAMP_TZ]: 'TIMESTAMP',
+  [DuckDBTypeId.TIMESTAMP]: 'DATETIME',
+};
+
+function bqType(type: DuckDBType): string {
+  if (type.alias === 'JSON') return 'JSON';
+  return BQ_TYPES[type.typeId] ?? 'STRING';
+}
+
+/** BigQuery's wire form of a value: text, timestamps as int64 microseconds. */
+function wireValue(value: DuckDBValue, type: DuckDBType): string | null {
+  if (value === null) return null;
+  if (type.typeId === DuckDBTypeId.TIMESTAMP_TZ || type.typeId === DuckDBTypeId.TIMESTAMP) {
+    return String((value as { micros: bigint }).micros);
+  }
+  return String(value);
+}
+
+function bindValue(parameter: QueryParameter): DuckDBValue {
+  const value = parameter.parameterValue?.value;
+  if (value === undefined || value === null) return null;
+  switch (parameter.parameterType.type) {
+    case 'INT64':
+      return BigInt(value);
+    case 'FLOAT64':
+      return Number(value);
+    case 'BOOL':
+      return value === 'true';
+    default:
+      return value;
+  }
+}
+
+/** Statements of a script, split at top-level semicolons (our SQL has none inside literals). */
+function statementsOf(script: string): string[] {
+  return script
+    .split(/;\s*(?:\n|$)/)
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
+}
+
+export class BigQueryStandIn {
+  /** Every statement received, as BigQuery SQL, in order. */
+  readonly statements: string[] = [];
+  readonly jobs = new Map<string, JobRecord>();
+  private readonly uploads = mkdtempSync(join(tmpdir(), 'bq-standin-'));
+
+  private constructor(
+    private readonly server: Server,
+    private readonly db: DuckDBInstance,
+    private readonly connection: DuckDBConnection,
+    readonly url: string,
+    private readonly token: string,
+  ) {}
+
+  static async start(token: string): Promise<BigQueryStandIn> {
+    const db = await DuckDBInstance.create(':memory:');
+    const connection = await db.connect();
+    await connection.run("SET TimeZone = 'UTC'");
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const address = server.address() as { port: number };
+    const standIn = new BigQueryStandIn(server, db, connection, `http://127.0.0.1:${address.port}`, token);
+    server.on('request', (req: IncomingMessage, res: ServerResponse) => void standIn.handle(req, res));
+    return standIn;
+  }
+
+  async close(): Promise<void> {
+    await new Promise((resolve) => this.server.close(resolve));
+    this.connection.closeSync();
+    this.db.closeSync();
+    rmSync(this.uploads, { recursive: true, force: true });
+  }
+
+  /** Runs DuckDB SQL directly (for test assertions). */
+  async rows(sql: string): Promise<Record<string, unknown>[]> {
+    const reader = await this.connection.runAndReadAll(sql);
+    return reader.getRowObjectsJS() as Record<string, unknown>[];
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const body = Buffer.concat(chunks);
+    try {
+      if (req.headers.authorization !== `Bearer ${this.token}`) {
+        throw new HttpError(401, 'unauthorized', 'Request had invalid authentication credentials.');
+      }
+      const url = new URL(req.url!, this.url);
+      const reply = await this.route(req.method!, url, req.headers['content-type'] ?? '', body);
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(reply));
+    } catch (error) {
+      const e = error instanceof HttpError ? error : new HttpError(400, 'invalidQuery', (error as Error).message);
+      res.writeHead(e.code, { 'content-type': 'application/json' });
+      res.end(
+        JSON.stringify({
+          error: { code: e.code, message: e.message, errors: [{ reason: e.reason, message: e.message }] },
+        }),
+      );
+    }
+  }
+
+  private async route(method: string, url: URL, contentType: string, body: Buffer): Promise<unknown> {
+    const path = url.pathname;
+    let m: RegExpExecArray | null;
+    if (method === 'POST' && (m = /^\/upload\/bigquery\/v2\/projects\/([^/]+)\/jobs$/.exec(path))) {
+      return this.load(m[1]!, contentType, body);
+    }
+    const base = /^\/bigquery\/v2\/projects\/([^/]+)(\/.*)?$/.exec(path);
+    if (!base) throw new HttpError(404, 'notFound', `Not found: ${path}`);
+    const project = base[1]!;
+    const rest = base[2] ?? '';
+    const json = body.length > 0 ? (JSON.parse(body.toString('utf8')) as Record<string, unknown>) : {};
+    if (method === 'POST' && rest === '/queries') return this.query(project, json);
+    if (method === 'POST' && rest === '/jobs') return this.insertQueryJob(project, json);
+    if (method === 'GET' && (m = /^\/queries\/([^/]+)$/.exec(rest))) return this.queryResults(m[1]!);
+    if (method === 'GET' && (m = /^\/jobs\/([^/]+)$/.exec(rest))) return this.job(m[1]!).resource;
+    if (method === 'POST' && rest === '/datasets') return this.createDataset(project, json);
+    if ((m = /^\/datasets\/([^/]+)$/.exec(rest)) && method === 'GET') return this.getDataset(project, m[1]!);
+    if ((m = /^\/datasets\/([^/]+)\/tables\/([^/]+)$/.exec(rest))) {
+      if (method === 'GET') return this.getTable(project, m[1]!, m[2]!);
+      if (method === 'DELETE') return this.deleteTable(m[1]!, m[2]!);
+    }
+    throw new HttpError(404, 'notFound', `Not found: ${method} ${path}`);
+  }
+
+  private job(id: string): JobRecord {
+    const job = this.jobs.get(id);
+    if (!job) throw new HttpError(404, 'notFound', `Not found: Job ${id}`);
+    return job;
+  }
+
+  private async schemaExists(dataset: string): Promise<boolean> {
+    const rows = await this.rows(`SELECT 1 FROM information_schema.schemata WHERE schema_name = '${dataset}'`);
+    return rows.length > 0;
+  }
+
+  private async getDataset(project: string, dataset: string): Promise<unknown> {
+    if (!(await this.schemaExists(dataset)))
+      throw new HttpError(404, 'notFound', `Not found: Dataset ${project}:${dataset}`);
+    return {
+      kind: 'bigquery#dataset',
+      id: `${project}:${dataset}`,
+      datasetReference: { projectId: project, datasetId: dataset },
+    };
+  }
+
+  private async createDataset(project: string, json: Record<string, unknown>): Promise<unknown> {
+    const dataset = (json.datasetReference as { datasetId: string }).datasetId;
+    if (await this.schemaExists(dataset))
+      throw new HttpError(409, 'duplicate', `Already Exists: Dataset ${project}:${dataset}`);
+    await this.connection.run(`CREATE SCHEMA "${dataset}"`);
+    return { ...json, kind: 'bigquery#dataset', id: `${project}:${dataset}` };
+  }
+
+  private async getTable(project: string, dataset: string, table: string): Promise<unknown> {
+    const columns = await this.rows(
+      `SELECT column_name, data_type, is_nullable FROM information_schema.columns
+       WHERE table_schema = '${dataset}' AND table_name = '${table}' ORDER BY ordinal_position`,
+    );
+    if (columns.length === 0) throw new HttpError(404, 'notFound', `Not found: Table ${project}:${dataset}.${table}`);
+    const reader = await this.connection.runAndReadAll(`SELECT * FROM "${dataset}"."${table}" LIMIT 0`);
+    const fields = reader.columnNames().map((name, i) => ({
+      name,
+      type: bqType(reader.columnTypes()[i]!),
+      mode: columns[i]!.is_nullable === 'NO' ? 'REQUIRED' : 'NULLABLE',
+    }));
+    return {
+      kind: 'bigquery#table',
+      tableReference: { projectId: project, datasetId: dataset, tableId: table },
+      schema: { fields },
+    };
+  }
+
+  private async deleteTable(dataset: string, table: string): Promise<unknown> {
+    const exists = await this.rows(
+      `SELECT 1 FROM information_schema.tables WHERE table_schema = '${dataset}' AND table_name = '${table}'`,
+    );
+    if (exists.length === 0) throw new HttpError(404, 'notFound', `Not found: Table ${dataset}.${table}`);
+    await this.connection.run(`DROP TABLE "${dataset}"."${table}"`);
+    return {};
+  }
+
+  private async execute(sql: string, parameters: QueryParameter[]): Promise<QueryResult> {
+    this.statements.push(sql);
+    const values = Object.fromEntries(parameters.map((p) => [p.name, bindValue(p)]));
+    let last: DuckDBMaterializedResult | undefined;
+    let affected = 0;
+    for (const statement of statementsOf(toDuckDB(sql))) {
+      const used = Object.fromEntries(Object.entries(values).filter(([name]) => statement.includes(`$${name}`)));
+      last = await this.connection.run(statement, used);
+      affected += last.rowsChanged;
+    }
+    if (!last || last.columnCount === 0) return { schema: { fields: [] }, rows: [], affected };
+    const names = last.columnNames();
+    const types = last.columnTypes();
+    const rows = (await last.getRows()).map((row) => ({ f: row.map((v, i) => ({ v: wireValue(v, types[i]!) })) }));
+    const fields = names.map((name, i) => ({ name, type: bqType(types[i]!), mode: 'NULLABLE' }));
+    return { schema: { fields }, rows, affected };
+  }
+
+  private async query(project: string, request: Record<string, unknown>): Promise<unknown> {
+    const jobId = `job_${randomUUID().replace(/-/g, '')}`;
+    const jobReference = { projectId: project, jobId, location: request.location ?? 'US' };
+    const result = await this.execute(String(request.query), (request.queryParameters as QueryParameter[]) ?? []);
+    const resource = {
+      kind: 'bigquery#job',
+      jobReference,
+      status: { state: 'DONE' },
+      configuration: { query: { query: request.query } },
+    };
+    this.jobs.set(jobId, { resource, result });
+    return this.resultsOf(jobReference, result);
+  }
+
+  /** jobs.insert of a query job: a failed statement is a DONE job carrying its error, as in BigQuery. */
+  private async insertQueryJob(project: string, request: Record<string, unknown>): Promise<unknown> {
+    const reference = request.jobReference as { jobId: string; location?: string };
+    const config = (request.configuration as { query: { query: string; queryParameters?: QueryParameter[] } }).query;
+    const jobReference = { projectId: project, jobId: reference.jobId, location: reference.location ?? 'US' };
+    const status: Record<string, unknown> = { state: 'DONE' };
+    let result: QueryResult | undefined;
+    try {
+      result = await this.execute(config.query, config.queryParameters ?? []);
+    } catch (error) {
+      status.errorResult = { reason: 'invalidQuery', location: 'query', message: (error as Error).message };
+      status.errors = [status.errorResult];
+    }
+    const resource = { kind: 'bigquery#job', jobReference, status, configuration: request.configuration };
+    this.jobs.set(reference.jobId, result ? { resource, result } : { resource });
+    return resource;
+  }
+
+  private resultsOf(jobReference: unknown, result: QueryResult): unknown {
+    return {
+      kind: 'bigquery#queryResponse',
+      jobReference,
+      jobComplete: true,
+      schema: result.schema,
+      rows: result.rows,
+      totalRows: String(result.rows.length),
+      numDmlAffectedRows: String(result.affected),
+    };
+  }
+
+  private queryResults(jobId: string): unknown {
+    const job = this.job(jobId);
+    return this.resultsOf(job.resource.jobReference, job.result!);
+  }
+
+  /** A multipart upload: the load configuration as JSON, then the Parquet file. */
+  private async load(project: string, contentType: string, body: Buffer): Promise<unknown> {
+    const boundary = /boundary="?([^";]+)"?/.exec(contentType)?.[1];
+    if (!boundary) throw new HttpError(400, 'invalid', 'expected a multipart upload');
+    const parts = splitMultipart(body, boundary);
+    const metadata = JSON.parse(parts[0]!.toString('utf8')) as {
+      configuration: { load: { destinationTable: { datasetId: string; tableId: string }; writeDisposition?: string } };
+      jobReference: { jobId: string; location?: string };
+    };
+    const { destinationTable, writeDisposition } = metadata.configuration.load;
+    const file = join(this.uploads, `${randomUUID()}.parquet`);
+    writeFileSync(file, parts[1]!);
+    const target = `"${destinationTable.datasetId}"."${destinationTable.tableId}"`;
+    const exists =
+      (
+        await this.rows(
+          `SELECT 1 FROM information_schema.tables WHERE table_schema = '${destinationTable.datasetId}' AND table_name = '${destinationTable.tableId}'`,
+        )
+      ).length > 0;
+    const source = `SELECT * FROM read_parquet('${file}')`;
+    const status: Record<string, unknown> = { state: 'DONE' };
+    try {
+      if (!exists || writeDisposition === 'WRITE_TRUNCATE')
+        await this.connection.run(`CREATE OR REPLACE TABLE ${target} AS ${source}`);
+      else await this.connection.run(`INSERT INTO ${target} ${source}`);
+    } catch (error) {
+      status.errorResult = { reason: 'invalid', message: (error as Error).message };
+      status.errors = [status.errorResult];
+    }
+    const jobReference = {
+      projectId: project,
+      jobId: metadata.jobReference.jobId,
+      location: metadata.jobReference.location ?? 'US',
+    };
+    const resource = {
+      kind: 'bigquery#job',
+      id: `${project}:${jobReference.location}.${jobReference.jobId}`,
+      jobReference,
+      configuration: metadata.configuration,
+      status,
+    };
+    this.jobs.set(jobReference.jobId, { resource });
+    return resource;
+  }
+}
+
+function splitMultipart(body: Buffer, boundary: string): Buffer[] {
+  const delimiter = Buffer.from(`--${boundary}`);
+  const parts: Buffer[] = [];
+  let start = body.indexOf(delimiter);
+  while (start !== -1) {
+    const next = body.indexOf(delimiter, start + delimiter.length);
+    if (next === -1) break;
+    const part = body.subarray(start + delimiter.length, next);
+    const headerEnd = part.indexOf('\r\n\r\n');
+    if (headerEnd !== -1) parts.push(part.subarray(headerEnd + 4, part.length - 2)); // drop the trailing CRLF
+    start = next;
+  }
+  return parts;
+}

@@ -1,0 +1,48 @@
+/**
+ * BigQuery SQL as we emit it → DuckDB SQL, for the test stand-in only. It
+ * covers the constructs our own statements use, nothing more: backtick
+ * names (the project part dropped: a dataset is a DuckDB schema), BigQuery
+ * type names, table options DuckDB has no use for, `MERGE` without `INTO`,
+ * and `@name` parameters.
+ */
+const TYPES: [RegExp, string][] = [
+  [/\bINT64\b/g, 'BIGINT'],
+  [/\bFLOAT64\b/g, 'DOUBLE'],
+  [/\bBOOL\b/g, 'BOOLEAN'],
+  [/\bSTRING\b/g, 'VARCHAR'],
+  [/\bBIGNUMERIC\b/g, 'DECIMAL(38,18)'],
+  [/\bNUMERIC\b/g, 'DECIMAL(38,9)'],
+  [/\bTIMESTAMP\b(?!\s*')/g, 'TIMESTAMPTZ'],
+  [/\bBYTES\b/g, 'BLOB'],
+];
+
+function quoteName(name: string): string {
+  const parts = name.split('.');
+  const kept = parts.length === 3 ? parts.slice(1) : parts; // project.dataset.table → dataset.table
+  return kept.map((part) => `"${part.replace(/"/g, '""')}"`).join('.');
+}
+
+/** Replaces outside string literals only. */
+function outsideStrings(sql: string, replace: (code: string) => string): string {
+  return sql
+    .split(/('(?:[^'\\]|\\.)*')/)
+    .map((piece, i) => (i % 2 === 1 ? piece : replace(piece)))
+    .join('');
+}
+
+export function toDuckDB(sql: string): string {
+  // Comments go first: an apostrophe in one would read as a string literal (ours hold no `--` in strings).
+  const uncommented = sql.replace(/--[^\n]*/g, '');
+  return outsideStrings(uncommented, (code) => {
+    let out = code.replace(/`([^`]+)`/g, (_, name: string) => quoteName(name));
+    for (const [pattern, replacement] of TYPES) out = out.replace(pattern, replacement);
+    out = out
+      .replace(/\bPARTITION BY\s+DATE\s*\([^)]*\)/gi, '')
+      .replace(/\bCLUSTER BY\s+[\w\s,]+?(?=;|$|\bOPTIONS\b)/gi, '')
+      .replace(/\bOPTIONS\s*\([^)]*\)/gi, '')
+      .replace(/\bMERGE\s+(?!INTO\b)/gi, 'MERGE INTO ')
+      .replace(/\bCOMMIT TRANSACTION\b/gi, 'COMMIT')
+      .replace(/@(\w+)/g, '$$$1');
+    return out;
+  });
+}
