@@ -22,6 +22,14 @@ export interface BigQueryParam {
 
 export type BigQueryRow = Record<string, unknown>;
 
+/** The client reads TIMESTAMP and DATE values from its own wrappers, not from plain strings. */
+function clientValue({ type, value }: BigQueryParam): unknown {
+  if (value === null) return null;
+  if (type === 'TIMESTAMP') return BigQuery.timestamp(String(value));
+  if (type === 'DATE') return BigQuery.date(String(value));
+  return value;
+}
+
 /**
  * Every error names what we were doing and the job id (to find it in the
  * console), never a credential: the client's own errors can carry request
@@ -65,7 +73,7 @@ export class BigQueryClient {
     const jobId = this.jobId(purpose);
     const query: Query = { query: sql, jobId, location: this.settings.location };
     if (Object.keys(params).length > 0) {
-      query.params = Object.fromEntries(Object.entries(params).map(([k, p]) => [k, p.value]));
+      query.params = Object.fromEntries(Object.entries(params).map(([k, p]) => [k, clientValue(p)]));
       query.types = Object.fromEntries(Object.entries(params).map(([k, p]) => [k, p.type]));
     }
     try {

@@ -249,10 +249,16 @@ export class BigQueryStandIn {
     const values = Object.fromEntries(parameters.map((p) => [p.name, bindValue(p)]));
     let last: DuckDBMaterializedResult | undefined;
     let affected = 0;
-    for (const statement of statementsOf(toDuckDB(sql))) {
-      const used = Object.fromEntries(Object.entries(values).filter(([name]) => statement.includes(`$${name}`)));
-      last = await this.connection.run(statement, used);
-      affected += last.rowsChanged;
+    try {
+      for (const statement of statementsOf(toDuckDB(sql))) {
+        const used = Object.fromEntries(Object.entries(values).filter(([name]) => statement.includes(`$${name}`)));
+        last = await this.connection.run(statement, used);
+        affected += last.rowsChanged;
+      }
+    } catch (error) {
+      // As BigQuery does, a failed script leaves no transaction open behind it.
+      await this.connection.run('ROLLBACK').catch(() => undefined);
+      throw error;
     }
     if (!last || last.columnCount === 0) return { schema: { fields: [] }, rows: [], affected };
     const names = last.columnNames();

@@ -2,8 +2,8 @@
  * BigQuery SQL as we emit it → DuckDB SQL, for the test stand-in only. It
  * covers the constructs our own statements use, nothing more: backtick
  * names (the project part dropped: a dataset is a DuckDB schema), BigQuery
- * type names, table options DuckDB has no use for, `MERGE` without `INTO`,
- * and `@name` parameters.
+ * type names, the few functions we call, table options DuckDB has no use
+ * for, `MERGE` without `INTO`, and `@name` parameters.
  */
 const TYPES: [RegExp, string][] = [
   [/\bINT64\b/g, 'BIGINT'],
@@ -14,6 +14,12 @@ const TYPES: [RegExp, string][] = [
   [/\bNUMERIC\b/g, 'DECIMAL(38,9)'],
   [/\bTIMESTAMP\b(?!\s*')/g, 'TIMESTAMPTZ'],
   [/\bBYTES\b/g, 'BLOB'],
+];
+
+/** BigQuery functions we call, by their DuckDB names. */
+const FUNCTIONS: [RegExp, string][] = [
+  [/\bUNIX_MILLIS\s*\(/gi, 'epoch_ms('],
+  [/\bPARSE_JSON\s*\(/gi, 'json('],
 ];
 
 function quoteName(name: string): string {
@@ -35,7 +41,7 @@ export function toDuckDB(sql: string): string {
   const uncommented = sql.replace(/--[^\n]*/g, '');
   return outsideStrings(uncommented, (code) => {
     let out = code.replace(/`([^`]+)`/g, (_, name: string) => quoteName(name));
-    for (const [pattern, replacement] of TYPES) out = out.replace(pattern, replacement);
+    for (const [pattern, replacement] of [...TYPES, ...FUNCTIONS]) out = out.replace(pattern, replacement);
     out = out
       .replace(/\bPARTITION BY\s+DATE\s*\([^)]*\)/gi, '')
       .replace(/\bCLUSTER BY\s+[\w\s,]+?(?=;|$|\bOPTIONS\b)/gi, '')
