@@ -20,6 +20,7 @@ const TYPES: [RegExp, string][] = [
 const FUNCTIONS: [RegExp, string][] = [
   [/\bUNIX_MILLIS\s*\(/gi, 'epoch_ms('],
   [/\bPARSE_JSON\s*\(/gi, 'json('],
+  [/\bCURRENT_TIMESTAMP\s*\(\s*\)/gi, 'now()'],
 ];
 
 function quoteName(name: string): string {

@@ -1,0 +1,80 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BigQueryClient } from '../../src/warehouse/bigquery/bigquery-client.js';
+import { BigQueryState } from '../../src/warehouse/bigquery/bigquery-state.js';
+import { BigQueryStandIn } from '../stand-ins/bigquery/server.js';
+
+process.env.NO_PROXY = '127.0.0.1,localhost';
+const TOKEN = 'state-token';
+const T0 = Date.parse('2026-11-23T10:00:00Z');
+
+describe('BigQuery pipeline state (real client, stand-in)', () => {
+  let standIn: BigQueryStandIn;
+  let state: BigQueryState;
+
+  beforeAll(async () => {
+    standIn = await BigQueryStandIn.start(TOKEN);
+    const client = BigQueryClient.create({
+      project: 'proj',
+      dataset: 'etl',
+      location: 'US',
+      apiEndpoint: standIn.url,
+      accessToken: TOKEN,
+    });
+    state = new BigQueryState(client, { project: 'proj', dataset: 'etl' });
+  });
+  afterAll(() => standIn.close());
+
+  it('creates the dataset and tables once, and records the schema version', async () => {
+    expect(await state.migrate()).toBe(1);
+    expect(await state.migrate()).toBe(0);
+    expect(await standIn.rows('SELECT version, name FROM etl.etl_schema_version')).toEqual([
+      { version: 1n, name: 'ddl.sql' },
+    ]);
+    expect(await state.getCheckpoint('default')).toBeNull();
+    expect(await state.loadedFiles('default')).toEqual(new Map());
+    expect(await state.loadedSpan('default')).toBeNull();
+    expect(await state.lastWindow('default')).toBeNull();
+  });
+
+  it('keeps the run ledger: started, finished, and abandoned when a crash left one running', async () => {
+    await state.startRun({ runId: 'r1', pipeline: 'default', command: 'run', startedMs: T0 });
+    await state.finishRun('r1', 'succeeded', null, T0 + 5000);
+    await state.startRun({ runId: 'r2', pipeline: 'default', command: 'run', startedMs: T0 + 60_000 });
+    await state.abandonUnfinishedRuns('default', T0 + 120_000);
+    const runs = await standIn.rows(
+      'SELECT run_id, status, epoch_ms(finished_at) AS finished, error IS NOT NULL AS has_error FROM etl.etl_run ORDER BY run_id',
+    );
+    expect(runs).toEqual([
+      { run_id: 'r1', status: 'succeeded', finished: BigInt(T0 + 5000), has_error: false },
+      { run_id: 'r2', status: 'abandoned', finished: BigInt(T0 + 120_000), has_error: true },
+    ]);
+  });
+
+  it('appends check results with their values bound, in slices below the parameter limit', async () => {
+    const results = Array.from({ length: 1201 }, (_, i) => ({
+      name: 'anomaly_volume',
+      scope: `gateway:gw_${i}`,
+      status: i === 0 ? ('fail' as const) : ('pass' as const),
+      blocking: false,
+      observed: i === 1 ? Number.NaN : i,
+      expected: i === 2 ? null : "'<= 3'; DROP TABLE etl.etl_run; --",
+      message: `bucket ${i}`,
+      bucket: i === 3 ? null : T0,
+    }));
+    await state.writeCheckResults('default', 'r1', results, T0);
+    const [summary] = await standIn.rows(
+      `SELECT count(*) AS n, count(observed) AS observed, count(expected) AS expected, count(bucket) AS buckets,
+              sum(observed)::BIGINT AS total, count(*) FILTER (WHERE status = 'fail') AS failed FROM etl.dq_check_result`,
+    );
+    const sumOfObserved = (1200 * 1201) / 2 - 1; // 0..1200 without the NaN at 1
+    expect(summary).toEqual({
+      n: 1201n,
+      observed: 1200n,
+      expected: 1200n,
+      buckets: 1200n,
+      total: BigInt(sumOfObserved),
+      failed: 1n,
+    });
+    expect(await standIn.rows('SELECT count(*) AS n FROM etl.etl_run')).toEqual([{ n: 2n }]);
+  });
+});
