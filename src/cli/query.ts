@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import type { Config } from '../config/schema.js';
 import { openDuckDB, type Row } from '../warehouse/duckdb/duckdb-connection.js';
 import { UsageError } from '../util/errors.js';
-import { duckdbSettings } from '../pipeline/open-warehouse.js';
+import { duckdbSettings, duckdbWarehouse } from '../pipeline/open-warehouse.js';
 
 const LAKE_VIEWS = fileURLToPath(new URL('../../sql/duckdb/lake_views.sql', import.meta.url));
 
@@ -28,7 +28,8 @@ export async function runQuery(
     ...new Set([...text.replace(/--.*$/gm, '').matchAll(/\$([a-z_][a-z0-9_]*)/gi)].map((m) => m[1]!)),
   ].filter((name) => !(name in params));
   if (missing.length > 0) throw new UsageError(`${file} needs ${missing.map((m) => `--param ${m}=...`).join(' ')}`);
-  const db = await openDuckDB(lake ? ':memory:' : config.warehouse.path, duckdbSettings(config, !lake));
+  const warehouse = duckdbWarehouse(config, 'query');
+  const db = await openDuckDB(lake ? ':memory:' : warehouse.path, duckdbSettings(config, warehouse, !lake));
   try {
     if (lake) {
       // A function replacement, so a `$` in the path stays literal.

@@ -45,7 +45,8 @@ function resolvePaths(config: Config, baseDir: string): Config {
   return {
     ...config,
     source: { ...config.source, files: optional(config.source.files) },
-    warehouse: { ...config.warehouse, path: at(config.warehouse.path) },
+    warehouse:
+      config.warehouse.kind === 'duckdb' ? { ...config.warehouse, path: at(config.warehouse.path) } : config.warehouse,
     lake: { path: at(config.lake.path) },
     staging: { ...config.staging, path: at(config.staging.path) },
     reference: {

@@ -106,7 +106,7 @@ function defaultExtractWorkers(): number {
   return availableParallelism() >= 4 ? 2 : 0;
 }
 
-const warehouse = z.strictObject({
+const duckdbWarehouse = z.strictObject({
   kind: z.literal('duckdb'),
   path: z.string().min(1).default('data/warehouse.duckdb'),
   memory_limit: z
@@ -116,6 +116,20 @@ const warehouse = z.strictObject({
   threads: z.int().min(1).max(64).optional(),
 });
 
+/** Names that reach BigQuery SQL are validated here, then backtick-quoted (warehouse/bigquery/bigquery-sql.ts). */
+const bigqueryWarehouse = z.strictObject({
+  kind: z.literal('bigquery'),
+  project: z.string().regex(/^[a-z][a-z0-9-]{4,61}[a-z0-9]$/, 'a Google Cloud project id'),
+  dataset: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,1023}$/, 'letters, digits and _'),
+  location: z.string().min(1).default('US'),
+  /** Another endpoint than Google's: a proxy, or the test stand-in. */
+  api_endpoint: z.url().optional(),
+  /** A ready OAuth access token (from the environment); without it, Application Default Credentials. */
+  access_token: z.string().min(1).optional(),
+});
+
+const warehouse = z.discriminatedUnion('kind', [duckdbWarehouse, bigqueryWarehouse]);
+
 export const configSchema = z.strictObject({
   pipeline: z
     .strictObject({ name: z.string().regex(/^[a-z][a-z0-9_]{0,62}$/, 'lower-case letters, digits and _') })
@@ -124,7 +138,7 @@ export const configSchema = z.strictObject({
     }),
   source,
   window: window.default(window.parse({})),
-  warehouse: warehouse.default(warehouse.parse({ kind: 'duckdb' })),
+  warehouse: warehouse.default(duckdbWarehouse.parse({ kind: 'duckdb' })),
   lake: z.strictObject({ path: z.string().min(1).default('data/lake') }).default({ path: 'data/lake' }),
   staging: z
     .strictObject({

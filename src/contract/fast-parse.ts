@@ -103,8 +103,8 @@ function costMicros(value: unknown): Maybe<bigint> {
 
 /** The zod shape's output for a clearly valid record, or undefined to let zod decide. */
 export function fastParse(record: Record<string, unknown>, shapeA: boolean): ParsedEvent | undefined {
-  // A record carrying fields of both shapes is rare and subtle: zod decides.
-  if (('user' in record && 'user_id' in record) || ('cost' in record && 'cost_usd' in record)) return undefined;
+  // A shape A record carrying shape B's fields is rare and subtle (zod passes them through): zod decides.
+  if (shapeA && ('user' in record || 'cost' in record)) return undefined;
   const id = text(record.id, MAX_ID);
   const timestamp = typeof record.timestamp === 'string' ? parseInstantMicros(record.timestamp.trim()) : undefined;
   const decision = DECISIONS.get(record.decision);
@@ -127,7 +127,9 @@ export function fastParse(record: Record<string, unknown>, shapeA: boolean): Par
     triggered === DECLINE ||
     user === DECLINE ||
     cost === DECLINE ||
-    !(metadata === null || metadata === undefined || isPlainObject(metadata))
+    !(metadata === null || metadata === undefined || isPlainObject(metadata)) ||
+    // zod's record turns an own `__proto__` key into a prototype (dropping it): zod decides.
+    (isPlainObject(metadata) && Object.hasOwn(metadata, '__proto__'))
   ) {
     return undefined;
   }

@@ -6,10 +6,12 @@ export type Logger = PinoLogger;
 /** Keys that could carry a secret are censored wherever they appear in a log record. */
 const REDACT_PATHS = [
   'token',
+  'access_token',
   'password',
   'authorization',
   'secret',
   '*.token',
+  '*.access_token',
   '*.password',
   '*.authorization',
   '*.secret',

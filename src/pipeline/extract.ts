@@ -41,9 +41,15 @@ class WorkerPool {
         worker.inFlight--;
         const waiter = this.waiting.get(id);
         this.waiting.delete(id);
-        this.onBatch(batch).then(waiter?.resolve, waiter?.reject);
+        if (!waiter) return; // the pool has failed: nobody waits for this batch any more
+        this.onBatch(batch).then(waiter.resolve, waiter.reject);
       });
       thread.on('error', (error) => this.fail(error));
+      thread.on('messageerror', (error) => this.fail(error));
+      // An exit while batches are owed (not by our terminate) must not leave `drain` waiting forever.
+      thread.on('exit', (code) => {
+        if (worker.inFlight > 0) this.fail(new Error(`exited with code ${code}`));
+      });
       return worker;
     });
   }

@@ -45,7 +45,11 @@ async function loadFiles(session: Session, pattern: string): Promise<void> {
       await extractAndLoad(session, input, null);
     } catch (error) {
       if (!(error instanceof UnreadableFileError)) throw error;
-      session.logger.error({ file: file.path, err: error.message }, 'file skipped: it cannot be read');
+      // Packages read before the break are loaded; the file stays out of the ledger and is retried whole.
+      session.logger.error(
+        { file: file.path, err: error.message },
+        'file not recorded as loaded: it cannot be read to its end',
+      );
       unreadable.push(error.message);
     }
   }

@@ -143,7 +143,9 @@ export async function loadPackage(
 /**
  * Both steps for one file, in packages of at most `staging.package_records`: the
  * next package is extracted while the previous one loads (one of each at a
- * time), and only the last one records the file in the ledger.
+ * time), and only the last one records the file in the ledger. A package that
+ * fails its blocking checks ends the file there, out of the ledger, so the
+ * whole file is retried once fixed (what loaded is not loaded twice).
  */
 export async function extractAndLoad(
   session: Session,
@@ -151,11 +153,12 @@ export async function extractAndLoad(
   checkpointTo: number | null,
 ): Promise<WindowResult> {
   const records = input.records[Symbol.asyncIterator]();
-  let loading: Promise<unknown> = Promise.resolve();
+  let loading: Promise<WindowResult | null> = Promise.resolve(null);
   try {
     for (;;) {
       const part = await extractPart(session, input, records, session.config.staging.package_records);
-      await loading; // loads stay in order, and a failed one stops the file here
+      const previous = await loading; // loads stay in order, and a failed one stops the file here
+      if (previous && !previous.checksPassed) return previous;
       if (part.exhausted) return await loadPackage(session, part.pkg, checkpointTo);
       loading = loadPackage(session, part.pkg, null);
       loading.catch(() => undefined); // seen by the `await` above or below, not left unhandled

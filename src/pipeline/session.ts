@@ -100,8 +100,14 @@ export function newRunId(nowMs: number): string {
   return `${stamp}-${randomBytes(3).toString('hex')}`;
 }
 
+/**
+ * The run lock sits beside the DuckDB file; for BigQuery in the staging
+ * folder, which guards runs on this machine only (a lease row in the dataset
+ * would guard several machines: not built yet).
+ */
 export function lockPath(config: Config): string {
-  return `${config.warehouse.path}.lock`;
+  const w = config.warehouse;
+  return w.kind === 'duckdb' ? `${w.path}.lock` : join(config.staging.path, `bigquery-${w.project}-${w.dataset}.lock`);
 }
 
 function outcomeOf(
@@ -145,7 +151,11 @@ export async function runSession(
   const started = performance.now();
   const pipeline = config.pipeline.name;
   const runId = newRunId(nowMs);
-  const base = { runId, command: options.command, pipeline, warehouse: config.warehouse.path, lake: config.lake.path };
+  const where =
+    config.warehouse.kind === 'duckdb'
+      ? config.warehouse.path
+      : `${config.warehouse.project}.${config.warehouse.dataset}`;
+  const base = { runId, command: options.command, pipeline, warehouse: where, lake: config.lake.path };
   let lock: RunLock;
   try {
     lock = await RunLock.acquire(lockPath(config), runId, options.command, options.waitMs);

@@ -107,10 +107,23 @@ function createComplete(path: string, tmp: string, text: string): boolean {
     linkSync(tmp, path);
     return true;
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-    return false;
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') return false;
+    if (code === 'EPERM' || code === 'ENOTSUP' || code === 'ENOSYS') return createExclusive(path, text);
+    throw error;
   } finally {
     unlinkSync(tmp);
+  }
+}
+
+/** Where the file system has no hard links: exclusive create, then write (the short gap is the price). */
+function createExclusive(path: string, text: string): boolean {
+  try {
+    writeFileSync(path, text, { flag: 'wx' });
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    return false;
   }
 }
 

@@ -32,51 +32,59 @@ async function incrementalFirst(): Promise<{ ws: Workspace; config: string; chec
 }
 
 describe('backfill', () => {
-  it('7 days with --parallel 2 equal 7 sequential daily runs; the checkpoint does not move; a re-run skips done days', async () => {
-    const parallel = await incrementalFirst();
-    const bf = await aetl(
-      ['backfill', '--from', days[0]!, '--to', days[7]!, '--parallel', '2', '--config', parallel.config],
-      {
-        AETL_NOW: NOW,
-      },
-    );
-    expect(bf.code, bf.stderr).toBe(0);
-    expect(await scalar(parallel.ws.warehouse, 'SELECT checkpoint::VARCHAR FROM etl_state')).toBe(parallel.checkpoint);
+  it(
+    '7 days with --parallel 2 equal 7 sequential daily runs; the checkpoint does not move; a re-run skips done days',
+    {
+      timeout: 150_000, // fourteen runs plus a backfill: ~45 s alone on 2 cores, more when CI is busy
+    },
+    async () => {
+      const parallel = await incrementalFirst();
+      const bf = await aetl(
+        ['backfill', '--from', days[0]!, '--to', days[7]!, '--parallel', '2', '--config', parallel.config],
+        {
+          AETL_NOW: NOW,
+        },
+      );
+      expect(bf.code, bf.stderr).toBe(0);
+      expect(await scalar(parallel.ws.warehouse, 'SELECT checkpoint::VARCHAR FROM etl_state')).toBe(
+        parallel.checkpoint,
+      );
 
-    const sequential = await incrementalFirst();
-    for (let i = 0; i < 7; i++) {
-      const run = await aetl(['run', '--from', days[i]!, '--to', days[i + 1]!, '--config', sequential.config], {
-        AETL_NOW: NOW,
-      });
-      expect(run.code, run.stderr).toBe(0);
-    }
-    expect(await scalar(sequential.ws.warehouse, 'SELECT checkpoint::VARCHAR FROM etl_state')).toBe(
-      sequential.checkpoint,
-    );
+      const sequential = await incrementalFirst();
+      for (let i = 0; i < 7; i++) {
+        const run = await aetl(['run', '--from', days[i]!, '--to', days[i + 1]!, '--config', sequential.config], {
+          AETL_NOW: NOW,
+        });
+        expect(run.code, run.stderr).toBe(0);
+      }
+      expect(await scalar(sequential.ws.warehouse, 'SELECT checkpoint::VARCHAR FROM etl_state')).toBe(
+        sequential.checkpoint,
+      );
 
-    const a = await warehouseSnapshot(parallel.ws.warehouse, true);
-    const b = await warehouseSnapshot(sequential.ws.warehouse, true);
-    expect(a.fact_ai_event!.length).toBeGreaterThan(4000);
-    expect(a).toEqual(b);
-    expect(await lakeSnapshot(parallel.ws.lake)).toEqual(await lakeSnapshot(sequential.ws.lake));
-    const backfilled = await query(
-      parallel.ws.warehouse,
-      `SELECT strftime(window_start, '%Y-%m-%d') AS day, (window_end - window_start)::VARCHAR AS span FROM etl_run_window w
+      const a = await warehouseSnapshot(parallel.ws.warehouse, true);
+      const b = await warehouseSnapshot(sequential.ws.warehouse, true);
+      expect(a.fact_ai_event!.length).toBeGreaterThan(4000);
+      expect(a).toEqual(b);
+      expect(await lakeSnapshot(parallel.ws.lake)).toEqual(await lakeSnapshot(sequential.ws.lake));
+      const backfilled = await query(
+        parallel.ws.warehouse,
+        `SELECT strftime(window_start, '%Y-%m-%d') AS day, (window_end - window_start)::VARCHAR AS span FROM etl_run_window w
        JOIN etl_run r USING (run_id) WHERE r.command = 'backfill' ORDER BY 1`,
-    );
-    expect(backfilled).toEqual(days.slice(0, 7).map((day) => ({ day, span: '1 day' })));
+      );
+      expect(backfilled).toEqual(days.slice(0, 7).map((day) => ({ day, span: '1 day' })));
 
-    const windowsBefore = await scalar(parallel.ws.warehouse, 'SELECT count(*)::INTEGER FROM etl_run_window');
-    const again = await aetl(
-      ['backfill', '--from', days[0]!, '--to', days[7]!, '--json', '--config', parallel.config],
-      {
-        AETL_NOW: NOW,
-      },
-    );
-    expect(again.code).toBe(0);
-    expect(JSON.parse(again.stdout).detail).toEqual({ days: 7, alreadyDone: 7, loaded: 0 });
-    expect(await scalar(parallel.ws.warehouse, 'SELECT count(*)::INTEGER FROM etl_run_window')).toBe(windowsBefore);
-  });
+      const windowsBefore = await scalar(parallel.ws.warehouse, 'SELECT count(*)::INTEGER FROM etl_run_window');
+      const again = await aetl(
+        ['backfill', '--from', days[0]!, '--to', days[7]!, '--json', '--config', parallel.config],
+        {
+          AETL_NOW: NOW,
+        },
+      );
+      expect(again.code).toBe(0);
+      expect(JSON.parse(again.stdout).detail).toEqual({ days: 7, alreadyDone: 7, loaded: 0 });
+      expect(await scalar(parallel.ws.warehouse, 'SELECT count(*)::INTEGER FROM etl_run_window')).toBe(windowsBefore);
+    },
+  );
 
   it('resumes after a crash: finished days are not loaded again', async () => {
     const { ws, config } = await incrementalFirst();

@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { batchStatsSql, loadScript, stagingTables, tableRef } from '../../src/warehouse/bigquery/bigquery-sql.js';
+import {
+  batchStatsSql,
+  commitScript,
+  insertRejectsSql,
+  loadScript,
+  stagingTables,
+  tableRef,
+} from '../../src/warehouse/bigquery/bigquery-sql.js';
 
 const ds = { project: 'acme-data', dataset: 'ai_events' };
 
@@ -14,15 +21,19 @@ describe('BigQuery SQL generation', () => {
     expect(stagingTables('20261123T174228Z-c3a59a', 2)).toEqual({
       events: '_aetl_stage_20261123t174228z_c3a59a_2_events',
       policies: '_aetl_stage_20261123t174228z_c3a59a_2_policies',
+      rejects: '_aetl_stage_20261123t174228z_c3a59a_2_rejects',
     });
   });
 
   it('emits the load of one package as this text', () => {
     const staging = stagingTables('run-1', 1);
     expect(batchStatsSql(ds, staging.events)).toMatchSnapshot();
-    expect(loadScript(ds, staging, { policies: true, checkpoint: true })).toMatchSnapshot();
-    const filesLoad = loadScript(ds, staging, { policies: false, checkpoint: false });
-    expect(filesLoad).not.toContain('etl_state');
-    expect(filesLoad).not.toContain('fact_policy_evaluation');
+    expect(loadScript(ds, staging, true)).toMatchSnapshot();
+    expect(insertRejectsSql(ds, staging.rejects)).toMatchSnapshot();
+    expect(commitScript(ds, { checkpoint: true, files: 1 })).toMatchSnapshot();
+    expect(loadScript(ds, staging, false)).not.toContain('fact_policy_evaluation');
+    const windowFailedChecks = commitScript(ds, { checkpoint: false, files: 0 });
+    expect(windowFailedChecks).not.toContain('etl_state');
+    expect(windowFailedChecks).not.toContain('etl_file_ledger');
   });
 });

@@ -87,6 +87,10 @@ describe('fastParse', () => {
 
   it('agrees with zod on every simulated record and on every odd value in every field', () => {
     const cases: unknown[] = [...payloads];
+    const shapeA = payloads.find((p) => 'user_id' in p)!;
+    const { user_id: userId, ...withoutUserId } = shapeA;
+    cases.push({ ...withoutUserId, user: userId }, { ...shapeA, cost: '0.5' });
+    cases.push({ ...shapeA, metadata: JSON.parse('{"__proto__": {"a": 1}, "b": 2}') as unknown });
     const base = payloads.slice(0, 4);
     for (const record of base)
       for (const field of FIELDS) {

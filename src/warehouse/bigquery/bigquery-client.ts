@@ -37,17 +37,23 @@ function clientValue({ type, value }: BigQueryParam): unknown {
  */
 export class BigQueryError extends RunFailedError {
   constructor(purpose: string, jobId: string, cause: unknown) {
-    const reason = (cause as { errors?: { reason?: string }[] }).errors?.[0]?.reason;
-    super(`BigQuery ${purpose} failed (job ${jobId}${reason ? `, ${reason}` : ''}): ${(cause as Error).message}`);
+    const reason = (cause as { errors?: { reason?: string }[] } | null)?.errors?.[0]?.reason;
+    const message = cause instanceof Error ? cause.message : String(cause);
+    super(`BigQuery ${purpose} failed (job ${jobId}${reason ? `, ${reason}` : ''}): ${message}`);
   }
 }
 
 /** The thin part that executes SQL through the real client; SQL text is generated elsewhere. */
 export class BigQueryClient {
+  /** The settings without the access token, which stays inside the auth client. */
+  readonly settings: Omit<BigQuerySettings, 'accessToken'>;
+
   private constructor(
     private readonly bigquery: BigQuery,
-    readonly settings: BigQuerySettings,
-  ) {}
+    { accessToken: _token, ...settings }: BigQuerySettings,
+  ) {
+    this.settings = settings;
+  }
 
   static create(settings: BigQuerySettings): BigQueryClient {
     const options: ConstructorParameters<typeof BigQuery>[0] = {

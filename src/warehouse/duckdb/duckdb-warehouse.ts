@@ -189,76 +189,78 @@ export class DuckDBWarehouse implements Warehouse {
     const params: Params = { pipeline: request.pipeline, run_id: request.runId, now: iso(request.nowMs) };
     const loadStarted = performance.now();
 
-    const outcome = await this.transaction(async () => {
-      let stats = { rows: 0, distinctIds: 0, conflictingIds: 0 };
-      let eventSpan: LoadOutcome['eventSpan'] = null;
-      let existing = { same: 0, conflicts: 0 };
-      let duplicateIdsInRange = 0;
-      let policyRows = 0;
-      let inserted = 0;
-      if (eventFiles.length > 0) {
-        await this.exec(sql.stageBatchSql(eventFiles));
-        await this.exec(sql.BATCH_WINNERS_SQL);
-        const s = (await this.rows(sql.BATCH_STATS_SQL))[0]!;
-        stats = {
-          rows: toNumber(s.rows),
-          distinctIds: toNumber(s.distinct_ids),
-          conflictingIds: toNumber(s.conflicting_ids),
-        };
-        eventSpan = { fromMs: toNumber(s.min_ts_ms), toMs: toNumber(s.max_ts_ms) + 1 };
-        params.lo_wide = dateKeyOf((toNumber(s.min_ts_ms) - CONFLICT_HORIZON_MS) * 1000);
-        params.hi_wide = dateKeyOf((toNumber(s.max_ts_ms) + CONFLICT_HORIZON_MS) * 1000);
-        await this.exec(sql.EXISTING_SQL, params);
-        const e = (
-          await this.rows(
-            'SELECT count(*) FILTER (WHERE loaded_hash = incoming_hash) AS same, count(*) FILTER (WHERE loaded_hash <> incoming_hash) AS conflicts FROM batch_existing',
-          )
-        )[0]!;
-        existing = { same: toNumber(e.same), conflicts: toNumber(e.conflicts) };
-        await this.exec(sql.RECORD_CONFLICTS_SQL, params);
-        await this.exec(sql.TO_INSERT_SQL);
-        await insertInferredMembers(this.runner, policyFiles);
-        await this.exec(sql.INSERT_DATES_SQL);
-        await this.exec(sql.KEYED_FACTS_SQL);
-        // Measured, not derived: counts_balance then catches an insert that lost rows.
-        inserted = await this.runner.execCount(sql.INSERT_FACTS_SQL, params);
-        failpoint('load:after-facts');
-        if (policyFiles.length > 0)
-          policyRows = await this.runner.execCount(sql.insertPolicyFactsSql(policyFiles), params);
-        await this.exec(sql.MARK_LAKE_PENDING_SQL, params);
-        await this.exec(sql.MARK_DIMENSIONS_PENDING_SQL, params);
-        duplicateIdsInRange = toNumber((await this.rows(sql.DUPLICATE_IDS_SQL, params))[0]!.duplicates);
-      }
-      if (rejectFiles.length > 0) {
-        const window = manifest.window;
-        const read = { read_from: window ? iso(window.startMs) : null, read_to: window ? iso(window.endMs) : null };
-        await this.exec(sql.insertRejectsSql(rejectFiles), { ...params, ...read });
-      }
+    try {
+      return await this.transaction(async () => {
+        let stats = { rows: 0, distinctIds: 0, conflictingIds: 0 };
+        let eventSpan: LoadOutcome['eventSpan'] = null;
+        let existing = { same: 0, conflicts: 0 };
+        let duplicateIdsInRange = 0;
+        let policyRows = 0;
+        let inserted = 0;
+        if (eventFiles.length > 0) {
+          await this.exec(sql.stageBatchSql(eventFiles));
+          await this.exec(sql.BATCH_WINNERS_SQL);
+          const s = (await this.rows(sql.BATCH_STATS_SQL))[0]!;
+          stats = {
+            rows: toNumber(s.rows),
+            distinctIds: toNumber(s.distinct_ids),
+            conflictingIds: toNumber(s.conflicting_ids),
+          };
+          eventSpan = { fromMs: toNumber(s.min_ts_ms), toMs: toNumber(s.max_ts_ms) + 1 };
+          params.lo_wide = dateKeyOf((toNumber(s.min_ts_ms) - CONFLICT_HORIZON_MS) * 1000);
+          params.hi_wide = dateKeyOf((toNumber(s.max_ts_ms) + CONFLICT_HORIZON_MS) * 1000);
+          await this.exec(sql.EXISTING_SQL, params);
+          const e = (
+            await this.rows(
+              'SELECT count(*) FILTER (WHERE loaded_hash = incoming_hash) AS same, count(*) FILTER (WHERE loaded_hash <> incoming_hash) AS conflicts FROM batch_existing',
+            )
+          )[0]!;
+          existing = { same: toNumber(e.same), conflicts: toNumber(e.conflicts) };
+          await this.exec(sql.RECORD_CONFLICTS_SQL, params);
+          await this.exec(sql.TO_INSERT_SQL);
+          await insertInferredMembers(this.runner, policyFiles);
+          await this.exec(sql.INSERT_DATES_SQL);
+          await this.exec(sql.KEYED_FACTS_SQL);
+          // Measured, not derived: counts_balance then catches an insert that lost rows.
+          inserted = await this.runner.execCount(sql.INSERT_FACTS_SQL, params);
+          failpoint('load:after-facts');
+          if (policyFiles.length > 0)
+            policyRows = await this.runner.execCount(sql.insertPolicyFactsSql(policyFiles), params);
+          await this.exec(sql.MARK_LAKE_PENDING_SQL, params);
+          await this.exec(sql.MARK_DIMENSIONS_PENDING_SQL, params);
+          duplicateIdsInRange = toNumber((await this.rows(sql.DUPLICATE_IDS_SQL, params))[0]!.duplicates);
+        }
+        if (rejectFiles.length > 0) {
+          const window = manifest.window;
+          const read = { read_from: window ? iso(window.startMs) : null, read_to: window ? iso(window.endMs) : null };
+          await this.exec(sql.insertRejectsSql(rejectFiles), { ...params, ...read });
+        }
 
-      const counts: LoadCounts = {
-        read: manifest.counts.read,
-        inserted,
-        // A later, different version of a loaded event is kept out (first loaded wins) and counted here.
-        alreadyPresent: existing.same + existing.conflicts,
-        inBatchDuplicates: stats.rows - stats.distinctIds,
-        conflicts: stats.conflictingIds + existing.conflicts,
-        rejected: manifest.counts.rejected,
-        outOfWindow: manifest.counts.outOfWindow,
-        policyRows,
-      };
-      const completeness = await this.loadCompleteness(request, counts, eventFiles.length > 0, params);
-      const checks = request.blockingChecks({ counts, duplicateIdsInRange, completeness });
-      await this.insertCheckResults(request.pipeline, request.runId, checks, request.nowMs);
-      failpoint('load:before-checkpoint');
-      const checksPassed = !checks.some((c) => c.blocking && c.status === 'fail');
-      if (checksPassed) await this.advance(request, params);
-      const checkpointMoved = checksPassed && request.checkpointTo !== null;
-      const loadMs = Math.round(performance.now() - loadStarted);
-      await this.recordWindow(request, counts, { checksPassed, checkpointMoved, loadMs });
-      return { counts, checks, checksPassed, checkpointMoved, eventSpan };
-    });
-    await this.exec(sql.DROP_BATCH_SQL);
-    return outcome;
+        const counts: LoadCounts = {
+          read: manifest.counts.read,
+          inserted,
+          // A later, different version of a loaded event is kept out (first loaded wins) and counted here.
+          alreadyPresent: existing.same + existing.conflicts,
+          inBatchDuplicates: stats.rows - stats.distinctIds,
+          conflicts: stats.conflictingIds + existing.conflicts,
+          rejected: manifest.counts.rejected,
+          outOfWindow: manifest.counts.outOfWindow,
+          policyRows,
+        };
+        const completeness = await this.loadCompleteness(request, counts, eventFiles.length > 0, params);
+        const checks = request.blockingChecks({ counts, duplicateIdsInRange, completeness });
+        await this.insertCheckResults(request.pipeline, request.runId, checks, request.nowMs);
+        failpoint('load:before-checkpoint');
+        const checksPassed = !checks.some((c) => c.blocking && c.status === 'fail');
+        if (checksPassed) await this.advance(request, params);
+        const checkpointMoved = checksPassed && request.checkpointTo !== null;
+        const loadMs = Math.round(performance.now() - loadStarted);
+        await this.recordWindow(request, counts, { checksPassed, checkpointMoved, loadMs });
+        return { counts, checks, checksPassed, checkpointMoved, eventSpan };
+      });
+    } finally {
+      await this.exec(sql.DROP_BATCH_SQL); // a failed load's temp tables must not hold memory either
+    }
   }
 
   /** Window loads: the source's count against present in the window; file loads: distinct records against present. */

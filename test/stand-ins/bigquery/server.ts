@@ -87,7 +87,7 @@ function bindValue(parameter: QueryParameter): DuckDBValue {
     case 'FLOAT64':
       return Number(value);
     case 'BOOL':
-      return value === 'true';
+      return String(value) === 'true'; // the client sends booleans as JSON booleans
     default:
       return value;
   }
@@ -251,7 +251,9 @@ export class BigQueryStandIn {
     let affected = 0;
     try {
       for (const statement of statementsOf(toDuckDB(sql))) {
-        const used = Object.fromEntries(Object.entries(values).filter(([name]) => statement.includes(`$${name}`)));
+        const used = Object.fromEntries(
+          Object.entries(values).filter(([name]) => new RegExp(`\\$${name}\\b`).test(statement)),
+        );
         last = await this.connection.run(statement, used);
         affected += last.rowsChanged;
       }
@@ -341,7 +343,7 @@ export class BigQueryStandIn {
     try {
       if (!exists || writeDisposition === 'WRITE_TRUNCATE')
         await this.connection.run(`CREATE OR REPLACE TABLE ${target} AS ${source}`);
-      else await this.connection.run(`INSERT INTO ${target} ${source}`);
+      else await this.connection.run(`INSERT INTO ${target} BY NAME ${source}`); // BigQuery matches Parquet columns by name
     } catch (error) {
       status.errorResult = { reason: 'invalid', message: (error as Error).message };
       status.errors = [status.errorResult];

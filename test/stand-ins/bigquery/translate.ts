@@ -21,6 +21,10 @@ const FUNCTIONS: [RegExp, string][] = [
   [/\bUNIX_MILLIS\s*\(/gi, 'epoch_ms('],
   [/\bPARSE_JSON\s*\(/gi, 'json('],
   [/\bCURRENT_TIMESTAMP\s*\(\s*\)/gi, 'now()'],
+  [/\bTIMESTAMP\s*\(\s*@(\w+)\s*\)/g, 'CAST(@$1 AS TIMESTAMP)'],
+  [/\bUNIX_DATE\s*\(/gi, "date_diff('day', DATE '1970-01-01', "],
+  [/\bCOUNTIF\s*\(/gi, 'count_if('],
+  [/\bTIMESTAMP_TRUNC\s*\(\s*([^,]+?)\s*,\s*HOUR\s*\)/g, "date_trunc('hour', $1)"],
 ];
 
 function quoteName(name: string): string {
@@ -37,12 +41,30 @@ function outsideStrings(sql: string, replace: (code: string) => string): string 
     .join('');
 }
 
+/** `APPROX_QUANTILES(x, 100)[OFFSET(n)]` → `quantile_cont(x, n/100)`; x may hold parentheses. */
+function quantiles(code: string): string {
+  const head = 'APPROX_QUANTILES(';
+  let out = '';
+  let at = 0;
+  for (let start = code.indexOf(head); start !== -1; start = code.indexOf(head, at)) {
+    let depth = 1;
+    let i = start + head.length;
+    for (; depth > 0; i++) depth += code[i] === '(' ? 1 : code[i] === ')' ? -1 : 0;
+    const inner = code.slice(start + head.length, i - 1);
+    const tail = /^\[OFFSET\((\d+)\)\]/.exec(code.slice(i))!;
+    const expression = inner.slice(0, inner.lastIndexOf(','));
+    out += `${code.slice(at, start)}quantile_cont(${expression}, ${Number(tail[1]) / 100})`;
+    at = i + tail[0].length;
+  }
+  return out + code.slice(at);
+}
+
 export function toDuckDB(sql: string): string {
   // Comments go first: an apostrophe in one would read as a string literal (ours hold no `--` in strings).
   const uncommented = sql.replace(/--[^\n]*/g, '');
   return outsideStrings(uncommented, (code) => {
-    let out = code.replace(/`([^`]+)`/g, (_, name: string) => quoteName(name));
-    for (const [pattern, replacement] of [...TYPES, ...FUNCTIONS]) out = out.replace(pattern, replacement);
+    let out = quantiles(code).replace(/`([^`]+)`/g, (_, name: string) => quoteName(name));
+    for (const [pattern, replacement] of [...FUNCTIONS, ...TYPES]) out = out.replace(pattern, replacement);
     out = out
       .replace(/\bPARTITION BY\s+DATE\s*\([^)]*\)/gi, '')
       .replace(/\bCLUSTER BY\s+[\w\s,]+?(?=;|$|\bOPTIONS\b)/gi, '')

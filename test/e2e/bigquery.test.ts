@@ -1,0 +1,107 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { aetl } from '../helpers/cli.js';
+import { query } from '../helpers/duckdb.js';
+import { BigQueryStandIn } from '../stand-ins/bigquery/server.js';
+import { Workspace } from '../helpers/workspace.js';
+
+const NOW = '2026-05-01T12:00:00.000Z';
+const LATER = '2026-05-01T12:20:00.000Z';
+const TOKEN = 'ya29.e2e-token-not-for-logs';
+const simulator = { seed: 11, rate_per_minute: 3, bad_record_rate: 0.003 };
+
+/** The star schema as comparable rows: exact values, no load times or run ids. */
+const STAR: Record<string, string> = {
+  facts: `SELECT event_id, event_hash, epoch_us(event_ts) AS ts, date_key, user_key, model_key, gateway_key, decision,
+            was_blocked, latency_ms, input_tokens, output_tokens, (cost_usd * 1000000)::BIGINT AS micros,
+            policies_evaluated_count, policies_triggered_count, team_id, batch_id, request_source, metadata::VARCHAR AS metadata
+          FROM {s}fact_ai_event ORDER BY event_id`,
+  policies: `SELECT event_id, ordinal, policy_key, user_key, result, latency_ms, entities_found, triggered
+             FROM {s}fact_policy_evaluation ORDER BY event_id, ordinal`,
+  users: `SELECT user_key, user_id, team, department, epoch_us(valid_from) AS f, epoch_us(valid_to) AS t, is_current, is_inferred
+          FROM {s}dim_user ORDER BY user_key`,
+  gateways: `SELECT * EXCLUDE (valid_from, valid_to) FROM {s}dim_gateway ORDER BY gateway_key`,
+  models: `SELECT model_key, model, provider, input_price_per_1k::DOUBLE AS i, output_price_per_1k::DOUBLE AS o, is_inferred
+           FROM {s}dim_model ORDER BY model_key`,
+  policy_dim: `SELECT * FROM {s}dim_policy ORDER BY policy_key`,
+  dates: `SELECT * FROM {s}dim_date ORDER BY date_key`,
+  rejects: `SELECT source_ref, payload_hash, event_id, reasons::VARCHAR AS reasons FROM {s}etl_rejected_event ORDER BY ALL`,
+  checkpoint: `SELECT pipeline, epoch_us(checkpoint) AS c FROM {s}etl_state`,
+};
+
+const plain = (rows: Record<string, unknown>[]) =>
+  rows.map((row) =>
+    Object.fromEntries(Object.entries(row).map(([k, v]) => [k, typeof v === 'bigint' ? Number(v) : v])),
+  );
+
+describe('simulator → aetl run → BigQuery (the real client, against the stand-in)', () => {
+  const duck = new Workspace();
+  const bq = new Workspace();
+  let standIn: BigQueryStandIn;
+  let bqConfig: string;
+  const runs: Awaited<ReturnType<typeof aetl>>[] = [];
+
+  beforeAll(async () => {
+    standIn = await BigQueryStandIn.start(TOKEN);
+    const duckConfig = duck.writeConfig({ source: { kind: 'simulator', simulator } });
+    bqConfig = bq.writeConfig({
+      source: { kind: 'simulator', simulator },
+      warehouse: {
+        kind: 'bigquery',
+        project: 'aetl-test',
+        dataset: 'aetl',
+        location: 'EU',
+        api_endpoint: standIn.url,
+        access_token: '${BQ_TOKEN}',
+      },
+    });
+    for (const now of [NOW, LATER]) {
+      runs.push(await aetl(['run', '--config', bqConfig], { AETL_NOW: now, BQ_TOKEN: TOKEN }));
+      const d = await aetl(['run', '--config', duckConfig], { AETL_NOW: now });
+      expect(d.code, d.stderr).toBe(0);
+    }
+  }, 180_000);
+  afterAll(async () => {
+    await standIn.close();
+    duck.remove();
+    bq.remove();
+  });
+
+  it('runs succeed and never print the token', () => {
+    for (const run of runs) {
+      expect(run.code, run.stderr).toBe(0);
+      expect(run.stdout + run.stderr).not.toContain(TOKEN);
+    }
+    expect(runs[0]!.stdout).toContain('SUCCEEDED');
+  });
+
+  it('builds the same star schema as the DuckDB warehouse: same ids, sums, keys and dimensions', async () => {
+    for (const [name, sql] of Object.entries(STAR)) {
+      // BigQuery has one integer type: compare integers by value.
+      const inBigQuery = plain(await standIn.rows(sql.replaceAll('{s}', 'aetl.')));
+      const inDuckDB = plain(await query(duck.warehouse, sql.replaceAll('{s}', '')));
+      expect(inBigQuery.length, name).toBeGreaterThan(0);
+      expect(inBigQuery, name).toEqual(inDuckDB);
+    }
+  });
+
+  it('loads in one MERGE per package, with load jobs, and drops its staging tables', async () => {
+    expect(standIn.statements.filter((s) => s.includes('MERGE `aetl-test.aetl.fact_ai_event`')).length).toBeGreaterThan(
+      1,
+    );
+    const staging = await standIn.rows(
+      "SELECT table_name FROM information_schema.tables WHERE table_name LIKE '_aetl_stage%'",
+    );
+    expect(staging).toEqual([]);
+    const [summary] = await standIn.rows(
+      `SELECT count(*) AS windows, sum(inserted) AS inserted, count(*) FILTER (WHERE checks_passed) AS passed
+       FROM aetl.etl_run_window`,
+    );
+    const facts = await standIn.rows('SELECT count(*) AS n FROM aetl.fact_ai_event');
+    expect(summary!.inserted).toBe(facts[0]!.n);
+    expect(summary!.passed).toBe(summary!.windows);
+    const checks = await standIn.rows("SELECT DISTINCT check_name FROM aetl.dq_check_result WHERE status = 'pass'");
+    expect(checks.map((c) => c.check_name)).toEqual(
+      expect.arrayContaining(['duplicates', 'completeness', 'counts_balance']),
+    );
+  });
+});
