@@ -104,4 +104,40 @@ describe('simulator → aetl run → BigQuery (the real client, against the stan
       expect.arrayContaining(['duplicates', 'completeness', 'counts_balance']),
     );
   });
+
+  it('a run killed between its load jobs and its MERGE, then re-run, ends with the same warehouse and no staging table', async () => {
+    const killedWs = new Workspace();
+    try {
+      const config = killedWs.writeConfig({
+        source: { kind: 'simulator', simulator },
+        warehouse: {
+          kind: 'bigquery',
+          project: 'aetl-test',
+          dataset: 'aetl_killed',
+          api_endpoint: standIn.url,
+          access_token: TOKEN,
+        },
+      });
+      const killed = await aetl(['run', '--config', config], { AETL_NOW: NOW, AETL_FAILPOINT: 'load:after-staging:2' });
+      expect(killed.code, 'the failpoint was not reached').toBeNull();
+      const left = await standIn.rows(
+        "SELECT count(*) AS n FROM information_schema.tables WHERE table_schema = 'aetl_killed' AND table_name LIKE '_aetl_stage%'",
+      );
+      expect(Number(left[0]!.n)).toBeGreaterThan(0);
+      for (const now of [NOW, LATER]) {
+        const run = await aetl(['run', '--config', config], { AETL_NOW: now });
+        expect(run.code, run.stderr).toBe(0);
+      }
+      for (const [name, sql] of Object.entries(STAR)) {
+        const afterKill = plain(await standIn.rows(sql.replaceAll('{s}', 'aetl_killed.')));
+        expect(afterKill, name).toEqual(plain(await standIn.rows(sql.replaceAll('{s}', 'aetl.'))));
+      }
+      const staging = await standIn.rows(
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'aetl_killed' AND table_name LIKE '_aetl_stage%'",
+      );
+      expect(staging).toEqual([]);
+    } finally {
+      killedWs.remove();
+    }
+  }, 120_000);
 });

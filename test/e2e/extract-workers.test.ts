@@ -102,4 +102,29 @@ describe('extract workers', () => {
       query(w.warehouse, 'SELECT source_ref, reasons::VARCHAR FROM etl_rejected_event ORDER BY ALL');
     expect(await rejects(split)).toEqual(await rejects(inline));
   });
+
+  it('a package that fails its checks ends the file there and keeps it out of the ledger, so it is retried', async () => {
+    const w = new Workspace();
+    try {
+      const broken = Array.from({ length: 1000 }, (_, i) => `{"id": "broken-${i}", "timestamp": `);
+      const good = inputLines().lines.slice(0, 2000);
+      writeFileSync(w.path('events.jsonl'), [...broken, ...good].join('\n'));
+      const config = w.writeConfig({
+        source: { kind: 'files', files: w.path('events.jsonl') },
+        staging: { workers: 0, package_records: 1000 },
+        checks: { max_reject_rate: 0.5 },
+      });
+      for (let attempt = 0; attempt < 2; attempt++) {
+        const run = await aetl(['run', '--config', config]);
+        expect(run.code, run.stderr).toBe(1); // the reject rate breach fails the run
+        expect(run.stderr).toContain('"new":1');
+        expect(await query(w.warehouse, 'SELECT * FROM etl_file_ledger')).toEqual([]);
+        expect(await query(w.warehouse, 'SELECT count(*) AS n FROM etl_run_window')).toEqual([
+          { n: BigInt(attempt + 1) },
+        ]);
+      }
+    } finally {
+      w.remove();
+    }
+  }, 60_000);
 });

@@ -118,6 +118,16 @@ export class BigQueryClient {
     }
   }
 
+  /** The dataset's tables whose names start with `prefix`. */
+  async tableNames(prefix: string): Promise<string[]> {
+    try {
+      const [tables] = await this.bigquery.dataset(this.settings.dataset).getTables();
+      return tables.map((t) => t.id!).filter((id) => id.startsWith(prefix));
+    } catch (error) {
+      throw new BigQueryError('listing tables', '-', error);
+    }
+  }
+
   /** Drops a table if it exists (run-scoped staging tables). */
   async dropTable(table: string): Promise<void> {
     try {

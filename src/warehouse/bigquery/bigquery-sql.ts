@@ -29,8 +29,10 @@ export interface StagingTables {
   rejects: string;
 }
 
+export const STAGING_PREFIX = '_aetl_stage_';
+
 export function stagingTables(runId: string, seq: number): StagingTables {
-  const stem = `_aetl_stage_${runId.toLowerCase().replace(/[^a-z0-9]+/g, '_')}_${seq}`;
+  const stem = `${STAGING_PREFIX}${runId.toLowerCase().replace(/[^a-z0-9]+/g, '_')}_${seq}`;
   return { events: `${stem}_events`, policies: `${stem}_policies`, rejects: `${stem}_rejects` };
 }
 

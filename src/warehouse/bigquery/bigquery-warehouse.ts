@@ -3,6 +3,7 @@ import { bigqueryDialect, type CheckDialect } from '../../checks/dialect.js';
 import { duplicateIdsSql, presentCountSql } from '../../checks/check-sql.js';
 import type { ReferenceData } from '../../reference/reference-data.js';
 import { DAY_MS } from '../../util/dates.js';
+import { failpoint } from '../../util/failpoint.js';
 import type {
   CheckResult,
   LakePartition,
@@ -22,6 +23,7 @@ import {
   commitScript,
   insertRejectsSql,
   loadScript,
+  STAGING_PREFIX,
   stagingTables,
   tableRef,
   type Dataset,
@@ -131,8 +133,10 @@ export class BigQueryWarehouse implements Warehouse {
     return this.state.startRun(run);
   }
 
-  abandonUnfinishedRuns(pipeline: string, nowMs: number): Promise<void> {
-    return this.state.abandonUnfinishedRuns(pipeline, nowMs);
+  /** Also drops staging tables a killed run left (we hold the run lock: no live run owns one). */
+  async abandonUnfinishedRuns(pipeline: string, nowMs: number): Promise<void> {
+    await this.state.abandonUnfinishedRuns(pipeline, nowMs);
+    for (const table of await this.client.tableNames(STAGING_PREFIX)) await this.client.dropTable(table);
   }
 
   finishRun(runId: string, status: RunStatus, error: string | null, finishedMs: number): Promise<void> {
@@ -160,6 +164,7 @@ export class BigQueryWarehouse implements Warehouse {
     };
     try {
       await this.stage(request, staging);
+      failpoint('load:after-staging');
       let loaded = { inserted: 0, same: 0, conflicts: 0, policyRows: 0, present: 0 };
       let stats = { rows: 0, distinctIds: 0, conflictingIds: 0 };
       let eventSpan: LoadOutcome['eventSpan'] = null;

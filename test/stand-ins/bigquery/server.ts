@@ -180,6 +180,7 @@ export class BigQueryStandIn {
     if (method === 'GET' && (m = /^\/jobs\/([^/]+)$/.exec(rest))) return this.job(m[1]!).resource;
     if (method === 'POST' && rest === '/datasets') return this.createDataset(project, json);
     if ((m = /^\/datasets\/([^/]+)$/.exec(rest)) && method === 'GET') return this.getDataset(project, m[1]!);
+    if ((m = /^\/datasets\/([^/]+)\/tables$/.exec(rest)) && method === 'GET') return this.listTables(project, m[1]!);
     if ((m = /^\/datasets\/([^/]+)\/tables\/([^/]+)$/.exec(rest))) {
       if (method === 'GET') return this.getTable(project, m[1]!, m[2]!);
       if (method === 'DELETE') return this.deleteTable(m[1]!, m[2]!);
@@ -233,6 +234,18 @@ export class BigQueryStandIn {
       tableReference: { projectId: project, datasetId: dataset, tableId: table },
       schema: { fields },
     };
+  }
+
+  private async listTables(project: string, dataset: string): Promise<unknown> {
+    const rows = await this.rows(
+      `SELECT table_name FROM information_schema.tables WHERE table_schema = '${dataset}' ORDER BY 1`,
+    );
+    const tables = rows.map((r) => ({
+      kind: 'bigquery#table',
+      id: `${project}:${dataset}.${String(r.table_name)}`,
+      tableReference: { projectId: project, datasetId: dataset, tableId: String(r.table_name) },
+    }));
+    return { kind: 'bigquery#tableList', tables, totalItems: tables.length };
   }
 
   private async deleteTable(dataset: string, table: string): Promise<unknown> {
