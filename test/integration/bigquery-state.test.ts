@@ -77,4 +77,14 @@ describe('BigQuery pipeline state (real client, stand-in)', () => {
     });
     expect(await standIn.rows('SELECT count(*) AS n FROM etl.etl_run')).toEqual([{ n: 2n }]);
   });
+
+  it('stops with the drifted columns named when someone changed our tables', async () => {
+    expect(await state.migrate()).toBe(0); // no drift yet
+    await standIn.rows('ALTER TABLE etl.etl_state DROP COLUMN updated_at');
+    await standIn.rows('ALTER TABLE etl.fact_ai_event ALTER COLUMN decision TYPE INTEGER USING 0');
+    const error = (await state.migrate().catch((e: unknown) => e)) as Error;
+    expect(error.message).toMatch(/the BigQuery dataset proj\.etl has drifted from our schema/);
+    expect(error.message).toContain('etl_state.updated_at is missing (expected TIMESTAMP)');
+    expect(error.message).toContain('fact_ai_event.decision is INT64, expected STRING');
+  });
 });

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { RunFailedError } from '../../util/errors.js';
 import type { CheckResult, RunRecord, RunStatus } from '../warehouse.js';
 import type { BigQueryClient, BigQueryParam } from './bigquery-client.js';
 import { tableRef, type Dataset } from './bigquery-sql.js';
@@ -46,7 +47,10 @@ export class BigQueryState {
       `SELECT version FROM ${this.t('etl_schema_version')} WHERE version = @version`,
       { version: int(SCHEMA_VERSION) },
     );
-    if (applied.length > 0) return 0;
+    if (applied.length > 0) {
+      await this.checkDrift();
+      return 0;
+    }
     const ddl = readFileSync(DDL_FILE, 'utf8').replaceAll('{{dataset}}', `${this.ds.project}.${this.ds.dataset}`);
     await this.client.query('creating the warehouse tables', ddl);
     await this.client.query(
@@ -55,6 +59,34 @@ export class BigQueryState {
       { version: int(SCHEMA_VERSION) },
     );
     return 1;
+  }
+
+  /**
+   * Our tables as they are against the DDL: a column someone dropped, added as
+   * another type or renamed stops the run here, named, rather than failing a
+   * MERGE halfway (columns added by someone else are left alone).
+   */
+  private async checkDrift(): Promise<void> {
+    const rows = await this.client.query(
+      'reading our table schemas',
+      `SELECT table_name, column_name, data_type
+       FROM \`${this.ds.project}.${this.ds.dataset}\`.INFORMATION_SCHEMA.COLUMNS`,
+    );
+    const actual = new Map(rows.map((r) => [`${String(r.table_name)}.${String(r.column_name)}`, String(r.data_type)]));
+    const problems: string[] = [];
+    for (const [table, columns] of expectedColumns(readFileSync(DDL_FILE, 'utf8'))) {
+      for (const [column, type] of columns) {
+        const found = actual.get(`${table}.${column}`);
+        if (found === undefined) problems.push(`${table}.${column} is missing (expected ${type})`);
+        else if (found !== type) problems.push(`${table}.${column} is ${found}, expected ${type}`);
+      }
+    }
+    if (problems.length > 0) {
+      throw new RunFailedError(
+        `the BigQuery dataset ${this.ds.project}.${this.ds.dataset} has drifted from our schema (sql/bigquery/ddl.sql): ` +
+          `${problems.join('; ')}. Restore these columns, or load into a new dataset`,
+      );
+    }
   }
 
   async getCheckpoint(pipeline: string): Promise<number | null> {
@@ -178,4 +210,14 @@ export class BigQueryState {
       params,
     );
   }
+}
+
+/** Each table's columns and types as our DDL declares them (one column per line, as the file is written). */
+export function expectedColumns(ddl: string): Map<string, [string, string][]> {
+  const tables = new Map<string, [string, string][]>();
+  for (const match of ddl.matchAll(/CREATE TABLE IF NOT EXISTS `\{\{dataset\}\}\.(\w+)` \(([\s\S]*?)\n\)/g)) {
+    const columns = [...match[2]!.matchAll(/^\s+(\w+)\s+([A-Z0-9]+)/gm)].map((c) => [c[1]!, c[2]!] as [string, string]);
+    tables.set(match[1]!, columns);
+  }
+  return tables;
 }

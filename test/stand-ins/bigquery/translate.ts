@@ -59,6 +59,15 @@ function quantiles(code: string): string {
   return out + code.slice(at);
 }
 
+/** A dataset's INFORMATION_SCHEMA.COLUMNS with BigQuery's type names. */
+function columnsView(dataset: string): string {
+  return `(SELECT table_name, column_name,
+     CASE data_type WHEN 'BIGINT' THEN 'INT64' WHEN 'INTEGER' THEN 'INT64' WHEN 'VARCHAR' THEN 'STRING'
+       WHEN 'DOUBLE' THEN 'FLOAT64' WHEN 'BOOLEAN' THEN 'BOOL' WHEN 'TIMESTAMP WITH TIME ZONE' THEN 'TIMESTAMP'
+       WHEN 'DECIMAL(38,9)' THEN 'NUMERIC' ELSE data_type END AS data_type
+   FROM information_schema.columns WHERE table_schema = '${dataset.replace(/'/g, "''")}')`;
+}
+
 export function toDuckDB(sql: string): string {
   // Comments go first: an apostrophe in one would read as a string literal (ours hold no `--` in strings).
   const uncommented = sql.replace(/--[^\n]*/g, '');
@@ -71,7 +80,8 @@ export function toDuckDB(sql: string): string {
       .replace(/\bOPTIONS\s*\([^)]*\)/gi, '')
       .replace(/\bMERGE\s+(?!INTO\b)/gi, 'MERGE INTO ')
       .replace(/\bCOMMIT TRANSACTION\b/gi, 'COMMIT')
-      .replace(/@(\w+)/g, '$$$1');
+      .replace(/@(\w+)/g, '$$$1')
+      .replace(/"[^"]+"\."([^"]+)"\.INFORMATION_SCHEMA\.COLUMNS/g, (_, dataset: string) => columnsView(dataset));
     return out;
   });
 }
