@@ -39,6 +39,7 @@ describe('simulator → aetl run → BigQuery (the real client, against the stan
   let standIn: BigQueryStandIn;
   let bqConfig: string;
   const runs: Awaited<ReturnType<typeof aetl>>[] = [];
+  let firstRunSql: string[] = [];
 
   beforeAll(async () => {
     standIn = await BigQueryStandIn.start(TOKEN);
@@ -56,6 +57,7 @@ describe('simulator → aetl run → BigQuery (the real client, against the stan
     });
     for (const now of [NOW, LATER]) {
       runs.push(await aetl(['run', '--config', bqConfig], { AETL_NOW: now, BQ_TOKEN: TOKEN }));
+      if (firstRunSql.length === 0) firstRunSql = [...standIn.statements];
       const d = await aetl(['run', '--config', duckConfig], { AETL_NOW: now });
       expect(d.code, d.stderr).toBe(0);
     }
@@ -82,6 +84,15 @@ describe('simulator → aetl run → BigQuery (the real client, against the stan
       expect(inBigQuery.length, name).toBeGreaterThan(0);
       expect(inBigQuery, name).toEqual(inDuckDB);
     }
+  });
+
+  it('emits this SQL in a first run (each distinct statement once, run ids left out)', () => {
+    const distinct = new Set(
+      firstRunSql.map((sql) =>
+        sql.replace(/_aetl_stage_\w+?_(\d+)_(events|policies|rejects)/g, '_aetl_stage_<run>_$1_$2'),
+      ),
+    );
+    expect([...distinct].join('\n\n-- next statement --\n\n')).toMatchSnapshot();
   });
 
   it('loads in one MERGE per package, with load jobs, and drops its staging tables', async () => {
