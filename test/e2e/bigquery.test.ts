@@ -86,6 +86,20 @@ describe('simulator → aetl run → BigQuery (the real client, against the stan
     }
   });
 
+  it('status and on-demand checks read the BigQuery warehouse', async () => {
+    const status = await aetl(['status', '--json', '--config', bqConfig], { AETL_NOW: LATER, BQ_TOKEN: TOKEN });
+    expect(status.code, status.stderr).toBe(0);
+    const report = JSON.parse(status.stdout) as { checkpoint: string; tables: Record<string, number>; runs: unknown[] };
+    const [facts] = await standIn.rows('SELECT count(*) AS n FROM aetl.fact_ai_event');
+    expect(report.tables.fact_ai_event).toBe(Number(facts!.n));
+    expect(report.runs).toHaveLength(2);
+    const [state] = await standIn.rows('SELECT epoch_ms(checkpoint) AS ms FROM aetl.etl_state');
+    expect(Date.parse(report.checkpoint)).toBe(Number(state!.ms));
+    const check = await aetl(['check', '--config', bqConfig], { AETL_NOW: LATER, BQ_TOKEN: TOKEN });
+    expect(check.code, check.stderr).toBe(0);
+    expect(check.stdout + check.stderr).not.toContain(TOKEN);
+  });
+
   it('emits this SQL in a first run (each distinct statement once, run ids left out)', () => {
     const distinct = new Set(
       firstRunSql.map((sql) =>
