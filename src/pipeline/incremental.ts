@@ -3,7 +3,7 @@ import { RunFailedError } from '../util/errors.js';
 import type { WindowedSource } from '../source/source.js';
 import { planWindows } from '../state/window.js';
 import { DAY_MS } from '../util/dates.js';
-import { extractAndLoad, extractTimeWindow, loadPackage } from './package-steps.js';
+import { extractAndLoad, timeWindowSource } from './package-steps.js';
 import { checkAfterLoads } from './post-load.js';
 import type { Session } from './session.js';
 
@@ -21,7 +21,7 @@ async function loadWindows(session: Session, source: WindowedSource): Promise<vo
   if (plan.windows.length === 0) session.logger.info('nothing to load: the checkpoint is at the signpost');
   for (const window of plan.windows) {
     session.stop.throwIfRequested();
-    const result = await loadPackage(session, await extractTimeWindow(session, source, window), window.endMs);
+    const result = await extractAndLoad(session, await timeWindowSource(source, window), window.endMs);
     if (!result.checkpointMoved) break;
   }
 }

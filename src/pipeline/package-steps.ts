@@ -90,9 +90,17 @@ export async function extractTimeWindow(
   window: TimeWindow,
   counted?: number,
 ): Promise<ExtractedPackage> {
+  return extractPackage(session, await timeWindowSource(source, window, counted));
+}
+
+/** A time window as a package source: the source's count first, then its pages. */
+export async function timeWindowSource(
+  source: WindowedSource,
+  window: TimeWindow,
+  counted?: number,
+): Promise<PackageSource> {
   const sourceCount = counted ?? (await source.count(window.startMs, window.endMs));
-  const records = source.pages(window.startMs, window.endMs);
-  return extractPackage(session, { window, records, sourceCount, sourceFiles: [] });
+  return { window, records: source.pages(window.startMs, window.endMs), sourceCount, sourceFiles: [] };
 }
 
 /** Load → check → commit (checkpoint or ledger) → publish the lake partitions it touched → drop the package. */
@@ -141,11 +149,12 @@ export async function loadPackage(
 }
 
 /**
- * Both steps for one file, in packages of at most `staging.package_records`: the
- * next package is extracted while the previous one loads (one of each at a
- * time), and only the last one records the file in the ledger. A package that
- * fails its blocking checks ends the file there, out of the ledger, so the
- * whole file is retried once fixed (what loaded is not loaded twice).
+ * Both steps for one file or time window, in packages of at most
+ * `staging.package_records`: the next package is extracted while the previous
+ * one loads (one of each at a time), and only the last one carries the
+ * source's count, the file ledger and the checkpoint. A package that fails its
+ * blocking checks ends the input there (file out of the ledger, checkpoint
+ * unmoved), so it is redone whole once fixed; what loaded is not loaded twice.
  */
 export async function extractAndLoad(
   session: Session,
