@@ -22,6 +22,15 @@ export interface BigQueryParam {
 
 export type BigQueryRow = Record<string, unknown>;
 
+/**
+ * An INT64 from a result row, exactly. Rows come with integers wrapped (BigQueryInt), whose
+ * number value would round a 64-bit surrogate key: its `value` text is exact.
+ */
+export function int64(value: unknown): bigint {
+  if (typeof value === 'object' && value !== null && 'value' in value) return BigInt(String(value.value));
+  return BigInt(value as string | number);
+}
+
 /** The client reads TIMESTAMP and DATE values from its own wrappers, not from plain strings. */
 function clientValue({ type, value }: BigQueryParam): unknown {
   if (value === null) return null;

@@ -1,7 +1,7 @@
 import { REFERENCE_DIMENSIONS, type ReferenceData, type ReferenceKind } from '../../reference/reference-data.js';
 import { FIRST_VALID_FROM_MS, planScd2, versionKey, type MemberVersion } from '../../transform/scd2.js';
 import { DAY_MS, isoDay, startOfUtcDay } from '../../util/dates.js';
-import type { BigQueryClient, BigQueryParam } from './bigquery-client.js';
+import { int64, type BigQueryClient, type BigQueryParam } from './bigquery-client.js';
 import { tableRef, type Dataset } from './bigquery-sql.js';
 
 /**
@@ -42,7 +42,7 @@ export class BigQueryDimensions {
        FROM ${this.t(spec.table)} WHERE ${spec.key} <> 0 ORDER BY natural_key, valid_from`,
     );
     return rows.map((r) => ({
-      key: BigInt(String(r.key)),
+      key: int64(r.key),
       natural: String(r.natural_key),
       validFromMs: Number(r.valid_from_ms),
       inferred: Boolean(r.is_inferred),

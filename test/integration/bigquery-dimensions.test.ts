@@ -1,0 +1,60 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BigQueryClient } from '../../src/warehouse/bigquery/bigquery-client.js';
+import { BigQueryDimensions } from '../../src/warehouse/bigquery/bigquery-dimensions.js';
+import { BigQueryState } from '../../src/warehouse/bigquery/bigquery-state.js';
+import { versionKey, FIRST_VALID_FROM_MS } from '../../src/transform/scd2.js';
+import { BigQueryStandIn } from '../stand-ins/bigquery/server.js';
+
+process.env.NO_PROXY = '127.0.0.1,localhost';
+const TOKEN = 'dims-token';
+const ds = { project: 'proj', dataset: 'dims' };
+const row = (natural: string, attributes: Record<string, string>, validFromMs: number | null = null) => ({
+  natural,
+  validFromMs,
+  attributes,
+  where: 'test',
+});
+
+describe('BigQuery dimensions (real client, stand-in)', () => {
+  let standIn: BigQueryStandIn;
+  let client: BigQueryClient;
+  let dims: BigQueryDimensions;
+
+  beforeAll(async () => {
+    standIn = await BigQueryStandIn.start(TOKEN);
+    client = BigQueryClient.create({ ...ds, location: 'US', apiEndpoint: standIn.url, accessToken: TOKEN });
+    await new BigQueryState(client, ds).migrate();
+    dims = new BigQueryDimensions(client, ds);
+  });
+  afterAll(() => standIn.close());
+
+  it('completes an inferred member in place (its 64-bit key unchanged), then versions a change', async () => {
+    await client.query(
+      'staging events',
+      'CREATE TABLE `proj.dims.stage_events` (user_id STRING, gateway_id STRING, model STRING, provider STRING)',
+    );
+    await client.query('staging events', "INSERT INTO `proj.dims.stage_events` VALUES ('u-new', NULL, NULL, NULL)");
+    await dims.insertInferredMembers({ events: 'stage_events', policies: null });
+    const key = versionKey('dim_user', 'u-new', FIRST_VALID_FROM_MS);
+    const inferred = await standIn.rows("SELECT user_key, is_inferred FROM dims.dim_user WHERE user_id = 'u-new'");
+    expect(inferred).toEqual([{ user_key: key, is_inferred: true }]);
+
+    const t1 = Date.parse('2026-05-01T00:00:00Z');
+    const reference = { users: [row('u-new', { team: 'data', department: 'eng' })], gateways: [], models: [] };
+    expect(await dims.syncReference(reference, t1)).toBe(1);
+    const completed = await standIn.rows(
+      "SELECT user_key, team, is_inferred, is_current FROM dims.dim_user WHERE user_id = 'u-new'",
+    );
+    expect(completed).toEqual([{ user_key: key, team: 'data', is_inferred: false, is_current: true }]);
+
+    const t2 = Date.parse('2026-06-01T00:00:00Z');
+    await dims.syncReference({ ...reference, users: [row('u-new', { team: 'search', department: 'eng' })] }, t2);
+    const versions = await standIn.rows(
+      "SELECT team, epoch_ms(valid_from) AS f, epoch_ms(valid_to) AS t, is_current FROM dims.dim_user WHERE user_id = 'u-new' ORDER BY f",
+    );
+    expect(versions).toEqual([
+      { team: 'data', f: BigInt(FIRST_VALID_FROM_MS), t: BigInt(t2), is_current: false },
+      { team: 'search', f: BigInt(t2), t: BigInt(Date.UTC(9999, 11, 31)), is_current: true },
+    ]);
+  });
+});
