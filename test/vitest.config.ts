@@ -12,6 +12,11 @@ export default defineConfig({
     maxWorkers: 2,
     reporters: ['default', 'json'],
     outputFile: { json: 'test-results/vitest.json' },
-    env: { NO_PROXY: '127.0.0.1,localhost', METADATA_SERVER_DETECTION: 'none' },
+    // The AWS SDK inside snowflake-sdk warns on Node 20 at import; it is not used (stages are local in tests).
+    env: {
+      NO_PROXY: '127.0.0.1,localhost',
+      METADATA_SERVER_DETECTION: 'none',
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+    },
   },
 });

@@ -1,16 +1,10 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
-import {
-  DuckDBInstance,
-  DuckDBTypeId,
-  type DuckDBConnection,
-  type DuckDBMaterializedResult,
-  type DuckDBType,
-  type DuckDBValue,
-} from '@duckdb/node-api';
+import { DuckDBTypeId, type DuckDBMaterializedResult, type DuckDBType, type DuckDBValue } from '@duckdb/node-api';
+import { DuckDBBackedServer, type ServerParts } from '../duckdb-backed-server.js';
 import { toDuckDB } from './translate.js';
 
 /**
@@ -101,49 +95,29 @@ function statementsOf(script: string): string[] {
     .filter((s) => s.length > 0);
 }
 
-export class BigQueryStandIn {
+export class BigQueryStandIn extends DuckDBBackedServer {
   /** Every statement received, as BigQuery SQL, in order. */
   readonly statements: string[] = [];
   readonly jobs = new Map<string, JobRecord>();
   private readonly uploads = mkdtempSync(join(tmpdir(), 'bq-standin-'));
 
   private constructor(
-    private readonly server: Server,
-    private readonly db: DuckDBInstance,
-    private readonly connection: DuckDBConnection,
-    readonly url: string,
+    parts: ServerParts,
     private readonly token: string,
-  ) {}
-
-  static async start(token: string): Promise<BigQueryStandIn> {
-    const db = await DuckDBInstance.create(':memory:');
-    const connection = await db.connect();
-    await connection.run("SET TimeZone = 'UTC'");
-    const server = createServer();
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const address = server.address() as { port: number };
-    const standIn = new BigQueryStandIn(server, db, connection, `http://127.0.0.1:${address.port}`, token);
-    server.on('request', (req: IncomingMessage, res: ServerResponse) => void standIn.handle(req, res));
-    return standIn;
+  ) {
+    super(parts);
   }
 
-  async close(): Promise<void> {
-    await new Promise((resolve) => this.server.close(resolve));
-    this.connection.closeSync();
-    this.db.closeSync();
+  static async start(token: string): Promise<BigQueryStandIn> {
+    return new BigQueryStandIn(await DuckDBBackedServer.open(), token);
+  }
+
+  protected cleanup(): void {
     rmSync(this.uploads, { recursive: true, force: true });
   }
 
-  /** Runs DuckDB SQL directly (for test assertions). */
-  async rows(sql: string): Promise<Record<string, unknown>[]> {
-    const reader = await this.connection.runAndReadAll(sql);
-    return reader.getRowObjectsJS() as Record<string, unknown>[];
-  }
-
-  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const chunks: Buffer[] = [];
-    for await (const chunk of req) chunks.push(chunk as Buffer);
-    const body = Buffer.concat(chunks);
+  protected async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const body = await DuckDBBackedServer.body(req);
     try {
       if (req.headers.authorization !== `Bearer ${this.token}`) {
         throw new HttpError(401, 'unauthorized', 'Request had invalid authentication credentials.');
