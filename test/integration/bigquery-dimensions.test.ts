@@ -57,4 +57,18 @@ describe('BigQuery dimensions (real client, stand-in)', () => {
       { team: 'search', f: BigInt(t2), t: BigInt(Date.UTC(9999, 11, 31)), is_current: true },
     ]);
   });
+
+  it('fills dim_date without gaps over years, each day as the date functions of DuckDB describe it', async () => {
+    await dims.insertMissingDates(Date.parse('2024-01-01T05:00:00Z'), Date.parse('2026-12-31T23:00:00Z'));
+    await dims.insertMissingDates(Date.parse('2025-06-01T00:00:00Z'), Date.parse('2025-06-02T00:00:00Z')); // adds nothing
+    const [summary] = await standIn.rows(
+      `SELECT count(*) AS days, count(DISTINCT date_key) AS keys, min(date)::VARCHAR AS first, max(date)::VARCHAR AS last,
+         count(*) FILTER (WHERE date_key <> CAST(strftime(date, '%Y%m%d') AS INTEGER) OR year <> year(date)
+           OR quarter <> quarter(date) OR month <> month(date) OR month_name <> monthname(date)
+           OR iso_week <> weekofyear(date) OR day_of_month <> day(date) OR day_of_week <> isodow(date)
+           OR day_name <> dayname(date) OR is_weekend <> (isodow(date) >= 6)) AS wrong
+       FROM dims.dim_date`,
+    );
+    expect(summary).toEqual({ days: 1096n, keys: 1096n, first: '2024-01-01', last: '2026-12-31', wrong: 0n });
+  });
 });

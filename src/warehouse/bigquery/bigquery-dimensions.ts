@@ -14,6 +14,7 @@ const SCD2 = Object.values(REFERENCE_DIMENSIONS).map((spec) => ({
 }));
 type Scd2Spec = (typeof SCD2)[number];
 const NUMERIC_COLUMNS = new Set(['input_price_per_1k', 'output_price_per_1k']);
+const DAYS_PER_INSERT = 500;
 const END_OF_TIME = "TIMESTAMP '9999-12-31 00:00:00+00'";
 
 const text = (value: string | null): BigQueryParam => ({ type: 'STRING', value });
@@ -163,12 +164,18 @@ export class BigQueryDimensions {
         Number(r.date_key),
       ),
     );
+    const missing: number[] = [];
+    for (let day = lo; day <= hi; day += DAY_MS) if (!present.has(dateRow(day).date_key)) missing.push(day);
+    // A first load over years adds thousands of days: 11 parameters each, under BigQuery's 10,000.
+    for (let i = 0; i < missing.length; i += DAYS_PER_INSERT)
+      await this.insertDays(missing.slice(i, i + DAYS_PER_INSERT));
+  }
+
+  private async insertDays(days: number[]): Promise<void> {
+    if (days.length === 0) return;
     const params: Record<string, BigQueryParam> = {};
-    const rows: string[] = [];
-    for (let day = lo; day <= hi; day += DAY_MS) {
+    const rows = days.map((day, i) => {
       const row = dateRow(day);
-      if (present.has(row.date_key)) continue;
-      const i = rows.length;
       for (const [column, value] of Object.entries(row)) {
         params[`${column}_${i}`] =
           typeof value === 'boolean'
@@ -179,16 +186,13 @@ export class BigQueryDimensions {
                 ? { type: 'DATE', value }
                 : text(value);
       }
-      rows.push(
-        `(${Object.keys(row)
-          .map((column) => `@${column}_${i}`)
-          .join(', ')})`,
-      );
-    }
-    if (rows.length === 0) return;
+      return `(${Object.keys(row)
+        .map((column) => `@${column}_${i}`)
+        .join(', ')})`;
+    });
     await this.client.query(
       'adding dim_date days',
-      `INSERT INTO ${this.t('dim_date')} (${Object.keys(dateRow(lo)).join(', ')}) VALUES ${rows.join(', ')}`,
+      `INSERT INTO ${this.t('dim_date')} (${Object.keys(dateRow(days[0]!)).join(', ')}) VALUES ${rows.join(', ')}`,
       params,
     );
   }
