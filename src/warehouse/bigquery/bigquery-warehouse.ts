@@ -226,7 +226,8 @@ export class BigQueryWarehouse implements Warehouse {
       await this.commit(request, counts, { checksPassed, checkpointMoved, started });
       return { counts, checks, checksPassed, checkpointMoved, eventSpan };
     } finally {
-      for (const table of Object.values(staging)) await this.client.dropTable(table);
+      // A failed drop must not hide the load's own error; the next run drops leftovers anyway.
+      for (const table of Object.values(staging)) await this.client.dropTable(table).catch(() => undefined);
     }
   }
 
