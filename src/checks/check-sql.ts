@@ -35,13 +35,13 @@ export function presentCountSql(d: CheckDialect): string {
   return `SELECT
   (SELECT COUNT(DISTINCT f.event_id) FROM ${d.table('fact_ai_event')} f WHERE ${inRange(d, 'f')})
   + (SELECT COUNT(DISTINCT COALESCE(r.event_id, r.payload_hash)) FROM ${d.table('etl_rejected_event')} r
-     WHERE r.pipeline = ${d.text('pipeline')} AND r.event_ts >= ${d.timestamp('from')} AND r.event_ts < ${d.timestamp('to')}
+     WHERE r.pipeline = ${d.param('pipeline')} AND r.event_ts >= ${d.timestamp('from')} AND r.event_ts < ${d.timestamp('to')}
        AND NOT EXISTS (SELECT 1 FROM ${d.table('fact_ai_event')} f WHERE f.event_id = r.event_id AND ${inRange(d, 'f')}))
   + (SELECT COUNT(DISTINCT r.payload_hash) FROM ${d.table('etl_rejected_event')} r
-     WHERE r.pipeline = ${d.text('pipeline')} AND r.event_ts IS NULL
+     WHERE r.pipeline = ${d.param('pipeline')} AND r.event_ts IS NULL
        AND r.read_from < ${d.timestamp('to')} AND r.read_to > ${d.timestamp('from')})
   + (SELECT COUNT(DISTINCT c.event_id) FROM ${d.table('etl_conflict')} c
-     WHERE c.pipeline = ${d.text('pipeline')} AND c.incoming_event_ts >= ${d.timestamp('from')} AND c.incoming_event_ts < ${d.timestamp('to')}
+     WHERE c.pipeline = ${d.param('pipeline')} AND c.incoming_event_ts >= ${d.timestamp('from')} AND c.incoming_event_ts < ${d.timestamp('to')}
        AND NOT EXISTS (SELECT 1 FROM ${d.table('fact_ai_event')} f WHERE f.event_id = c.event_id AND ${inRange(d, 'f')})) AS present`;
 }
 
@@ -99,11 +99,11 @@ export function lagSql(d: CheckDialect): string {
   const lag = `(${d.epochMs('f.loaded_at')} - ${d.epochMs('f.event_ts')}) / 1000.0`;
   return `SELECT ${d.percentile(lag, 0.5)} AS lag_p50_s, ${d.percentile(lag, 0.99)} AS lag_p99_s,
   (SELECT ${d.epochMs('MAX(x.event_ts)')} FROM ${d.table('fact_ai_event')} x WHERE ${inRange(d, 'x')}) AS newest_ms
-FROM ${d.table('fact_ai_event')} f WHERE f.run_id = ${d.text('run_id')} AND ${inRange(d, 'f')}`;
+FROM ${d.table('fact_ai_event')} f WHERE f.run_id = ${d.param('run_id')} AND ${inRange(d, 'f')}`;
 }
 
 /** Anomaly buckets already flagged (or already scored) since `from`, per check and scope. */
 export function scoredBucketsSql(d: CheckDialect): string {
   return `SELECT check_name, scope, ${d.epochMs('bucket')} AS bucket_ms, status FROM ${d.table('dq_check_result')}
-WHERE pipeline = ${d.text('pipeline')} AND bucket >= ${d.timestamp('from')} AND check_name LIKE 'anomaly_%'`;
+WHERE pipeline = ${d.param('pipeline')} AND bucket >= ${d.timestamp('from')} AND check_name LIKE 'anomaly_%'`;
 }

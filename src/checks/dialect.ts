@@ -9,8 +9,8 @@ export interface CheckDialect {
   table(name: string): string;
   /** A bound timestamp parameter (ISO text bound by name). */
   timestamp(param: string): string;
-  /** A bound text parameter. */
-  text(param: string): string;
+  /** A bound parameter's placeholder (the engine types it from its bound value). */
+  param(name: string): string;
   hour(column: string): string;
   epochMs(expression: string): string;
   countIf(condition: string): string;
@@ -30,7 +30,7 @@ export const duckdbDialect: CheckDialect = {
   name: 'duckdb',
   table: (name) => checked(name),
   timestamp: (param) => `$${param}::TIMESTAMPTZ`,
-  text: (param) => `$${param}`,
+  param: (name) => `$${name}`,
   hour: (column) => `date_trunc('hour', ${column})`,
   epochMs: (expression) => `epoch_ms(${expression})`,
   countIf: (condition) => `count(*) FILTER (WHERE ${condition})`,
@@ -47,7 +47,7 @@ export function bigqueryDialect(dataset: string): CheckDialect {
     name: 'bigquery',
     table: (name) => `\`${dataset}.${checked(name)}\``,
     timestamp: (param) => `TIMESTAMP(@${param})`,
-    text: (param) => `@${param}`,
+    param: (name) => `@${name}`,
     hour: (column) => `TIMESTAMP_TRUNC(${column}, HOUR)`,
     epochMs: (expression) => `UNIX_MILLIS(${expression})`,
     countIf: (condition) => `COUNTIF(${condition})`,
@@ -57,12 +57,26 @@ export function bigqueryDialect(dataset: string): CheckDialect {
   };
 }
 
-export function snowflakeDialect(schema: string): CheckDialect {
+/**
+ * Snowflake folds unquoted names to upper case; ours are always written quoted
+ * in upper case (`"DB"."SCHEMA"."FACT_AI_EVENT"`), so a name means exactly the
+ * object an unquoted one would, whatever the session's defaults.
+ */
+export function snowflakeQualified(...names: string[]): string {
+  return names
+    .map((name) => {
+      if (!/^[A-Za-z_][A-Za-z0-9_$]*$/.test(name)) throw new Error(`invalid Snowflake name: ${JSON.stringify(name)}`);
+      return `"${name.toUpperCase()}"`;
+    })
+    .join('.');
+}
+
+export function snowflakeDialect(database: string, schema: string): CheckDialect {
   return {
     name: 'snowflake',
-    table: (name) => `${schema}.${checked(name)}`,
+    table: (name) => snowflakeQualified(database, schema, checked(name)),
     timestamp: (param) => `TO_TIMESTAMP_TZ(:${param})`,
-    text: (param) => `:${param}`,
+    param: (name) => `:${name}`,
     hour: (column) => `DATE_TRUNC('hour', ${column})`,
     epochMs: (expression) => `DATE_PART(epoch_millisecond, ${expression})`,
     countIf: (condition) => `COUNT_IF(${condition})`,

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BigQueryClient } from '../../src/warehouse/bigquery/bigquery-client.js';
-import { BigQueryDimensions } from '../../src/warehouse/bigquery/bigquery-dimensions.js';
-import { BigQueryState } from '../../src/warehouse/bigquery/bigquery-state.js';
+import { migrateBigQuery } from '../../src/warehouse/bigquery/bigquery-schema.js';
+import { SqlDimensions } from '../../src/warehouse/sql/sql-dimensions.js';
+import { SqlState } from '../../src/warehouse/sql/sql-state.js';
 import { versionKey, FIRST_VALID_FROM_MS } from '../../src/transform/scd2.js';
 import { BigQueryStandIn } from '../stand-ins/bigquery/server.js';
 
@@ -15,16 +16,16 @@ const row = (natural: string, attributes: Record<string, string>, validFromMs: n
   where: 'test',
 });
 
-describe('BigQuery dimensions (real client, stand-in)', () => {
+describe('dimensions on BigQuery (shared SQL, real client, stand-in)', () => {
   let standIn: BigQueryStandIn;
   let client: BigQueryClient;
-  let dims: BigQueryDimensions;
+  let dims: SqlDimensions;
 
   beforeAll(async () => {
     standIn = await BigQueryStandIn.start(TOKEN);
     client = BigQueryClient.create({ ...ds, location: 'US', apiEndpoint: standIn.url, accessToken: TOKEN });
-    await new BigQueryState(client, ds).migrate();
-    dims = new BigQueryDimensions(client, ds);
+    await migrateBigQuery(client, new SqlState(client.engine()));
+    dims = new SqlDimensions(client.engine());
   });
   afterAll(() => standIn.close());
 

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BigQueryClient } from '../../src/warehouse/bigquery/bigquery-client.js';
-import { BigQueryState } from '../../src/warehouse/bigquery/bigquery-state.js';
+import { migrateBigQuery } from '../../src/warehouse/bigquery/bigquery-schema.js';
+import { SqlState } from '../../src/warehouse/sql/sql-state.js';
 import { BigQueryStandIn } from '../stand-ins/bigquery/server.js';
 
 process.env.NO_PROXY = '127.0.0.1,localhost';
@@ -9,7 +10,8 @@ const T0 = Date.parse('2026-11-23T10:00:00Z');
 
 describe('BigQuery pipeline state (real client, stand-in)', () => {
   let standIn: BigQueryStandIn;
-  let state: BigQueryState;
+  let state: SqlState;
+  let migrate: () => Promise<number>;
 
   beforeAll(async () => {
     standIn = await BigQueryStandIn.start(TOKEN);
@@ -20,13 +22,14 @@ describe('BigQuery pipeline state (real client, stand-in)', () => {
       apiEndpoint: standIn.url,
       accessToken: TOKEN,
     });
-    state = new BigQueryState(client, { project: 'proj', dataset: 'etl' });
+    state = new SqlState(client.engine());
+    migrate = () => migrateBigQuery(client, state);
   });
   afterAll(() => standIn.close());
 
   it('creates the dataset and tables once, and records the schema version', async () => {
-    expect(await state.migrate()).toBe(1);
-    expect(await state.migrate()).toBe(0);
+    expect(await migrate()).toBe(1);
+    expect(await migrate()).toBe(0);
     expect(await standIn.rows('SELECT version, name FROM etl.etl_schema_version')).toEqual([
       { version: 1n, name: 'ddl.sql' },
     ]);
@@ -79,10 +82,10 @@ describe('BigQuery pipeline state (real client, stand-in)', () => {
   });
 
   it('stops with the drifted columns named when someone changed our tables', async () => {
-    expect(await state.migrate()).toBe(0); // no drift yet
+    expect(await migrate()).toBe(0); // no drift yet
     await standIn.rows('ALTER TABLE etl.etl_state DROP COLUMN updated_at');
     await standIn.rows('ALTER TABLE etl.fact_ai_event ALTER COLUMN decision TYPE INTEGER USING 0');
-    const error = (await state.migrate().catch((e: unknown) => e)) as Error;
+    const error = (await migrate().catch((e: unknown) => e)) as Error;
     expect(error.message).toMatch(/the BigQuery dataset proj\.etl has drifted from our schema/);
     expect(error.message).toContain('etl_state.updated_at is missing (expected TIMESTAMP)');
     expect(error.message).toContain('fact_ai_event.decision is INT64, expected STRING');

@@ -9,7 +9,7 @@ import {
 } from '../../src/checks/check-sql.js';
 import { bigqueryDialect, duckdbDialect, snowflakeDialect } from '../../src/checks/dialect.js';
 
-const dialects = [duckdbDialect, bigqueryDialect('proj.analytics'), snowflakeDialect('analytics.governance')];
+const dialects = [duckdbDialect, bigqueryDialect('proj.analytics'), snowflakeDialect('analytics', 'governance')];
 
 describe('check SQL: one code path, three dialects', () => {
   it('every dialect gets the same checks, with its own functions, names and parameters', () => {
@@ -36,7 +36,7 @@ describe('check SQL: one code path, three dialects', () => {
     expect(sf!.hourly).toContain("DATE_TRUNC('hour', f.event_ts)");
     expect(sf!.hourly).toContain('PERCENTILE_CONT(0.99) WITHIN GROUP (ORDER BY f.latency_ms)');
     expect(sf!.hourly).toContain('COUNT_IF(f.was_blocked)');
-    expect(sf!.hourly).toContain('analytics.governance.fact_ai_event f');
+    expect(sf!.hourly).toContain('"ANALYTICS"."GOVERNANCE"."FACT_AI_EVENT" f');
     expect(sf!.lag).toContain('DATE_PART(epoch_millisecond, f.loaded_at)');
   });
 
@@ -56,6 +56,6 @@ describe('check SQL: one code path, three dialects', () => {
 
   it('refuses table names that are not plain identifiers', () => {
     expect(() => duckdbDialect.table('fact; DROP TABLE x')).toThrow(/not a table name/);
-    expect(scoredBucketsSql(snowflakeDialect('s')).includes(':pipeline')).toBe(true);
+    expect(scoredBucketsSql(snowflakeDialect('db', 's')).includes(':pipeline')).toBe(true);
   });
 });

@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { BigQuery, type Query } from '@google-cloud/bigquery';
 import { OAuth2Client } from 'google-auth-library';
+import { bigqueryDialect } from '../../checks/dialect.js';
 import { RunFailedError } from '../../util/errors.js';
+import type { SqlEngine, SqlParam, SqlType } from '../sql/sql-engine.js';
 
 /** Where and how to reach BigQuery (the `warehouse:` block of a `kind: bigquery` config). */
 export interface BigQuerySettings {
@@ -22,13 +24,19 @@ export interface BigQueryParam {
 
 export type BigQueryRow = Record<string, unknown>;
 
-/**
- * An INT64 from a result row, exactly. Rows come with integers wrapped (BigQueryInt), whose
- * number value would round a 64-bit surrogate key: its `value` text is exact.
- */
-export function int64(value: unknown): bigint {
-  if (typeof value === 'object' && value !== null && 'value' in value) return BigInt(String(value.value));
-  return BigInt(value as string | number);
+const TYPES: Record<SqlType, BigQueryParam['type']> = {
+  text: 'STRING',
+  int: 'INT64',
+  float: 'FLOAT64',
+  bool: 'BOOL',
+  timestamp: 'TIMESTAMP',
+  date: 'DATE',
+  numeric: 'NUMERIC',
+};
+
+/** A typed value as BigQuery binds it (64-bit integers as exact text). */
+function bigqueryParam({ type, value }: SqlParam): BigQueryParam {
+  return { type: TYPES[type], value: typeof value === 'bigint' ? value.toString() : value };
 }
 
 /** The client reads TIMESTAMP and DATE values from its own wrappers, not from plain strings. */
@@ -135,6 +143,20 @@ export class BigQueryClient {
     } catch (error) {
       throw new BigQueryError('listing tables', '-', error);
     }
+  }
+
+  /** The shared SQL code's view of this client: its dialect, and statements with typed parameters. */
+  engine(): SqlEngine {
+    const { project, dataset } = this.settings;
+    return {
+      dialect: bigqueryDialect(`${project}.${dataset}`),
+      run: (purpose, sql, params = {}) =>
+        this.query(
+          purpose,
+          sql,
+          Object.fromEntries(Object.entries(params).map(([name, p]) => [name, bigqueryParam(p)])),
+        ),
+    };
   }
 
   /** Drops a table if it exists (run-scoped staging tables). */

@@ -1,12 +1,22 @@
 import { REFERENCE_DIMENSIONS, type ReferenceData, type ReferenceKind } from '../../reference/reference-data.js';
 import { FIRST_VALID_FROM_MS, planScd2, versionKey, type MemberVersion } from '../../transform/scd2.js';
 import { DAY_MS, isoDay, startOfUtcDay } from '../../util/dates.js';
-import { int64, type BigQueryClient, type BigQueryParam } from './bigquery-client.js';
-import { tableRef, type Dataset } from './bigquery-sql.js';
+import {
+  bool,
+  day,
+  instant,
+  int,
+  int64,
+  numeric,
+  text,
+  type SqlEngine,
+  type SqlParam,
+  type SqlParams,
+} from './sql-engine.js';
 
 /**
- * The dimensions in BigQuery, with the same plan (transform/scd2.ts) and the
- * same surrogate keys as DuckDB, so both warehouses hold the same history.
+ * The dimensions in a remote warehouse, with the same plan (transform/scd2.ts)
+ * and the same surrogate keys as DuckDB, so every warehouse holds the same history.
  */
 const SCD2 = Object.values(REFERENCE_DIMENSIONS).map((spec) => ({
   ...spec,
@@ -14,32 +24,37 @@ const SCD2 = Object.values(REFERENCE_DIMENSIONS).map((spec) => ({
 }));
 type Scd2Spec = (typeof SCD2)[number];
 const NUMERIC_COLUMNS = new Set(['input_price_per_1k', 'output_price_per_1k']);
+/** A first load over years adds thousands of days: 11 parameters each, under BigQuery's 10,000. */
 const DAYS_PER_INSERT = 500;
-const END_OF_TIME = "TIMESTAMP '9999-12-31 00:00:00+00'";
+const END_OF_TIME_MS = Date.UTC(9999, 11, 31);
 
-const text = (value: string | null): BigQueryParam => ({ type: 'STRING', value });
-
-/** A bound attribute as its column's type (prices are NUMERIC, bound as exact text). */
-function attributeValue(column: string, param: string): string {
-  return NUMERIC_COLUMNS.has(column) ? `CAST(@${param} AS NUMERIC)` : `@${param}`;
+/** A bound attribute as its column's type (prices are exact decimals). */
+function attribute(column: string, value: string | null): SqlParam {
+  return NUMERIC_COLUMNS.has(column) ? numeric(value) : text(value);
 }
 
-export class BigQueryDimensions {
-  constructor(
-    private readonly client: BigQueryClient,
-    private readonly ds: Dataset,
-  ) {}
+/** `yyyymmdd` → the UTC midnight it names. */
+function dayOfKey(dateKey: number): number {
+  return Date.UTC(Math.floor(dateKey / 10_000), (Math.floor(dateKey / 100) % 100) - 1, dateKey % 100);
+}
+
+export class SqlDimensions {
+  constructor(private readonly engine: SqlEngine) {}
 
   private t(table: string): string {
-    return tableRef(this.ds, table);
+    return this.engine.dialect.table(table);
+  }
+
+  private p(name: string): string {
+    return this.engine.dialect.param(name);
   }
 
   private async versionsOf(spec: Scd2Spec): Promise<MemberVersion[]> {
     const attributes = spec.attributes.map((c) => `CAST(${c} AS STRING) AS ${c}`).join(', ');
-    const rows = await this.client.query(
+    const rows = await this.engine.run(
       `reading ${spec.table}`,
-      `SELECT ${spec.key} AS key, ${spec.natural} AS natural_key, UNIX_MILLIS(valid_from) AS valid_from_ms, is_inferred,
-         ${attributes}
+      `SELECT ${spec.key} AS key, ${spec.natural} AS natural_key, ${this.engine.dialect.epochMs('valid_from')} AS valid_from_ms,
+         is_inferred, ${attributes}
        FROM ${this.t(spec.table)} WHERE ${spec.key} <> 0 ORDER BY natural_key, valid_from`,
     );
     return rows.map((r) => ({
@@ -53,28 +68,31 @@ export class BigQueryDimensions {
 
   private async insertVersion(spec: Scd2Spec, version: MemberVersion): Promise<void> {
     const columns = spec.attributes;
-    await this.client.query(
+    await this.engine.run(
       `adding a ${spec.table} version`,
       `INSERT INTO ${this.t(spec.table)} (${spec.key}, ${spec.natural}, ${columns.join(', ')}, valid_from, valid_to, is_current, is_inferred)
-       VALUES (@key, @natural, ${columns.map((c) => attributeValue(c, c)).join(', ')}, @valid_from, ${END_OF_TIME}, TRUE, @inferred)`,
+       SELECT ${['key', 'natural', ...columns, 'valid_from', 'end_of_time'].map((c) => this.p(c)).join(', ')}, TRUE, ${this.p('inferred')}`,
       {
-        key: { type: 'INT64', value: version.key.toString() },
+        key: int(version.key),
         natural: text(version.natural),
-        valid_from: { type: 'TIMESTAMP', value: new Date(version.validFromMs).toISOString() },
-        inferred: { type: 'BOOL', value: version.inferred },
-        ...Object.fromEntries(columns.map((c) => [c, text(version.attributes[c] ?? null)])),
+        valid_from: instant(version.validFromMs),
+        end_of_time: instant(END_OF_TIME_MS),
+        inferred: bool(version.inferred),
+        ...Object.fromEntries(columns.map((c) => [c, attribute(c, version.attributes[c] ?? null)])),
       },
     );
   }
 
   /** Each version ends where the member's next one starts; the last one is current. */
   private async chainVersions(spec: Scd2Spec): Promise<void> {
-    await this.client.query(
+    await this.engine.run(
       `chaining ${spec.table} versions`,
-      `UPDATE ${this.t(spec.table)} d SET valid_to = COALESCE(n.next_from, ${END_OF_TIME}), is_current = n.next_from IS NULL
+      `UPDATE ${this.t(spec.table)} d
+       SET valid_to = COALESCE(n.next_from, ${this.p('end_of_time')}), is_current = n.next_from IS NULL
        FROM (SELECT ${spec.key} AS k, LEAD(valid_from) OVER (PARTITION BY ${spec.natural} ORDER BY valid_from) AS next_from
              FROM ${this.t(spec.table)}) n
        WHERE d.${spec.key} = n.k`,
+      { end_of_time: instant(END_OF_TIME_MS) },
     );
   }
 
@@ -89,13 +107,13 @@ export class BigQueryDimensions {
           await this.insertVersion(spec, change.version);
           continue;
         }
-        const sets = spec.attributes.map((c) => `${c} = ${attributeValue(c, c)}`).join(', ');
-        await this.client.query(
+        const sets = spec.attributes.map((c) => `${c} = ${this.p(c)}`).join(', ');
+        await this.engine.run(
           `completing a ${spec.table} member`,
-          `UPDATE ${this.t(spec.table)} SET ${sets}, is_inferred = FALSE WHERE ${spec.key} = @key`,
+          `UPDATE ${this.t(spec.table)} SET ${sets}, is_inferred = FALSE WHERE ${spec.key} = ${this.p('key')}`,
           {
-            key: { type: 'INT64', value: change.key.toString() },
-            ...Object.fromEntries(spec.attributes.map((c) => [c, text(change.attributes[c] ?? null)])),
+            key: int(change.key),
+            ...Object.fromEntries(spec.attributes.map((c) => [c, attribute(c, change.attributes[c] ?? null)])),
           },
         );
       }
@@ -110,12 +128,11 @@ export class BigQueryDimensions {
    * a policy not seen before its row in dim_policy, before the facts are merged.
    */
   async insertInferredMembers(staging: { events: string; policies: string | null }): Promise<void> {
-    const events = this.t(staging.events);
     for (const spec of SCD2) {
       const provider = spec.table === 'dim_model' ? ', MIN(provider) AS provider' : '';
-      const missing = await this.client.query(
+      const missing = await this.engine.run(
         `finding members missing from ${spec.table}`,
-        `SELECT ${spec.natural} AS id${provider} FROM ${events} e
+        `SELECT ${spec.natural} AS id${provider} FROM ${this.t(staging.events)} e
          WHERE ${spec.natural} IS NOT NULL
            AND NOT EXISTS (SELECT 1 FROM ${this.t(spec.table)} d WHERE d.${spec.natural} = e.${spec.natural})
          GROUP BY ${spec.natural}`,
@@ -133,66 +150,59 @@ export class BigQueryDimensions {
       }
     }
     if (staging.policies === null) return;
-    const policies = await this.client.query(
+    const policies = await this.engine.run(
       'finding policies missing from dim_policy',
       `SELECT DISTINCT policy_name AS id FROM ${this.t(staging.policies)} p
        WHERE NOT EXISTS (SELECT 1 FROM ${this.t('dim_policy')} d WHERE d.policy_name = p.policy_name)`,
     );
     for (const row of policies) {
       const name = String(row.id);
-      await this.client.query(
+      await this.engine.run(
         'adding a policy',
-        `INSERT INTO ${this.t('dim_policy')} (policy_key, policy_name) VALUES (@key, @name)`,
-        {
-          key: { type: 'INT64', value: versionKey('dim_policy', name, FIRST_VALID_FROM_MS).toString() },
-          name: text(name),
-        },
+        `INSERT INTO ${this.t('dim_policy')} (policy_key, policy_name) SELECT ${this.p('key')}, ${this.p('name')}`,
+        { key: int(versionKey('dim_policy', name, FIRST_VALID_FROM_MS)), name: text(name) },
       );
     }
   }
 
   /** dim_date covers the whole loaded range without gaps (quiet days are days too), as in DuckDB. */
   async insertMissingDates(batchFromMs: number, batchToMs: number): Promise<void> {
-    const [bounds] = await this.client.query(
-      'reading the dim_date range',
-      `SELECT UNIX_DATE(MIN(date)) AS lo, UNIX_DATE(MAX(date)) AS hi FROM ${this.t('dim_date')}`,
-    );
-    const lo = Math.min(startOfUtcDay(batchFromMs), bounds?.lo == null ? Infinity : Number(bounds.lo) * DAY_MS);
-    const hi = Math.max(startOfUtcDay(batchToMs), bounds?.hi == null ? -Infinity : Number(bounds.hi) * DAY_MS);
     const present = new Set(
-      (await this.client.query('reading dim_date', `SELECT date_key FROM ${this.t('dim_date')}`)).map((r) =>
+      (await this.engine.run('reading dim_date', `SELECT date_key FROM ${this.t('dim_date')}`)).map((r) =>
         Number(r.date_key),
       ),
     );
+    const keys = [...present];
+    const lo = Math.min(startOfUtcDay(batchFromMs), ...keys.map(dayOfKey));
+    const hi = Math.max(startOfUtcDay(batchToMs), ...keys.map(dayOfKey));
     const missing: number[] = [];
-    for (let day = lo; day <= hi; day += DAY_MS) if (!present.has(dateRow(day).date_key)) missing.push(day);
-    // A first load over years adds thousands of days: 11 parameters each, under BigQuery's 10,000.
+    for (let d = lo; d <= hi; d += DAY_MS) if (!present.has(dateRow(d).date_key)) missing.push(d);
     for (let i = 0; i < missing.length; i += DAYS_PER_INSERT)
       await this.insertDays(missing.slice(i, i + DAYS_PER_INSERT));
   }
 
   private async insertDays(days: number[]): Promise<void> {
     if (days.length === 0) return;
-    const params: Record<string, BigQueryParam> = {};
-    const rows = days.map((day, i) => {
-      const row = dateRow(day);
+    const params: SqlParams = {};
+    const rows = days.map((dayMs, i) => {
+      const row = dateRow(dayMs);
       for (const [column, value] of Object.entries(row)) {
         params[`${column}_${i}`] =
           typeof value === 'boolean'
-            ? { type: 'BOOL', value }
+            ? bool(value)
             : typeof value === 'number'
-              ? { type: 'INT64', value }
+              ? int(value)
               : column === 'date'
-                ? { type: 'DATE', value }
+                ? day(value)
                 : text(value);
       }
-      return `(${Object.keys(row)
-        .map((column) => `@${column}_${i}`)
-        .join(', ')})`;
+      return `SELECT ${Object.keys(row)
+        .map((column) => this.p(`${column}_${i}`))
+        .join(', ')}`;
     });
-    await this.client.query(
+    await this.engine.run(
       'adding dim_date days',
-      `INSERT INTO ${this.t('dim_date')} (${Object.keys(dateRow(days[0]!)).join(', ')}) VALUES ${rows.join(', ')}`,
+      `INSERT INTO ${this.t('dim_date')} (${Object.keys(dateRow(days[0]!)).join(', ')})\n${rows.join('\nUNION ALL ')}`,
       params,
     );
   }

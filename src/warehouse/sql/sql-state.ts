@@ -1,0 +1,175 @@
+import type { CheckResult, RunRecord, RunStatus } from '../warehouse.js';
+import { bool, float, instant, int, text, type SqlEngine, type SqlParams } from './sql-engine.js';
+
+/** Our DDL file is schema version 1; later changes come as numbered migrations beside it. */
+const SCHEMA_VERSION = 1;
+/** BigQuery takes at most 10,000 parameters per query; a check result binds 8. */
+const CHECK_ROWS_PER_INSERT = 500;
+
+/**
+ * The pipeline's own state in a remote warehouse: schema version, run ledger,
+ * the checkpoint and file ledger as readers see them, and check results.
+ * Inserts are `INSERT ... SELECT`, never `VALUES`: Snowflake refuses
+ * expressions such as PARSE_JSON or casts of binds in a VALUES list.
+ */
+export class SqlState {
+  constructor(private readonly engine: SqlEngine) {}
+
+  private t(table: string): string {
+    return this.engine.dialect.table(table);
+  }
+
+  private p(name: string): string {
+    return this.engine.dialect.param(name);
+  }
+
+  private ms(expression: string): string {
+    return this.engine.dialect.epochMs(expression);
+  }
+
+  /**
+   * Applies our DDL once, recorded in etl_schema_version (created first by
+   * `createVersionTable`); returns how many schema versions were applied.
+   */
+  async applySchemaOnce(createVersionTable: string, applyDdl: () => Promise<void>): Promise<number> {
+    await this.engine.run('creating the schema version table', createVersionTable);
+    const applied = await this.engine.run(
+      'reading the schema version',
+      `SELECT version FROM ${this.t('etl_schema_version')} WHERE version = ${this.p('version')}`,
+      { version: int(SCHEMA_VERSION) },
+    );
+    if (applied.length > 0) return 0;
+    await applyDdl();
+    await this.engine.run(
+      'recording the schema version',
+      `INSERT INTO ${this.t('etl_schema_version')} (version, name, applied_at)
+       SELECT ${this.p('version')}, 'ddl.sql', ${this.p('now')}`,
+      { version: int(SCHEMA_VERSION), now: instant(Date.now()) },
+    );
+    return 1;
+  }
+
+  async getCheckpoint(pipeline: string): Promise<number | null> {
+    const rows = await this.engine.run(
+      'reading the checkpoint',
+      `SELECT ${this.ms('checkpoint')} AS ms FROM ${this.t('etl_state')} WHERE pipeline = ${this.p('pipeline')}`,
+      { pipeline: text(pipeline) },
+    );
+    return rows[0] ? Number(rows[0].ms) : null;
+  }
+
+  async loadedFiles(pipeline: string): Promise<Map<string, string>> {
+    const rows = await this.engine.run(
+      'reading the file ledger',
+      `SELECT path, sha256 FROM ${this.t('etl_file_ledger')} WHERE pipeline = ${this.p('pipeline')}`,
+      { pipeline: text(pipeline) },
+    );
+    return new Map(rows.map((r) => [String(r.path), String(r.sha256)]));
+  }
+
+  async loadedSpan(pipeline: string): Promise<{ fromMs: number; toMs: number } | null> {
+    const [row] = await this.engine.run(
+      'reading the loaded span',
+      `SELECT ${this.ms('MIN(window_start)')} AS from_ms, ${this.ms('MAX(window_end)')} AS to_ms
+       FROM ${this.t('etl_run_window')}
+       WHERE pipeline = ${this.p('pipeline')} AND checks_passed AND window_start IS NOT NULL`,
+      { pipeline: text(pipeline) },
+    );
+    return row?.from_ms == null ? null : { fromMs: Number(row.from_ms), toMs: Number(row.to_ms) };
+  }
+
+  async lastWindow(pipeline: string): Promise<{ fromMs: number; toMs: number } | null> {
+    const [row] = await this.engine.run(
+      'reading the last window',
+      `SELECT ${this.ms('window_start')} AS from_ms, ${this.ms('window_end')} AS to_ms FROM ${this.t('etl_run_window')}
+       WHERE pipeline = ${this.p('pipeline')} AND window_start IS NOT NULL ORDER BY committed_at DESC LIMIT 1`,
+      { pipeline: text(pipeline) },
+    );
+    return row ? { fromMs: Number(row.from_ms), toMs: Number(row.to_ms) } : null;
+  }
+
+  async completedWindows(pipeline: string, command: string): Promise<Set<string>> {
+    const rows = await this.engine.run(
+      'reading completed windows',
+      `SELECT DISTINCT ${this.ms('w.window_start')} AS s, ${this.ms('w.window_end')} AS e
+       FROM ${this.t('etl_run_window')} w JOIN ${this.t('etl_run')} r ON r.run_id = w.run_id
+       WHERE w.pipeline = ${this.p('pipeline')} AND r.command = ${this.p('command')} AND w.checks_passed
+         AND w.window_start IS NOT NULL`,
+      { pipeline: text(pipeline), command: text(command) },
+    );
+    return new Set(rows.map((r) => `${Number(r.s)}-${Number(r.e)}`));
+  }
+
+  async startRun(run: RunRecord): Promise<void> {
+    await this.engine.run(
+      'recording the run start',
+      `INSERT INTO ${this.t('etl_run')} (run_id, pipeline, command, status, started_at)
+       SELECT ${this.p('run_id')}, ${this.p('pipeline')}, ${this.p('command')}, 'running', ${this.p('started')}`,
+      {
+        run_id: text(run.runId),
+        pipeline: text(run.pipeline),
+        command: text(run.command),
+        started: instant(run.startedMs),
+      },
+    );
+  }
+
+  async abandonUnfinishedRuns(pipeline: string, nowMs: number): Promise<void> {
+    await this.engine.run(
+      'marking abandoned runs',
+      `UPDATE ${this.t('etl_run')} SET status = 'abandoned', finished_at = ${this.p('now')},
+         error = 'the process ended before the run finished (crash, kill or power loss); later runs redo its work'
+       WHERE pipeline = ${this.p('pipeline')} AND status = 'running'`,
+      { pipeline: text(pipeline), now: instant(nowMs) },
+    );
+  }
+
+  async finishRun(runId: string, status: RunStatus, error: string | null, finishedMs: number): Promise<void> {
+    await this.engine.run(
+      'recording the run end',
+      `UPDATE ${this.t('etl_run')} SET status = ${this.p('status')}, error = ${this.p('error')},
+         finished_at = ${this.p('finished')}
+       WHERE run_id = ${this.p('run_id')}`,
+      { run_id: text(runId), status: text(status), error: text(error), finished: instant(finishedMs) },
+    );
+  }
+
+  /** Appends check results (history is never overwritten), every value bound. */
+  async writeCheckResults(pipeline: string, runId: string, results: CheckResult[], nowMs: number): Promise<void> {
+    for (let i = 0; i < results.length; i += CHECK_ROWS_PER_INSERT) {
+      await this.insertCheckResults(pipeline, runId, results.slice(i, i + CHECK_ROWS_PER_INSERT), nowMs);
+    }
+  }
+
+  private async insertCheckResults(
+    pipeline: string,
+    runId: string,
+    results: CheckResult[],
+    nowMs: number,
+  ): Promise<void> {
+    const params: SqlParams = { run_id: text(runId), pipeline: text(pipeline), checked_at: instant(nowMs) };
+    const rows = results.map((check, i) => {
+      params[`name_${i}`] = text(check.name);
+      params[`scope_${i}`] = text(check.scope);
+      params[`status_${i}`] = text(check.status);
+      params[`blocking_${i}`] = bool(check.blocking);
+      params[`observed_${i}`] = float(
+        check.observed === null || !Number.isFinite(check.observed) ? null : check.observed,
+      );
+      params[`expected_${i}`] = text(check.expected);
+      params[`message_${i}`] = text(check.message);
+      params[`bucket_${i}`] = instant(check.bucket ?? null);
+      const values = ['run_id', 'pipeline', `name_${i}`, `scope_${i}`, `status_${i}`, `blocking_${i}`]
+        .concat([`observed_${i}`, `expected_${i}`, `message_${i}`, 'checked_at', `bucket_${i}`])
+        .map((name) => this.p(name));
+      return `SELECT ${values.join(', ')}`;
+    });
+    await this.engine.run(
+      'recording check results',
+      `INSERT INTO ${this.t('dq_check_result')}
+         (run_id, pipeline, check_name, scope, status, blocking, observed, expected, message, checked_at, bucket)
+       ${rows.join('\nUNION ALL ')}`,
+      params,
+    );
+  }
+}

@@ -1,0 +1,341 @@
+import type { CheckDialect } from '../../checks/dialect.js';
+import { duplicateIdsSql, presentCountSql } from '../../checks/check-sql.js';
+import type { ReferenceData } from '../../reference/reference-data.js';
+import { DAY_MS } from '../../util/dates.js';
+import { failpoint } from '../../util/failpoint.js';
+import type {
+  CheckResult,
+  LakePartition,
+  LoadCounts,
+  LoadFacts,
+  LoadOutcome,
+  LoadRequest,
+  RunRecord,
+  RunStatus,
+  StatusReport,
+  Warehouse,
+} from '../warehouse.js';
+import { SqlDimensions } from './sql-dimensions.js';
+import { bool, instant, int, text, typedParams, type SqlEngine, type SqlParams, type SqlRow } from './sql-engine.js';
+import {
+  batchStatsSql,
+  commitStatements,
+  insertRejectsSql,
+  mergeQueries,
+  stagingTables,
+  type StagingTables,
+} from './sql-load.js';
+import { SqlState } from './sql-state.js';
+
+/** As in DuckDB: how far a later version's timestamp may move and still meet its first version. */
+const CONFLICT_HORIZON_MS = 7 * DAY_MS;
+const STAR_TABLES = [
+  'fact_ai_event',
+  'fact_policy_evaluation',
+  'dim_user',
+  'dim_gateway',
+  'dim_model',
+  'dim_policy',
+  'dim_date',
+] as const;
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+/**
+ * A warehouse reached over SQL (BigQuery, Snowflake): the load's order of
+ * work, state, dimensions, checks and status are the same for each; an
+ * engine supplies how files are staged, how the merge and the commit are
+ * grouped into transactions, and its schema. The Parquet lake is DuckDB's:
+ * here the tables are the lake, so no partition is ever pending.
+ */
+export abstract class SqlWarehouse implements Warehouse {
+  abstract readonly description: string;
+  readonly dialect: CheckDialect;
+  protected readonly state: SqlState;
+  protected readonly dims: SqlDimensions;
+
+  constructor(protected readonly engine: SqlEngine) {
+    this.dialect = engine.dialect;
+    this.state = new SqlState(engine);
+    this.dims = new SqlDimensions(engine);
+  }
+
+  abstract migrate(): Promise<number>;
+  /** Puts the package's Parquet files into its staging tables. */
+  protected abstract stage(request: LoadRequest, staging: StagingTables): Promise<void>;
+  /** Runs `work` (merge, rejects, checks, commit) as one transaction where the engine can. */
+  protected abstract transaction<T>(work: () => Promise<T>): Promise<T>;
+  /** Runs DML statements all or nothing (BigQuery: one script transaction; Snowflake: inside `transaction`). */
+  protected abstract runTogether(purpose: string, statements: string[], params: SqlParams): Promise<void>;
+  /** Removes what one package staged; must not throw (a failure here must not hide the load's own error). */
+  protected abstract dropStaging(staging: StagingTables): Promise<void>;
+  /** Removes staging leftovers of this pipeline's killed runs (we hold the run lock: no live run owns one). */
+  protected abstract dropLeftovers(pipeline: string): Promise<void>;
+
+  query(sql: string, params: Record<string, string | number | null>): Promise<Record<string, unknown>[]> {
+    return this.engine.run('running a check', sql, typedParams(params));
+  }
+
+  writeCheckResults(pipeline: string, runId: string, results: CheckResult[], nowMs: number): Promise<void> {
+    return this.state.writeCheckResults(pipeline, runId, results, nowMs);
+  }
+
+  getCheckpoint(pipeline: string): Promise<number | null> {
+    return this.state.getCheckpoint(pipeline);
+  }
+
+  loadedFiles(pipeline: string): Promise<Map<string, string>> {
+    return this.state.loadedFiles(pipeline);
+  }
+
+  loadedSpan(pipeline: string): Promise<{ fromMs: number; toMs: number } | null> {
+    return this.state.loadedSpan(pipeline);
+  }
+
+  lastWindow(pipeline: string): Promise<{ fromMs: number; toMs: number } | null> {
+    return this.state.lastWindow(pipeline);
+  }
+
+  completedWindows(pipeline: string, command: string): Promise<Set<string>> {
+    return this.state.completedWindows(pipeline, command);
+  }
+
+  async presentCount(pipeline: string, fromMs: number, toMs: number): Promise<number> {
+    const [row] = await this.query(presentCountSql(this.dialect), { pipeline, from: iso(fromMs), to: iso(toMs) });
+    return Number(row!.present);
+  }
+
+  syncReference(reference: ReferenceData, _pipeline: string, _runId: string, nowMs: number): Promise<number> {
+    return this.dims.syncReference(reference, nowMs);
+  }
+
+  async rebuildDimensions(): Promise<number> {
+    throw new Error(`aetl rebuild-dims is not available on ${this.dialect.name} yet; it is on DuckDB`);
+  }
+
+  startRun(run: RunRecord): Promise<void> {
+    return this.state.startRun(run);
+  }
+
+  async abandonUnfinishedRuns(pipeline: string, nowMs: number): Promise<void> {
+    await this.state.abandonUnfinishedRuns(pipeline, nowMs);
+    await this.dropLeftovers(pipeline);
+  }
+
+  finishRun(runId: string, status: RunStatus, error: string | null, finishedMs: number): Promise<void> {
+    return this.state.finishRun(runId, status, error, finishedMs);
+  }
+
+  async pendingLakePartitions(): Promise<LakePartition[]> {
+    return [];
+  }
+
+  async exportLakePartition(): Promise<void> {
+    throw new Error('the Parquet lake is written from DuckDB only');
+  }
+
+  async clearLakePending(): Promise<void> {}
+
+  async loadPackage(request: LoadRequest): Promise<LoadOutcome> {
+    const started = performance.now();
+    const staging = stagingTables(request.pipeline, request.runId, request.seq);
+    const { files } = request.manifest;
+    const base = { pipeline: text(request.pipeline), run_id: text(request.runId), now: instant(request.nowMs) };
+    try {
+      await this.stage(request, staging);
+      failpoint('load:after-staging');
+      let stats = { rows: 0, distinctIds: 0, conflictingIds: 0 };
+      let eventSpan: LoadOutcome['eventSpan'] = null;
+      let span = { lo: 0, hi: 0 };
+      const hasPolicies = files.policies.length > 0;
+      const merge = mergeQueries(this.dialect, staging, hasPolicies);
+      let mergeParams: SqlParams = base;
+      if (files.events.length > 0) {
+        const [s] = await this.engine.run('measuring the batch', batchStatsSql(this.dialect, staging.events));
+        stats = {
+          rows: Number(s!.row_count),
+          distinctIds: Number(s!.distinct_ids),
+          conflictingIds: Number(s!.conflicting_ids),
+        };
+        eventSpan = { fromMs: Number(s!.min_ts_ms), toMs: Number(s!.max_ts_ms) + 1 };
+        span = { lo: eventSpan.fromMs - CONFLICT_HORIZON_MS, hi: eventSpan.toMs + CONFLICT_HORIZON_MS };
+        await this.dims.insertInferredMembers({
+          events: staging.events,
+          policies: hasPolicies ? staging.policies : null,
+        });
+        await this.dims.insertMissingDates(eventSpan.fromMs, eventSpan.toMs - 1);
+        mergeParams = { ...base, lo_ts: instant(span.lo), hi_ts: instant(span.hi) };
+        for (const sql of merge.prepare) await this.engine.run('preparing the merge', sql);
+      }
+      return await this.transaction(async () => {
+        let loaded = { inserted: 0, same: 0, conflicts: 0, policyRows: 0, present: 0 };
+        if (files.events.length > 0) {
+          await this.runTogether('merging the batch', merge.statements, mergeParams);
+          const [row] = await this.engine.run('counting the merge', merge.counts, mergeParams);
+          loaded = {
+            inserted: Number(row!.inserted),
+            same: Number(row!.same),
+            conflicts: Number(row!.conflicts),
+            policyRows: Number(row!.policy_rows),
+            present: Number(row!.present),
+          };
+        }
+        if (files.rejects.length > 0) {
+          const window = request.manifest.window;
+          await this.engine.run('quarantining rejects', insertRejectsSql(this.dialect, staging.rejects), {
+            ...base,
+            read_from: instant(window ? window.startMs : null),
+            read_to: instant(window ? window.endMs : null),
+          });
+        }
+        const counts: LoadCounts = {
+          read: request.manifest.counts.read,
+          inserted: loaded.inserted,
+          alreadyPresent: loaded.same + loaded.conflicts,
+          inBatchDuplicates: stats.rows - stats.distinctIds,
+          conflicts: stats.conflictingIds + loaded.conflicts,
+          rejected: request.manifest.counts.rejected,
+          outOfWindow: request.manifest.counts.outOfWindow,
+          policyRows: loaded.policyRows,
+        };
+        const duplicateIdsInRange =
+          eventSpan === null
+            ? 0
+            : Number((await this.query(duplicateIdsSql(this.dialect), { from: iso(span.lo), to: iso(span.hi) }))[0]!.n);
+        const completeness = await this.completeness(request, counts, loaded.present);
+        const checks = request.blockingChecks({ counts, duplicateIdsInRange, completeness });
+        await this.state.writeCheckResults(request.pipeline, request.runId, checks, request.nowMs);
+        const checksPassed = !checks.some((c) => c.blocking && c.status === 'fail');
+        const checkpointMoved = checksPassed && request.checkpointTo !== null;
+        await this.commit(request, counts, { checksPassed, checkpointMoved, started });
+        return { counts, checks, checksPassed, checkpointMoved, eventSpan };
+      });
+    } finally {
+      await this.dropStaging(staging);
+    }
+  }
+
+  /** Window loads: the source's count against present in the window; file loads: distinct records against present. */
+  private async completeness(
+    request: LoadRequest,
+    counts: LoadCounts,
+    present: number,
+  ): Promise<LoadFacts['completeness']> {
+    const { window, sourceCount, sourceFiles } = request.manifest;
+    if (window && sourceCount !== null) {
+      return {
+        expected: sourceCount,
+        present: await this.presentCount(request.pipeline, window.startMs, window.endMs),
+        scope: `window ${iso(window.startMs)} .. ${iso(window.endMs)}`,
+      };
+    }
+    if (window) return null;
+    const expected = counts.read - counts.inBatchDuplicates - counts.outOfWindow;
+    const files = sourceFiles.map((f) => f.path).join(', ');
+    return { expected, present: present + counts.rejected, scope: `file ${files}` };
+  }
+
+  private async commit(
+    request: LoadRequest,
+    counts: LoadCounts,
+    outcome: { checksPassed: boolean; checkpointMoved: boolean; started: number },
+  ): Promise<void> {
+    const { manifest } = request;
+    const files = outcome.checksPassed ? manifest.sourceFiles : [];
+    const params: SqlParams = {
+      pipeline: text(request.pipeline),
+      run_id: text(request.runId),
+      now: instant(request.nowMs),
+      seq: int(request.seq),
+      window_start: instant(manifest.window?.startMs ?? null),
+      window_end: instant(manifest.window?.endMs ?? null),
+      source_count: int(manifest.sourceCount),
+      read: int(counts.read),
+      inserted: int(counts.inserted),
+      already_present: int(counts.alreadyPresent),
+      in_batch_duplicates: int(counts.inBatchDuplicates),
+      conflicts: int(counts.conflicts),
+      rejected: int(counts.rejected),
+      out_of_window: int(counts.outOfWindow),
+      policy_rows: int(counts.policyRows),
+      checkpoint_moved: bool(outcome.checkpointMoved),
+      checks_passed: bool(outcome.checksPassed),
+      drift: text(JSON.stringify(manifest.drift)),
+      extract_ms: int(request.extractMs),
+      load_ms: int(Math.round(performance.now() - outcome.started)),
+    };
+    if (outcome.checkpointMoved) {
+      const old = await this.state.getCheckpoint(request.pipeline);
+      // The checkpoint never moves backwards (decision 5).
+      params.checkpoint = instant(Math.max(old ?? request.checkpointTo!, request.checkpointTo!));
+    }
+    files.forEach((file, i) => {
+      params[`path_${i}`] = text(file.path);
+      params[`size_${i}`] = int(file.size);
+      params[`sha256_${i}`] = text(file.sha256);
+    });
+    await this.runTogether(
+      'committing the load',
+      commitStatements(this.dialect, { checkpoint: outcome.checkpointMoved, files: files.length }),
+      params,
+    );
+  }
+
+  async status(pipeline: string, lastRuns: number): Promise<StatusReport> {
+    const checkpointMs = await this.getCheckpoint(pipeline);
+    const t = (name: string) => this.dialect.table(name);
+    const p = (name: string) => this.dialect.param(name);
+    const runs = await this.engine.run(
+      'reading recent runs',
+      `SELECT r.run_id, r.command, r.status, CAST(r.started_at AS STRING) AS started_at,
+         CAST(r.finished_at AS STRING) AS finished_at, r.error, COUNT(w.seq) AS windows,
+         CAST(MIN(w.window_start) AS STRING) AS window_start, CAST(MAX(w.window_end) AS STRING) AS window_end,
+         COALESCE(SUM(w.read), 0) AS read, COALESCE(SUM(w.inserted), 0) AS inserted,
+         COALESCE(SUM(w.already_present), 0) AS already_present,
+         COALESCE(SUM(w.in_batch_duplicates), 0) AS in_batch_duplicates, COALESCE(SUM(w.rejected), 0) AS rejected
+       FROM ${t('etl_run')} r LEFT JOIN ${t('etl_run_window')} w ON w.run_id = r.run_id
+       WHERE r.pipeline = ${p('pipeline')}
+       GROUP BY r.run_id, r.command, r.status, r.started_at, r.finished_at, r.error
+       ORDER BY r.started_at DESC LIMIT ${Math.max(1, Math.trunc(lastRuns))}`,
+      { pipeline: text(pipeline) },
+    );
+    const counts = await this.engine.run(
+      'counting table rows',
+      STAR_TABLES.map((table) => `SELECT '${table}' AS name, COUNT(*) AS n FROM ${t(table)}`).join(' UNION ALL '),
+    );
+    const checks = await this.engine.run(
+      'reading the latest checks',
+      `SELECT check_name, scope, status, observed, expected, message, CAST(checked_at AS STRING) AS checked_at
+       FROM ${t('dq_check_result')}
+       WHERE pipeline = ${p('pipeline')}
+         AND run_id = (SELECT run_id FROM ${t('dq_check_result')} WHERE pipeline = ${p('pipeline')} ORDER BY checked_at DESC LIMIT 1)
+       ORDER BY status <> 'fail', check_name`,
+      { pipeline: text(pipeline) },
+    );
+    const [rejects] = await this.engine.run(
+      'counting rejects',
+      `SELECT COUNT(*) AS n FROM ${t('etl_rejected_event')} WHERE pipeline = ${p('pipeline')}`,
+      { pipeline: text(pipeline) },
+    );
+    // Clients wrap or widen numbers (BigQuery's integer objects, Snowflake's bigint): JSON wants plain ones.
+    const plain = (rows: SqlRow[]) =>
+      rows.map((r) =>
+        Object.fromEntries(
+          Object.entries(r).map(([k, v]) => [
+            k,
+            typeof v === 'bigint' || (typeof v === 'object' && v !== null) ? Number(v) : v,
+          ]),
+        ),
+      );
+    return {
+      pipeline,
+      checkpoint: checkpointMs === null ? null : iso(checkpointMs),
+      runs: plain(runs),
+      tables: Object.fromEntries(counts.map((r) => [String(r.name), Number(r.n)])),
+      checks: plain(checks),
+      rejects: Number(rejects!.n),
+    };
+  }
+
+  abstract close(): Promise<void>;
+}

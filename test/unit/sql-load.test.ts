@@ -1,0 +1,64 @@
+import { describe, expect, it } from 'vitest';
+import { bigqueryDialect, snowflakeDialect } from '../../src/checks/dialect.js';
+import { tableRef, transactionScript } from '../../src/warehouse/bigquery/bigquery-sql.js';
+import {
+  batchStatsSql,
+  commitStatements,
+  insertRejectsSql,
+  isStagingTableOf,
+  mergeQueries,
+  stagingTables,
+} from '../../src/warehouse/sql/sql-load.js';
+
+const ds = { project: 'acme-data', dataset: 'ai_events' };
+const dialects = { bigquery: bigqueryDialect('acme-data.ai_events'), snowflake: snowflakeDialect('acme', 'ai_events') };
+
+describe('load SQL generation (shared by BigQuery and Snowflake)', () => {
+  it('quotes validated names and refuses anything else', () => {
+    expect(tableRef(ds, 'fact_ai_event')).toBe('`acme-data.ai_events.fact_ai_event`');
+    expect(() => tableRef({ ...ds, dataset: 'x`; DROP TABLE y; --' }, 't')).toThrow(/invalid BigQuery dataset name/);
+    expect(() => tableRef(ds, 'a.b')).toThrow(/invalid BigQuery table name/);
+    expect(dialects.snowflake.table('fact_ai_event')).toBe('"ACME"."AI_EVENTS"."FACT_AI_EVENT"');
+    expect(() => snowflakeDialect('acme"; DROP', 's').table('t')).toThrow(/invalid Snowflake name/);
+  });
+
+  it('names run-scoped staging tables from the pipeline, run id and package, and recognises only its own', () => {
+    const staging = stagingTables('default', '20261123T174228Z-c3a59a', 2);
+    expect(staging.events).toBe('_aetl_stage_default_20261123t174228z_c3a59a_2_events');
+    expect(Object.keys(staging)).toEqual(['events', 'policies', 'rejects', 'winner', 'existing', 'toInsert']);
+    expect(Object.values(staging).every((t) => isStagingTableOf('default', t))).toBe(true);
+    // Snowflake lists names upper-case; a pipeline whose name extends ours is another pipeline.
+    expect(isStagingTableOf('default', staging.toInsert.toUpperCase())).toBe(true);
+    expect(isStagingTableOf('default', stagingTables('default_b', '20261123T174228Z-c3a59a', 1).events)).toBe(false);
+    expect(isStagingTableOf('default', 'fact_ai_event')).toBe(false);
+  });
+
+  for (const [name, d] of Object.entries(dialects)) {
+    it(`emits the load of one package as this text (${name})`, () => {
+      const staging = stagingTables('default', 'run-1', 1);
+      const merge = mergeQueries(d, staging, true);
+      expect(batchStatsSql(d, staging.events)).toMatchSnapshot();
+      expect(merge).toMatchSnapshot();
+      expect(insertRejectsSql(d, staging.rejects)).toMatchSnapshot();
+      expect(commitStatements(d, { checkpoint: true, files: 1 })).toMatchSnapshot();
+      expect(mergeQueries(d, staging, false).statements.join()).not.toContain('fact_policy_evaluation');
+      // The work tables' DDL binds nothing (it runs before the transaction) and reads no fact table.
+      expect(merge.prepare.join()).not.toMatch(/[@:](lo_ts|hi_ts|run_id)|FACT_AI_EVENT|fact_ai_event/);
+      // The MERGE joins on event_id and the batch's span, never with OR (warehouses prune on it).
+      const mergeSql = merge.statements.find((s) => s.startsWith('MERGE'))!;
+      expect(mergeSql.slice(mergeSql.indexOf('\nON '))).toMatch(
+        /^\nON f\.event_id = s\.event_id AND f\.event_ts >= \S+ AND f\.event_ts < \S+\n/,
+      );
+      expect(mergeSql).not.toMatch(/\bOR\b/);
+      const windowFailedChecks = commitStatements(d, { checkpoint: false, files: 0 }).join();
+      expect(windowFailedChecks).not.toMatch(/etl_state|ETL_STATE/);
+      expect(windowFailedChecks).not.toMatch(/etl_file_ledger|ETL_FILE_LEDGER/);
+    });
+  }
+
+  it('wraps BigQuery statements into one script transaction', () => {
+    expect(transactionScript(['DELETE FROM a', 'INSERT INTO a SELECT 1'])).toBe(
+      'BEGIN TRANSACTION;\n\nDELETE FROM a;\n\nINSERT INTO a SELECT 1;\n\nCOMMIT TRANSACTION;',
+    );
+  });
+});
