@@ -46,7 +46,11 @@ function resolvePaths(config: Config, baseDir: string): Config {
     ...config,
     source: { ...config.source, files: optional(config.source.files) },
     warehouse:
-      config.warehouse.kind === 'duckdb' ? { ...config.warehouse, path: at(config.warehouse.path) } : config.warehouse,
+      config.warehouse.kind === 'duckdb'
+        ? { ...config.warehouse, path: at(config.warehouse.path) }
+        : config.warehouse.kind === 'snowflake'
+          ? { ...config.warehouse, private_key_path: optional(config.warehouse.private_key_path) }
+          : config.warehouse,
     lake: { path: at(config.lake.path) },
     staging: { ...config.staging, path: at(config.staging.path) },
     reference: {

@@ -4,6 +4,8 @@ import type { Logger } from '../log/logger.js';
 import { UsageError } from '../util/errors.js';
 import { BigQueryWarehouse } from '../warehouse/bigquery/bigquery-warehouse.js';
 import { DuckDBWarehouse } from '../warehouse/duckdb/duckdb-warehouse.js';
+import type { SnowflakeAuth } from '../warehouse/snowflake/snowflake-client.js';
+import { SnowflakeWarehouse } from '../warehouse/snowflake/snowflake-warehouse.js';
 import type { Warehouse } from '../warehouse/warehouse.js';
 import type { DuckDBSettings } from '../warehouse/duckdb/duckdb-connection.js';
 
@@ -27,19 +29,48 @@ export function duckdbSettings(config: Config, warehouse: DuckDBConfig, readOnly
   };
 }
 
+type SnowflakeConfig = Extract<Config['warehouse'], { kind: 'snowflake' }>;
+
+/** The one way of signing in the config names (its schema requires exactly one). */
+function snowflakeAuth(w: SnowflakeConfig): SnowflakeAuth {
+  if (w.password) return { password: w.password };
+  if (w.private_key) return { privateKey: w.private_key, passphrase: w.private_key_passphrase };
+  return { privateKeyPath: w.private_key_path!, passphrase: w.private_key_passphrase };
+}
+
+async function connect(config: Config, logger: Logger): Promise<Warehouse> {
+  const w = config.warehouse;
+  switch (w.kind) {
+    case 'duckdb':
+      return DuckDBWarehouse.open(w.path, duckdbSettings(config, w), logger);
+    case 'bigquery':
+      return BigQueryWarehouse.open({
+        project: w.project,
+        dataset: w.dataset,
+        location: w.location,
+        apiEndpoint: w.api_endpoint,
+        accessToken: w.access_token,
+      });
+    case 'snowflake':
+      return SnowflakeWarehouse.open(
+        {
+          account: w.account,
+          user: w.user,
+          auth: snowflakeAuth(w),
+          database: w.database,
+          schema: w.schema,
+          role: w.role,
+          warehouse: w.warehouse,
+          accessUrl: w.access_url,
+        },
+        { stage: w.stage, clusterByDate: w.cluster_by_date },
+      );
+  }
+}
+
 /** Opens the configured warehouse and applies pending migrations (every command does this first). */
 export async function openWarehouse(config: Config, logger: Logger): Promise<Warehouse> {
-  const w = config.warehouse;
-  const warehouse =
-    w.kind === 'duckdb'
-      ? await DuckDBWarehouse.open(w.path, duckdbSettings(config, w), logger)
-      : BigQueryWarehouse.open({
-          project: w.project,
-          dataset: w.dataset,
-          location: w.location,
-          apiEndpoint: w.api_endpoint,
-          accessToken: w.access_token,
-        });
+  const warehouse = await connect(config, logger);
   try {
     const applied = await warehouse.migrate();
     if (applied > 0) logger.info({ applied }, 'warehouse migrations applied');

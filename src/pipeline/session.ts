@@ -101,13 +101,22 @@ export function newRunId(nowMs: number): string {
 }
 
 /**
- * The run lock sits beside the DuckDB file; for BigQuery in the staging
- * folder, which guards runs on this machine only (a lease row in the dataset
- * would guard several machines: not built yet).
+ * The run lock sits beside the DuckDB file; for BigQuery and Snowflake in the
+ * staging folder, which guards runs on this machine only (a lease row in the
+ * warehouse would guard several machines: not built yet).
  */
-export function lockPath(config: Config): string {
+function lockPath(config: Config): string {
   const w = config.warehouse;
-  return w.kind === 'duckdb' ? `${w.path}.lock` : join(config.staging.path, `bigquery-${w.project}-${w.dataset}.lock`);
+  if (w.kind === 'duckdb') return `${w.path}.lock`;
+  const name = w.kind === 'bigquery' ? [w.project, w.dataset] : [w.account, w.database, w.schema];
+  return join(config.staging.path, `${[w.kind, ...name].join('-')}.lock`);
+}
+
+/** Where the warehouse is, as summaries name it. */
+function warehouseLocation(config: Config): string {
+  const w = config.warehouse;
+  if (w.kind === 'duckdb') return w.path;
+  return w.kind === 'bigquery' ? `${w.project}.${w.dataset}` : `${w.account}/${w.database}.${w.schema}`;
 }
 
 function outcomeOf(
@@ -151,11 +160,13 @@ export async function runSession(
   const started = performance.now();
   const pipeline = config.pipeline.name;
   const runId = newRunId(nowMs);
-  const where =
-    config.warehouse.kind === 'duckdb'
-      ? config.warehouse.path
-      : `${config.warehouse.project}.${config.warehouse.dataset}`;
-  const base = { runId, command: options.command, pipeline, warehouse: where, lake: config.lake.path };
+  const base = {
+    runId,
+    command: options.command,
+    pipeline,
+    warehouse: warehouseLocation(config),
+    lake: config.lake.path,
+  };
   let lock: RunLock;
   try {
     lock = await RunLock.acquire(lockPath(config), runId, options.command, options.waitMs);

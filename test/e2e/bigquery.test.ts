@@ -2,36 +2,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { aetl } from '../helpers/cli.js';
 import { query } from '../helpers/duckdb.js';
 import { BigQueryStandIn } from '../stand-ins/bigquery/server.js';
+import { plain, STAR } from '../helpers/star.js';
 import { Workspace } from '../helpers/workspace.js';
 
 const NOW = '2026-05-01T12:00:00.000Z';
 const LATER = '2026-05-01T12:20:00.000Z';
 const TOKEN = 'ya29.e2e-token-not-for-logs';
 const simulator = { seed: 11, rate_per_minute: 3, bad_record_rate: 0.003 };
-
-/** The star schema as comparable rows: exact values, no load times or run ids. */
-const STAR: Record<string, string> = {
-  facts: `SELECT event_id, event_hash, epoch_us(event_ts) AS ts, date_key, user_key, model_key, gateway_key, decision,
-            was_blocked, latency_ms, input_tokens, output_tokens, (cost_usd * 1000000)::BIGINT AS micros,
-            policies_evaluated_count, policies_triggered_count, team_id, batch_id, request_source, metadata::VARCHAR AS metadata
-          FROM {s}fact_ai_event ORDER BY event_id`,
-  policies: `SELECT event_id, ordinal, policy_key, user_key, result, latency_ms, entities_found, triggered
-             FROM {s}fact_policy_evaluation ORDER BY event_id, ordinal`,
-  users: `SELECT user_key, user_id, team, department, epoch_us(valid_from) AS f, epoch_us(valid_to) AS t, is_current, is_inferred
-          FROM {s}dim_user ORDER BY user_key`,
-  gateways: `SELECT * EXCLUDE (valid_from, valid_to) FROM {s}dim_gateway ORDER BY gateway_key`,
-  models: `SELECT model_key, model, provider, input_price_per_1k::DOUBLE AS i, output_price_per_1k::DOUBLE AS o, is_inferred
-           FROM {s}dim_model ORDER BY model_key`,
-  policy_dim: `SELECT * FROM {s}dim_policy ORDER BY policy_key`,
-  dates: `SELECT * FROM {s}dim_date ORDER BY date_key`,
-  rejects: `SELECT source_ref, payload_hash, event_id, reasons::VARCHAR AS reasons FROM {s}etl_rejected_event ORDER BY ALL`,
-  checkpoint: `SELECT pipeline, epoch_us(checkpoint) AS c FROM {s}etl_state`,
-};
-
-const plain = (rows: Record<string, unknown>[]) =>
-  rows.map((row) =>
-    Object.fromEntries(Object.entries(row).map(([k, v]) => [k, typeof v === 'bigint' ? Number(v) : v])),
-  );
 
 describe('simulator → aetl run → BigQuery (the real client, against the stand-in)', () => {
   const duck = new Workspace();
@@ -103,7 +80,7 @@ describe('simulator → aetl run → BigQuery (the real client, against the stan
   it('emits this SQL in a first run (each distinct statement once, run ids left out)', () => {
     const distinct = new Set(
       firstRunSql.map((sql) =>
-        sql.replace(/_aetl_stage_(\w+?)_\d{8}t\d{6}z_[0-9a-f]+_(\d+)_/g, '_aetl_stage_$1_<run>_$2_'),
+        sql.replace(/_aetl_stage_(\w+?)_\d{8}t\d{6}z_[0-9a-f]+_\d+_/g, '_aetl_stage_$1_<run>_<seq>_'),
       ),
     );
     expect([...distinct].join('\n\n-- next statement --\n\n')).toMatchSnapshot();

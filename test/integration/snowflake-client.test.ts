@@ -2,6 +2,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SnowflakeClient } from '../../src/warehouse/snowflake/snowflake-client.js';
+import { copySql, putSql } from '../../src/warehouse/snowflake/snowflake-sql.js';
 import { SnowflakeStandIn } from '../stand-ins/snowflake/server.js';
 import { Workspace } from '../helpers/workspace.js';
 
@@ -10,7 +11,7 @@ const PASSWORD = 'sf-password-that-must-never-show';
 const settings = (accessUrl: string, password = PASSWORD) => ({
   account: 'aetl_test',
   user: 'loader',
-  password,
+  auth: { password },
   database: 'AETL',
   schema: 'PUBLIC',
   accessUrl,
@@ -34,29 +35,55 @@ describe('Snowflake client against the stand-in (the real snowflake-sdk driver)'
   it('runs DDL and DML with positional binds and reads typed rows back', async () => {
     await client.query(
       'creating a table',
-      'CREATE TABLE t (id INTEGER, name VARCHAR, ts TIMESTAMP_TZ, flag BOOLEAN, cost DECIMAL(18,6))',
+      'CREATE TABLE t (id BIGINT, name VARCHAR, ts TIMESTAMP_TZ, flag BOOLEAN, cost DECIMAL(18,6))',
     );
     const ts = '2026-05-01T12:30:00.123Z';
-    await client.query('inserting', 'INSERT INTO t VALUES (?, ?, ?, ?, ?)', [1, 'alice', ts, true, '12345.678901']);
+    const key = '-9123456789012345678'; // a 64-bit surrogate key: a JS number would round it
+    await client.query('inserting', 'INSERT INTO t VALUES (?, ?, ?, ?, ?)', [key, 'alice', ts, true, '12345.678901']);
     await client.query('inserting', 'INSERT INTO t VALUES (:1, :2, :3, :4, :5)', [2, null, null, false, '0.000001']);
-    const rows = await client.query('reading', 'SELECT id, name, ts, flag, cost FROM t WHERE id >= ? ORDER BY id', [1]);
+    const rows = await client.query('reading', 'SELECT id, name, ts, flag, cost FROM t ORDER BY id');
     expect(rows).toHaveLength(2);
-    expect(rows[0]).toMatchObject({ ID: 1, NAME: 'alice', FLAG: true, COST: 12345.678901 });
-    expect((rows[0]!.TS as Date).toISOString()).toBe(ts);
-    expect(rows[1]).toMatchObject({ ID: 2, NAME: null, TS: null, FLAG: false, COST: 0.000001 });
+    // Column names come back lower case (Snowflake folds unquoted ones up), integers exactly.
+    expect(rows[0]).toMatchObject({ id: BigInt(key), name: 'alice', flag: true, cost: 12345.678901 });
+    expect((rows[0]!.ts as Date).toISOString()).toBe(ts);
+    expect(rows[1]).toMatchObject({ id: 2n, name: null, ts: null, flag: false, cost: 0.000001 });
     expect(await standIn.rows('SELECT count(*) AS n FROM t')).toEqual([{ n: 2n }]);
+    const engine = client.engine();
+    const [typed] = await engine.run('reading', 'SELECT id, :ts AS at_ts FROM t WHERE id = :id AND :id < 0', {
+      id: { type: 'int', value: BigInt(key) },
+      ts: { type: 'timestamp', value: ts },
+    });
+    expect(typed!.id).toBe(BigInt(key));
+    expect((typed!.at_ts as Date).toISOString()).toBe(ts);
   });
 
   it('PUTs a file to a stage as is, and leaves the process umask alone', async () => {
     const file = ws.path('part-00001.parquet');
     writeFileSync(file, Buffer.from('PAR1 not really parquet PAR1'));
     const umask = process.umask();
-    await client.put('staging the batch', file, 'aetl_stage');
+    await client.put('staging the batch', putSql(file, '@"AETL"."PUBLIC"."AETL_STAGE"/aetl/p/'));
     expect(process.umask()).toBe(umask);
-    const staged = join(standIn.stageRoot, 'aetl_stage', basename(file));
+    const staged = join(standIn.stageRoot, 'AETL', 'PUBLIC', 'AETL_STAGE', 'aetl', 'p', basename(file));
     expect(existsSync(staged)).toBe(true);
     expect(readFileSync(staged)).toEqual(readFileSync(file));
-    await expect(client.put('staging', file, 'x; DROP TABLE t')).rejects.toThrow(/invalid Snowflake stage name/);
+    expect(() => putSql(file, '@x; DROP TABLE t')).toThrow(/invalid Snowflake stage location/);
+  });
+
+  it("COPY's load history would skip a re-staged file; our COPY (FORCE) loads it again", async () => {
+    await standIn.rows(
+      "COPY (SELECT 1::BIGINT AS id, 'bob' AS name) TO '" + ws.path('one.parquet') + "' (FORMAT parquet)",
+    );
+    await client.query('creating a table', 'CREATE TABLE staged (id BIGINT, name VARCHAR)');
+    const location = '@"AETL"."PUBLIC"."AETL_STAGE"/aetl/copy/';
+    const copyOnce = async (sql: string) => {
+      await client.put('staging', putSql(ws.path('one.parquet'), location));
+      return client.query('copying', sql);
+    };
+    const plain = copySql('staged', location).replace(/\nFORCE = TRUE/, '');
+    expect((await copyOnce(plain)).map((r) => r.status)).toEqual(['LOADED']);
+    expect((await copyOnce(plain)).map((r) => r.status)).toEqual(['Copy executed with 0 files processed.']);
+    expect((await copyOnce(copySql('staged', location))).map((r) => r.status)).toEqual(['LOADED']);
+    expect(await standIn.rows('SELECT count(*) AS n FROM staged')).toEqual([{ n: 2n }]);
   });
 
   it('names the purpose and the query id of a failed statement, never the password', async () => {

@@ -48,7 +48,7 @@ export class BigQueryWarehouse extends SqlWarehouse {
     await this.engine.run(purpose, transactionScript(statements), params);
   }
 
-  protected async dropStaging(staging: StagingTables): Promise<void> {
+  protected async dropStaging(_request: LoadRequest, staging: StagingTables): Promise<void> {
     for (const table of Object.values(staging)) await this.client.dropTable(table).catch(() => undefined);
   }
 

@@ -1,11 +1,20 @@
 import snowflake from 'snowflake-sdk';
+import { snowflakeDialect } from '../../checks/dialect.js';
 import { RunFailedError } from '../../util/errors.js';
+import type { SqlEngine, SqlRow } from '../sql/sql-engine.js';
+import { positional, type SnowflakeBind } from './snowflake-sql.js';
+
+/** How the loader proves who it is: a password, or a key pair (PEM text or a file, maybe encrypted). */
+export type SnowflakeAuth =
+  | { password: string }
+  | { privateKey: string; passphrase?: string | undefined }
+  | { privateKeyPath: string; passphrase?: string | undefined };
 
 /** Where and how to reach Snowflake (the `warehouse:` block of a `kind: snowflake` config). */
 export interface SnowflakeSettings {
   account: string;
   user: string;
-  password: string;
+  auth: SnowflakeAuth;
   database: string;
   schema: string;
   role?: string | undefined;
@@ -13,9 +22,6 @@ export interface SnowflakeSettings {
   /** Another address than the account's (a private link, or the test stand-in). */
   accessUrl?: string | undefined;
 }
-
-export type SnowflakeBind = string | number | boolean | null;
-export type SnowflakeRow = Record<string, unknown>;
 
 // The driver logs to its own file and console unless told not to; our logs are pino's.
 snowflake.configure({ logLevel: 'OFF' });
@@ -29,17 +35,41 @@ export class SnowflakeError extends RunFailedError {
   }
 }
 
+function authOptions(auth: SnowflakeAuth): Partial<snowflake.ConnectionOptions> {
+  if ('password' in auth) return { password: auth.password };
+  const passphrase = auth.passphrase ? { privateKeyPass: auth.passphrase } : {};
+  return 'privateKey' in auth
+    ? { authenticator: 'SNOWFLAKE_JWT', privateKey: auth.privateKey, ...passphrase }
+    : { authenticator: 'SNOWFLAKE_JWT', privateKeyPath: auth.privateKeyPath, ...passphrase };
+}
+
+/** The driver's integers are big-integer objects (their `value` a native bigint): plain bigints here. */
+function plainValue(value: unknown): unknown {
+  const inner = (value as { value?: unknown } | null)?.value;
+  return typeof value === 'object' && typeof inner === 'bigint' ? inner : value;
+}
+
+/** Snowflake returns unquoted names upper-case; ours are all lower case, so rows are read that way. */
+function plainRow(row: SqlRow): SqlRow {
+  return Object.fromEntries(Object.entries(row).map(([k, v]) => [k.toLowerCase(), plainValue(v)]));
+}
+
 /** The thin part that executes SQL through the real driver; SQL text is generated elsewhere. */
 export class SnowflakeClient {
-  private constructor(private readonly connection: snowflake.Connection) {}
+  private constructor(
+    private readonly connection: snowflake.Connection,
+    readonly settings: Omit<SnowflakeSettings, 'auth'>,
+  ) {}
 
-  static async connect(settings: SnowflakeSettings): Promise<SnowflakeClient> {
+  static async connect({ auth, ...settings }: SnowflakeSettings): Promise<SnowflakeClient> {
     const connection = snowflake.createConnection({
       account: settings.account,
       username: settings.user,
-      password: settings.password,
+      ...authOptions(auth),
       database: settings.database,
       schema: settings.schema,
+      // Surrogate keys are signed 64-bit: as JS numbers they would round.
+      jsTreatIntegerAsBigInt: true,
       ...(settings.role && { role: settings.role }),
       ...(settings.warehouse && { warehouse: settings.warehouse }),
       ...(settings.accessUrl && { accessUrl: settings.accessUrl }),
@@ -54,40 +84,48 @@ export class SnowflakeClient {
           : resolve(),
       ),
     );
-    return new SnowflakeClient(connection);
+    const client = new SnowflakeClient(connection, settings);
+    // UTC everywhere (decision 7): TIMESTAMP_TZ values and DATE_TRUNC follow the session's time zone.
+    await client.query('setting the session time zone', "ALTER SESSION SET TIMEZONE = 'UTC'");
+    return client;
   }
 
-  /** Runs one statement with positional binds (`?` or `:1`) and returns its rows. */
-  query(purpose: string, sqlText: string, binds: SnowflakeBind[] = []): Promise<SnowflakeRow[]> {
+  /** Runs one statement with positional binds (`?` or `:1`) and returns its rows, column names in lower case. */
+  query(purpose: string, sqlText: string, binds: SnowflakeBind[] = []): Promise<SqlRow[]> {
     return new Promise((resolve, reject) => {
       this.connection.execute({
         sqlText,
         ...(binds.length > 0 && { binds: binds as snowflake.Binds }),
         complete: (error, statement, rows) => {
           if (error) reject(new SnowflakeError(purpose, statement?.getQueryId() ?? error.data?.queryId, error));
-          else resolve((rows ?? []) as SnowflakeRow[]);
+          else resolve(((rows ?? []) as SqlRow[]).map(plainRow));
         },
       });
     });
   }
 
   /**
-   * Uploads a local file to a stage, as is (`AUTO_COMPRESS=FALSE`: Parquet is
-   * compressed inside). The driver's local-stage path sets the process umask to
-   * 0 for good; it is restored here so later files are not world-writable.
+   * Runs a PUT. The driver's local-stage path sets the process umask to 0 for
+   * good; it is restored here so later files are not world-writable.
    */
-  async put(purpose: string, file: string, stage: string): Promise<void> {
-    if (!/^[A-Za-z_][A-Za-z0-9_$.]*$/.test(stage))
-      throw new Error(`invalid Snowflake stage name: ${JSON.stringify(stage)}`);
+  async put(purpose: string, sqlText: string): Promise<void> {
     const umask = process.umask();
     try {
-      await this.query(
-        purpose,
-        `PUT 'file://${file.replaceAll("'", "\\'")}' @${stage} AUTO_COMPRESS=FALSE OVERWRITE=TRUE`,
-      );
+      await this.query(purpose, sqlText);
     } finally {
       process.umask(umask);
     }
+  }
+
+  /** The shared SQL code's view of this client: its dialect, and statements with named, typed parameters. */
+  engine(): SqlEngine {
+    return {
+      dialect: snowflakeDialect(this.settings.database, this.settings.schema),
+      run: (purpose, sql, params = {}) => {
+        const { sqlText, binds } = positional(sql, params);
+        return this.query(purpose, sqlText, binds);
+      },
+    };
   }
 
   close(): Promise<void> {

@@ -68,7 +68,7 @@ export abstract class SqlWarehouse implements Warehouse {
   /** Runs DML statements all or nothing (BigQuery: one script transaction; Snowflake: inside `transaction`). */
   protected abstract runTogether(purpose: string, statements: string[], params: SqlParams): Promise<void>;
   /** Removes what one package staged; must not throw (a failure here must not hide the load's own error). */
-  protected abstract dropStaging(staging: StagingTables): Promise<void>;
+  protected abstract dropStaging(request: LoadRequest, staging: StagingTables): Promise<void>;
   /** Removes staging leftovers of this pipeline's killed runs (we hold the run lock: no live run owns one). */
   protected abstract dropLeftovers(pipeline: string): Promise<void>;
 
@@ -211,7 +211,7 @@ export abstract class SqlWarehouse implements Warehouse {
         return { counts, checks, checksPassed, checkpointMoved, eventSpan };
       });
     } finally {
-      await this.dropStaging(staging);
+      await this.dropStaging(request, staging);
     }
   }
 

@@ -1,18 +1,21 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { gunzipSync } from 'node:zlib';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, sep } from 'node:path';
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID, verify, type KeyObject } from 'node:crypto';
 import { DuckDBTypeId, type DuckDBType, type DuckDBValue } from '@duckdb/node-api';
 import { DuckDBBackedServer, type ServerParts } from '../duckdb-backed-server.js';
 
 /**
  * A Snowflake stand-in for tests: a small HTTP server on 127.0.0.1 that the
- * real `snowflake-sdk` driver talks to, backed by DuckDB. It serves what our
- * loader calls: password login, statements with positional binds and JSON
- * rowsets, errors with query ids, and `PUT` to a local stage (the driver copies
- * the file itself when told the stage is `LOCAL_FS`). Not an emulator.
+ * real `snowflake-sdk` driver talks to, backed by DuckDB (a database is an
+ * attached catalog, created at login with its schema, as an administrator
+ * would have). It serves what our loader calls: password and key-pair (JWT)
+ * login, statements with positional binds and JSON rowsets, errors with query
+ * ids, `PUT` to a local stage (the driver copies the file itself when told the
+ * stage is `LOCAL_FS`), `COPY INTO` from it with Snowflake's load history,
+ * `REMOVE`, and transactions. Not an emulator.
  */
 type Json = Record<string, unknown>;
 interface Binding {
@@ -113,14 +116,22 @@ function bindRows(bindings: Record<string, Binding> | undefined): DuckDBValue[][
   return [columns.map((c) => bindValue(c.type, c.value as string | null))];
 }
 
-/** Snowflake SQL as we emit it → DuckDB: type names and `:n` binds, outside literals. */
+/** Snowflake SQL as we emit it → DuckDB: type and function names and `:n` binds, outside literals. */
 export function toDuckDB(sql: string): string {
   return sql
+    .replace(/"[A-Z0-9_$]+"\.INFORMATION_SCHEMA\./g, 'INFORMATION_SCHEMA.')
     .split(/('(?:[^']|'')*'|"(?:[^"]|"")*")/)
     .map((piece, i) =>
       i % 2 === 1
-        ? piece
+        ? piece.replace(/^('\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) \+00:00'$/, "$1+00'") // DuckDB reads +00, not ' +00:00'
         : piece
+            .replace(/\bTO_TIMESTAMP_TZ\(([^()]*)\)/gi, 'CAST($1 AS TIMESTAMPTZ)')
+            .replace(/\bDATE_PART\(\s*epoch_millisecond\s*,/gi, 'epoch_ms(')
+            .replace(/\bPARSE_JSON\(/gi, 'json(')
+            .replace(/\bCREATE OR REPLACE TRANSIENT TABLE\b/gi, 'CREATE OR REPLACE TABLE')
+            .replace(/\bVARIANT\b/gi, 'JSON')
+            .replace(/\bNUMBER\(/gi, 'DECIMAL(')
+            .replace(/\bFLOAT\b/gi, 'DOUBLE') // Snowflake's FLOAT is 64-bit; DuckDB's is 32
             .replace(/\bTIMESTAMP_TZ\b/gi, 'TIMESTAMPTZ')
             .replace(/\bTIMESTAMP_LTZ\b/gi, 'TIMESTAMPTZ')
             .replace(/\bTIMESTAMP_NTZ\b/gi, 'TIMESTAMP')
@@ -132,21 +143,71 @@ export function toDuckDB(sql: string): string {
 const ok = (data: unknown) => ({ success: true, code: null, message: null, data });
 const failure = (code: string, message: string, data: unknown) => ({ success: false, code, message, data });
 
+/** A stage reference (`@"DB"."S"."STAGE"/path/`) as a folder under the stage root. */
+function stageFolder(root: string, reference: string): string {
+  const [stage, ...path] = reference.replace(/^@~?/, '').split('/');
+  return join(root, ...stage!.replaceAll('"', '').split('.'), ...path.filter(Boolean)) + sep;
+}
+
+function filesUnder(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((entry) => entry.isFile())
+    .map((entry) => join(entry.parentPath, entry.name))
+    .sort();
+}
+
+/** A statement's result as Snowflake's JSON rowset (all text). */
+function textRowset(queryId: string, columns: string[], rows: (string | null)[][]): unknown {
+  return ok({
+    queryId,
+    rowtype: columns.map((name) => ({ name, type: 'text', nullable: true, scale: null, precision: null })),
+    rowset: rows,
+    total: rows.length,
+    returned: rows.length,
+    version: 1,
+    statementTypeId: 0x1000,
+    parameters: [],
+  });
+}
+
+/** A successful result carries the session's parameters (JS_TREAT_INTEGER_AS_BIGINT among them). */
+function withParameters(reply: unknown, parameters: { name: string; value: unknown }[]): unknown {
+  const r = reply as { success: boolean; data: Json | null };
+  if (r.success && r.data) r.data.parameters = parameters;
+  return reply;
+}
+
+/** JWT (RS256) as the driver signs it for key-pair login, checked against the user's public key. */
+function validJwt(token: string, publicKey: KeyObject): boolean {
+  const [header, payload, signature] = token.split('.');
+  if (!header || !payload || !signature) return false;
+  return verify('RSA-SHA256', Buffer.from(`${header}.${payload}`), publicKey, Buffer.from(signature, 'base64url'));
+}
+
+export interface StandInUser {
+  password?: string;
+  publicKey?: KeyObject;
+}
+
 export class SnowflakeStandIn extends DuckDBBackedServer {
   /** Every statement received, in order. */
   readonly statements: string[] = [];
   readonly stageRoot = mkdtempSync(join(tmpdir(), 'sf-stage-'));
-  private readonly sessions = new Set<string>();
+  /** Session token → the session parameters the driver set at login, returned with every result as Snowflake does. */
+  private readonly sessions = new Map<string, { name: string; value: unknown }[]>();
+  /** COPY's load history: `table|file|md5` loaded before (Snowflake keeps it 64 days, per table). */
+  private readonly loadHistory = new Set<string>();
 
   private constructor(
     parts: ServerParts,
-    private readonly password: string,
+    private readonly user: StandInUser,
   ) {
     super(parts);
   }
 
-  static async start(password: string): Promise<SnowflakeStandIn> {
-    return new SnowflakeStandIn(await DuckDBBackedServer.open(), password);
+  static async start(user: string | StandInUser): Promise<SnowflakeStandIn> {
+    return new SnowflakeStandIn(await DuckDBBackedServer.open(), typeof user === 'string' ? { password: user } : user);
   }
 
   protected cleanup(): void {
@@ -161,19 +222,16 @@ export class SnowflakeStandIn extends DuckDBBackedServer {
     const token = /Snowflake Token="([^"]*)"/.exec(req.headers.authorization ?? '')?.[1] ?? '';
     let reply: unknown;
     if (url.pathname === '/session/v1/login-request') {
-      const data = body.data as { PASSWORD?: string };
-      if (data.PASSWORD !== this.password) {
-        reply = failure('390100', 'Incorrect username or password was specified.', null);
-      } else {
-        const session = `tok-${randomUUID()}`;
-        this.sessions.add(session);
-        reply = ok({ token: session, masterToken: `m-${session}`, validityInSeconds: 3600, parameters: [] });
-      }
+      reply = await this.login(body.data as Json, url.searchParams);
     } else if (url.pathname === '/telemetry/send' || url.pathname === '/session') {
       reply = { success: true, code: null, message: null, data: null };
     } else if (url.pathname === '/queries/v1/query-request') {
-      reply = this.sessions.has(token)
-        ? await this.query(String(body.sqlText ?? ''), body.bindings as Record<string, Binding> | undefined)
+      const parameters = this.sessions.get(token);
+      reply = parameters
+        ? withParameters(
+            await this.query(String(body.sqlText ?? ''), body.bindings as Record<string, Binding> | undefined),
+            parameters,
+          )
         : failure('390104', 'Authentication token has expired.', null);
     } else {
       res.writeHead(404).end();
@@ -182,10 +240,39 @@ export class SnowflakeStandIn extends DuckDBBackedServer {
     res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(reply));
   }
 
+  private async login(data: Json, params: URLSearchParams): Promise<unknown> {
+    const accepted =
+      data.AUTHENTICATOR === 'SNOWFLAKE_JWT'
+        ? this.user.publicKey !== undefined && validJwt(String(data.TOKEN ?? ''), this.user.publicKey)
+        : this.user.password !== undefined && data.PASSWORD === this.user.password;
+    if (!accepted) return failure('390100', 'Incorrect username or password was specified.', null);
+    // The account as provisioned: the session's database and schema exist.
+    const database = params.get('databaseName');
+    const schema = params.get('schemaName');
+    if (database) {
+      const db = `"${database.toUpperCase()}"`;
+      await this.connection.run(`ATTACH IF NOT EXISTS ':memory:' AS ${db}`);
+      if (schema) await this.connection.run(`CREATE SCHEMA IF NOT EXISTS ${db}."${schema.toUpperCase()}"`);
+    }
+    const session = `tok-${randomUUID()}`;
+    const parameters = Object.entries((data.SESSION_PARAMETERS as Json | undefined) ?? {}).map(([name, value]) => ({
+      name,
+      value,
+    }));
+    this.sessions.set(session, parameters);
+    return ok({ token: session, masterToken: `m-${session}`, validityInSeconds: 3600, parameters });
+  }
+
   private async query(sqlText: string, bindings: Record<string, Binding> | undefined): Promise<unknown> {
     this.statements.push(sqlText);
     const queryId = randomUUID();
     if (/^\s*PUT\s/i.test(sqlText)) return this.put(sqlText, queryId);
+    if (/^\s*COPY\s+INTO\s/i.test(sqlText)) return this.copy(sqlText, queryId);
+    if (/^\s*REMOVE\s/i.test(sqlText)) return this.remove(sqlText, queryId);
+    // Session settings, stages and clustering keys mean nothing to DuckDB.
+    if (/^\s*(ALTER\s+SESSION|CREATE\s+STAGE|ALTER\s+TABLE\s+\S+\s+CLUSTER\s+BY)\b/i.test(sqlText)) {
+      return textRowset(queryId, ['status'], [['Statement executed successfully.']]);
+    }
     const kind = STATEMENT_TYPES[sqlText.trim().split(/\s+/)[0]!.toUpperCase()] ?? 0x6000;
     try {
       const sql = toDuckDB(sqlText);
@@ -218,24 +305,26 @@ export class SnowflakeStandIn extends DuckDBBackedServer {
         parameters: [],
       });
     } catch (error) {
-      const message = (error as Error).message;
-      const missing = /does not exist|not found/i.test(message);
-      const code = missing ? '002003' : '001003';
-      return failure(code, `SQL compilation error: ${message}`, {
-        queryId,
-        sqlState: missing ? '42S02' : '42000',
-        errorCode: code,
-        age: 0,
-        internalError: false,
-      });
+      return this.error(queryId, (error as Error).message);
     }
+  }
+
+  private error(queryId: string, message: string): unknown {
+    const missing = /does not exist|not found/i.test(message);
+    const code = missing ? '002003' : '001003';
+    return failure(code, `SQL compilation error: ${message}`, {
+      queryId,
+      sqlState: missing ? '42S02' : '42000',
+      errorCode: code,
+      age: 0,
+      internalError: false,
+    });
   }
 
   /** `PUT file://<path> @<stage>`: tell the driver to copy the file into a local stage folder. */
   private put(sql: string, queryId: string): unknown {
-    const m = /^\s*PUT\s+'?file:\/\/([^'\s]+)'?\s+'?@~?([^'\s]*)'?(.*)$/is.exec(sql);
-    if (!m) return failure('001003', `SQL compilation error: cannot parse PUT`, { queryId, sqlState: '42000' });
-    const location = join(this.stageRoot, ...m[2]!.split(/[./]/).filter(Boolean)) + sep;
+    const m = /^\s*PUT\s+'?file:\/\/([^'\s]+)'?\s+(@\S+)(.*)$/is.exec(sql);
+    if (!m) return this.error(queryId, 'cannot parse PUT');
     return ok({
       queryId,
       command: 'UPLOAD',
@@ -244,10 +333,58 @@ export class SnowflakeStandIn extends DuckDBBackedServer {
       sourceCompression: 'auto_detect', // the driver throws on a missing one
       parallel: 1,
       overwrite: /OVERWRITE\s*=\s*TRUE/i.test(m[3]!),
-      stageInfo: { locationType: 'LOCAL_FS', location, path: '', creds: {}, isClientSideEncrypted: false },
+      stageInfo: {
+        locationType: 'LOCAL_FS',
+        location: stageFolder(this.stageRoot, m[2]!),
+        path: '',
+        creds: {},
+        isClientSideEncrypted: false,
+      },
       encryptionMaterial: null,
       presignedUrls: [],
       parameters: [],
     });
+  }
+
+  /**
+   * `COPY INTO <table> FROM @<stage>/<path>/ ... MATCH_BY_COLUMN_NAME`: each staged
+   * Parquet file inserted by name, one result row per file. As in Snowflake, a
+   * file this table already loaded (same name and content) is skipped unless
+   * `FORCE = TRUE`, and no file at all is one row saying so.
+   */
+  private async copy(sql: string, queryId: string): Promise<unknown> {
+    const m = /^\s*COPY\s+INTO\s+(\S+)\s+FROM\s+(@\S+)/is.exec(sql);
+    if (!m) return this.error(queryId, 'cannot parse COPY');
+    const force = /\bFORCE\s*=\s*TRUE\b/i.test(sql);
+    const rows: (string | null)[][] = [];
+    try {
+      for (const file of filesUnder(stageFolder(this.stageRoot, m[2]!))) {
+        const seen = `${m[1]!.toUpperCase()}|${file}|${createHash('md5').update(readFileSync(file)).digest('hex')}`;
+        if (this.loadHistory.has(seen) && !force) continue;
+        const reader = await this.connection.runAndReadAll(
+          `INSERT INTO ${m[1]} BY NAME SELECT * FROM read_parquet('${file.replaceAll("'", "''")}')`,
+        );
+        this.loadHistory.add(seen);
+        const n = String(reader.rowsChanged);
+        rows.push([file.slice(this.stageRoot.length), 'LOADED', n, n, '0']);
+      }
+    } catch (error) {
+      return this.error(queryId, (error as Error).message);
+    }
+    if (rows.length === 0) return textRowset(queryId, ['status'], [['Copy executed with 0 files processed.']]);
+    return textRowset(queryId, ['file', 'status', 'rows_parsed', 'rows_loaded', 'errors_seen'], rows);
+  }
+
+  /** `REMOVE @<stage>/<path>/`: deletes the staged files under it. */
+  private remove(sql: string, queryId: string): unknown {
+    const m = /^\s*REMOVE\s+(@\S+)/is.exec(sql);
+    if (!m) return this.error(queryId, 'cannot parse REMOVE');
+    const files = filesUnder(stageFolder(this.stageRoot, m[1]!));
+    for (const file of files) rmSync(file);
+    return textRowset(
+      queryId,
+      ['name', 'result'],
+      files.map((file) => [file.slice(this.stageRoot.length), 'removed']),
+    );
   }
 }

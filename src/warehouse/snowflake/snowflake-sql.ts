@@ -1,0 +1,112 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { SqlParams, SqlType } from '../sql/sql-engine.js';
+import type { StagingTables } from '../sql/sql-load.js';
+
+/**
+ * Snowflake's own SQL, as text (testable without a server): named parameters
+ * turned into the positional binds the driver takes, the stage, PUT, COPY and
+ * REMOVE statements, and our DDL files. The load's statements themselves are
+ * shared (sql/sql-load.ts).
+ */
+export type SnowflakeBind = string | number | boolean | null;
+
+const SQL_DIR = fileURLToPath(new URL('../../../sql/snowflake/', import.meta.url));
+
+/** A bound value as its column type; values whose text form is exact are bound as text and cast. */
+const PLACEHOLDER: Record<SqlType, (bind: string) => string> = {
+  text: (b) => b,
+  int: (b) => `CAST(${b} AS BIGINT)`,
+  float: (b) => `CAST(${b} AS DOUBLE)`,
+  bool: (b) => `CAST(${b} AS BOOLEAN)`,
+  timestamp: (b) => `TO_TIMESTAMP_TZ(${b})`,
+  date: (b) => `CAST(${b} AS DATE)`,
+  numeric: (b) => `CAST(${b} AS DECIMAL(38, 9))`,
+};
+
+function bindValue(type: SqlType, value: SqlParams[string]['value']): SnowflakeBind {
+  if (value === null) return null;
+  if (type === 'int' || typeof value === 'bigint') return String(value); // 64-bit keys exceed a JS number
+  return value;
+}
+
+/**
+ * `:name` placeholders → `:1`, `:2`, ... with one bind each (a name used twice
+ * binds once), outside string literals and quoted names; `::` casts are left
+ * alone. A placeholder without a parameter is refused, never sent as text.
+ */
+export function positional(sql: string, params: SqlParams): { sqlText: string; binds: SnowflakeBind[] } {
+  const order: string[] = [];
+  const sqlText = sql
+    .split(/('(?:[^'\\]|\\.|'')*'|"(?:[^"]|"")*")/)
+    .map((piece, i) =>
+      i % 2 === 1
+        ? piece
+        : piece.replace(/(?<![:\w$]):([A-Za-z_][A-Za-z0-9_]*)/g, (_, name: string) => {
+            const param = params[name];
+            if (!param) throw new Error(`no value bound for :${name}`);
+            if (!order.includes(name)) order.push(name);
+            return PLACEHOLDER[param.type](`:${order.indexOf(name) + 1}`);
+          }),
+    )
+    .join('');
+  return { sqlText, binds: order.map((name) => bindValue(params[name]!.type, params[name]!.value)) };
+}
+
+/** The statements of one of our SQL files, `{{schema}}` replaced (the files hold no `;` inside literals). */
+export function ddlStatements(file: 'ddl.sql' | 'staging.sql', replacements: Record<string, string>): string[] {
+  let text = readFileSync(`${SQL_DIR}${file}`, 'utf8').replace(/--[^\n]*/g, '');
+  for (const [name, value] of Object.entries(replacements)) text = text.replaceAll(`{{${name}}}`, value);
+  return text
+    .split(/;\s*(?:\n|$)/)
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
+}
+
+/** Where one package's files go in the stage: unique per pipeline, run and package. */
+export function stageLocation(stage: string, pipeline: string, runId?: string, seq?: number): string {
+  const path = ['aetl', pipeline, ...(runId === undefined ? [] : [runId, String(seq)])].join('/');
+  return `@${stage}/${path}/`;
+}
+
+const STAGE_LOCATION = /^@("[A-Z0-9_$]+"\.){2}"[A-Z0-9_$]+"(\/[A-Za-z0-9_.-]+)*\/$/;
+
+/** `PUT` a local file as is (`AUTO_COMPRESS=FALSE`: Parquet is compressed inside). */
+export function putSql(file: string, location: string): string {
+  if (!STAGE_LOCATION.test(location)) throw new Error(`invalid Snowflake stage location: ${JSON.stringify(location)}`);
+  return `PUT 'file://${file.replaceAll('\\', '\\\\').replaceAll("'", "\\'")}' ${location} AUTO_COMPRESS = FALSE OVERWRITE = TRUE`;
+}
+
+/**
+ * `COPY` a package's staged Parquet files into a staging table, by column name.
+ * FORCE = TRUE on purpose: COPY skips files its 64-day load history has seen
+ * (same name and checksum), and a package re-staged under the same name (the
+ * same input read again) must load again, not silently add nothing. Nothing
+ * loads twice: the staging table is created anew for every attempt.
+ */
+export function copySql(table: string, location: string): string {
+  return `COPY INTO ${table}
+FROM ${location}
+FILE_FORMAT = (TYPE = PARQUET USE_LOGICAL_TYPE = TRUE)
+MATCH_BY_COLUMN_NAME = CASE_INSENSITIVE
+FORCE = TRUE`;
+}
+
+export function removeSql(location: string): string {
+  if (!STAGE_LOCATION.test(location)) throw new Error(`invalid Snowflake stage location: ${JSON.stringify(location)}`);
+  return `REMOVE ${location}`;
+}
+
+/** Our named stage, created when the config names none. */
+export function createStageSql(stage: string): string {
+  return `CREATE STAGE IF NOT EXISTS ${stage} FILE_FORMAT = (TYPE = PARQUET)`;
+}
+
+/** The staging tables COPY loads into, with the staged Parquet's columns (sql/snowflake/staging.sql). */
+export function stagingDdl(qualify: (table: string) => string, staging: StagingTables): string[] {
+  return ddlStatements('staging.sql', {
+    events: qualify(staging.events),
+    policies: qualify(staging.policies),
+    rejects: qualify(staging.rejects),
+  });
+}
