@@ -6,20 +6,24 @@ import { ConfigError } from '../util/errors.js';
 
 /** Which CSV columns feed which dimension (see config/reference/). */
 export const REFERENCE_DIMENSIONS = {
-  users: { table: 'dim_user', natural: 'user_id', attributes: ['team', 'department'] },
+  users: { table: 'dim_user', key: 'user_key', natural: 'user_id', attributes: ['team', 'department'] },
   gateways: {
     table: 'dim_gateway',
+    key: 'gateway_key',
     natural: 'gateway_id',
     attributes: ['gateway_name', 'team', 'environment', 'region'],
   },
   models: {
     table: 'dim_model',
+    key: 'model_key',
     natural: 'model',
     attributes: ['provider', 'input_price_per_1k', 'output_price_per_1k'],
   },
 } as const;
 
 export type ReferenceKind = keyof typeof REFERENCE_DIMENSIONS;
+/** One SCD2 dimension: its table, surrogate and natural key, and versioned attributes. */
+export type Scd2Spec = (typeof REFERENCE_DIMENSIONS)[ReferenceKind];
 export type ReferenceData = Record<ReferenceKind, ReferenceRow[]>;
 
 const DECIMAL_COLUMNS = new Set(['input_price_per_1k', 'output_price_per_1k']);

@@ -1,8 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { aetl } from '../helpers/cli.js';
-import { query } from '../helpers/duckdb.js';
 import { BigQueryStandIn } from '../stand-ins/bigquery/server.js';
-import { plain, STAR } from '../helpers/star.js';
+import { expectSameStar, expectStatusAndChecks, plain, STAR } from '../helpers/remote-e2e.js';
 import { Workspace } from '../helpers/workspace.js';
 
 const NOW = '2026-05-01T12:00:00.000Z';
@@ -53,29 +52,11 @@ describe('simulator → aetl run → BigQuery (the real client, against the stan
     expect(runs[0]!.stdout).toContain('SUCCEEDED');
   });
 
-  it('builds the same star schema as the DuckDB warehouse: same ids, sums, keys and dimensions', async () => {
-    for (const [name, sql] of Object.entries(STAR)) {
-      // BigQuery has one integer type: compare integers by value.
-      const inBigQuery = plain(await standIn.rows(sql.replaceAll('{s}', 'aetl.')));
-      const inDuckDB = plain(await query(duck.warehouse, sql.replaceAll('{s}', '')));
-      expect(inBigQuery.length, name).toBeGreaterThan(0);
-      expect(inBigQuery, name).toEqual(inDuckDB);
-    }
-  });
+  it('builds the same star schema as the DuckDB warehouse: same ids, sums, keys and dimensions', () =>
+    expectSameStar((sql) => standIn.rows(sql), 'aetl.', duck.warehouse));
 
-  it('status and on-demand checks read the BigQuery warehouse', async () => {
-    const status = await aetl(['status', '--json', '--config', bqConfig], { AETL_NOW: LATER, BQ_TOKEN: TOKEN });
-    expect(status.code, status.stderr).toBe(0);
-    const report = JSON.parse(status.stdout) as { checkpoint: string; tables: Record<string, number>; runs: unknown[] };
-    const [facts] = await standIn.rows('SELECT count(*) AS n FROM aetl.fact_ai_event');
-    expect(report.tables.fact_ai_event).toBe(Number(facts!.n));
-    expect(report.runs).toHaveLength(2);
-    const [state] = await standIn.rows('SELECT epoch_ms(checkpoint) AS ms FROM aetl.etl_state');
-    expect(Date.parse(report.checkpoint)).toBe(Number(state!.ms));
-    const check = await aetl(['check', '--config', bqConfig], { AETL_NOW: LATER, BQ_TOKEN: TOKEN });
-    expect(check.code, check.stderr).toBe(0);
-    expect(check.stdout + check.stderr).not.toContain(TOKEN);
-  });
+  it('status and on-demand checks read the BigQuery warehouse', () =>
+    expectStatusAndChecks((sql) => standIn.rows(sql), 'aetl.', bqConfig, { AETL_NOW: LATER, BQ_TOKEN: TOKEN }, TOKEN));
 
   it('emits this SQL in a first run (each distinct statement once, run ids left out)', () => {
     const distinct = new Set(

@@ -2,8 +2,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { aetl } from '../helpers/cli.js';
-import { query } from '../helpers/duckdb.js';
-import { plain, STAR } from '../helpers/star.js';
+import { expectSameStar, expectStatusAndChecks, plain, STAR } from '../helpers/remote-e2e.js';
 import { SnowflakeStandIn } from '../stand-ins/snowflake/server.js';
 import { Workspace } from '../helpers/workspace.js';
 
@@ -75,32 +74,11 @@ describe('simulator → aetl run → Snowflake (the real snowflake-sdk driver, a
     expect(runs[0]!.stdout).toContain('aetl_test/aetl.public');
   });
 
-  it('builds the same star schema as the DuckDB warehouse: same ids, sums, keys and dimensions', async () => {
-    for (const [name, sql] of Object.entries(STAR)) {
-      const inSnowflake = plain(await standIn.rows(sql.replaceAll('{s}', 'aetl.public.')));
-      const inDuckDB = plain(await query(duck.warehouse, sql.replaceAll('{s}', '')));
-      expect(inSnowflake.length, name).toBeGreaterThan(0);
-      expect(inSnowflake, name).toEqual(inDuckDB);
-    }
-  });
+  it('builds the same star schema as the DuckDB warehouse: same ids, sums, keys and dimensions', () =>
+    expectSameStar((sql) => standIn.rows(sql), 'aetl.public.', duck.warehouse));
 
-  it('status and on-demand checks read the Snowflake warehouse', async () => {
-    const status = await aetl(['status', '--json', '--config', sfConfig], { AETL_NOW: LATER, ...env });
-    expect(status.code, status.stderr).toBe(0);
-    const report = JSON.parse(status.stdout) as { checkpoint: string; tables: Record<string, number>; runs: unknown[] };
-    const [facts] = await standIn.rows('SELECT count(*) AS n FROM aetl.public.fact_ai_event');
-    expect(report.tables.fact_ai_event).toBe(Number(facts!.n));
-    expect(report.runs).toHaveLength(2);
-    const [state] = await standIn.rows('SELECT epoch_ms(checkpoint) AS ms FROM aetl.public.etl_state');
-    expect(Date.parse(report.checkpoint)).toBe(Number(state!.ms));
-    const check = await aetl(['check', '--config', sfConfig], { AETL_NOW: LATER, ...env });
-    expect(check.code, check.stderr).toBe(0);
-    expect(check.stdout + check.stderr).not.toContain(PASSWORD);
-    const checks = await standIn.rows(
-      "SELECT count(DISTINCT check_name) AS n FROM aetl.public.dq_check_result WHERE check_name LIKE 'anomaly_%'",
-    );
-    expect(Number(checks[0]!.n)).toBeGreaterThan(0);
-  });
+  it('status and on-demand checks read the Snowflake warehouse', () =>
+    expectStatusAndChecks((sql) => standIn.rows(sql), 'aetl.public.', sfConfig, { AETL_NOW: LATER, ...env }, PASSWORD));
 
   it('emits this SQL in a first run (each distinct statement once, run ids and paths left out)', () => {
     const distinct = new Set(

@@ -1,3 +1,4 @@
+import { generateKeyPairSync, createPrivateKey, createPublicKey } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -99,5 +100,47 @@ describe('Snowflake client against the stand-in (the real snowflake-sdk driver)'
     )) as Error;
     expect(denied.message).toMatch(/^Snowflake connecting as loader to account aetl_test failed/);
     expect(denied.message).not.toContain('wrong-password');
+  });
+});
+
+describe('Snowflake key-pair login (the driver signs a JWT; the stand-in checks it with the public key)', () => {
+  const pair = (passphrase?: string) =>
+    generateKeyPairSync('rsa', {
+      modulusLength: 2048,
+      publicKeyEncoding: { type: 'spki', format: 'pem' },
+      privateKeyEncoding: passphrase
+        ? { type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase }
+        : { type: 'pkcs8', format: 'pem' },
+    });
+  const ws = new Workspace();
+  afterAll(() => ws.remove());
+
+  it('signs in with an encrypted key from a file or a key given as text, and refuses another key', async () => {
+    const user = pair('key-passphrase');
+    const standIn = await SnowflakeStandIn.start({ publicKey: createPublicKey(user.publicKey) });
+    try {
+      const keyFile = ws.path('rsa_key.p8');
+      writeFileSync(keyFile, user.privateKey);
+      for (const auth of [
+        { privateKeyPath: keyFile, passphrase: 'key-passphrase' },
+        {
+          privateKey: createPrivateKey({ key: user.privateKey, passphrase: 'key-passphrase' })
+            .export({ type: 'pkcs8', format: 'pem' })
+            .toString(),
+        },
+      ]) {
+        const client = await SnowflakeClient.connect({ ...settings(standIn.url), auth });
+        expect(await client.query('probing', 'SELECT 1 AS one')).toEqual([{ one: 1n }]);
+        await client.close();
+      }
+      const stranger = { privateKey: pair().privateKey };
+      const denied = (await SnowflakeClient.connect({ ...settings(standIn.url), auth: stranger }).catch(
+        (e: unknown) => e,
+      )) as Error;
+      expect(denied.message).toMatch(/^Snowflake connecting as loader to account aetl_test failed/);
+      expect(denied.message).not.toContain('PRIVATE KEY');
+    } finally {
+      await standIn.close();
+    }
   });
 });

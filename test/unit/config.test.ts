@@ -28,4 +28,16 @@ describe('parseConfig', () => {
     );
     expect(() => parseConfig('source:\n  kind: files\n', 'c.yaml', {})).toThrow(/source\.files: required/);
   });
+
+  it('takes exactly one Snowflake sign-in, refuses names that are not plain identifiers, resolves the key path', () => {
+    const sf = (extra: string) =>
+      `source:\n  kind: simulator\nwarehouse:\n  kind: snowflake\n  account: myorg-acct\n  user: loader\n  database: analytics\n${extra}`;
+    const config = parseConfig(sf('  private_key_path: keys/rsa.p8\n'), '/etc/aetl/c.yaml', {});
+    expect(config.warehouse).toMatchObject({ private_key_path: '/etc/aetl/keys/rsa.p8', schema: 'PUBLIC' });
+    expect(() => parseConfig(sf(''), 'c.yaml', {})).toThrow(/warehouse\.password: set exactly one of password/);
+    expect(() => parseConfig(sf('  password: a\n  private_key: b\n'), 'c.yaml', {})).toThrow(/exactly one/);
+    expect(() => parseConfig(sf('  password: a\n  schema: "x; DROP"\n'), 'c.yaml', {})).toThrow(
+      /warehouse\.schema: letters, digits/,
+    );
+  });
 });

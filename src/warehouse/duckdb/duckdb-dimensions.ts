@@ -1,4 +1,9 @@
-import { REFERENCE_DIMENSIONS, type ReferenceData, type ReferenceKind } from '../../reference/reference-data.js';
+import {
+  REFERENCE_DIMENSIONS,
+  type ReferenceData,
+  type ReferenceKind,
+  type Scd2Spec,
+} from '../../reference/reference-data.js';
 import {
   FIRST_VALID_FROM_MS,
   planScd2,
@@ -9,15 +14,8 @@ import {
 import { iso, toNumber, type Params, type SqlRunner } from './duckdb-connection.js';
 import * as sql from './duckdb-sql.js';
 
-/** The dimension tables with SCD2 versions, and their columns. */
-const SCD2 = Object.values(REFERENCE_DIMENSIONS).map((spec) => ({
-  ...spec,
-  key: `${spec.table.replace('dim_', '')}_key`,
-}));
-type Scd2Spec = (typeof SCD2)[number];
-
 function specOf(kind: ReferenceKind): Scd2Spec {
-  return SCD2.find((s) => s.table === REFERENCE_DIMENSIONS[kind].table)!;
+  return REFERENCE_DIMENSIONS[kind];
 }
 
 async function versionsOf(runner: SqlRunner, spec: Scd2Spec): Promise<MemberVersion[]> {
@@ -133,7 +131,7 @@ export async function insertInferredMembers(runner: SqlRunner, policyFiles: stri
  */
 export async function rekeyFacts(runner: SqlRunner): Promise<number> {
   let changed = 0;
-  for (const spec of SCD2) {
+  for (const spec of Object.values(REFERENCE_DIMENSIONS)) {
     for (const fact of ['fact_ai_event', 'fact_policy_evaluation']) {
       const rows = await runner.rows(
         `UPDATE ${fact} SET ${spec.key} = n.${spec.key}

@@ -69,7 +69,8 @@ export function stageLocation(stage: string, pipeline: string, runId?: string, s
   return `@${stage}/${path}/`;
 }
 
-const STAGE_LOCATION = /^@("[A-Z0-9_$]+"\.){2}"[A-Z0-9_$]+"(\/[A-Za-z0-9_.-]+)*\/$/;
+/** Our stage, then path segments that cannot climb out of it (no `.` or `..`). */
+const STAGE_LOCATION = /^@("[A-Z0-9_$]+"\.){2}"[A-Z0-9_$]+"(\/[A-Za-z0-9_-][A-Za-z0-9_.-]*)*\/$/;
 
 /** `PUT` a local file as is (`AUTO_COMPRESS=FALSE`: Parquet is compressed inside). */
 export function putSql(file: string, location: string): string {

@@ -1,4 +1,9 @@
-import { REFERENCE_DIMENSIONS, type ReferenceData, type ReferenceKind } from '../../reference/reference-data.js';
+import {
+  REFERENCE_DIMENSIONS,
+  type ReferenceData,
+  type ReferenceKind,
+  type Scd2Spec,
+} from '../../reference/reference-data.js';
 import { FIRST_VALID_FROM_MS, planScd2, versionKey, type MemberVersion } from '../../transform/scd2.js';
 import { DAY_MS, isoDay, startOfUtcDay } from '../../util/dates.js';
 import {
@@ -18,11 +23,6 @@ import {
  * The dimensions in a remote warehouse, with the same plan (transform/scd2.ts)
  * and the same surrogate keys as DuckDB, so every warehouse holds the same history.
  */
-const SCD2 = Object.values(REFERENCE_DIMENSIONS).map((spec) => ({
-  ...spec,
-  key: `${spec.table.replace('dim_', '')}_key`,
-}));
-type Scd2Spec = (typeof SCD2)[number];
 const NUMERIC_COLUMNS = new Set(['input_price_per_1k', 'output_price_per_1k']);
 /** A first load over years adds thousands of days: 11 parameters each, under BigQuery's 10,000. */
 const DAYS_PER_INSERT = 500;
@@ -100,7 +100,7 @@ export class SqlDimensions {
   async syncReference(reference: ReferenceData, nowMs: number): Promise<number> {
     let changes = 0;
     for (const kind of Object.keys(REFERENCE_DIMENSIONS) as ReferenceKind[]) {
-      const spec = SCD2.find((s) => s.table === REFERENCE_DIMENSIONS[kind].table)!;
+      const spec = REFERENCE_DIMENSIONS[kind];
       const plan = planScd2(spec.table, await this.versionsOf(spec), reference[kind], nowMs);
       for (const change of plan) {
         if (change.kind === 'insert') {
@@ -128,7 +128,7 @@ export class SqlDimensions {
    * a policy not seen before its row in dim_policy, before the facts are merged.
    */
   async insertInferredMembers(staging: { events: string; policies: string | null }): Promise<void> {
-    for (const spec of SCD2) {
+    for (const spec of Object.values(REFERENCE_DIMENSIONS)) {
       const provider = spec.table === 'dim_model' ? ', MIN(provider) AS provider' : '';
       const missing = await this.engine.run(
         `finding members missing from ${spec.table}`,
