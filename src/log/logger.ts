@@ -4,18 +4,18 @@ import pretty from 'pino-pretty';
 export type Logger = PinoLogger;
 
 /** Keys that could carry a secret are censored wherever they appear in a log record. */
-const REDACT_PATHS = [
+const SECRET_KEYS = [
   'token',
   'access_token',
   'password',
   'authorization',
   'secret',
-  '*.token',
-  '*.access_token',
-  '*.password',
-  '*.authorization',
-  '*.secret',
+  'private_key',
+  'private_key_passphrase',
+  'privateKey',
+  'passphrase',
 ];
+const REDACT_PATHS = [...SECRET_KEYS, ...SECRET_KEYS.map((key) => `*.${key}`)];
 
 /**
  * Logs go to stderr so that stdout stays free for summaries and `--json`.

@@ -59,6 +59,21 @@ describe('dimensions on BigQuery (shared SQL, real client, stand-in)', () => {
     ]);
   });
 
+  it('repairs the version chain a run killed between adding a version and chaining left behind', async () => {
+    const t3 = Date.parse('2026-07-01T00:00:00Z');
+    const reference = { users: [row('u-new', { team: 'infra', department: 'eng' })], gateways: [], models: [] };
+    expect(await dims.syncReference(reference, t3)).toBe(1);
+    // As if killed after the insert: the previous version still open and current.
+    await standIn.rows(
+      "UPDATE dims.dim_user SET valid_to = TIMESTAMPTZ '9999-12-31 00:00:00+00', is_current = TRUE WHERE user_id = 'u-new'",
+    );
+    expect(await dims.syncReference(reference, t3 + 60_000)).toBe(0);
+    const open = await standIn.rows(
+      "SELECT team FROM dims.dim_user WHERE user_id = 'u-new' AND is_current AND valid_to > TIMESTAMPTZ '9000-01-01 00:00:00+00'",
+    );
+    expect(open).toEqual([{ team: 'infra' }]);
+  });
+
   it('fills dim_date without gaps over years, each day as the date functions of DuckDB describe it', async () => {
     await dims.insertMissingDates(Date.parse('2024-01-01T05:00:00Z'), Date.parse('2026-12-31T23:00:00Z'));
     await dims.insertMissingDates(Date.parse('2025-06-01T00:00:00Z'), Date.parse('2025-06-02T00:00:00Z')); // adds nothing

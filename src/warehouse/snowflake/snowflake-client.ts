@@ -86,7 +86,13 @@ export class SnowflakeClient {
     );
     const client = new SnowflakeClient(connection, settings);
     // UTC everywhere (decision 7): TIMESTAMP_TZ values and DATE_TRUNC follow the session's time zone.
-    await client.query('setting the session time zone', "ALTER SESSION SET TIMEZONE = 'UTC'");
+    // Input formats AUTO, whatever the account sets, so our ISO binds parse. A statement waits at most
+    // 10 minutes for a lock (default 12 hours): a killed run's transaction is left open holding its
+    // locks until Snowflake aborts it, and the next run should fail and say so rather than hang.
+    await client.query(
+      'setting up the session',
+      "ALTER SESSION SET TIMEZONE = 'UTC' TIMESTAMP_INPUT_FORMAT = 'AUTO' DATE_INPUT_FORMAT = 'AUTO' LOCK_TIMEOUT = 600",
+    );
     return client;
   }
 

@@ -72,10 +72,15 @@ export function stageLocation(stage: string, pipeline: string, runId?: string, s
 /** Our stage, then path segments that cannot climb out of it (no `.` or `..`). */
 const STAGE_LOCATION = /^@("[A-Z0-9_$]+"\.){2}"[A-Z0-9_$]+"(\/[A-Za-z0-9_-][A-Za-z0-9_.-]*)*\/$/;
 
+function checkedLocation(location: string): string {
+  if (!STAGE_LOCATION.test(location)) throw new Error(`invalid Snowflake stage location: ${JSON.stringify(location)}`);
+  return location;
+}
+
 /** `PUT` a local file as is (`AUTO_COMPRESS=FALSE`: Parquet is compressed inside). */
 export function putSql(file: string, location: string): string {
-  if (!STAGE_LOCATION.test(location)) throw new Error(`invalid Snowflake stage location: ${JSON.stringify(location)}`);
-  return `PUT 'file://${file.replaceAll('\\', '\\\\').replaceAll("'", "\\'")}' ${location} AUTO_COMPRESS = FALSE OVERWRITE = TRUE`;
+  const path = file.replaceAll('\\', '\\\\').replaceAll("'", "\\'");
+  return `PUT 'file://${path}' ${checkedLocation(location)} AUTO_COMPRESS = FALSE OVERWRITE = TRUE`;
 }
 
 /**
@@ -87,15 +92,14 @@ export function putSql(file: string, location: string): string {
  */
 export function copySql(table: string, location: string): string {
   return `COPY INTO ${table}
-FROM ${location}
+FROM ${checkedLocation(location)}
 FILE_FORMAT = (TYPE = PARQUET USE_LOGICAL_TYPE = TRUE)
 MATCH_BY_COLUMN_NAME = CASE_INSENSITIVE
 FORCE = TRUE`;
 }
 
 export function removeSql(location: string): string {
-  if (!STAGE_LOCATION.test(location)) throw new Error(`invalid Snowflake stage location: ${JSON.stringify(location)}`);
-  return `REMOVE ${location}`;
+  return `REMOVE ${checkedLocation(location)}`;
 }
 
 /** Our named stage, created when the config names none. */

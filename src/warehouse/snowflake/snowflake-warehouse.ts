@@ -37,6 +37,8 @@ const FACT_TABLES = ['fact_ai_event', 'fact_policy_evaluation'] as const;
 export class SnowflakeWarehouse extends SqlWarehouse {
   readonly description: string;
   private readonly stageName: string;
+  /** Set when a failed ROLLBACK made us close the session: nothing more may run on it. */
+  private sessionLost = false;
 
   private constructor(
     private readonly client: SnowflakeClient,
@@ -113,7 +115,14 @@ export class SnowflakeWarehouse extends SqlWarehouse {
       await this.engine.run('committing the load transaction', 'COMMIT');
       return result;
     } catch (error) {
-      await this.engine.run('rolling back the load transaction', 'ROLLBACK').catch(() => undefined);
+      try {
+        await this.engine.run('rolling back the load transaction', 'ROLLBACK');
+      } catch {
+        // Any DDL on this session (the staging drops) would commit half a load: end the session
+        // instead, which rolls the transaction back; the next run removes what is left staged.
+        this.sessionLost = true;
+        await this.client.close();
+      }
       throw error;
     }
   }
@@ -124,6 +133,7 @@ export class SnowflakeWarehouse extends SqlWarehouse {
   }
 
   protected async dropStaging(request: LoadRequest, staging: StagingTables): Promise<void> {
+    if (this.sessionLost) return;
     const files = stageLocation(this.stageName, request.pipeline, request.runId, request.seq);
     await this.engine.run('removing staged files', removeSql(files)).catch(() => undefined);
     for (const table of Object.values(staging)) {
@@ -152,7 +162,7 @@ export class SnowflakeWarehouse extends SqlWarehouse {
     await this.engine.run('removing leftover staged files', removeSql(stageLocation(this.stageName, pipeline)));
   }
 
-  close(): Promise<void> {
-    return this.client.close();
+  async close(): Promise<void> {
+    if (!this.sessionLost) await this.client.close();
   }
 }

@@ -117,7 +117,9 @@ export class SqlDimensions {
           },
         );
       }
-      if (plan.length > 0) await this.chainVersions(spec);
+      // Every time, not only after a change: the inserts and the chaining are separate statements, so a
+      // run killed between them left two open versions, which would give later facts two members.
+      await this.chainVersions(spec);
       changes += plan.length;
     }
     return changes;
