@@ -9,6 +9,7 @@ import { backfill, runExplicit } from '../pipeline/explicit.js';
 import { parseCliInstant } from '../util/dates.js';
 import { terminalProgress } from './progress.js';
 import { runQuery } from './query.js';
+import { scheduleCommand, type ScheduleOptions } from './schedule.js';
 import { runSession, type Command as PipelineCommand, type Session } from '../pipeline/session.js';
 import { parseDuration } from '../config/duration.js';
 import { openWarehouse } from '../pipeline/open-warehouse.js';
@@ -191,6 +192,18 @@ program
     } finally {
       await warehouse.close();
     }
+  });
+
+program
+  .command('schedule')
+  .description('fire the jobs in the config (schedule.jobs) on their cron schedules until SIGTERM/SIGINT')
+  .option('--list', 'print each job with its next fire times, then exit')
+  .option('--once <job>', 'run one configured job now, as the scheduler would, and exit with its exit code')
+  .action(async (opts: ScheduleOptions, command: Command) => {
+    const { options, logger } = context(command);
+    exitCode = await scheduleCommand(loadConfig(options.config), logger, opts, (json, human) =>
+      print(options, json, human),
+    );
   });
 
 program

@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { checksSchema } from './checks-schema.js';
+import { scheduleSchema } from './schedule-schema.js';
 import { duration } from './duration-schema.js';
 
 const isoInstant = z.iso.datetime({ offset: true }).transform((text) => new Date(text));
@@ -198,6 +199,7 @@ export const configSchema = z.strictObject({
     .strictObject({ users: z.string().optional(), gateways: z.string().optional(), models: z.string().optional() })
     .default({}),
   checks: checksSchema.default(checksSchema.parse({})),
+  schedule: scheduleSchema.default(scheduleSchema.parse({})),
 });
 
 export type Config = z.infer<typeof configSchema>;

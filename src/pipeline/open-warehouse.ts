@@ -2,10 +2,8 @@ import { join } from 'node:path';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
 import { UsageError } from '../util/errors.js';
-import { BigQueryWarehouse } from '../warehouse/bigquery/bigquery-warehouse.js';
 import { DuckDBWarehouse } from '../warehouse/duckdb/duckdb-warehouse.js';
 import type { SnowflakeAuth } from '../warehouse/snowflake/snowflake-client.js';
-import { SnowflakeWarehouse } from '../warehouse/snowflake/snowflake-warehouse.js';
 import type { Warehouse } from '../warehouse/warehouse.js';
 import type { DuckDBSettings } from '../warehouse/duckdb/duckdb-connection.js';
 
@@ -43,7 +41,10 @@ async function connect(config: Config, logger: Logger): Promise<Warehouse> {
   switch (w.kind) {
     case 'duckdb':
       return DuckDBWarehouse.open(w.path, duckdbSettings(config, w), logger);
-    case 'bigquery':
+    // Cloud clients are loaded only when configured: they are large, and the Snowflake driver's AWS SDK
+    // warns about future Node versions at import (our lockfile pins it: the warning is not the user's to act on).
+    case 'bigquery': {
+      const { BigQueryWarehouse } = await import('../warehouse/bigquery/bigquery-warehouse.js');
       return BigQueryWarehouse.open({
         project: w.project,
         dataset: w.dataset,
@@ -51,7 +52,10 @@ async function connect(config: Config, logger: Logger): Promise<Warehouse> {
         apiEndpoint: w.api_endpoint,
         accessToken: w.access_token,
       });
-    case 'snowflake':
+    }
+    case 'snowflake': {
+      process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+      const { SnowflakeWarehouse } = await import('../warehouse/snowflake/snowflake-warehouse.js');
       return SnowflakeWarehouse.open(
         {
           account: w.account,
@@ -65,6 +69,7 @@ async function connect(config: Config, logger: Logger): Promise<Warehouse> {
         },
         { stage: w.stage, clusterByDate: w.cluster_by_date },
       );
+    }
   }
 }
 

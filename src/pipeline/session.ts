@@ -53,6 +53,8 @@ export interface SessionOptions {
   /** Exit 0 without doing anything when another run holds the lock. */
   skipIfLocked: boolean;
   onProgress?: (progress: Progress) => void;
+  /** Who asks the run to stop; by default SIGTERM/SIGINT (the scheduler passes its own). */
+  stop?: StopSignal;
 }
 
 export interface RunSummary {
@@ -186,7 +188,7 @@ export async function runSession(
       durationMs: Math.round(performance.now() - started),
     };
   }
-  const stop = new StopSignal();
+  const stop = options.stop ?? new StopSignal();
   try {
     const reference = loadReferenceData(config.reference);
     const warehouse = await openWarehouse(config, logger);

@@ -14,7 +14,12 @@ export class StopSignal {
     this.signal = signal;
   };
 
-  constructor() {
+  /**
+   * `listen: false` for a job the scheduler runs: the scheduler owns the
+   * process's signals and asks the job to stop (`request`) when it decides.
+   */
+  constructor(private readonly listen = true) {
+    if (!listen) return;
     process.on('SIGTERM', this.onSignal);
     process.on('SIGINT', this.onSignal);
   }
@@ -23,11 +28,16 @@ export class StopSignal {
     return this.signal !== undefined;
   }
 
+  request(signal: NodeJS.Signals): void {
+    this.signal ??= signal;
+  }
+
   throwIfRequested(): void {
     if (this.signal) throw new RunStoppedError(`stopped by ${this.signal}; state is consistent, re-run to continue`);
   }
 
   dispose(): void {
+    if (!this.listen) return;
     process.off('SIGTERM', this.onSignal);
     process.off('SIGINT', this.onSignal);
   }

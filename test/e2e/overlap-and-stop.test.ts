@@ -1,11 +1,9 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
-import { aetl } from '../helpers/cli.js';
+import { aetl, spawnAetl } from '../helpers/cli.js';
 import { query, scalar } from '../helpers/duckdb.js';
-import { REPO, Workspace } from '../helpers/workspace.js';
+import { Workspace } from '../helpers/workspace.js';
 
 const NOW = '2026-06-10T06:00:00Z';
 /** Slow pages make a run last a few seconds, long enough to overlap with another. */
@@ -15,24 +13,7 @@ const slowSource = {
   simulator: { seed: 8, rate_per_minute: 1, faults: { slow_page_ms: 60 } },
 };
 
-function start(config: string): {
-  child: ChildProcess;
-  done: Promise<{ code: number | null; stdout: string; stderr: string }>;
-} {
-  const child = spawn(process.execPath, [join(REPO, 'dist/cli/main.js'), 'run', '--config', config], {
-    env: { ...process.env, AETL_NOW: NOW },
-    detached: true,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.on('data', (c: Buffer) => (stdout += c.toString()));
-  child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
-  const done = new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) =>
-    child.on('close', (code) => resolve({ code, stdout, stderr })),
-  );
-  return { child, done };
-}
+const start = (config: string) => spawnAetl(['run', '--config', config], { AETL_NOW: NOW });
 
 async function waitForLock(path: string): Promise<void> {
   for (let i = 0; i < 200 && !existsSync(path); i++) await sleep(25);

@@ -1,4 +1,5 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import { REPO } from './workspace.js';
 
@@ -37,4 +38,56 @@ export function aetl(args: string[], env: Record<string, string> = {}, timeoutMs
       resolve({ code, stdout, stderr });
     });
   });
+}
+
+export interface RunningCli {
+  child: ChildProcess;
+  done: Promise<CliResult>;
+  /** The JSON log records written to stderr so far. */
+  logs(): Record<string, unknown>[];
+  /** Resolves once a log record matches (polls; rejects after `timeoutMs`). */
+  waitForLog(match: (record: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<void>;
+  /** Sends a signal to the child's process group. */
+  signal(signal: NodeJS.Signals): void;
+}
+
+/** Starts the built CLI without waiting for it (long runs, the scheduler): its own process group. */
+export function spawnAetl(args: string[], env: Record<string, string> = {}): RunningCli {
+  const child = spawn(process.execPath, [CLI, ...args], {
+    cwd: REPO,
+    env: { ...process.env, NO_PROXY: '127.0.0.1,localhost', ...env },
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const done = new Promise<CliResult>((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
+  const logs = () =>
+    stderr
+      .split('\n')
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+  return {
+    child,
+    done,
+    logs,
+    async waitForLog(match, timeoutMs = 30_000) {
+      const until = Date.now() + timeoutMs;
+      while (!logs().some(match)) {
+        if (Date.now() > until || child.exitCode !== null) {
+          throw new Error(`no matching log record within ${timeoutMs} ms; stderr:\n${stderr}`);
+        }
+        await sleep(50);
+      }
+    },
+    signal(signal) {
+      try {
+        process.kill(-child.pid!, signal);
+      } catch {
+        // already gone
+      }
+    },
+  };
 }
