@@ -1,0 +1,6 @@
+class AirflowException(Exception):
+    """Fails the task; Airflow retries it."""
+
+
+class AirflowFailException(AirflowException):
+    """Fails the task without retries."""
