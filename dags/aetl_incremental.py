@@ -19,16 +19,18 @@ the task fails at once with the reason.
 import os
 import shlex
 import subprocess
-import time
 from datetime import datetime, timedelta, timezone
 
 from airflow import DAG
 from airflow.exceptions import AirflowException, AirflowFailException
+from airflow.timetables.interval import CronDataIntervalTimetable
 
 try:  # Airflow 3
     from airflow.providers.standard.operators.python import PythonOperator
+    from airflow.providers.standard.sensors.date_time import DateTimeSensor
 except ImportError:  # Airflow 2
     from airflow.operators.python import PythonOperator
+    from airflow.sensors.date_time import DateTimeSensor
 
 AETL = shlex.split(os.environ.get("AETL_BIN", "aetl"))
 CONFIG = os.environ.get("AETL_CONFIG", "/etc/aetl/aetl.yaml")
@@ -36,7 +38,7 @@ CONFIG = os.environ.get("AETL_CONFIG", "/etc/aetl/aetl.yaml")
 INTERVAL = ["--from", "{{ data_interval_start | ts }}", "--to", "{{ data_interval_end | ts }}"]
 # Load an interval only once its end is this far behind (keep it >= window.settle_delay, default 2m),
 # so that aetl never clips --to and events still in flight at the interval's end are in.
-SETTLE = {"not_before": "{{ (data_interval_end + macros.timedelta(minutes=3)) | ts }}"}
+SETTLED = "{{ data_interval_end + macros.timedelta(minutes=3) }}"
 
 NOT_RETRIED = {
     2: "bad config or usage (exit 2): fix the config, then clear the task",
@@ -44,13 +46,20 @@ NOT_RETRIED = {
 }
 
 
-def aetl(*args, not_before=None):
-    """Runs aetl (after `not_before`, ISO); exit 1 raises a retryable error, 2 and 3 fail without retries."""
-    if not_before:
-        wait = (datetime.fromisoformat(not_before) - datetime.now(timezone.utc)).total_seconds()
-        time.sleep(max(0.0, wait))
-    command = [*AETL, *args, "--config", CONFIG]
-    code = subprocess.run(command, check=False).returncode
+def aetl(*args):
+    """Runs aetl; exit 1 raises a retryable error, exits 2 and 3 fail the task without retries."""
+    process = subprocess.Popen([*AETL, *args, "--config", CONFIG])
+    try:
+        code = process.wait()
+    except BaseException:
+        # The task is being killed (timeout, mark failed): SIGTERM lets aetl stop at its next
+        # safe point and release its lock; subprocess.run would SIGKILL it instead.
+        process.terminate()
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        raise
     if code == 0:
         return
     if code in NOT_RETRIED:
@@ -66,23 +75,30 @@ default_args = {
     "max_retry_delay": timedelta(minutes=30),
     "execution_timeout": timedelta(hours=1),
 }
+# Both DAGs: no backfill of the past on deploy (use `aetl backfill`), never two runs at once.
+common = {
+    "start_date": datetime(2026, 1, 1, tzinfo=timezone.utc),
+    "catchup": False,
+    "max_active_runs": 1,
+    "default_args": default_args,
+    "tags": ["aetl"],
+}
 
 with DAG(
     dag_id="aetl_incremental",
     description="AI-gateway decision events: load each 15-minute interval, then check it",
-    schedule=timedelta(minutes=15),
-    start_date=datetime(2026, 1, 1, tzinfo=timezone.utc),
-    catchup=False,
-    max_active_runs=1,
-    default_args=default_args,
-    tags=["aetl"],
+    # Data intervals of 15 minutes on Airflow 2 and 3 alike (a plain cron string or timedelta gets
+    # zero-width intervals on Airflow 3 by default: --from would equal --to).
+    schedule=CronDataIntervalTimetable("*/15 * * * *", timezone="UTC"),
+    **common,
 ) as dag:
+    # Rescheduling frees the worker slot (and takes no pool slot) while it waits.
+    settled = DateTimeSensor(task_id="settled", target_time=SETTLED, mode="reschedule", poke_interval=30)
     load = PythonOperator(
         task_id="load",
         python_callable=aetl,
-        # --wait: queue behind a run the built-in scheduler or a person started, instead of failing.
+        # --wait: queue behind a run the built-in scheduler or a person started on this host.
         op_args=["run", *INTERVAL, "--wait", "10m"],
-        op_kwargs=SETTLE,
         pool="aetl",
     )
     check = PythonOperator(
@@ -91,7 +107,7 @@ with DAG(
         op_args=["check", *INTERVAL, "--wait", "10m"],
         pool="aetl",
     )
-    load >> check
+    settled >> load >> check
 
 # Events later than the interval they belong to are caught by reconcile: per-day source
 # counts against the warehouse over 7 days, short days pulled again.
@@ -99,11 +115,7 @@ with DAG(
     dag_id="aetl_reconcile",
     description="AI-gateway decision events: nightly reconcile of the last 7 days",
     schedule="30 2 * * *",
-    start_date=datetime(2026, 1, 1, tzinfo=timezone.utc),
-    catchup=False,
-    max_active_runs=1,
-    default_args=default_args,
-    tags=["aetl"],
+    **common,
 ) as reconcile_dag:
     PythonOperator(
         task_id="reconcile",

@@ -18,6 +18,7 @@ type Print = (json: unknown, human: string) => void;
  * stops scheduling and lets the running job finish within stop_timeout, a
  * second asks it to stop at its next safe point); `--list` prints the next
  * fire times; `--once <job>` runs one job now and exits with its exit code.
+ * A third signal exits at once.
  */
 export async function scheduleCommand(
   config: Config,
@@ -61,6 +62,11 @@ export async function scheduleCommand(
     let signals = 0;
     const onSignal = (signal: NodeJS.Signals) => {
       signals++;
+      if (signals >= 3) {
+        // A job stuck short of a safe point: its lock names a dead process, which the next run takes over.
+        logger.warn({ signal }, 'third signal: exiting at once');
+        process.exit(130);
+      }
       logger.info({ signal }, signals === 1 ? 'stopping the scheduler' : 'asking the running job to stop now');
       const stopped = scheduler.stop(signals > 1);
       if (signals === 1) void stopped.then(resolve);

@@ -1,6 +1,6 @@
 import cron, { type ScheduledTask } from 'node-cron';
 import type { Logger } from '../log/logger.js';
-import { EXIT, type ExitCode } from '../util/errors.js';
+import { ConfigError, EXIT, type ExitCode } from '../util/errors.js';
 import { StopSignal } from '../util/stop.js';
 import type { ScheduleState } from './schedule-state.js';
 
@@ -29,18 +29,28 @@ export interface SchedulerOptions {
   runJob(job: JobSpec, stop: StopSignal): Promise<ExitCode>;
 }
 
-/** Scanning for a missed fire stops here (a year of minutes); a longer gap counts as missed. */
-const MAX_SCAN_STEPS = 530_000;
+/** Scanning back for the last fire stops after this many steps (~2 s); a longer gap counts as missed. */
+const MAX_SCAN_STEPS = 100_000;
 
-/** The first time the task's pattern matches in `(sinceMs, untilMs]`, or null; at minute or second resolution. */
-export function firstMissedFire(task: ScheduledTask, sinceMs: number, untilMs: number): number | null {
+/**
+ * Whether the task's pattern fired in `(sinceMs, untilMs]`: scans back from
+ * `untilMs` at minute (or, for six fields, second) resolution to the most
+ * recent fire, which for usual schedules is close. Returns that fire, or null.
+ */
+export function lastMissedFire(task: ScheduledTask, sinceMs: number, untilMs: number): number | null {
   const step = task.getPattern().trim().split(/\s+/).length === 6 ? 1000 : 60_000;
   let steps = 0;
-  for (let t = Math.floor(sinceMs / step) * step + step; t <= untilMs; t += step) {
+  for (let t = Math.floor(untilMs / step) * step; t > sinceMs; t -= step) {
     if (task.match(new Date(t))) return t;
-    if (++steps > MAX_SCAN_STEPS) return t;
+    if (++steps > MAX_SCAN_STEPS) return t; // so long ago that something was surely missed
   }
   return null;
+}
+
+/** The shortest time between two of the task's next fires. */
+function shortestInterval(task: ScheduledTask): number {
+  const next = task.getNextRuns(4).map((d) => d.getTime());
+  return Math.min(...next.slice(1).map((t, i) => t - next[i]!));
 }
 
 /**
@@ -52,7 +62,7 @@ export function firstMissedFire(task: ScheduledTask, sinceMs: number, untilMs: n
  */
 export class Scheduler {
   private readonly tasks = new Map<string, ScheduledTask>();
-  private queue: Promise<unknown> = Promise.resolve();
+  private queue: Promise<void> = Promise.resolve();
   private current: { job: string; stop: StopSignal } | null = null;
   private stopping = false;
   private heartbeat: NodeJS.Timeout | undefined;
@@ -71,8 +81,17 @@ export class Scheduler {
         timezone: options.timezone,
         noOverlap: true,
         maxRandomDelay: job.jitterMs,
+        // node-cron drops a fire whose timer ran late (default: by 1 s); a GC pause or a busy
+        // machine must not cost a run, so a fire up to a minute late still runs.
+        missedExecutionTolerance: 60_000,
         logger: cronLogger,
       });
+      // A fire waiting out its jitter counts as running: jitter as long as the interval would drop fires.
+      if (job.jitterMs > 0 && job.jitterMs >= shortestInterval(task)) {
+        throw new ConfigError(
+          `schedule.jobs.${job.name}.jitter must be shorter than the time between its fires (${job.cron})`,
+        );
+      }
       task.on('execution:overlap', () =>
         logger.warn({ job: job.name }, 'fire skipped: the previous run of this job is still going'),
       );
@@ -100,10 +119,10 @@ export class Scheduler {
     for (const job of this.options.jobs) {
       const last = state.lastFiredMs(job.name);
       if (!job.catchUp || last === undefined) continue;
-      const missed = firstMissedFire(this.tasks.get(job.name)!, last, now);
+      const missed = lastMissedFire(this.tasks.get(job.name)!, last, now);
       if (missed === null) continue;
       logger.info(
-        { job: job.name, last_fired: new Date(last).toISOString(), first_missed: new Date(missed).toISOString() },
+        { job: job.name, last_fired: new Date(last).toISOString(), missed: new Date(missed).toISOString() },
         'catching up: running once for the fires missed while the scheduler was down',
       );
       void this.enqueue(job, 'catch-up', now);
@@ -116,21 +135,24 @@ export class Scheduler {
     logger.info({ jobs: this.nextFires(1) }, 'scheduler started');
   }
 
-  /** One job at a time; a job queued when the scheduler stops does not start. */
-  private enqueue(job: JobSpec, reason: 'scheduled' | 'catch-up', firedMs: number): Promise<unknown> {
+  /**
+   * One job at a time; a job queued when the scheduler stops does not start.
+   * A fire is recorded once its job completed (exit 0, or 3: the data was
+   * processed, a check failed), so a failed or stopped one is caught up after a restart.
+   */
+  private enqueue(job: JobSpec, reason: 'scheduled' | 'catch-up', firedMs: number): Promise<void> {
     const run = this.queue.then(async () => {
       if (this.stopping) return;
       const { logger, state } = this.options;
       const stop = new StopSignal(false);
       this.current = { job: job.name, stop };
-      state.recordFire(job.name, firedMs);
       const started = performance.now();
       logger.info({ job: job.name, command: job.command, reason }, 'job started');
-      let exitCode: ExitCode;
+      let exitCode: ExitCode = EXIT.runFailed;
       try {
         exitCode = await this.options.runJob(job, stop);
+        if (exitCode === EXIT.ok || exitCode === EXIT.checksFailed) state.recordFire(job.name, firedMs);
       } catch (error) {
-        exitCode = EXIT.runFailed;
         logger.error({ job: job.name, error: (error as Error).message }, 'job failed');
       } finally {
         this.current = null;
@@ -140,8 +162,9 @@ export class Scheduler {
         'job finished',
       );
     });
-    this.queue = run;
-    return run;
+    // Whatever one job does, the next still runs: the queue itself never rejects.
+    this.queue = run.catch(() => undefined);
+    return this.queue;
   }
 
   /**

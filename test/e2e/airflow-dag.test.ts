@@ -54,21 +54,31 @@ describe('the Airflow DAG', () => {
     const dags = JSON.parse(python([INSPECT, DAG])) as Dag[];
     expect(dags.map((d) => d.dag_id)).toEqual(['aetl_incremental', 'aetl_reconcile']);
     const [incremental, nightly] = dags as [Dag, Dag];
-    expect(incremental.kwargs).toMatchObject({ schedule: { seconds: 900 }, catchup: false, max_active_runs: 1 });
+    // A data-interval timetable: on Airflow 3 a cron string or timedelta gives zero-width intervals.
+    expect(incremental.kwargs).toMatchObject({
+      schedule: 'CronDataIntervalTimetable(*/15 * * * *, UTC)',
+      catchup: false,
+      max_active_runs: 1,
+    });
     expect(incremental.kwargs.default_args).toMatchObject({
       retries: 3,
       retry_delay: { seconds: 120 },
       retry_exponential_backoff: true,
       max_retry_delay: { seconds: 1800 },
     });
-    const [load, check] = incremental.tasks as [Task, Task];
+    const [settled, load, check] = incremental.tasks as [Task, Task, Task];
+    // Waits (without holding a worker) until the interval's end is settle_delay behind, so --to is never clipped.
+    expect(settled).toMatchObject({
+      task_id: 'settled',
+      kwargs: { target_time: '{{ data_interval_end + macros.timedelta(minutes=3) }}', mode: 'reschedule' },
+      downstream: ['load'],
+    });
     const interval = ['--from', '{{ data_interval_start | ts }}', '--to', '{{ data_interval_end | ts }}'];
     expect(load).toMatchObject({
       task_id: 'load',
       op_args: ['run', ...interval, '--wait', '10m'],
       downstream: ['check'],
     });
-    expect(load.op_kwargs.not_before).toBe('{{ (data_interval_end + macros.timedelta(minutes=3)) | ts }}');
     expect(check).toMatchObject({ task_id: 'check', op_args: ['check', ...interval, '--wait', '10m'] });
     for (const task of [load, check, ...nightly.tasks]) expect(task.kwargs.pool).toBe('aetl');
     expect(nightly.tasks.map((t) => t.op_args)).toEqual([['reconcile', '--days', '7', '--wait', '30m']]);

@@ -12,32 +12,17 @@ export interface CliResult {
 const CLI = join(REPO, 'dist/cli/main.js');
 
 /** Runs the built CLI as a child process (its own process group, killed on timeout). */
-export function aetl(args: string[], env: Record<string, string> = {}, timeoutMs = 60_000): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], {
-      cwd: REPO,
-      env: { ...process.env, NO_PROXY: '127.0.0.1,localhost', ...env },
-      detached: true,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const timer = setTimeout(() => {
-      try {
-        process.kill(-child.pid!, 'SIGKILL');
-      } catch {
-        // already gone
-      }
-      reject(new Error(`aetl ${args.join(' ')} timed out after ${timeoutMs} ms\n${stderr}`));
-    }, timeoutMs);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+export async function aetl(args: string[], env: Record<string, string> = {}, timeoutMs = 60_000): Promise<CliResult> {
+  const running = spawnAetl(args, env);
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    running.signal('SIGKILL');
+  }, timeoutMs);
+  const result = await running.done;
+  clearTimeout(timer);
+  if (timedOut) throw new Error(`aetl ${args.join(' ')} timed out after ${timeoutMs} ms\n${result.stderr}`);
+  return result;
 }
 
 export interface RunningCli {
@@ -63,7 +48,10 @@ export function spawnAetl(args: string[], env: Record<string, string> = {}): Run
   let stderr = '';
   child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
   child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const done = new Promise<CliResult>((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
+  const done = new Promise<CliResult>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
   const logs = () =>
     stderr
       .split('\n')

@@ -29,14 +29,10 @@ def plain(value):
 
 
 def render(text, start, end):
-    """The only templates the DAG may use, rendered as Airflow would for [start, end)."""
+    """The only templates the DAG's callables may use, rendered as Airflow would for [start, end)."""
     if not isinstance(text, str):
         return text
-    out = (
-        text.replace("{{ data_interval_start | ts }}", start)
-        .replace("{{ data_interval_end | ts }}", end)
-        .replace("{{ (data_interval_end + macros.timedelta(minutes=3)) | ts }}", start)
-    )
+    out = text.replace("{{ data_interval_start | ts }}", start).replace("{{ data_interval_end | ts }}", end)
     if "{{" in out:
         raise ValueError(f"a template this test cannot render: {text}")
     return out
@@ -52,8 +48,9 @@ if len(sys.argv) == 2:
             "dag_id": dag.dag_id,
             "kwargs": plain(dag.kwargs),
             "tasks": [
-                {"task_id": t.task_id, "op_args": t.op_args, "op_kwargs": plain(t.op_kwargs),
-                 "kwargs": plain(t.kwargs), "downstream": t.downstream}
+                {"task_id": t.task_id, "op_args": getattr(t, "op_args", None),
+                 "op_kwargs": plain(getattr(t, "op_kwargs", None)), "kwargs": plain(t.kwargs),
+                 "downstream": t.downstream}
                 for t in dag.tasks
             ],
         }

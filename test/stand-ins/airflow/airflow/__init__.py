@@ -25,3 +25,17 @@ class DAG:
 
 def current_dag():
     return _current[-1] if _current else None
+
+
+class Task:
+    """What every stand-in operator records: its id, its arguments and what runs after it."""
+
+    def __init__(self, task_id, **kwargs):
+        self.task_id = task_id
+        self.kwargs = kwargs
+        self.downstream = []
+        current_dag().tasks.append(self)
+
+    def __rshift__(self, other):
+        self.downstream.append(other.task_id)
+        return other

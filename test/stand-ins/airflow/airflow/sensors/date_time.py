@@ -1,0 +1,5 @@
+from airflow import Task
+
+
+class DateTimeSensor(Task):
+    pass
