@@ -2,7 +2,7 @@ import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { checksSchema } from './checks-schema.js';
 import { scheduleSchema } from './schedule-schema.js';
-import { duration } from './duration-schema.js';
+import { byteSize, duration } from './duration-schema.js';
 
 const isoInstant = z.iso.datetime({ offset: true }).transform((text) => new Date(text));
 
@@ -72,6 +72,8 @@ const source = z
     /** Skip files modified more recently than this (an inbox may still be writing them); 0 = off. */
     min_file_age: duration.default(0),
     page_size: z.int().min(1).max(100_000).default(1000),
+    /** A record larger than this is rejected (its first bytes kept), never read whole into memory from a file. */
+    max_record_bytes: byteSize.default(1024 ** 2),
     timeout: duration.default(30_000),
     max_retries: z.int().min(0).max(20).default(5),
     simulator: simulatorSettings.default(simulatorSettings.parse({})),

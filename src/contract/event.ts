@@ -43,3 +43,6 @@ export interface RejectReason {
   path: string;
   message: string;
 }
+
+/** What a reject keeps of a record over the size limit (`source.max_record_bytes`). */
+export const KEPT_BYTES = 1024;

@@ -33,10 +33,13 @@ const OPTIONAL_TEXT_FIELDS = ['gateway_id', 'provider', 'model', 'team_id', 'req
 const DECLINE = Symbol('decline');
 type Maybe<T> = T | typeof DECLINE;
 
+// eslint-disable-next-line no-control-regex -- control characters are exactly what this finds
+const CONTROL = /[\u0000-\u001f\u007f]/;
+
 function text(value: unknown, max = MAX_TEXT): Maybe<string> {
   if (typeof value !== 'string') return DECLINE;
   const trimmed = value.trim();
-  return trimmed.length >= 1 && trimmed.length <= max ? trimmed : DECLINE;
+  return trimmed.length >= 1 && trimmed.length <= max && !CONTROL.test(trimmed) ? trimmed : DECLINE;
 }
 
 function optionalText(value: unknown): Maybe<string | null | undefined> {

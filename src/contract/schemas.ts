@@ -17,7 +17,10 @@ const nonNegative = z.preprocess(
   (v) => (typeof v === 'string' && numberText.test(v.trim()) ? Number(v) : v),
   z.number().nonnegative(),
 );
-const text = z.string().trim().min(1).max(1024);
+/** Identifiers and names never hold control characters (a NUL, a newline inside an id): such a record is broken. */
+// eslint-disable-next-line no-control-regex -- control characters are exactly what this finds
+const NO_CONTROL = /^[^\u0000-\u001f\u007f]*$/;
+const text = z.string().trim().min(1).max(1024).regex(NO_CONTROL, 'contains a control character');
 const optionalText = text.nullish();
 
 const instant = z.string().transform((value, ctx) => {
@@ -63,7 +66,7 @@ const policyObject = z.looseObject({
 });
 
 const common = {
-  id: z.string().trim().min(1).max(256),
+  id: z.string().trim().min(1).max(256).regex(NO_CONTROL, 'contains a control character'),
   timestamp: instant,
   decision,
   gateway_id: optionalText,

@@ -1,10 +1,9 @@
 import { Worker } from 'node:worker_threads';
 import type { RawRecord } from '../source/source.js';
-import type { TimeWindow } from '../state/window.js';
 import type { FromWorker, ToWorker } from '../staging/extract-worker.js';
 import { writeManifest, type ExtractCounts, type PackageManifest } from '../staging/package.js';
 import { StagingWriter } from '../staging/staging-writer.js';
-import { validateBatch, type ValidatedBatch } from '../staging/validate-batch.js';
+import { validateBatch, type ValidatedBatch, type ValidationRules } from '../staging/validate-batch.js';
 
 /** Batches a worker may have queued: enough to keep it busy, few enough that memory stays bounded. */
 const IN_FLIGHT_PER_WORKER = 2;
@@ -31,11 +30,11 @@ class WorkerPool {
 
   constructor(
     size: number,
-    window: TimeWindow | null,
+    rules: ValidationRules,
     private readonly onBatch: (batch: ValidatedBatch) => Promise<void>,
   ) {
     this.workers = Array.from({ length: size }, () => {
-      const thread = new Worker(new URL('../staging/extract-worker.js', import.meta.url), { workerData: window });
+      const thread = new Worker(new URL('../staging/extract-worker.js', import.meta.url), { workerData: rules });
       const worker = { thread, inFlight: 0 };
       thread.on('message', ({ id, batch }: FromWorker) => {
         worker.inFlight--;
@@ -110,20 +109,20 @@ export class PackageBuilder {
   private constructor(
     private readonly writer: StagingWriter,
     private readonly dir: string,
-    private readonly window: TimeWindow | null,
+    private readonly rules: ValidationRules,
     private readonly workers: number,
   ) {}
 
-  static async create(dir: string, window: TimeWindow | null, workers = 0): Promise<PackageBuilder> {
-    return new PackageBuilder(await StagingWriter.create(dir), dir, window, workers);
+  static async create(dir: string, rules: ValidationRules, workers = 0): Promise<PackageBuilder> {
+    return new PackageBuilder(await StagingWriter.create(dir), dir, rules, workers);
   }
 
   add(records: RawRecord[]): Promise<void> {
     if (!this.pool && this.workers > 0 && this.counts.read >= INLINE_RECORDS) {
-      this.pool = new WorkerPool(this.workers, this.window, (batch) => this.stageInTurn(batch));
+      this.pool = new WorkerPool(this.workers, this.rules, (batch) => this.stageInTurn(batch));
     }
     if (this.pool) return this.pool.validate(records);
-    return this.stage(validateBatch(records, this.window));
+    return this.stage(validateBatch(records, this.rules));
   }
 
   private stageInTurn(batch: ValidatedBatch): Promise<void> {
@@ -146,7 +145,7 @@ export class PackageBuilder {
     await this.pool?.drain();
     const manifest: PackageManifest = {
       runId,
-      window: this.window,
+      window: this.rules.window,
       sourceFiles,
       sourceCount,
       files: await this.writer.finish(),

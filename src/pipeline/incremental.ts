@@ -40,7 +40,12 @@ async function loadFiles(session: Session, pattern: string): Promise<void> {
   const unreadable: string[] = [];
   for (const file of fresh) {
     session.stop.throwIfRequested();
-    const input = { window: null, records: readSourceFile(file.path), sourceCount: null, sourceFiles: [file] };
+    const input = {
+      window: null,
+      records: readSourceFile(file.path, session.config.source.max_record_bytes),
+      sourceCount: null,
+      sourceFiles: [file],
+    };
     try {
       await extractAndLoad(session, input, null);
     } catch (error) {

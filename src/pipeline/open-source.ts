@@ -28,7 +28,7 @@ export async function openSource(
       const downloads = join(config.staging.path, config.pipeline.name, 'downloads');
       return {
         kind: 'windowed',
-        source: new ExportApiSource(s.url!, http(s.token!), s.export, downloads),
+        source: new ExportApiSource(s.url!, http(s.token!), s.export, downloads, s.max_record_bytes),
         close: async () => undefined,
       };
     }

@@ -48,7 +48,8 @@ async function extractPart(
   const seq = session.nextSeq();
   const dir = join(session.stagingRoot, session.runId, String(seq).padStart(4, '0'));
   const started = performance.now();
-  const builder = await PackageBuilder.create(dir, input.window, session.config.staging.workers);
+  const rules = { window: input.window, maxRecordBytes: session.config.source.max_record_bytes };
+  const builder = await PackageBuilder.create(dir, rules, session.config.staging.workers);
   try {
     let taken = 0;
     let exhausted = false;

@@ -25,6 +25,7 @@ export class ExportApiSource implements WindowedSource {
     private readonly http: HttpOptions,
     private readonly settings: ExportSettings,
     private readonly downloadDir: string,
+    private readonly maxRecordBytes: number,
   ) {
     const base = baseUrl.endsWith('/') ? baseUrl : `${baseUrl}/`;
     this.exportsUrl = new URL('v1/exports', base);
@@ -49,7 +50,7 @@ export class ExportApiSource implements WindowedSource {
     );
     this.http.logger.info({ export: id, bytes }, 'export downloaded');
     try {
-      for await (const batch of readSourceFile(file)) {
+      for await (const batch of readSourceFile(file, this.maxRecordBytes)) {
         // The download's temporary path is meaningless later: rejects name the export instead.
         yield batch.map((record) => ({
           ...record,

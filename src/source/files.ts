@@ -2,12 +2,13 @@ import { createReadStream } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { createGunzip } from 'node:zlib';
-import { createInterface } from 'node:readline';
+import { isUtf8 } from 'node:buffer';
 import { isAbsolute, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { glob, isDynamicPattern } from 'tinyglobby';
 import { parse as parseCsv } from 'csv-parse';
 import streamArray from 'stream-json/streamers/stream-array.js';
+import { KEPT_BYTES } from '../contract/event.js';
 import type { RawRecord } from './source.js';
 
 export interface SourceFile {
@@ -88,13 +89,53 @@ async function* batched(records: AsyncIterable<RawRecord>): AsyncIterable<RawRec
   if (batch.length > 0) yield batch;
 }
 
-async function* jsonLines(path: string, input: Readable): AsyncIterable<RawRecord> {
+/**
+ * JSON lines, split at the byte level: readline can neither bound a line's
+ * length nor see bytes that are not UTF-8. A line over `maxBytes` is never
+ * held whole: it is rejected with its first bytes; a line that is not UTF-8
+ * is rejected; a BOM before the first line and CR before LF are dropped.
+ * Lines are numbered as an editor shows them, blank ones included.
+ */
+async function* jsonLines(path: string, input: Readable, maxBytes: number): AsyncIterable<RawRecord> {
+  let pieces: Buffer[] = [];
+  let size = 0;
   let line = 0;
-  for await (const text of createInterface({ input, crlfDelay: Infinity })) {
+  const keep = (piece: Buffer) => {
+    if (size <= maxBytes) pieces.push(piece.subarray(0, maxBytes + 1 - size));
+    size += piece.length;
+  };
+  const take = (): RawRecord | undefined => {
     line++;
-    const trimmed = (text as string).trim();
-    if (trimmed === '') continue;
-    yield { kind: 'line', text: trimmed, location: { source: path, ref: `line ${line}` } };
+    const location = { source: path, ref: `line ${line}` };
+    let bytes = Buffer.concat(pieces);
+    const total = size;
+    pieces = [];
+    size = 0;
+    if (line === 1 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) bytes = bytes.subarray(3);
+    if (total > maxBytes) {
+      const error = `record larger than ${maxBytes} bytes (${total} bytes): its first ${KEPT_BYTES} bytes are kept`;
+      return { kind: 'unparseable', text: bytes.subarray(0, KEPT_BYTES).toString('utf8'), error, location };
+    }
+    if (!isUtf8(bytes)) {
+      const error = 'not valid UTF-8 (the bad bytes are shown as U+FFFD)';
+      return { kind: 'unparseable', text: bytes.toString('utf8').trim(), error, location };
+    }
+    const text = bytes.toString('utf8').trim();
+    return text === '' ? undefined : { kind: 'line', text, location };
+  };
+  for await (const chunk of input as AsyncIterable<Buffer>) {
+    let start = 0;
+    for (let end = chunk.indexOf(0x0a, start); end !== -1; end = chunk.indexOf(0x0a, start)) {
+      keep(chunk.subarray(start, end));
+      const record = take();
+      if (record) yield record;
+      start = end + 1;
+    }
+    keep(chunk.subarray(start));
+  }
+  if (size > 0) {
+    const record = take();
+    if (record) yield record;
   }
 }
 
@@ -130,11 +171,13 @@ async function* csvRows(path: string, input: Readable): AsyncIterable<RawRecord>
       yield { kind: 'unparseable', text: row.raw.trimEnd(), error, location };
       continue;
     }
-    const value: Record<string, unknown> = {};
-    header.forEach((column, i) => {
-      const cell = row.record[i]!;
-      if (cell !== '') value[column] = csvCell(column, cell); // an empty cell is null
-    });
+    // Built as own properties: a header named __proto__ must not reach the object's prototype.
+    const value = Object.fromEntries(
+      header.flatMap((column, i) => {
+        const cell = row.record[i]!;
+        return cell === '' ? [] : [[column, csvCell(column, cell)]]; // an empty cell is null
+      }),
+    );
     yield { kind: 'value', value, location };
   }
 }
@@ -144,12 +187,19 @@ export class UnreadableFileError extends Error {
   override readonly name = 'UnreadableFileError';
 }
 
-/** Streams one file's records in bounded batches; a file that breaks off names itself in the error. */
-export async function* readSourceFile(path: string): AsyncIterable<RawRecord[]> {
+/**
+ * Streams one file's records in bounded batches; a file that breaks off names itself in the error.
+ * `maxRecordBytes` bounds a JSON line as it is read (other formats are judged once parsed).
+ */
+export async function* readSourceFile(path: string, maxRecordBytes: number): AsyncIterable<RawRecord[]> {
   const format = formatOf(path);
   const input = await openDecoded(path);
   const records =
-    format === 'csv' ? csvRows(path, input) : format === 'json' ? jsonArray(path, input) : jsonLines(path, input);
+    format === 'csv'
+      ? csvRows(path, input)
+      : format === 'json'
+        ? jsonArray(path, input)
+        : jsonLines(path, input, maxRecordBytes);
   try {
     yield* batched(records);
   } catch (error) {

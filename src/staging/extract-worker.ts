@@ -1,7 +1,6 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import type { RawRecord } from '../source/source.js';
-import type { TimeWindow } from '../state/window.js';
-import { validateBatch, type ValidatedBatch } from './validate-batch.js';
+import { validateBatch, type ValidatedBatch, type ValidationRules } from './validate-batch.js';
 
 export type ToWorker = { id: number; records: RawRecord[] };
 export type FromWorker = { id: number; batch: ValidatedBatch };
@@ -12,7 +11,7 @@ export type FromWorker = { id: number; batch: ValidatedBatch };
  * measured here, a DuckDB instance inside a worker thread could crash the
  * process when the thread ended.
  */
-const window = workerData as TimeWindow | null;
+const rules = workerData as ValidationRules;
 parentPort!.on('message', ({ id, records }: ToWorker) => {
-  parentPort!.postMessage({ id, batch: validateBatch(records, window) } satisfies FromWorker);
+  parentPort!.postMessage({ id, batch: validateBatch(records, rules) } satisfies FromWorker);
 });

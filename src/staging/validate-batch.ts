@@ -1,11 +1,52 @@
 import { eventHash, sha256Hex, stableStringify } from '../contract/hash.js';
 import { normalizeRecord } from '../contract/normalize.js';
 import { parseInstantMicros } from '../contract/scalars.js';
-import type { CanonicalEvent, RejectReason } from '../contract/event.js';
+import { KEPT_BYTES, type CanonicalEvent, type RejectReason } from '../contract/event.js';
 import type { RawRecord } from '../source/source.js';
 import type { TimeWindow } from '../state/window.js';
 import { dateKeyOf } from '../util/dates.js';
 import type { ExtractCounts } from './package.js';
+
+/** What validation is told besides the records; plain data, so it crosses to worker threads. */
+export interface ValidationRules {
+  /** Events outside it are counted, not staged (null: files, which have no window). */
+  window: TimeWindow | null;
+  /** A record larger than this is rejected with its first bytes kept. */
+  maxRecordBytes: number;
+}
+
+/** Deeper than any event has reason to be, shallow enough that nothing downstream recurses far. */
+const MAX_DEPTH = 32;
+/** Keys that could reach an object's prototype: never data in this contract, so never trusted. */
+const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+
+/** Half of a UTF-16 pair without its other half: text no UTF-8 store can hold as it came. */
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+/**
+ * Why a parsed record is refused before the contract looks at it, or null:
+ * too deep, a prototype key, or a string that is not valid Unicode (it would
+ * be stored altered). Iterative, so no record can exhaust the stack here.
+ */
+function structuralReason(value: unknown): RejectReason | null {
+  const stack: { node: unknown; path: string; depth: number }[] = [{ node: value, path: '', depth: 0 }];
+  while (stack.length > 0) {
+    const { node, path, depth } = stack.pop()!;
+    if (typeof node === 'string' && LONE_SURROGATE.test(node)) {
+      return { path: path || '(record)', message: 'not valid Unicode (a lone surrogate)' };
+    }
+    if (node === null || typeof node !== 'object') continue;
+    if (depth > MAX_DEPTH) return { path: path || '(record)', message: `nested deeper than ${MAX_DEPTH} levels` };
+    for (const key of Object.keys(node)) {
+      const child = path ? `${path}.${key}` : key;
+      if (FORBIDDEN_KEYS.has(key)) return { path: child, message: `the key "${key}" is not accepted anywhere` };
+      if (LONE_SURROGATE.test(key))
+        return { path: child, message: 'a key that is not valid Unicode (a lone surrogate)' };
+      stack.push({ node: (node as Record<string, unknown>)[key], path: child, depth: depth + 1 });
+    }
+  }
+  return null;
+}
 
 /** A staged value: what DuckDB's appender takes (kept free of DuckDB so worker threads never load it). */
 export type StagedValue = string | number | bigint | boolean | null;
@@ -42,8 +83,19 @@ function fieldOf(record: Parsed, field: string): string | null {
   return typeof value === 'string' && value.length > 0 ? value : null;
 }
 
-function rejectRow(record: Parsed, reasons: RejectReason[]): StagedValue[] {
-  const text = record.kind === 'unparseable' ? record.text : stableStringify(record.value);
+/** A rejected record as text: as read, or serialised (natively, guarded, when its shape is suspect). */
+function payloadOf(record: Parsed, raw: RawRecord, suspect = false): string {
+  if (raw.kind !== 'value') return raw.text;
+  if (record.kind === 'unparseable') return record.text;
+  if (!suspect) return stableStringify(record.value);
+  try {
+    return JSON.stringify(record.value);
+  } catch {
+    return '(a value nested too deep to show; see the source)';
+  }
+}
+
+function rejectRow(record: Parsed, text: string, reasons: RejectReason[]): StagedValue[] {
   // What a rejected record still tells: its id and its event time, when they are usable.
   const timestamp = fieldOf(record, 'timestamp');
   const tsUs = timestamp === null ? undefined : parseInstantMicros(timestamp);
@@ -88,7 +140,8 @@ function eventRow(event: CanonicalEvent): StagedValue[] {
  * rows, the rest quarantine rows with their reasons. Nothing is dropped
  * silently. A pure function of its input, so it runs the same on any thread.
  */
-export function validateBatch(records: readonly RawRecord[], window: TimeWindow | null): ValidatedBatch {
+export function validateBatch(records: readonly RawRecord[], rules: ValidationRules): ValidatedBatch {
+  const { window, maxRecordBytes } = rules;
   const batch: ValidatedBatch = {
     events: [],
     policies: [],
@@ -100,15 +153,31 @@ export function validateBatch(records: readonly RawRecord[], window: TimeWindow 
   for (const raw of records) {
     counts.read++;
     const record = parsed(raw);
-    if (record.kind === 'unparseable') {
+    const reject = (reasons: RejectReason[], text = payloadOf(record, raw)) => {
       counts.rejected++;
-      batch.rejects.push(rejectRow(record, [{ path: '(record)', message: record.error }]));
+      batch.rejects.push(rejectRow(record, text, reasons));
+    };
+    if (record.kind === 'unparseable') {
+      reject([{ path: '(record)', message: record.error }]);
       continue;
+    }
+    const structural = structuralReason(record.value);
+    if (structural) {
+      reject([structural], payloadOf(record, raw, true));
+      continue;
+    }
+    // Lines were bounded as they were read; values (API pages, arrays, CSV rows) are judged here.
+    if (raw.kind === 'value') {
+      const text = stableStringify(record.value);
+      if (Buffer.byteLength(text) > maxRecordBytes) {
+        const message = `record larger than ${maxRecordBytes} bytes (${Buffer.byteLength(text)} bytes): its first ${KEPT_BYTES} bytes are kept`;
+        reject([{ path: '(record)', message }], Buffer.from(text).subarray(0, KEPT_BYTES).toString('utf8'));
+        continue;
+      }
     }
     const result = normalizeRecord(record.value);
     if (!result.ok) {
-      counts.rejected++;
-      batch.rejects.push(rejectRow(record, result.reasons));
+      reject(result.reasons);
       continue;
     }
     const { event } = result;

@@ -1,0 +1,131 @@
+import { writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readSourceFile } from '../../src/source/files.js';
+import { validateBatch } from '../../src/staging/validate-batch.js';
+import { aetl, type CliResult } from '../helpers/cli.js';
+import { query } from '../helpers/duckdb.js';
+import { MAX_RECORD_BYTES, writeHostileCorpus, type Corpus } from '../helpers/hostile-corpus.js';
+import { Workspace } from '../helpers/workspace.js';
+
+describe('a hostile corpus of files (seeded, > 10k records): nothing crashes, nothing is lost', () => {
+  const ws = new Workspace();
+  let corpus: Corpus;
+  let run: CliResult;
+
+  beforeAll(async () => {
+    corpus = writeHostileCorpus(ws.path('inbox'), 2026);
+    const config = ws.writeConfig({
+      source: { kind: 'files', files: ws.path('inbox'), max_record_bytes: `${MAX_RECORD_BYTES / 1024}KB` },
+      checks: { max_reject_rate: 1 },
+    });
+    run = await aetl(['run', '--config', config], {}, 180_000);
+  }, 240_000);
+  afterAll(() => ws.remove());
+
+  it('the run completes: only the truncated gzip files fail it, each named, and no exception escapes', () => {
+    expect(corpus.records).toBeGreaterThan(10_000);
+    expect(run.code, run.stderr).toBe(1);
+    expect(run.stderr).toContain(`${corpus.unreadableFiles.length} file(s) could not be read`);
+    for (const file of corpus.unreadableFiles) expect(run.stderr).toContain(file);
+    expect(run.stderr).not.toMatch(/TypeError|RangeError|Maximum call stack|at .*\.js:\d+/);
+  });
+
+  it('valid + rejected = input: every valid event loaded once, every bad record quarantined', async () => {
+    const facts = await query(ws.warehouse, 'SELECT event_id FROM fact_ai_event');
+    expect(new Set(facts.map((r) => String(r.event_id)))).toEqual(corpus.validIds);
+    expect(facts).toHaveLength(corpus.validIds.size);
+    const [rejects] = await query(ws.warehouse, 'SELECT count(*) AS n FROM etl_rejected_event');
+    expect(Number(rejects!.n), JSON.stringify(corpus.byKind)).toBe(corpus.rejected);
+    const [read] = await query(ws.warehouse, 'SELECT sum(read) AS read, sum(rejected) AS rejected FROM etl_run_window');
+    expect(Number(read!.read)).toBe(corpus.records);
+    expect(Number(read!.rejected)).toBe(corpus.rejected);
+  });
+
+  it('every reject has a reason with a field path and a location naming file and line or item', async () => {
+    const rejects = await query(
+      ws.warehouse,
+      'SELECT source_location, source_ref, reasons::VARCHAR AS reasons, payload FROM etl_rejected_event',
+    );
+    for (const r of rejects) {
+      const where = `${String(r.source_location)} ${String(r.source_ref)}`;
+      expect(String(r.source_location), where).toMatch(/\/inbox\/batch-\d{3}\.(jsonl|jsonl\.gz|json|csv)$/);
+      expect(String(r.source_ref), where).toMatch(/^(line|item) \d+$/);
+      const reasons = JSON.parse(String(r.reasons)) as { path: string; message: string }[];
+      expect(reasons.length, where).toBeGreaterThan(0);
+      for (const reason of reasons) {
+        expect(reason.path, where).toBeTruthy();
+        expect(reason.message, where).toBeTruthy();
+      }
+    }
+    // Oversized records keep their first bytes only, and say how large they were.
+    const oversized = rejects.filter((r) => String(r.reasons).includes('larger than'));
+    expect(oversized).toHaveLength(corpus.byKind.oversized!);
+    for (const r of oversized) expect(Buffer.byteLength(String(r.payload))).toBeLessThanOrEqual(1024);
+  });
+
+  it('unreadable files stay out of the file ledger, the others are in it', async () => {
+    const ledger = await query(ws.warehouse, 'SELECT path FROM etl_file_ledger');
+    const paths = new Set(ledger.map((r) => String(r.path)));
+    for (const file of corpus.unreadableFiles) expect(paths.has(file)).toBe(false);
+    expect(paths.size).toBe(24 - corpus.unreadableFiles.length + 2); // + the empty and the blank file
+  });
+});
+
+describe('hostile input in-process: no prototype pollution, whatever the keys', () => {
+  const ws = new Workspace();
+  afterAll(() => ws.remove());
+
+  it('records with __proto__, constructor and prototype keys are quarantined; no object prototype changes', async () => {
+    writeFileSync(
+      ws.path('proto.jsonl'),
+      [
+        '{"__proto__": {"polluted": "yes"}, "id": "a"}',
+        '{"id": "b", "metadata": {"constructor": {"prototype": {"polluted": "yes"}}}}',
+        '{"id": "c", "policies_evaluated": [{"name": "x", "result": "pass", "__proto__": {"polluted": "yes"}}]}',
+      ].join('\n'),
+    );
+    writeFileSync(ws.path('proto.csv'), '__proto__,id,constructor\n"{""polluted"":""yes""}",d,x\n');
+    const rules = { window: null, maxRecordBytes: 1024 ** 2 };
+    let rejected = 0;
+    for (const file of ['proto.jsonl', 'proto.csv']) {
+      for await (const records of readSourceFile(ws.path(file), rules.maxRecordBytes)) {
+        const batch = validateBatch(records, rules);
+        expect(batch.events).toEqual([]);
+        rejected += batch.counts.rejected;
+        for (const row of batch.rejects)
+          expect(String(row[4])).toMatch(/"the key \\"(__proto__|constructor)\\" is not accepted anywhere"|expected/);
+      }
+    }
+    expect(rejected).toBe(4);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    expect(Object.prototype).not.toHaveProperty('polluted');
+  });
+});
+
+describe('an HTML error page instead of JSON from the Events API', () => {
+  const ws = new Workspace();
+  let server: Server;
+  let url = '';
+  beforeAll(async () => {
+    server = createServer((_, res) =>
+      res.writeHead(200, { 'content-type': 'text/html' }).end('<html><body>502 Bad Gateway</body></html>'),
+    );
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(async () => {
+    await new Promise((resolve) => server.close(resolve));
+    ws.remove();
+  });
+
+  it('fails the run with exit 1 after bounded retries, naming the URL and what came back; nothing moves', async () => {
+    const config = ws.writeConfig({ source: { kind: 'events_api', url, token: 'html-token', max_retries: 2 } });
+    const run = await aetl(['run', '--config', config], { AETL_NOW: '2026-06-10T06:00:00Z' });
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain(`${url}/v1/events returned a body that is not JSON: "<html><body>502 Bad Gateway`);
+    expect(run.stderr).not.toMatch(/TypeError|at .*\.js:\d+|html-token/);
+    expect(await query(ws.warehouse, 'SELECT * FROM etl_state')).toEqual([]);
+  });
+});
