@@ -2,6 +2,7 @@ import { createHmac } from 'node:crypto';
 import pRetry from 'p-retry';
 import type { AlertConfig } from '../config/checks-schema.js';
 import type { Logger } from '../log/logger.js';
+import { redact } from '../util/redact.js';
 import type { CheckResult } from '../warehouse/warehouse.js';
 
 export interface AlertRun {
@@ -44,22 +45,24 @@ export async function sendAlert(
 ): Promise<void> {
   const matching = checks.filter((c) => (config.on as string[]).includes(c.status));
   if (matching.length === 0) return;
-  const body = JSON.stringify({
-    text: text(run, matching),
-    run_id: run.runId,
-    pipeline: run.pipeline,
-    command: run.command,
-    status: run.status,
-    checks: matching.map(({ name, scope, status, observed, expected, message, bucket }) => ({
-      name,
-      scope,
-      status,
-      observed,
-      expected,
-      message,
-      bucket: bucket ? new Date(bucket).toISOString() : null,
-    })),
-  });
+  const body = redact(
+    JSON.stringify({
+      text: text(run, matching),
+      run_id: run.runId,
+      pipeline: run.pipeline,
+      command: run.command,
+      status: run.status,
+      checks: matching.map(({ name, scope, status, observed, expected, message, bucket }) => ({
+        name,
+        scope,
+        status,
+        observed,
+        expected,
+        message,
+        bucket: bucket ? new Date(bucket).toISOString() : null,
+      })),
+    }),
+  );
   const headers: Record<string, string> = { 'content-type': 'application/json' };
   if (config.secret) headers['x-signature'] = signature(config.secret, body);
   const where = new URL(config.url).origin;

@@ -17,6 +17,7 @@ import { loadReferenceData } from '../reference/reference-data.js';
 import { startSimulator } from '../simulator/simulator.js';
 import { nowMs } from '../util/clock.js';
 import { ConfigError, EXIT, UsageError, type ExitCode } from '../util/errors.js';
+import { redact } from '../util/redact.js';
 import { formatRows, formatRunSummary, formatStatus } from './summary.js';
 
 interface GlobalOptions {
@@ -39,7 +40,7 @@ function context(command: Command): { options: GlobalOptions; logger: Logger } {
 }
 
 function print(options: GlobalOptions, json: unknown, human: string): void {
-  process.stdout.write(options.json ? `${JSON.stringify(json, null, 2)}\n` : `${human}\n`);
+  process.stdout.write(redact(options.json ? `${JSON.stringify(json, null, 2)}\n` : `${human}\n`));
 }
 
 let exitCode: ExitCode = EXIT.ok;
@@ -267,7 +268,7 @@ try {
   if (!(error instanceof CommanderError)) {
     const message = error instanceof Error ? error.message : String(error);
     const prefix = error instanceof ConfigError || error instanceof UsageError ? '' : 'error: ';
-    process.stderr.write(`aetl: ${prefix}${message}\n`);
+    process.stderr.write(redact(`aetl: ${prefix}${message}\n`));
   }
 }
 process.exitCode = exitCode;

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
+import { registerSecret } from '../util/redact.js';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError } from '../util/errors.js';
@@ -61,6 +62,21 @@ function resolvePaths(config: Config, baseDir: string): Config {
   };
 }
 
+/** Keys whose values are credentials; a webhook URL is one too (it is all a caller needs). */
+const SECRET_KEY = /(^|_)(token|password|secret|passphrase|private_key|key)$/;
+
+/** Registers every credential in the config with the redaction layer, before anything can print one. */
+function registerSecrets(value: unknown, path: string[]): void {
+  if (typeof value === 'string') {
+    const key = path.at(-1) ?? '';
+    if (SECRET_KEY.test(key) || path.join('.') === 'checks.alert.url') registerSecret(value);
+    return;
+  }
+  if (value !== null && typeof value === 'object') {
+    for (const [key, item] of Object.entries(value)) registerSecrets(item, [...path, key]);
+  }
+}
+
 export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv = process.env): Config {
   let raw: unknown;
   try {
@@ -71,7 +87,9 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
     throw new ConfigError(`${file}: expected a YAML mapping at the top level`);
   }
-  const parsed = configSchema.safeParse(interpolateEnv(raw, [], file, env));
+  const interpolated = interpolateEnv(raw, [], file, env);
+  registerSecrets(interpolated, []);
+  const parsed = configSchema.safeParse(interpolated);
   if (!parsed.success) throw new ConfigError(describeIssues(file, parsed.error));
   return resolvePaths(parsed.data, dirname(resolve(file)));
 }

@@ -1,5 +1,6 @@
 import { pino, type Logger as PinoLogger } from 'pino';
 import pretty from 'pino-pretty';
+import { redact } from '../util/redact.js';
 
 export type Logger = PinoLogger;
 
@@ -22,7 +23,13 @@ const REDACT_PATHS = [...SECRET_KEYS, ...SECRET_KEYS.map((key) => `*.${key}`)];
  * JSON lines when stderr is not a TTY; pretty, human lines when it is.
  */
 export function createLogger(level: string, stream: NodeJS.WriteStream & { fd?: number } = process.stderr): Logger {
-  const options = { level, redact: { paths: REDACT_PATHS, censor: '[redacted]' }, base: undefined };
+  const options = {
+    level,
+    redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+    base: undefined,
+    // Value-based, after key-based: a secret inside any message or field is censored too.
+    hooks: { streamWrite: redact },
+  };
   if (stream.isTTY) {
     return pino(options, pretty({ destination: stream, colorize: true, sync: true, ignore: 'pid,hostname' }));
   }

@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import type { Logger } from '../../log/logger.js';
 import type { ReferenceData } from '../../reference/reference-data.js';
 import { failpoint } from '../../util/failpoint.js';
+import { redact, redactNullable } from '../../util/redact.js';
 import { DAY_MS, dateKeyOf } from '../../util/dates.js';
 import type {
   CheckResult,
@@ -326,7 +327,7 @@ export class DuckDBWarehouse implements Warehouse {
       else appender.appendDouble(check.observed);
       if (check.expected === null) appender.appendNull();
       else appender.appendVarchar(check.expected);
-      appender.appendVarchar(check.message);
+      appender.appendVarchar(redact(check.message));
       appender.appendTimestampTZ(checkedAt);
       if (check.bucket === undefined || check.bucket === null) appender.appendNull();
       else appender.appendTimestampTZ(new DuckDBTimestampTZValue(BigInt(check.bucket) * 1000n));
@@ -396,7 +397,7 @@ export class DuckDBWarehouse implements Warehouse {
       {
         run_id: runId,
         status,
-        error,
+        error: redactNullable(error),
         finished: iso(finishedMs),
       },
     );

@@ -1,4 +1,5 @@
 import type { CheckResult, RunRecord, RunStatus } from '../warehouse.js';
+import { redact, redactNullable } from '../../util/redact.js';
 import { bool, float, instant, int, text, type SqlEngine, type SqlParams } from './sql-engine.js';
 
 /** Our DDL file is schema version 1; later changes come as numbered migrations beside it. */
@@ -130,7 +131,7 @@ export class SqlState {
       `UPDATE ${this.t('etl_run')} SET status = ${this.p('status')}, error = ${this.p('error')},
          finished_at = ${this.p('finished')}
        WHERE run_id = ${this.p('run_id')}`,
-      { run_id: text(runId), status: text(status), error: text(error), finished: instant(finishedMs) },
+      { run_id: text(runId), status: text(status), error: text(redactNullable(error)), finished: instant(finishedMs) },
     );
   }
 
@@ -157,7 +158,7 @@ export class SqlState {
         check.observed === null || !Number.isFinite(check.observed) ? null : check.observed,
       );
       params[`expected_${i}`] = text(check.expected);
-      params[`message_${i}`] = text(check.message);
+      params[`message_${i}`] = text(redact(check.message));
       params[`bucket_${i}`] = instant(check.bucket ?? null);
       const values = ['run_id', 'pipeline', `name_${i}`, `scope_${i}`, `status_${i}`, `blocking_${i}`]
         .concat([`observed_${i}`, `expected_${i}`, `message_${i}`, 'checked_at', `bucket_${i}`])

@@ -188,6 +188,11 @@ function validJwt(token: string, publicKey: KeyObject): boolean {
 export interface StandInUser {
   password?: string;
   publicKey?: KeyObject;
+  /**
+   * Statements matching it fail with a message that echoes the password, as a
+   * careless proxy or server might: for tests of the redaction layer.
+   */
+  failEchoingPassword?: RegExp;
 }
 
 export class SnowflakeStandIn extends DuckDBBackedServer {
@@ -272,6 +277,9 @@ export class SnowflakeStandIn extends DuckDBBackedServer {
     // Session settings, stages and clustering keys mean nothing to DuckDB.
     if (/^\s*(ALTER\s+SESSION|CREATE\s+STAGE|ALTER\s+TABLE\s+\S+\s+CLUSTER\s+BY)\b/i.test(sqlText)) {
       return textRowset(queryId, ['status'], [['Statement executed successfully.']]);
+    }
+    if (this.user.failEchoingPassword?.test(sqlText)) {
+      return this.error(queryId, `statement refused for the session opened with password ${this.user.password}`);
     }
     const kind = STATEMENT_TYPES[sqlText.trim().split(/\s+/)[0]!.toUpperCase()] ?? 0x6000;
     try {
