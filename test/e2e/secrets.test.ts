@@ -141,7 +141,10 @@ describe('secrets never leave the process: logs, errors, status, the run ledger,
   });
 
   it('a failed warehouse statement whose error echoes the password: censored in errors, logs and the ledger', async () => {
-    const standIn = await SnowflakeStandIn.start({ password: SF_PASSWORD, failEchoingPassword: /^MERGE INTO "AETL"."PUBLIC"."FACT_AI_EVENT"/ });
+    const standIn = await SnowflakeStandIn.start({
+      password: SF_PASSWORD,
+      failEchoingPassword: /^MERGE INTO "AETL"."PUBLIC"."FACT_AI_EVENT"/,
+    });
     try {
       const { ws, config } = workspace({
         source: { kind: 'simulator', simulator: { seed: 5, rate_per_minute: 3 } },
