@@ -23,29 +23,58 @@ const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 /** Half of a UTF-16 pair without its other half: text no UTF-8 store can hold as it came. */
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
+interface Walked {
+  node: unknown;
+  depth: number;
+  key: string;
+  parent: Walked | null;
+}
+
+/** A node's field path (`metadata.a.b`), built only for the node a reason names. */
+function pathOf(entry: Walked): string {
+  const keys: string[] = [];
+  for (let at: Walked | null = entry; at?.parent; at = at.parent) keys.push(at.key);
+  return keys.reverse().join('.') || '(record)';
+}
+
 /**
  * Why a parsed record is refused before the contract looks at it, or null:
  * too deep, a prototype key, or a string that is not valid Unicode (it would
  * be stored altered). Iterative, so no record can exhaust the stack here.
+ * Also returns the record's size in UTF-16 units (strings and keys), a lower
+ * bound of its JSON bytes, so the size limit costs nothing on small records.
  */
-function structuralReason(value: unknown): RejectReason | null {
-  const stack: { node: unknown; path: string; depth: number }[] = [{ node: value, path: '', depth: 0 }];
+function inspect(value: unknown): { reason: RejectReason | null; units: number } {
+  const stack: Walked[] = [{ node: value, depth: 0, key: '', parent: null }];
+  let units = 0;
   while (stack.length > 0) {
-    const { node, path, depth } = stack.pop()!;
-    if (typeof node === 'string' && LONE_SURROGATE.test(node)) {
-      return { path: path || '(record)', message: 'not valid Unicode (a lone surrogate)' };
+    const entry = stack.pop()!;
+    const { node, depth } = entry;
+    if (typeof node === 'string') {
+      units += node.length + 2;
+      if (LONE_SURROGATE.test(node))
+        return { reason: { path: pathOf(entry), message: 'not valid Unicode (a lone surrogate)' }, units };
+      continue;
     }
+    units += 4;
     if (node === null || typeof node !== 'object') continue;
-    if (depth > MAX_DEPTH) return { path: path || '(record)', message: `nested deeper than ${MAX_DEPTH} levels` };
+    if (depth > MAX_DEPTH)
+      return { reason: { path: pathOf(entry), message: `nested deeper than ${MAX_DEPTH} levels` }, units };
     for (const key of Object.keys(node)) {
-      const child = path ? `${path}.${key}` : key;
-      if (FORBIDDEN_KEYS.has(key)) return { path: child, message: `the key "${key}" is not accepted anywhere` };
-      if (LONE_SURROGATE.test(key))
-        return { path: child, message: 'a key that is not valid Unicode (a lone surrogate)' };
-      stack.push({ node: (node as Record<string, unknown>)[key], path: child, depth: depth + 1 });
+      const child: Walked = { node: (node as Record<string, unknown>)[key], depth: depth + 1, key, parent: entry };
+      units += key.length + 3;
+      if (FORBIDDEN_KEYS.has(key))
+        return { reason: { path: pathOf(child), message: `the key "${key}" is not accepted anywhere` }, units };
+      if (LONE_SURROGATE.test(key)) {
+        return {
+          reason: { path: pathOf(child), message: 'a key that is not valid Unicode (a lone surrogate)' },
+          units,
+        };
+      }
+      stack.push(child);
     }
   }
-  return null;
+  return { reason: null, units };
 }
 
 /** A staged value: what DuckDB's appender takes (kept free of DuckDB so worker threads never load it). */
@@ -161,13 +190,14 @@ export function validateBatch(records: readonly RawRecord[], rules: ValidationRu
       reject([{ path: '(record)', message: record.error }]);
       continue;
     }
-    const structural = structuralReason(record.value);
-    if (structural) {
-      reject([structural], payloadOf(record, raw, true));
+    const { reason, units } = inspect(record.value);
+    if (reason) {
+      reject([reason], payloadOf(record, raw, true));
       continue;
     }
-    // Lines were bounded as they were read; values (API pages, arrays, CSV rows) are judged here.
-    if (raw.kind === 'value') {
+    // Lines were bounded as they were read; values (API pages, arrays, CSV rows) are judged here,
+    // exactly only when they could be over the limit (a UTF-16 unit is at most 3 UTF-8 bytes).
+    if (raw.kind === 'value' && units * 3 > maxRecordBytes) {
       const text = stableStringify(record.value);
       if (Buffer.byteLength(text) > maxRecordBytes) {
         const message = `record larger than ${maxRecordBytes} bytes (${Buffer.byteLength(text)} bytes): its first ${KEPT_BYTES} bytes are kept`;
