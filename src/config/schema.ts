@@ -2,6 +2,7 @@ import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { checksSchema } from './checks-schema.js';
 import { scheduleSchema } from './schedule-schema.js';
+import type { PrivacyRules } from '../contract/privacy.js';
 import { byteSize, duration } from './duration-schema.js';
 
 const isoInstant = z.iso.datetime({ offset: true }).transform((text) => new Date(text));
@@ -171,6 +172,21 @@ const snowflakeWarehouse = z
 
 const warehouse = z.discriminatedUnion('kind', [duckdbWarehouse, bigqueryWarehouse, snowflakeWarehouse]);
 
+const privacy = z
+  .strictObject({
+    /** Replace user ids by a keyed HMAC-SHA256 everywhere they land (facts' dimension, lake, rejects). */
+    pseudonymize_users: z.boolean().default(false),
+    /** The HMAC key, from the environment (`${AETL_PSEUDONYM_KEY}`); losing it means new pseudonyms. */
+    key: z.string().min(16, 'at least 16 characters').optional(),
+    /** Metadata keys removed before anything is written (e.g. prompt text), also as unknown top-level fields. */
+    drop_metadata_keys: z.array(z.string().min(1)).default([]),
+  })
+  .superRefine((value, ctx) => {
+    if (value.pseudonymize_users && !value.key) {
+      ctx.addIssue({ code: 'custom', path: ['key'], message: 'required when pseudonymize_users is true' });
+    }
+  });
+
 export const configSchema = z.strictObject({
   pipeline: z
     .strictObject({ name: z.string().regex(/^[a-z][a-z0-9_]{0,62}$/, 'lower-case letters, digits and _') })
@@ -202,9 +218,16 @@ export const configSchema = z.strictObject({
     .default({}),
   checks: checksSchema.default(checksSchema.parse({})),
   schedule: scheduleSchema.default(scheduleSchema.parse({})),
+  privacy: privacy.default({ pseudonymize_users: false, drop_metadata_keys: [] }),
 });
 
 export type Config = z.infer<typeof configSchema>;
+
+/** The privacy rules validation applies, from the config. */
+export function privacyRules(config: Config): PrivacyRules {
+  const p = config.privacy;
+  return { pseudonymKey: p.pseudonymize_users ? p.key! : null, dropMetadataKeys: p.drop_metadata_keys };
+}
 export type SimulatorSettings = z.infer<typeof simulatorSettings>;
 export type SimulatorFaults = z.infer<typeof simulatorFaults>;
 export type ExportSettings = z.infer<typeof exportSettings>;

@@ -1,6 +1,7 @@
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { blockingChecks } from '../checks/blocking.js';
+import { privacyRules } from '../config/schema.js';
 import { publishPendingLake } from '../lake/publish.js';
 import type { SourceFile } from '../source/files.js';
 import type { RawRecord, WindowedSource } from '../source/source.js';
@@ -48,7 +49,11 @@ async function extractPart(
   const seq = session.nextSeq();
   const dir = join(session.stagingRoot, session.runId, String(seq).padStart(4, '0'));
   const started = performance.now();
-  const rules = { window: input.window, maxRecordBytes: session.config.source.max_record_bytes };
+  const rules = {
+    window: input.window,
+    maxRecordBytes: session.config.source.max_record_bytes,
+    privacy: privacyRules(session.config),
+  };
   const builder = await PackageBuilder.create(dir, rules, session.config.staging.workers);
   try {
     let taken = 0;

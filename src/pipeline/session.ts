@@ -2,10 +2,10 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { REJECT_RATE_CHECK } from '../checks/blocking.js';
-import type { Config } from '../config/schema.js';
+import { privacyRules, type Config } from '../config/schema.js';
 import { publishPendingLake } from '../lake/publish.js';
 import type { Logger } from '../log/logger.js';
-import { loadReferenceData } from '../reference/reference-data.js';
+import { loadReferenceData, pseudonymizedReference } from '../reference/reference-data.js';
 import { LockHeldError, RunLock } from '../state/lock.js';
 import { EXIT, type ExitCode } from '../util/errors.js';
 import { failpoint } from '../util/failpoint.js';
@@ -221,7 +221,13 @@ export async function runSession(
       try {
         const source = await openSource(config, reference, logger, () => nowMs);
         try {
-          await warehouse.syncReference(reference, pipeline, runId, nowMs);
+          // The source (the simulator) serves raw ids; the warehouse only ever sees pseudonyms.
+          await warehouse.syncReference(
+            pseudonymizedReference(reference, privacyRules(config)),
+            pipeline,
+            runId,
+            nowMs,
+          );
           detail = await work({ ...session, source });
         } finally {
           await source.close();

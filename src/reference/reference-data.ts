@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { parse } from 'csv-parse/sync';
 import type { ReferenceRow } from '../transform/scd2.js';
 import { parseCliInstant } from '../util/dates.js';
+import { pseudonym, type PrivacyRules } from '../contract/privacy.js';
 import { ConfigError } from '../util/errors.js';
 
 /** Which CSV columns feed which dimension (see config/reference/). */
@@ -76,4 +77,11 @@ function readCsv(path: string, kind: ReferenceKind): ReferenceRow[] {
 export function loadReferenceData(paths: Partial<Record<ReferenceKind, string>>): ReferenceData {
   const read = (kind: ReferenceKind) => (paths[kind] === undefined ? [] : readCsv(paths[kind], kind));
   return { users: read('users'), gateways: read('gateways'), models: read('models') };
+}
+
+/** Reference data as the warehouse may hold it: users' natural keys pseudonymised when privacy asks. */
+export function pseudonymizedReference(reference: ReferenceData, privacy: PrivacyRules): ReferenceData {
+  const key = privacy.pseudonymKey;
+  if (key === null) return reference;
+  return { ...reference, users: reference.users.map((row) => ({ ...row, natural: pseudonym(key, row.natural) })) };
 }

@@ -2,6 +2,7 @@ import { eventHash, sha256Hex, stableStringify } from '../contract/hash.js';
 import { normalizeRecord } from '../contract/normalize.js';
 import { parseInstantMicros } from '../contract/scalars.js';
 import { KEPT_BYTES, type CanonicalEvent, type RejectReason } from '../contract/event.js';
+import { applyPrivacy, maskRecord, maskText, type PrivacyRules } from '../contract/privacy.js';
 import type { RawRecord } from '../source/source.js';
 import type { TimeWindow } from '../state/window.js';
 import { dateKeyOf } from '../util/dates.js';
@@ -13,6 +14,8 @@ export interface ValidationRules {
   window: TimeWindow | null;
   /** A record larger than this is rejected with its first bytes kept. */
   maxRecordBytes: number;
+  /** Pseudonymised users and dropped metadata keys, for events and rejects alike. */
+  privacy: PrivacyRules;
 }
 
 /** Deeper than any event has reason to be, shallow enough that nothing downstream recurses far. */
@@ -112,13 +115,19 @@ function fieldOf(record: Parsed, field: string): string | null {
   return typeof value === 'string' && value.length > 0 ? value : null;
 }
 
-/** A rejected record as text: as read, or serialised (natively, guarded, when its shape is suspect). */
-function payloadOf(record: Parsed, raw: RawRecord, suspect = false): string {
-  if (raw.kind !== 'value') return raw.text;
-  if (record.kind === 'unparseable') return record.text;
+/**
+ * A rejected record as text: as read, or serialised (natively, guarded, when
+ * its shape is suspect); with privacy rules, masked like an event would be.
+ */
+function payloadOf(record: Parsed, raw: RawRecord, privacy: PrivacyRules, suspect = false): string {
+  const masking = privacy.pseudonymKey !== null || privacy.dropMetadataKeys.length > 0;
+  if (record.kind === 'unparseable') return masking ? maskText(record.text, privacy) : record.text;
+  if (masking && !suspect) return stableStringify(maskRecord(record.value, privacy));
+  if (raw.kind !== 'value') return masking ? maskText(raw.text, privacy) : raw.text;
   if (!suspect) return stableStringify(record.value);
   try {
-    return JSON.stringify(record.value);
+    const text = JSON.stringify(record.value);
+    return masking ? maskText(text, privacy) : text;
   } catch {
     return '(a value nested too deep to show; see the source)';
   }
@@ -170,7 +179,7 @@ function eventRow(event: CanonicalEvent): StagedValue[] {
  * silently. A pure function of its input, so it runs the same on any thread.
  */
 export function validateBatch(records: readonly RawRecord[], rules: ValidationRules): ValidatedBatch {
-  const { window, maxRecordBytes } = rules;
+  const { window, maxRecordBytes, privacy } = rules;
   const batch: ValidatedBatch = {
     events: [],
     policies: [],
@@ -182,7 +191,7 @@ export function validateBatch(records: readonly RawRecord[], rules: ValidationRu
   for (const raw of records) {
     counts.read++;
     const record = parsed(raw);
-    const reject = (reasons: RejectReason[], text = payloadOf(record, raw)) => {
+    const reject = (reasons: RejectReason[], text = payloadOf(record, raw, privacy)) => {
       counts.rejected++;
       batch.rejects.push(rejectRow(record, text, reasons));
     };
@@ -192,7 +201,7 @@ export function validateBatch(records: readonly RawRecord[], rules: ValidationRu
     }
     const { reason, units } = inspect(record.value);
     if (reason) {
-      reject([reason], payloadOf(record, raw, true));
+      reject([reason], payloadOf(record, raw, privacy, true));
       continue;
     }
     // Lines were bounded as they were read; values (API pages, arrays, CSV rows) are judged here,
@@ -201,7 +210,8 @@ export function validateBatch(records: readonly RawRecord[], rules: ValidationRu
       const text = stableStringify(record.value);
       if (Buffer.byteLength(text) > maxRecordBytes) {
         const message = `record larger than ${maxRecordBytes} bytes (${Buffer.byteLength(text)} bytes): its first ${KEPT_BYTES} bytes are kept`;
-        reject([{ path: '(record)', message }], Buffer.from(text).subarray(0, KEPT_BYTES).toString('utf8'));
+        const kept = Buffer.from(text).subarray(0, KEPT_BYTES).toString('utf8');
+        reject([{ path: '(record)', message }], maskText(kept, privacy));
         continue;
       }
     }
@@ -210,7 +220,7 @@ export function validateBatch(records: readonly RawRecord[], rules: ValidationRu
       reject(result.reasons);
       continue;
     }
-    const { event } = result;
+    const event = applyPrivacy(result.event, privacy);
     const ms = event.event_ts_us / 1000;
     // The source filters on event time too; we clip again so adjacent windows never share an event.
     if (window && (ms < window.startMs || ms >= window.endMs)) {

@@ -2,6 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { NO_PRIVACY } from '../../src/contract/privacy.js';
 import { readSourceFile } from '../../src/source/files.js';
 import { validateBatch } from '../../src/staging/validate-batch.js';
 import { aetl, type CliResult } from '../helpers/cli.js';
@@ -87,7 +88,7 @@ describe('hostile input in-process: no prototype pollution, whatever the keys', 
       ].join('\n'),
     );
     writeFileSync(ws.path('proto.csv'), '__proto__,id,constructor\n"{""polluted"":""yes""}",d,x\n');
-    const rules = { window: null, maxRecordBytes: 1024 ** 2 };
+    const rules = { window: null, maxRecordBytes: 1024 ** 2, privacy: NO_PRIVACY };
     let rejected = 0;
     for (const file of ['proto.jsonl', 'proto.csv']) {
       for await (const records of readSourceFile(ws.path(file), rules.maxRecordBytes)) {

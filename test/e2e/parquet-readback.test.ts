@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { asyncBufferFromFile, parquetMetadataAsync, parquetReadObjects, parquetSchema } from 'hyparquet';
 import { compressors } from 'hyparquet-compressors';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { NO_PRIVACY } from '../../src/contract/privacy.js';
 import { PackageBuilder } from '../../src/pipeline/extract.js';
 import { aetl } from '../helpers/cli.js';
 import { query } from '../helpers/duckdb.js';
@@ -43,7 +44,7 @@ describe('Parquet read back by an independent reader (hyparquet)', () => {
 
   it('staging files: snappy, TIMESTAMP adjusted to UTC, DECIMAL(18,6), INT64', async () => {
     const dir = ws.path('package');
-    const builder = await PackageBuilder.create(dir, { window: null, maxRecordBytes: 1024 ** 2 });
+    const builder = await PackageBuilder.create(dir, { window: null, maxRecordBytes: 1024 ** 2, privacy: NO_PRIVACY });
     await builder.add(
       readFileSync(ws.path('in.jsonl'), 'utf8')
         .split('\n')

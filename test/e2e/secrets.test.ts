@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { simulatorSettingsFrom } from '../../src/config/schema.js';
 import { startSimulator, type RunningSimulator } from '../../src/simulator/simulator.js';
 import { aetl, type CliResult } from '../helpers/cli.js';
-import { query } from '../helpers/duckdb.js';
+import { query, tablesAsText } from '../helpers/duckdb.js';
 import { shippedReference, Workspace } from '../helpers/workspace.js';
 import { SnowflakeStandIn } from '../stand-ins/snowflake/server.js';
 
@@ -28,17 +28,6 @@ function filesUnder(dir: string): string[] {
     const path = join(dir, name);
     return statSync(path).isDirectory() ? filesUnder(path) : [path];
   });
-}
-
-/** Every DuckDB table's rows as text, so compressed storage cannot hide a secret from the search. */
-async function tablesAsText(file: string): Promise<string> {
-  const tables = await query(file, "SELECT table_name FROM information_schema.tables WHERE table_type = 'BASE TABLE'");
-  const texts = await Promise.all(
-    tables.map(async ({ table_name: t }) =>
-      JSON.stringify(await query(file, `SELECT CAST(t AS VARCHAR) AS row FROM "${String(t)}" t`)),
-    ),
-  );
-  return texts.join('\n');
 }
 
 function expectNoSecret(where: string, text: string): void {

@@ -39,3 +39,24 @@ export async function queryWith(
     instance.closeSync();
   }
 }
+
+/** Every table's rows as text, so that compressed storage cannot hide a value from a search. */
+export async function tablesAsText(file: string): Promise<string> {
+  const tables = await query(file, "SELECT table_name FROM information_schema.tables WHERE table_type = 'BASE TABLE'");
+  const texts: string[] = [];
+  for (const { table_name: table } of tables) {
+    const rows = await query(file, `SELECT CAST(t AS VARCHAR) AS row FROM "${String(table)}" t`);
+    texts.push(...rows.map((r) => String(r.row)));
+  }
+  return texts.join('\n');
+}
+
+/** Every Parquet file of a lake, read back as text rows. */
+export async function lakeAsText(lake: string): Promise<string> {
+  const rows = await queryWith(
+    ':memory:',
+    `SELECT CAST(t AS VARCHAR) AS row FROM read_parquet('${lake.replaceAll("'", "''")}/**/*.parquet', union_by_name = true) t`,
+    {},
+  );
+  return rows.map((r) => String(r.row)).join('\n');
+}
