@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Config } from '../config/schema.js';
-import { openDuckDB, type Row } from '../warehouse/duckdb/duckdb-connection.js';
+import { openDuckDB, sqlString, type Row } from '../warehouse/duckdb/duckdb-connection.js';
 import { UsageError } from '../util/errors.js';
 import { duckdbSettings, duckdbWarehouse } from '../pipeline/open-warehouse.js';
 
@@ -33,7 +33,7 @@ export async function runQuery(
   try {
     if (lake) {
       // A function replacement, so a `$` in the path stays literal.
-      const prefix = `'${config.lake.path.replaceAll("'", "''")}/`;
+      const prefix = sqlString(`${config.lake.path}/`).slice(0, -1);
       await db.connection.run(readFileSync(LAKE_VIEWS, 'utf8').replaceAll("'data/lake/", () => prefix));
     }
     const used = Object.fromEntries(Object.entries(params).filter(([name]) => text.includes(`$${name}`)));

@@ -52,6 +52,14 @@ export const scheduleSchema = z.strictObject({
   /** On SIGTERM, how long the running job may go on before it is asked to stop at its next safe point. */
   stop_timeout: duration.default(5 * 60_000),
   jobs: z
-    .record(z.string().regex(/^[a-z][a-z0-9_-]{0,62}$/, 'lower-case letters, digits, _ and -'), job)
+    .record(z.string(), job)
+    .superRefine((jobs, ctx) => {
+      // A job name reaches log lines and the schedule state: plain names only.
+      for (const name of Object.keys(jobs)) {
+        if (!/^[a-z][a-z0-9_-]{0,62}$/.test(name)) {
+          ctx.addIssue({ code: 'custom', path: [name], message: 'a job name is lower-case letters, digits, _ and -' });
+        }
+      }
+    })
     .default(() => z.record(z.string(), job).parse(DEFAULT_JOBS)),
 });

@@ -3,21 +3,19 @@ import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../log/logger.js';
 import { failpoint } from '../util/failpoint.js';
+import { pathInside } from '../util/safe-path.js';
 import type { LakePartition, Warehouse } from '../warehouse/warehouse.js';
 
 const DATE = /^\d{4}-\d{2}-\d{2}$/;
-const TABLE = /^[a-z][a-z0-9_]*$/;
 
 /** `<lake>/<table>/event_date=YYYY-MM-DD/data.parquet`, or `<lake>/<table>/data.parquet` for a dimension. */
 export function partitionFile(lakePath: string, partition: LakePartition): string {
-  if (!TABLE.test(partition.table) || (partition.eventDate !== null && !DATE.test(partition.eventDate))) {
-    throw new Error(`refusing lake partition ${partition.table}/${partition.eventDate}: not a table name and date`);
+  if (partition.eventDate !== null && !DATE.test(partition.eventDate)) {
+    throw new Error(`refusing lake partition ${partition.table}/${partition.eventDate}: not a date`);
   }
-  const dir =
-    partition.eventDate === null
-      ? join(lakePath, partition.table)
-      : join(lakePath, partition.table, `event_date=${partition.eventDate}`);
-  return join(dir, 'data.parquet');
+  return partition.eventDate === null
+    ? pathInside(lakePath, partition.table, 'data.parquet')
+    : pathInside(lakePath, partition.table, `event_date=${partition.eventDate}`, 'data.parquet');
 }
 
 /**

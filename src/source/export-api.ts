@@ -1,9 +1,9 @@
 import { mkdirSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ExportSettings } from '../config/schema.js';
 import { EventsApiSource } from './events-api.js';
 import { readSourceFile } from './files.js';
+import { pathInside } from '../util/safe-path.js';
 import { describeUrl, downloadTo, getJson, postJson, type HttpOptions } from './http.js';
 import type { RawRecord, WindowedSource } from './source.js';
 
@@ -39,9 +39,10 @@ export class ExportApiSource implements WindowedSource {
 
   async *pages(startMs: number, endMs: number): AsyncIterable<RawRecord[]> {
     const id = await this.createExport(startMs, endMs);
+    // The id comes from the source: it names the download only if it is a plain name.
+    const file = pathInside(this.downloadDir, `export-${id}.${this.settings.format}`);
     await this.waitUntilReady(id);
     mkdirSync(this.downloadDir, { recursive: true });
-    const file = join(this.downloadDir, `export-${id.replace(/[^\w-]/g, '_')}.${this.settings.format}`);
     const bytes = await downloadTo(
       new URL(`${encodeURIComponent(id)}/download`, `${this.exportsUrl}/`),
       file,

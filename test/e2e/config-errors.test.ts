@@ -56,4 +56,42 @@ describe('config errors exit 2 and name the key path and file', () => {
     expect(run.code).toBe(2);
     expect(run.stderr).toMatch(/broken\.yaml: not valid YAML/);
   });
+
+  it('hostile identifiers (pipeline, dataset, schema, job names) are refused before any SQL or path is built', async () => {
+    const cases: [Record<string, unknown>, RegExp][] = [
+      [{ pipeline: { name: '../../etc' } }, /pipeline\.name: lower-case letters, digits and _/],
+      [
+        { warehouse: { kind: 'bigquery', project: 'my-project', dataset: 'x`; DROP TABLE y; --' } },
+        /warehouse\.dataset: letters, digits and _/,
+      ],
+      [
+        {
+          warehouse: {
+            kind: 'snowflake',
+            account: 'acct',
+            user: 'u',
+            password: 'p',
+            database: 'db',
+            schema: 'a"; DROP',
+          },
+        },
+        /warehouse\.schema: letters, digits, _ and \$/,
+      ],
+      [
+        {
+          warehouse: { kind: 'snowflake', account: 'acct', user: 'u', password: 'p', database: 'db', stage: '@x/../y' },
+        },
+        /warehouse\.stage: letters, digits, _ and \$/,
+      ],
+      [
+        { schedule: { jobs: { '../x': { cron: '* * * * *', command: 'run' } } } },
+        /schedule\.jobs\.\.\.\/x: a job name is lower-case letters/,
+      ],
+    ];
+    for (const [i, [overrides, message]] of cases.entries()) {
+      const run = await aetl(['run', '--config', ws.writeConfig(overrides, `hostile-${i}.yaml`)]);
+      expect(run.code, run.stderr).toBe(2);
+      expect(run.stderr).toMatch(message);
+    }
+  });
 });

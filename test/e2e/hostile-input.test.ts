@@ -130,3 +130,28 @@ describe('an HTML error page instead of JSON from the Events API', () => {
     expect(await query(ws.warehouse, 'SELECT * FROM etl_state')).toEqual([]);
   });
 });
+
+describe('an Export API that names its export with a path', () => {
+  const ws = new Workspace();
+  let server: Server;
+  let url = '';
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      const body = req.url!.includes('count=true') ? { count: 3 } : { id: '../../../tmp/evil', status: 'ready' };
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(async () => {
+    await new Promise((resolve) => server.close(resolve));
+    ws.remove();
+  });
+
+  it('is refused before anything is downloaded: exit 1, the id named', async () => {
+    const config = ws.writeConfig({ source: { kind: 'export_api', url, token: 'export-token' } });
+    const run = await aetl(['run', '--config', config], { AETL_NOW: '2026-06-10T06:00:00Z' });
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain('refusing the path segment "export-../../../tmp/evil.jsonl"');
+  });
+});
