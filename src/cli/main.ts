@@ -18,7 +18,9 @@ import { startSimulator } from '../simulator/simulator.js';
 import { nowMs } from '../util/clock.js';
 import { ConfigError, EXIT, UsageError, type ExitCode } from '../util/errors.js';
 import { redact } from '../util/redact.js';
-import { formatRows, formatRunSummary, formatStatus } from './summary.js';
+import { formatRetention, formatRows, formatRunSummary, formatStatus } from './summary.js';
+import { applyRetention, retentionPlan } from '../pipeline/retention.js';
+import { resolve } from 'node:path';
 
 interface GlobalOptions {
   config: string;
@@ -178,6 +180,21 @@ withLockOptions(
     rekeyed: await session.warehouse.rebuildDimensions(session.config.pipeline.name, session.runId),
   })),
 );
+
+withLockOptions(
+  program
+    .command('retention')
+    .description('archive and delete fact partitions and ledger rows older than a duration (a dry run without --apply)')
+    .requiredOption('--older-than <duration>', 'e.g. 400d (at least 7d)', durationArg)
+    .option('--archive <dir>', 'write what goes to Parquet under this folder first')
+    .option('--apply', 'delete for real (without it, only print what would go)'),
+).action(async (opts: LockOptions & { olderThan: number; archive?: string; apply?: boolean }, command: Command) => {
+  const options = { olderThanMs: opts.olderThan, archiveDir: opts.archive ? resolve(opts.archive) : null };
+  if (opts.apply) return runCommand(command, 'retention', opts, applyRetention(options));
+  const { options: global, logger } = context(command);
+  const plan = await retentionPlan(loadConfig(global.config), logger, nowMs(), options);
+  print(global, plan, formatRetention(plan));
+});
 
 program
   .command('status')

@@ -1,6 +1,7 @@
 import type { RunSummary } from '../pipeline/session.js';
 import type { CheckResult, StatusReport } from '../warehouse/warehouse.js';
 import type { ReconcileDay } from '../pipeline/reconcile.js';
+import type { RetentionDetail } from '../pipeline/retention.js';
 
 const n = (value: number) => value.toLocaleString('en-US');
 const when = (ms: number) => new Date(ms).toISOString().replace('.000Z', 'Z');
@@ -53,6 +54,7 @@ export function formatRunSummary(s: RunSummary): string {
   if (checks.length > 0) lines.push('', formatChecks(checks));
   if (s.command === 'reconcile' && Array.isArray(s.detail)) lines.push('', formatReconcile(s.detail as ReconcileDay[]));
   if (s.command === 'rebuild-dims') lines.push(`re-keyed   ${n((s.detail as { rekeyed: number }).rekeyed)} fact rows`);
+  if (s.command === 'retention') lines.push('', formatRetention(s.detail as RetentionDetail));
   lines.push('', `warehouse  ${s.warehouse}`, `lake       ${s.lake}`);
   if (s.error) lines.push(`error      ${s.error}`);
   return lines.join('\n');
@@ -83,6 +85,19 @@ function formatChecks(checks: CheckResult[]): string {
       e.detail,
     ]),
   ]);
+}
+
+/** What retention removed (or, without --apply, would remove). */
+export function formatRetention(r: RetentionDetail): string {
+  const verb = r.applied ? 'removed' : 'would remove';
+  if (r.items.length === 0 && r.lakePartitions.length === 0) return `nothing older than ${r.cutoff} to remove`;
+  return [
+    `${verb}: everything before ${r.cutoff}, and ${r.lakePartitions.length} lake partition folder(s)`,
+    table([
+      ['table', 'event_date', 'rows', 'archived to'],
+      ...r.items.map((i) => [i.table, i.eventDate ?? '(older rows)', n(i.rows), i.archivedTo ?? '']),
+    ]),
+  ].join('\n');
 }
 
 function formatReconcile(days: ReconcileDay[]): string {

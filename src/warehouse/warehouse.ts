@@ -86,6 +86,15 @@ export interface LakePartition {
   eventDate: string | null;
 }
 
+/** What retention removes: a fact partition (its UTC date) or a ledger table's old rows (eventDate null). */
+export interface RetentionItem {
+  table: string;
+  eventDate: string | null;
+  rows: number;
+  /** The Parquet file it was archived to, once applied with an archive. */
+  archivedTo?: string | null;
+}
+
 export interface StatusReport {
   pipeline: string;
   checkpoint: string | null;
@@ -127,5 +136,15 @@ export interface Warehouse {
   exportLakePartition(partition: LakePartition, file: string): Promise<void>;
   clearLakePending(pipeline: string, partition: LakePartition): Promise<void>;
   status(pipeline: string, lastRuns: number): Promise<StatusReport>;
+  /** Fact partitions before `cutoffMs` (a UTC midnight), and this pipeline's ledger rows older than it. */
+  retentionPlan(pipeline: string, cutoffMs: number): Promise<RetentionItem[]>;
+  /** Archives (with `archiveDir`) then deletes the plan in one transaction, recorded in etl_retention. */
+  applyRetention(
+    pipeline: string,
+    runId: string,
+    cutoffMs: number,
+    archiveDir: string | null,
+    nowMs: number,
+  ): Promise<RetentionItem[]>;
   close(): Promise<void>;
 }

@@ -13,6 +13,7 @@ import type {
   LoadFacts,
   LoadOutcome,
   LoadRequest,
+  RetentionItem,
   RunRecord,
   RunStatus,
   StatusReport,
@@ -31,6 +32,7 @@ import {
 } from './duckdb-connection.js';
 import { insertInferredMembers, rekeyFacts, syncReferenceDimensions } from './duckdb-dimensions.js';
 import * as sql from './duckdb-sql.js';
+import { applyRetention, retentionPlan } from './duckdb-retention.js';
 import { DuckDBTimestampTZValue } from '@duckdb/node-api';
 import { duckdbDialect, type CheckDialect } from '../../checks/dialect.js';
 import { presentCountSql } from '../../checks/check-sql.js';
@@ -401,6 +403,21 @@ export class DuckDBWarehouse implements Warehouse {
         finished: iso(finishedMs),
       },
     );
+  }
+
+  retentionPlan(pipeline: string, cutoffMs: number): Promise<RetentionItem[]> {
+    return retentionPlan(this.runner, pipeline, cutoffMs);
+  }
+
+  async applyRetention(
+    pipeline: string,
+    runId: string,
+    cutoffMs: number,
+    archiveDir: string | null,
+    nowMs: number,
+  ): Promise<RetentionItem[]> {
+    const plan = await retentionPlan(this.runner, pipeline, cutoffMs);
+    return applyRetention(this.runner, plan, { pipeline, runId, cutoffMs, archiveDir, nowMs });
   }
 
   async pendingLakePartitions(pipeline: string): Promise<LakePartition[]> {

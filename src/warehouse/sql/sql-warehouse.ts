@@ -3,6 +3,7 @@ import { duplicateIdsSql, presentCountSql } from '../../checks/check-sql.js';
 import type { ReferenceData } from '../../reference/reference-data.js';
 import { DAY_MS } from '../../util/dates.js';
 import { failpoint } from '../../util/failpoint.js';
+import { UsageError } from '../../util/errors.js';
 import type {
   CheckResult,
   LakePartition,
@@ -10,6 +11,7 @@ import type {
   LoadFacts,
   LoadOutcome,
   LoadRequest,
+  RetentionItem,
   RunRecord,
   RunStatus,
   StatusReport,
@@ -124,6 +126,14 @@ export abstract class SqlWarehouse implements Warehouse {
 
   finishRun(runId: string, status: RunStatus, error: string | null, finishedMs: number): Promise<void> {
     return this.state.finishRun(runId, status, error, finishedMs);
+  }
+
+  async retentionPlan(): Promise<RetentionItem[]> {
+    throw new UsageError(`aetl retention is not available on ${this.dialect.name} yet; it is on DuckDB`);
+  }
+
+  async applyRetention(): Promise<RetentionItem[]> {
+    throw new UsageError(`aetl retention is not available on ${this.dialect.name} yet; it is on DuckDB`);
   }
 
   async pendingLakePartitions(): Promise<LakePartition[]> {
