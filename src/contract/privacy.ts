@@ -54,41 +54,77 @@ export function maskRecord(value: unknown, rules: PrivacyRules): unknown {
   if (rules.pseudonymKey !== null) {
     for (const field of USER_FIELDS) {
       const user = record[field];
-      if (typeof user === 'string') record[field] = pseudonym(rules.pseudonymKey, user);
+      // Any scalar: a numeric id is an id too.
+      if (user !== null && user !== undefined && typeof user !== 'object') {
+        record[field] = pseudonym(rules.pseudonymKey, String(user));
+      }
     }
   }
   return record;
 }
 
-const JSON_STRING = '"((?:[^"\\\\]|\\\\.)*)"';
-/** A JSON string, or one the damage cut off before its closing quote. */
-const JSON_STRING_OR_CUT = '"((?:[^"\\\\]|\\\\.)*)(?:"|$)';
+/** Where the JSON value starting at `start` ends: a string, a bracketed value, or a scalar; or the text's end if cut. */
+function valueEnd(text: string, start: number): number {
+  let depth = 0;
+  let inString = false;
+  for (let i = start; i < text.length; i++) {
+    const c = text[i]!;
+    if (inString) {
+      if (c === '\\') i++;
+      else if (c === '"') {
+        inString = false;
+        if (depth === 0) return i + 1;
+      }
+    } else if (c === '"') inString = true;
+    else if (c === '[' || c === '{') depth++;
+    else if (c === ']' || c === '}') {
+      if (depth === 0) return i;
+      if (--depth === 0) return i + 1;
+    } else if (c === ',' && depth === 0) return i;
+  }
+  return text.length;
+}
+
+/** Every `"name": value` in the text with its value replaced, however the value is shaped or cut. */
+function replaceValues(text: string, name: string, replacement: (value: string) => string): string {
+  const key = new RegExp(`"${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}"\\s*:\\s*`, 'g');
+  let out = '';
+  let at = 0;
+  for (let match = key.exec(text); match; match = key.exec(text)) {
+    const start = match.index + match[0].length;
+    const end = valueEnd(text, start);
+    out += text.slice(at, start) + replacement(text.slice(start, end));
+    at = end;
+    key.lastIndex = end;
+  }
+  return out + text.slice(at);
+}
+
+/** A user id as written: a JSON string (maybe cut) or a bare scalar. */
+function userOf(raw: string): string {
+  const text = raw.trim();
+  if (!text.startsWith('"')) return text;
+  try {
+    return JSON.parse(text) as string;
+  } catch {
+    return text.slice(1).replace(/"$/, ''); // cut off by the damage: the text as it is
+  }
+}
 
 /**
- * A rejected record that is not even JSON, masked by pattern: `"user_id": "…"`
- * and `"user": "…"` values pseudonymised, named keys' values replaced. A user id
- * outside those fields cannot be recognised in broken text (a documented limit).
+ * A rejected record that is not even JSON (or was cut at the size limit),
+ * masked by shape: the values of `user_id` and `user` pseudonymised, the named
+ * keys' values replaced to their end (a string, an array or an object, cut or
+ * not). A user id outside those fields cannot be recognised in broken text.
  */
 export function maskText(text: string, rules: PrivacyRules): string {
   let out = text;
   if (rules.pseudonymKey !== null) {
     const key = rules.pseudonymKey;
-    out = out.replace(
-      new RegExp(`"(${USER_FIELDS.join('|')})"\\s*:\\s*${JSON_STRING_OR_CUT}`, 'g'),
-      (_, field: string, raw: string) => {
-        let user = raw;
-        try {
-          user = JSON.parse(`"${raw}"`) as string;
-        } catch {
-          // an escape cut off by the damage: pseudonymise the text as it is
-        }
-        return `"${field}":"${pseudonym(key, user)}"`;
-      },
-    );
+    for (const field of USER_FIELDS) {
+      out = replaceValues(out, field, (raw) => (raw.trim() === 'null' ? raw : `"${pseudonym(key, userOf(raw))}"`));
+    }
   }
-  for (const name of rules.dropMetadataKeys) {
-    const escaped = name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-    out = out.replace(new RegExp(`"${escaped}"\\s*:\\s*(${JSON_STRING}|[^,}\\]]*)`, 'g'), `"${name}":"${DROPPED}"`);
-  }
+  for (const name of rules.dropMetadataKeys) out = replaceValues(out, name, () => `"${DROPPED}"`);
   return out;
 }

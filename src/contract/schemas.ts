@@ -87,7 +87,8 @@ const common = {
 };
 
 /** Shape A: `user_id`, `cost_usd`, decisions in the past tense. */
-export const shapeA = z.looseObject({ ...common, user_id: optionalText, cost_usd: cost });
+// `user` is shape B's name for the user: validated here too, since normalisation falls back to it.
+export const shapeA = z.looseObject({ ...common, user_id: optionalText, user: optionalText, cost_usd: cost });
 /** Shape B: `user`, `cost` (maybe text), `policies_triggered`, present-tense decisions. */
 export const shapeB = z.looseObject({ ...common, user: optionalText, cost });
 

@@ -93,7 +93,7 @@ async function* batched(records: AsyncIterable<RawRecord>): AsyncIterable<RawRec
  * JSON lines, split at the byte level: readline can neither bound a line's
  * length nor see bytes that are not UTF-8. A line over `maxBytes` is never
  * held whole: it is rejected with its first bytes; a line that is not UTF-8
- * is rejected; a BOM before the first line and CR before LF are dropped.
+ * is rejected; a BOM before the first line is dropped.
  * Lines are numbered as an editor shows them, blank ones included.
  */
 async function* jsonLines(path: string, input: Readable, maxBytes: number): AsyncIterable<RawRecord> {
@@ -123,13 +123,25 @@ async function* jsonLines(path: string, input: Readable, maxBytes: number): Asyn
     const text = bytes.toString('utf8').trim();
     return text === '' ? undefined : { kind: 'line', text, location };
   };
+  // A line ends at LF, CRLF or a lone CR (old Mac files); a CRLF split across chunks is one end.
+  let skipLf = false;
   for await (const chunk of input as AsyncIterable<Buffer>) {
-    let start = 0;
-    for (let end = chunk.indexOf(0x0a, start); end !== -1; end = chunk.indexOf(0x0a, start)) {
+    let start = skipLf && chunk[0] === 0x0a ? 1 : 0;
+    skipLf = false;
+    let lf = chunk.indexOf(0x0a, start);
+    let cr = chunk.indexOf(0x0d, start);
+    while (lf !== -1 || cr !== -1) {
+      const end = cr !== -1 && (lf === -1 || cr < lf) ? cr : lf;
       keep(chunk.subarray(start, end));
       const record = take();
       if (record) yield record;
       start = end + 1;
+      if (end === cr) {
+        if (chunk[start] === 0x0a) start++;
+        else if (start === chunk.length) skipLf = true;
+      }
+      if (lf !== -1 && lf < start) lf = chunk.indexOf(0x0a, start);
+      if (cr !== -1 && cr < start) cr = chunk.indexOf(0x0d, start);
     }
     keep(chunk.subarray(start));
   }
@@ -140,9 +152,18 @@ async function* jsonLines(path: string, input: Readable, maxBytes: number): Asyn
 }
 
 async function* jsonArray(path: string, input: Readable): AsyncIterable<RawRecord> {
+  // An empty file (or only whitespace) is an empty export, not a broken one; the parser would refuse it.
+  let blank = true;
+  input.on('data', (chunk: Buffer) => {
+    if (blank && /\S/.test(chunk.toString('latin1'))) blank = false;
+  });
   const items = input.pipe(streamArray.withParserAsStream());
-  for await (const item of items as AsyncIterable<{ key: number; value: unknown }>) {
-    yield { kind: 'value', value: item.value, location: { source: path, ref: `item ${item.key + 1}` } };
+  try {
+    for await (const item of items as AsyncIterable<{ key: number; value: unknown }>) {
+      yield { kind: 'value', value: item.value, location: { source: path, ref: `item ${item.key + 1}` } };
+    }
+  } catch (error) {
+    if (!blank) throw error;
   }
 }
 
@@ -157,8 +178,11 @@ function csvCell(column: string, cell: string): unknown {
   return cell;
 }
 
-async function* csvRows(path: string, input: Readable): AsyncIterable<RawRecord> {
-  const parser = input.pipe(parseCsv({ raw: true, info: true, bom: true, relax_column_count: true }));
+async function* csvRows(path: string, input: Readable, maxBytes: number): AsyncIterable<RawRecord> {
+  // A record over the limit (an unclosed quote swallowing the file) makes the file unreadable, not memory run out.
+  const parser = input.pipe(
+    parseCsv({ raw: true, info: true, bom: true, relax_column_count: true, max_record_size: maxBytes }),
+  );
   let header: string[] | undefined;
   for await (const row of parser as AsyncIterable<{ record: string[]; raw: string; info: { lines: number } }>) {
     if (!header) {
@@ -189,14 +213,15 @@ export class UnreadableFileError extends Error {
 
 /**
  * Streams one file's records in bounded batches; a file that breaks off names itself in the error.
- * `maxRecordBytes` bounds a JSON line as it is read (other formats are judged once parsed).
+ * `maxRecordBytes` bounds a JSON line as it is read (a record over it is rejected) and a CSV
+ * record (the file becomes unreadable); JSON array items are judged once parsed.
  */
 export async function* readSourceFile(path: string, maxRecordBytes: number): AsyncIterable<RawRecord[]> {
   const format = formatOf(path);
   const input = await openDecoded(path);
   const records =
     format === 'csv'
-      ? csvRows(path, input)
+      ? csvRows(path, input, maxRecordBytes)
       : format === 'json'
         ? jsonArray(path, input)
         : jsonLines(path, input, maxRecordBytes);

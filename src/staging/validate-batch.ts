@@ -44,40 +44,43 @@ function pathOf(entry: Walked): string {
  * Why a parsed record is refused before the contract looks at it, or null:
  * too deep, a prototype key, or a string that is not valid Unicode (it would
  * be stored altered). Iterative, so no record can exhaust the stack here.
- * Also returns the record's size in UTF-16 units (strings and keys), a lower
- * bound of its JSON bytes, so the size limit costs nothing on small records.
+ * Also returns an upper bound of the record's JSON size in bytes, so the size
+ * limit costs nothing on records clearly below it.
  */
-function inspect(value: unknown): { reason: RejectReason | null; units: number } {
+function inspect(value: unknown): { reason: RejectReason | null; maxBytes: number } {
   const stack: Walked[] = [{ node: value, depth: 0, key: '', parent: null }];
-  let units = 0;
+  let maxBytes = 0;
   while (stack.length > 0) {
     const entry = stack.pop()!;
     const { node, depth } = entry;
     if (typeof node === 'string') {
-      units += node.length + 2;
+      maxBytes += node.length * 6 + 2; // a UTF-16 unit is at most 6 bytes of JSON (\uXXXX)
       if (LONE_SURROGATE.test(node))
-        return { reason: { path: pathOf(entry), message: 'not valid Unicode (a lone surrogate)' }, units };
+        return { reason: { path: pathOf(entry), message: 'not valid Unicode (a lone surrogate)' }, maxBytes };
       continue;
     }
-    units += 4;
-    if (node === null || typeof node !== 'object') continue;
+    if (node === null || typeof node !== 'object') {
+      maxBytes += String(node).length + 1;
+      continue;
+    }
+    maxBytes += 2;
     if (depth > MAX_DEPTH)
-      return { reason: { path: pathOf(entry), message: `nested deeper than ${MAX_DEPTH} levels` }, units };
+      return { reason: { path: pathOf(entry), message: `nested deeper than ${MAX_DEPTH} levels` }, maxBytes };
     for (const key of Object.keys(node)) {
       const child: Walked = { node: (node as Record<string, unknown>)[key], depth: depth + 1, key, parent: entry };
-      units += key.length + 3;
+      maxBytes += key.length * 6 + 4;
       if (FORBIDDEN_KEYS.has(key))
-        return { reason: { path: pathOf(child), message: `the key "${key}" is not accepted anywhere` }, units };
+        return { reason: { path: pathOf(child), message: `the key "${key}" is not accepted anywhere` }, maxBytes };
       if (LONE_SURROGATE.test(key)) {
         return {
           reason: { path: pathOf(child), message: 'a key that is not valid Unicode (a lone surrogate)' },
-          units,
+          maxBytes,
         };
       }
       stack.push(child);
     }
   }
-  return { reason: null, units };
+  return { reason: null, maxBytes };
 }
 
 /** A staged value: what DuckDB's appender takes (kept free of DuckDB so worker threads never load it). */
@@ -122,12 +125,12 @@ function fieldOf(record: Parsed, field: string): string | null {
 function payloadOf(record: Parsed, raw: RawRecord, privacy: PrivacyRules, suspect = false): string {
   const masking = privacy.pseudonymKey !== null || privacy.dropMetadataKeys.length > 0;
   if (record.kind === 'unparseable') return masking ? maskText(record.text, privacy) : record.text;
-  if (masking && !suspect) return stableStringify(maskRecord(record.value, privacy));
-  if (raw.kind !== 'value') return masking ? maskText(raw.text, privacy) : raw.text;
-  if (!suspect) return stableStringify(record.value);
+  if (!masking && raw.kind !== 'value') return raw.text;
+  // Masking is shallow (top level and metadata), so it is safe even on a suspect value.
+  const value = masking ? maskRecord(record.value, privacy) : record.value;
+  if (!suspect) return stableStringify(value);
   try {
-    const text = JSON.stringify(record.value);
-    return masking ? maskText(text, privacy) : text;
+    return JSON.stringify(value);
   } catch {
     return '(a value nested too deep to show; see the source)';
   }
@@ -199,19 +202,18 @@ export function validateBatch(records: readonly RawRecord[], rules: ValidationRu
       reject([{ path: '(record)', message: record.error }]);
       continue;
     }
-    const { reason, units } = inspect(record.value);
+    const { reason, maxBytes } = inspect(record.value);
     if (reason) {
       reject([reason], payloadOf(record, raw, privacy, true));
       continue;
     }
     // Lines were bounded as they were read; values (API pages, arrays, CSV rows) are judged here,
-    // exactly only when they could be over the limit (a UTF-16 unit is at most 3 UTF-8 bytes).
-    if (raw.kind === 'value' && units * 3 > maxRecordBytes) {
-      const text = stableStringify(record.value);
+    // exactly only when they could be over the limit (`maxBytes` bounds their JSON bytes from above).
+    if (raw.kind === 'value' && maxBytes > maxRecordBytes) {
+      const text = stableStringify(maskRecord(record.value, privacy));
       if (Buffer.byteLength(text) > maxRecordBytes) {
         const message = `record larger than ${maxRecordBytes} bytes (${Buffer.byteLength(text)} bytes): its first ${KEPT_BYTES} bytes are kept`;
-        const kept = Buffer.from(text).subarray(0, KEPT_BYTES).toString('utf8');
-        reject([{ path: '(record)', message }], maskText(kept, privacy));
+        reject([{ path: '(record)', message }], Buffer.from(text).subarray(0, KEPT_BYTES).toString('utf8'));
         continue;
       }
     }

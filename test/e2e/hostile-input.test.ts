@@ -105,6 +105,37 @@ describe('hostile input in-process: no prototype pollution, whatever the keys', 
   });
 });
 
+describe('line ends and empty files, read in-process', () => {
+  const ws = new Workspace();
+  afterAll(() => ws.remove());
+  const read = async (name: string, content: string | Buffer) => {
+    writeFileSync(ws.path(name), content);
+    const records = [];
+    for await (const batch of readSourceFile(ws.path(name), 1024 ** 2)) records.push(...batch);
+    return records;
+  };
+
+  it('LF, CRLF, lone CR (also a CRLF split across read chunks) each end a line; blank lines count', async () => {
+    const lone = await read('cr.jsonl', '{"a":1}\r{"a":2}\r\r{"a":3}');
+    expect(lone.map((r) => [r.location.ref, r.kind === 'line' ? r.text : r.kind])).toEqual([
+      ['line 1', '{"a":1}'],
+      ['line 2', '{"a":2}'],
+      ['line 4', '{"a":3}'],
+    ]);
+    // createReadStream reads 64 KiB at a time: put the CR last in the first chunk, its LF first in the next.
+    const first = `{"pad":"${'x'.repeat(65_536 - 11)}"}`;
+    const split = await read('split.jsonl', `${first}\r\n{"b":2}\n`);
+    expect(Buffer.byteLength(first) + 1).toBe(65_536);
+    expect(split.map((r) => r.location.ref)).toEqual(['line 1', 'line 2']);
+  });
+
+  it('an empty or blank .json file is an empty export, not an unreadable file', async () => {
+    expect(await read('empty.json', '')).toEqual([]);
+    expect(await read('blank.json', ' \n\t ')).toEqual([]);
+    await expect(read('broken.json', '[{"a": 1},')).rejects.toThrow(/cannot be read to its end/);
+  });
+});
+
 describe('an HTML error page instead of JSON from the Events API', () => {
   const ws = new Workspace();
   let server: Server;

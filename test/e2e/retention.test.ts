@@ -85,7 +85,9 @@ describe('aetl retention', () => {
 
     // The archive, read back by an independent reader: every removed event, exactly once.
     for (const day of OLD_DAYS) {
-      const file = join(archive, 'fact_ai_event', `event_date=${day}`, 'data.parquet');
+      const dir = join(archive, 'fact_ai_event', `event_date=${day}`);
+      const [name] = readdirSync(dir); // one file, named by the retention run
+      const file = join(dir, name!);
       const rows = await parquetReadObjects({ file: await asyncBufferFromFile(file), compressors });
       expect(rows, day).toHaveLength(before[day]!);
       expect(new Set(rows.map((r) => r.event_id)).size).toBe(before[day]);

@@ -4,6 +4,7 @@ import { isoDay } from '../../util/dates.js';
 import { pathInside } from '../../util/safe-path.js';
 import type { RetentionItem } from '../warehouse.js';
 import { iso, sqlString, toNumber, type Params, type SqlRunner } from './duckdb-connection.js';
+import { MARK_DATE_PENDING_FOR_OTHERS_SQL } from './duckdb-sql.js';
 
 /**
  * Retention on DuckDB: fact partitions (by UTC date) before the cutoff, and
@@ -55,7 +56,7 @@ export async function retentionPlan(runner: SqlRunner, pipeline: string, cutoffM
 }
 
 /**
- * Archives each item to `<archive>/<table>/event_date=…/data.parquet` (ledger
+ * Archives each item to `<archive>/<table>/event_date=…/<run id>.parquet` (ledger
  * tables: `before=<cutoff>/`), written under a temporary name and renamed;
  * then deletes everything and records it in one transaction. A crash before
  * the commit deletes nothing (the archive is simply written again).
@@ -71,7 +72,8 @@ export async function applyRetention(
     let archivedTo: string | null = null;
     if (context.archiveDir !== null) {
       const partition = item.eventDate === null ? `before=${isoDay(context.cutoffMs)}` : `event_date=${item.eventDate}`;
-      archivedTo = pathInside(context.archiveDir, item.table, partition, 'data.parquet');
+      // Named by run: a later retention of the same date (late rows) adds a file, never overwrites one.
+      archivedTo = pathInside(context.archiveDir, item.table, partition, `${context.runId}.parquet`);
       mkdirSync(dirname(archivedTo), { recursive: true });
       const where = whereOf(item);
       const tmp = `${archivedTo}.tmp`;
@@ -84,6 +86,11 @@ export async function applyRetention(
     done.push({ ...item, archivedTo });
   }
   await runner.transaction(async () => {
+    // The other pipelines sharing these facts rewrite these partitions in their own lakes, without the old rows.
+    const dates = [...new Set(done.flatMap((item) => (item.eventDate === null ? [] : [item.eventDate])))];
+    for (const date of dates) {
+      await runner.exec(MARK_DATE_PENDING_FOR_OTHERS_SQL, { date, run_id: context.runId, pipeline: context.pipeline });
+    }
     for (const item of done) {
       const where = whereOf(item);
       await runner.exec(`DELETE FROM ${item.table} WHERE ${where.sql}`, { ...base, ...where.params });

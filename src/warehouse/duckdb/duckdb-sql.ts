@@ -140,6 +140,15 @@ export const MARK_LAKE_PENDING_SQL = `INSERT INTO etl_lake_pending
 export const DELETE_CHECKPOINT_SQL = `DELETE FROM etl_state WHERE pipeline = $pipeline`;
 export const INSERT_CHECKPOINT_SQL = `INSERT INTO etl_state VALUES ($pipeline, $to::TIMESTAMPTZ, $run_id, $now::TIMESTAMPTZ)`;
 
+/**
+ * A fact date whose rows were deleted (retention): the other pipelines' lakes
+ * rewrite that partition without them (this pipeline's folders are removed).
+ */
+export const MARK_DATE_PENDING_FOR_OTHERS_SQL = `INSERT INTO etl_lake_pending
+  SELECT DISTINCT pipeline, tbl, $date::DATE, $run_id
+  FROM (VALUES ('fact_ai_event'), ('fact_policy_evaluation')) AS t(tbl), etl_run
+  WHERE pipeline <> $pipeline`;
+
 /** Dimensions are small and written to the lake whole. */
 export const MARK_DIMENSIONS_PENDING_SQL = `INSERT INTO etl_lake_pending
   SELECT p, tbl, NULL, $run_id
