@@ -91,7 +91,10 @@ export function writeHostileCorpus(dir: string, seed: number, files = 24, perFil
       case 12:
         return json({ ...base, decision: rng.pick(['maybe', '', 'ALLOW ', 7]) }, 'bad decision');
       case 13:
-        return json({ ...base, id: 'x'.repeat(300) }, 'long id');
+        // Shape A fields with shape B's `user` as a number: it once reached the appender as a non-string.
+        return rng.next() < 0.5
+          ? json({ ...base, id: 'x'.repeat(300) }, 'long id')
+          : json({ ...base, user_id: null, user: rng.int(1, 1e6) }, 'mixed shapes');
       case 14:
         // 1e999 parses to Infinity: written as text, since JSON.stringify would turn it into null.
         return {
