@@ -21,6 +21,10 @@ import { redact } from '../util/redact.js';
 import { formatRetention, formatRows, formatRunSummary, formatStatus } from './summary.js';
 import { applyRetention, retentionPlan } from '../pipeline/retention.js';
 import { resolve } from 'node:path';
+import { writeFileSync } from 'node:fs';
+import { reportData } from '../report/report-data.js';
+import { reportHtml } from '../report/report-html.js';
+import { initProject, nextSteps } from './init.js';
 
 interface GlobalOptions {
   config: string;
@@ -222,6 +226,35 @@ program
     exitCode = await scheduleCommand(loadConfig(options.config), logger, opts, (json, human) =>
       print(options, json, human),
     );
+  });
+
+program
+  .command('report')
+  .description('write one self-contained HTML file with charts of volume, block rate, cost, latency, runs and checks')
+  .option('--days <n>', 'how many days back from now', positiveInt, 30)
+  .option('--out <file>', 'where to write it', 'report.html')
+  .action(async (opts: { days: number; out: string }, command: Command) => {
+    const { options, logger } = context(command);
+    const config = loadConfig(options.config);
+    const warehouse = await openWarehouse(config, logger);
+    try {
+      const data = await reportData(warehouse, config.pipeline.name, opts.days, nowMs());
+      const file = resolve(opts.out);
+      writeFileSync(file, redact(reportHtml(data)));
+      print(options, { file, checks: data.checks.length }, `report written to ${file}`);
+    } finally {
+      await warehouse.close();
+    }
+  });
+
+program
+  .command('init')
+  .description('write a starter config and reference CSV templates into a folder (default: here)')
+  .argument('[dir]', 'the folder', '.')
+  .action((dir: string, _: unknown, command: Command) => {
+    const { options } = context(command);
+    const written = initProject(dir);
+    print(options, { written }, nextSteps(dir));
   });
 
 program

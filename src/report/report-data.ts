@@ -48,6 +48,8 @@ export async function reportData(
   const params = { from: new Date(fromMs).toISOString(), to: new Date(toMs).toISOString(), pipeline };
   const range = (alias: string, column = 'event_ts') =>
     `${alias}.${column} >= ${d.timestamp('from')} AND ${alias}.${column} < ${d.timestamp('to')}`;
+  // Runs and check results are judged up to now, whatever their clock (a run records wall-clock time).
+  const since = (alias: string, column: string) => `${alias}.${column} >= ${d.timestamp('from')}`;
   const q = (sql: string) => warehouse.query(sql, params);
 
   const hourly = await q(
@@ -75,13 +77,13 @@ export async function reportData(
     `SELECT r.run_id, r.command, r.status, ${d.epochMs('r.started_at')} AS started_ms, ${d.epochMs('r.finished_at')} AS finished_ms,
        COALESCE(SUM(w.inserted), 0) AS inserted, COALESCE(SUM(w.rejected), 0) AS rejected
      FROM ${t('etl_run')} r LEFT JOIN ${t('etl_run_window')} w ON w.run_id = r.run_id
-     WHERE r.pipeline = ${d.param('pipeline')} AND ${range('r', 'started_at')}
+     WHERE r.pipeline = ${d.param('pipeline')} AND ${since('r', 'started_at')}
      GROUP BY r.run_id, r.command, r.status, r.started_at, r.finished_at ORDER BY r.started_at`,
   );
   const checks = await q(
     `SELECT c.check_name, c.scope, c.status, c.message, ${d.epochMs('c.checked_at')} AS checked_ms
      FROM ${t('dq_check_result')} c
-     WHERE c.pipeline = ${d.param('pipeline')} AND ${range('c', 'checked_at')} AND c.status IN ('fail', 'error', 'warn')
+     WHERE c.pipeline = ${d.param('pipeline')} AND ${since('c', 'checked_at')} AND c.status IN ('fail', 'error', 'warn')
      ORDER BY c.checked_at DESC LIMIT 200`,
   );
   return {
