@@ -107,3 +107,11 @@ export function scoredBucketsSql(d: CheckDialect): string {
   return `SELECT check_name, scope, ${d.epochMs('bucket')} AS bucket_ms, status FROM ${d.table('dq_check_result')}
 WHERE pipeline = ${d.param('pipeline')} AND bucket >= ${d.timestamp('from')} AND check_name LIKE 'anomaly_%'`;
 }
+
+/** Quarantined records of a pipeline grouped by the field their first reason names, with an example message. */
+export function rejectsByFieldSql(d: CheckDialect): string {
+  return `SELECT ${d.jsonText('r.reasons', '$[0].path')} AS field, COUNT(*) AS rejects,
+  MIN(${d.jsonText('r.reasons', '$[0].message')}) AS example
+FROM ${d.table('etl_rejected_event')} r WHERE r.pipeline = ${d.param('pipeline')}
+GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 10`;
+}

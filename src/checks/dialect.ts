@@ -15,11 +15,19 @@ export interface CheckDialect {
   epochMs(expression: string): string;
   countIf(condition: string): string;
   percentile(expression: string, fraction: number): string;
+  /** A text value inside a JSON column, at a JSONPath such as `$[0].path`. */
+  jsonText(expression: string, path: string): string;
   /** An extra predicate that lets the engine skip partitions outside [from, to) ('' when event_ts itself prunes). */
   partitionFilter(alias: string, fromParam: string, toParam: string): string;
 }
 
 const identifier = /^[a-z_][a-z0-9_]*$/;
+
+/** JSONPaths are ours, written in code; still, nothing but a plain path reaches the SQL text. */
+function checkedPath(path: string): string {
+  if (!/^\$(\[\d+\]|\.[a-z_]+)+$/.test(path)) throw new Error(`not a JSON path: ${path}`);
+  return path;
+}
 
 function checked(name: string): string {
   if (!identifier.test(name)) throw new Error(`not a table name: ${name}`);
@@ -35,6 +43,7 @@ export const duckdbDialect: CheckDialect = {
   epochMs: (expression) => `epoch_ms(${expression})`,
   countIf: (condition) => `count(*) FILTER (WHERE ${condition})`,
   percentile: (expression, fraction) => `quantile_cont(${expression}, ${fraction})`,
+  jsonText: (expression, path) => `json_extract_string(${expression}, '${checkedPath(path)}')`,
   // Facts carry date_key, the cheapest filter DuckDB can use to skip row groups.
   partitionFilter: (alias, from, to) =>
     `AND ${alias}.date_key BETWEEN CAST(strftime($${from}::TIMESTAMPTZ, '%Y%m%d') AS INTEGER) ` +
@@ -52,6 +61,7 @@ export function bigqueryDialect(dataset: string): CheckDialect {
     epochMs: (expression) => `UNIX_MILLIS(${expression})`,
     countIf: (condition) => `COUNTIF(${condition})`,
     percentile: (expression, fraction) => `APPROX_QUANTILES(${expression}, 100)[OFFSET(${Math.round(fraction * 100)})]`,
+    jsonText: (expression, path) => `JSON_VALUE(${expression}, '${checkedPath(path)}')`,
     // Tables are partitioned on DATE(event_ts): the event_ts predicate prunes by itself.
     partitionFilter: () => '',
   };
@@ -81,6 +91,8 @@ export function snowflakeDialect(database: string, schema: string): CheckDialect
     epochMs: (expression) => `DATE_PART(epoch_millisecond, ${expression})`,
     countIf: (condition) => `COUNT_IF(${condition})`,
     percentile: (expression, fraction) => `PERCENTILE_CONT(${fraction}) WITHIN GROUP (ORDER BY ${expression})`,
+    // Snowflake's paths have no leading `$`.
+    jsonText: (expression, path) => `GET_PATH(${expression}, '${checkedPath(path).slice(1)}')::STRING`,
     partitionFilter: () => '',
   };
 }

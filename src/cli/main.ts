@@ -25,6 +25,7 @@ import { writeFileSync } from 'node:fs';
 import { reportData } from '../report/report-data.js';
 import { reportHtml } from '../report/report-html.js';
 import { initProject, nextSteps } from './init.js';
+import { lakeBytes } from '../lake/lake-size.js';
 
 interface GlobalOptions {
   config: string;
@@ -210,7 +211,13 @@ program
     const warehouse = await openWarehouse(config, logger);
     try {
       const report = await warehouse.status(config.pipeline.name, opts.runs);
-      print(options, report, formatStatus(report));
+      const extra = {
+        // How far behind now the checkpoint is: the first number to look at when loads fall behind.
+        lag_seconds: report.checkpoint === null ? null : Math.round((nowMs() - Date.parse(report.checkpoint)) / 1000),
+        // On BigQuery and Snowflake the tables are the lake.
+        lake_bytes: config.warehouse.kind === 'duckdb' ? lakeBytes(config.lake.path) : null,
+      };
+      print(options, { ...report, ...extra }, formatStatus(report, extra));
     } finally {
       await warehouse.close();
     }

@@ -108,37 +108,64 @@ function formatReconcile(days: ReconcileDay[]): string {
   ]);
 }
 
-export function formatStatus(r: StatusReport): string {
+const mb = (bytes: number) => `${(bytes / 1024 ** 2).toFixed(1)} MB`;
+/** An error column as one short line: the table stays readable, `--json` has it whole. */
+const summaryOf = (error: unknown) => {
+  const text = String(error ?? '').replace(/\s+/g, ' ');
+  return text.length > 100 ? `${text.slice(0, 99)}…` : text;
+};
+
+export function formatStatus(
+  r: StatusReport,
+  extra: { lag_seconds: number | null; lake_bytes: number | null },
+): string {
+  const lag = extra.lag_seconds === null ? '' : ` (${(extra.lag_seconds / 60).toFixed(1)} min behind now)`;
   const lines = [
     `pipeline   ${r.pipeline}`,
-    `checkpoint ${r.checkpoint ?? '(none: no run has committed yet)'}`,
+    `checkpoint ${r.checkpoint ?? '(none: no run has committed yet)'}${lag}`,
     `rejects    ${n(r.rejects)} quarantined`,
+    ...(extra.lake_bytes === null ? [] : [`lake       ${mb(extra.lake_bytes)} of Parquet`]),
     '',
   ];
   lines.push(
     table([
-      ['run', 'status', 'started', 'windows', 'read', 'loaded', 'rejected', 'error'],
+      ['run', 'command', 'status', 'started', 'seconds', 'windows', 'read', 'loaded', 'rejected', 'error'],
       ...r.runs.map((run) => [
         String(run.run_id),
+        String(run.command),
         String(run.status),
         String(run.started_at),
+        run.duration_s === null || run.duration_s === undefined ? '' : String(run.duration_s),
         String(run.windows),
         n(Number(run.read)),
         n(Number(run.inserted)),
         n(Number(run.rejected)),
-        String(run.error ?? ''),
+        summaryOf(run.error),
       ]),
     ]),
   );
-  lines.push('', table([['table', 'rows'], ...Object.entries(r.tables).map(([name, rows]) => [name, n(rows)])]));
-  if (r.checks.length > 0) {
+  if (r.rejectsByField.length > 0) {
     lines.push(
       '',
       table([
-        ['check', 'status', 'message'],
-        ...r.checks.map((c) => [String(c.check_name), String(c.status), String(c.message)]),
+        ['rejects by field', 'records', 'example reason'],
+        ...r.rejectsByField.map((f) => [f.field, n(f.rejects), summaryOf(f.example)]),
       ]),
     );
+  }
+  lines.push('', table([['table', 'rows'], ...Object.entries(r.tables).map(([name, rows]) => [name, n(rows)])]));
+  if (r.checks.length > 0) {
+    // One line per check, failures first (`--json` lists every result).
+    const latest = r.checks.map((c) => ({
+      name: String(c.check_name),
+      scope: String(c.scope),
+      status: c.status as CheckResult['status'],
+      blocking: false,
+      observed: null,
+      expected: null,
+      message: summaryOf(c.message),
+    }));
+    lines.push('', formatChecks(latest));
   }
   return lines.join('\n');
 }

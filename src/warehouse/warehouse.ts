@@ -102,6 +102,8 @@ export interface StatusReport {
   tables: Record<string, number>;
   checks: Record<string, unknown>[];
   rejects: number;
+  /** Quarantined records by the field their first reason names (the most common first). */
+  rejectsByField: { field: string; rejects: number; example: string }[];
 }
 
 export interface Warehouse {

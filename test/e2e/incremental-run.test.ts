@@ -78,12 +78,33 @@ describe('simulator → aetl run → DuckDB', () => {
     );
   });
 
-  it('status --json reports the checkpoint, runs and row counts', async () => {
-    const status = await aetl(['status', '--json', '--config', config]);
+  it('status --json reports checkpoint and lag, runs with durations, row counts, rejects by field, lake size', async () => {
+    const status = await aetl(['status', '--json', '--config', config], { AETL_NOW: '2026-05-01T12:30:00.000Z' });
     expect(status.code).toBe(0);
-    const report = JSON.parse(status.stdout) as { checkpoint: string; runs: unknown[]; tables: Record<string, number> };
+    const report = JSON.parse(status.stdout) as {
+      checkpoint: string;
+      lag_seconds: number;
+      lake_bytes: number;
+      runs: { status: string; duration_s: number; read: number; rejected: number }[];
+      tables: Record<string, number>;
+      rejects: number;
+      rejectsByField: { field: string; rejects: number; example: string }[];
+    };
     expect(report.checkpoint).toBe('2026-05-01T12:18:00.000Z');
+    expect(report.lag_seconds).toBe(12 * 60);
     expect(report.runs).toHaveLength(3);
+    for (const run of report.runs) {
+      expect(run.status).toBe('succeeded');
+      expect(run.duration_s).toBeGreaterThanOrEqual(0);
+    }
     expect(report.tables.fact_ai_event).toBe(await scalar(ws.warehouse, 'SELECT count(*)::INTEGER FROM fact_ai_event'));
+    // Every quarantined record is under one field, each with an example reason.
+    expect(report.rejects).toBe(await scalar(ws.warehouse, 'SELECT count(*)::INTEGER FROM etl_rejected_event'));
+    expect(report.rejectsByField.reduce((sum, f) => sum + f.rejects, 0)).toBe(report.rejects);
+    for (const f of report.rejectsByField) expect(f.example.length, f.field).toBeGreaterThan(0);
+    expect(report.lake_bytes).toBeGreaterThan(10_000);
+    const human = await aetl(['status', '--config', config], { AETL_NOW: '2026-05-01T12:30:00.000Z' });
+    expect(human.stdout).toContain('(12.0 min behind now)');
+    expect(human.stdout).toContain('rejects by field');
   });
 });

@@ -5,6 +5,7 @@ import {
   integritySql,
   lagSql,
   presentCountSql,
+  rejectsByFieldSql,
   scoredBucketsSql,
 } from '../../src/checks/check-sql.js';
 import { bigqueryDialect, duckdbDialect, snowflakeDialect } from '../../src/checks/dialect.js';
@@ -52,6 +53,14 @@ describe('check SQL: one code path, three dialects', () => {
         expect(sql, `${d.name}: ${sql}`).toMatch(/event_ts >= /);
       }
     }
+  });
+
+  it('reads JSON the way each engine does, and only along plain paths', () => {
+    const [duck, bq, sf] = dialects.map((d) => rejectsByFieldSql(d));
+    expect(duck).toContain("json_extract_string(r.reasons, '$[0].path')");
+    expect(bq).toContain("JSON_VALUE(r.reasons, '$[0].path')");
+    expect(sf).toContain("GET_PATH(r.reasons, '[0].path')::STRING");
+    expect(() => duckdbDialect.jsonText('x', "$[0]'); DROP TABLE y; --")).toThrow(/not a JSON path/);
   });
 
   it('refuses table names that are not plain identifiers', () => {

@@ -35,7 +35,7 @@ import * as sql from './duckdb-sql.js';
 import { applyRetention, retentionPlan } from './duckdb-retention.js';
 import { DuckDBTimestampTZValue } from '@duckdb/node-api';
 import { duckdbDialect, type CheckDialect } from '../../checks/dialect.js';
-import { presentCountSql } from '../../checks/check-sql.js';
+import { presentCountSql, rejectsByFieldSql } from '../../checks/check-sql.js';
 
 /**
  * How far (in event time) a later version of an event may have moved and still
@@ -451,7 +451,8 @@ export class DuckDBWarehouse implements Warehouse {
   async status(pipeline: string, lastRuns: number): Promise<StatusReport> {
     const checkpointMs = await this.getCheckpoint(pipeline);
     const runs = await this.rows(
-      `SELECT r.run_id, r.command, r.status, r.started_at::VARCHAR AS started_at, r.finished_at::VARCHAR AS finished_at, r.error,
+      `SELECT r.run_id, r.command, r.status, r.started_at::VARCHAR AS started_at, r.finished_at::VARCHAR AS finished_at,
+              round(epoch(r.finished_at) - epoch(r.started_at), 1) AS duration_s, r.error,
               count(w.seq)::INTEGER AS windows, min(w.window_start)::VARCHAR AS window_start, max(w.window_end)::VARCHAR AS window_end,
               coalesce(sum(w.read), 0)::BIGINT AS read, coalesce(sum(w.inserted), 0)::BIGINT AS inserted,
               coalesce(sum(w.already_present), 0)::BIGINT AS already_present,
@@ -480,6 +481,7 @@ export class DuckDBWarehouse implements Warehouse {
       rows.map((r) =>
         Object.fromEntries(Object.entries(r).map(([k, v]) => [k, typeof v === 'bigint' ? Number(v) : v])),
       );
+    const byField = await this.query(rejectsByFieldSql(this.dialect), { pipeline });
     return {
       pipeline,
       checkpoint: checkpointMs === null ? null : iso(checkpointMs),
@@ -487,6 +489,11 @@ export class DuckDBWarehouse implements Warehouse {
       tables,
       checks: plain(checks),
       rejects,
+      rejectsByField: byField.map((r) => ({
+        field: String(r.field),
+        rejects: toNumber(r.rejects),
+        example: String(r.example),
+      })),
     };
   }
 

@@ -1,5 +1,5 @@
 import type { CheckDialect } from '../../checks/dialect.js';
-import { duplicateIdsSql, presentCountSql } from '../../checks/check-sql.js';
+import { duplicateIdsSql, presentCountSql, rejectsByFieldSql } from '../../checks/check-sql.js';
 import type { ReferenceData } from '../../reference/reference-data.js';
 import { DAY_MS } from '../../util/dates.js';
 import { failpoint } from '../../util/failpoint.js';
@@ -298,7 +298,9 @@ export abstract class SqlWarehouse implements Warehouse {
     const runs = await this.engine.run(
       'reading recent runs',
       `SELECT r.run_id, r.command, r.status, CAST(r.started_at AS STRING) AS started_at,
-         CAST(r.finished_at AS STRING) AS finished_at, r.error, COUNT(w.seq) AS windows,
+         CAST(r.finished_at AS STRING) AS finished_at,
+         (${this.dialect.epochMs('r.finished_at')} - ${this.dialect.epochMs('r.started_at')}) / 1000 AS duration_s,
+         r.error, COUNT(w.seq) AS windows,
          CAST(MIN(w.window_start) AS STRING) AS window_start, CAST(MAX(w.window_end) AS STRING) AS window_end,
          COALESCE(SUM(w.read), 0) AS read, COALESCE(SUM(w.inserted), 0) AS inserted,
          COALESCE(SUM(w.already_present), 0) AS already_present,
@@ -344,6 +346,11 @@ export abstract class SqlWarehouse implements Warehouse {
       tables: Object.fromEntries(counts.map((r) => [String(r.name), Number(r.n)])),
       checks: plain(checks),
       rejects: Number(rejects!.n),
+      rejectsByField: (await this.query(rejectsByFieldSql(this.dialect), { pipeline })).map((r) => ({
+        field: String(r.field),
+        rejects: Number(r.rejects),
+        example: String(r.example),
+      })),
     };
   }
 

@@ -20,6 +20,7 @@ const TYPES: [RegExp, string][] = [
 const FUNCTIONS: [RegExp, string][] = [
   [/\bUNIX_MILLIS\s*\(/gi, 'epoch_ms('],
   [/\bPARSE_JSON\s*\(/gi, 'json('],
+  [/\bJSON_VALUE\s*\(/gi, 'json_extract_string('],
   [/\bCURRENT_TIMESTAMP\s*\(\s*\)/gi, 'now()'],
   [/\bTIMESTAMP\s*\(\s*@(\w+)\s*\)/g, 'CAST(@$1 AS TIMESTAMP)'],
   [/\bUNIX_DATE\s*\(/gi, "date_diff('day', DATE '1970-01-01', "],

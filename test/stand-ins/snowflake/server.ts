@@ -119,6 +119,7 @@ function bindRows(bindings: Record<string, Binding> | undefined): DuckDBValue[][
 /** Snowflake SQL as we emit it → DuckDB: type and function names and `:n` binds, outside literals. */
 export function toDuckDB(sql: string): string {
   return sql
+    .replace(/\bGET_PATH\(([^,]+),\s*'([^']*)'\)::STRING/g, "json_extract_string($1, '$$$2')")
     .replace(/"[A-Z0-9_$]+"\.INFORMATION_SCHEMA\./g, 'INFORMATION_SCHEMA.')
     .split(/('(?:[^']|'')*'|"(?:[^"]|"")*")/)
     .map((piece, i) =>
