@@ -108,10 +108,13 @@ export function scoredBucketsSql(d: CheckDialect): string {
 WHERE pipeline = ${d.param('pipeline')} AND bucket >= ${d.timestamp('from')} AND check_name LIKE 'anomaly_%'`;
 }
 
-/** Quarantined records of a pipeline grouped by the field their first reason names, with an example message. */
-export function rejectsByFieldSql(d: CheckDialect): string {
+/**
+ * Quarantined records of a pipeline (or of one of its runs: `run_id`) grouped
+ * by the field their first reason names, with an example message.
+ */
+export function rejectsByFieldSql(d: CheckDialect, ofRun = false): string {
   return `SELECT ${d.jsonText('r.reasons', '$[0].path')} AS field, COUNT(*) AS rejects,
   MIN(${d.jsonText('r.reasons', '$[0].message')}) AS example
-FROM ${d.table('etl_rejected_event')} r WHERE r.pipeline = ${d.param('pipeline')}
+FROM ${d.table('etl_rejected_event')} r WHERE r.pipeline = ${d.param('pipeline')}${ofRun ? ` AND r.run_id = ${d.param('run_id')}` : ''}
 GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 10`;
 }

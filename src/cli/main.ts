@@ -18,7 +18,8 @@ import { startSimulator } from '../simulator/simulator.js';
 import { nowMs } from '../util/clock.js';
 import { ConfigError, EXIT, UsageError, type ExitCode } from '../util/errors.js';
 import { redact } from '../util/redact.js';
-import { formatRetention, formatRows, formatRunSummary, formatStatus } from './summary.js';
+import { formatRetention, formatRows, formatRunDetail, formatRunSummary, formatStatus } from './summary.js';
+import { runDetail } from '../pipeline/run-detail.js';
 import { applyRetention, retentionPlan } from '../pipeline/retention.js';
 import { resolve } from 'node:path';
 import { writeFileSync } from 'node:fs';
@@ -31,6 +32,7 @@ interface GlobalOptions {
   config: string;
   logLevel: string;
   json?: boolean;
+  quiet?: boolean;
 }
 
 const program = new Command('aetl')
@@ -38,6 +40,7 @@ const program = new Command('aetl')
   .addOption(new Option('-c, --config <file>', 'config file (YAML)').env('AETL_CONFIG').default('config/aetl.yaml'))
   .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS).default('info'))
   .option('--json', 'print machine-readable JSON on stdout')
+  .option('-q, --quiet', 'no progress line on a terminal (log lines only)')
   .exitOverride()
   .configureOutput({ writeErr: (text) => process.stderr.write(text) });
 
@@ -116,7 +119,7 @@ async function runCommand(
       command: name,
       waitMs: lockOptions.wait,
       skipIfLocked: lockOptions.skipIfLocked ?? false,
-      onProgress: options.json ? undefined : terminalProgress(),
+      onProgress: options.json || options.quiet ? undefined : terminalProgress(),
     },
     work,
   );
@@ -233,6 +236,23 @@ program
     exitCode = await scheduleCommand(loadConfig(options.config), logger, opts, (json, human) =>
       print(options, json, human),
     );
+  });
+
+const runs = program.command('runs').description('the run ledger');
+runs
+  .command('show')
+  .description("one run's full record: windows, counts, checks, rejects by field")
+  .argument('<run-id>', 'as aetl status lists it')
+  .action(async (runId: string, _: unknown, command: Command) => {
+    const { options, logger } = context(command);
+    const config = loadConfig(options.config);
+    const warehouse = await openWarehouse(config, logger);
+    try {
+      const detail = await runDetail(warehouse, config.pipeline.name, runId);
+      print(options, detail, formatRunDetail(detail));
+    } finally {
+      await warehouse.close();
+    }
   });
 
 program

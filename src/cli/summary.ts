@@ -2,6 +2,7 @@ import type { RunSummary } from '../pipeline/session.js';
 import type { CheckResult, StatusReport } from '../warehouse/warehouse.js';
 import type { ReconcileDay } from '../pipeline/reconcile.js';
 import type { RetentionDetail } from '../pipeline/retention.js';
+import type { RunDetail } from '../pipeline/run-detail.js';
 
 const n = (value: number) => value.toLocaleString('en-US');
 const when = (ms: number) => new Date(ms).toISOString().replace('.000Z', 'Z');
@@ -166,6 +167,54 @@ export function formatStatus(
       message: summaryOf(c.message),
     }));
     lines.push('', formatChecks(latest));
+  }
+  return lines.join('\n');
+}
+
+/** `aetl runs show`: one run, its windows, its checks (one line per check) and its rejects by field. */
+export function formatRunDetail(r: RunDetail): string {
+  const run = r.run;
+  const seconds =
+    run.finished_at && run.started_at
+      ? ` (${((Date.parse(String(run.finished_at)) - Date.parse(String(run.started_at))) / 1000).toFixed(1)} s)`
+      : '';
+  const lines = [
+    `run      ${String(run.run_id)}  ${String(run.command)}  ${String(run.status).toUpperCase()}`,
+    `started  ${String(run.started_at)}  finished ${String(run.finished_at ?? '(not finished)')}${seconds}`,
+  ];
+  if (run.error) lines.push(`error    ${String(run.error)}`);
+  if (r.windows.length > 0) {
+    const columns = [
+      'seq',
+      'window_start',
+      'window_end',
+      'read',
+      'inserted',
+      'already_present',
+      'in_batch_duplicates',
+    ].concat(['rejected', 'checks_passed', 'checkpoint_moved', 'load_ms']);
+    lines.push('', table([columns, ...r.windows.map((w) => columns.map((c) => String(w[c] ?? '')))]));
+  }
+  if (r.checks.length > 0) {
+    const checks = r.checks.map((c) => ({
+      name: String(c.check_name),
+      scope: String(c.scope),
+      status: c.status as CheckResult['status'],
+      blocking: false,
+      observed: null,
+      expected: null,
+      message: summaryOf(c.message),
+    }));
+    lines.push('', formatChecks(checks));
+  }
+  if (r.rejectsByField.length > 0) {
+    lines.push(
+      '',
+      table([
+        ['rejects by field', 'records', 'example reason'],
+        ...r.rejectsByField.map((f) => [f.field, n(f.rejects), summaryOf(f.example)]),
+      ]),
+    );
   }
   return lines.join('\n');
 }

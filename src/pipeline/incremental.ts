@@ -19,9 +19,10 @@ async function loadWindows(session: Session, source: WindowedSource): Promise<vo
     initialStartMs: w.initial_start?.getTime() ?? session.nowMs - DAY_MS,
   });
   if (plan.windows.length === 0) session.logger.info('nothing to load: the checkpoint is at the signpost');
-  for (const window of plan.windows) {
+  for (const [i, window] of plan.windows.entries()) {
     session.stop.throwIfRequested();
     const result = await extractAndLoad(session, await timeWindowSource(source, window), window.endMs);
+    session.progress?.({ done: i + 1, total: plan.windows.length, label: 'windows', events: result.counts.read });
     if (!result.checkpointMoved) break;
   }
 }
@@ -38,7 +39,7 @@ async function loadFiles(session: Session, pattern: string): Promise<void> {
   const fresh = files.filter((file) => ledger.get(file.path) !== file.sha256);
   session.logger.info({ found: files.length, new: fresh.length }, 'source files listed');
   const unreadable: string[] = [];
-  for (const file of fresh) {
+  for (const [i, file] of fresh.entries()) {
     session.stop.throwIfRequested();
     const input = {
       window: null,
@@ -47,7 +48,8 @@ async function loadFiles(session: Session, pattern: string): Promise<void> {
       sourceFiles: [file],
     };
     try {
-      await extractAndLoad(session, input, null);
+      const result = await extractAndLoad(session, input, null);
+      session.progress?.({ done: i + 1, total: fresh.length, label: 'files', events: result.counts.read });
     } catch (error) {
       if (!(error instanceof UnreadableFileError)) throw error;
       // Packages read before the break are loaded; the file stays out of the ledger and is retried whole.

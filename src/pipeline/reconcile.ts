@@ -40,10 +40,13 @@ export function reconcile(days: number): (session: Session) => Promise<Reconcile
     const toMs = Math.min(span.toMs, session.nowMs - session.config.window.settle_delay);
     const fromMs = Math.max(span.fromMs, session.nowMs - days * DAY_MS);
     const result: ReconcileDay[] = [];
+    const total = Math.ceil((toMs - startOfUtcDay(fromMs)) / DAY_MS);
     for (let dayStart = startOfUtcDay(fromMs); dayStart < toMs; dayStart += DAY_MS) {
       session.stop.throwIfRequested();
       const window = { startMs: Math.max(fromMs, dayStart), endMs: Math.min(toMs, dayStart + DAY_MS) };
-      result.push(await reconcileDay(session, source.source, window));
+      const day = await reconcileDay(session, source.source, window);
+      result.push(day);
+      session.progress?.({ done: result.length, total, label: 'days', events: day.loaded });
     }
     await checkAfterLoads(session, 'history');
     return result;

@@ -107,4 +107,36 @@ describe('simulator → aetl run → DuckDB', () => {
     expect(human.stdout).toContain('(12.0 min behind now)');
     expect(human.stdout).toContain('rejects by field');
   });
+
+  it("runs show prints one run's whole record; an unknown run is exit 2", async () => {
+    const [latest] = await query(ws.warehouse, 'SELECT run_id FROM etl_run ORDER BY started_at LIMIT 1');
+    const runId = String(latest!.run_id);
+    const shown = await aetl(['runs', 'show', runId, '--json', '--config', config]);
+    expect(shown.code, shown.stderr).toBe(0);
+    const detail = JSON.parse(shown.stdout) as {
+      run: { run_id: string; status: string; started_at: string };
+      windows: { read: number; inserted: number; checks_passed: boolean }[];
+      checks: { check_name: string; status: string }[];
+      rejectsByField: { rejects: number }[];
+    };
+    expect(detail.run).toMatchObject({ run_id: runId, status: 'succeeded' });
+    const [sums] = await query(
+      ws.warehouse,
+      `SELECT count(*) AS windows, sum(read) AS read, sum(inserted) AS inserted FROM etl_run_window WHERE run_id = '${runId}'`,
+    );
+    expect(detail.windows).toHaveLength(Number(sums!.windows));
+    expect(detail.windows.reduce((s, w) => s + w.read, 0)).toBe(Number(sums!.read));
+    expect(detail.windows.every((w) => w.checks_passed)).toBe(true);
+    expect(detail.checks.map((c) => c.check_name)).toEqual(expect.arrayContaining(['completeness', 'duplicates']));
+    const [rejects] = await query(
+      ws.warehouse,
+      `SELECT count(*) AS n FROM etl_rejected_event WHERE run_id = '${runId}'`,
+    );
+    expect(detail.rejectsByField.reduce((s, f) => s + f.rejects, 0)).toBe(Number(rejects!.n));
+    const human = await aetl(['runs', 'show', runId, '--config', config]);
+    expect(human.stdout).toContain(`run      ${runId}  run  SUCCEEDED`);
+    const unknown = await aetl(['runs', 'show', 'no-such-run', '--config', config]);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain('no run no-such-run in pipeline default');
+  });
 });
