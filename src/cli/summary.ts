@@ -116,6 +116,26 @@ const summaryOf = (error: unknown) => {
   return text.length > 100 ? `${text.slice(0, 99)}…` : text;
 };
 
+/** Check results as the ledger holds them, for formatChecks. */
+function ledgerChecks(rows: Record<string, unknown>[]): CheckResult[] {
+  return rows.map((c) => ({
+    name: String(c.check_name),
+    scope: String(c.scope),
+    status: c.status as CheckResult['status'],
+    blocking: false,
+    observed: null,
+    expected: null,
+    message: summaryOf(c.message),
+  }));
+}
+
+function rejectsTable(byField: StatusReport['rejectsByField']): string {
+  return table([
+    ['rejects by field', 'records', 'example reason'],
+    ...byField.map((f) => [f.field, n(f.rejects), summaryOf(f.example)]),
+  ]);
+}
+
 export function formatStatus(
   r: StatusReport,
   extra: { lag_seconds: number | null; lake_bytes: number | null },
@@ -146,26 +166,12 @@ export function formatStatus(
     ]),
   );
   if (r.rejectsByField.length > 0) {
-    lines.push(
-      '',
-      table([
-        ['rejects by field', 'records', 'example reason'],
-        ...r.rejectsByField.map((f) => [f.field, n(f.rejects), summaryOf(f.example)]),
-      ]),
-    );
+    lines.push('', rejectsTable(r.rejectsByField));
   }
   lines.push('', table([['table', 'rows'], ...Object.entries(r.tables).map(([name, rows]) => [name, n(rows)])]));
   if (r.checks.length > 0) {
     // One line per check, failures first (`--json` lists every result).
-    const latest = r.checks.map((c) => ({
-      name: String(c.check_name),
-      scope: String(c.scope),
-      status: c.status as CheckResult['status'],
-      blocking: false,
-      observed: null,
-      expected: null,
-      message: summaryOf(c.message),
-    }));
+    const latest = ledgerChecks(r.checks);
     lines.push('', formatChecks(latest));
   }
   return lines.join('\n');
@@ -196,25 +202,11 @@ export function formatRunDetail(r: RunDetail): string {
     lines.push('', table([columns, ...r.windows.map((w) => columns.map((c) => String(w[c] ?? '')))]));
   }
   if (r.checks.length > 0) {
-    const checks = r.checks.map((c) => ({
-      name: String(c.check_name),
-      scope: String(c.scope),
-      status: c.status as CheckResult['status'],
-      blocking: false,
-      observed: null,
-      expected: null,
-      message: summaryOf(c.message),
-    }));
+    const checks = ledgerChecks(r.checks);
     lines.push('', formatChecks(checks));
   }
   if (r.rejectsByField.length > 0) {
-    lines.push(
-      '',
-      table([
-        ['rejects by field', 'records', 'example reason'],
-        ...r.rejectsByField.map((f) => [f.field, n(f.rejects), summaryOf(f.example)]),
-      ]),
-    );
+    lines.push('', rejectsTable(r.rejectsByField));
   }
   return lines.join('\n');
 }

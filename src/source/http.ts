@@ -37,6 +37,13 @@ function retryAfterMs(header: string | null): number | undefined {
   return Number.isFinite(ms) && ms > 0 ? Math.min(ms, MAX_RETRY_AFTER_MS) : undefined;
 }
 
+/** Why fetch failed, as the system said it: ECONNREFUSED, ENOTFOUND, a timeout (undici nests the code). */
+function networkCause(error: unknown): string {
+  const cause = (error as { cause?: { code?: string; errors?: { code?: string }[]; message?: string } }).cause;
+  if (error instanceof Error && error.name === 'TimeoutError') return 'no answer within source.timeout';
+  return cause?.code ?? cause?.errors?.[0]?.code ?? cause?.message ?? (error as Error).name;
+}
+
 /** The URL as it may appear in logs and errors: no query string (it may carry cursors), never the token. */
 export function describeUrl(url: URL): string {
   return `${url.origin}${url.pathname}`;
@@ -70,8 +77,10 @@ async function exchange<T>(
         signal: AbortSignal.timeout(init.timeoutMs ?? options.timeoutMs),
       });
     } catch (error) {
-      const cause = (error as { cause?: { code?: string } }).cause?.code ?? (error as Error).name;
-      throw new RetryableHttpError(`cannot reach ${where} (${cause})`, undefined);
+      throw new RetryableHttpError(
+        `cannot reach ${where} (${networkCause(error)}): check source.url, that the API is up, and the network between`,
+        undefined,
+      );
     }
     if (response.status === 401 || response.status === 403) {
       await response.body?.cancel();

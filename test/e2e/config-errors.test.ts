@@ -94,4 +94,22 @@ describe('config errors exit 2 and name the key path and file', () => {
       expect(run.stderr).toMatch(message);
     }
   });
+
+  it('common mistakes say what happened and what to do: an unreachable API, a missing reference file', async () => {
+    const unreachable = ws.writeConfig(
+      { source: { kind: 'events_api', url: 'http://127.0.0.1:59999', token: 'a-token', max_retries: 0 } },
+      'unreachable.yaml',
+    );
+    const down = await aetl(['run', '--config', unreachable], { AETL_NOW: '2026-06-10T06:00:00Z' });
+    expect(down.code).toBe(1);
+    expect(down.stderr).toContain(
+      'cannot reach http://127.0.0.1:59999/v1/events (ECONNREFUSED): check source.url, that the API is up',
+    );
+    const missing = ws.writeConfig({ reference: { users: ws.path('no-users.csv') } }, 'reference.yaml');
+    const noReference = await aetl(['run', '--config', missing]);
+    expect(noReference.code).toBe(2);
+    expect(noReference.stderr).toMatch(
+      /reference\.users: cannot read .*no-users\.csv \(ENOENT\); fix the path or remove the key/,
+    );
+  });
 });
