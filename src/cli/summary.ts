@@ -150,7 +150,7 @@ export function formatStatus(
   ];
   lines.push(
     table([
-      ['run', 'command', 'status', 'started', 'seconds', 'windows', 'read', 'loaded', 'rejected', 'error'],
+      ['run', 'command', 'status', 'started', 'seconds', 'windows', 'span', 'read', 'loaded', 'rejected', 'error'],
       ...r.runs.map((run) => [
         String(run.run_id),
         String(run.command),
@@ -158,6 +158,8 @@ export function formatStatus(
         String(run.started_at),
         run.duration_s === null || run.duration_s === undefined ? '' : String(run.duration_s),
         String(run.windows),
+        // Minutes are enough to tell windows apart at a glance; --json has the exact instants.
+        run.window_start ? `${String(run.window_start).slice(0, 16)} → ${String(run.window_end).slice(0, 16)}` : '',
         n(Number(run.read)),
         n(Number(run.inserted)),
         n(Number(run.rejected)),
