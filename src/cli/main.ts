@@ -26,6 +26,7 @@ import { writeFileSync } from 'node:fs';
 import { reportData } from '../report/report-data.js';
 import { reportHtml } from '../report/report-html.js';
 import { initProject, nextSteps } from './init.js';
+import { confirm, setState } from './state.js';
 import { lakeBytes } from '../lake/lake-size.js';
 
 interface GlobalOptions {
@@ -237,6 +238,50 @@ program
       print(options, json, human),
     );
   });
+
+const state = program.command('state').description("the pipeline's checkpoint and file ledger");
+state
+  .command('show')
+  .description('the checkpoint, the last window committed and how many files the ledger holds')
+  .action(async (_: unknown, command: Command) => {
+    const { options, logger } = context(command);
+    const config = loadConfig(options.config);
+    const warehouse = await openWarehouse(config, logger);
+    try {
+      const pipeline = config.pipeline.name;
+      const checkpoint = await warehouse.getCheckpoint(pipeline);
+      const last = await warehouse.lastWindow(pipeline);
+      const files = (await warehouse.loadedFiles(pipeline)).size;
+      const shown = {
+        pipeline,
+        checkpoint: checkpoint === null ? null : new Date(checkpoint).toISOString(),
+        last_window: last && { from: new Date(last.fromMs).toISOString(), to: new Date(last.toMs).toISOString() },
+        ledger_files: files,
+      };
+      print(options, shown, formatRows([shown]));
+    } finally {
+      await warehouse.close();
+    }
+  });
+withLockOptions(
+  state
+    .command('set-checkpoint')
+    .description('move the checkpoint by hand (backwards re-reads that span; nothing loads twice)')
+    .argument('<instant>', 'a date (UTC midnight) or an ISO timestamp', instantArg)
+    .option('--yes', 'do not ask'),
+).action(async (at: number, opts: LockOptions & { yes?: boolean }, command: Command) => {
+  await confirm(`set the checkpoint to ${new Date(at).toISOString()}`, opts.yes ?? false);
+  return runCommand(command, 'state', opts, setState(at, false));
+});
+withLockOptions(
+  state
+    .command('reset')
+    .description('forget the checkpoint and the file ledger: the next run starts from window.initial_start')
+    .option('--yes', 'do not ask'),
+).action(async (opts: LockOptions & { yes?: boolean }, command: Command) => {
+  await confirm('forget the checkpoint and the file ledger of this pipeline', opts.yes ?? false);
+  return runCommand(command, 'state', opts, setState(null, true));
+});
 
 const runs = program.command('runs').description('the run ledger');
 runs

@@ -56,6 +56,10 @@ export function formatRunSummary(s: RunSummary): string {
   if (s.command === 'reconcile' && Array.isArray(s.detail)) lines.push('', formatReconcile(s.detail as ReconcileDay[]));
   if (s.command === 'rebuild-dims') lines.push(`re-keyed   ${n((s.detail as { rekeyed: number }).rekeyed)} fact rows`);
   if (s.command === 'retention') lines.push('', formatRetention(s.detail as RetentionDetail));
+  if (s.command === 'state') {
+    const { before, after } = s.detail as { before: string | null; after: string | null };
+    lines.push(`state      checkpoint ${before ?? '(none)'} -> ${after ?? '(none)'}`);
+  }
   lines.push('', `warehouse  ${s.warehouse}`, `lake       ${s.lake}`);
   if (s.error) lines.push(`error      ${s.error}`);
   return lines.join('\n');

@@ -16,7 +16,7 @@ import { openSource, type OpenedSource } from './open-source.js';
 import { openWarehouse } from './open-warehouse.js';
 import type { WindowResult } from './package-steps.js';
 
-export type Command = 'run' | 'backfill' | 'reconcile' | 'rebuild-dims' | 'check' | 'retention';
+export type Command = 'run' | 'backfill' | 'reconcile' | 'rebuild-dims' | 'check' | 'retention' | 'state';
 
 /** Everything one command's work needs while it holds the lock. */
 export interface Session {

@@ -138,6 +138,17 @@ export interface Warehouse {
   exportLakePartition(partition: LakePartition, file: string): Promise<void>;
   clearLakePending(pipeline: string, partition: LakePartition): Promise<void>;
   status(pipeline: string, lastRuns: number): Promise<StatusReport>;
+  /**
+   * Sets the checkpoint by hand (null removes it; with `clearFileLedger` the
+   * file ledger goes too, so every file is read again): `aetl state`.
+   */
+  setState(
+    pipeline: string,
+    runId: string,
+    checkpointMs: number | null,
+    clearFileLedger: boolean,
+    nowMs: number,
+  ): Promise<void>;
   /** Fact partitions before `cutoffMs` (a UTC midnight), and this pipeline's ledger rows older than it. */
   retentionPlan(pipeline: string, cutoffMs: number): Promise<RetentionItem[]>;
   /** Archives (with `archiveDir`) then deletes the plan in one transaction, recorded in etl_retention. */

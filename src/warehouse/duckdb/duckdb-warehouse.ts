@@ -405,6 +405,21 @@ export class DuckDBWarehouse implements Warehouse {
     );
   }
 
+  async setState(
+    pipeline: string,
+    runId: string,
+    checkpointMs: number | null,
+    clearFileLedger: boolean,
+    nowMs: number,
+  ): Promise<void> {
+    await this.transaction(async () => {
+      const params = { pipeline, run_id: runId, now: iso(nowMs) };
+      await this.exec(sql.DELETE_CHECKPOINT_SQL, params);
+      if (checkpointMs !== null) await this.exec(sql.INSERT_CHECKPOINT_SQL, { ...params, to: iso(checkpointMs) });
+      if (clearFileLedger) await this.exec('DELETE FROM etl_file_ledger WHERE pipeline = $pipeline', params);
+    });
+  }
+
   retentionPlan(pipeline: string, cutoffMs: number): Promise<RetentionItem[]> {
     return retentionPlan(this.runner, pipeline, cutoffMs);
   }

@@ -101,6 +101,20 @@ export class SqlState {
     return new Set(rows.map((r) => `${Number(r.s)}-${Number(r.e)}`));
   }
 
+  /** The statements of `aetl state` (the caller runs them together). */
+  setStateStatements(checkpoint: boolean, clearFileLedger: boolean): string[] {
+    return [
+      `DELETE FROM ${this.t('etl_state')} WHERE pipeline = ${this.p('pipeline')}`,
+      ...(checkpoint
+        ? [
+            `INSERT INTO ${this.t('etl_state')} (pipeline, checkpoint, run_id, updated_at)
+             SELECT ${this.p('pipeline')}, ${this.p('checkpoint')}, ${this.p('run_id')}, ${this.p('now')}`,
+          ]
+        : []),
+      ...(clearFileLedger ? [`DELETE FROM ${this.t('etl_file_ledger')} WHERE pipeline = ${this.p('pipeline')}`] : []),
+    ];
+  }
+
   async startRun(run: RunRecord): Promise<void> {
     await this.engine.run(
       'recording the run start',

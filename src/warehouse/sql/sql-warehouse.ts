@@ -128,6 +128,24 @@ export abstract class SqlWarehouse implements Warehouse {
     return this.state.finishRun(runId, status, error, finishedMs);
   }
 
+  async setState(
+    pipeline: string,
+    runId: string,
+    checkpointMs: number | null,
+    clearFileLedger: boolean,
+    nowMs: number,
+  ): Promise<void> {
+    const statements = this.state.setStateStatements(checkpointMs !== null, clearFileLedger);
+    await this.transaction(() =>
+      this.runTogether('setting the pipeline state', statements, {
+        pipeline: text(pipeline),
+        run_id: text(runId),
+        now: instant(nowMs),
+        ...(checkpointMs === null ? {} : { checkpoint: instant(checkpointMs) }),
+      }),
+    );
+  }
+
   async retentionPlan(): Promise<RetentionItem[]> {
     throw new UsageError(`aetl retention is not available on ${this.dialect.name} yet; it is on DuckDB`);
   }
