@@ -1,4 +1,4 @@
-import type { Warehouse } from '../warehouse/warehouse.js';
+import { plainNumbers, type Warehouse } from '../warehouse/warehouse.js';
 import { rejectsByFieldSql } from '../checks/check-sql.js';
 import { UsageError } from '../util/errors.js';
 
@@ -12,13 +12,11 @@ export interface RunDetail {
 
 const iso = (ms: unknown) => (ms === null || ms === undefined ? null : new Date(Number(ms)).toISOString());
 
-/** Numbers as plain numbers, times as ISO text: clients return bigints, wrapped integers and Dates. */
+/** Numbers as plain numbers; the `_ms` columns named in `times` as ISO text under their name without `_ms`. */
 function plain(row: Record<string, unknown>, times: string[]): Record<string, unknown> {
+  const numbers = plainNumbers(row);
   return Object.fromEntries(
-    Object.entries(row).map(([k, v]) => [
-      k.replace(/_ms$/, ''),
-      times.includes(k) ? iso(v) : typeof v === 'bigint' || (typeof v === 'object' && v !== null) ? Number(v) : v,
-    ]),
+    Object.entries(numbers).map(([k, v]) => [k.replace(/_ms$/, ''), times.includes(k) ? iso(v) : v]),
   );
 }
 

@@ -7,6 +7,8 @@
  * library or server echoes inside a message.
  */
 const secrets = new Set<string>();
+/** Longest first (a secret containing another is censored whole); sorted once per registration, not per line. */
+let ordered: string[] = [];
 const CENSOR = '[redacted]';
 /** Shorter values would censor ordinary words; no real credential is this short. */
 const MIN_SECRET_LENGTH = 6;
@@ -17,11 +19,12 @@ export function registerSecret(value: string | undefined): void {
   // The forms it takes in a URL or in JSON text.
   secrets.add(encodeURIComponent(value));
   secrets.add(JSON.stringify(value).slice(1, -1));
+  ordered = [...secrets].sort((a, b) => b.length - a.length);
 }
 
 export function redact(text: string): string {
   let out = text;
-  for (const secret of [...secrets].sort((a, b) => b.length - a.length)) {
+  for (const secret of ordered) {
     if (out.includes(secret)) out = out.split(secret).join(CENSOR);
   }
   return out;

@@ -161,3 +161,16 @@ export interface Warehouse {
   ): Promise<RetentionItem[]>;
   close(): Promise<void>;
 }
+
+/**
+ * A result row with plain JS numbers: clients return bigints (DuckDB, Snowflake)
+ * or wrapped integers (BigQuery), which JSON output cannot hold.
+ */
+export function plainNumbers(row: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(
+    Object.entries(row).map(([k, v]) => [
+      k,
+      typeof v === 'bigint' || (typeof v === 'object' && v !== null && !(v instanceof Date)) ? Number(v) : v,
+    ]),
+  );
+}

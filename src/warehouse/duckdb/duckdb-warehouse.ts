@@ -19,6 +19,7 @@ import type {
   StatusReport,
   Warehouse,
 } from '../warehouse.js';
+import { plainNumbers } from '../warehouse.js';
 import {
   iso,
   openDuckDB,
@@ -492,17 +493,13 @@ export class DuckDBWarehouse implements Warehouse {
     const rejects = toNumber(
       (await this.rows('SELECT count(*) AS n FROM etl_rejected_event WHERE pipeline = $pipeline', { pipeline }))[0]!.n,
     );
-    const plain = (rows: Row[]) =>
-      rows.map((r) =>
-        Object.fromEntries(Object.entries(r).map(([k, v]) => [k, typeof v === 'bigint' ? Number(v) : v])),
-      );
     const byField = await this.query(rejectsByFieldSql(this.dialect), { pipeline });
     return {
       pipeline,
       checkpoint: checkpointMs === null ? null : iso(checkpointMs),
-      runs: plain(runs),
+      runs: runs.map(plainNumbers),
       tables,
-      checks: plain(checks),
+      checks: checks.map(plainNumbers),
       rejects,
       rejectsByField: byField.map((r) => ({
         field: String(r.field),

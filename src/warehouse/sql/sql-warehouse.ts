@@ -17,8 +17,9 @@ import type {
   StatusReport,
   Warehouse,
 } from '../warehouse.js';
+import { plainNumbers } from '../warehouse.js';
 import { SqlDimensions } from './sql-dimensions.js';
-import { bool, instant, int, text, typedParams, type SqlEngine, type SqlParams, type SqlRow } from './sql-engine.js';
+import { bool, instant, int, text, typedParams, type SqlEngine, type SqlParams } from './sql-engine.js';
 import {
   batchStatsSql,
   commitStatements,
@@ -347,22 +348,12 @@ export abstract class SqlWarehouse implements Warehouse {
       `SELECT COUNT(*) AS n FROM ${t('etl_rejected_event')} WHERE pipeline = ${p('pipeline')}`,
       { pipeline: text(pipeline) },
     );
-    // Clients wrap or widen numbers (BigQuery's integer objects, Snowflake's bigint): JSON wants plain ones.
-    const plain = (rows: SqlRow[]) =>
-      rows.map((r) =>
-        Object.fromEntries(
-          Object.entries(r).map(([k, v]) => [
-            k,
-            typeof v === 'bigint' || (typeof v === 'object' && v !== null) ? Number(v) : v,
-          ]),
-        ),
-      );
     return {
       pipeline,
       checkpoint: checkpointMs === null ? null : iso(checkpointMs),
-      runs: plain(runs),
+      runs: runs.map(plainNumbers),
       tables: Object.fromEntries(counts.map((r) => [String(r.name), Number(r.n)])),
-      checks: plain(checks),
+      checks: checks.map(plainNumbers),
       rejects: Number(rejects!.n),
       rejectsByField: (await this.query(rejectsByFieldSql(this.dialect), { pipeline })).map((r) => ({
         field: String(r.field),
