@@ -199,11 +199,36 @@ async function completenessByDay(request: CheckRequest, source: WindowedSource):
   return results;
 }
 
+/** Unknown source fields first seen by this run's loads: kept in metadata, but the contract may need a look. */
+async function schemaDrift(request: CheckRequest): Promise<CheckResult[]> {
+  const { warehouse, config } = request;
+  const fields = await warehouse.newDriftFields(config.pipeline.name, request.runId);
+  const result = { name: 'schema_drift', scope: 'run', blocking: false, expected: '0 new fields' };
+  if (fields === null) {
+    return [
+      { ...result, status: 'skipped', observed: null, message: `${warehouse.description} does not record drift` },
+    ];
+  }
+  const named = fields.map((f) => `${f.field} (${f.type}, ${f.count} records)`).join(', ');
+  return [
+    {
+      ...result,
+      status: fields.length === 0 ? 'pass' : failed(config.checks.schema_drift.severity),
+      observed: fields.length,
+      message:
+        fields.length === 0
+          ? 'no unknown source field first seen'
+          : `${fields.length} unknown source field(s) first seen: ${named}; kept in metadata._extra_fields`,
+    },
+  ];
+}
+
 export async function runChecks(request: CheckRequest): Promise<CheckResult[]> {
   const { config } = request;
   const results = [...(await integrity(request)), ...(await duplicates(request))];
   if (request.kind !== 'history' && config.checks.freshness.enabled) results.push(...(await freshness(request)));
   if (request.kind !== 'history' && config.checks.anomalies.enabled) results.push(...(await anomalies(request)));
+  if (request.kind !== 'on_demand' && config.checks.schema_drift.enabled) results.push(...(await schemaDrift(request)));
   if (request.kind === 'on_demand' && request.source)
     results.push(...(await completenessByDay(request, request.source)));
   await request.warehouse.writeCheckResults(config.pipeline.name, request.runId, results, request.nowMs);

@@ -5,7 +5,9 @@ import { createLogger, LOG_LEVELS, type Logger } from '../log/logger.js';
 import { runIncremental } from '../pipeline/incremental.js';
 import { reconcile } from '../pipeline/reconcile.js';
 import { checkRange } from '../pipeline/post-load.js';
-import { backfill, runExplicit } from '../pipeline/explicit.js';
+import { backfill, replayRange, runExplicit } from '../pipeline/explicit.js';
+import { replayRejects } from '../pipeline/replay-rejects.js';
+import { dryRun } from '../pipeline/dry-run.js';
 import { parseCliInstant } from '../util/dates.js';
 import { terminalProgress } from './progress.js';
 import { runQuery } from './query.js';
@@ -18,7 +20,14 @@ import { startSimulator } from '../simulator/simulator.js';
 import { nowMs } from '../util/clock.js';
 import { ConfigError, EXIT, UsageError, type ExitCode } from '../util/errors.js';
 import { redact } from '../util/redact.js';
-import { formatRetention, formatRows, formatRunDetail, formatRunSummary, formatStatus } from './summary.js';
+import {
+  formatDryRun,
+  formatRetention,
+  formatRows,
+  formatRunDetail,
+  formatRunSummary,
+  formatStatus,
+} from './summary.js';
 import { runDetail } from '../pipeline/run-detail.js';
 import { applyRetention, retentionPlan } from '../pipeline/retention.js';
 import { resolve } from 'node:path';
@@ -133,10 +142,18 @@ withLockOptions(
     .command('run')
     .description('load every new window (or file) up to now − settle_delay, then check it')
     .option('--from <instant>', 'explicit window start (a date means UTC midnight); needs --to', instantArg)
-    .option('--to <instant>', 'explicit window end, exclusive; clipped to now − settle_delay', instantArg),
-).action((opts: LockOptions & Partial<RangeOptions>, command: Command) => {
+    .option('--to <instant>', 'explicit window end, exclusive; clipped to now − settle_delay', instantArg)
+    .option('--dry-run', 'extract and validate, print what would load per table and day, write nothing'),
+).action(async (opts: LockOptions & Partial<RangeOptions> & { dryRun?: boolean }, command: Command) => {
   if ((opts.from === undefined) !== (opts.to === undefined)) {
     throw new UsageError('--from and --to go together');
+  }
+  if (opts.dryRun) {
+    const { options, logger } = context(command);
+    const range = opts.from === undefined ? null : rangeOf(opts as RangeOptions);
+    const report = await dryRun(loadConfig(options.config), logger, nowMs(), range);
+    print(options, report, formatDryRun(report));
+    return;
   }
   const work = opts.from === undefined ? runIncremental : runExplicit(rangeOf(opts as RangeOptions));
   return runCommand(command, 'run', opts, work);
@@ -281,6 +298,53 @@ withLockOptions(
 ).action(async (opts: LockOptions & { yes?: boolean }, command: Command) => {
   await confirm('forget the checkpoint and the file ledger of this pipeline', opts.yes ?? false);
   return runCommand(command, 'state', opts, setState(null, true));
+});
+
+withLockOptions(
+  program
+    .command('replay')
+    .description('pull a range from the source again and load what is missing (never moves the checkpoint)')
+    .requiredOption('--from <instant>', 'range start (a date means UTC midnight)', instantArg)
+    .requiredOption('--to <instant>', 'range end, exclusive; clipped to now − settle_delay', instantArg)
+    .option('--force-update', 'replace loaded events whose content changed (old and new hash go to etl_conflict)'),
+).action((opts: LockOptions & RangeOptions & { forceUpdate?: boolean }, command: Command) =>
+  runCommand(command, 'replay', opts, replayRange(rangeOf(opts), opts.forceUpdate ?? false)),
+);
+
+const rejects = program.command('rejects').description('the quarantine (etl_rejected_event)');
+rejects
+  .command('list')
+  .description('quarantined records, newest first, with the field and reason they were rejected for')
+  .option('--run <run-id>', 'only those one run quarantined')
+  .option('--reason <text>', 'only those whose reasons contain this text')
+  .option('--replayed', 'include the ones a replay has loaded since')
+  .option('--limit <n>', 'at most this many', positiveInt, 100)
+  .action(async (opts: { run?: string; reason?: string; replayed?: boolean; limit: number }, command: Command) => {
+    const { options, logger } = context(command);
+    const config = loadConfig(options.config);
+    const warehouse = await openWarehouse(config, logger);
+    try {
+      const filter = {
+        runId: opts.run ?? null,
+        reason: opts.reason ?? null,
+        replayed: opts.replayed ?? false,
+        limit: opts.limit,
+      };
+      const rows = await warehouse.listRejects(config.pipeline.name, filter);
+      print(options, rows, rows.length === 0 ? '(no rejects)' : formatRows(rows));
+    } finally {
+      await warehouse.close();
+    }
+  });
+withLockOptions(
+  rejects
+    .command('replay')
+    .description('re-validate quarantined records with the current contract and config; load those that pass')
+    .option('--run <run-id>', 'only the rejects of this run')
+    .option('--all', 'every reject not replayed yet'),
+).action((opts: LockOptions & { run?: string; all?: boolean }, command: Command) => {
+  if ((opts.run === undefined) === (opts.all === undefined)) throw new UsageError('pass either --run ID or --all');
+  return runCommand(command, 'rejects-replay', opts, replayRejects(opts.run ?? null));
 });
 
 const runs = program.command('runs').description('the run ledger');

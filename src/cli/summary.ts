@@ -3,6 +3,9 @@ import type { CheckResult, StatusReport } from '../warehouse/warehouse.js';
 import type { ReconcileDay } from '../pipeline/reconcile.js';
 import type { RetentionDetail } from '../pipeline/retention.js';
 import type { RunDetail } from '../pipeline/run-detail.js';
+import type { ReplayDetail } from '../pipeline/explicit.js';
+import type { RejectsReplayDetail } from '../pipeline/replay-rejects.js';
+import type { DryRunReport } from '../pipeline/dry-run.js';
 
 const n = (value: number) => value.toLocaleString('en-US');
 const when = (ms: number) => new Date(ms).toISOString().replace('.000Z', 'Z');
@@ -56,6 +59,16 @@ export function formatRunSummary(s: RunSummary): string {
   if (s.command === 'reconcile' && Array.isArray(s.detail)) lines.push('', formatReconcile(s.detail as ReconcileDay[]));
   if (s.command === 'rebuild-dims') lines.push(`re-keyed   ${n((s.detail as { rekeyed: number }).rekeyed)} fact rows`);
   if (s.command === 'retention') lines.push('', formatRetention(s.detail as RetentionDetail));
+  if (s.command === 'replay') {
+    const d = s.detail as ReplayDetail;
+    lines.push(`replay     ${n(d.windows)} window(s): ${n(d.inserted)} events loaded, ${n(d.replaced)} replaced`);
+  }
+  if (s.command === 'rejects-replay') {
+    const d = s.detail as RejectsReplayDetail;
+    lines.push(
+      `rejects    ${n(d.examined)} examined: ${n(d.replayed)} pass now and were loaded, ${n(d.stillRejected)} still rejected`,
+    );
+  }
   if (s.command === 'state') {
     const { before, after } = s.detail as { before: string | null; after: string | null };
     lines.push(`state      checkpoint ${before ?? '(none)'} -> ${after ?? '(none)'}`);
@@ -103,6 +116,45 @@ export function formatRetention(r: RetentionDetail): string {
       ...r.items.map((i) => [i.table, i.eventDate ?? '(older rows)', n(i.rows), i.archivedTo ?? '']),
     ]),
   ].join('\n');
+}
+
+/** `aetl run --dry-run`: what would load, per day and per reject reason. */
+export function formatDryRun(r: DryRunReport): string {
+  const t = r.inputs.reduce(
+    (sum, i) => ({ read: sum.read + i.read, valid: sum.valid + i.valid, rejected: sum.rejected + i.rejected }),
+    { read: 0, valid: 0, rejected: 0 },
+  );
+  const what = r.inputs.some((i) => i.file) ? 'file(s)' : 'window(s)';
+  const lines = [
+    `dry run (${r.pipeline}): nothing was written; checkpoint ${r.checkpoint ?? '(none)'}`,
+    `inputs     ${r.inputs.length} ${what}: read ${n(t.read)} | valid ${n(t.valid)} | rejected ${n(t.rejected)}`,
+  ];
+  if (r.days.length > 0) {
+    lines.push(
+      '',
+      table([
+        ['day', 'fact_ai_event', 'of them new', 'fact_policy_evaluation', 'etl_rejected_event'],
+        ...r.days.map((d) => [
+          d.day,
+          n(d.events),
+          d.new_events === null ? '?' : n(d.new_events),
+          n(d.policy_rows),
+          n(d.rejects),
+        ]),
+      ]),
+    );
+  } else lines.push('nothing new to load');
+  if (r.rejects_by_reason.length > 0) {
+    lines.push(
+      '',
+      table([
+        ['rejects by field', 'reason', 'records'],
+        ...r.rejects_by_reason.map((x) => [x.field, summaryOf(x.reason), n(x.records)]),
+      ]),
+    );
+  }
+  for (const file of r.unreadable) lines.push(`unreadable ${file}`);
+  return lines.join('\n');
 }
 
 function formatReconcile(days: ReconcileDay[]): string {
@@ -173,6 +225,15 @@ export function formatStatus(
   );
   if (r.rejectsByField.length > 0) {
     lines.push('', rejectsTable(r.rejectsByField));
+  }
+  if (r.drift && r.drift.length > 0) {
+    lines.push(
+      '',
+      table([
+        ['unknown source field', 'type', 'records', 'first seen', 'last seen', ''],
+        ...r.drift.map((d) => [d.field, d.example_type, n(d.count), d.first_seen, d.last_seen, d.new ? 'NEW' : '']),
+      ]),
+    );
   }
   lines.push('', table([['table', 'rows'], ...Object.entries(r.tables).map(([name, rows]) => [name, n(rows)])]));
   if (r.checks.length > 0) {

@@ -61,6 +61,12 @@ const anomalies = z.strictObject({
   latency_p99: floors(100, 0.25),
 });
 
+const schemaDrift = z.strictObject({
+  enabled: z.boolean().default(true),
+  /** `warn` by default: unknown fields are kept (in metadata._extra_fields), nothing is lost. */
+  severity: severity.default('warn'),
+});
+
 const alert = z.strictObject({
   /** A Slack-compatible incoming webhook (JSON body with `text`). */
   url: z.url(),
@@ -80,6 +86,7 @@ export const checksSchema = z.strictObject({
   integrity: defaults(z.strictObject({ severity: severity.default('error') })),
   freshness: defaults(freshness),
   anomalies: defaults(anomalies),
+  schema_drift: defaults(schemaDrift),
   alert: alert.optional(),
 });
 

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { checksSchema } from './checks-schema.js';
 import { scheduleSchema } from './schedule-schema.js';
 import type { PrivacyRules } from '../contract/privacy.js';
+import { DECISIONS } from '../contract/event.js';
 import { byteSize, duration } from './duration-schema.js';
 
 const isoInstant = z.iso.datetime({ offset: true }).transform((text) => new Date(text));
@@ -219,6 +220,15 @@ export const configSchema = z.strictObject({
   checks: checksSchema.default(checksSchema.parse({})),
   schedule: scheduleSchema.default(scheduleSchema.parse({})),
   privacy: privacy.default({ pseudonymize_users: false, drop_metadata_keys: [] }),
+  contract: z
+    .strictObject({
+      /**
+       * Decision values the vendor added after this release, each accepted as a canonical one
+       * (`warned: allow`); records rejected for one before can then be loaded by `aetl rejects replay`.
+       */
+      decision_aliases: z.record(z.string().min(1).max(64), z.enum(DECISIONS)).default({}),
+    })
+    .default({ decision_aliases: {} }),
 });
 
 export type Config = z.infer<typeof configSchema>;

@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import type { CanonicalEvent, PolicyEvaluation, RejectReason } from './event.js';
+import type { CanonicalEvent, Decision, PolicyEvaluation, RejectReason } from './event.js';
 import { fastParse, type ParsedEvent } from './fast-parse.js';
 import { KNOWN_FIELDS, shapeA, shapeB, type ShapeA } from './schemas.js';
 
@@ -64,15 +64,29 @@ function normalizePolicies(
   return policies;
 }
 
+/** Decision values the vendor added after this release, mapped to canonical ones (`contract.decision_aliases`). */
+export type DecisionAliases = Record<string, Decision>;
+
+/** The record with an aliased decision replaced (a copy: the record may be stored as a reject as read). */
+function withDecisionAlias(record: Record<string, unknown>, aliases: DecisionAliases): Record<string, unknown> {
+  const decision = record.decision;
+  if (typeof decision !== 'string' || !Object.hasOwn(aliases, decision)) return record;
+  return { ...record, decision: aliases[decision] };
+}
+
 /**
  * Validates one raw record against its shape and returns the canonical event or the reasons it
  * was rejected. `useFastPath` is false only where a test compares the fast path with zod.
  */
-export function normalizeRecord(raw: unknown, useFastPath = true): NormalizeResult {
+export function normalizeRecord(
+  raw: unknown,
+  useFastPath = true,
+  decisionAliases: DecisionAliases = {},
+): NormalizeResult {
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
     return { ok: false, reasons: [{ path: '(record)', message: 'expected a JSON object' }] };
   }
-  const record = raw as Record<string, unknown>;
+  const record = withDecisionAlias(raw as Record<string, unknown>, decisionAliases);
   const isA = isShapeA(record);
   const fast = useFastPath ? fastParse(record, isA) : undefined;
   if (fast) return canonical(record, fast);

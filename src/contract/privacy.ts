@@ -14,7 +14,14 @@ export interface PrivacyRules {
   pseudonymKey: string | null;
   /** Metadata keys removed from events (also as unknown top-level fields) and from rejects. */
   dropMetadataKeys: string[];
+  /**
+   * Leave a user id that already is a pseudonym as it is: a replayed reject's
+   * payload was masked when it was stored, and must not be pseudonymised twice.
+   */
+  keepPseudonyms?: boolean;
 }
+
+const PSEUDONYM = /^u_[0-9a-f]{32}$/;
 
 export const NO_PRIVACY: PrivacyRules = { pseudonymKey: null, dropMetadataKeys: [] };
 
@@ -41,7 +48,10 @@ export function applyPrivacy(event: CanonicalEvent, rules: PrivacyRules): Canoni
   const user = event.user_id;
   return {
     ...event,
-    user_id: user !== null && rules.pseudonymKey !== null ? pseudonym(rules.pseudonymKey, user) : user,
+    user_id:
+      user === null || rules.pseudonymKey === null || (rules.keepPseudonyms && PSEUDONYM.test(user))
+        ? user
+        : pseudonym(rules.pseudonymKey, user),
     metadata,
   };
 }

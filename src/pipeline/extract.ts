@@ -1,7 +1,13 @@
 import { Worker } from 'node:worker_threads';
 import type { RawRecord } from '../source/source.js';
 import type { FromWorker, ToWorker } from '../staging/extract-worker.js';
-import { writeManifest, type ExtractCounts, type PackageManifest } from '../staging/package.js';
+import {
+  addDrift,
+  writeManifest,
+  type DriftCounts,
+  type ExtractCounts,
+  type PackageManifest,
+} from '../staging/package.js';
 import { StagingWriter } from '../staging/staging-writer.js';
 import { validateBatch, type ValidatedBatch, type ValidationRules } from '../staging/validate-batch.js';
 
@@ -101,7 +107,7 @@ function addCounts(total: ExtractCounts, counts: ExtractCounts): void {
  */
 export class PackageBuilder {
   private readonly counts: ExtractCounts = { read: 0, valid: 0, rejected: 0, outOfWindow: 0 };
-  private readonly drift: Record<string, number> = {};
+  private readonly drift: DriftCounts = {};
   private pool: WorkerPool | undefined;
   /** Batches are appended one at a time: a part may be being written out when the next arrives. */
   private staged: Promise<void> = Promise.resolve();
@@ -132,7 +138,7 @@ export class PackageBuilder {
 
   private async stage(batch: ValidatedBatch): Promise<void> {
     addCounts(this.counts, batch.counts);
-    for (const [field, n] of Object.entries(batch.drift)) this.drift[field] = (this.drift[field] ?? 0) + n;
+    addDrift(this.drift, batch.drift);
     await this.writer.append(batch);
   }
 

@@ -1,23 +1,50 @@
-import { listSourceFiles, readSourceFile, UnreadableFileError } from '../source/files.js';
+import { listSourceFiles, readSourceFile, UnreadableFileError, type SourceFile } from '../source/files.js';
+import type { Config } from '../config/schema.js';
 import { RunFailedError } from '../util/errors.js';
 import type { WindowedSource } from '../source/source.js';
 import { planWindows } from '../state/window.js';
 import { DAY_MS } from '../util/dates.js';
-import { extractAndLoad, timeWindowSource } from './package-steps.js';
+import { extractAndLoad, timeWindowSource, type PackageSource } from './package-steps.js';
 import { checkAfterLoads } from './post-load.js';
 import type { Session } from './session.js';
 
-/** `aetl run` on a time-windowed source: consecutive windows from the checkpoint to the signpost. */
-async function loadWindows(session: Session, source: WindowedSource): Promise<void> {
-  const w = session.config.window;
-  const checkpoint = await session.warehouse.getCheckpoint(session.config.pipeline.name);
-  const plan = planWindows(checkpoint, session.nowMs, {
+/** The windows `aetl run` loads next, from the checkpoint (or window.initial_start) to the signpost. */
+export function windowsFrom(config: Config, checkpoint: number | null, nowMs: number): ReturnType<typeof planWindows> {
+  const w = config.window;
+  return planWindows(checkpoint, nowMs, {
     lookbackMs: w.lookback,
     settleDelayMs: w.settle_delay,
     maxWindowMs: w.max_window,
     maxWindows: w.max_windows,
-    initialStartMs: w.initial_start?.getTime() ?? session.nowMs - DAY_MS,
+    initialStartMs: w.initial_start?.getTime() ?? nowMs - DAY_MS,
   });
+}
+
+/** The files `aetl run` loads next: every one whose (path, sha256) is not in the ledger. */
+export async function freshFiles(
+  config: Config,
+  pattern: string,
+  ledger: Map<string, string>,
+  nowMs: number,
+): Promise<{ found: number; fresh: SourceFile[] }> {
+  const files = await listSourceFiles(pattern, config.source.min_file_age, nowMs);
+  return { found: files.length, fresh: files.filter((file) => ledger.get(file.path) !== file.sha256) };
+}
+
+/** One source file as a package source: no window, no count (completeness counts its distinct records). */
+export function fileSource(config: Config, file: SourceFile): PackageSource {
+  return {
+    window: null,
+    records: readSourceFile(file.path, config.source.max_record_bytes),
+    sourceCount: null,
+    sourceFiles: [file],
+  };
+}
+
+/** `aetl run` on a time-windowed source: consecutive windows from the checkpoint to the signpost. */
+async function loadWindows(session: Session, source: WindowedSource): Promise<void> {
+  const checkpoint = await session.warehouse.getCheckpoint(session.config.pipeline.name);
+  const plan = windowsFrom(session.config, checkpoint, session.nowMs);
   if (plan.windows.length === 0) session.logger.info('nothing to load: the checkpoint is at the signpost');
   for (const [i, window] of plan.windows.entries()) {
     session.stop.throwIfRequested();
@@ -35,20 +62,13 @@ async function loadWindows(session: Session, source: WindowedSource): Promise<vo
  */
 async function loadFiles(session: Session, pattern: string): Promise<void> {
   const ledger = await session.warehouse.loadedFiles(session.config.pipeline.name);
-  const files = await listSourceFiles(pattern, session.config.source.min_file_age, session.nowMs);
-  const fresh = files.filter((file) => ledger.get(file.path) !== file.sha256);
-  session.logger.info({ found: files.length, new: fresh.length }, 'source files listed');
+  const { found, fresh } = await freshFiles(session.config, pattern, ledger, session.nowMs);
+  session.logger.info({ found, new: fresh.length }, 'source files listed');
   const unreadable: string[] = [];
   for (const [i, file] of fresh.entries()) {
     session.stop.throwIfRequested();
-    const input = {
-      window: null,
-      records: readSourceFile(file.path, session.config.source.max_record_bytes),
-      sourceCount: null,
-      sourceFiles: [file],
-    };
     try {
-      const result = await extractAndLoad(session, input, null);
+      const result = await extractAndLoad(session, fileSource(session.config, file), null);
       session.progress?.({ done: i + 1, total: fresh.length, label: 'files', events: result.counts.read });
     } catch (error) {
       if (!(error instanceof UnreadableFileError)) throw error;

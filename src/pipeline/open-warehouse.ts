@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
@@ -71,6 +72,17 @@ async function connect(config: Config, logger: Logger): Promise<Warehouse> {
       );
     }
   }
+}
+
+/**
+ * Opens the warehouse for commands that must change nothing (`run --dry-run`):
+ * no migration; DuckDB read-only, or null when its file does not exist yet.
+ */
+export async function openWarehouseToRead(config: Config, logger: Logger): Promise<Warehouse | null> {
+  const w = config.warehouse;
+  if (w.kind !== 'duckdb') return connect(config, logger);
+  if (!existsSync(w.path)) return null;
+  return DuckDBWarehouse.open(w.path, duckdbSettings(config, w, true), logger);
 }
 
 /** Opens the configured warehouse and applies pending migrations (every command does this first). */

@@ -1,7 +1,8 @@
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { blockingChecks } from '../checks/blocking.js';
-import { privacyRules } from '../config/schema.js';
+import { privacyRules, type Config } from '../config/schema.js';
+import type { ValidationRules } from '../staging/validate-batch.js';
 import { publishPendingLake } from '../lake/publish.js';
 import type { SourceFile } from '../source/files.js';
 import type { RawRecord, WindowedSource } from '../source/source.js';
@@ -9,7 +10,7 @@ import type { TimeWindow } from '../state/window.js';
 import type { PackageManifest } from '../staging/package.js';
 import { failpoint } from '../util/failpoint.js';
 import { RunFailedError } from '../util/errors.js';
-import type { LoadOutcome } from '../warehouse/warehouse.js';
+import type { LoadOutcome, LoadRequest } from '../warehouse/warehouse.js';
 import { PackageBuilder } from './extract.js';
 import type { Session } from './session.js';
 
@@ -34,6 +35,19 @@ export interface PackageSource {
   sourceFiles: SourceFile[];
 }
 
+/** What extraction needs of a session: a dry run extracts with no warehouse to write to. */
+export type ExtractContext = Pick<Session, 'config' | 'runId' | 'stagingRoot' | 'stop' | 'nextSeq'>;
+
+/** What validation needs from the config, for records read in `window` (null: no clipping). */
+export function validationRules(config: Config, window: TimeWindow | null): ValidationRules {
+  return {
+    window,
+    maxRecordBytes: config.source.max_record_bytes,
+    privacy: privacyRules(config),
+    decisionAliases: config.contract.decision_aliases,
+  };
+}
+
 /**
  * Extract → validate → stage up to `limit` records: one load package on disk,
  * complete once its manifest is written. Only the package that exhausts the
@@ -41,7 +55,7 @@ export interface PackageSource {
  * and the file ledger).
  */
 async function extractPart(
-  session: Session,
+  session: ExtractContext,
   input: PackageSource,
   records: AsyncIterator<RawRecord[]>,
   limit: number,
@@ -49,12 +63,11 @@ async function extractPart(
   const seq = session.nextSeq();
   const dir = join(session.stagingRoot, session.runId, String(seq).padStart(4, '0'));
   const started = performance.now();
-  const rules = {
-    window: input.window,
-    maxRecordBytes: session.config.source.max_record_bytes,
-    privacy: privacyRules(session.config),
-  };
-  const builder = await PackageBuilder.create(dir, rules, session.config.staging.workers);
+  const builder = await PackageBuilder.create(
+    dir,
+    validationRules(session.config, input.window),
+    session.config.staging.workers,
+  );
   try {
     let taken = 0;
     let exhausted = false;
@@ -81,7 +94,7 @@ async function extractPart(
 }
 
 /** The whole source as one package (a time window, whose size `window.max_window` bounds). */
-export async function extractPackage(session: Session, input: PackageSource): Promise<ExtractedPackage> {
+export async function extractPackage(session: ExtractContext, input: PackageSource): Promise<ExtractedPackage> {
   return (await extractPart(session, input, input.records[Symbol.asyncIterator](), Infinity)).pkg;
 }
 
@@ -114,6 +127,7 @@ export async function loadPackage(
   session: Session,
   pkg: ExtractedPackage,
   checkpointTo: number | null,
+  options: Pick<LoadRequest, 'replayedRejects' | 'forceUpdate'> = {},
 ): Promise<WindowResult> {
   session.stop.throwIfRequested();
   if (session.lock.lost)
@@ -128,6 +142,7 @@ export async function loadPackage(
     extractMs: pkg.extractMs,
     nowMs: session.nowMs,
     blockingChecks: blockingChecks(session.config.checks),
+    ...options,
   });
   failpoint('load:after-commit');
   await publishPendingLake(session.warehouse, session.config.pipeline.name, session.config.lake.path, session.logger);

@@ -16,7 +16,8 @@ import { openSource, type OpenedSource } from './open-source.js';
 import { openWarehouse } from './open-warehouse.js';
 import type { WindowResult } from './package-steps.js';
 
-export type Command = 'run' | 'backfill' | 'reconcile' | 'rebuild-dims' | 'check' | 'retention' | 'state';
+export type Command =
+  'run' | 'backfill' | 'reconcile' | 'rebuild-dims' | 'check' | 'retention' | 'state' | 'replay' | 'rejects-replay';
 
 /** Everything one command's work needs while it holds the lock. */
 export interface Session {
@@ -107,7 +108,7 @@ export function newRunId(nowMs: number): string {
  * staging folder, which guards runs on this machine only (a lease row in the
  * warehouse would guard several machines: not built yet).
  */
-function lockPath(config: Config): string {
+export function lockPath(config: Config): string {
   const w = config.warehouse;
   if (w.kind === 'duckdb') return `${w.path}.lock`;
   const name = w.kind === 'bigquery' ? [w.project, w.dataset] : [w.account, w.database, w.schema];

@@ -43,6 +43,25 @@ export const STAGING_TABLES = {
 export type StagingTable = keyof typeof STAGING_TABLES;
 export type StagingFiles = Record<StagingTable, string[]>;
 
+/** Per unknown field: how many records carried it, and the JSON type of the first value seen. */
+export type DriftCounts = Record<string, { count: number; type: string }>;
+
+/** A value's JSON type name, as etl_schema_drift records it. */
+export function jsonType(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'array';
+  return typeof value;
+}
+
+/** Adds `more` into `total`: the first type seen stays. */
+export function addDrift(total: DriftCounts, more: DriftCounts): void {
+  for (const [field, seen] of Object.entries(more)) {
+    const known = total[field];
+    if (known) known.count += seen.count;
+    else total[field] = { ...seen };
+  }
+}
+
 export interface ExtractCounts {
   /** Records the source returned (including out-of-window ones). */
   read: number;
@@ -59,7 +78,8 @@ export interface PackageManifest {
   sourceCount: number | null;
   files: StagingFiles;
   counts: ExtractCounts;
-  drift: Record<string, number>;
+  /** Unknown top-level fields of the valid events (schema drift). */
+  drift: DriftCounts;
   /** Extract worker threads that staged part of it (0: all on the main thread). */
   extractWorkers: number;
 }

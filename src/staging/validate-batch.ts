@@ -1,12 +1,12 @@
 import { eventHash, sha256Hex, stableStringify } from '../contract/hash.js';
-import { normalizeRecord } from '../contract/normalize.js';
+import { normalizeRecord, type DecisionAliases } from '../contract/normalize.js';
 import { parseInstantMicros } from '../contract/scalars.js';
 import { KEPT_BYTES, type CanonicalEvent, type RejectReason } from '../contract/event.js';
 import { applyPrivacy, maskRecord, maskText, type PrivacyRules } from '../contract/privacy.js';
 import type { RawRecord } from '../source/source.js';
 import type { TimeWindow } from '../state/window.js';
 import { dateKeyOf } from '../util/dates.js';
-import type { ExtractCounts } from './package.js';
+import { jsonType, type DriftCounts, type ExtractCounts } from './package.js';
 
 /** What validation is told besides the records; plain data, so it crosses to worker threads. */
 export interface ValidationRules {
@@ -16,6 +16,8 @@ export interface ValidationRules {
   maxRecordBytes: number;
   /** Pseudonymised users and dropped metadata keys, for events and rejects alike. */
   privacy: PrivacyRules;
+  /** `contract.decision_aliases`: new vendor decision values accepted as canonical ones. */
+  decisionAliases: DecisionAliases;
 }
 
 /** Deeper than any event has reason to be, shallow enough that nothing downstream recurses far. */
@@ -96,7 +98,7 @@ export interface ValidatedBatch {
   policies: StagedValue[][];
   rejects: StagedValue[][];
   counts: ExtractCounts;
-  drift: Record<string, number>;
+  drift: DriftCounts;
 }
 
 type Parsed = Exclude<RawRecord, { kind: 'line' }>;
@@ -182,7 +184,7 @@ function eventRow(event: CanonicalEvent): StagedValue[] {
  * silently. A pure function of its input, so it runs the same on any thread.
  */
 export function validateBatch(records: readonly RawRecord[], rules: ValidationRules): ValidatedBatch {
-  const { window, maxRecordBytes, privacy } = rules;
+  const { window, maxRecordBytes, privacy, decisionAliases } = rules;
   const batch: ValidatedBatch = {
     events: [],
     policies: [],
@@ -217,7 +219,7 @@ export function validateBatch(records: readonly RawRecord[], rules: ValidationRu
         continue;
       }
     }
-    const result = normalizeRecord(record.value);
+    const result = normalizeRecord(record.value, true, decisionAliases);
     if (!result.ok) {
       reject(result.reasons);
       continue;
@@ -229,7 +231,10 @@ export function validateBatch(records: readonly RawRecord[], rules: ValidationRu
       counts.outOfWindow++;
       continue;
     }
-    for (const field of result.driftFields) drift[field] = (drift[field] ?? 0) + 1;
+    for (const field of result.driftFields) {
+      const seen = (drift[field] ??= { count: 0, type: jsonType((record.value as Record<string, unknown>)[field]) });
+      seen.count++;
+    }
     counts.valid++;
     const index = batch.events.length;
     batch.events.push(eventRow(event));

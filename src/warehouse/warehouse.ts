@@ -58,6 +58,32 @@ export interface LoadRequest {
   extractMs: number;
   nowMs: number;
   blockingChecks(facts: LoadFacts): CheckResult[];
+  /** `aetl rejects replay`: the quarantined records this package holds again, marked replayed in its transaction. */
+  replayedRejects?: RejectKey[];
+  /** `aetl replay --force-update`: a loaded event whose content changed is replaced, not kept out. */
+  forceUpdate?: boolean;
+}
+
+/** A quarantined record's key (DESIGN.md decision 3). */
+export interface RejectKey {
+  sourceLocation: string;
+  payloadHash: string;
+}
+
+/** A quarantined record as stored, for replay. */
+export interface StoredReject extends RejectKey {
+  sourceRef: string;
+  payload: string;
+}
+
+export interface RejectFilter {
+  /** Only the rejects this run quarantined. */
+  runId: string | null;
+  /** Only those whose reasons contain this text (case-insensitive). */
+  reason: string | null;
+  /** Include the ones already replayed. */
+  replayed: boolean;
+  limit: number;
 }
 
 export interface LoadOutcome {
@@ -69,6 +95,8 @@ export interface LoadOutcome {
   checkpointMoved: boolean;
   /** `[first, last]` event time of the loaded batch, or null when it held no event. */
   eventSpan: { fromMs: number; toMs: number } | null;
+  /** With `forceUpdate`: loaded events replaced by their changed version (counted in `inserted`). */
+  replaced: number;
 }
 
 export interface RunRecord {
@@ -104,6 +132,18 @@ export interface StatusReport {
   rejects: number;
   /** Quarantined records by the field their first reason names (the most common first). */
   rejectsByField: { field: string; rejects: number; example: string }[];
+  /** Unknown source fields, newest first; null where the engine does not record them (BigQuery, Snowflake). */
+  drift: DriftField[] | null;
+}
+
+export interface DriftField {
+  field: string;
+  first_seen: string;
+  last_seen: string;
+  count: number;
+  example_type: string;
+  /** First seen by one of the runs the report lists. */
+  new: boolean;
 }
 
 export interface Warehouse {
@@ -138,6 +178,12 @@ export interface Warehouse {
   exportLakePartition(partition: LakePartition, file: string): Promise<void>;
   clearLakePending(pipeline: string, partition: LakePartition): Promise<void>;
   status(pipeline: string, lastRuns: number): Promise<StatusReport>;
+  /** Quarantined records, newest first (`aetl rejects list`). */
+  listRejects(pipeline: string, filter: RejectFilter): Promise<Record<string, unknown>[]>;
+  /** The quarantined records not replayed yet (of one run, or all). */
+  rejectsToReplay(pipeline: string, runId: string | null): Promise<StoredReject[]>;
+  /** Unknown source fields this run saw first; null where the engine does not record drift. */
+  newDriftFields(pipeline: string, runId: string): Promise<{ field: string; count: number; type: string }[] | null>;
   /**
    * Sets the checkpoint by hand (null removes it; with `clearFileLedger` the
    * file ledger goes too, so every file is read again): `aetl state`.

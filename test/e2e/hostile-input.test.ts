@@ -88,7 +88,7 @@ describe('hostile input in-process: no prototype pollution, whatever the keys', 
       ].join('\n'),
     );
     writeFileSync(ws.path('proto.csv'), '__proto__,id,constructor\n"{""polluted"":""yes""}",d,x\n');
-    const rules = { window: null, maxRecordBytes: 1024 ** 2, privacy: NO_PRIVACY };
+    const rules = { window: null, maxRecordBytes: 1024 ** 2, privacy: NO_PRIVACY, decisionAliases: {} };
     let rejected = 0;
     for (const file of ['proto.jsonl', 'proto.csv']) {
       for await (const records of readSourceFile(ws.path(file), rules.maxRecordBytes)) {

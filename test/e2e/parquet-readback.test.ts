@@ -44,7 +44,12 @@ describe('Parquet read back by an independent reader (hyparquet)', () => {
 
   it('staging files: snappy, TIMESTAMP adjusted to UTC, DECIMAL(18,6), INT64', async () => {
     const dir = ws.path('package');
-    const builder = await PackageBuilder.create(dir, { window: null, maxRecordBytes: 1024 ** 2, privacy: NO_PRIVACY });
+    const builder = await PackageBuilder.create(dir, {
+      window: null,
+      maxRecordBytes: 1024 ** 2,
+      privacy: NO_PRIVACY,
+      decisionAliases: {},
+    });
     await builder.add(
       readFileSync(ws.path('in.jsonl'), 'utf8')
         .split('\n')

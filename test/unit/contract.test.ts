@@ -86,6 +86,24 @@ describe('normalizeRecord', () => {
     expect(eventHash({ ...a.event, input_tokens: 11 })).not.toBe(eventHash(a.event));
   });
 
+  it('accepts a decision value named in contract.decision_aliases as its canonical one, and only that one', () => {
+    const record = {
+      id: 'e3',
+      timestamp: '2026-04-23T14:30:00Z',
+      decision: 'warned',
+      input_tokens: 1,
+      output_tokens: 1,
+      cost: 0,
+    };
+    const refused = normalizeRecord(record);
+    expect(refused).toMatchObject({ ok: false, reasons: [{ path: 'decision' }] });
+    const accepted = normalizeRecord(record, true, { warned: 'allow' });
+    expect(accepted).toMatchObject({ ok: true, event: { decision: 'allow' } });
+    expect(normalizeRecord(record, false, { warned: 'allow' })).toEqual(accepted); // zod agrees with the fast path
+    expect(record.decision).toBe('warned'); // the record (maybe stored as a reject) is not changed
+    expect(normalizeRecord({ ...record, decision: 'toString' }, true, { warned: 'allow' }).ok).toBe(false);
+  });
+
   it('keeps unknown fields as drift in metadata rather than rejecting or dropping them', () => {
     const result = normalizeRecord({
       id: 'e2',

@@ -8,6 +8,12 @@ import { sqlString } from './duckdb-connection.js';
 const parquetList = (files: readonly string[]) => `read_parquet([${files.map(sqlString).join(', ')}])`;
 
 /**
+ * Pipelines sharing this warehouse share its facts, and each keeps its own
+ * lake: a partition one of them changes is pending for all of them.
+ */
+const ALL_PIPELINES = `(SELECT $pipeline AS p UNION SELECT DISTINCT pipeline FROM etl_run) pipelines`;
+
+/**
  * The staged events, deduplicated in the batch: per event_id the smallest hash wins (decision 4);
  * copies with equal hashes are equal in every loaded column, so any of them may win.
  */
@@ -42,11 +48,34 @@ export const EXISTING_SQL = `CREATE OR REPLACE TEMP TABLE batch_existing AS
   GROUP BY ALL`;
 
 export const RECORD_CONFLICTS_SQL = `INSERT INTO etl_conflict
-  SELECT $pipeline, event_id, loaded_hash, incoming_hash, $run_id, $now::TIMESTAMPTZ, incoming_event_ts
+  SELECT $pipeline, event_id, loaded_hash, incoming_hash, $run_id, $now::TIMESTAMPTZ, incoming_event_ts, 'kept_first'
   FROM batch_existing e
   WHERE loaded_hash <> incoming_hash
     AND NOT EXISTS (SELECT 1 FROM etl_conflict c
                     WHERE c.pipeline = $pipeline AND c.event_id = e.event_id AND c.incoming_hash = e.incoming_hash)`;
+
+/**
+ * `replay --force-update`: the loaded events whose content changed give way to
+ * the new version. Their old partitions are rewritten in the lake (the new
+ * version may sit on another day), the conflict says it was replaced, the old
+ * rows go, and they are then inserted like new events.
+ */
+export const REPLACE_CHANGED_SQL = [
+  `CREATE OR REPLACE TEMP TABLE batch_changed AS
+    SELECT event_id, incoming_hash FROM batch_existing WHERE loaded_hash <> incoming_hash`,
+  `INSERT INTO etl_lake_pending
+    SELECT DISTINCT p, tbl, strptime(f.date_key::VARCHAR, '%Y%m%d')::DATE, $run_id
+    FROM fact_ai_event f SEMI JOIN batch_changed c ON c.event_id = f.event_id,
+      (VALUES ('fact_ai_event'), ('fact_policy_evaluation')) AS t(tbl), ${ALL_PIPELINES}
+    WHERE f.date_key BETWEEN $lo_wide AND $hi_wide`,
+  `UPDATE etl_conflict c SET resolution = 'replaced' FROM batch_changed b
+    WHERE c.pipeline = $pipeline AND c.event_id = b.event_id AND c.incoming_hash = b.incoming_hash`,
+  `DELETE FROM fact_policy_evaluation
+    WHERE date_key BETWEEN $lo_wide AND $hi_wide AND event_id IN (SELECT event_id FROM batch_changed)`,
+  `DELETE FROM fact_ai_event WHERE date_key BETWEEN $lo_wide AND $hi_wide AND event_id IN (SELECT event_id FROM batch_changed)`,
+];
+/** The replaced events leave batch_existing, so they are inserted like new ones. */
+export const LET_CHANGED_IN_SQL = `DELETE FROM batch_existing WHERE loaded_hash <> incoming_hash`;
 
 export const TO_INSERT_SQL = `CREATE OR REPLACE TEMP TABLE to_insert AS
   SELECT w.* FROM batch_winner w ANTI JOIN batch_existing e ON e.event_id = w.event_id`;
@@ -107,11 +136,15 @@ export function insertPolicyFactsSql(policyFiles: readonly string[]): string {
   JOIN dim_policy dp ON dp.policy_name = p.policy_name`;
 }
 
-/** Rejects keyed by (source location, payload hash): re-reading the same input adds none (decision 3). */
+/**
+ * Rejects keyed by (source location, payload hash): re-reading the same input adds none (decision 3).
+ * By name: the replay columns added later stay null.
+ */
 export function insertRejectsSql(rejectFiles: readonly string[]): string {
-  return `INSERT INTO etl_rejected_event
-  SELECT $pipeline, r.source_location, r.source_ref, r.payload_hash, r.payload, r.reasons::JSON, r.event_id,
-         $run_id, $now::TIMESTAMPTZ, r.event_ts, $read_from::TIMESTAMPTZ, $read_to::TIMESTAMPTZ
+  return `INSERT INTO etl_rejected_event BY NAME
+  SELECT $pipeline AS pipeline, r.source_location, r.source_ref, r.payload_hash, r.payload, r.reasons::JSON AS reasons,
+         r.event_id, $run_id AS run_id, $now::TIMESTAMPTZ AS rejected_at, r.event_ts,
+         $read_from::TIMESTAMPTZ AS read_from, $read_to::TIMESTAMPTZ AS read_to
   FROM (SELECT * FROM ${parquetList(rejectFiles)}
         QUALIFY row_number() OVER (PARTITION BY source_location, payload_hash ORDER BY source_ref) = 1) r
   WHERE NOT EXISTS (SELECT 1 FROM etl_rejected_event e
@@ -121,20 +154,21 @@ export function insertRejectsSql(rejectFiles: readonly string[]): string {
 
 /** The load's temporary tables, dropped after each package so memory does not carry over. */
 export const DROP_BATCH_SQL = `DROP TABLE IF EXISTS to_insert_keyed; DROP TABLE IF EXISTS to_insert;
-  DROP TABLE IF EXISTS batch_existing; DROP TABLE IF EXISTS batch_winner; DROP VIEW IF EXISTS batch`;
+  DROP TABLE IF EXISTS batch_existing; DROP TABLE IF EXISTS batch_changed; DROP TABLE IF EXISTS batch_winner;
+  DROP VIEW IF EXISTS batch`;
 
 export const DUPLICATE_IDS_SQL = `SELECT count(*) - count(DISTINCT event_id) AS duplicates
   FROM fact_ai_event WHERE date_key BETWEEN $lo_wide AND $hi_wide`;
 
-/**
- * Pipelines sharing this warehouse share its facts, and each keeps its own
- * lake: a partition one of them changes is pending for all of them.
- */
-const ALL_PIPELINES = `(SELECT $pipeline AS p UNION SELECT DISTINCT pipeline FROM etl_run) pipelines`;
-
 export const MARK_LAKE_PENDING_SQL = `INSERT INTO etl_lake_pending
   SELECT DISTINCT p, tbl, strptime(date_key::VARCHAR, '%Y%m%d')::DATE, $run_id
   FROM to_insert, (VALUES ('fact_ai_event'), ('fact_policy_evaluation')) AS t(tbl), ${ALL_PIPELINES}`;
+
+/** One unknown source field a committed load carried: first seen once, then counted on. */
+export const RECORD_DRIFT_SQL = `INSERT INTO etl_schema_drift
+  VALUES ($pipeline, $field, $now::TIMESTAMPTZ, $now::TIMESTAMPTZ, $count, $type, $run_id, $run_id)
+  ON CONFLICT (pipeline, field_path) DO UPDATE SET
+    last_seen = excluded.last_seen, seen_count = seen_count + excluded.seen_count, last_run_id = excluded.last_run_id`;
 
 /** The checkpoint never moves backwards (decision 5): the caller passes max(old, window end). */
 export const DELETE_CHECKPOINT_SQL = `DELETE FROM etl_state WHERE pipeline = $pipeline`;

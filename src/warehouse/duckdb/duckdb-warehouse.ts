@@ -13,10 +13,12 @@ import type {
   LoadFacts,
   LoadOutcome,
   LoadRequest,
+  RejectFilter,
   RetentionItem,
   RunRecord,
   RunStatus,
   StatusReport,
+  StoredReject,
   Warehouse,
 } from '../warehouse.js';
 import { plainNumbers } from '../warehouse.js';
@@ -34,6 +36,7 @@ import {
 import { insertInferredMembers, rekeyFacts, syncReferenceDimensions } from './duckdb-dimensions.js';
 import * as sql from './duckdb-sql.js';
 import { applyRetention, retentionPlan } from './duckdb-retention.js';
+import { listRejects, markReplayed, rejectsToReplay } from './duckdb-rejects.js';
 import { DuckDBTimestampTZValue } from '@duckdb/node-api';
 import { duckdbDialect, type CheckDialect } from '../../checks/dialect.js';
 import { presentCountSql, rejectsByFieldSql } from '../../checks/check-sql.js';
@@ -201,6 +204,7 @@ export class DuckDBWarehouse implements Warehouse {
         let duplicateIdsInRange = 0;
         let policyRows = 0;
         let inserted = 0;
+        let replaced = 0;
         if (eventFiles.length > 0) {
           await this.exec(sql.stageBatchSql(eventFiles));
           await this.exec(sql.BATCH_WINNERS_SQL);
@@ -221,6 +225,10 @@ export class DuckDBWarehouse implements Warehouse {
           )[0]!;
           existing = { same: toNumber(e.same), conflicts: toNumber(e.conflicts) };
           await this.exec(sql.RECORD_CONFLICTS_SQL, params);
+          if (request.forceUpdate) {
+            for (const statement of sql.REPLACE_CHANGED_SQL) await this.exec(statement, params);
+            replaced = await this.runner.execCount(sql.LET_CHANGED_IN_SQL);
+          }
           await this.exec(sql.TO_INSERT_SQL);
           await insertInferredMembers(this.runner, policyFiles);
           await this.exec(sql.INSERT_DATES_SQL);
@@ -234,6 +242,7 @@ export class DuckDBWarehouse implements Warehouse {
           await this.exec(sql.MARK_DIMENSIONS_PENDING_SQL, params);
           duplicateIdsInRange = toNumber((await this.rows(sql.DUPLICATE_IDS_SQL, params))[0]!.duplicates);
         }
+        await markReplayed(this.runner, request.replayedRejects ?? [], params);
         if (rejectFiles.length > 0) {
           const window = manifest.window;
           const read = { read_from: window ? iso(window.startMs) : null, read_to: window ? iso(window.endMs) : null };
@@ -244,7 +253,7 @@ export class DuckDBWarehouse implements Warehouse {
           read: manifest.counts.read,
           inserted,
           // A later, different version of a loaded event is kept out (first loaded wins) and counted here.
-          alreadyPresent: existing.same + existing.conflicts,
+          alreadyPresent: existing.same + existing.conflicts - replaced,
           inBatchDuplicates: stats.rows - stats.distinctIds,
           conflicts: stats.conflictingIds + existing.conflicts,
           rejected: manifest.counts.rejected,
@@ -260,7 +269,7 @@ export class DuckDBWarehouse implements Warehouse {
         const checkpointMoved = checksPassed && request.checkpointTo !== null;
         const loadMs = Math.round(performance.now() - loadStarted);
         await this.recordWindow(request, counts, { checksPassed, checkpointMoved, loadMs });
-        return { counts, checks, checksPassed, checkpointMoved, eventSpan };
+        return { counts, checks, checksPassed, checkpointMoved, eventSpan, replaced };
       });
     } finally {
       await this.exec(sql.DROP_BATCH_SQL); // a failed load's temp tables must not hold memory either
@@ -307,6 +316,10 @@ export class DuckDBWarehouse implements Warehouse {
           sha256: file.sha256,
         },
       );
+    }
+    // Drift is recorded only by a load that counts: a window redone after failing its checks is not seen twice.
+    for (const [field, seen] of Object.entries(request.manifest.drift)) {
+      await this.exec(sql.RECORD_DRIFT_SQL, { ...params, field, count: seen.count, type: seen.type });
     }
   }
 
@@ -421,6 +434,14 @@ export class DuckDBWarehouse implements Warehouse {
     });
   }
 
+  listRejects(pipeline: string, filter: RejectFilter): Promise<Record<string, unknown>[]> {
+    return listRejects(this.runner, pipeline, filter);
+  }
+
+  rejectsToReplay(pipeline: string, runId: string | null): Promise<StoredReject[]> {
+    return rejectsToReplay(this.runner, pipeline, runId);
+  }
+
   retentionPlan(pipeline: string, cutoffMs: number): Promise<RetentionItem[]> {
     return retentionPlan(this.runner, pipeline, cutoffMs);
   }
@@ -491,7 +512,20 @@ export class DuckDBWarehouse implements Warehouse {
       { pipeline },
     );
     const rejects = toNumber(
-      (await this.rows('SELECT count(*) AS n FROM etl_rejected_event WHERE pipeline = $pipeline', { pipeline }))[0]!.n,
+      (
+        await this.rows(
+          'SELECT count(*) AS n FROM etl_rejected_event WHERE pipeline = $pipeline AND replayed_at IS NULL',
+          {
+            pipeline,
+          },
+        )
+      )[0]!.n,
+    );
+    const listed = new Set(runs.map((r) => String(r.run_id)));
+    const drift = await this.rows(
+      `SELECT field_path, first_seen::VARCHAR AS first_seen, last_seen::VARCHAR AS last_seen, seen_count, example_type, first_run_id
+       FROM etl_schema_drift WHERE pipeline = $pipeline ORDER BY first_seen DESC, field_path LIMIT 20`,
+      { pipeline },
     );
     const byField = await this.query(rejectsByFieldSql(this.dialect), { pipeline });
     return {
@@ -506,7 +540,28 @@ export class DuckDBWarehouse implements Warehouse {
         rejects: toNumber(r.rejects),
         example: String(r.example),
       })),
+      drift: drift.map((r) => ({
+        field: String(r.field_path),
+        first_seen: String(r.first_seen),
+        last_seen: String(r.last_seen),
+        count: toNumber(r.seen_count),
+        example_type: String(r.example_type),
+        new: listed.has(String(r.first_run_id)),
+      })),
     };
+  }
+
+  async newDriftFields(pipeline: string, runId: string): Promise<{ field: string; count: number; type: string }[]> {
+    const rows = await this.rows(
+      `SELECT field_path, seen_count, example_type FROM etl_schema_drift
+       WHERE pipeline = $pipeline AND first_run_id = $run_id ORDER BY field_path`,
+      { pipeline, run_id: runId },
+    );
+    return rows.map((r) => ({
+      field: String(r.field_path),
+      count: toNumber(r.seen_count),
+      type: String(r.example_type),
+    }));
   }
 
   async close(): Promise<void> {

@@ -12,6 +12,7 @@ import type {
   LoadOutcome,
   LoadRequest,
   RetentionItem,
+  StoredReject,
   RunRecord,
   RunStatus,
   StatusReport,
@@ -147,12 +148,25 @@ export abstract class SqlWarehouse implements Warehouse {
     );
   }
 
+  /** Day-2 commands built on DuckDB first (README, Operations). */
+  private duckdbOnly(command: string): UsageError {
+    return new UsageError(`aetl ${command} is not available on ${this.dialect.name} yet; it is on DuckDB`);
+  }
+
+  async listRejects(): Promise<Record<string, unknown>[]> {
+    throw this.duckdbOnly('rejects');
+  }
+
+  async rejectsToReplay(): Promise<StoredReject[]> {
+    throw this.duckdbOnly('rejects replay');
+  }
+
   async retentionPlan(): Promise<RetentionItem[]> {
-    throw new UsageError(`aetl retention is not available on ${this.dialect.name} yet; it is on DuckDB`);
+    throw this.duckdbOnly('retention');
   }
 
   async applyRetention(): Promise<RetentionItem[]> {
-    throw new UsageError(`aetl retention is not available on ${this.dialect.name} yet; it is on DuckDB`);
+    throw this.duckdbOnly('retention');
   }
 
   async pendingLakePartitions(): Promise<LakePartition[]> {
@@ -166,6 +180,7 @@ export abstract class SqlWarehouse implements Warehouse {
   async clearLakePending(): Promise<void> {}
 
   async loadPackage(request: LoadRequest): Promise<LoadOutcome> {
+    if (request.forceUpdate) throw this.duckdbOnly('replay --force-update');
     const started = performance.now();
     const staging = stagingTables(request.pipeline, request.runId, request.seq);
     const { files } = request.manifest;
@@ -237,7 +252,7 @@ export abstract class SqlWarehouse implements Warehouse {
         const checksPassed = !checks.some((c) => c.blocking && c.status === 'fail');
         const checkpointMoved = checksPassed && request.checkpointTo !== null;
         await this.commit(request, counts, { checksPassed, checkpointMoved, started });
-        return { counts, checks, checksPassed, checkpointMoved, eventSpan };
+        return { counts, checks, checksPassed, checkpointMoved, eventSpan, replaced: 0 };
       });
     } finally {
       await this.dropStaging(request, staging);
@@ -360,7 +375,13 @@ export abstract class SqlWarehouse implements Warehouse {
         rejects: Number(r.rejects),
         example: String(r.example),
       })),
+      drift: null,
     };
+  }
+
+  /** Drift is recorded per run window (etl_run_window.drift) but not gathered into etl_schema_drift here yet. */
+  async newDriftFields(): Promise<null> {
+    return null;
   }
 
   abstract close(): Promise<void>;

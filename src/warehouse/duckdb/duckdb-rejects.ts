@@ -1,0 +1,59 @@
+import type { RejectFilter, RejectKey, StoredReject } from '../warehouse.js';
+import { plainNumbers } from '../warehouse.js';
+import type { Params, SqlRunner } from './duckdb-connection.js';
+
+/**
+ * The quarantine on DuckDB for `aetl rejects`: listing it, reading what a
+ * replay re-validates, and marking the records a replay loaded (never
+ * deleting them: the quarantine is the record of what arrived).
+ */
+export async function listRejects(
+  runner: SqlRunner,
+  pipeline: string,
+  filter: RejectFilter,
+): Promise<Record<string, unknown>[]> {
+  const rows = await runner.rows(
+    `SELECT run_id, rejected_at::VARCHAR AS rejected_at, source_location, source_ref, event_id,
+            reasons->>'$[0].path' AS field, reasons->>'$[0].message' AS reason, json_array_length(reasons) AS reasons,
+            replayed_at::VARCHAR AS replayed_at, replayed_run_id
+     FROM etl_rejected_event
+     WHERE pipeline = $pipeline
+       AND ($run_id IS NULL OR run_id = $run_id)
+       AND ($reason IS NULL OR contains(lower(reasons::VARCHAR), lower($reason)))
+       AND ($replayed OR replayed_at IS NULL)
+     ORDER BY rejected_at DESC, source_location, source_ref
+     LIMIT $limit`,
+    { pipeline, run_id: filter.runId, reason: filter.reason, replayed: filter.replayed, limit: filter.limit },
+  );
+  return rows.map(plainNumbers);
+}
+
+export async function rejectsToReplay(
+  runner: SqlRunner,
+  pipeline: string,
+  runId: string | null,
+): Promise<StoredReject[]> {
+  const rows = await runner.rows(
+    `SELECT source_location, source_ref, payload_hash, payload FROM etl_rejected_event
+     WHERE pipeline = $pipeline AND replayed_at IS NULL AND ($run_id IS NULL OR run_id = $run_id)
+     ORDER BY rejected_at, source_location, source_ref`,
+    { pipeline, run_id: runId },
+  );
+  return rows.map((r) => ({
+    sourceLocation: String(r.source_location),
+    sourceRef: String(r.source_ref),
+    payloadHash: String(r.payload_hash),
+    payload: String(r.payload),
+  }));
+}
+
+/** Marks replayed rejects inside the load's transaction: the keys are bound as one JSON list. */
+export async function markReplayed(runner: SqlRunner, keys: RejectKey[], params: Params): Promise<void> {
+  if (keys.length === 0) return;
+  await runner.exec(
+    `UPDATE etl_rejected_event r SET replayed_at = $now::TIMESTAMPTZ, replayed_run_id = $run_id
+     FROM (SELECT unnest(from_json($keys, '[{"l":"VARCHAR","h":"VARCHAR"}]'), recursive := true)) k
+     WHERE r.pipeline = $pipeline AND r.source_location = k.l AND r.payload_hash = k.h AND r.replayed_at IS NULL`,
+    { ...params, keys: JSON.stringify(keys.map((k) => ({ l: k.sourceLocation, h: k.payloadHash }))) },
+  );
+}

@@ -1,0 +1,127 @@
+import { writeFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { aetl } from '../helpers/cli.js';
+import { query } from '../helpers/duckdb.js';
+import { lakeSnapshot, warehouseSnapshot } from '../helpers/snapshot.js';
+import { Workspace } from '../helpers/workspace.js';
+
+function event(id: string, minute: number, extra: Record<string, unknown> = {}) {
+  return {
+    id,
+    timestamp: `2026-04-10T08:${String(minute).padStart(2, '0')}:00Z`,
+    decision: 'allowed',
+    model: 'gpt-4o',
+    provider: 'openai',
+    input_tokens: 100 + minute,
+    output_tokens: 50,
+    policies_evaluated: [{ name: 'content_safety', result: 'pass', latency_ms: 3 }],
+    gateway_id: 'gw_prod_east',
+    user_id: 'user_001',
+    cost_usd: 0.0012,
+    ...extra,
+  };
+}
+
+interface Summary {
+  runId: string;
+  exitCode: number;
+  detail: { examined: number; replayed: number; stillRejected: number };
+}
+
+describe('aetl rejects: fix the contract, then replay the quarantine', () => {
+  const ws = new Workspace();
+  let config: string;
+  const base = {
+    source: { kind: 'files', files: ws.path('events.jsonl') },
+    checks: { max_reject_rate: 0.5 },
+  };
+  // Three records carry a decision value the vendor added later; one is broken for good.
+  const warned = ['evt-w1', 'evt-w2', 'evt-w3'];
+
+  beforeAll(async () => {
+    const lines = [
+      ...Array.from({ length: 6 }, (_, i) => event(`evt-${i}`, i)),
+      ...warned.map((id, i) => event(id, 10 + i, { decision: 'warned' })),
+      event('evt-bad', 20, { input_tokens: -5 }),
+    ];
+    writeFileSync(ws.path('events.jsonl'), lines.map((l) => JSON.stringify(l)).join('\n'));
+    config = ws.writeConfig(base);
+    const run = await aetl(['run', '--config', config]);
+    expect(run.code, run.stderr).toBe(0);
+  }, 60_000);
+  afterAll(() => ws.remove());
+
+  it('lists the quarantine, filtered by reason and by run', async () => {
+    const all = await aetl(['rejects', 'list', '--json', '--config', config]);
+    expect(all.code, all.stderr).toBe(0);
+    const rows = JSON.parse(all.stdout) as { event_id: string; field: string; run_id: string; source_ref: string }[];
+    expect(rows.map((r) => r.event_id).sort()).toEqual(['evt-bad', ...warned]);
+    const byDecision = await aetl(['rejects', 'list', '--reason', 'DECISION', '--json', '--config', config]);
+    const decisionRows = JSON.parse(byDecision.stdout) as { event_id: string; field: string }[];
+    expect(decisionRows.map((r) => r.event_id).sort()).toEqual(warned);
+    expect(decisionRows.every((r) => r.field === 'decision')).toBe(true);
+    const ofOtherRun = await aetl(['rejects', 'list', '--run', 'no-such-run', '--json', '--config', config]);
+    expect(JSON.parse(ofOtherRun.stdout)).toEqual([]);
+    const human = await aetl(['rejects', 'list', '--config', config]);
+    expect(human.stdout).toContain('line 7');
+  });
+
+  it('refuses without --run or --all (exit 2)', async () => {
+    const refused = await aetl(['rejects', 'replay', '--config', config]);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain('pass either --run ID or --all');
+  });
+
+  it('loads the 3 rejects once the contract accepts their decision; a second replay changes nothing', async () => {
+    const before = await query(ws.warehouse, 'SELECT count(*)::INTEGER AS n FROM fact_ai_event');
+    expect(before[0]!.n).toBe(6);
+
+    // Replaying before the fix loads nothing: the contract still refuses them.
+    const early = await aetl(['rejects', 'replay', '--all', '--json', '--config', config]);
+    expect(early.code, early.stderr).toBe(0);
+    expect((JSON.parse(early.stdout) as Summary).detail).toEqual({ examined: 4, replayed: 0, stillRejected: 4 });
+
+    config = ws.writeConfig({ ...base, contract: { decision_aliases: { warned: 'allow' } } });
+    const replay = await aetl(['rejects', 'replay', '--all', '--json', '--config', config]);
+    expect(replay.code, replay.stderr).toBe(0);
+    const summary = JSON.parse(replay.stdout) as Summary;
+    expect(summary.detail).toEqual({ examined: 4, replayed: 3, stillRejected: 1 });
+
+    const facts = await query(
+      ws.warehouse,
+      `SELECT event_id, decision, run_id, input_tokens::INTEGER AS input_tokens FROM fact_ai_event
+       WHERE event_id LIKE 'evt-w%' ORDER BY 1`,
+    );
+    expect(facts).toEqual(
+      warned.map((id, i) => ({ event_id: id, decision: 'allow', run_id: summary.runId, input_tokens: 110 + i })),
+    );
+    const policies = await query(
+      ws.warehouse,
+      "SELECT count(*)::INTEGER AS n FROM fact_policy_evaluation WHERE event_id LIKE 'evt-w%'",
+    );
+    expect(policies[0]!.n).toBe(3);
+
+    // Marked, never deleted: the quarantine still holds all four, three of them replayed by this run.
+    const quarantine = await query(
+      ws.warehouse,
+      'SELECT event_id, replayed_run_id, replayed_at IS NOT NULL AS replayed FROM etl_rejected_event ORDER BY 1',
+    );
+    expect(quarantine).toEqual([
+      { event_id: 'evt-bad', replayed_run_id: null, replayed: false },
+      ...warned.map((id) => ({ event_id: id, replayed_run_id: summary.runId, replayed: true })),
+    ]);
+    const status = await aetl(['status', '--json', '--config', config]);
+    expect((JSON.parse(status.stdout) as { rejects: number }).rejects).toBe(1);
+
+    // The lake partition of that day was rewritten with them.
+    const lake = await lakeSnapshot(ws.lake);
+    expect(lake.fact_ai_event!.filter((row) => row.includes('"evt-w')).length).toBe(3);
+
+    const warehouse = await warehouseSnapshot(ws.warehouse);
+    const again = await aetl(['rejects', 'replay', '--all', '--json', '--config', config]);
+    expect(again.code, again.stderr).toBe(0);
+    expect((JSON.parse(again.stdout) as Summary).detail).toEqual({ examined: 1, replayed: 0, stillRejected: 1 });
+    expect(await warehouseSnapshot(ws.warehouse)).toEqual(warehouse);
+    expect(await lakeSnapshot(ws.lake)).toEqual(lake);
+  });
+});
