@@ -107,7 +107,7 @@ export function newRunId(nowMs: number): string {
  * staging folder, which guards runs on this machine only (a lease row in the
  * warehouse would guard several machines: not built yet).
  */
-function lockPath(config: Config): string {
+export function lockPath(config: Config): string {
   const w = config.warehouse;
   if (w.kind === 'duckdb') return `${w.path}.lock`;
   const name = w.kind === 'bigquery' ? [w.project, w.dataset] : [w.account, w.database, w.schema];
