@@ -37,6 +37,7 @@ import { reportHtml } from '../report/report-html.js';
 import { initProject, nextSteps } from './init.js';
 import { confirm, setState } from './state.js';
 import { lakeBytes } from '../lake/lake-size.js';
+import { doctor } from './doctor.js';
 
 interface GlobalOptions {
   config: string;
@@ -412,6 +413,16 @@ program
     const { options, logger } = context(command);
     const warehouse = await openWarehouse(loadConfig(options.config), logger);
     await warehouse.close();
+  });
+
+program
+  .command('doctor')
+  .description('check config, source and token, clock, warehouse, lake and lock; changes nothing; exit 1 if one fails')
+  .action(async (_: unknown, command: Command) => {
+    const { options, logger } = context(command);
+    const report = await doctor(options.config, logger);
+    print(options, report, formatRows(report.checks));
+    exitCode = report.ok ? EXIT.ok : EXIT.runFailed;
   });
 
 const simulate = program.command('simulate').description('the built-in event simulator');

@@ -5,12 +5,18 @@ import { startSimulator } from '../simulator/simulator.js';
 import { join } from 'node:path';
 import { EventsApiSource } from '../source/events-api.js';
 import { ExportApiSource } from '../source/export-api.js';
+import type { HttpOptions } from '../source/http.js';
 import type { WindowedSource } from '../source/source.js';
 import { ConfigError } from '../util/errors.js';
 
 export type OpenedSource =
   | { kind: 'windowed'; source: WindowedSource; close(): Promise<void> }
   | { kind: 'files'; pattern: string; close(): Promise<void> };
+
+/** How the configured HTTP source is called (timeout, retries), with `token`. */
+export function sourceHttp(config: Config, token: string, logger: Logger): HttpOptions {
+  return { token, timeoutMs: config.source.timeout, maxRetries: config.source.max_retries, logger };
+}
 
 /** The configured source; `simulator` starts the built-in Events API on 127.0.0.1 for this run. */
 export async function openSource(
@@ -20,7 +26,7 @@ export async function openSource(
   now: () => number,
 ): Promise<OpenedSource> {
   const s = config.source;
-  const http = (token: string) => ({ token, timeoutMs: s.timeout, maxRetries: s.max_retries, logger });
+  const http = (token: string) => sourceHttp(config, token, logger);
   switch (s.kind) {
     case 'files':
       return { kind: 'files', pattern: s.files!, close: async () => undefined };

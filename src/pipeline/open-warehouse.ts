@@ -37,7 +37,8 @@ function snowflakeAuth(w: SnowflakeConfig): SnowflakeAuth {
   return { privateKeyPath: w.private_key_path!, passphrase: w.private_key_passphrase };
 }
 
-async function connect(config: Config, logger: Logger): Promise<Warehouse> {
+/** Connects to the configured warehouse without migrating it (`aetl doctor` only looks). */
+export async function connectWarehouse(config: Config, logger: Logger): Promise<Warehouse> {
   const w = config.warehouse;
   switch (w.kind) {
     case 'duckdb':
@@ -87,7 +88,7 @@ export async function openWarehouseToRead(config: Config, logger: Logger): Promi
 
 /** Opens the configured warehouse and applies pending migrations (every command does this first). */
 export async function openWarehouse(config: Config, logger: Logger): Promise<Warehouse> {
-  const warehouse = await connect(config, logger);
+  const warehouse = await connectWarehouse(config, logger);
   try {
     const applied = await warehouse.migrate();
     if (applied > 0) logger.info({ applied }, 'warehouse migrations applied');

@@ -1,5 +1,5 @@
 import type { RawRecord, WindowedSource } from './source.js';
-import { CursorExpiredError, describeUrl, getJson, type HttpOptions } from './http.js';
+import { CursorExpiredError, describeUrl, getJson, getJsonDated, type HttpOptions } from './http.js';
 
 const MAX_WINDOW_RESTARTS = 5;
 
@@ -39,9 +39,18 @@ export class EventsApiSource implements WindowedSource {
   }
 
   async count(startMs: number, endMs: number): Promise<number> {
-    const body = (await getJson(this.url(startMs, endMs, { count: 'true' }), this.http)) as { count?: unknown };
+    return (await this.countWithClock(startMs, endMs)).count;
+  }
+
+  /** The count, and the source's clock from the same answer (`aetl doctor` measures clock skew with it). */
+  async countWithClock(
+    startMs: number,
+    endMs: number,
+  ): Promise<{ count: number; sourceMs: number | undefined; localMs: number }> {
+    const answer = await getJsonDated(this.url(startMs, endMs, { count: 'true' }), this.http);
+    const body = answer.body as { count?: unknown };
     if (typeof body?.count !== 'number') throw new Error(`${this.description}?count=true returned no count`);
-    return body.count;
+    return { count: body.count, sourceMs: answer.sourceMs, localMs: answer.localMs };
   }
 
   /**

@@ -28,6 +28,11 @@ class RetryableHttpError extends Error {
   }
 }
 
+/** No answer at all (refused, no such host, a timeout): the source or the network between is down. */
+export class SourceUnreachableError extends RetryableHttpError {
+  override readonly name = 'SourceUnreachableError';
+}
+
 const MAX_RETRY_AFTER_MS = 120_000;
 
 function retryAfterMs(header: string | null): number | undefined {
@@ -77,7 +82,7 @@ async function exchange<T>(
         signal: AbortSignal.timeout(init.timeoutMs ?? options.timeoutMs),
       });
     } catch (error) {
-      throw new RetryableHttpError(
+      throw new SourceUnreachableError(
         `cannot reach ${where} (${networkCause(error)}): check source.url, that the API is up, and the network between`,
         undefined,
       );
@@ -136,6 +141,18 @@ async function readJson(response: Response, where: string): Promise<unknown> {
 
 export function getJson(url: URL, options: HttpOptions): Promise<unknown> {
   return exchange(url, options, { method: 'GET' }, readJson);
+}
+
+/** A GET's JSON body and the server's clock (its `Date` header, whole seconds), against which skew is measured. */
+export function getJsonDated(
+  url: URL,
+  options: HttpOptions,
+): Promise<{ body: unknown; sourceMs: number | undefined; localMs: number }> {
+  return exchange(url, options, { method: 'GET' }, async (response, where) => {
+    const localMs = Date.now();
+    const sourceMs = Date.parse(response.headers.get('date') ?? '');
+    return { body: await readJson(response, where), sourceMs: Number.isNaN(sourceMs) ? undefined : sourceMs, localMs };
+  });
 }
 
 export function postJson(url: URL, body: unknown, options: HttpOptions): Promise<unknown> {

@@ -1,4 +1,5 @@
 import {
+  existsSync,
   linkSync,
   mkdirSync,
   readdirSync,
@@ -40,12 +41,15 @@ export class LockHeldError extends RunFailedError {
   ) {
     super(
       `another run holds the lock ${path}` +
-        (owner
-          ? ` (${owner.command} ${owner.runId}, pid ${owner.pid} on ${owner.host}, since ${owner.acquiredAt})`
-          : '') +
+        (owner ? ` (${describeOwner(owner)})` : '') +
         '; wait for it to finish, pass --wait to queue behind it, or --skip-if-locked to exit 0',
     );
   }
+}
+
+/** Who holds a lock, as messages name them. */
+export function describeOwner(owner: LockOwner): string {
+  return `${owner.command} ${owner.runId}, pid ${owner.pid} on ${owner.host}, since ${owner.acquiredAt}`;
 }
 
 export const HEARTBEAT_MS = 10_000;
@@ -77,6 +81,13 @@ function isStale(path: string, owner: LockOwner | undefined, nowMs: number): boo
   } catch {
     return true;
   }
+}
+
+/** The lock's holder and whether the next run would take it over; undefined when nobody holds it. */
+export function inspectLock(path: string, nowMs: number): { owner: LockOwner | undefined; stale: boolean } | undefined {
+  if (!existsSync(path)) return undefined;
+  const owner = readOwner(path);
+  return { owner, stale: isStale(path, owner, nowMs) };
 }
 
 /** The private file a process writes its owner record to before linking or renaming it into place. */

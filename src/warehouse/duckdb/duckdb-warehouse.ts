@@ -49,6 +49,28 @@ import { presentCountSql, rejectsByFieldSql } from '../../checks/check-sql.js';
 const CONFLICT_HORIZON_MS = 7 * DAY_MS;
 
 const MIGRATIONS_DIR = fileURLToPath(new URL('../../../sql/duckdb/migrations/', import.meta.url));
+const migrationVersion = (file: string) => Number(file.split('_')[0]);
+
+/** The migration files, in order. */
+export function migrationFiles(): string[] {
+  return readdirSync(MIGRATIONS_DIR)
+    .filter((name) => /^\d+_.*\.sql$/.test(name))
+    .sort();
+}
+
+/** The migration files not applied yet, in order; reads only (`aetl doctor` reports them without applying). */
+export async function pendingMigrations(runner: SqlRunner): Promise<string[]> {
+  const [known] = await runner.rows(
+    "SELECT count(*) AS n FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = current_schema() AND table_name = 'etl_schema_version'",
+  );
+  const applied = new Set(
+    toNumber(known?.n) === 0
+      ? []
+      : (await runner.rows('SELECT version FROM etl_schema_version')).map((r) => toNumber(r.version)),
+  );
+  return migrationFiles().filter((name) => !applied.has(migrationVersion(name)));
+}
+
 const STAR_TABLES = [
   'fact_ai_event',
   'fact_policy_evaluation',
@@ -94,25 +116,19 @@ export class DuckDBWarehouse implements Warehouse {
     await this.exec(
       'CREATE TABLE IF NOT EXISTS etl_schema_version (version INTEGER NOT NULL, name VARCHAR NOT NULL, applied_at TIMESTAMPTZ NOT NULL)',
     );
-    const applied = new Set(
-      (await this.rows('SELECT version FROM etl_schema_version')).map((r) => toNumber(r.version)),
-    );
-    const files = readdirSync(MIGRATIONS_DIR)
-      .filter((name) => /^\d+_.*\.sql$/.test(name))
-      .sort();
-    let count = 0;
-    for (const name of files) {
-      const version = Number(name.split('_')[0]);
-      if (applied.has(version)) continue;
+    const pending = await pendingMigrations(this.runner);
+    for (const name of pending) {
       const text = readFileSync(join(MIGRATIONS_DIR, name), 'utf8');
       await this.transaction(async () => {
         const statements = await this.db.connection.extractStatements(text);
         for (let i = 0; i < statements.count; i++) await (await statements.prepare(i)).run();
-        await this.exec('INSERT INTO etl_schema_version VALUES ($version, $name, now())', { version, name });
+        await this.exec('INSERT INTO etl_schema_version VALUES ($version, $name, now())', {
+          version: migrationVersion(name),
+          name,
+        });
       });
-      count++;
     }
-    return count;
+    return pending.length;
   }
 
   async getCheckpoint(pipeline: string): Promise<number | null> {

@@ -1,0 +1,270 @@
+import { randomBytes } from 'node:crypto';
+import {
+  accessSync,
+  closeSync,
+  constants,
+  existsSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  rmSync,
+  writeSync,
+} from 'node:fs';
+import { dirname, join } from 'node:path';
+import { isDynamicPattern } from 'tinyglobby';
+import { loadConfig } from '../config/load.js';
+import type { Config } from '../config/schema.js';
+import type { Logger } from '../log/logger.js';
+import { sourceHttp } from '../pipeline/open-source.js';
+import { connectWarehouse, duckdbSettings } from '../pipeline/open-warehouse.js';
+import { lockPath } from '../pipeline/session.js';
+import { EventsApiSource } from '../source/events-api.js';
+import { SourceUnreachableError } from '../source/http.js';
+import { describeOwner, inspectLock } from '../state/lock.js';
+import { nowMs } from '../util/clock.js';
+import { SourceAuthError } from '../util/errors.js';
+import { openDuckDB, SqlRunner } from '../warehouse/duckdb/duckdb-connection.js';
+import { scratchTableProbe } from '../warehouse/duckdb/duckdb-probe.js';
+import { migrationFiles, pendingMigrations } from '../warehouse/duckdb/duckdb-warehouse.js';
+
+/**
+ * `aetl doctor`: everything a run needs, checked without changing the
+ * warehouse's data or the pipeline's state. Every check reports a row; a
+ * check that throws is a failed row, never a crash.
+ */
+export type DoctorStatus = 'pass' | 'warn' | 'fail' | 'skipped';
+
+// A type, not an interface: rows are printed as plain records.
+export type DoctorCheck = {
+  check: string;
+  status: DoctorStatus;
+  detail: string;
+};
+
+export interface DoctorReport {
+  checks: DoctorCheck[];
+  ok: boolean;
+}
+
+const row = (status: DoctorStatus) => (check: string, detail: string) => ({ check, status, detail });
+const pass = row('pass');
+const warn = row('warn');
+const fail = row('fail');
+const skipped = row('skipped');
+
+const messageOf = (error: unknown) => (error instanceof Error ? error.message : String(error));
+
+/** Skew the `Date` header cannot resolve (whole seconds) plus a slow answer: below it, clocks agree. */
+const SKEW_WARN_MS = 5_000;
+
+export async function doctor(configFile: string, logger: Logger): Promise<DoctorReport> {
+  let config: Config;
+  try {
+    config = loadConfig(configFile);
+  } catch (error) {
+    return report([fail('config', messageOf(error))]);
+  }
+  const checks = [
+    pass('config', `${configFile}: valid (pipeline ${config.pipeline.name})`),
+    ...(await guarded(['source', 'clock skew'], () => sourceChecks(config, logger))),
+    ...(await guarded(['warehouse', 'migrations', 'scratch table'], () => warehouseChecks(config, logger))),
+    ...(await guarded(['lake'], async () => [lakeCheck(config)])),
+    ...(await guarded(['run lock'], async () => [lockCheck(config)])),
+  ];
+  return report(checks);
+}
+
+function report(checks: DoctorCheck[]): DoctorReport {
+  return { checks, ok: checks.every((c) => c.status !== 'fail') };
+}
+
+/** Runs a group of checks; if it throws, its first row fails with the error and the others are skipped. */
+async function guarded(names: string[], work: () => Promise<DoctorCheck[]>): Promise<DoctorCheck[]> {
+  try {
+    return await work();
+  } catch (error) {
+    const [first, ...rest] = names;
+    return [fail(first!, messageOf(error)), ...rest.map((name) => skipped(name, `${first} failed`))];
+  }
+}
+
+async function sourceChecks(config: Config, logger: Logger): Promise<DoctorCheck[]> {
+  const s = config.source;
+  const notHttp = skipped('clock skew', `not an HTTP source (${s.kind})`);
+  switch (s.kind) {
+    case 'simulator':
+      return [pass('source', 'in-process simulator'), notHttp];
+    case 'files':
+      return [filesCheck(s.files!), notHttp];
+    case 'events_api':
+    case 'export_api':
+      return httpSourceChecks(config, logger);
+  }
+}
+
+/**
+ * One authenticated count request for the last minute, not retried: both
+ * HTTP kinds count through the Events API, so it proves the URL and the token.
+ */
+async function httpSourceChecks(config: Config, logger: Logger): Promise<DoctorCheck[]> {
+  const http = { ...sourceHttp(config, config.source.token!, logger), maxRetries: 0 };
+  const source = new EventsApiSource(config.source.url!, 1, http);
+  const endMs = nowMs();
+  try {
+    const answer = await source.countWithClock(endMs - 60_000, endMs);
+    return [
+      pass('source', `${source.description}: token accepted, ${answer.count} events in the last minute`),
+      clockCheck(config, answer.sourceMs, answer.localMs),
+    ];
+  } catch (error) {
+    const reason =
+      error instanceof SourceAuthError
+        ? 'token rejected'
+        : error instanceof SourceUnreachableError
+          ? 'unreachable'
+          : 'request failed';
+    return [fail('source', `${reason}: ${messageOf(error)}`), skipped('clock skew', 'the source did not answer')];
+  }
+}
+
+/**
+ * Our clock against the source's. Windows end at now − settle_delay: a clock
+ * ahead by more than half of that closes windows the source has not settled
+ * (events missed until reconcile); a clock behind only delays loads, but a
+ * skew that large means the clock is not synchronised at all. So: fail above
+ * half of window.settle_delay (at least SKEW_WARN_MS), warn above SKEW_WARN_MS.
+ */
+function clockCheck(config: Config, sourceMs: number | undefined, localMs: number): DoctorCheck {
+  if (sourceMs === undefined) return skipped('clock skew', 'the source sent no Date header');
+  const skewMs = localMs - sourceMs;
+  const seconds = Math.round(Math.abs(skewMs) / 1000);
+  const failAboveMs = Math.max(config.window.settle_delay / 2, SKEW_WARN_MS);
+  const detail = `our clock is ${seconds} s ${skewMs >= 0 ? 'ahead of' : 'behind'} the source's`;
+  if (Math.abs(skewMs) > failAboveMs) {
+    return fail(
+      'clock skew',
+      `${detail}: more than half of window.settle_delay (${config.window.settle_delay / 1000} s); synchronise the clock (NTP)`,
+    );
+  }
+  if (Math.abs(skewMs) > SKEW_WARN_MS) return warn('clock skew', `${detail}; check the clock's synchronisation (NTP)`);
+  return pass('clock skew', `within ${SKEW_WARN_MS / 1000} s of the source's`);
+}
+
+/** What a files pattern (absolute once loaded) reads from: the path itself, or a glob's leading plain segments. */
+function baseOf(pattern: string): string {
+  if (!isDynamicPattern(pattern)) return pattern;
+  const segments = pattern.split('/');
+  return (
+    segments
+      .slice(
+        0,
+        segments.findIndex((segment) => isDynamicPattern(segment)),
+      )
+      .join('/') || '/'
+  );
+}
+
+function filesCheck(pattern: string): DoctorCheck {
+  const base = baseOf(pattern);
+  try {
+    accessSync(base, constants.R_OK);
+    return pass('source', `${base} exists and is readable`);
+  } catch (error) {
+    return fail('source', `source.files: cannot read ${base} (${(error as NodeJS.ErrnoException).code})`);
+  }
+}
+
+/** Creates `dir` if missing, then writes, fsyncs and removes a temporary file in it; returns why not, if it cannot. */
+function unwritable(dir: string): string | undefined {
+  const file = join(dir, `.aetl-doctor-${randomBytes(6).toString('hex')}.tmp`);
+  try {
+    mkdirSync(dir, { recursive: true });
+    const fd = openSync(file, 'wx');
+    try {
+      writeSync(fd, 'aetl doctor\n');
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+      rmSync(file, { force: true });
+    }
+    return undefined;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code ?? messageOf(error);
+  }
+}
+
+function lakeCheck(config: Config): DoctorCheck {
+  if (config.warehouse.kind !== 'duckdb') {
+    return skipped('lake', `on ${config.warehouse.kind} the warehouse tables are the lake`);
+  }
+  const why = unwritable(config.lake.path);
+  return why
+    ? fail('lake', `lake.path ${config.lake.path} is not writable (${why})`)
+    : pass('lake', `${config.lake.path} is writable`);
+}
+
+async function warehouseChecks(config: Config, logger: Logger): Promise<DoctorCheck[]> {
+  const w = config.warehouse;
+  if (w.kind !== 'duckdb') {
+    const warehouse = await connectWarehouse(config, logger);
+    try {
+      await warehouse.query('SELECT 1 AS ok', {});
+    } finally {
+      await warehouse.close();
+    }
+    return [
+      pass('warehouse', `${warehouse.description}: connected, a query answered`),
+      skipped('migrations', `not compared on ${w.kind}; every run applies pending ones`),
+      skipped('scratch table', `not probed on ${w.kind} (DuckDB only, so far)`),
+    ];
+  }
+  const notOpened = (why: string) => [skipped('migrations', why), skipped('scratch table', why)];
+  if (!existsSync(w.path)) {
+    const why = unwritable(dirname(w.path));
+    if (why) {
+      return [
+        fail('warehouse', `cannot create ${w.path}: its folder is not writable (${why})`),
+        ...notOpened('no database'),
+      ];
+    }
+    return [
+      pass('warehouse', `${w.path} not created yet: the first run will create it`),
+      skipped('migrations', `no database yet: the first run applies all ${migrationFiles().length}`),
+      skipped('scratch table', 'no database yet'),
+    ];
+  }
+  // Read-write, as a run opens it: a file held by another process fails here as it would for a run.
+  let db;
+  try {
+    db = await openDuckDB(w.path, duckdbSettings(config, w));
+  } catch (error) {
+    return [fail('warehouse', messageOf(error)), ...notOpened('cannot open the database')];
+  }
+  try {
+    const runner = new SqlRunner(db.connection, logger);
+    const pending = await pendingMigrations(runner);
+    const probe = await scratchTableProbe(runner).then(
+      () => pass('scratch table', 'create, insert, MERGE and drop succeeded'),
+      (error: unknown) => fail('scratch table', `cannot change ${w.path}: ${messageOf(error)}`),
+    );
+    return [
+      pass('warehouse', `DuckDB ${w.path} opens read-write`),
+      pending.length === 0
+        ? pass('migrations', `up to date (${migrationFiles().length} applied)`)
+        : warn('migrations', `${pending.length} pending (${pending.join(', ')}): the next run applies them`),
+      probe,
+    ];
+  } finally {
+    db.close();
+  }
+}
+
+function lockCheck(config: Config): DoctorCheck {
+  const path = lockPath(config);
+  const lock = inspectLock(path, Date.now());
+  if (!lock) return pass('run lock', `free (${path})`);
+  const who = lock.owner ? describeOwner(lock.owner) : 'an unreadable owner record';
+  return lock.stale
+    ? warn('run lock', `stale lock ${path} (${who}): the next run will take it over`)
+    : warn('run lock', `held by a live run (${who}): runs wait for it or skip (${path})`);
+}
