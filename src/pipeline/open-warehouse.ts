@@ -81,7 +81,7 @@ export async function connectWarehouse(config: Config, logger: Logger): Promise<
  */
 export async function openWarehouseToRead(config: Config, logger: Logger): Promise<Warehouse | null> {
   const w = config.warehouse;
-  if (w.kind !== 'duckdb') return connect(config, logger);
+  if (w.kind !== 'duckdb') return connectWarehouse(config, logger);
   if (!existsSync(w.path)) return null;
   return DuckDBWarehouse.open(w.path, duckdbSettings(config, w, true), logger);
 }

@@ -1,0 +1,130 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { aetl } from '../helpers/cli.js';
+import { query } from '../helpers/duckdb.js';
+import { lakeSnapshot } from '../helpers/snapshot.js';
+import { Workspace } from '../helpers/workspace.js';
+
+const NOW = '2026-04-11T00:00:00Z';
+
+function event(id: string, hour: number, extra: Record<string, unknown> = {}) {
+  return {
+    id,
+    timestamp: `2026-04-10T${String(hour).padStart(2, '0')}:15:00Z`,
+    decision: 'allowed',
+    model: 'gpt-4o',
+    provider: 'openai',
+    input_tokens: 100,
+    output_tokens: 50,
+    policies_evaluated: [{ name: 'content_safety', result: 'pass' }],
+    gateway_id: 'gw_prod_east',
+    user_id: 'user_001',
+    cost_usd: 0.001,
+    ...extra,
+  };
+}
+
+/** A vendor's Events API whose data the test can fix: one page per window, `count=true` honoured. */
+function vendor(events: Record<string, unknown>[]): Promise<{ server: Server; url: string }> {
+  const server = createServer((req, res) => {
+    const url = new URL(req.url!, 'http://127.0.0.1');
+    const since = Date.parse(url.searchParams.get('since')!);
+    const until = Date.parse(url.searchParams.get('until')!);
+    const data = events.filter(
+      (e) => Date.parse(String(e.timestamp)) >= since && Date.parse(String(e.timestamp)) < until,
+    );
+    res.setHeader('content-type', 'application/json');
+    res.end(JSON.stringify(url.searchParams.get('count') === 'true' ? { count: data.length } : { data }));
+  });
+  return new Promise((resolve) =>
+    server.listen(0, '127.0.0.1', () =>
+      resolve({ server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` }),
+    ),
+  );
+}
+
+interface Summary {
+  runId: string;
+  detail: { windows: number; inserted: number; replaced: number };
+}
+
+describe('aetl replay --from --to [--force-update]', () => {
+  const ws = new Workspace();
+  const events = [event('r-1', 8), event('r-2', 9), event('r-3', 10), event('r-4', 11)];
+  let server: Server;
+  let config: string;
+  const cost = async (id: string) =>
+    (await query(ws.warehouse, `SELECT cost_usd::DOUBLE AS c FROM fact_ai_event WHERE event_id = '${id}'`)).map(
+      (r) => r.c,
+    );
+
+  beforeAll(async () => {
+    const api = await vendor(events);
+    server = api.server;
+    config = ws.writeConfig({
+      source: { kind: 'events_api', url: api.url, token: 'test-token' },
+      window: { initial_start: '2026-04-10T00:00:00Z' },
+    });
+    const run = await aetl(['run', '--config', config], { AETL_NOW: NOW });
+    expect(run.code, run.stderr).toBe(0);
+    expect(await cost('r-2')).toEqual([0.001]);
+  }, 60_000);
+  afterAll(() => {
+    server.close();
+    ws.remove();
+  });
+
+  it('re-pulls a range: a missing event loads, a changed one stays as first loaded (a conflict)', async () => {
+    events.push(event('r-5', 12)); // arrived late, past any lookback
+    events[1] = event('r-2', 9, { cost_usd: 0.25 }); // the vendor corrected it
+    const checkpoint = await query(ws.warehouse, 'SELECT checkpoint::VARCHAR AS c FROM etl_state');
+    const replay = await aetl(['replay', '--from', '2026-04-10', '--to', '2026-04-11', '--json', '--config', config], {
+      AETL_NOW: NOW,
+    });
+    expect(replay.code, replay.stderr).toBe(0);
+    expect((JSON.parse(replay.stdout) as Summary).detail).toEqual({ windows: 4, inserted: 1, replaced: 0 });
+    expect(await cost('r-2')).toEqual([0.001]);
+    const conflicts = await query(ws.warehouse, 'SELECT event_id, resolution FROM etl_conflict');
+    expect(conflicts).toEqual([{ event_id: 'r-2', resolution: 'kept_first' }]);
+    expect(await query(ws.warehouse, 'SELECT checkpoint::VARCHAR AS c FROM etl_state')).toEqual(checkpoint);
+  });
+
+  it('with --force-update replaces the changed event (one row, new hash, old and new in etl_conflict), in the lake too', async () => {
+    const [old] = await query(ws.warehouse, "SELECT event_hash FROM fact_ai_event WHERE event_id = 'r-2'");
+    const replay = await aetl(
+      ['replay', '--from', '2026-04-10', '--to', '2026-04-11', '--force-update', '--json', '--config', config],
+      { AETL_NOW: NOW },
+    );
+    expect(replay.code, replay.stderr).toBe(0);
+    const summary = JSON.parse(replay.stdout) as Summary;
+    expect(summary.detail).toEqual({ windows: 4, inserted: 0, replaced: 1 });
+    expect(await cost('r-2')).toEqual([0.25]);
+    const [now] = await query(ws.warehouse, "SELECT event_hash, run_id FROM fact_ai_event WHERE event_id = 'r-2'");
+    expect(now!.run_id).toBe(summary.runId);
+    const conflicts = await query(
+      ws.warehouse,
+      'SELECT event_id, loaded_hash, incoming_hash, resolution FROM etl_conflict',
+    );
+    expect(conflicts).toEqual([
+      { event_id: 'r-2', loaded_hash: old!.event_hash, incoming_hash: now!.event_hash, resolution: 'replaced' },
+    ]);
+    const policies = await query(
+      ws.warehouse,
+      "SELECT count(*)::INTEGER AS n, max(run_id) AS run FROM fact_policy_evaluation WHERE event_id = 'r-2'",
+    );
+    expect(policies).toEqual([{ n: 1, run: summary.runId }]);
+    expect((await query(ws.warehouse, 'SELECT count(*)::INTEGER AS n FROM fact_ai_event'))[0]!.n).toBe(5);
+    const lake = await lakeSnapshot(ws.lake);
+    const lakeRow = lake.fact_ai_event!.filter((row) => row.includes('"r-2"'));
+    expect(lakeRow).toHaveLength(1);
+    expect(lakeRow[0]).toContain('0.25');
+
+    // Nothing changed since: a second forced replay replaces nothing.
+    const again = await aetl(
+      ['replay', '--from', '2026-04-10', '--to', '2026-04-11', '--force-update', '--json', '--config', config],
+      { AETL_NOW: NOW },
+    );
+    expect((JSON.parse(again.stdout) as Summary).detail).toEqual({ windows: 4, inserted: 0, replaced: 0 });
+  });
+});
