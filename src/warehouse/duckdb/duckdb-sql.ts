@@ -132,9 +132,14 @@ export const DUPLICATE_IDS_SQL = `SELECT count(*) - count(DISTINCT event_id) AS 
  */
 const ALL_PIPELINES = `(SELECT $pipeline AS p UNION SELECT DISTINCT pipeline FROM etl_run) pipelines`;
 
-export const MARK_LAKE_PENDING_SQL = `INSERT INTO etl_lake_pending
+/** Both fact tables' partitions of the dates a query (of `date_key`) returns, pending in every pipeline's lake. */
+export function markPartitionsPendingSql(dateKeys: string): string {
+  return `INSERT INTO etl_lake_pending
   SELECT DISTINCT p, tbl, strptime(date_key::VARCHAR, '%Y%m%d')::DATE, $run_id
-  FROM to_insert, (VALUES ('fact_ai_event'), ('fact_policy_evaluation')) AS t(tbl), ${ALL_PIPELINES}`;
+  FROM (${dateKeys}) dates, (VALUES ('fact_ai_event'), ('fact_policy_evaluation')) AS t(tbl), ${ALL_PIPELINES}`;
+}
+
+export const MARK_LAKE_PENDING_SQL = markPartitionsPendingSql('SELECT date_key FROM to_insert');
 
 /** The checkpoint never moves backwards (decision 5): the caller passes max(old, window end). */
 export const DELETE_CHECKPOINT_SQL = `DELETE FROM etl_state WHERE pipeline = $pipeline`;
@@ -155,10 +160,7 @@ export const MARK_DIMENSIONS_PENDING_SQL = `INSERT INTO etl_lake_pending
   FROM (VALUES ('dim_user'), ('dim_gateway'), ('dim_model'), ('dim_policy'), ('dim_date')) AS t(tbl), ${ALL_PIPELINES}`;
 
 /** After a re-key, every fact partition is rewritten. */
-export const MARK_ALL_PARTITIONS_PENDING_SQL = `INSERT INTO etl_lake_pending
-  SELECT DISTINCT p, tbl, strptime(date_key::VARCHAR, '%Y%m%d')::DATE, $run_id
-  FROM (SELECT DISTINCT date_key FROM fact_ai_event), (VALUES ('fact_ai_event'), ('fact_policy_evaluation')) AS t(tbl),
-    ${ALL_PIPELINES}`;
+export const MARK_ALL_PARTITIONS_PENDING_SQL = markPartitionsPendingSql('SELECT DISTINCT date_key FROM fact_ai_event');
 
 /** How many of the batch's distinct events the fact table now holds (file completeness). */
 export const BATCH_PRESENT_SQL = `SELECT count(*) AS n FROM batch_winner w
