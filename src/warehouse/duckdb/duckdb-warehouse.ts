@@ -8,6 +8,8 @@ import { redact, redactNullable } from '../../util/redact.js';
 import { DAY_MS, dateKeyOf } from '../../util/dates.js';
 import type {
   CheckResult,
+  ErasureOutcome,
+  ErasureRequest,
   LakePartition,
   LoadCounts,
   LoadFacts,
@@ -34,6 +36,7 @@ import {
 import { insertInferredMembers, rekeyFacts, syncReferenceDimensions } from './duckdb-dimensions.js';
 import * as sql from './duckdb-sql.js';
 import { applyRetention, retentionPlan } from './duckdb-retention.js';
+import { eraseUser } from './duckdb-erasure.js';
 import { DuckDBTimestampTZValue } from '@duckdb/node-api';
 import { duckdbDialect, type CheckDialect } from '../../checks/dialect.js';
 import { presentCountSql, rejectsByFieldSql } from '../../checks/check-sql.js';
@@ -434,6 +437,10 @@ export class DuckDBWarehouse implements Warehouse {
   ): Promise<RetentionItem[]> {
     const plan = await retentionPlan(this.runner, pipeline, cutoffMs);
     return applyRetention(this.runner, plan, { pipeline, runId, cutoffMs, archiveDir, nowMs });
+  }
+
+  eraseUser(request: ErasureRequest): Promise<ErasureOutcome> {
+    return eraseUser(this.runner, request);
   }
 
   async pendingLakePartitions(pipeline: string): Promise<LakePartition[]> {

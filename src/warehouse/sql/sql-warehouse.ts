@@ -6,6 +6,7 @@ import { failpoint } from '../../util/failpoint.js';
 import { UsageError } from '../../util/errors.js';
 import type {
   CheckResult,
+  ErasureOutcome,
   LakePartition,
   LoadCounts,
   LoadFacts,
@@ -153,6 +154,10 @@ export abstract class SqlWarehouse implements Warehouse {
 
   async applyRetention(): Promise<RetentionItem[]> {
     throw new UsageError(`aetl retention is not available on ${this.dialect.name} yet; it is on DuckDB`);
+  }
+
+  async eraseUser(): Promise<ErasureOutcome> {
+    throw new UsageError(`aetl forget is not available on ${this.dialect.name} yet; it is on DuckDB`);
   }
 
   async pendingLakePartitions(): Promise<LakePartition[]> {
