@@ -2,6 +2,7 @@ import type { RunSummary } from '../pipeline/session.js';
 import type { CheckResult, StatusReport } from '../warehouse/warehouse.js';
 import type { ReconcileDay } from '../pipeline/reconcile.js';
 import type { RetentionDetail } from '../pipeline/retention.js';
+import type { ForgetDetail } from '../pipeline/forget.js';
 import type { RunDetail } from '../pipeline/run-detail.js';
 
 const n = (value: number) => value.toLocaleString('en-US');
@@ -56,6 +57,7 @@ export function formatRunSummary(s: RunSummary): string {
   if (s.command === 'reconcile' && Array.isArray(s.detail)) lines.push('', formatReconcile(s.detail as ReconcileDay[]));
   if (s.command === 'rebuild-dims') lines.push(`re-keyed   ${n((s.detail as { rekeyed: number }).rekeyed)} fact rows`);
   if (s.command === 'retention') lines.push('', formatRetention(s.detail as RetentionDetail));
+  if (s.command === 'forget') lines.push('', formatForget(s.detail as ForgetDetail));
   if (s.command === 'state') {
     const { before, after } = s.detail as { before: string | null; after: string | null };
     lines.push(`state      checkpoint ${before ?? '(none)'} -> ${after ?? '(none)'}`);
@@ -102,6 +104,16 @@ export function formatRetention(r: RetentionDetail): string {
       ['table', 'event_date', 'rows', 'archived to'],
       ...r.items.map((i) => [i.table, i.eventDate ?? '(older rows)', n(i.rows), i.archivedTo ?? '']),
     ]),
+  ].join('\n');
+}
+
+/** What an erasure removed; the user appears only as the audit row's subject hash. */
+function formatForget(f: ForgetDetail): string {
+  const dates = f.eventDates.length === 0 ? '' : `: ${f.eventDates.join(', ')}`;
+  return [
+    `erased     ${f.subjectHash} (requested by ${f.requestedBy}; recorded in etl_erasure)`,
+    table([['table', 'rows removed'], ...Object.entries(f.rows).map(([name, rows]) => [name, n(rows)])]),
+    `lake       ${f.eventDates.length} fact partition date(s) rewritten${dates}, and the dimensions`,
   ].join('\n');
 }
 

@@ -16,7 +16,7 @@ import { openSource, type OpenedSource } from './open-source.js';
 import { openWarehouse } from './open-warehouse.js';
 import type { WindowResult } from './package-steps.js';
 
-export type Command = 'run' | 'backfill' | 'reconcile' | 'rebuild-dims' | 'check' | 'retention' | 'state';
+export type Command = 'run' | 'backfill' | 'reconcile' | 'rebuild-dims' | 'check' | 'retention' | 'state' | 'forget';
 
 /** Everything one command's work needs while it holds the lock. */
 export interface Session {
@@ -55,6 +55,8 @@ export interface SessionOptions {
   onProgress?: (progress: Progress) => void;
   /** Who asks the run to stop; by default SIGTERM/SIGINT (the scheduler passes its own). */
   stop?: StopSignal;
+  /** Work on the closed warehouse, still under the lock, once the command did not fail (DuckDB file compaction). */
+  afterClose?: () => Promise<void>;
 }
 
 export interface RunSummary {
@@ -191,6 +193,7 @@ export async function runSession(
   const stop = options.stop ?? new StopSignal();
   try {
     const reference = loadReferenceData(config.reference);
+    let summary: RunSummary;
     const warehouse = await openWarehouse(config, logger);
     try {
       const stagingRoot = join(config.staging.path, pipeline);
@@ -262,7 +265,7 @@ export async function runSession(
       const status = await warehouse.status(pipeline, 1);
       const allChecks = [...session.results.flatMap((r) => r.checks), ...session.checks];
       if (alert) await sendAlert(alert, { runId, pipeline, command: options.command, ...outcome }, allChecks, logger);
-      return {
+      summary = {
         ...base,
         ...outcome,
         windows: session.results,
@@ -276,6 +279,8 @@ export async function runSession(
     } finally {
       await warehouse.close();
     }
+    await options.afterClose?.();
+    return summary;
   } finally {
     stop.dispose();
     lock.release();
