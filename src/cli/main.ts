@@ -12,7 +12,7 @@ import { parseCliInstant } from '../util/dates.js';
 import { terminalProgress } from './progress.js';
 import { runQuery } from './query.js';
 import { scheduleCommand, type ScheduleOptions } from './schedule.js';
-import { runSession, type Command as PipelineCommand, type Session } from '../pipeline/session.js';
+import { runSession, type Command as PipelineCommand, type Session, type SessionOptions } from '../pipeline/session.js';
 import { parseDuration } from '../config/duration.js';
 import { openWarehouse } from '../pipeline/open-warehouse.js';
 import { loadReferenceData } from '../reference/reference-data.js';
@@ -30,6 +30,7 @@ import {
 } from './summary.js';
 import { runDetail } from '../pipeline/run-detail.js';
 import { applyRetention, retentionPlan } from '../pipeline/retention.js';
+import { osUserName, prepareForget } from '../pipeline/forget.js';
 import { resolve } from 'node:path';
 import { writeFileSync } from 'node:fs';
 import { reportData } from '../report/report-data.js';
@@ -119,6 +120,7 @@ async function runCommand(
   name: PipelineCommand,
   lockOptions: LockOptions,
   work: (session: Session) => Promise<unknown>,
+  afterClose?: SessionOptions['afterClose'],
 ): Promise<void> {
   const { options, logger } = context(command);
   const config = loadConfig(options.config);
@@ -131,6 +133,7 @@ async function runCommand(
       waitMs: lockOptions.wait,
       skipIfLocked: lockOptions.skipIfLocked ?? false,
       onProgress: options.json || options.quiet ? undefined : terminalProgress(),
+      afterClose,
     },
     work,
   );
@@ -221,6 +224,21 @@ withLockOptions(
   const { options: global, logger } = context(command);
   const plan = await retentionPlan(loadConfig(global.config), logger, nowMs(), options);
   print(global, plan, formatRetention(plan));
+});
+
+withLockOptions(
+  program
+    .command('forget')
+    .description("erase one user's facts, policy rows, dimension rows and rejects from the warehouse and the lake")
+    .requiredOption('--user <id>', 'the user id as the source sends it (its pseudonym is matched too)')
+    .option('--requested-by <name>', 'who asked, for the etl_erasure audit row', osUserName())
+    .option('--yes', 'do not ask'),
+).action(async (opts: LockOptions & { user: string; requestedBy: string; yes?: boolean }, command: Command) => {
+  const { options } = context(command);
+  const forget = prepareForget(loadConfig(options.config), { userId: opts.user, requestedBy: opts.requestedBy });
+  // The question leaves the id out: stderr may be collected with the logs.
+  await confirm("erase the user's rows from the warehouse and the lake (this cannot be undone)", opts.yes ?? false);
+  return runCommand(command, 'forget', opts, forget.work, forget.afterClose);
 });
 
 program

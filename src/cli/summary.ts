@@ -2,6 +2,7 @@ import type { RunSummary } from '../pipeline/session.js';
 import type { CheckResult, StatusReport } from '../warehouse/warehouse.js';
 import type { ReconcileDay } from '../pipeline/reconcile.js';
 import type { RetentionDetail } from '../pipeline/retention.js';
+import type { ForgetDetail } from '../pipeline/forget.js';
 import type { RunDetail } from '../pipeline/run-detail.js';
 import type { ReplayDetail } from '../pipeline/explicit.js';
 import type { RejectsReplayDetail } from '../pipeline/replay-rejects.js';
@@ -69,6 +70,7 @@ export function formatRunSummary(s: RunSummary): string {
       `rejects    ${n(d.examined)} examined: ${n(d.replayed)} pass now and were loaded, ${n(d.stillRejected)} still rejected`,
     );
   }
+  if (s.command === 'forget') lines.push('', formatForget(s.detail as ForgetDetail));
   if (s.command === 'state') {
     const { before, after } = s.detail as { before: string | null; after: string | null };
     lines.push(`state      checkpoint ${before ?? '(none)'} -> ${after ?? '(none)'}`);
@@ -155,6 +157,16 @@ export function formatDryRun(r: DryRunReport): string {
   }
   for (const file of r.unreadable) lines.push(`unreadable ${file}`);
   return lines.join('\n');
+}
+
+/** What an erasure removed; the user appears only as the audit row's subject hash. */
+function formatForget(f: ForgetDetail): string {
+  const dates = f.eventDates.length === 0 ? '' : `: ${f.eventDates.join(', ')}`;
+  return [
+    `erased     ${f.subjectHash} (requested by ${f.requestedBy}; recorded in etl_erasure)`,
+    table([['table', 'rows removed'], ...Object.entries(f.rows).map(([name, rows]) => [name, n(rows)])]),
+    `lake       ${f.eventDates.length} fact partition date(s) rewritten${dates}, and the dimensions`,
+  ].join('\n');
 }
 
 function formatReconcile(days: ReconcileDay[]): string {

@@ -29,6 +29,22 @@ export function pseudonym(key: string, userId: string): string {
   return `u_${createHmac('sha256', key).update(userId).digest('hex').slice(0, 32)}`;
 }
 
+/** The salt of a subject hash when no key is configured: public, so anyone can check whether an id was erased. */
+const UNKEYED_ERASURE_SALT = 'aetl-erasure-v1';
+
+/**
+ * How `etl_erasure` names an erased user: an HMAC-SHA256 of the id, with the
+ * privacy key when there is one (only its holder can tell whom a row is about),
+ * else with a public salt (the warehouse held raw ids anyway; a guessable id
+ * stays guessable). Never the pseudonym itself: the audit row must not bring
+ * back the one token the erasure removed from every table and lake file.
+ */
+export function subjectHash(key: string | null, userId: string): string {
+  return `s_${createHmac('sha256', key ?? UNKEYED_ERASURE_SALT)
+    .update(`erasure:${userId}`)
+    .digest('hex')}`;
+}
+
 /** Fields of either event shape that name the user. */
 const USER_FIELDS = ['user_id', 'user'];
 const DROPPED = '[dropped]';

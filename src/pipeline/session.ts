@@ -17,7 +17,16 @@ import { openWarehouse } from './open-warehouse.js';
 import type { WindowResult } from './package-steps.js';
 
 export type Command =
-  'run' | 'backfill' | 'reconcile' | 'rebuild-dims' | 'check' | 'retention' | 'state' | 'replay' | 'rejects-replay';
+  | 'run'
+  | 'backfill'
+  | 'reconcile'
+  | 'rebuild-dims'
+  | 'check'
+  | 'retention'
+  | 'state'
+  | 'replay'
+  | 'rejects-replay'
+  | 'forget';
 
 /** Everything one command's work needs while it holds the lock. */
 export interface Session {
@@ -56,6 +65,8 @@ export interface SessionOptions {
   onProgress?: (progress: Progress) => void;
   /** Who asks the run to stop; by default SIGTERM/SIGINT (the scheduler passes its own). */
   stop?: StopSignal;
+  /** Work on the closed warehouse, still under the lock, once the command did not fail (DuckDB file compaction). */
+  afterClose?: () => Promise<void>;
 }
 
 export interface RunSummary {
@@ -192,6 +203,7 @@ export async function runSession(
   const stop = options.stop ?? new StopSignal();
   try {
     const reference = loadReferenceData(config.reference);
+    let summary: RunSummary;
     const warehouse = await openWarehouse(config, logger);
     try {
       const stagingRoot = join(config.staging.path, pipeline);
@@ -263,7 +275,7 @@ export async function runSession(
       const status = await warehouse.status(pipeline, 1);
       const allChecks = [...session.results.flatMap((r) => r.checks), ...session.checks];
       if (alert) await sendAlert(alert, { runId, pipeline, command: options.command, ...outcome }, allChecks, logger);
-      return {
+      summary = {
         ...base,
         ...outcome,
         windows: session.results,
@@ -277,6 +289,8 @@ export async function runSession(
     } finally {
       await warehouse.close();
     }
+    await options.afterClose?.();
+    return summary;
   } finally {
     stop.dispose();
     lock.release();

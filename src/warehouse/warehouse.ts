@@ -123,6 +123,25 @@ export interface RetentionItem {
   archivedTo?: string | null;
 }
 
+/** `aetl forget`: one user's rows, in whichever forms the warehouse may hold the id. */
+export interface ErasureRequest {
+  pipeline: string;
+  runId: string;
+  /** The raw id, and its pseudonym when a privacy key is configured. */
+  userIds: string[];
+  /** What the audit row names the user by (contract/privacy.ts, subjectHash). */
+  subjectHash: string;
+  requestedBy: string;
+  nowMs: number;
+}
+
+export interface ErasureOutcome {
+  /** Rows removed, per table. */
+  rows: Record<string, number>;
+  /** The UTC dates of the fact partitions that held the user's rows (rewritten in the lake). */
+  eventDates: string[];
+}
+
 export interface StatusReport {
   pipeline: string;
   checkpoint: string | null;
@@ -205,6 +224,8 @@ export interface Warehouse {
     archiveDir: string | null,
     nowMs: number,
   ): Promise<RetentionItem[]>;
+  /** Deletes one user's facts, policy rows, dimension rows and rejects in one transaction, recorded in etl_erasure. */
+  eraseUser(request: ErasureRequest): Promise<ErasureOutcome>;
   close(): Promise<void>;
 }
 

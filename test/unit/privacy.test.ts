@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { maskRecord, maskText, pseudonym } from '../../src/contract/privacy.js';
+import { maskRecord, maskText, pseudonym, subjectHash } from '../../src/contract/privacy.js';
 
 const rules = { pseudonymKey: 'a-key-of-sixteen-chars', dropMetadataKeys: ['prompt'] };
 const p = (user: string) => pseudonym(rules.pseudonymKey, user);
@@ -26,5 +26,17 @@ describe('masking rejected records', () => {
       user: p('x'),
       metadata: { keep: 1 },
     });
+  });
+});
+
+describe('the subject hash of an erasure', () => {
+  it('is stable, keyed when a key is configured, and never the pseudonym the erasure removed', () => {
+    const keyed = subjectHash(rules.pseudonymKey, 'alice');
+    expect(keyed).toMatch(/^s_[0-9a-f]{64}$/);
+    expect(subjectHash(rules.pseudonymKey, 'alice')).toBe(keyed);
+    expect(subjectHash('another-key-of-16-chars', 'alice')).not.toBe(keyed);
+    expect(subjectHash(null, 'alice')).not.toBe(keyed);
+    expect(keyed).not.toContain(p('alice').slice(2));
+    expect(subjectHash(rules.pseudonymKey, 'bob')).not.toBe(keyed);
   });
 });

@@ -63,11 +63,8 @@ export const RECORD_CONFLICTS_SQL = `INSERT INTO etl_conflict
 export const REPLACE_CHANGED_SQL = [
   `CREATE OR REPLACE TEMP TABLE batch_changed AS
     SELECT event_id, incoming_hash FROM batch_existing WHERE loaded_hash <> incoming_hash`,
-  `INSERT INTO etl_lake_pending
-    SELECT DISTINCT p, tbl, strptime(f.date_key::VARCHAR, '%Y%m%d')::DATE, $run_id
-    FROM fact_ai_event f SEMI JOIN batch_changed c ON c.event_id = f.event_id,
-      (VALUES ('fact_ai_event'), ('fact_policy_evaluation')) AS t(tbl), ${ALL_PIPELINES}
-    WHERE f.date_key BETWEEN $lo_wide AND $hi_wide`,
+  markPartitionsPendingSql(`SELECT f.date_key FROM fact_ai_event f SEMI JOIN batch_changed c ON c.event_id = f.event_id
+    WHERE f.date_key BETWEEN $lo_wide AND $hi_wide`),
   `UPDATE etl_conflict c SET resolution = 'replaced' FROM batch_changed b
     WHERE c.pipeline = $pipeline AND c.event_id = b.event_id AND c.incoming_hash = b.incoming_hash`,
   `DELETE FROM fact_policy_evaluation
@@ -160,9 +157,14 @@ export const DROP_BATCH_SQL = `DROP TABLE IF EXISTS to_insert_keyed; DROP TABLE 
 export const DUPLICATE_IDS_SQL = `SELECT count(*) - count(DISTINCT event_id) AS duplicates
   FROM fact_ai_event WHERE date_key BETWEEN $lo_wide AND $hi_wide`;
 
-export const MARK_LAKE_PENDING_SQL = `INSERT INTO etl_lake_pending
+/** Both fact tables' partitions of the dates a query (of `date_key`) returns, pending in every pipeline's lake. */
+export function markPartitionsPendingSql(dateKeys: string): string {
+  return `INSERT INTO etl_lake_pending
   SELECT DISTINCT p, tbl, strptime(date_key::VARCHAR, '%Y%m%d')::DATE, $run_id
-  FROM to_insert, (VALUES ('fact_ai_event'), ('fact_policy_evaluation')) AS t(tbl), ${ALL_PIPELINES}`;
+  FROM (${dateKeys}) dates, (VALUES ('fact_ai_event'), ('fact_policy_evaluation')) AS t(tbl), ${ALL_PIPELINES}`;
+}
+
+export const MARK_LAKE_PENDING_SQL = markPartitionsPendingSql('SELECT date_key FROM to_insert');
 
 /** One unknown source field a committed load carried: first seen once, then counted on. */
 export const RECORD_DRIFT_SQL = `INSERT INTO etl_schema_drift
@@ -189,10 +191,7 @@ export const MARK_DIMENSIONS_PENDING_SQL = `INSERT INTO etl_lake_pending
   FROM (VALUES ('dim_user'), ('dim_gateway'), ('dim_model'), ('dim_policy'), ('dim_date')) AS t(tbl), ${ALL_PIPELINES}`;
 
 /** After a re-key, every fact partition is rewritten. */
-export const MARK_ALL_PARTITIONS_PENDING_SQL = `INSERT INTO etl_lake_pending
-  SELECT DISTINCT p, tbl, strptime(date_key::VARCHAR, '%Y%m%d')::DATE, $run_id
-  FROM (SELECT DISTINCT date_key FROM fact_ai_event), (VALUES ('fact_ai_event'), ('fact_policy_evaluation')) AS t(tbl),
-    ${ALL_PIPELINES}`;
+export const MARK_ALL_PARTITIONS_PENDING_SQL = markPartitionsPendingSql('SELECT DISTINCT date_key FROM fact_ai_event');
 
 /** How many of the batch's distinct events the fact table now holds (file completeness). */
 export const BATCH_PRESENT_SQL = `SELECT count(*) AS n FROM batch_winner w

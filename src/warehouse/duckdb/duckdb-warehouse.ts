@@ -8,6 +8,8 @@ import { redact, redactNullable } from '../../util/redact.js';
 import { DAY_MS, dateKeyOf } from '../../util/dates.js';
 import type {
   CheckResult,
+  ErasureOutcome,
+  ErasureRequest,
   LakePartition,
   LoadCounts,
   LoadFacts,
@@ -37,6 +39,7 @@ import { insertInferredMembers, rekeyFacts, syncReferenceDimensions } from './du
 import * as sql from './duckdb-sql.js';
 import { applyRetention, retentionPlan } from './duckdb-retention.js';
 import { listRejects, markReplayed, rejectsToReplay } from './duckdb-rejects.js';
+import { eraseUser } from './duckdb-erasure.js';
 import { DuckDBTimestampTZValue } from '@duckdb/node-api';
 import { duckdbDialect, type CheckDialect } from '../../checks/dialect.js';
 import { presentCountSql, rejectsByFieldSql } from '../../checks/check-sql.js';
@@ -471,6 +474,10 @@ export class DuckDBWarehouse implements Warehouse {
   ): Promise<RetentionItem[]> {
     const plan = await retentionPlan(this.runner, pipeline, cutoffMs);
     return applyRetention(this.runner, plan, { pipeline, runId, cutoffMs, archiveDir, nowMs });
+  }
+
+  eraseUser(request: ErasureRequest): Promise<ErasureOutcome> {
+    return eraseUser(this.runner, request);
   }
 
   async pendingLakePartitions(pipeline: string): Promise<LakePartition[]> {

@@ -6,6 +6,7 @@ import { failpoint } from '../../util/failpoint.js';
 import { UsageError } from '../../util/errors.js';
 import type {
   CheckResult,
+  ErasureOutcome,
   LakePartition,
   LoadCounts,
   LoadFacts,
@@ -167,6 +168,10 @@ export abstract class SqlWarehouse implements Warehouse {
 
   async applyRetention(): Promise<RetentionItem[]> {
     throw this.duckdbOnly('retention');
+  }
+
+  async eraseUser(): Promise<ErasureOutcome> {
+    throw new UsageError(`aetl forget is not available on ${this.dialect.name} yet; it is on DuckDB`);
   }
 
   async pendingLakePartitions(): Promise<LakePartition[]> {
