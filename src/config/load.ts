@@ -54,6 +54,7 @@ function resolvePaths(config: Config, baseDir: string): Config {
           : config.warehouse,
     lake: { path: at(config.lake.path) },
     staging: { ...config.staging, path: at(config.staging.path) },
+    metrics: { textfile: optional(config.metrics.textfile) },
     reference: {
       users: optional(config.reference.users),
       gateways: optional(config.reference.gateways),

@@ -220,6 +220,12 @@ export const configSchema = z.strictObject({
   checks: checksSchema.default(checksSchema.parse({})),
   schedule: scheduleSchema.default(scheduleSchema.parse({})),
   privacy: privacy.default({ pseudonymize_users: false, drop_metadata_keys: [] }),
+  metrics: z
+    .strictObject({
+      /** A Prometheus textfile (`*.prom`, for node_exporter's textfile collector) rewritten after every run. */
+      textfile: z.string().min(1).optional(),
+    })
+    .default({}),
   contract: z
     .strictObject({
       /**

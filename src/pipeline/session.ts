@@ -7,7 +7,8 @@ import { publishPendingLake } from '../lake/publish.js';
 import type { Logger } from '../log/logger.js';
 import { loadReferenceData, pseudonymizedReference } from '../reference/reference-data.js';
 import { LockHeldError, RunLock } from '../state/lock.js';
-import { EXIT, type ExitCode } from '../util/errors.js';
+import { ConfigError, EXIT, UsageError, type ExitCode } from '../util/errors.js';
+import { writeMetricsTextfile, type RunMetrics } from '../report/metrics-textfile.js';
 import { failpoint } from '../util/failpoint.js';
 import { StopSignal } from '../util/stop.js';
 import type { CheckResult, LoadCounts, RunStatus, Warehouse } from '../warehouse/warehouse.js';
@@ -162,9 +163,48 @@ function outcomeOf(
 /**
  * Runs one command's work under the run lock, with the steps every command
  * shares: migrations, finishing a crashed run's lake publishes, the run
- * ledger, the source, reference data, and the summary.
+ * ledger, the source, reference data, and the summary; then reports it to
+ * `metrics.textfile` when configured (a run that failed outright too).
  */
 export async function runSession(
+  config: Config,
+  logger: Logger,
+  nowMs: number,
+  options: SessionOptions,
+  work: (session: Session) => Promise<unknown>,
+): Promise<RunSummary> {
+  const started = performance.now();
+  const report = (run: Omit<RunMetrics, 'pipeline' | 'command' | 'durationMs' | 'finishedMs'>) => {
+    const path = config.metrics.textfile;
+    if (!path) return;
+    const durationMs = Math.round(performance.now() - started);
+    try {
+      writeMetricsTextfile(path, {
+        ...run,
+        pipeline: config.pipeline.name,
+        command: options.command,
+        durationMs,
+        finishedMs: Date.now(),
+      });
+    } catch (error) {
+      logger.warn({ file: path, err: (error as Error).message }, 'metrics textfile not written');
+    }
+  };
+  try {
+    const summary = await runLockedSession(config, logger, nowMs, options, work);
+    if (summary.status !== 'skipped') {
+      const checks = [...summary.windows.flatMap((w) => w.checks), ...summary.checks];
+      report({ ...summary, checks });
+    }
+    return summary;
+  } catch (error) {
+    const exitCode = error instanceof ConfigError || error instanceof UsageError ? EXIT.usage : EXIT.runFailed;
+    report({ status: 'failed', exitCode, totals: { ...ZERO }, checks: [], checkpoint: null });
+    throw error;
+  }
+}
+
+async function runLockedSession(
   config: Config,
   logger: Logger,
   nowMs: number,
