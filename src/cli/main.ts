@@ -155,7 +155,7 @@ withLockOptions(
   if (opts.dryRun) {
     const { options, logger } = context(command);
     const range = opts.from === undefined ? null : rangeOf(opts as RangeOptions);
-    const report = await dryRun(loadConfig(options.config), logger, nowMs(), range);
+    const report = await dryRun(loadConfig(options.config), logger, nowMs(), range, opts.wait);
     print(options, report, formatDryRun(report));
     return;
   }

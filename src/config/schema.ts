@@ -4,6 +4,7 @@ import { checksSchema } from './checks-schema.js';
 import { scheduleSchema } from './schedule-schema.js';
 import type { PrivacyRules } from '../contract/privacy.js';
 import { DECISIONS } from '../contract/event.js';
+import { ACCEPTED_DECISIONS } from '../contract/schemas.js';
 import { byteSize, duration } from './duration-schema.js';
 
 const isoInstant = z.iso.datetime({ offset: true }).transform((text) => new Date(text));
@@ -232,7 +233,15 @@ export const configSchema = z.strictObject({
        * Decision values the vendor added after this release, each accepted as a canonical one
        * (`warned: allow`); records rejected for one before can then be loaded by `aetl rejects replay`.
        */
-      decision_aliases: z.record(z.string().min(1).max(64), z.enum(DECISIONS)).default({}),
+      decision_aliases: z
+        .record(z.string().min(1).max(64), z.enum(DECISIONS))
+        .superRefine((aliases, ctx) => {
+          // An accepted value as a key would silently re-map real decisions (`blocked: allow`).
+          for (const key of Object.keys(aliases).filter((k) => ACCEPTED_DECISIONS.includes(k))) {
+            ctx.addIssue({ code: 'custom', path: [key], message: 'is already an accepted decision value' });
+          }
+        })
+        .default({}),
     })
     .default({ decision_aliases: {} }),
 });

@@ -19,7 +19,17 @@ export interface PrivacyRules {
    * payload was masked when it was stored, and must not be pseudonymised twice.
    */
   keepPseudonyms?: boolean;
+  /**
+   * Users `aetl forget` erased, as subject hashes (keyed with `erasureKey`): their
+   * events, should the source send them again, load without them (the unknown
+   * user), and their rejects are stored without their id.
+   */
+  erasedSubjects?: string[];
+  erasureKey?: string | null;
 }
+
+/** What an erased user's id becomes in a stored reject. */
+const ERASED = '(erased)';
 
 const PSEUDONYM = /^u_[0-9a-f]{32}$/;
 
@@ -45,8 +55,30 @@ export function subjectHash(key: string | null, userId: string): string {
     .digest('hex')}`;
 }
 
+/** Erased subjects as a set, built once per rules object (a worker thread keeps its own). */
+const erasedSets = new WeakMap<string[], Set<string>>();
+
+/** Whether `aetl forget` erased this user id. */
+export function isErased(rules: PrivacyRules, userId: string): boolean {
+  const subjects = rules.erasedSubjects;
+  if (!subjects || subjects.length === 0) return false;
+  let set = erasedSets.get(subjects);
+  if (!set) erasedSets.set(subjects, (set = new Set(subjects)));
+  return set.has(subjectHash(rules.erasureKey ?? null, userId));
+}
+
+/** Any rule that changes what is stored (payloads of rejects are then re-serialised, masked). */
+export function masks(rules: PrivacyRules): boolean {
+  return rules.pseudonymKey !== null || rules.dropMetadataKeys.length > 0 || (rules.erasedSubjects?.length ?? 0) > 0;
+}
+
 /** Fields of either event shape that name the user. */
-const USER_FIELDS = ['user_id', 'user'];
+export const USER_FIELDS = ['user_id', 'user'];
+
+/** A user id as masking leaves it in a stored reject: a pseudonym, or the erased marker. */
+export function isMaskedUserId(value: unknown): boolean {
+  return typeof value === 'string' && (PSEUDONYM.test(value) || value === ERASED);
+}
 const DROPPED = '[dropped]';
 
 function withoutKeys(value: unknown, keys: string[]): unknown {
@@ -56,7 +88,8 @@ function withoutKeys(value: unknown, keys: string[]): unknown {
 
 /** The event as it may be stored: pseudonymised user, named metadata keys gone (drift included). */
 export function applyPrivacy(event: CanonicalEvent, rules: PrivacyRules): CanonicalEvent {
-  if (rules.pseudonymKey === null && rules.dropMetadataKeys.length === 0) return event;
+  if (!masks(rules)) return event;
+  if (event.user_id !== null && isErased(rules, event.user_id)) return applyPrivacy({ ...event, user_id: null }, rules);
   const metadata = withoutKeys(event.metadata, rules.dropMetadataKeys) as Record<string, unknown>;
   if (DRIFT_METADATA_KEY in metadata) {
     metadata[DRIFT_METADATA_KEY] = withoutKeys(metadata[DRIFT_METADATA_KEY], rules.dropMetadataKeys);
@@ -77,14 +110,12 @@ export function maskRecord(value: unknown, rules: PrivacyRules): unknown {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) return value;
   const record = withoutKeys(value, rules.dropMetadataKeys) as Record<string, unknown>;
   if ('metadata' in record) record.metadata = withoutKeys(record.metadata, rules.dropMetadataKeys);
-  if (rules.pseudonymKey !== null) {
-    for (const field of USER_FIELDS) {
-      const user = record[field];
-      // Any scalar: a numeric id is an id too.
-      if (user !== null && user !== undefined && typeof user !== 'object') {
-        record[field] = pseudonym(rules.pseudonymKey, String(user));
-      }
-    }
+  for (const field of USER_FIELDS) {
+    const user = record[field];
+    // Any scalar: a numeric id is an id too.
+    if (user === null || user === undefined || typeof user === 'object') continue;
+    if (isErased(rules, String(user))) record[field] = ERASED;
+    else if (rules.pseudonymKey !== null) record[field] = pseudonym(rules.pseudonymKey, String(user));
   }
   return record;
 }
@@ -145,12 +176,14 @@ function userOf(raw: string): string {
  */
 export function maskText(text: string, rules: PrivacyRules): string {
   let out = text;
-  if (rules.pseudonymKey !== null) {
-    const key = rules.pseudonymKey;
-    for (const field of USER_FIELDS) {
-      out = replaceValues(out, field, (raw) => (raw.trim() === 'null' ? raw : `"${pseudonym(key, userOf(raw))}"`));
-    }
-  }
+  const key = rules.pseudonymKey;
+  const masked = (raw: string) => {
+    if (raw.trim() === 'null') return raw;
+    const user = userOf(raw);
+    if (isErased(rules, user)) return `"${ERASED}"`;
+    return key === null ? raw : `"${pseudonym(key, user)}"`;
+  };
+  for (const field of USER_FIELDS) out = replaceValues(out, field, masked);
   for (const name of rules.dropMetadataKeys) out = replaceValues(out, name, () => `"${DROPPED}"`);
   return out;
 }

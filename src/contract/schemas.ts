@@ -54,6 +54,9 @@ const decisionAliases = {
   escalate: 'escalate',
   escalated: 'escalate',
 } as const;
+/** Every decision value either shape accepts as it is. */
+export const ACCEPTED_DECISIONS: readonly string[] = Object.keys(decisionAliases);
+
 const decision = z
   .enum(Object.keys(decisionAliases) as [keyof typeof decisionAliases, ...(keyof typeof decisionAliases)[]])
   .transform((value) => decisionAliases[value]);

@@ -157,16 +157,15 @@ export async function dryRun(
   logger: Logger,
   nowMs: number,
   range: ExplicitRange | null,
+  waitMs: number,
 ): Promise<DryRunReport> {
   const runId = newRunId(nowMs);
   const pipeline = config.pipeline.name;
-  const lock = await RunLock.acquire(lockPath(config), runId, 'dry-run', 0);
+  const lock = await RunLock.acquire(lockPath(config), runId, 'dry-run', waitMs);
   const stop = new StopSignal();
   const stagingRoot = join(config.staging.path, `${pipeline}-dry-run`);
-  let seq = 0;
-  const context: ExtractContext = { config, runId, stagingRoot, stop, nextSeq: () => ++seq };
-  const warehouse = await openWarehouseToRead(config, logger);
-  const db = await summarizer(warehouse, config);
+  let warehouse: Warehouse | null = null;
+  let db: Summarizer | undefined;
   const days = new Map<string, DryRunDay>();
   const reasons = new Map<string, DryRunReport['rejects_by_reason'][number]>();
   const report: DryRunReport = {
@@ -177,12 +176,17 @@ export async function dryRun(
     rejects_by_reason: [],
     unreadable: [],
   };
-  const take = async (pkg: ExtractedPackage, window: TimeWindow | null, file: string | null) => {
-    await summarize(db, pkg, days, reasons);
-    rmSync(pkg.dir, { recursive: true, force: true });
-    report.inputs.push(inputOf(pkg, window, file));
-  };
   try {
+    warehouse = await openWarehouseToRead(config, logger);
+    const summary = (db = await summarizer(warehouse, config));
+    let seq = 0;
+    const erasedSubjects = (await warehouse?.erasedSubjects()) ?? [];
+    const context: ExtractContext = { config, runId, stagingRoot, stop, nextSeq: () => ++seq, erasedSubjects };
+    const take = async (pkg: ExtractedPackage, window: TimeWindow | null, file: string | null) => {
+      await summarize(summary, pkg, days, reasons);
+      rmSync(pkg.dir, { recursive: true, force: true });
+      report.inputs.push(inputOf(pkg, window, file));
+    };
     const checkpoint = (await warehouse?.getCheckpoint(pipeline)) ?? null;
     report.checkpoint = checkpoint === null ? null : new Date(checkpoint).toISOString();
     const source = await openSource(config, loadReferenceData(config.reference), logger, () => nowMs);
@@ -217,7 +221,7 @@ export async function dryRun(
     }
   } finally {
     rmSync(stagingRoot, { recursive: true, force: true });
-    await db.close();
+    await db?.close();
     await warehouse?.close();
     stop.dispose();
     lock.release();

@@ -36,14 +36,22 @@ export interface PackageSource {
 }
 
 /** What extraction needs of a session: a dry run extracts with no warehouse to write to. */
-export type ExtractContext = Pick<Session, 'config' | 'runId' | 'stagingRoot' | 'stop' | 'nextSeq'>;
+export type ExtractContext = Pick<Session, 'config' | 'runId' | 'stagingRoot' | 'stop' | 'nextSeq' | 'erasedSubjects'>;
 
-/** What validation needs from the config, for records read in `window` (null: no clipping). */
-export function validationRules(config: Config, window: TimeWindow | null): ValidationRules {
+/** What validation needs from the config and the warehouse, for records read in `window` (null: no clipping). */
+export function validationRules(
+  context: Pick<ExtractContext, 'config' | 'erasedSubjects'>,
+  window: TimeWindow | null,
+): ValidationRules {
+  const { config } = context;
   return {
     window,
     maxRecordBytes: config.source.max_record_bytes,
-    privacy: privacyRules(config),
+    privacy: {
+      ...privacyRules(config),
+      erasedSubjects: context.erasedSubjects,
+      erasureKey: config.privacy.key ?? null,
+    },
     decisionAliases: config.contract.decision_aliases,
   };
 }
@@ -65,7 +73,7 @@ async function extractPart(
   const started = performance.now();
   const builder = await PackageBuilder.create(
     dir,
-    validationRules(session.config, input.window),
+    validationRules(session, input.window),
     session.config.staging.workers,
   );
   try {

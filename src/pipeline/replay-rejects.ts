@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import type { RawRecord } from '../source/source.js';
 import { validateBatch, type ValidationRules } from '../staging/validate-batch.js';
+import { isMaskedUserId, USER_FIELDS } from '../contract/privacy.js';
 import type { RejectKey, StoredReject } from '../warehouse/warehouse.js';
 import { PackageBuilder } from './extract.js';
 import { loadPackage, validationRules } from './package-steps.js';
@@ -32,35 +33,58 @@ function asRecord(reject: StoredReject): RawRecord {
  */
 export function replayRejects(runId: string | null): (session: Session) => Promise<RejectsReplayDetail> {
   return async (session) => {
-    const rejects = await session.warehouse.rejectsToReplay(session.config.pipeline.name, runId);
-    const rules: ValidationRules = validationRules(session.config, null);
+    const rules: ValidationRules = validationRules(session, null);
     // Stored payloads were masked already (pseudonyms stay as they are; dropped keys are gone).
     rules.privacy = { ...rules.privacy, keepPseudonyms: true };
-    const detail: RejectsReplayDetail = { examined: rejects.length, replayed: 0, stillRejected: 0 };
-    for (let at = 0; at < rejects.length; at += REPLAY_BATCH) {
+    const detail: RejectsReplayDetail = { examined: 0, replayed: 0, stillRejected: 0 };
+    let after: RejectKey | null = null;
+    for (;;) {
       session.stop.throwIfRequested();
-      const passing = rejects
-        .slice(at, at + REPLAY_BATCH)
-        .filter((r) => validateBatch([asRecord(r)], rules).events.length === 1);
-      detail.stillRejected += Math.min(REPLAY_BATCH, rejects.length - at) - passing.length;
-      if (passing.length === 0) continue;
-      const seq = session.nextSeq();
-      const dir = join(session.stagingRoot, session.runId, String(seq).padStart(4, '0'));
-      const started = performance.now();
-      const builder = await PackageBuilder.create(dir, rules);
-      try {
-        await builder.add(passing.map(asRecord));
-      } catch (error) {
-        builder.abort();
-        throw error;
-      }
-      const manifest = await builder.finish(session.runId, null, []);
-      const keys: RejectKey[] = passing.map((r) => ({ sourceLocation: r.sourceLocation, payloadHash: r.payloadHash }));
-      const pkg = { seq, dir, manifest, extractMs: Math.round(performance.now() - started) };
-      await loadPackage(session, pkg, null, { replayedRejects: keys });
+      const page = await session.warehouse.rejectsToReplay(session.config.pipeline.name, runId, after, REPLAY_BATCH);
+      if (page.length === 0) break;
+      after = page.at(-1)!;
+      const passing = page.filter(
+        (r) => !refusedForMaskedUser(r) && validateBatch([asRecord(r)], rules).events.length === 1,
+      );
+      detail.examined += page.length;
+      detail.stillRejected += page.length - passing.length;
       detail.replayed += passing.length;
+      if (passing.length > 0) await loadReplayed(session, rules, passing);
     }
     session.logger.info({ ...detail }, 'rejects replayed');
     return detail;
   };
+}
+
+/**
+ * A record refused for its user id whose stored payload holds a pseudonym (or
+ * the erased marker) in its place: the value that was refused is gone, so the
+ * masked one, valid as it may look, must not pass for it.
+ */
+function refusedForMaskedUser(reject: StoredReject): boolean {
+  if (!reject.reasonPaths.some((path) => USER_FIELDS.includes(path))) return false;
+  try {
+    const value = JSON.parse(reject.payload) as Record<string, unknown>;
+    return USER_FIELDS.some((field) => isMaskedUserId(value[field]));
+  } catch {
+    return false; // not JSON: the contract refuses it again anyway
+  }
+}
+
+/** One package of records that pass now, loaded like any other; marked replayed in the load's transaction. */
+async function loadReplayed(session: Session, rules: ValidationRules, passing: StoredReject[]): Promise<void> {
+  const seq = session.nextSeq();
+  const dir = join(session.stagingRoot, session.runId, String(seq).padStart(4, '0'));
+  const started = performance.now();
+  const builder = await PackageBuilder.create(dir, rules);
+  try {
+    await builder.add(passing.map(asRecord));
+  } catch (error) {
+    builder.abort();
+    throw error;
+  }
+  const manifest = await builder.finish(session.runId, null, []);
+  const keys: RejectKey[] = passing.map((r) => ({ sourceLocation: r.sourceLocation, payloadHash: r.payloadHash }));
+  const pkg = { seq, dir, manifest, extractMs: Math.round(performance.now() - started) };
+  await loadPackage(session, pkg, null, { replayedRejects: keys });
 }

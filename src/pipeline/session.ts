@@ -44,6 +44,8 @@ export interface Session {
   results: WindowResult[];
   /** Results of the checks run after the loads (checks/run-checks.ts). */
   checks: CheckResult[];
+  /** Users `aetl forget` erased: should the source send their events again, they load without them. */
+  erasedSubjects: string[];
   nextSeq(): number;
   /** Progress of long work, for a terminal; undefined when nobody watches. */
   progress?: (progress: Progress) => void;
@@ -199,7 +201,7 @@ export async function runSession(
     return summary;
   } catch (error) {
     const exitCode = error instanceof ConfigError || error instanceof UsageError ? EXIT.usage : EXIT.runFailed;
-    report({ status: 'failed', exitCode, totals: { ...ZERO }, checks: [], checkpoint: null });
+    report({ status: 'failed', exitCode, totals: { ...ZERO }, checks: [], checkpoint: undefined });
     throw error;
   }
 }
@@ -265,6 +267,7 @@ async function runLockedSession(
         lock,
         results: [],
         checks: [],
+        erasedSubjects: await warehouse.erasedSubjects(),
         nextSeq: () => ++seq,
         progress: options.onProgress,
       };

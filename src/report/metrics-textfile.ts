@@ -11,7 +11,8 @@ export interface RunMetrics {
   finishedMs: number;
   totals: LoadCounts;
   checks: CheckResult[];
-  checkpoint: string | null;
+  /** null: the pipeline has none (say after `state reset`); undefined: not known (the run failed first). */
+  checkpoint: string | null | undefined;
 }
 
 const HELP: Record<string, [type: string, help: string]> = {
@@ -79,7 +80,7 @@ export function writeMetricsTextfile(path: string, run: RunMetrics): void {
   const pipelineOnly = `pipeline="${label(run.pipeline)}"`;
   // A run that failed before reading the checkpoint leaves the last known one in place.
   const replacesCheckpoint = (s: Sample) =>
-    run.checkpoint !== null && s.name === 'aetl_checkpoint_timestamp_seconds' && s.labels === pipelineOnly;
+    run.checkpoint !== undefined && s.name === 'aetl_checkpoint_timestamp_seconds' && s.labels === pipelineOnly;
   const kept = previous.filter((s) => !isOwn(s) && !replacesCheckpoint(s));
   const finished = run.finishedMs / 1000;
   const samples: Sample[] = [
@@ -100,7 +101,7 @@ export function writeMetricsTextfile(path: string, run: RunMetrics): void {
   const success = run.exitCode === 0 ? finished : lastSuccess?.value;
   if (success !== undefined)
     samples.push({ name: 'aetl_run_last_success_timestamp_seconds', labels: own, value: success });
-  if (run.checkpoint !== null) {
+  if (run.checkpoint !== null && run.checkpoint !== undefined) {
     const value = Date.parse(run.checkpoint) / 1000;
     samples.push({ name: 'aetl_checkpoint_timestamp_seconds', labels: pipelineOnly, value });
   }

@@ -2,7 +2,7 @@ import { eventHash, sha256Hex, stableStringify } from '../contract/hash.js';
 import { normalizeRecord, type DecisionAliases } from '../contract/normalize.js';
 import { parseInstantMicros } from '../contract/scalars.js';
 import { KEPT_BYTES, type CanonicalEvent, type RejectReason } from '../contract/event.js';
-import { applyPrivacy, maskRecord, maskText, type PrivacyRules } from '../contract/privacy.js';
+import { applyPrivacy, maskRecord, maskText, masks, type PrivacyRules } from '../contract/privacy.js';
 import type { RawRecord } from '../source/source.js';
 import type { TimeWindow } from '../state/window.js';
 import { dateKeyOf } from '../util/dates.js';
@@ -109,7 +109,9 @@ function parsed(record: RawRecord): Parsed {
   try {
     return { kind: 'value', value: JSON.parse(record.text), location: record.location };
   } catch (error) {
-    const message = `invalid JSON: ${(error as Error).message}`;
+    // V8 quotes the start of the text in its message: the reason keeps only what is wrong and where
+    // (the text itself is the payload, masked where privacy rules apply).
+    const message = `invalid JSON: ${(error as Error).message.replace(/,? ?(\.\.\.)?"[\s\S]*" is not valid JSON$/, ': the text is not valid JSON')}`;
     return { kind: 'unparseable', text: record.text, error: message, location: record.location };
   }
 }
@@ -125,7 +127,7 @@ function fieldOf(record: Parsed, field: string): string | null {
  * its shape is suspect); with privacy rules, masked like an event would be.
  */
 function payloadOf(record: Parsed, raw: RawRecord, privacy: PrivacyRules, suspect = false): string {
-  const masking = privacy.pseudonymKey !== null || privacy.dropMetadataKeys.length > 0;
+  const masking = masks(privacy);
   if (record.kind === 'unparseable') return masking ? maskText(record.text, privacy) : record.text;
   if (!masking && raw.kind !== 'value') return raw.text;
   // Masking is shallow (top level and metadata), so it is safe even on a suspect value.

@@ -74,6 +74,8 @@ export interface RejectKey {
 export interface StoredReject extends RejectKey {
   sourceRef: string;
   payload: string;
+  /** The fields its reasons named. */
+  reasonPaths: string[];
 }
 
 export interface RejectFilter {
@@ -199,8 +201,13 @@ export interface Warehouse {
   status(pipeline: string, lastRuns: number): Promise<StatusReport>;
   /** Quarantined records, newest first (`aetl rejects list`). */
   listRejects(pipeline: string, filter: RejectFilter): Promise<Record<string, unknown>[]>;
-  /** The quarantined records not replayed yet (of one run, or all). */
-  rejectsToReplay(pipeline: string, runId: string | null): Promise<StoredReject[]>;
+  /** The next `limit` quarantined records not replayed yet (of one run, or all) after `after`, in key order. */
+  rejectsToReplay(
+    pipeline: string,
+    runId: string | null,
+    after: RejectKey | null,
+    limit: number,
+  ): Promise<StoredReject[]>;
   /** Unknown source fields this run saw first; null where the engine does not record drift. */
   newDriftFields(pipeline: string, runId: string): Promise<{ field: string; count: number; type: string }[] | null>;
   /**
@@ -226,6 +233,8 @@ export interface Warehouse {
   ): Promise<RetentionItem[]>;
   /** Deletes one user's facts, policy rows, dimension rows and rejects in one transaction, recorded in etl_erasure. */
   eraseUser(request: ErasureRequest): Promise<ErasureOutcome>;
+  /** Subject hashes of every user `aetl forget` erased from this warehouse (their reloaded events go without them). */
+  erasedSubjects(): Promise<string[]>;
   close(): Promise<void>;
 }
 

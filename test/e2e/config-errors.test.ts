@@ -22,6 +22,17 @@ describe('config errors exit 2 and name the key path and file', () => {
     expect(run.stderr).toMatch(/source\.page_size: .*expected number/);
   });
 
+  it('a decision alias that would re-map a decision the contract already accepts', async () => {
+    const config = ws.writeConfig(
+      { contract: { decision_aliases: { warned: 'allow', blocked: 'allow' } } },
+      'alias.yaml',
+    );
+    const run = await aetl(['run', '--config', config]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/contract\.decision_aliases\.blocked: .*already an accepted decision value/);
+    expect(run.stderr).not.toMatch(/warned/);
+  });
+
   it('a missing environment variable', async () => {
     const config = ws.writeConfig(
       { source: { kind: 'events_api', url: 'http://127.0.0.1:9', token: '${AETL_TEST_UNSET_TOKEN}' } },

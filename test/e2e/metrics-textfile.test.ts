@@ -96,5 +96,12 @@ describe('metrics.textfile: the run summary for node_exporter', () => {
       Date.parse(summary.checkpoint) / 1000,
     );
     expect(readdirSync(ws.path('metrics'))).toEqual(['aetl.prom']); // no temporary file left
+
+    // A pipeline without a checkpoint any more (state reset) has no checkpoint gauge.
+    const reset = await aetl(['state', 'reset', '--yes', '--config', config], { AETL_NOW: NOW });
+    expect(reset.code, reset.stderr).toBe(0);
+    values = samples(textfile);
+    expect(values.get(`aetl_run_last_exit_code${run('state')}`)).toBe(0);
+    expect(values.has('aetl_checkpoint_timestamp_seconds{pipeline="default"}')).toBe(false);
   });
 });

@@ -125,3 +125,40 @@ describe('aetl rejects: fix the contract, then replay the quarantine', () => {
     expect(await lakeSnapshot(ws.lake)).toEqual(lake);
   });
 });
+
+describe('aetl rejects replay with privacy on: a masked user id is not judged again', () => {
+  const ws = new Workspace();
+  afterAll(() => ws.remove());
+
+  it('keeps a record refused for its user id (stored as a pseudonym) in quarantine, and loads the fixed one', async () => {
+    writeFileSync(
+      ws.path('events.jsonl'),
+      [
+        event('p-1', 1),
+        event('p-2', 2, { user_id: 42 }), // refused: a user id must be text; stored with the pseudonym of "42"
+        event('p-3', 3, { decision: 'warned' }),
+      ]
+        .map((l) => JSON.stringify(l))
+        .join('\n'),
+    );
+    const privacy = { pseudonymize_users: true, key: 'replay-test-pseudonym-key-0123456789' };
+    const base = { source: { kind: 'files', files: ws.path('events.jsonl') }, checks: { max_reject_rate: 1 }, privacy };
+    const run = await aetl(['run', '--config', ws.writeConfig(base)]);
+    expect(run.code, run.stderr).toBe(0);
+    const [stored] = await query(ws.warehouse, "SELECT payload FROM etl_rejected_event WHERE event_id = 'p-2'");
+    expect(JSON.parse(String(stored!.payload)).user_id).toMatch(/^u_[0-9a-f]{32}$/);
+
+    const config = ws.writeConfig({ ...base, contract: { decision_aliases: { warned: 'allow' } } });
+    const replay = await aetl(['rejects', 'replay', '--all', '--json', '--config', config]);
+    expect(replay.code, replay.stderr).toBe(0);
+    expect((JSON.parse(replay.stdout) as Summary).detail).toEqual({ examined: 2, replayed: 1, stillRejected: 1 });
+    const facts = await query(ws.warehouse, 'SELECT event_id FROM fact_ai_event ORDER BY 1');
+    expect(facts.map((r) => r.event_id)).toEqual(['p-1', 'p-3']);
+    // The replayed event's user is pseudonymised once, like the one loaded directly.
+    const users = await query(
+      ws.warehouse,
+      'SELECT DISTINCT u.user_id FROM fact_ai_event f JOIN dim_user u USING (user_key)',
+    );
+    expect(users).toHaveLength(1);
+  });
+});

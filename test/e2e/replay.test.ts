@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { aetl } from '../helpers/cli.js';
-import { query } from '../helpers/duckdb.js';
+import { query, queryWith } from '../helpers/duckdb.js';
 import { lakeSnapshot } from '../helpers/snapshot.js';
 import { Workspace } from '../helpers/workspace.js';
 
@@ -90,41 +90,68 @@ describe('aetl replay --from --to [--force-update]', () => {
     expect(await query(ws.warehouse, 'SELECT checkpoint::VARCHAR AS c FROM etl_state')).toEqual(checkpoint);
   });
 
-  it('with --force-update replaces the changed event (one row, new hash, old and new in etl_conflict), in the lake too', async () => {
-    const [old] = await query(ws.warehouse, "SELECT event_hash FROM fact_ai_event WHERE event_id = 'r-2'");
-    const replay = await aetl(
-      ['replay', '--from', '2026-04-10', '--to', '2026-04-11', '--force-update', '--json', '--config', config],
-      { AETL_NOW: NOW },
-    );
+  it('with --force-update replaces the changed events (one row each, old and new hash in etl_conflict), in the lake too', async () => {
+    const hashOf = async (id: string) =>
+      (await query(ws.warehouse, `SELECT event_hash FROM fact_ai_event WHERE event_id = '${id}'`))[0]!.event_hash;
+    const old = { r2: await hashOf('r-2'), r4: await hashOf('r-4') };
+    // The vendor also corrected r-4's time: it moves to the day before, so its old partition must lose it.
+    events[3] = event('r-4', 11, { timestamp: '2026-04-09T23:45:00Z' });
+    const forced = [
+      'replay',
+      '--from',
+      '2026-04-09',
+      '--to',
+      '2026-04-11',
+      '--force-update',
+      '--json',
+      '--config',
+      config,
+    ];
+    const replay = await aetl(forced, { AETL_NOW: NOW });
     expect(replay.code, replay.stderr).toBe(0);
     const summary = JSON.parse(replay.stdout) as Summary;
-    expect(summary.detail).toEqual({ windows: 4, inserted: 0, replaced: 1 });
+    expect(summary.detail).toEqual({ windows: 8, inserted: 0, replaced: 2 });
     expect(await cost('r-2')).toEqual([0.25]);
-    const [now] = await query(ws.warehouse, "SELECT event_hash, run_id FROM fact_ai_event WHERE event_id = 'r-2'");
-    expect(now!.run_id).toBe(summary.runId);
+    const replaced = await query(
+      ws.warehouse,
+      "SELECT event_id, event_hash, run_id, date_key FROM fact_ai_event WHERE event_id IN ('r-2', 'r-4') ORDER BY 1",
+    );
+    expect(replaced.map((r) => [r.event_id, r.run_id, r.date_key])).toEqual([
+      ['r-2', summary.runId, 20260410],
+      ['r-4', summary.runId, 20260409],
+    ]);
     const conflicts = await query(
       ws.warehouse,
-      'SELECT event_id, loaded_hash, incoming_hash, resolution FROM etl_conflict',
+      'SELECT event_id, loaded_hash, incoming_hash, resolution FROM etl_conflict ORDER BY 1',
     );
     expect(conflicts).toEqual([
-      { event_id: 'r-2', loaded_hash: old!.event_hash, incoming_hash: now!.event_hash, resolution: 'replaced' },
+      { event_id: 'r-2', loaded_hash: old.r2, incoming_hash: replaced[0]!.event_hash, resolution: 'replaced' },
+      { event_id: 'r-4', loaded_hash: old.r4, incoming_hash: replaced[1]!.event_hash, resolution: 'replaced' },
     ]);
     const policies = await query(
       ws.warehouse,
-      "SELECT count(*)::INTEGER AS n, max(run_id) AS run FROM fact_policy_evaluation WHERE event_id = 'r-2'",
+      `SELECT event_id, count(*)::INTEGER AS n, max(run_id) AS run, max(date_key) AS day FROM fact_policy_evaluation
+       WHERE event_id IN ('r-2', 'r-4') GROUP BY 1 ORDER BY 1`,
     );
-    expect(policies).toEqual([{ n: 1, run: summary.runId }]);
+    expect(policies).toEqual([
+      { event_id: 'r-2', n: 1, run: summary.runId, day: 20260410 },
+      { event_id: 'r-4', n: 1, run: summary.runId, day: 20260409 },
+    ]);
     expect((await query(ws.warehouse, 'SELECT count(*)::INTEGER AS n FROM fact_ai_event'))[0]!.n).toBe(5);
     const lake = await lakeSnapshot(ws.lake);
     const lakeRow = lake.fact_ai_event!.filter((row) => row.includes('"r-2"'));
     expect(lakeRow).toHaveLength(1);
     expect(lakeRow[0]).toContain('0.25');
+    const partitions = await queryWith(
+      ':memory:',
+      `SELECT parse_dirpath(filename) AS dir FROM read_parquet('${ws.lake}/fact_ai_event/*/*.parquet', filename = true)
+       WHERE event_id = 'r-4'`,
+      {},
+    );
+    expect(partitions.map((r) => String(r.dir).split('/').at(-1))).toEqual(['event_date=2026-04-09']);
 
     // Nothing changed since: a second forced replay replaces nothing.
-    const again = await aetl(
-      ['replay', '--from', '2026-04-10', '--to', '2026-04-11', '--force-update', '--json', '--config', config],
-      { AETL_NOW: NOW },
-    );
-    expect((JSON.parse(again.stdout) as Summary).detail).toEqual({ windows: 4, inserted: 0, replaced: 0 });
+    const again = await aetl(forced, { AETL_NOW: NOW });
+    expect((JSON.parse(again.stdout) as Summary).detail).toEqual({ windows: 8, inserted: 0, replaced: 0 });
   });
 });

@@ -91,5 +91,16 @@ describe('schema drift: unknown source fields recorded once per field, with coun
       { field_path: 'region_hint', n: 4, example_type: 'string' },
       { field_path: 'sla_tier', n: 2, example_type: 'number' },
     ]);
+
+    // The same events read again (another file, a lookback, a re-run) are already loaded: counted once.
+    writeEvents(ws.path('in', 'c.jsonl'), [event('d-5', 5, { region_hint: 'eu', sla_tier: 2 })]);
+    const again = await aetl(['run', '--config', ws.writeConfig({ source })]);
+    expect(again.code, again.stderr).toBe(0);
+    expect(
+      await query(ws.warehouse, 'SELECT field_path, seen_count::INTEGER AS n FROM etl_schema_drift ORDER BY 1'),
+    ).toEqual([
+      { field_path: 'region_hint', n: 4 },
+      { field_path: 'sla_tier', n: 2 },
+    ]);
   });
 });

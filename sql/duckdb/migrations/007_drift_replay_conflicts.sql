@@ -6,7 +6,7 @@ CREATE TABLE etl_schema_drift (
   field_path   VARCHAR NOT NULL,
   first_seen   TIMESTAMPTZ NOT NULL,
   last_seen    TIMESTAMPTZ NOT NULL,
-  seen_count   BIGINT NOT NULL, -- records loaded carrying it (a window read again counts again)
+  seen_count   BIGINT NOT NULL, -- events loaded carrying it (a window read again adds none)
   example_type VARCHAR NOT NULL, -- JSON type of the first value seen: string, number, boolean, object, array, null
   first_run_id VARCHAR NOT NULL,
   last_run_id  VARCHAR NOT NULL,

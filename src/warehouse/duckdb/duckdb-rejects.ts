@@ -28,22 +28,34 @@ export async function listRejects(
   return rows.map(plainNumbers);
 }
 
+/** One page of the quarantine in key order (keyset paging: memory stays bounded however many there are). */
 export async function rejectsToReplay(
   runner: SqlRunner,
   pipeline: string,
   runId: string | null,
+  after: RejectKey | null,
+  limit: number,
 ): Promise<StoredReject[]> {
   const rows = await runner.rows(
-    `SELECT source_location, source_ref, payload_hash, payload FROM etl_rejected_event
+    `SELECT source_location, source_ref, payload_hash, payload, reasons::VARCHAR AS reasons FROM etl_rejected_event
      WHERE pipeline = $pipeline AND replayed_at IS NULL AND ($run_id IS NULL OR run_id = $run_id)
-     ORDER BY rejected_at, source_location, source_ref`,
-    { pipeline, run_id: runId },
+       AND ($after_location IS NULL OR (source_location, payload_hash) > ($after_location, $after_hash))
+     ORDER BY source_location, payload_hash
+     LIMIT $limit`,
+    {
+      pipeline,
+      run_id: runId,
+      after_location: after?.sourceLocation ?? null,
+      after_hash: after?.payloadHash ?? null,
+      limit,
+    },
   );
   return rows.map((r) => ({
     sourceLocation: String(r.source_location),
     sourceRef: String(r.source_ref),
     payloadHash: String(r.payload_hash),
     payload: String(r.payload),
+    reasonPaths: (JSON.parse(String(r.reasons)) as { path: string }[]).map((reason) => reason.path),
   }));
 }
 

@@ -166,7 +166,13 @@ export function markPartitionsPendingSql(dateKeys: string): string {
 
 export const MARK_LAKE_PENDING_SQL = markPartitionsPendingSql('SELECT date_key FROM to_insert');
 
-/** One unknown source field a committed load carried: first seen once, then counted on. */
+/** Unknown top-level fields of the inserted events (kept under metadata._extra_fields), with how many carry each. */
+export const INSERTED_DRIFT_SQL = `SELECT field, count(*) AS n
+  FROM (SELECT unnest(json_keys(metadata->'_extra_fields')) AS field FROM to_insert_keyed
+        WHERE (metadata->'_extra_fields') IS NOT NULL)
+  GROUP BY 1 ORDER BY 1`;
+
+/** One unknown source field a load inserted: first seen once, then counted on. */
 export const RECORD_DRIFT_SQL = `INSERT INTO etl_schema_drift
   VALUES ($pipeline, $field, $now::TIMESTAMPTZ, $now::TIMESTAMPTZ, $count, $type, $run_id, $run_id)
   ON CONFLICT (pipeline, field_path) DO UPDATE SET

@@ -16,6 +16,7 @@ import type {
   LoadOutcome,
   LoadRequest,
   RejectFilter,
+  RejectKey,
   RetentionItem,
   RunRecord,
   RunStatus,
@@ -255,6 +256,7 @@ export class DuckDBWarehouse implements Warehouse {
           // Measured, not derived: counts_balance then catches an insert that lost rows.
           inserted = await this.runner.execCount(sql.INSERT_FACTS_SQL, params);
           failpoint('load:after-facts');
+          await this.recordDrift(request, params);
           if (policyFiles.length > 0)
             policyRows = await this.runner.execCount(sql.insertPolicyFactsSql(policyFiles), params);
           await this.exec(sql.MARK_LAKE_PENDING_SQL, params);
@@ -336,9 +338,18 @@ export class DuckDBWarehouse implements Warehouse {
         },
       );
     }
-    // Drift is recorded only by a load that counts: a window redone after failing its checks is not seen twice.
-    for (const [field, seen] of Object.entries(request.manifest.drift)) {
-      await this.exec(sql.RECORD_DRIFT_SQL, { ...params, field, count: seen.count, type: seen.type });
+  }
+
+  /**
+   * Unknown fields of the events this load inserted: counted from the inserted rows, so a window read
+   * again (the lookback, a re-run after a crash) counts nothing twice. The type is the manifest's.
+   */
+  private async recordDrift(request: LoadRequest, params: Params): Promise<void> {
+    if (Object.keys(request.manifest.drift).length === 0) return;
+    for (const row of await this.rows(sql.INSERTED_DRIFT_SQL)) {
+      const field = String(row.field);
+      const type = request.manifest.drift[field]?.type ?? 'unknown';
+      await this.exec(sql.RECORD_DRIFT_SQL, { ...params, field, count: toNumber(row.n), type });
     }
   }
 
@@ -457,8 +468,13 @@ export class DuckDBWarehouse implements Warehouse {
     return listRejects(this.runner, pipeline, filter);
   }
 
-  rejectsToReplay(pipeline: string, runId: string | null): Promise<StoredReject[]> {
-    return rejectsToReplay(this.runner, pipeline, runId);
+  rejectsToReplay(
+    pipeline: string,
+    runId: string | null,
+    after: RejectKey | null,
+    limit: number,
+  ): Promise<StoredReject[]> {
+    return rejectsToReplay(this.runner, pipeline, runId, after, limit);
   }
 
   retentionPlan(pipeline: string, cutoffMs: number): Promise<RetentionItem[]> {
@@ -478,6 +494,13 @@ export class DuckDBWarehouse implements Warehouse {
 
   eraseUser(request: ErasureRequest): Promise<ErasureOutcome> {
     return eraseUser(this.runner, request);
+  }
+
+  async erasedSubjects(): Promise<string[]> {
+    // A read-only open (dry run) may predate the migration that made the table.
+    const [table] = await this.rows("SELECT count(*) AS n FROM duckdb_tables() WHERE table_name = 'etl_erasure'");
+    if (toNumber(table!.n) === 0) return [];
+    return (await this.rows('SELECT DISTINCT subject_hash FROM etl_erasure')).map((r) => String(r.subject_hash));
   }
 
   async pendingLakePartitions(pipeline: string): Promise<LakePartition[]> {
@@ -550,7 +573,7 @@ export class DuckDBWarehouse implements Warehouse {
        FROM etl_schema_drift WHERE pipeline = $pipeline ORDER BY first_seen DESC, field_path LIMIT 20`,
       { pipeline },
     );
-    const byField = await this.query(rejectsByFieldSql(this.dialect), { pipeline });
+    const byField = await this.query(rejectsByFieldSql(this.dialect, false, true), { pipeline });
     return {
       pipeline,
       checkpoint: checkpointMs === null ? null : iso(checkpointMs),

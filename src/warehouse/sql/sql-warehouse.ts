@@ -171,7 +171,12 @@ export abstract class SqlWarehouse implements Warehouse {
   }
 
   async eraseUser(): Promise<ErasureOutcome> {
-    throw new UsageError(`aetl forget is not available on ${this.dialect.name} yet; it is on DuckDB`);
+    throw this.duckdbOnly('forget');
+  }
+
+  /** Nobody can be erased here yet (forget is DuckDB-only), so no load has anyone to leave out. */
+  async erasedSubjects(): Promise<string[]> {
+    return [];
   }
 
   async pendingLakePartitions(): Promise<LakePartition[]> {
@@ -185,7 +190,6 @@ export abstract class SqlWarehouse implements Warehouse {
   async clearLakePending(): Promise<void> {}
 
   async loadPackage(request: LoadRequest): Promise<LoadOutcome> {
-    if (request.forceUpdate) throw this.duckdbOnly('replay --force-update');
     const started = performance.now();
     const staging = stagingTables(request.pipeline, request.runId, request.seq);
     const { files } = request.manifest;
