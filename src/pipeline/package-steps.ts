@@ -1,7 +1,7 @@
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { blockingChecks } from '../checks/blocking.js';
-import { privacyRules, type Config } from '../config/schema.js';
+import { privacyRules } from '../config/schema.js';
 import type { ValidationRules } from '../staging/validate-batch.js';
 import { publishPendingLake } from '../lake/publish.js';
 import type { SourceFile } from '../source/files.js';
