@@ -222,4 +222,32 @@ describe.each([
     expect(run.code, run.stderr).toBe(0);
     expect((await totals(ws.warehouse, null)).events).toBe(allBefore.events - userBefore.events);
   });
+
+  it('their events sent again load without them (the unknown user); the id is still in no file', async () => {
+    const resent = readFileSync(ws.path('inbox', 'day-1.jsonl'), 'utf8')
+      .split('\n')
+      .filter((line) => line.includes(`"${TARGET}"`));
+    expect(resent.length).toBeGreaterThan(5);
+    writeFileSync(ws.path('inbox', 'resent.jsonl'), `${resent.join('\n')}\n`);
+    const run = await aetl(['run', '--json', '--config', config], env);
+    expect(run.code, run.stderr).toBe(0);
+    const loaded = (JSON.parse(run.stdout) as { totals: { inserted: number; rejected: number } }).totals;
+    expect(loaded.inserted).toBeGreaterThan(0);
+    expect(loaded.inserted + loaded.rejected).toBe(resent.length);
+    const ids = resent.flatMap((line) => /"id": ?"([^"]+)"/.exec(line)?.[1] ?? []);
+    const users = await query(
+      ws.warehouse,
+      `SELECT DISTINCT u.user_id FROM fact_ai_event f JOIN dim_user u USING (user_key)
+       WHERE f.event_id IN (${ids.map((id) => `'${id}'`).join(', ')})`,
+    );
+    expect(users).toEqual([{ user_id: '(unknown)' }]);
+    const [erasedRejects] = await query(
+      ws.warehouse,
+      `SELECT count(*) AS n FROM etl_rejected_event WHERE source_location LIKE '%resent.jsonl' AND contains(payload, '"(erased)"')`,
+    );
+    expect(Number(erasedRejects!.n)).toBe(loaded.rejected);
+    for (const text of [TARGET, pseudonymOf(TARGET)]) {
+      expect(filesHolding([ws.path('data'), ws.lake, ws.path('staging')], text), text).toEqual([]);
+    }
+  });
 });
