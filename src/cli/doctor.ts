@@ -20,7 +20,7 @@ import { connectWarehouse, duckdbSettings } from '../pipeline/open-warehouse.js'
 import { lockPath } from '../pipeline/session.js';
 import { EventsApiSource } from '../source/events-api.js';
 import { SourceUnreachableError } from '../source/http.js';
-import { describeOwner, inspectLock } from '../state/lock.js';
+import { describeOwner, inspectLock, RunLock } from '../state/lock.js';
 import { nowMs } from '../util/clock.js';
 import { SourceAuthError } from '../util/errors.js';
 import { openDuckDB, SqlRunner } from '../warehouse/duckdb/duckdb-connection.js';
@@ -64,12 +64,14 @@ export async function doctor(configFile: string, logger: Logger): Promise<Doctor
   } catch (error) {
     return report([fail('config', messageOf(error))]);
   }
+  // The lock as found: the warehouse probe takes (and so clears) a stale one.
+  const lock = await guarded(['run lock'], async () => [lockCheck(config)]);
   const checks = [
     pass('config', `${configFile}: valid (pipeline ${config.pipeline.name})`),
     ...(await guarded(['source', 'clock skew'], () => sourceChecks(config, logger))),
     ...(await guarded(['warehouse', 'migrations', 'scratch table'], () => warehouseChecks(config, logger))),
     ...(await guarded(['lake'], async () => [lakeCheck(config)])),
-    ...(await guarded(['run lock'], async () => [lockCheck(config)])),
+    ...lock,
   ];
   return report(checks);
 }
@@ -233,11 +235,27 @@ async function warehouseChecks(config: Config, logger: Logger): Promise<DoctorCh
       skipped('scratch table', 'no database yet'),
     ];
   }
-  // Read-write, as a run opens it: a file held by another process fails here as it would for a run.
+  // A live run has the file: opening it would only get in that run's way (the run lock section says who).
+  const lock = inspectLock(lockPath(config), Date.now());
+  if (lock && !lock.stale) {
+    return [
+      warn('warehouse', `${w.path} not opened: a run holds it (see run lock)`),
+      ...notOpened('a run is using it'),
+    ];
+  }
+  // Read-write, as a run opens it, under the run lock for the moment of the probe: a run starting
+  // meanwhile waits or skips as for any other run. A file held by another process fails here as it would for a run.
+  let held: RunLock;
   let db;
+  try {
+    held = await RunLock.acquire(lockPath(config), `doctor-${process.pid}`, 'doctor', 0);
+  } catch (error) {
+    return [warn('warehouse', `${w.path} not opened: ${messageOf(error)}`), ...notOpened('a run is using it')];
+  }
   try {
     db = await openDuckDB(w.path, duckdbSettings(config, w));
   } catch (error) {
+    held.release();
     return [fail('warehouse', messageOf(error)), ...notOpened('cannot open the database')];
   }
   try {
@@ -256,6 +274,7 @@ async function warehouseChecks(config: Config, logger: Logger): Promise<DoctorCh
     ];
   } finally {
     db.close();
+    held.release();
   }
 }
 
