@@ -4,23 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { aetl } from '../helpers/cli.js';
 import { query, queryWith, scalar } from '../helpers/duckdb.js';
 import { Workspace } from '../helpers/workspace.js';
-
-function shapeA(id: string, minute: number, extra: Record<string, unknown> = {}) {
-  return {
-    id,
-    timestamp: `2026-04-10T08:${String(minute).padStart(2, '0')}:00Z`,
-    decision: 'allowed',
-    model: 'gpt-4o',
-    provider: 'openai',
-    input_tokens: 100 + minute,
-    output_tokens: 50,
-    policies_evaluated: [{ name: 'content_safety', result: 'pass', latency_ms: 3 }],
-    gateway_id: 'gw_prod_east',
-    user_id: 'user_001',
-    cost_usd: 0.0012,
-    ...extra,
-  };
-}
+import { shapeA } from '../helpers/events.js';
 
 const ws: Workspace[] = [];
 function workspace(): Workspace {

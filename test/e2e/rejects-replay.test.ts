@@ -4,23 +4,7 @@ import { aetl } from '../helpers/cli.js';
 import { query } from '../helpers/duckdb.js';
 import { lakeSnapshot, warehouseSnapshot } from '../helpers/snapshot.js';
 import { Workspace } from '../helpers/workspace.js';
-
-function event(id: string, minute: number, extra: Record<string, unknown> = {}) {
-  return {
-    id,
-    timestamp: `2026-04-10T08:${String(minute).padStart(2, '0')}:00Z`,
-    decision: 'allowed',
-    model: 'gpt-4o',
-    provider: 'openai',
-    input_tokens: 100 + minute,
-    output_tokens: 50,
-    policies_evaluated: [{ name: 'content_safety', result: 'pass', latency_ms: 3 }],
-    gateway_id: 'gw_prod_east',
-    user_id: 'user_001',
-    cost_usd: 0.0012,
-    ...extra,
-  };
-}
+import { jsonLines, shapeA } from '../helpers/events.js';
 
 interface Summary {
   runId: string;
@@ -40,11 +24,11 @@ describe('aetl rejects: fix the contract, then replay the quarantine', () => {
 
   beforeAll(async () => {
     const lines = [
-      ...Array.from({ length: 6 }, (_, i) => event(`evt-${i}`, i)),
-      ...warned.map((id, i) => event(id, 10 + i, { decision: 'warned' })),
-      event('evt-bad', 20, { input_tokens: -5 }),
+      ...Array.from({ length: 6 }, (_, i) => shapeA(`evt-${i}`, i)),
+      ...warned.map((id, i) => shapeA(id, 10 + i, { decision: 'warned' })),
+      shapeA('evt-bad', 20, { input_tokens: -5 }),
     ];
-    writeFileSync(ws.path('events.jsonl'), lines.map((l) => JSON.stringify(l)).join('\n'));
+    writeFileSync(ws.path('events.jsonl'), jsonLines(lines));
     config = ws.writeConfig(base);
     const run = await aetl(['run', '--config', config]);
     expect(run.code, run.stderr).toBe(0);
@@ -133,13 +117,11 @@ describe('aetl rejects replay with privacy on: a masked user id is not judged ag
   it('keeps a record refused for its user id (stored as a pseudonym) in quarantine, and loads the fixed one', async () => {
     writeFileSync(
       ws.path('events.jsonl'),
-      [
-        event('p-1', 1),
-        event('p-2', 2, { user_id: 42 }), // refused: a user id must be text; stored with the pseudonym of "42"
-        event('p-3', 3, { decision: 'warned' }),
-      ]
-        .map((l) => JSON.stringify(l))
-        .join('\n'),
+      jsonLines([
+        shapeA('p-1', 1),
+        shapeA('p-2', 2, { user_id: 42 }), // refused: a user id must be text; stored with the pseudonym of "42"
+        shapeA('p-3', 3, { decision: 'warned' }),
+      ]),
     );
     const privacy = { pseudonymize_users: true, key: 'replay-test-pseudonym-key-0123456789' };
     const base = { source: { kind: 'files', files: ws.path('events.jsonl') }, checks: { max_reject_rate: 1 }, privacy };

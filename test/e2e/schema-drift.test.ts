@@ -3,23 +3,18 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { aetl } from '../helpers/cli.js';
 import { query } from '../helpers/duckdb.js';
 import { Workspace } from '../helpers/workspace.js';
+import { jsonLines, shapeA } from '../helpers/events.js';
 
-function event(id: string, minute: number, extra: Record<string, unknown> = {}) {
-  return {
-    id,
+/** A blocked event at 09:MM. */
+const event = (id: string, minute: number, extra: Record<string, unknown> = {}) =>
+  shapeA(id, minute, {
     timestamp: `2026-04-10T09:${String(minute).padStart(2, '0')}:00Z`,
     decision: 'blocked',
-    model: 'gpt-4o',
-    input_tokens: 10,
-    output_tokens: 5,
-    user_id: 'user_002',
-    cost_usd: 0.001,
     ...extra,
-  };
-}
+  });
 
 function writeEvents(file: string, events: object[]): void {
-  writeFileSync(file, events.map((e) => JSON.stringify(e)).join('\n'));
+  writeFileSync(file, jsonLines(events));
 }
 
 interface Status {
