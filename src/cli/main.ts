@@ -1,51 +1,44 @@
 #!/usr/bin/env node
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { loadConfig } from '../config/load.js';
-import { createLogger, LOG_LEVELS, type Logger } from '../log/logger.js';
+import { LOG_LEVELS } from '../log/logger.js';
 import { runIncremental } from '../pipeline/incremental.js';
 import { reconcile } from '../pipeline/reconcile.js';
 import { checkRange } from '../pipeline/post-load.js';
-import { backfill, replayRange, runExplicit } from '../pipeline/explicit.js';
-import { replayRejects } from '../pipeline/replay-rejects.js';
+import { backfill, runExplicit } from '../pipeline/explicit.js';
 import { dryRun } from '../pipeline/dry-run.js';
-import { parseCliInstant } from '../util/dates.js';
-import { terminalProgress } from './progress.js';
 import { runQuery } from './query.js';
 import { scheduleCommand, type ScheduleOptions } from './schedule.js';
-import { runSession, type Command as PipelineCommand, type Session, type SessionOptions } from '../pipeline/session.js';
-import { parseDuration } from '../config/duration.js';
 import { openWarehouse } from '../pipeline/open-warehouse.js';
 import { loadReferenceData } from '../reference/reference-data.js';
 import { startSimulator } from '../simulator/simulator.js';
 import { nowMs } from '../util/clock.js';
 import { ConfigError, EXIT, UsageError, type ExitCode } from '../util/errors.js';
 import { redact } from '../util/redact.js';
-import {
-  formatDryRun,
-  formatRetention,
-  formatRows,
-  formatRunDetail,
-  formatRunSummary,
-  formatStatus,
-} from './summary.js';
+import { formatDryRun, formatRetention, formatRows, formatRunDetail, formatStatus } from './summary.js';
 import { runDetail } from '../pipeline/run-detail.js';
 import { applyRetention, retentionPlan } from '../pipeline/retention.js';
-import { osUserName, prepareForget } from '../pipeline/forget.js';
 import { resolve } from 'node:path';
 import { writeFileSync } from 'node:fs';
 import { reportData } from '../report/report-data.js';
 import { reportHtml } from '../report/report-html.js';
 import { initProject, nextSteps } from './init.js';
-import { confirm, setState } from './state.js';
 import { lakeBytes } from '../lake/lake-size.js';
-import { doctor } from './doctor.js';
-
-interface GlobalOptions {
-  config: string;
-  logLevel: string;
-  json?: boolean;
-  quiet?: boolean;
-}
+import {
+  context,
+  currentExitCode,
+  durationArg,
+  instantArg,
+  positiveInt,
+  print,
+  rangeOf,
+  runCommand,
+  setExitCode,
+  withLockOptions,
+  type LockOptions,
+  type RangeOptions,
+} from './command-kit.js';
+import { registerOperations } from './operations.js';
 
 const program = new Command('aetl')
   .description('Batch ETL and warehouse loader for AI-gateway decision events')
@@ -56,89 +49,10 @@ const program = new Command('aetl')
   .exitOverride()
   .configureOutput({ writeErr: (text) => process.stderr.write(text) });
 
-function context(command: Command): { options: GlobalOptions; logger: Logger } {
-  const options = command.optsWithGlobals<GlobalOptions>();
-  return { options, logger: createLogger(options.logLevel) };
-}
-
-function print(options: GlobalOptions, json: unknown, human: string): void {
-  process.stdout.write(redact(options.json ? `${JSON.stringify(json, null, 2)}\n` : `${human}\n`));
-}
-
-let exitCode: ExitCode = EXIT.ok;
-
-interface LockOptions {
-  wait: number;
-  skipIfLocked?: boolean;
-}
-
-function positiveInt(text: string): number {
-  const value = Number(text);
-  if (!Number.isInteger(value) || value < 1)
-    throw new InvalidArgumentError(`expected a positive whole number, got "${text}"`);
-  return value;
-}
-
-interface RangeOptions {
-  from: number;
-  to: number;
-}
-
-function instantArg(text: string): number {
-  const ms = parseCliInstant(text);
-  if (ms === undefined)
-    throw new InvalidArgumentError(`expected a date (2026-04-01) or an ISO timestamp, got "${text}"`);
-  return ms;
-}
-
-function rangeOf(opts: RangeOptions): { fromMs: number; toMs: number } {
-  if (opts.from >= opts.to) throw new UsageError('--from must be before --to');
-  return { fromMs: opts.from, toMs: opts.to };
-}
-
 function collectParam(text: string, all: Record<string, string>): Record<string, string> {
   const at = text.indexOf('=');
   if (at < 1) throw new InvalidArgumentError(`expected name=value, got "${text}"`);
   return { ...all, [text.slice(0, at)]: text.slice(at + 1) };
-}
-
-function durationArg(text: string): number {
-  const ms = parseDuration(text);
-  if (ms === undefined) throw new InvalidArgumentError(`expected a duration like 30s or 5m, got "${text}"`);
-  return ms;
-}
-
-/** The lock options every loading command takes. */
-function withLockOptions(command: Command): Command {
-  return command
-    .option('--wait <duration>', 'wait up to this long for another run to release the lock', durationArg, 0)
-    .option('--skip-if-locked', 'exit 0 without doing anything if another run holds the lock');
-}
-
-async function runCommand(
-  command: Command,
-  name: PipelineCommand,
-  lockOptions: LockOptions,
-  work: (session: Session) => Promise<unknown>,
-  afterClose?: SessionOptions['afterClose'],
-): Promise<void> {
-  const { options, logger } = context(command);
-  const config = loadConfig(options.config);
-  const summary = await runSession(
-    config,
-    logger,
-    nowMs(),
-    {
-      command: name,
-      waitMs: lockOptions.wait,
-      skipIfLocked: lockOptions.skipIfLocked ?? false,
-      onProgress: options.json || options.quiet ? undefined : terminalProgress(),
-      afterClose,
-    },
-    work,
-  );
-  print(options, summary, formatRunSummary(summary));
-  exitCode = summary.exitCode;
 }
 
 withLockOptions(
@@ -226,21 +140,6 @@ withLockOptions(
   print(global, plan, formatRetention(plan));
 });
 
-withLockOptions(
-  program
-    .command('forget')
-    .description("erase one user's facts, policy rows, dimension rows and rejects from the warehouse and the lake")
-    .requiredOption('--user <id>', 'the user id as the source sends it (its pseudonym is matched too)')
-    .option('--requested-by <name>', 'who asked, for the etl_erasure audit row', osUserName())
-    .option('--yes', 'do not ask'),
-).action(async (opts: LockOptions & { user: string; requestedBy: string; yes?: boolean }, command: Command) => {
-  const { options } = context(command);
-  const forget = prepareForget(loadConfig(options.config), { userId: opts.user, requestedBy: opts.requestedBy });
-  // The question leaves the id out: stderr may be collected with the logs.
-  await confirm("erase the user's rows from the warehouse and the lake (this cannot be undone)", opts.yes ?? false);
-  return runCommand(command, 'forget', opts, forget.work, forget.afterClose);
-});
-
 program
   .command('status')
   .description('checkpoint, last runs, table row counts and the latest check results')
@@ -270,101 +169,10 @@ program
   .option('--once <job>', 'run one configured job now, as the scheduler would, and exit with its exit code')
   .action(async (opts: ScheduleOptions, command: Command) => {
     const { options, logger } = context(command);
-    exitCode = await scheduleCommand(loadConfig(options.config), logger, opts, (json, human) =>
-      print(options, json, human),
+    setExitCode(
+      await scheduleCommand(loadConfig(options.config), logger, opts, (json, human) => print(options, json, human)),
     );
   });
-
-const state = program.command('state').description("the pipeline's checkpoint and file ledger");
-state
-  .command('show')
-  .description('the checkpoint, the last window committed and how many files the ledger holds')
-  .action(async (_: unknown, command: Command) => {
-    const { options, logger } = context(command);
-    const config = loadConfig(options.config);
-    const warehouse = await openWarehouse(config, logger);
-    try {
-      const pipeline = config.pipeline.name;
-      const checkpoint = await warehouse.getCheckpoint(pipeline);
-      const last = await warehouse.lastWindow(pipeline);
-      const files = (await warehouse.loadedFiles(pipeline)).size;
-      const shown = {
-        pipeline,
-        checkpoint: checkpoint === null ? null : new Date(checkpoint).toISOString(),
-        last_window: last && { from: new Date(last.fromMs).toISOString(), to: new Date(last.toMs).toISOString() },
-        ledger_files: files,
-      };
-      print(options, shown, formatRows([shown]));
-    } finally {
-      await warehouse.close();
-    }
-  });
-withLockOptions(
-  state
-    .command('set-checkpoint')
-    .description('move the checkpoint by hand (backwards re-reads that span; nothing loads twice)')
-    .argument('<instant>', 'a date (UTC midnight) or an ISO timestamp', instantArg)
-    .option('--yes', 'do not ask'),
-).action(async (at: number, opts: LockOptions & { yes?: boolean }, command: Command) => {
-  await confirm(`set the checkpoint to ${new Date(at).toISOString()}`, opts.yes ?? false);
-  return runCommand(command, 'state', opts, setState(at, false));
-});
-withLockOptions(
-  state
-    .command('reset')
-    .description('forget the checkpoint and the file ledger: the next run starts from window.initial_start')
-    .option('--yes', 'do not ask'),
-).action(async (opts: LockOptions & { yes?: boolean }, command: Command) => {
-  await confirm('forget the checkpoint and the file ledger of this pipeline', opts.yes ?? false);
-  return runCommand(command, 'state', opts, setState(null, true));
-});
-
-withLockOptions(
-  program
-    .command('replay')
-    .description('pull a range from the source again and load what is missing (never moves the checkpoint)')
-    .requiredOption('--from <instant>', 'range start (a date means UTC midnight)', instantArg)
-    .requiredOption('--to <instant>', 'range end, exclusive; clipped to now − settle_delay', instantArg)
-    .option('--force-update', 'replace loaded events whose content changed (old and new hash go to etl_conflict)'),
-).action((opts: LockOptions & RangeOptions & { forceUpdate?: boolean }, command: Command) =>
-  runCommand(command, 'replay', opts, replayRange(rangeOf(opts), opts.forceUpdate ?? false)),
-);
-
-const rejects = program.command('rejects').description('the quarantine (etl_rejected_event)');
-rejects
-  .command('list')
-  .description('quarantined records, newest first, with the field and reason they were rejected for')
-  .option('--run <run-id>', 'only those one run quarantined')
-  .option('--reason <text>', 'only those whose reasons contain this text')
-  .option('--replayed', 'include the ones a replay has loaded since')
-  .option('--limit <n>', 'at most this many', positiveInt, 100)
-  .action(async (opts: { run?: string; reason?: string; replayed?: boolean; limit: number }, command: Command) => {
-    const { options, logger } = context(command);
-    const config = loadConfig(options.config);
-    const warehouse = await openWarehouse(config, logger);
-    try {
-      const filter = {
-        runId: opts.run ?? null,
-        reason: opts.reason ?? null,
-        replayed: opts.replayed ?? false,
-        limit: opts.limit,
-      };
-      const rows = await warehouse.listRejects(config.pipeline.name, filter);
-      print(options, rows, rows.length === 0 ? '(no rejects)' : formatRows(rows));
-    } finally {
-      await warehouse.close();
-    }
-  });
-withLockOptions(
-  rejects
-    .command('replay')
-    .description('re-validate quarantined records with the current contract and config; load those that pass')
-    .option('--run <run-id>', 'only the rejects of this run')
-    .option('--all', 'every reject not replayed yet'),
-).action((opts: LockOptions & { run?: string; all?: boolean }, command: Command) => {
-  if ((opts.run === undefined) === (opts.all === undefined)) throw new UsageError('pass either --run ID or --all');
-  return runCommand(command, 'rejects-replay', opts, replayRejects(opts.run ?? null));
-});
 
 const runs = program.command('runs').description('the run ledger');
 runs
@@ -433,15 +241,7 @@ program
     await warehouse.close();
   });
 
-program
-  .command('doctor')
-  .description('check config, source and token, clock, warehouse, lake and lock; changes nothing; exit 1 if one fails')
-  .action(async (_: unknown, command: Command) => {
-    const { options, logger } = context(command);
-    const report = await doctor(options.config, logger);
-    print(options, report, formatRows(report.checks));
-    exitCode = report.ok ? EXIT.ok : EXIT.runFailed;
-  });
+registerOperations(program);
 
 const simulate = program.command('simulate').description('the built-in event simulator');
 simulate
@@ -479,11 +279,11 @@ function exitCodeFor(error: unknown): ExitCode {
 try {
   await program.parseAsync(process.argv);
 } catch (error) {
-  exitCode = exitCodeFor(error);
+  setExitCode(exitCodeFor(error));
   if (!(error instanceof CommanderError)) {
     const message = error instanceof Error ? error.message : String(error);
     const prefix = error instanceof ConfigError || error instanceof UsageError ? '' : 'error: ';
     process.stderr.write(redact(`aetl: ${prefix}${message}\n`));
   }
 }
-process.exitCode = exitCode;
+process.exitCode = currentExitCode();

@@ -1,0 +1,111 @@
+import { Command, InvalidArgumentError } from 'commander';
+import { parseDuration } from '../config/duration.js';
+import { loadConfig } from '../config/load.js';
+import { createLogger, type Logger } from '../log/logger.js';
+import { runSession, type Command as PipelineCommand, type Session, type SessionOptions } from '../pipeline/session.js';
+import { nowMs } from '../util/clock.js';
+import { parseCliInstant } from '../util/dates.js';
+import { EXIT, UsageError, type ExitCode } from '../util/errors.js';
+import { redact } from '../util/redact.js';
+import { terminalProgress } from './progress.js';
+import { formatRunSummary } from './summary.js';
+
+/**
+ * What every command's registration shares: the global options, printing
+ * (always through the redaction layer), option parsers, the lock options and
+ * running a pipeline command in a session. The process exit code is set here
+ * and read once by main.ts.
+ */
+
+let exitCode: ExitCode = EXIT.ok;
+
+export function setExitCode(code: ExitCode): void {
+  exitCode = code;
+}
+
+export function currentExitCode(): ExitCode {
+  return exitCode;
+}
+
+export interface GlobalOptions {
+  config: string;
+  logLevel: string;
+  json?: boolean;
+  quiet?: boolean;
+}
+export function context(command: Command): { options: GlobalOptions; logger: Logger } {
+  const options = command.optsWithGlobals<GlobalOptions>();
+  return { options, logger: createLogger(options.logLevel) };
+}
+
+export function print(options: GlobalOptions, json: unknown, human: string): void {
+  process.stdout.write(redact(options.json ? `${JSON.stringify(json, null, 2)}\n` : `${human}\n`));
+}
+
+export interface LockOptions {
+  wait: number;
+  skipIfLocked?: boolean;
+}
+
+export function positiveInt(text: string): number {
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < 1)
+    throw new InvalidArgumentError(`expected a positive whole number, got "${text}"`);
+  return value;
+}
+
+export interface RangeOptions {
+  from: number;
+  to: number;
+}
+
+export function instantArg(text: string): number {
+  const ms = parseCliInstant(text);
+  if (ms === undefined)
+    throw new InvalidArgumentError(`expected a date (2026-04-01) or an ISO timestamp, got "${text}"`);
+  return ms;
+}
+
+export function rangeOf(opts: RangeOptions): { fromMs: number; toMs: number } {
+  if (opts.from >= opts.to) throw new UsageError('--from must be before --to');
+  return { fromMs: opts.from, toMs: opts.to };
+}
+
+export function durationArg(text: string): number {
+  const ms = parseDuration(text);
+  if (ms === undefined) throw new InvalidArgumentError(`expected a duration like 30s or 5m, got "${text}"`);
+  return ms;
+}
+
+/** The lock options every loading command takes. */
+export function withLockOptions(command: Command): Command {
+  return command
+    .option('--wait <duration>', 'wait up to this long for another run to release the lock', durationArg, 0)
+    .option('--skip-if-locked', 'exit 0 without doing anything if another run holds the lock');
+}
+
+export async function runCommand(
+  command: Command,
+  name: PipelineCommand,
+  lockOptions: LockOptions,
+  work: (session: Session) => Promise<unknown>,
+  afterClose?: SessionOptions['afterClose'],
+): Promise<void> {
+  const { options, logger } = context(command);
+  const config = loadConfig(options.config);
+  const summary = await runSession(
+    config,
+    logger,
+    nowMs(),
+    {
+      command: name,
+      waitMs: lockOptions.wait,
+      skipIfLocked: lockOptions.skipIfLocked ?? false,
+      onProgress: options.json || options.quiet ? undefined : terminalProgress(),
+      afterClose,
+    },
+    work,
+  );
+  print(options, summary, formatRunSummary(summary));
+  setExitCode(summary.exitCode);
+}

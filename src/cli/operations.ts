@@ -1,0 +1,146 @@
+import type { Command } from 'commander';
+import { loadConfig } from '../config/load.js';
+import { replayRange } from '../pipeline/explicit.js';
+import { osUserName, prepareForget } from '../pipeline/forget.js';
+import { openWarehouse } from '../pipeline/open-warehouse.js';
+import { replayRejects } from '../pipeline/replay-rejects.js';
+import { EXIT, UsageError } from '../util/errors.js';
+import {
+  context,
+  instantArg,
+  positiveInt,
+  print,
+  rangeOf,
+  runCommand,
+  setExitCode,
+  withLockOptions,
+  type LockOptions,
+  type RangeOptions,
+} from './command-kit.js';
+import { doctor } from './doctor.js';
+import { confirm, setState } from './state.js';
+import { formatRows } from './summary.js';
+
+/**
+ * The day-2 commands (README, Operations): the pipeline's state, replays of
+ * the source and of the quarantine, erasure, and the doctor.
+ */
+export function registerOperations(program: Command): void {
+  const state = program.command('state').description("the pipeline's checkpoint and file ledger");
+  state
+    .command('show')
+    .description('the checkpoint, the last window committed and how many files the ledger holds')
+    .action(async (_: unknown, command: Command) => {
+      const { options, logger } = context(command);
+      const config = loadConfig(options.config);
+      const warehouse = await openWarehouse(config, logger);
+      try {
+        const pipeline = config.pipeline.name;
+        const checkpoint = await warehouse.getCheckpoint(pipeline);
+        const last = await warehouse.lastWindow(pipeline);
+        const files = (await warehouse.loadedFiles(pipeline)).size;
+        const shown = {
+          pipeline,
+          checkpoint: checkpoint === null ? null : new Date(checkpoint).toISOString(),
+          last_window: last && { from: new Date(last.fromMs).toISOString(), to: new Date(last.toMs).toISOString() },
+          ledger_files: files,
+        };
+        print(options, shown, formatRows([shown]));
+      } finally {
+        await warehouse.close();
+      }
+    });
+  withLockOptions(
+    state
+      .command('set-checkpoint')
+      .description('move the checkpoint by hand (backwards re-reads that span; nothing loads twice)')
+      .argument('<instant>', 'a date (UTC midnight) or an ISO timestamp', instantArg)
+      .option('--yes', 'do not ask'),
+  ).action(async (at: number, opts: LockOptions & { yes?: boolean }, command: Command) => {
+    await confirm(`set the checkpoint to ${new Date(at).toISOString()}`, opts.yes ?? false);
+    return runCommand(command, 'state', opts, setState(at, false));
+  });
+  withLockOptions(
+    state
+      .command('reset')
+      .description('forget the checkpoint and the file ledger: the next run starts from window.initial_start')
+      .option('--yes', 'do not ask'),
+  ).action(async (opts: LockOptions & { yes?: boolean }, command: Command) => {
+    await confirm('forget the checkpoint and the file ledger of this pipeline', opts.yes ?? false);
+    return runCommand(command, 'state', opts, setState(null, true));
+  });
+
+  withLockOptions(
+    program
+      .command('replay')
+      .description('pull a range from the source again and load what is missing (never moves the checkpoint)')
+      .requiredOption('--from <instant>', 'range start (a date means UTC midnight)', instantArg)
+      .requiredOption('--to <instant>', 'range end, exclusive; clipped to now − settle_delay', instantArg)
+      .option('--force-update', 'replace loaded events whose content changed (old and new hash go to etl_conflict)'),
+  ).action((opts: LockOptions & RangeOptions & { forceUpdate?: boolean }, command: Command) =>
+    runCommand(command, 'replay', opts, replayRange(rangeOf(opts), opts.forceUpdate ?? false)),
+  );
+
+  const rejects = program.command('rejects').description('the quarantine (etl_rejected_event)');
+  rejects
+    .command('list')
+    .description('quarantined records, newest first, with the field and reason they were rejected for')
+    .option('--run <run-id>', 'only those one run quarantined')
+    .option('--reason <text>', 'only those whose reasons contain this text')
+    .option('--replayed', 'include the ones a replay has loaded since')
+    .option('--limit <n>', 'at most this many', positiveInt, 100)
+    .action(async (opts: { run?: string; reason?: string; replayed?: boolean; limit: number }, command: Command) => {
+      const { options, logger } = context(command);
+      const config = loadConfig(options.config);
+      const warehouse = await openWarehouse(config, logger);
+      try {
+        const filter = {
+          runId: opts.run ?? null,
+          reason: opts.reason ?? null,
+          replayed: opts.replayed ?? false,
+          limit: opts.limit,
+        };
+        const rows = await warehouse.listRejects(config.pipeline.name, filter);
+        print(options, rows, rows.length === 0 ? '(no rejects)' : formatRows(rows));
+      } finally {
+        await warehouse.close();
+      }
+    });
+  withLockOptions(
+    rejects
+      .command('replay')
+      .description('re-validate quarantined records with the current contract and config; load those that pass')
+      .option('--run <run-id>', 'only the rejects of this run')
+      .option('--all', 'every reject not replayed yet'),
+  ).action((opts: LockOptions & { run?: string; all?: boolean }, command: Command) => {
+    if ((opts.run === undefined) === (opts.all === undefined)) throw new UsageError('pass either --run ID or --all');
+    return runCommand(command, 'rejects-replay', opts, replayRejects(opts.run ?? null));
+  });
+
+  withLockOptions(
+    program
+      .command('forget')
+      .description("erase one user's facts, policy rows, dimension rows and rejects from the warehouse and the lake")
+      .requiredOption('--user <id>', 'the user id as the source sends it (its pseudonym is matched too)')
+      .option('--requested-by <name>', 'who asked, for the etl_erasure audit row', osUserName())
+      .option('--yes', 'do not ask'),
+  ).action(async (opts: LockOptions & { user: string; requestedBy: string; yes?: boolean }, command: Command) => {
+    const { options } = context(command);
+    const forget = prepareForget(loadConfig(options.config), { userId: opts.user, requestedBy: opts.requestedBy });
+    // The question leaves the id out: stderr may be collected with the logs.
+    await confirm("erase the user's rows from the warehouse and the lake (this cannot be undone)", opts.yes ?? false);
+    return runCommand(command, 'forget', opts, forget.work, forget.afterClose);
+  });
+
+  program
+    .command('doctor')
+    .description(
+      'check config, source and token, clock, warehouse, lake and lock; changes nothing; exit 1 if one fails',
+    )
+    .action(async (_: unknown, command: Command) => {
+      const { options, logger } = context(command);
+      const report = await doctor(options.config, logger);
+      print(options, report, formatRows(report.checks));
+      setExitCode(report.ok ? EXIT.ok : EXIT.runFailed);
+    });
+}
