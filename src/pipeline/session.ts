@@ -8,7 +8,7 @@ import type { Logger } from '../log/logger.js';
 import { loadReferenceData, pseudonymizedReference } from '../reference/reference-data.js';
 import { LockHeldError, RunLock } from '../state/lock.js';
 import { ConfigError, EXIT, UsageError, type ExitCode } from '../util/errors.js';
-import { writeMetricsTextfile, type RunMetrics } from '../report/metrics-textfile.js';
+import { writeMetricsTextfile } from '../report/metrics-textfile.js';
 import { failpoint } from '../util/failpoint.js';
 import { StopSignal } from '../util/stop.js';
 import type { CheckResult, LoadCounts, RunStatus, Warehouse } from '../warehouse/warehouse.js';
@@ -163,50 +163,44 @@ function outcomeOf(
 }
 
 /**
- * Runs one command's work under the run lock, with the steps every command
- * shares: migrations, finishing a crashed run's lake publishes, the run
- * ledger, the source, reference data, and the summary; then reports it to
- * `metrics.textfile` when configured (a run that failed outright too).
+ * Writes the run to `metrics.textfile` when configured, still under the run
+ * lock (so commands of one warehouse never write the file at once). A run that
+ * failed outright reports its exit code; its counters are unknown.
  */
-export async function runSession(
+function reportMetrics(
   config: Config,
   logger: Logger,
-  nowMs: number,
-  options: SessionOptions,
-  work: (session: Session) => Promise<unknown>,
-): Promise<RunSummary> {
-  const started = performance.now();
-  const report = (run: Omit<RunMetrics, 'pipeline' | 'command' | 'durationMs' | 'finishedMs'>) => {
-    const path = config.metrics.textfile;
-    if (!path) return;
-    const durationMs = Math.round(performance.now() - started);
-    try {
-      writeMetricsTextfile(path, {
-        ...run,
-        pipeline: config.pipeline.name,
-        command: options.command,
-        durationMs,
-        finishedMs: Date.now(),
-      });
-    } catch (error) {
-      logger.warn({ file: path, err: (error as Error).message }, 'metrics textfile not written');
-    }
-  };
+  command: Command,
+  durationMs: number,
+  summary: RunSummary | undefined,
+  failure: unknown,
+): void {
+  const path = config.metrics.textfile;
+  if (!path) return;
+  const usage = failure instanceof ConfigError || failure instanceof UsageError;
+  const run = summary
+    ? { ...summary, checks: [...summary.windows.flatMap((w) => w.checks), ...summary.checks] }
+    : {
+        status: 'failed',
+        exitCode: usage ? EXIT.usage : EXIT.runFailed,
+        totals: { ...ZERO },
+        checks: [],
+        checkpoint: undefined,
+      };
   try {
-    const summary = await runLockedSession(config, logger, nowMs, options, work);
-    if (summary.status !== 'skipped') {
-      const checks = [...summary.windows.flatMap((w) => w.checks), ...summary.checks];
-      report({ ...summary, checks });
-    }
-    return summary;
+    writeMetricsTextfile(path, { ...run, pipeline: config.pipeline.name, command, durationMs, finishedMs: Date.now() });
   } catch (error) {
-    const exitCode = error instanceof ConfigError || error instanceof UsageError ? EXIT.usage : EXIT.runFailed;
-    report({ status: 'failed', exitCode, totals: { ...ZERO }, checks: [], checkpoint: undefined });
-    throw error;
+    logger.warn({ file: path, err: (error as Error).message }, 'metrics textfile not written');
   }
 }
 
-async function runLockedSession(
+/**
+ * Runs one command's work under the run lock, with the steps every command
+ * shares: migrations, finishing a crashed run's lake publishes, the run
+ * ledger, the source, reference data, and the summary; then reports it to
+ * `metrics.textfile` when configured.
+ */
+export async function runSession(
   config: Config,
   logger: Logger,
   nowMs: number,
@@ -243,6 +237,8 @@ async function runLockedSession(
     };
   }
   const stop = options.stop ?? new StopSignal();
+  let finished: RunSummary | undefined;
+  let failure: unknown;
   try {
     const reference = loadReferenceData(config.reference);
     let summary: RunSummary;
@@ -333,8 +329,13 @@ async function runLockedSession(
       await warehouse.close();
     }
     await options.afterClose?.();
+    finished = summary;
     return summary;
+  } catch (error) {
+    failure = error;
+    throw error;
   } finally {
+    reportMetrics(config, logger, options.command, Math.round(performance.now() - started), finished, failure);
     stop.dispose();
     lock.release();
   }
