@@ -64,12 +64,26 @@ export function isErased(rules: PrivacyRules, userId: string): boolean {
   if (!subjects || subjects.length === 0) return false;
   let set = erasedSets.get(subjects);
   if (!set) erasedSets.set(subjects, (set = new Set(subjects)));
-  return set.has(subjectHash(rules.erasureKey ?? null, userId));
+  return set.has(subjectHash(rules.erasureKey ?? null, userId.trim())); // trimmed, as the contract and forget store ids
 }
 
-/** Any rule that changes what is stored (payloads of rejects are then re-serialised, masked). */
+/** A rule that changes every record as stored: pseudonyms, dropped keys. */
+export function rewritesRecords(rules: PrivacyRules): boolean {
+  return rules.pseudonymKey !== null || rules.dropMetadataKeys.length > 0;
+}
+
+/** Any rule that may change what is stored: those, or an erased user. */
 export function masks(rules: PrivacyRules): boolean {
-  return rules.pseudonymKey !== null || rules.dropMetadataKeys.length > 0 || (rules.erasedSubjects?.length ?? 0) > 0;
+  return rewritesRecords(rules) || (rules.erasedSubjects?.length ?? 0) > 0;
+}
+
+/** Whether a parsed record names an erased user in one of its user fields. */
+export function holdsErasedUser(value: unknown, rules: PrivacyRules): boolean {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return false;
+  return USER_FIELDS.some((field) => {
+    const user = (value as Record<string, unknown>)[field];
+    return user !== null && user !== undefined && typeof user !== 'object' && isErased(rules, String(user));
+  });
 }
 
 /** Fields of either event shape that name the user. */
@@ -88,6 +102,8 @@ function withoutKeys(value: unknown, keys: string[]): unknown {
 
 /** The event as it may be stored: pseudonymised user, named metadata keys gone (drift included). */
 export function applyPrivacy(event: CanonicalEvent, rules: PrivacyRules): CanonicalEvent {
+  // The erased marker (a replayed reject of an erased user) is nobody: the unknown user, like the erased id.
+  if (event.user_id === ERASED) return applyPrivacy({ ...event, user_id: null }, rules);
   if (!masks(rules)) return event;
   if (event.user_id !== null && isErased(rules, event.user_id)) return applyPrivacy({ ...event, user_id: null }, rules);
   const metadata = withoutKeys(event.metadata, rules.dropMetadataKeys) as Record<string, unknown>;

@@ -2,7 +2,15 @@ import { eventHash, sha256Hex, stableStringify } from '../contract/hash.js';
 import { normalizeRecord, type DecisionAliases } from '../contract/normalize.js';
 import { parseInstantMicros } from '../contract/scalars.js';
 import { KEPT_BYTES, type CanonicalEvent, type RejectReason } from '../contract/event.js';
-import { applyPrivacy, maskRecord, maskText, masks, type PrivacyRules } from '../contract/privacy.js';
+import {
+  applyPrivacy,
+  holdsErasedUser,
+  maskRecord,
+  maskText,
+  masks,
+  rewritesRecords,
+  type PrivacyRules,
+} from '../contract/privacy.js';
 import type { RawRecord } from '../source/source.js';
 import type { TimeWindow } from '../state/window.js';
 import { dateKeyOf } from '../util/dates.js';
@@ -111,7 +119,7 @@ function parsed(record: RawRecord): Parsed {
   } catch (error) {
     // V8 quotes the start of the text in its message: the reason keeps only what is wrong and where
     // (the text itself is the payload, masked where privacy rules apply).
-    const message = `invalid JSON: ${(error as Error).message.replace(/,? ?(\.\.\.)?"[\s\S]*" is not valid JSON$/, ': the text is not valid JSON')}`;
+    const message = `invalid JSON: ${(error as Error).message.replace(/,? ?(?:\.\.\.)?"[\s\S]*"(?:\.\.\.)? is not valid JSON$/, ': the text is not valid JSON')}`;
     return { kind: 'unparseable', text: record.text, error: message, location: record.location };
   }
 }
@@ -127,8 +135,11 @@ function fieldOf(record: Parsed, field: string): string | null {
  * its shape is suspect); with privacy rules, masked like an event would be.
  */
 function payloadOf(record: Parsed, raw: RawRecord, privacy: PrivacyRules, suspect = false): string {
-  const masking = masks(privacy);
-  if (record.kind === 'unparseable') return masking ? maskText(record.text, privacy) : record.text;
+  // Text masking leaves what it does not mask as it was, so it costs no record its payload hash.
+  if (record.kind === 'unparseable') return masks(privacy) ? maskText(record.text, privacy) : record.text;
+  // Erasure alone re-serialises only an erased user's records: everyone else's stay as read, and so
+  // does their payload hash (the quarantine's key: a re-read must find them again).
+  const masking = rewritesRecords(privacy) || holdsErasedUser(record.value, privacy);
   if (!masking && raw.kind !== 'value') return raw.text;
   // Masking is shallow (top level and metadata), so it is safe even on a suspect value.
   const value = masking ? maskRecord(record.value, privacy) : record.value;
