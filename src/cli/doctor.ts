@@ -273,8 +273,11 @@ async function warehouseChecks(config: Config, logger: Logger): Promise<DoctorCh
       probe,
     ];
   } finally {
-    db.close();
-    held.release();
+    try {
+      db.close();
+    } finally {
+      held.release();
+    }
   }
 }
 

@@ -24,6 +24,7 @@ import { reportData } from '../report/report-data.js';
 import { reportHtml } from '../report/report-html.js';
 import { initProject, nextSteps } from './init.js';
 import { lakeBytes } from '../lake/lake-size.js';
+import { LockHeldError } from '../state/lock.js';
 import {
   context,
   currentExitCode,
@@ -69,8 +70,13 @@ withLockOptions(
   if (opts.dryRun) {
     const { options, logger } = context(command);
     const range = opts.from === undefined ? null : rangeOf(opts as RangeOptions);
-    const report = await dryRun(loadConfig(options.config), logger, nowMs(), range, opts.wait);
-    print(options, report, formatDryRun(report));
+    try {
+      const report = await dryRun(loadConfig(options.config), logger, nowMs(), range, opts.wait);
+      print(options, report, formatDryRun(report));
+    } catch (error) {
+      if (!(error instanceof LockHeldError) || !opts.skipIfLocked) throw error;
+      print(options, { skipped: true, reason: error.message }, `dry run skipped: ${error.message}`);
+    }
     return;
   }
   const work = opts.from === undefined ? runIncremental : runExplicit(rangeOf(opts as RangeOptions));

@@ -16,8 +16,8 @@ export interface RejectsReplayDetail {
   stillRejected: number;
 }
 
-/** Records re-validated and loaded per package. */
-const REPLAY_BATCH = 10_000;
+/** Rejects re-validated and loaded per package at most (a payload may be up to `source.max_record_bytes`). */
+const MAX_REPLAY_BATCH = 10_000;
 
 function asRecord(reject: StoredReject): RawRecord {
   return { kind: 'line', text: reject.payload, location: { source: reject.sourceLocation, ref: reject.sourceRef } };
@@ -37,10 +37,11 @@ export function replayRejects(runId: string | null): (session: Session) => Promi
     // Stored payloads were masked already (pseudonyms stay as they are; dropped keys are gone).
     rules.privacy = { ...rules.privacy, keepPseudonyms: true };
     const detail: RejectsReplayDetail = { examined: 0, replayed: 0, stillRejected: 0 };
+    const batch = Math.min(session.config.staging.package_records, MAX_REPLAY_BATCH);
     let after: RejectKey | null = null;
     for (;;) {
       session.stop.throwIfRequested();
-      const page = await session.warehouse.rejectsToReplay(session.config.pipeline.name, runId, after, REPLAY_BATCH);
+      const page = await session.warehouse.rejectsToReplay(session.config.pipeline.name, runId, after, batch);
       if (page.length === 0) break;
       after = page.at(-1)!;
       const passing = page.filter(

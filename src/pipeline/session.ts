@@ -263,7 +263,7 @@ export async function runSession(
         lock,
         results: [],
         checks: [],
-        erasedSubjects: await warehouse.erasedSubjects(),
+        erasedSubjects: [],
         nextSeq: () => ++seq,
         progress: options.onProgress,
       };
@@ -271,6 +271,7 @@ export async function runSession(
       let outcome: ReturnType<typeof outcomeOf>;
       const alert = config.checks.alert;
       try {
+        session.erasedSubjects = await warehouse.erasedSubjects();
         const source = await openSource(config, reference, logger, () => nowMs);
         try {
           // The source (the simulator) serves raw ids; the warehouse only ever sees pseudonyms.

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { aetl } from '../helpers/cli.js';
@@ -88,5 +89,28 @@ describe('aetl run --dry-run', () => {
     const reported = report.rejects_by_reason.reduce((s, r) => s + r.records, 0);
     expect(reported).toBe(report.inputs.reduce((s, i) => s + i.rejected, 0));
     expect(reported).toBeGreaterThan(0);
+  });
+
+  it('takes the run lock: a live holder fails it (exit 1), or with --skip-if-locked skips it (exit 0)', async () => {
+    const lock = `${ws.warehouse}.lock`;
+    const owner = {
+      token: 't',
+      pid: process.pid,
+      host: hostname(),
+      runId: 'r-live',
+      command: 'run',
+      acquiredAt: LATER,
+    };
+    writeFileSync(lock, JSON.stringify(owner));
+    try {
+      const held = await aetl(['run', '--dry-run', '--config', config], { AETL_NOW: LATER });
+      expect(held.code).toBe(1);
+      expect(held.stderr).toContain('another run holds the lock');
+      const skipped = await aetl(['run', '--dry-run', '--skip-if-locked', '--config', config], { AETL_NOW: LATER });
+      expect(skipped.code, skipped.stderr).toBe(0);
+      expect(skipped.stdout).toContain('dry run skipped');
+    } finally {
+      rmSync(lock, { force: true });
+    }
   });
 });

@@ -144,3 +144,40 @@ describe('aetl rejects replay with privacy on: a masked user id is not judged ag
     expect(users).toHaveLength(1);
   });
 });
+
+describe('aetl rejects replay in pages', () => {
+  const ws = new Workspace();
+  afterAll(() => ws.remove());
+
+  it('replays a quarantine larger than a package in bounded pages, each one package, none skipped or repeated', async () => {
+    const count = 2_500;
+    writeFileSync(
+      ws.path('events.jsonl'),
+      jsonLines(Array.from({ length: count }, (_, i) => shapeA(`pg-${i}`, i % 60, { decision: 'warned' }))),
+    );
+    const base = {
+      source: { kind: 'files', files: ws.path('events.jsonl') },
+      checks: { max_reject_rate: 1 },
+      staging: { path: 'staging', package_records: 1000 },
+    };
+    const run = await aetl(['run', '--config', ws.writeConfig(base)]);
+    expect(run.code, run.stderr).toBe(0);
+    const config = ws.writeConfig({ ...base, contract: { decision_aliases: { warned: 'allow' } } });
+    const replay = await aetl(['rejects', 'replay', '--all', '--json', '--config', config]);
+    expect(replay.code, replay.stderr).toBe(0);
+    const summary = JSON.parse(replay.stdout) as Summary;
+    expect(summary.detail).toEqual({ examined: count, replayed: count, stillRejected: 0 });
+    const packages = await query(
+      ws.warehouse,
+      `SELECT inserted::INTEGER AS n FROM etl_run_window WHERE run_id = '${summary.runId}' ORDER BY seq`,
+    );
+    expect(packages).toEqual([{ n: 1000 }, { n: 1000 }, { n: 500 }]);
+    const [facts] = await query(ws.warehouse, 'SELECT count(DISTINCT event_id)::INTEGER AS n FROM fact_ai_event');
+    expect(facts!.n).toBe(count);
+    const [marked] = await query(
+      ws.warehouse,
+      `SELECT count(*)::INTEGER AS n FROM etl_rejected_event WHERE replayed_run_id = '${summary.runId}'`,
+    );
+    expect(marked!.n).toBe(count);
+  });
+});

@@ -166,11 +166,17 @@ export function markPartitionsPendingSql(dateKeys: string): string {
 
 export const MARK_LAKE_PENDING_SQL = markPartitionsPendingSql('SELECT date_key FROM to_insert');
 
-/** Unknown top-level fields of the inserted events (kept under metadata._extra_fields), with how many carry each. */
-export const INSERTED_DRIFT_SQL = `SELECT field, count(*) AS n
+/**
+ * Unknown top-level fields of the inserted events (kept under metadata._extra_fields), with how many
+ * carry each; a replaced event (`--force-update`) was counted when its first version loaded.
+ */
+export function insertedDriftSql(forceUpdate: boolean): string {
+  const replaced = forceUpdate ? 'AND event_id NOT IN (SELECT event_id FROM batch_changed)' : '';
+  return `SELECT field, count(*) AS n
   FROM (SELECT unnest(json_keys(metadata->'_extra_fields')) AS field FROM to_insert_keyed
-        WHERE (metadata->'_extra_fields') IS NOT NULL)
+        WHERE (metadata->'_extra_fields') IS NOT NULL ${replaced})
   GROUP BY 1 ORDER BY 1`;
+}
 
 /** One unknown source field a load inserted: first seen once, then counted on. */
 export const RECORD_DRIFT_SQL = `INSERT INTO etl_schema_drift

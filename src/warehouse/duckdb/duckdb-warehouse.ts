@@ -346,7 +346,7 @@ export class DuckDBWarehouse implements Warehouse {
    */
   private async recordDrift(request: LoadRequest, params: Params): Promise<void> {
     if (Object.keys(request.manifest.drift).length === 0) return;
-    for (const row of await this.rows(sql.INSERTED_DRIFT_SQL)) {
+    for (const row of await this.rows(sql.insertedDriftSql(request.forceUpdate ?? false))) {
       const field = String(row.field);
       const type = request.manifest.drift[field]?.type ?? 'unknown';
       await this.exec(sql.RECORD_DRIFT_SQL, { ...params, field, count: toNumber(row.n), type });
