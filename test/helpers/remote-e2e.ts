@@ -59,6 +59,18 @@ export async function expectStatusAndChecks(
   expect(report.runs).toHaveLength(2);
   const [state] = await remote(`SELECT epoch_ms(checkpoint) AS ms FROM ${prefix}etl_state`);
   expect(Date.parse(report.checkpoint)).toBe(Number(state!.ms));
+  // The quarantine lists from the remote warehouse too, filtered by a reason's field.
+  const listed = await aetl(['rejects', 'list', '--json', '--config', config], env);
+  expect(listed.code, listed.stderr).toBe(0);
+  const rejects = JSON.parse(listed.stdout) as { source_ref: string; field: string; reason: string }[];
+  const stored = await remote(`SELECT source_ref FROM ${prefix}etl_rejected_event ORDER BY source_ref`);
+  expect(rejects.map((r) => r.source_ref).sort()).toEqual(stored.map((r) => String(r.source_ref)).sort());
+  expect(rejects.length).toBeGreaterThan(0);
+  const field = rejects[0]!.field;
+  const byField = await aetl(['rejects', 'list', '--reason', field.toUpperCase(), '--json', '--config', config], env);
+  const filtered = JSON.parse(byField.stdout) as { field: string; reason: string }[];
+  expect(filtered.length).toBeGreaterThanOrEqual(rejects.filter((r) => r.field === field).length);
+  expect(filtered.every((r) => `${r.field} ${r.reason}`.toLowerCase().includes(field.toLowerCase()))).toBe(true);
   const check = await aetl(['check', '--config', config], env);
   expect(check.code, check.stderr).toBe(0);
   expect(status.stdout + status.stderr + check.stdout + check.stderr).not.toContain(secret);

@@ -13,6 +13,7 @@ import type {
   LoadOutcome,
   LoadRequest,
   RetentionItem,
+  RejectFilter,
   StoredReject,
   RunRecord,
   RunStatus,
@@ -154,8 +155,34 @@ export abstract class SqlWarehouse implements Warehouse {
     return new UsageError(`aetl ${command} is not available on ${this.dialect.name} yet; it is on DuckDB`);
   }
 
-  async listRejects(): Promise<Record<string, unknown>[]> {
-    throw this.duckdbOnly('rejects');
+  /**
+   * The quarantine, newest first. `--reason` matches the first reason (its field and message);
+   * replays are DuckDB-only, so nothing here has been replayed.
+   */
+  async listRejects(pipeline: string, filter: RejectFilter): Promise<Record<string, unknown>[]> {
+    const d = this.dialect;
+    const field = d.jsonText('reasons', '$[0].path');
+    const reason = d.jsonText('reasons', '$[0].message');
+    const params: SqlParams = { pipeline: text(pipeline) };
+    const where = [`pipeline = ${d.param('pipeline')}`];
+    if (filter.runId !== null) {
+      where.push(`run_id = ${d.param('run_id')}`);
+      params.run_id = text(filter.runId);
+    }
+    if (filter.reason !== null) {
+      where.push(`LOWER(CONCAT(COALESCE(${field}, ''), ' ', COALESCE(${reason}, ''))) LIKE ${d.param('reason')}`);
+      params.reason = text(`%${filter.reason.toLowerCase()}%`);
+    }
+    const rows = await this.engine.run(
+      'listing rejects',
+      `SELECT run_id, CAST(rejected_at AS STRING) AS rejected_at, source_location, source_ref, event_id,
+         ${field} AS field, ${reason} AS reason
+       FROM ${d.table('etl_rejected_event')} WHERE ${where.join(' AND ')}
+       ORDER BY rejected_at DESC, source_location, source_ref
+       LIMIT ${Math.trunc(filter.limit)}`,
+      params,
+    );
+    return rows.map(plainNumbers);
   }
 
   async rejectsToReplay(): Promise<StoredReject[]> {
