@@ -1,10 +1,10 @@
-import { createServer, type IncomingMessage } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage } from 'node:http';
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
 import { aetl } from '../helpers/cli.js';
 import { query, scalar } from '../helpers/duckdb.js';
 import { Workspace } from '../helpers/workspace.js';
+import { serveLocal } from '../helpers/local-server.js';
 
 const NOW = '2026-06-20T00:00:00Z';
 const workspaces: Workspace[] = [];
@@ -176,7 +176,7 @@ describe('completeness', () => {
 
   it('a source that counts events it never serves fails the blocking check: exit 3, checkpoint not advanced, alert signed', async () => {
     const received: { body: string; signature: string }[] = [];
-    const receiver = createServer((req: IncomingMessage, res) => {
+    const receiver = await serveLocal((req: IncomingMessage, res) => {
       let body = '';
       req.on('data', (chunk: Buffer) => (body += chunk.toString()));
       req.on('end', () => {
@@ -184,8 +184,7 @@ describe('completeness', () => {
         res.writeHead(200).end('ok');
       });
     });
-    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
-    const url = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hooks/aetl`;
+    const url = `${receiver.url}/hooks/aetl`;
     try {
       const ws = workspace();
       const lossy = { kind: 'simulator', simulator: { seed: 9, rate_per_minute: 1, faults: { lost_share: 0.01 } } };
@@ -218,7 +217,7 @@ describe('completeness', () => {
         { c: '2026-06-19 23:58:00+00' },
       ]);
     } finally {
-      receiver.close();
+      await receiver.close();
     }
   });
 });

@@ -1,6 +1,5 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -10,6 +9,7 @@ import { aetl, type CliResult } from '../helpers/cli.js';
 import { BigQueryStandIn } from '../stand-ins/bigquery/server.js';
 import { query } from '../helpers/duckdb.js';
 import { shippedReference, Workspace } from '../helpers/workspace.js';
+import { serveLocal } from '../helpers/local-server.js';
 
 const NOW = '2026-05-01T12:00:00Z';
 const RIGHT_TOKEN = 'the-right-token';
@@ -26,11 +26,9 @@ function checksOf(result: CliResult): Record<string, Check> {
 
 /** A loopback port nothing listens on: one the system just handed out and took back. */
 async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
+  const server = await serveLocal();
+  await server.close();
+  return Number(new URL(server.url).port);
 }
 
 const doctor = (config: string, env: Record<string, string> = {}) =>

@@ -44,7 +44,7 @@ describe('files source', () => {
     );
     expect(rejects.map((r) => r.source_ref)).toEqual(['line 3', 'line 4', 'line 5', 'line 6']);
     expect(rejects.every((r) => r.source_location === w.path('events.jsonl'))).toBe(true);
-    const reasons = Object.fromEntries(
+    const reasons: Record<string, { path: string; message: string }[]> = Object.fromEntries(
       rejects.map((r) => [r.source_ref, JSON.parse(String(r.reasons)) as { path: string; message: string }[]]),
     );
     expect(reasons['line 3']![0]!.message).toMatch(/invalid JSON/);

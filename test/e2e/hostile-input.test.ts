@@ -1,6 +1,4 @@
 import { writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NO_PRIVACY } from '../../src/contract/privacy.js';
 import { readSourceFile } from '../../src/source/files.js';
@@ -9,6 +7,7 @@ import { aetl, type CliResult } from '../helpers/cli.js';
 import { query } from '../helpers/duckdb.js';
 import { MAX_RECORD_BYTES, writeHostileCorpus, type Corpus } from '../helpers/hostile-corpus.js';
 import { Workspace } from '../helpers/workspace.js';
+import { serveLocal, type LocalServer } from '../helpers/local-server.js';
 
 describe('a hostile corpus of files (seeded, > 10k records): nothing crashes, nothing is lost', () => {
   const ws = new Workspace();
@@ -138,17 +137,16 @@ describe('line ends and empty files, read in-process', () => {
 
 describe('an HTML error page instead of JSON from the Events API', () => {
   const ws = new Workspace();
-  let server: Server;
+  let server: LocalServer;
   let url = '';
   beforeAll(async () => {
-    server = createServer((_, res) =>
+    server = await serveLocal((_, res) =>
       res.writeHead(200, { 'content-type': 'text/html' }).end('<html><body>502 Bad Gateway</body></html>'),
     );
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    url = server.url;
   });
   afterAll(async () => {
-    await new Promise((resolve) => server.close(resolve));
+    await server.close();
     ws.remove();
   });
 
@@ -164,18 +162,17 @@ describe('an HTML error page instead of JSON from the Events API', () => {
 
 describe('an Export API that names its export with a path', () => {
   const ws = new Workspace();
-  let server: Server;
+  let server: LocalServer;
   let url = '';
   beforeAll(async () => {
-    server = createServer((req, res) => {
+    server = await serveLocal((req, res) => {
       const body = req.url!.includes('count=true') ? { count: 3 } : { id: '../../../tmp/evil', status: 'ready' };
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
     });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    url = server.url;
   });
   afterAll(async () => {
-    await new Promise((resolve) => server.close(resolve));
+    await server.close();
     ws.remove();
   });
 

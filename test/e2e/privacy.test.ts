@@ -22,7 +22,7 @@ function writeEvents(file: string, minute: number): string[] {
   const users = new Set<string>();
   for (let m = minute; m < minute + 60; m++) {
     for (const event of universe.eventsInMinute(m)) {
-      const payload = {
+      const payload: Record<string, unknown> = {
         ...event.payload,
         metadata: { prompt: PROMPT, keep: 'kept' },
         ...(m % 2 ? { prompt: PROMPT } : {}),

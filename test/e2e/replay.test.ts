@@ -1,10 +1,9 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { aetl } from '../helpers/cli.js';
 import { query, queryWith } from '../helpers/duckdb.js';
 import { lakeSnapshot } from '../helpers/snapshot.js';
 import { Workspace } from '../helpers/workspace.js';
+import { serveLocal, type LocalServer } from '../helpers/local-server.js';
 
 const NOW = '2026-04-11T00:00:00Z';
 
@@ -26,8 +25,8 @@ function event(id: string, hour: number, extra: Record<string, unknown> = {}) {
 }
 
 /** A vendor's Events API whose data the test can fix: one page per window, `count=true` honoured. */
-function vendor(events: Record<string, unknown>[]): Promise<{ server: Server; url: string }> {
-  const server = createServer((req, res) => {
+function vendor(events: Record<string, unknown>[]): Promise<LocalServer> {
+  return serveLocal((req, res) => {
     const url = new URL(req.url!, 'http://127.0.0.1');
     const since = Date.parse(url.searchParams.get('since')!);
     const until = Date.parse(url.searchParams.get('until')!);
@@ -37,11 +36,6 @@ function vendor(events: Record<string, unknown>[]): Promise<{ server: Server; ur
     res.setHeader('content-type', 'application/json');
     res.end(JSON.stringify(url.searchParams.get('count') === 'true' ? { count: data.length } : { data }));
   });
-  return new Promise((resolve) =>
-    server.listen(0, '127.0.0.1', () =>
-      resolve({ server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` }),
-    ),
-  );
 }
 
 interface Summary {
@@ -52,7 +46,7 @@ interface Summary {
 describe('aetl replay --from --to [--force-update]', () => {
   const ws = new Workspace();
   const events = [event('r-1', 8), event('r-2', 9), event('r-3', 10), event('r-4', 11)];
-  let server: Server;
+  let api: LocalServer;
   let config: string;
   const cost = async (id: string) =>
     (await query(ws.warehouse, `SELECT cost_usd::DOUBLE AS c FROM fact_ai_event WHERE event_id = '${id}'`)).map(
@@ -60,8 +54,7 @@ describe('aetl replay --from --to [--force-update]', () => {
     );
 
   beforeAll(async () => {
-    const api = await vendor(events);
-    server = api.server;
+    api = await vendor(events);
     config = ws.writeConfig({
       source: { kind: 'events_api', url: api.url, token: 'test-token' },
       window: { initial_start: '2026-04-10T00:00:00Z' },
@@ -70,8 +63,8 @@ describe('aetl replay --from --to [--force-update]', () => {
     expect(run.code, run.stderr).toBe(0);
     expect(await cost('r-2')).toEqual([0.001]);
   }, 60_000);
-  afterAll(() => {
-    server.close();
+  afterAll(async () => {
+    await api.close();
     ws.remove();
   });
 

@@ -1,6 +1,4 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { simulatorSettingsFrom } from '../../src/config/schema.js';
@@ -8,6 +6,7 @@ import { startSimulator, type RunningSimulator } from '../../src/simulator/simul
 import { aetl, type CliResult } from '../helpers/cli.js';
 import { query, tablesAsText } from '../helpers/duckdb.js';
 import { shippedReference, Workspace } from '../helpers/workspace.js';
+import { serveLocal, type LocalServer } from '../helpers/local-server.js';
 import { SnowflakeStandIn } from '../stand-ins/snowflake/server.js';
 
 /**
@@ -46,10 +45,10 @@ async function expectCleanWorkspace(ws: Workspace, outputs: CliResult[]): Promis
 describe('secrets never leave the process: logs, errors, status, the run ledger, alerts, files', () => {
   const workspaces: Workspace[] = [];
   let simulator: RunningSimulator;
-  let webhook: Server;
+  let webhook: LocalServer;
   const alerts: string[] = [];
   let webhookUrl = '';
-  let echoing: Server;
+  let echoing: LocalServer;
   let echoUrl = '';
   const env = { SRC_TOKEN: TOKEN, ALERT_SECRET, ALERT_URL: '', SF_PASSWORD };
 
@@ -60,7 +59,7 @@ describe('secrets never leave the process: logs, errors, status, the run ledger,
       () => Date.parse(NOW),
       { token: TOKEN },
     );
-    webhook = createServer((req, res) => {
+    webhook = await serveLocal((req, res) => {
       let body = '';
       req.on('data', (c: Buffer) => (body += c.toString()));
       req.on('end', () => {
@@ -69,19 +68,18 @@ describe('secrets never leave the process: logs, errors, status, the run ledger,
       });
     });
     // A broken proxy that echoes the request's Authorization header in an HTML page.
-    echoing = createServer((req, res) =>
+    echoing = await serveLocal((req, res) =>
       res
         .writeHead(200, { 'content-type': 'text/html' })
         .end(`<html>bad gateway for ${req.headers.authorization}</html>`),
     );
-    for (const server of [webhook, echoing]) await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    webhookUrl = `http://127.0.0.1:${(webhook.address() as AddressInfo).port}${ALERT_PATH}`;
-    echoUrl = `http://127.0.0.1:${(echoing.address() as AddressInfo).port}`;
+    webhookUrl = `${webhook.url}${ALERT_PATH}`;
+    echoUrl = echoing.url;
     env.ALERT_URL = webhookUrl;
   });
   afterAll(async () => {
     await simulator.close();
-    for (const server of [webhook, echoing]) await new Promise((r) => server.close(r));
+    await Promise.all([webhook.close(), echoing.close()]);
     workspaces.forEach((w) => w.remove());
   });
 

@@ -1,6 +1,4 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { simulatorSettingsFrom } from '../../src/config/schema.js';
@@ -8,6 +6,7 @@ import { startSimulator, type RunningSimulator } from '../../src/simulator/simul
 import { aetl } from '../helpers/cli.js';
 import { query } from '../helpers/duckdb.js';
 import { shippedReference, Workspace } from '../helpers/workspace.js';
+import { serveLocal } from '../helpers/local-server.js';
 
 const SECRET = 'sk-test-5f1d2c9a-RECOGNISABLE';
 
@@ -55,7 +54,7 @@ describe('Events API authentication', () => {
 
   it('a run that fails outright sends one alert with the error, never the token', async () => {
     const bodies: string[] = [];
-    const receiver = createServer((req, res) => {
+    const receiver = await serveLocal((req, res) => {
       let body = '';
       req.on('data', (chunk: Buffer) => (body += chunk.toString()));
       req.on('end', () => {
@@ -63,9 +62,8 @@ describe('Events API authentication', () => {
         res.writeHead(204).end();
       });
     });
-    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
     try {
-      const url = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
+      const url = `${receiver.url}/hook`;
       const config = ws.writeConfig(
         {
           source: { kind: 'events_api', url: simulator.url, token: '${AETL_SOURCE_TOKEN}' },
@@ -85,7 +83,7 @@ describe('Events API authentication', () => {
       expect(alert.checks[0]!.message).toMatch(/authentication failed/);
       expect(bodies[0]).not.toContain(SECRET);
     } finally {
-      receiver.close();
+      await receiver.close();
     }
   });
 

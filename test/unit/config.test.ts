@@ -10,7 +10,7 @@ describe('parseConfig', () => {
       max_window: 21_600_000,
       max_windows: 48,
     });
-    expect(config.warehouse.path).toBe('/etc/aetl/data/warehouse.duckdb');
+    expect(config.warehouse).toMatchObject({ kind: 'duckdb', path: '/etc/aetl/data/warehouse.duckdb' });
     expect(config.checks.max_reject_rate).toBe(0.01);
     expect(config.pipeline.name).toBe('default');
   });
