@@ -16,8 +16,8 @@ import { nowMs } from '../util/clock.js';
 import { ConfigError, EXIT, UsageError, type ExitCode } from '../util/errors.js';
 import { redact } from '../util/redact.js';
 import { formatDryRun, formatRetention, formatRows, formatRunDetail, formatStatus } from './summary.js';
-import { runDetail } from '../pipeline/run-detail.js';
-import { applyRetention, retentionPlan } from '../pipeline/retention.js';
+import { rejectsByField, runDetail } from '../pipeline/run-detail.js';
+import { applyRetention, checkRetentionAge, retentionPlan } from '../pipeline/retention.js';
 import { resolve } from 'node:path';
 import { writeFileSync } from 'node:fs';
 import { reportData } from '../report/report-data.js';
@@ -139,6 +139,7 @@ withLockOptions(
     .option('--archive <dir>', 'write what goes to Parquet under this folder first')
     .option('--apply', 'delete for real (without it, only print what would go)'),
 ).action(async (opts: LockOptions & { olderThan: number; archive?: string; apply?: boolean }, command: Command) => {
+  checkRetentionAge(opts.olderThan);
   const options = { olderThanMs: opts.olderThan, archiveDir: opts.archive ? resolve(opts.archive) : null };
   if (opts.apply) return runCommand(command, 'retention', opts, applyRetention(options));
   const { options: global, logger } = context(command);
@@ -161,6 +162,7 @@ program
         lag_seconds: report.checkpoint === null ? null : Math.round((nowMs() - Date.parse(report.checkpoint)) / 1000),
         // On BigQuery and Snowflake the tables are the lake.
         lake_bytes: config.warehouse.kind === 'duckdb' ? lakeBytes(config.lake.path) : null,
+        rejectsByField: await rejectsByField(warehouse, config.pipeline.name, null),
       };
       print(options, { ...report, ...extra }, formatStatus(report, extra));
     } finally {

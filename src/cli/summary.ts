@@ -3,7 +3,7 @@ import type { CheckResult, StatusReport } from '../warehouse/warehouse.js';
 import type { ReconcileDay } from '../pipeline/reconcile.js';
 import type { RetentionDetail } from '../pipeline/retention.js';
 import type { ForgetDetail } from '../pipeline/forget.js';
-import type { RunDetail } from '../pipeline/run-detail.js';
+import type { RejectsByField, RunDetail } from '../pipeline/run-detail.js';
 import type { ReplayDetail } from '../pipeline/explicit.js';
 import type { RejectsReplayDetail } from '../pipeline/replay-rejects.js';
 import type { DryRunReport } from '../pipeline/dry-run.js';
@@ -197,7 +197,7 @@ function ledgerChecks(rows: Record<string, unknown>[]): CheckResult[] {
   }));
 }
 
-function rejectsTable(byField: StatusReport['rejectsByField']): string {
+function rejectsTable(byField: RejectsByField): string {
   return table([
     ['rejects by field', 'records', 'example reason'],
     ...byField.map((f) => [f.field, n(f.rejects), summaryOf(f.example)]),
@@ -206,7 +206,7 @@ function rejectsTable(byField: StatusReport['rejectsByField']): string {
 
 export function formatStatus(
   r: StatusReport,
-  extra: { lag_seconds: number | null; lake_bytes: number | null },
+  extra: { lag_seconds: number | null; lake_bytes: number | null; rejectsByField: RejectsByField },
 ): string {
   const lag = extra.lag_seconds === null ? '' : ` (${(extra.lag_seconds / 60).toFixed(1)} min behind now)`;
   const lines = [
@@ -235,8 +235,8 @@ export function formatStatus(
       ]),
     ]),
   );
-  if (r.rejectsByField.length > 0) {
-    lines.push('', rejectsTable(r.rejectsByField));
+  if (extra.rejectsByField.length > 0) {
+    lines.push('', rejectsTable(extra.rejectsByField));
   }
   if (r.drift && r.drift.length > 0) {
     lines.push(

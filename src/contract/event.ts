@@ -46,3 +46,8 @@ export interface RejectReason {
 
 /** What a reject keeps of a record over the size limit (`source.max_record_bytes`). */
 export const KEPT_BYTES = 1024;
+
+/** The reason for a record over the size limit, wherever it is measured (as read, or as a value). */
+export function oversizedMessage(maxBytes: number, actualBytes: number): string {
+  return `record larger than ${maxBytes} bytes (${actualBytes} bytes): its first ${KEPT_BYTES} bytes are kept`;
+}

@@ -1,5 +1,5 @@
 import { parseCostMicros, parseInstantMicros } from './scalars.js';
-import type { ShapeA, ShapeB } from './schemas.js';
+import { CONTROL_CHARACTER, type ShapeA, type ShapeB } from './schemas.js';
 
 /**
  * A hand-written pass over the common, valid record that yields exactly what
@@ -33,13 +33,10 @@ const OPTIONAL_TEXT_FIELDS = ['gateway_id', 'provider', 'model', 'team_id', 'req
 const DECLINE = Symbol('decline');
 type Maybe<T> = T | typeof DECLINE;
 
-// eslint-disable-next-line no-control-regex -- control characters are exactly what this finds
-const CONTROL = /[\u0000-\u001f\u007f]/;
-
 function text(value: unknown, max = MAX_TEXT): Maybe<string> {
   if (typeof value !== 'string') return DECLINE;
   const trimmed = value.trim();
-  return trimmed.length >= 1 && trimmed.length <= max && !CONTROL.test(trimmed) ? trimmed : DECLINE;
+  return trimmed.length >= 1 && trimmed.length <= max && !CONTROL_CHARACTER.test(trimmed) ? trimmed : DECLINE;
 }
 
 function optionalText(value: unknown): Maybe<string | null | undefined> {

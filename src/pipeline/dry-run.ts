@@ -6,6 +6,7 @@ import { loadReferenceData } from '../reference/reference-data.js';
 import { UnreadableFileError } from '../source/files.js';
 import { RunLock } from '../state/lock.js';
 import { clipToSignpost, splitRange, type TimeWindow } from '../state/window.js';
+import { isoDayOfKey } from '../util/dates.js';
 import { StopSignal } from '../util/stop.js';
 import { UsageError } from '../util/errors.js';
 import { openDuckDB, sqlString, toNumber } from '../warehouse/duckdb/duckdb-connection.js';
@@ -72,11 +73,6 @@ async function summarizer(warehouse: Warehouse | null, config: Config): Promise<
 const parquet = (dir: string, files: string[]) =>
   `read_parquet([${files.map((f) => sqlString(join(dir, f))).join(', ')}])`;
 
-function dayOfKey(dateKey: unknown): string {
-  const key = String(dateKey);
-  return `${key.slice(0, 4)}-${key.slice(4, 6)}-${key.slice(6, 8)}`;
-}
-
 /** Adds one package's staged rows, per day and per reason, to the report. */
 async function summarize(
   db: Summarizer,
@@ -101,7 +97,7 @@ async function summarize(
     for (const r of await db.query(
       `SELECT date_key, count(DISTINCT event_id) AS events, ${fresh} AS new_events FROM ${parquet(pkg.dir, files.events)} b GROUP BY 1`,
     )) {
-      const entry = day(dayOfKey(r.date_key));
+      const entry = day(isoDayOfKey(r.date_key));
       entry.events += toNumber(r.events);
       if (entry.new_events !== null) entry.new_events += toNumber(r.new_events);
     }
@@ -111,7 +107,7 @@ async function summarize(
       `SELECT e.date_key, count(DISTINCT (p.event_id, p.ordinal)) AS n FROM ${parquet(pkg.dir, files.policies)} p
        JOIN (SELECT DISTINCT event_id, date_key FROM ${parquet(pkg.dir, files.events)}) e USING (event_id) GROUP BY 1`,
     )) {
-      day(dayOfKey(r.date_key)).policy_rows += toNumber(r.n);
+      day(isoDayOfKey(r.date_key)).policy_rows += toNumber(r.n);
     }
   }
   if (files.rejects.length > 0) {

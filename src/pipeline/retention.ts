@@ -26,12 +26,17 @@ export interface RetentionDetail {
   applied: boolean;
 }
 
-function cutoffOf(nowMs: number, olderThanMs: number): number {
+/** Refuses an age retention may not use; checked before a session starts, so a typo pages nobody. */
+export function checkRetentionAge(olderThanMs: number): void {
   if (olderThanMs < MIN_AGE_MS) {
     throw new UsageError(
       '--older-than must be at least 7d: younger data is within reconcile’s reach and would come back',
     );
   }
+}
+
+function cutoffOf(nowMs: number, olderThanMs: number): number {
+  checkRetentionAge(olderThanMs);
   return startOfUtcDay(nowMs - olderThanMs);
 }
 

@@ -2,12 +2,29 @@ import { plainNumbers, type Warehouse } from '../warehouse/warehouse.js';
 import { rejectsByFieldSql } from '../checks/check-sql.js';
 import { UsageError } from '../util/errors.js';
 
+/** Quarantined records by the field their first reason names (the most common first). */
+export type RejectsByField = { field: string; rejects: number; example: string }[];
+
 /** One run's whole record, as `aetl runs show <run-id>` prints it. */
 export interface RunDetail {
   run: Record<string, unknown>;
   windows: Record<string, unknown>[];
   checks: Record<string, unknown>[];
-  rejectsByField: { field: string; rejects: number; example: string }[];
+  rejectsByField: RejectsByField;
+}
+
+/**
+ * One run's rejects by field, or (run null) the pipeline's outstanding ones: for `runs show`
+ * and `status`, not for every run's summary (it groups the whole quarantine).
+ */
+export async function rejectsByField(
+  warehouse: Warehouse,
+  pipeline: string,
+  runId: string | null,
+): Promise<RejectsByField> {
+  const sql = rejectsByFieldSql(warehouse.dialect, runId !== null, runId === null);
+  const rows = await warehouse.query(sql, runId === null ? { pipeline } : { pipeline, run_id: runId });
+  return rows.map((r) => ({ field: String(r.field), rejects: Number(r.rejects), example: String(r.example) }));
 }
 
 const iso = (ms: unknown) => (ms === null || ms === undefined ? null : new Date(Number(ms)).toISOString());
@@ -44,15 +61,10 @@ export async function runDetail(warehouse: Warehouse, pipeline: string, runId: s
      WHERE pipeline = ${p('pipeline')} AND run_id = ${p('run_id')} ORDER BY status <> 'fail', check_name, scope`,
     params,
   );
-  const rejects = await warehouse.query(rejectsByFieldSql(d, true), params);
   return {
     run: plain(run, ['started_at_ms', 'finished_at_ms']),
     windows: windows.map((w) => plain(w, ['window_start_ms', 'window_end_ms'])),
     checks: checks.map((c) => plain(c, [])),
-    rejectsByField: rejects.map((r) => ({
-      field: String(r.field),
-      rejects: Number(r.rejects),
-      example: String(r.example),
-    })),
+    rejectsByField: await rejectsByField(warehouse, pipeline, runId),
   };
 }

@@ -1,5 +1,5 @@
 import type { CheckDialect } from '../checks/dialect.js';
-import { DAY_MS, isoDay } from '../util/dates.js';
+import { DAY_MS, isoDay, isoDayOfKey } from '../util/dates.js';
 import type { Warehouse } from '../warehouse/warehouse.js';
 
 /**
@@ -29,11 +29,6 @@ export interface ReportData {
   }[];
   checks: { name: string; scope: string; status: string; message: string; checkedMs: number }[];
 }
-
-const dayOfKey = (key: unknown) => {
-  const k = String(Number(key));
-  return `${k.slice(0, 4)}-${k.slice(4, 6)}-${k.slice(6, 8)}`;
-};
 
 export async function reportData(
   warehouse: Warehouse,
@@ -99,7 +94,7 @@ export async function reportData(
       observed: Number(r.observed),
     })),
     cost: cost.map((r) => ({ team: String(r.team), model: String(r.model), cost: Number(r.cost) })),
-    latency: latency.map((r) => ({ day: dayOfKey(r.date_key), gateway: String(r.gateway), p99: Number(r.p99) })),
+    latency: latency.map((r) => ({ day: isoDayOfKey(r.date_key), gateway: String(r.gateway), p99: Number(r.p99) })),
     runs: runs.map((r) => ({
       runId: String(r.run_id),
       command: String(r.command),

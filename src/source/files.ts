@@ -8,7 +8,7 @@ import type { Readable } from 'node:stream';
 import { glob, isDynamicPattern } from 'tinyglobby';
 import { parse as parseCsv } from 'csv-parse';
 import streamArray from 'stream-json/streamers/stream-array.js';
-import { KEPT_BYTES } from '../contract/event.js';
+import { KEPT_BYTES, oversizedMessage } from '../contract/event.js';
 import type { RawRecord } from './source.js';
 
 export interface SourceFile {
@@ -113,7 +113,7 @@ async function* jsonLines(path: string, input: Readable, maxBytes: number): Asyn
     size = 0;
     if (line === 1 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) bytes = bytes.subarray(3);
     if (total > maxBytes) {
-      const error = `record larger than ${maxBytes} bytes (${total} bytes): its first ${KEPT_BYTES} bytes are kept`;
+      const error = oversizedMessage(maxBytes, total);
       return { kind: 'unparseable', text: bytes.subarray(0, KEPT_BYTES).toString('utf8'), error, location };
     }
     if (!isUtf8(bytes)) {

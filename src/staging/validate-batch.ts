@@ -1,7 +1,7 @@
 import { eventHash, sha256Hex, stableStringify } from '../contract/hash.js';
 import { normalizeRecord, type DecisionAliases } from '../contract/normalize.js';
 import { parseInstantMicros } from '../contract/scalars.js';
-import { KEPT_BYTES, type CanonicalEvent, type RejectReason } from '../contract/event.js';
+import { KEPT_BYTES, oversizedMessage, type CanonicalEvent, type RejectReason } from '../contract/event.js';
 import {
   applyPrivacy,
   holdsErasedUser,
@@ -225,10 +225,10 @@ export function validateBatch(records: readonly RawRecord[], rules: ValidationRu
     // Lines were bounded as they were read; values (API pages, arrays, CSV rows) are judged here,
     // exactly only when they could be over the limit (`maxBytes` bounds their JSON bytes from above).
     if (raw.kind === 'value' && maxBytes > maxRecordBytes) {
-      const text = stableStringify(maskRecord(record.value, privacy));
-      if (Buffer.byteLength(text) > maxRecordBytes) {
-        const message = `record larger than ${maxRecordBytes} bytes (${Buffer.byteLength(text)} bytes): its first ${KEPT_BYTES} bytes are kept`;
-        reject([{ path: '(record)', message }], Buffer.from(text).subarray(0, KEPT_BYTES).toString('utf8'));
+      const bytes = Buffer.from(stableStringify(maskRecord(record.value, privacy)));
+      if (bytes.length > maxRecordBytes) {
+        const message = oversizedMessage(maxRecordBytes, bytes.length);
+        reject([{ path: '(record)', message }], bytes.subarray(0, KEPT_BYTES).toString('utf8'));
         continue;
       }
     }
@@ -237,13 +237,13 @@ export function validateBatch(records: readonly RawRecord[], rules: ValidationRu
       reject(result.reasons);
       continue;
     }
-    const event = applyPrivacy(result.event, privacy);
-    const ms = event.event_ts_us / 1000;
+    const ms = result.event.event_ts_us / 1000;
     // The source filters on event time too; we clip again so adjacent windows never share an event.
     if (window && (ms < window.startMs || ms >= window.endMs)) {
       counts.outOfWindow++;
       continue;
     }
+    const event = applyPrivacy(result.event, privacy); // after the clip: an HMAC only for events kept
     for (const field of result.driftFields) {
       const seen = (drift[field] ??= { count: 0, type: jsonType((record.value as Record<string, unknown>)[field]) });
       seen.count++;

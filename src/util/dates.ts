@@ -8,6 +8,12 @@ export function dateKeyOf(eventTsUs: number): number {
   return d.getUTCFullYear() * 10_000 + (d.getUTCMonth() + 1) * 100 + d.getUTCDate();
 }
 
+/** `YYYY-MM-DD` of a `yyyymmdd` date key (a number, or a client's bigint or text). */
+export function isoDayOfKey(dateKey: unknown): string {
+  const key = String(Number(dateKey));
+  return `${key.slice(0, 4)}-${key.slice(4, 6)}-${key.slice(6, 8)}`;
+}
+
 export function startOfUtcDay(ms: number): number {
   return Math.floor(ms / DAY_MS) * DAY_MS;
 }

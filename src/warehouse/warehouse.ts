@@ -151,8 +151,6 @@ export interface StatusReport {
   tables: Record<string, number>;
   checks: Record<string, unknown>[];
   rejects: number;
-  /** Quarantined records by the field their first reason names (the most common first). */
-  rejectsByField: { field: string; rejects: number; example: string }[];
   /** Unknown source fields, newest first; null where the engine does not record them (BigQuery, Snowflake). */
   drift: DriftField[] | null;
 }

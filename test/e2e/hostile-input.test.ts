@@ -8,6 +8,7 @@ import { query } from '../helpers/duckdb.js';
 import { MAX_RECORD_BYTES, writeHostileCorpus, type Corpus } from '../helpers/hostile-corpus.js';
 import { Workspace } from '../helpers/workspace.js';
 import { serveLocal, type LocalServer } from '../helpers/local-server.js';
+import { shapeA } from '../helpers/events.js';
 
 describe('a hostile corpus of files (seeded, > 10k records): nothing crashes, nothing is lost', () => {
   const ws = new Workspace();
@@ -80,10 +81,14 @@ describe('hostile input in-process: no prototype pollution, whatever the keys', 
   it('records with __proto__, constructor and prototype keys are quarantined; no object prototype changes', async () => {
     writeFileSync(
       ws.path('proto.jsonl'),
+      // Valid events but for the key: without the structural pass they would load.
       [
-        '{"__proto__": {"polluted": "yes"}, "id": "a"}',
-        '{"id": "b", "metadata": {"constructor": {"prototype": {"polluted": "yes"}}}}',
-        '{"id": "c", "policies_evaluated": [{"name": "x", "result": "pass", "__proto__": {"polluted": "yes"}}]}',
+        // A computed key is an own property, so JSON.stringify writes it out.
+        JSON.stringify(shapeA('a', 1, { ['__proto__']: { polluted: 'yes' } })),
+        JSON.stringify(shapeA('b', 2, { metadata: { constructor: { prototype: { polluted: 'yes' } } } })),
+        JSON.stringify(
+          shapeA('c', 3, { policies_evaluated: [{ name: 'x', result: 'pass', ['__proto__']: { polluted: 'yes' } }] }),
+        ),
       ].join('\n'),
     );
     writeFileSync(ws.path('proto.csv'), '__proto__,id,constructor\n"{""polluted"":""yes""}",d,x\n');
@@ -95,7 +100,7 @@ describe('hostile input in-process: no prototype pollution, whatever the keys', 
         expect(batch.events).toEqual([]);
         rejected += batch.counts.rejected;
         for (const row of batch.rejects)
-          expect(String(row[4])).toMatch(/"the key \\"(__proto__|constructor)\\" is not accepted anywhere"|expected/);
+          expect(String(row[4])).toMatch(/"the key \\"(__proto__|constructor)\\" is not accepted anywhere"/);
       }
     }
     expect(rejected).toBe(4);

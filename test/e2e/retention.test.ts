@@ -36,10 +36,14 @@ describe('aetl retention', () => {
   }, 180_000);
   afterAll(() => ws.remove());
 
-  it('refuses an age inside reconcile’s reach (exit 2)', async () => {
+  it('refuses an age inside reconcile’s reach (exit 2), with --apply before any run starts', async () => {
     const young = await aetl(['retention', '--older-than', '3d', '--config', config], { AETL_NOW: NOW });
     expect(young.code).toBe(2);
     expect(young.stderr).toContain('--older-than must be at least 7d');
+    const runs = await query(ws.warehouse, 'SELECT count(*)::INTEGER AS n FROM etl_run');
+    const applied = await aetl(['retention', '--older-than', '3d', '--apply', '--config', config], { AETL_NOW: NOW });
+    expect(applied.code).toBe(2);
+    expect(await query(ws.warehouse, 'SELECT count(*)::INTEGER AS n FROM etl_run')).toEqual(runs);
   });
 
   it('by default is a dry run: lists what would go, with exact counts, and changes nothing', async () => {

@@ -112,10 +112,19 @@ describe('secrets never leave the process: logs, errors, status, the run ledger,
     const denied = await aetl(['run', '--config', config], { BAD_TOKEN: `${TOKEN}-wrong`, AETL_NOW: NOW });
     expect(denied.code).toBe(1);
     expect(denied.stderr).toContain('HTTP 401');
-    const echoed = workspace({ source: { kind: 'events_api', url: echoUrl, token: '${SRC_TOKEN}', max_retries: 0 } });
+    // The failed run pages too: the alert carries the error, so it must be censored there as well.
+    const echoed = workspace({
+      source: { kind: 'events_api', url: echoUrl, token: '${SRC_TOKEN}', max_retries: 0 },
+      checks: { alert: { url: '${ALERT_URL}' } },
+    });
+    const alertsBefore = alerts.length;
     const broken = await aetl(['run', '--config', echoed.config], { ...env, AETL_NOW: NOW });
     expect(broken.code).toBe(1);
     expect(broken.stderr).toContain('bad gateway for Bearer [redacted]');
+    const paged = alerts.slice(alertsBefore);
+    expect(paged).toHaveLength(1);
+    expect(paged[0]).toContain('bad gateway for Bearer [redacted]');
+    expectNoSecret('the failed run’s alert', paged[0]!);
     const [run] = await query(echoed.ws.warehouse, 'SELECT error FROM etl_run');
     expect(String(run!.error)).toContain('Bearer [redacted]');
     for (const [w, out] of [

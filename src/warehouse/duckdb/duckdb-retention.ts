@@ -1,6 +1,6 @@
 import { mkdirSync, renameSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { isoDay } from '../../util/dates.js';
+import { isoDay, isoDayOfKey } from '../../util/dates.js';
 import { pathInside } from '../../util/safe-path.js';
 import type { RetentionItem } from '../warehouse.js';
 import { iso, sqlString, toNumber, type Params, type SqlRunner } from './duckdb-connection.js';
@@ -45,14 +45,11 @@ export async function retentionPlan(runner: SqlRunner, pipeline: string, cutoffM
   });
   return rows
     .filter((r) => toNumber(r.n) > 0)
-    .map((r) => {
-      const key = r.date_key === null ? null : String(toNumber(r.date_key));
-      return {
-        table: String(r.table_name),
-        eventDate: key === null ? null : `${key.slice(0, 4)}-${key.slice(4, 6)}-${key.slice(6, 8)}`,
-        rows: toNumber(r.n),
-      };
-    });
+    .map((r) => ({
+      table: String(r.table_name),
+      eventDate: r.date_key === null ? null : isoDayOfKey(r.date_key),
+      rows: toNumber(r.n),
+    }));
 }
 
 /**

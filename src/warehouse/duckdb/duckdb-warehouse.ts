@@ -43,7 +43,7 @@ import { listRejects, markReplayed, rejectsToReplay } from './duckdb-rejects.js'
 import { eraseUser } from './duckdb-erasure.js';
 import { DuckDBTimestampTZValue } from '@duckdb/node-api';
 import { duckdbDialect, type CheckDialect } from '../../checks/dialect.js';
-import { presentCountSql, rejectsByFieldSql } from '../../checks/check-sql.js';
+import { presentCountSql } from '../../checks/check-sql.js';
 
 /**
  * How far (in event time) a later version of an event may have moved and still
@@ -573,7 +573,6 @@ export class DuckDBWarehouse implements Warehouse {
        FROM etl_schema_drift WHERE pipeline = $pipeline ORDER BY first_seen DESC, field_path LIMIT 20`,
       { pipeline },
     );
-    const byField = await this.query(rejectsByFieldSql(this.dialect, false, true), { pipeline });
     return {
       pipeline,
       checkpoint: checkpointMs === null ? null : iso(checkpointMs),
@@ -581,11 +580,6 @@ export class DuckDBWarehouse implements Warehouse {
       tables,
       checks: checks.map(plainNumbers),
       rejects,
-      rejectsByField: byField.map((r) => ({
-        field: String(r.field),
-        rejects: toNumber(r.rejects),
-        example: String(r.example),
-      })),
       drift: drift.map((r) => ({
         field: String(r.field_path),
         first_seen: String(r.first_seen),

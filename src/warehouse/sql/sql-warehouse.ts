@@ -1,5 +1,5 @@
 import type { CheckDialect } from '../../checks/dialect.js';
-import { duplicateIdsSql, presentCountSql, rejectsByFieldSql } from '../../checks/check-sql.js';
+import { duplicateIdsSql, presentCountSql } from '../../checks/check-sql.js';
 import type { ReferenceData } from '../../reference/reference-data.js';
 import { DAY_MS } from '../../util/dates.js';
 import { failpoint } from '../../util/failpoint.js';
@@ -406,11 +406,6 @@ export abstract class SqlWarehouse implements Warehouse {
       tables: Object.fromEntries(counts.map((r) => [String(r.name), Number(r.n)])),
       checks: checks.map(plainNumbers),
       rejects: Number(rejects!.n),
-      rejectsByField: (await this.query(rejectsByFieldSql(this.dialect), { pipeline })).map((r) => ({
-        field: String(r.field),
-        rejects: Number(r.rejects),
-        example: String(r.example),
-      })),
       drift: null,
     };
   }
