@@ -116,6 +116,18 @@ PARTITION BY DATE(event_ts)
 CLUSTER BY policy_key, gateway_key
 OPTIONS (require_partition_filter = false);
 
+-- The id index (DESIGN.md decisions 4, 9): per pipeline, every event id it accounted for (inserted,
+-- or found already loaded) with the stored version's hash, time and date. Loads find a known id
+-- here whatever its date; completeness counts this pipeline's ids. Clustered by id for the lookups.
+CREATE TABLE IF NOT EXISTS `{{dataset}}.etl_event_id` (
+  pipeline   STRING NOT NULL,
+  event_id   STRING NOT NULL,
+  event_hash STRING NOT NULL,
+  event_ts   TIMESTAMP NOT NULL,
+  date_key   INT64 NOT NULL
+)
+CLUSTER BY event_id;
+
 -- The incremental checkpoint, one row per pipeline.
 CREATE TABLE IF NOT EXISTS `{{dataset}}.etl_state` (
   pipeline   STRING NOT NULL,

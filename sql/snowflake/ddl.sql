@@ -116,6 +116,17 @@ CREATE TABLE IF NOT EXISTS {{schema}}.fact_policy_evaluation (
   loaded_at      TIMESTAMP_TZ NOT NULL
 );
 
+-- The id index (DESIGN.md decisions 4, 9): per pipeline, every event id it accounted for (inserted,
+-- or found already loaded) with the stored version's hash, time and date. Loads find a known id
+-- here whatever its date; completeness counts this pipeline's ids.
+CREATE TABLE IF NOT EXISTS {{schema}}.etl_event_id (
+  pipeline   VARCHAR NOT NULL,
+  event_id   VARCHAR NOT NULL,
+  event_hash VARCHAR NOT NULL,
+  event_ts   TIMESTAMP_TZ NOT NULL,
+  date_key   INTEGER NOT NULL
+);
+
 -- The incremental checkpoint, one row per pipeline.
 CREATE TABLE IF NOT EXISTS {{schema}}.etl_state (
   pipeline   VARCHAR NOT NULL,

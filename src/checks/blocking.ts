@@ -50,21 +50,35 @@ export function blockingChecks(config: ChecksConfig): (facts: LoadFacts) => Chec
         message: `${counts.rejected} of ${inWindow} records rejected (${pct(rejectRate)}); limit ${pct(config.max_reject_rate)}`,
       },
     ];
-    if (completeness) {
-      const { expected, present, scope } = completeness;
-      const ratio = expected === 0 ? 1 : Math.min(present / expected, 1);
-      const missing = Math.max(expected - present, 0);
-      const ok = ratio >= config.completeness.min_ratio;
-      results.push({
-        name: 'completeness',
-        scope,
-        status: ok ? 'pass' : failed(config.completeness.severity),
-        blocking: config.completeness.blocking,
-        observed: ratio,
-        expected: `>= ${config.completeness.min_ratio}`,
-        message: `${present} of ${expected} source events present (${pct(ratio)}), ${missing} missing`,
-      });
-    }
+    if (completeness) results.push(completenessResult(config, completeness));
     return results;
+  };
+}
+
+/**
+ * Present (this pipeline's loaded ∪ quarantined) against what the source
+ * counted: short fails; more present than counted is said so (late arrivals
+ * after the count, or a source count that missed some), never capped.
+ */
+export function completenessResult(
+  config: ChecksConfig,
+  { expected, present, scope }: NonNullable<LoadFacts['completeness']>,
+): CheckResult {
+  const ratio = expected === 0 ? (present === 0 ? 1 : Infinity) : present / expected;
+  const ok = ratio >= config.completeness.min_ratio;
+  const balance =
+    present < expected
+      ? `${expected - present} missing`
+      : present > expected
+        ? `${present - expected} more present than the source counted`
+        : 'none missing';
+  return {
+    name: 'completeness',
+    scope,
+    status: ok ? 'pass' : failed(config.completeness.severity),
+    blocking: config.completeness.blocking,
+    observed: Number.isFinite(ratio) ? ratio : null,
+    expected: `>= ${config.completeness.min_ratio}`,
+    message: `${present} of ${expected} source events present${expected === 0 ? '' : ` (${pct(ratio)})`}, ${balance}`,
   };
 }

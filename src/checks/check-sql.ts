@@ -26,27 +26,45 @@ GROUP BY 1, 2`;
 }
 
 /**
- * Distinct events present in [from, to): loaded, or quarantined with a usable
- * timestamp in the range, or quarantined without one by a read whose window
- * overlapped the range (DESIGN.md decision 9: a rejected record arrived), or
- * a later version (kept out as a conflict) whose own time is in the range.
+ * Distinct events present in [from, to) for this pipeline (DESIGN.md decision 9): the ids it
+ * accounted for (inserted, or found already loaded: the id index), or quarantined with a usable
+ * timestamp in the range, or quarantined without one by a read whose window overlapped the
+ * range (a rejected record arrived), or a later version (kept out as a conflict) whose own time
+ * is in the range. Another pipeline's facts never count.
  */
 export function presentCountSql(d: CheckDialect): string {
+  const ix = d.table('etl_event_id');
+  const accounted = (alias: string) =>
+    `NOT EXISTS (SELECT 1 FROM ${ix} ix WHERE ix.pipeline = ${d.param('pipeline')} AND ix.event_id = ${alias}.event_id AND ${inRange(d, 'ix')})`;
   return `SELECT
-  (SELECT COUNT(DISTINCT f.event_id) FROM ${d.table('fact_ai_event')} f WHERE ${inRange(d, 'f')})
+  (SELECT COUNT(DISTINCT ix.event_id) FROM ${ix} ix WHERE ix.pipeline = ${d.param('pipeline')} AND ${inRange(d, 'ix')})
   + (SELECT COUNT(DISTINCT COALESCE(r.event_id, r.payload_hash)) FROM ${d.table('etl_rejected_event')} r
      WHERE r.pipeline = ${d.param('pipeline')} AND r.event_ts >= ${d.timestamp('from')} AND r.event_ts < ${d.timestamp('to')}
-       AND NOT EXISTS (SELECT 1 FROM ${d.table('fact_ai_event')} f WHERE f.event_id = r.event_id AND ${inRange(d, 'f')}))
+       AND ${accounted('r')})
   + (SELECT COUNT(DISTINCT r.payload_hash) FROM ${d.table('etl_rejected_event')} r
      WHERE r.pipeline = ${d.param('pipeline')} AND r.event_ts IS NULL
        AND r.read_from < ${d.timestamp('to')} AND r.read_to > ${d.timestamp('from')})
   + (SELECT COUNT(DISTINCT c.event_id) FROM ${d.table('etl_conflict')} c
      WHERE c.pipeline = ${d.param('pipeline')} AND c.incoming_event_ts >= ${d.timestamp('from')} AND c.incoming_event_ts < ${d.timestamp('to')}
-       AND NOT EXISTS (SELECT 1 FROM ${d.table('fact_ai_event')} f WHERE f.event_id = c.event_id AND ${inRange(d, 'f')})) AS present`;
+       AND ${accounted('c')}) AS present`;
 }
 
+/**
+ * Of the events `ids` selects (columns event_id, date_key), the fact rows and the distinct ids
+ * stored, looked up on every date the id index knows for them plus their own dates: an id
+ * stored twice is found whatever the dates of its copies (decision 4), at the cost of the ids.
+ */
+export function storedIdsSql(d: CheckDialect, ids: string): string {
+  return `WITH ids AS (${ids}),
+dates AS (SELECT ix.date_key FROM ${d.table('etl_event_id')} ix WHERE ix.event_id IN (SELECT event_id FROM ids)
+          UNION ALL SELECT date_key FROM ids)
+SELECT COUNT(*) AS fact_rows, COUNT(DISTINCT f.event_id) AS present FROM ${d.table('fact_ai_event')} f
+WHERE f.event_id IN (SELECT event_id FROM ids) AND f.date_key IN (SELECT date_key FROM dates)`;
+}
+
+/** Duplicate event_id rows among the facts in [from, to), their copies on any date included. */
 export function duplicateIdsSql(d: CheckDialect): string {
-  return `SELECT COUNT(*) - COUNT(DISTINCT f.event_id) AS n FROM ${d.table('fact_ai_event')} f WHERE ${inRange(d, 'f')}`;
+  return `SELECT s.fact_rows - s.present AS n FROM (${storedIdsSql(d, `SELECT x.event_id, x.date_key FROM ${d.table('fact_ai_event')} x WHERE ${inRange(d, 'x')}`)}) s`;
 }
 
 /** Integrity probes: each returns one count `n` of offending rows. */

@@ -4,6 +4,7 @@ import type { WindowedSource } from '../source/source.js';
 import { DAY_MS, HOUR_MS, isoDay, startOfUtcDay } from '../util/dates.js';
 import type { CheckResult, LoadCounts, Warehouse } from '../warehouse/warehouse.js';
 import { failedStatus as failed } from './status.js';
+import { completenessResult } from './blocking.js';
 import { flagKey, resolveSeasonality, scoreAnomalies, type HourlyPoint } from './anomaly.js';
 import { duplicateIdsSql, hourlyMetricsSql, integritySql, lagSql, scoredBucketsSql } from './check-sql.js';
 
@@ -177,23 +178,15 @@ async function anomalies(request: CheckRequest): Promise<CheckResult[]> {
 /** Per UTC day: the source's count against loaded ∪ quarantined (on demand; `run` checks each window as it loads). */
 async function completenessByDay(request: CheckRequest, source: WindowedSource): Promise<CheckResult[]> {
   const { warehouse, config } = request;
-  const c = config.checks.completeness;
   const results: CheckResult[] = [];
   for (let day = startOfUtcDay(request.fromMs); day < request.toMs; day += DAY_MS) {
     const fromMs = Math.max(day, request.fromMs);
     const toMs = Math.min(day + DAY_MS, request.toMs);
     const expected = await source.count(fromMs, toMs);
     const present = await warehouse.presentCount(config.pipeline.name, fromMs, toMs);
-    const ratio = expected === 0 ? 1 : Math.min(present / expected, 1);
-    const missing = Math.max(expected - present, 0);
     results.push({
-      name: 'completeness',
-      scope: `day ${isoDay(day)}`,
-      status: ratio >= c.min_ratio ? 'pass' : failed(c.severity),
+      ...completenessResult(config.checks, { expected, present, scope: `day ${isoDay(day)}` }),
       blocking: false,
-      observed: ratio,
-      expected: `>= ${c.min_ratio}`,
-      message: `${present} of ${expected} source events present on ${isoDay(day)} (${(ratio * 100).toFixed(3)}%), ${missing} missing`,
     });
   }
   return results;

@@ -147,6 +147,7 @@ export class PackageBuilder {
     runId: string,
     sourceCount: number | null,
     sourceFiles: PackageManifest['sourceFiles'],
+    sourceRecords: number | null = null,
   ): Promise<PackageManifest> {
     await this.pool?.drain();
     const manifest: PackageManifest = {
@@ -154,6 +155,7 @@ export class PackageBuilder {
       window: this.rules.window,
       sourceFiles,
       sourceCount,
+      sourceRecords,
       files: await this.writer.finish(),
       counts: this.counts,
       drift: this.drift,

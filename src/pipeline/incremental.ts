@@ -31,13 +31,15 @@ export async function freshFiles(
   return { found: files.length, fresh: files.filter((file) => ledger.get(file.path) !== file.sha256) };
 }
 
-/** One source file as a package source: no window, no count (completeness counts its distinct records). */
+/** One source file as a package source: no window, no count (completeness counts the records its reader found). */
 export function fileSource(config: Config, file: SourceFile): PackageSource {
+  const found = { records: 0 };
   return {
     window: null,
-    records: readSourceFile(file.path, config.source.max_record_bytes),
+    records: readSourceFile(file.path, config.source.max_record_bytes, found),
     sourceCount: null,
     sourceFiles: [file],
+    found,
   };
 }
 

@@ -4,11 +4,11 @@ import { blockingChecks } from '../checks/blocking.js';
 import { privacyRules } from '../config/schema.js';
 import type { ValidationRules } from '../staging/validate-batch.js';
 import { publishPendingLake } from '../lake/publish.js';
-import type { SourceFile } from '../source/files.js';
+import type { RecordTally, SourceFile } from '../source/files.js';
 import type { RawRecord, WindowedSource } from '../source/source.js';
 import type { TimeWindow } from '../state/window.js';
 import type { PackageManifest } from '../staging/package.js';
-import { failpoint } from '../util/failpoint.js';
+import { fault, failpoint } from '../util/failpoint.js';
 import { RunFailedError } from '../util/errors.js';
 import type { LoadOutcome, LoadRequest } from '../warehouse/warehouse.js';
 import { PackageBuilder } from './extract.js';
@@ -33,6 +33,8 @@ export interface PackageSource {
   records: AsyncIterable<RawRecord[]>;
   sourceCount: number | null;
   sourceFiles: SourceFile[];
+  /** Files: the reader's own count of the records it found, complete once the file is read. */
+  found?: RecordTally;
 }
 
 /** What extraction needs of a session: a dry run extracts with no warehouse to write to. */
@@ -86,12 +88,13 @@ async function extractPart(
         break;
       }
       session.stop.throwIfRequested();
-      await builder.add(next.value);
+      // A fault for the file-completeness test: a record the reader found never reaches the package.
+      await builder.add(fault('extract:drop-record') && taken === 0 ? next.value.slice(1) : next.value);
       taken += next.value.length;
       failpoint('extract:page');
     }
     const manifest = exhausted
-      ? await builder.finish(session.runId, input.sourceCount, input.sourceFiles)
+      ? await builder.finish(session.runId, input.sourceCount, input.sourceFiles, input.found?.records ?? null)
       : await builder.finish(session.runId, null, []);
     failpoint('extract:after-manifest');
     return { pkg: { seq, dir, manifest, extractMs: Math.round(performance.now() - started) }, exhausted };
@@ -135,7 +138,7 @@ export async function loadPackage(
   session: Session,
   pkg: ExtractedPackage,
   checkpointTo: number | null,
-  options: Pick<LoadRequest, 'replayedRejects' | 'forceUpdate'> = {},
+  options: Pick<LoadRequest, 'replayedRejects' | 'forceUpdate' | 'accountedBefore'> = {},
 ): Promise<WindowResult> {
   session.stop.throwIfRequested();
   if (session.lock.lost)
@@ -192,13 +195,15 @@ export async function extractAndLoad(
 ): Promise<WindowResult> {
   const records = input.records[Symbol.asyncIterator]();
   let loading: Promise<WindowResult | null> = Promise.resolve(null);
+  let accountedBefore = 0;
   try {
     for (;;) {
       const part = await extractPart(session, input, records, session.config.staging.package_records);
       const previous = await loading; // loads stay in order, and a failed one stops the file here
       if (previous && !previous.checksPassed) return previous;
-      if (part.exhausted) return await loadPackage(session, part.pkg, checkpointTo);
-      loading = loadPackage(session, part.pkg, null);
+      accountedBefore += previous?.accounted ?? 0;
+      if (part.exhausted) return await loadPackage(session, part.pkg, checkpointTo, { accountedBefore });
+      loading = loadPackage(session, part.pkg, null, { accountedBefore });
       loading.catch(() => undefined); // seen by the `await` above or below, not left unhandled
     }
   } catch (error) {

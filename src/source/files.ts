@@ -77,9 +77,15 @@ async function openDecoded(path: string): Promise<Readable> {
   return magic[0] === 0x1f && magic[1] === 0x8b ? raw.pipe(createGunzip()) : raw;
 }
 
-async function* batched(records: AsyncIterable<RawRecord>): AsyncIterable<RawRecord[]> {
+/** The reader's own count of the records it found, apart from what later stages count (file completeness). */
+export interface RecordTally {
+  records: number;
+}
+
+async function* batched(records: AsyncIterable<RawRecord>, tally: RecordTally): AsyncIterable<RawRecord[]> {
   let batch: RawRecord[] = [];
   for await (const record of records) {
+    tally.records++;
     batch.push(record);
     if (batch.length >= BATCH) {
       yield batch;
@@ -214,9 +220,14 @@ export class UnreadableFileError extends Error {
 /**
  * Streams one file's records in bounded batches; a file that breaks off names itself in the error.
  * `maxRecordBytes` bounds a JSON line as it is read (a record over it is rejected) and a CSV
- * record (the file becomes unreadable); JSON array items are judged once parsed.
+ * record (the file becomes unreadable); JSON array items are judged once parsed. Every record
+ * found (a non-blank line, a CSV row, an array item) is counted in `tally`.
  */
-export async function* readSourceFile(path: string, maxRecordBytes: number): AsyncIterable<RawRecord[]> {
+export async function* readSourceFile(
+  path: string,
+  maxRecordBytes: number,
+  tally: RecordTally = { records: 0 },
+): AsyncIterable<RawRecord[]> {
   const format = formatOf(path);
   const input = await openDecoded(path);
   const records =
@@ -226,7 +237,7 @@ export async function* readSourceFile(path: string, maxRecordBytes: number): Asy
         ? jsonArray(path, input)
         : jsonLines(path, input, maxRecordBytes);
   try {
-    yield* batched(records);
+    yield* batched(records, tally);
   } catch (error) {
     throw new UnreadableFileError(
       `${path}: cannot be read to its end (${format ?? 'unknown format'}): ${(error as Error).message}`,

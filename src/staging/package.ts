@@ -76,6 +76,8 @@ export interface PackageManifest {
   /** Files source: the files this package read, for the ledger. */
   sourceFiles: { path: string; size: number; sha256: string }[];
   sourceCount: number | null;
+  /** Files source, on a file's last package: the records its reader found (lines, CSV rows, array items). */
+  sourceRecords: number | null;
   files: StagingFiles;
   counts: ExtractCounts;
   /** Unknown top-level fields of the valid events (schema drift). */

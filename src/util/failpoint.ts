@@ -14,3 +14,13 @@ export function failpoint(name: string): void {
   passes++;
   if (passes === wanted) process.kill(process.pid, 'SIGKILL');
 }
+
+/**
+ * A test hook for the checks' own tests: with `AETL_FAULT=<name>` a component
+ * misbehaves on purpose at that point (a record lost between reader and
+ * load, an insert or a reject that goes missing), so a test can prove the
+ * check meant to catch it fails. Without the variable it is never true.
+ */
+export function fault(name: string): boolean {
+  return process.env.AETL_FAULT === name;
+}

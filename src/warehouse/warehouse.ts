@@ -41,8 +41,8 @@ export interface LoadFacts {
   duplicateIdsInRange: number;
   /**
    * Completeness of this load: what the source said there is (its count taken
-   * before extraction; for a file, its distinct records) against what the
-   * warehouse now holds of it, loaded or quarantined.
+   * before extraction; for a file, the records its reader found) against what
+   * the warehouse now holds of it for this pipeline, loaded or quarantined.
    */
   completeness: { expected: number; present: number; scope: string } | null;
 }
@@ -62,6 +62,8 @@ export interface LoadRequest {
   replayedRejects?: RejectKey[];
   /** `aetl replay --force-update`: a loaded event whose content changed is replaced, not kept out. */
   forceUpdate?: boolean;
+  /** Records the earlier packages of the same file accounted for (file completeness sums every package). */
+  accountedBefore?: number;
 }
 
 /** A quarantined record's key (DESIGN.md decision 3). */
@@ -99,6 +101,8 @@ export interface LoadOutcome {
   eventSpan: { fromMs: number; toMs: number } | null;
   /** With `forceUpdate`: loaded events replaced by their changed version (counted in `inserted`). */
   replaced: number;
+  /** This package's records accounted for, measured: distinct events stored + in-batch duplicates + quarantined + out of window. */
+  accounted: number;
 }
 
 export interface RunRecord {
@@ -182,7 +186,7 @@ export interface Warehouse {
   lastWindow(pipeline: string): Promise<{ fromMs: number; toMs: number } | null>;
   /** Windows (`startMs-endMs`) that earlier runs of `command` completed, checks passed. */
   completedWindows(pipeline: string, command: string): Promise<Set<string>>;
-  /** Distinct events in `[fromMs, toMs)` loaded or quarantined (DESIGN.md decision 9). */
+  /** Distinct events in `[fromMs, toMs)` this pipeline loaded (or found loaded) or quarantined (DESIGN.md decision 9). */
   presentCount(pipeline: string, fromMs: number, toMs: number): Promise<number>;
   /** Applies reference data to the SCD2 dimensions as of `nowMs`; returns how many versions changed. */
   syncReference(reference: ReferenceData, pipeline: string, runId: string, nowMs: number): Promise<number>;

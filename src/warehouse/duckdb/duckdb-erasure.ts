@@ -12,8 +12,10 @@ import { markPartitionsPendingSql, MARK_DIMENSIONS_PENDING_SQL } from './duckdb-
  */
 const USER_KEYS = 'SELECT user_key FROM dim_user WHERE list_contains($ids, user_id)';
 
-/** In deletion order: the facts first, while dim_user still maps the ids to their keys. */
+/** In deletion order: the id index and the facts first, while dim_user still maps the ids to their keys. */
 const ERASED = {
+  // Out of the index too, so the user's re-sent events load again (as the unknown member).
+  etl_event_id: `event_id IN (SELECT event_id FROM fact_ai_event WHERE user_key IN (${USER_KEYS}))`,
   fact_policy_evaluation: `user_key IN (${USER_KEYS})`,
   fact_ai_event: `user_key IN (${USER_KEYS})`,
   dim_user: 'list_contains($ids, user_id)',

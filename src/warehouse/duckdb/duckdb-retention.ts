@@ -91,6 +91,9 @@ export async function applyRetention(
     for (const item of done) {
       const where = whereOf(item);
       await runner.exec(`DELETE FROM ${item.table} WHERE ${where.sql}`, { ...base, ...where.params });
+      // The id index forgets the removed events: one re-sent now is loaded again, not taken as present.
+      if (item.table === 'fact_ai_event')
+        await runner.exec(`DELETE FROM etl_event_id WHERE ${where.sql}`, where.params);
       await runner.exec(
         `INSERT INTO etl_retention VALUES ($run_id, $pipeline, $table, $date::DATE, $rows, $archived, $now::TIMESTAMPTZ)`,
         {

@@ -37,15 +37,16 @@ export const BATCH_STATS_SQL = `SELECT
   (SELECT max(date_key) FROM batch_winner) AS max_date_key`;
 
 /**
- * Events already loaded, looked up in the batch's dates widened by the
- * conflict horizon ($lo_wide..$hi_wide): pruned, yet a later version whose
- * timestamp moved a few days still meets the first one (and becomes a conflict).
+ * The batch's events already loaded, found through the id index whatever their date (decision 4):
+ * the stored version's hash, time and partition, and whether this pipeline has accounted for it yet.
+ * Only the index's narrow columns are scanned, never the fact table.
  */
 export const EXISTING_SQL = `CREATE OR REPLACE TEMP TABLE batch_existing AS
-  SELECT w.event_id, w.event_hash AS incoming_hash, w.event_ts AS incoming_event_ts, any_value(f.event_hash) AS loaded_hash
-  FROM batch_winner w
-  JOIN fact_ai_event f ON f.event_id = w.event_id AND f.date_key BETWEEN $lo_wide AND $hi_wide
-  GROUP BY ALL`;
+  SELECT w.event_id, w.event_hash AS incoming_hash, w.event_ts AS incoming_event_ts,
+         any_value(ix.event_hash) AS loaded_hash, any_value(ix.event_ts) AS loaded_ts,
+         any_value(ix.date_key) AS loaded_date_key, bool_or(ix.pipeline = $pipeline) AS accounted
+  FROM batch_winner w JOIN etl_event_id ix ON ix.event_id = w.event_id
+  GROUP BY w.event_id, w.event_hash, w.event_ts`;
 
 export const RECORD_CONFLICTS_SQL = `INSERT INTO etl_conflict
   SELECT $pipeline, event_id, loaded_hash, incoming_hash, $run_id, $now::TIMESTAMPTZ, incoming_event_ts, 'kept_first'
@@ -58,18 +59,23 @@ export const RECORD_CONFLICTS_SQL = `INSERT INTO etl_conflict
  * `replay --force-update`: the loaded events whose content changed give way to
  * the new version. Their old partitions are rewritten in the lake (the new
  * version may sit on another day), the conflict says it was replaced, the old
- * rows go, and they are then inserted like new events.
+ * rows go, every pipeline's index row points to the new version (this
+ * pipeline's is written again with the insert), and they are then inserted
+ * like new events.
  */
 export const REPLACE_CHANGED_SQL = [
   `CREATE OR REPLACE TEMP TABLE batch_changed AS
-    SELECT event_id, incoming_hash FROM batch_existing WHERE loaded_hash <> incoming_hash`,
-  markPartitionsPendingSql(`SELECT f.date_key FROM fact_ai_event f SEMI JOIN batch_changed c ON c.event_id = f.event_id
-    WHERE f.date_key BETWEEN $lo_wide AND $hi_wide`),
+    SELECT event_id, incoming_hash, loaded_date_key FROM batch_existing WHERE loaded_hash <> incoming_hash`,
+  markPartitionsPendingSql(`SELECT loaded_date_key AS date_key FROM batch_changed`),
   `UPDATE etl_conflict c SET resolution = 'replaced' FROM batch_changed b
     WHERE c.pipeline = $pipeline AND c.event_id = b.event_id AND c.incoming_hash = b.incoming_hash`,
   `DELETE FROM fact_policy_evaluation
-    WHERE date_key BETWEEN $lo_wide AND $hi_wide AND event_id IN (SELECT event_id FROM batch_changed)`,
-  `DELETE FROM fact_ai_event WHERE date_key BETWEEN $lo_wide AND $hi_wide AND event_id IN (SELECT event_id FROM batch_changed)`,
+    WHERE date_key IN (SELECT loaded_date_key FROM batch_changed) AND event_id IN (SELECT event_id FROM batch_changed)`,
+  `DELETE FROM fact_ai_event
+    WHERE date_key IN (SELECT loaded_date_key FROM batch_changed) AND event_id IN (SELECT event_id FROM batch_changed)`,
+  `UPDATE etl_event_id ix SET event_hash = w.event_hash, event_ts = w.event_ts, date_key = w.date_key
+    FROM batch_winner w WHERE w.event_id = ix.event_id AND ix.event_id IN (SELECT event_id FROM batch_changed)`,
+  `DELETE FROM etl_event_id WHERE pipeline = $pipeline AND event_id IN (SELECT event_id FROM batch_changed)`,
 ];
 /** The replaced events leave batch_existing, so they are inserted like new ones. */
 export const LET_CHANGED_IN_SQL = `DELETE FROM batch_existing WHERE loaded_hash <> incoming_hash`;
@@ -123,6 +129,17 @@ export const KEYED_FACTS_SQL = `CREATE OR REPLACE TEMP TABLE to_insert_keyed AS
 export const INSERT_FACTS_SQL = `INSERT INTO fact_ai_event
   SELECT * EXCLUDE (staged_row), $run_id, $now::TIMESTAMPTZ FROM to_insert_keyed`;
 
+/** The inserted events enter the id index as this pipeline's. */
+export const INDEX_INSERTED_SQL = `INSERT INTO etl_event_id
+  SELECT $pipeline, event_id, event_hash, event_ts, date_key FROM to_insert_keyed`;
+
+/** Events another pipeline (or an earlier version of the index) loaded: now accounted for by this one too. */
+export const INDEX_PRESENT_SQL = `INSERT INTO etl_event_id
+  SELECT $pipeline, event_id, loaded_hash, loaded_ts, loaded_date_key FROM batch_existing WHERE NOT accounted`;
+
+/** A fault for the check tests (AETL_FAULT=load:lose-insert): one fact the load should insert goes missing. */
+export const LOSE_ONE_INSERT_SQL = `DELETE FROM to_insert_keyed WHERE staged_row = (SELECT min(staged_row) FROM to_insert_keyed)`;
+
 /** Policy rows of the events inserted now: those of the winning staged row only. */
 export function insertPolicyFactsSql(policyFiles: readonly string[]): string {
   return `INSERT INTO fact_policy_evaluation
@@ -153,9 +170,6 @@ export function insertRejectsSql(rejectFiles: readonly string[]): string {
 export const DROP_BATCH_SQL = `DROP TABLE IF EXISTS to_insert_keyed; DROP TABLE IF EXISTS to_insert;
   DROP TABLE IF EXISTS batch_existing; DROP TABLE IF EXISTS batch_changed; DROP TABLE IF EXISTS batch_winner;
   DROP VIEW IF EXISTS batch`;
-
-export const DUPLICATE_IDS_SQL = `SELECT count(*) - count(DISTINCT event_id) AS duplicates
-  FROM fact_ai_event WHERE date_key BETWEEN $lo_wide AND $hi_wide`;
 
 /** Both fact tables' partitions of the dates a query (of `date_key`) returns, pending in every pipeline's lake. */
 export function markPartitionsPendingSql(dateKeys: string): string {
@@ -205,6 +219,13 @@ export const MARK_DIMENSIONS_PENDING_SQL = `INSERT INTO etl_lake_pending
 /** After a re-key, every fact partition is rewritten. */
 export const MARK_ALL_PARTITIONS_PENDING_SQL = markPartitionsPendingSql('SELECT DISTINCT date_key FROM fact_ai_event');
 
-/** How many of the batch's distinct events the fact table now holds (file completeness). */
-export const BATCH_PRESENT_SQL = `SELECT count(*) AS n FROM batch_winner w
-  WHERE EXISTS (SELECT 1 FROM fact_ai_event f WHERE f.event_id = w.event_id AND f.date_key BETWEEN $lo_wide AND $hi_wide)`;
+/** The package's quarantined records now stored (measured, so counts_balance catches a reject that went missing). */
+export function storedRejectsSql(rejectFiles: readonly string[]): string {
+  return `SELECT count(*) AS n FROM ${parquetList(rejectFiles)} r
+  WHERE EXISTS (SELECT 1 FROM etl_rejected_event e WHERE e.pipeline = $pipeline
+                AND e.source_location = r.source_location AND e.payload_hash = r.payload_hash)`;
+}
+
+/** A fault for the check tests (AETL_FAULT=load:lose-reject): one record this run quarantined goes missing. */
+export const LOSE_ONE_REJECT_SQL = `DELETE FROM etl_rejected_event WHERE pipeline = $pipeline AND run_id = $run_id
+  AND payload_hash = (SELECT min(payload_hash) FROM etl_rejected_event WHERE pipeline = $pipeline AND run_id = $run_id)`;

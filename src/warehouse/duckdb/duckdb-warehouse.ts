@@ -3,9 +3,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from '../../log/logger.js';
 import type { ReferenceData } from '../../reference/reference-data.js';
-import { failpoint } from '../../util/failpoint.js';
+import { fault, failpoint } from '../../util/failpoint.js';
 import { redact, redactNullable } from '../../util/redact.js';
-import { DAY_MS, dateKeyOf } from '../../util/dates.js';
 import type {
   CheckResult,
   ErasureOutcome,
@@ -43,14 +42,8 @@ import { listRejects, markReplayed, rejectsToReplay } from './duckdb-rejects.js'
 import { eraseUser } from './duckdb-erasure.js';
 import { DuckDBTimestampTZValue } from '@duckdb/node-api';
 import { duckdbDialect, type CheckDialect } from '../../checks/dialect.js';
-import { presentCountSql } from '../../checks/check-sql.js';
-
-/**
- * How far (in event time) a later version of an event may have moved and still
- * be recognised as the same event. Beyond it the insert-only lookup, kept to
- * a few partitions for cost, no longer sees the first version.
- */
-const CONFLICT_HORIZON_MS = 7 * DAY_MS;
+import { presentCountSql, storedIdsSql } from '../../checks/check-sql.js';
+import { accountedRecords, fileCompleteness } from '../file-completeness.js';
 
 const MIGRATIONS_DIR = fileURLToPath(new URL('../../../sql/duckdb/migrations/', import.meta.url));
 const migrationVersion = (file: string) => Number(file.split('_')[0]);
@@ -222,6 +215,8 @@ export class DuckDBWarehouse implements Warehouse {
         let eventSpan: LoadOutcome['eventSpan'] = null;
         let existing = { same: 0, conflicts: 0 };
         let duplicateIdsInRange = 0;
+        let batchPresent = 0;
+        let rejected = 0;
         let policyRows = 0;
         let inserted = 0;
         let replaced = 0;
@@ -235,8 +230,6 @@ export class DuckDBWarehouse implements Warehouse {
             conflictingIds: toNumber(s.conflicting_ids),
           };
           eventSpan = { fromMs: toNumber(s.min_ts_ms), toMs: toNumber(s.max_ts_ms) + 1 };
-          params.lo_wide = dateKeyOf((toNumber(s.min_ts_ms) - CONFLICT_HORIZON_MS) * 1000);
-          params.hi_wide = dateKeyOf((toNumber(s.max_ts_ms) + CONFLICT_HORIZON_MS) * 1000);
           await this.exec(sql.EXISTING_SQL, params);
           const e = (
             await this.rows(
@@ -253,21 +246,28 @@ export class DuckDBWarehouse implements Warehouse {
           await insertInferredMembers(this.runner, policyFiles);
           await this.exec(sql.INSERT_DATES_SQL);
           await this.exec(sql.KEYED_FACTS_SQL);
+          if (fault('load:lose-insert')) await this.exec(sql.LOSE_ONE_INSERT_SQL);
           // Measured, not derived: counts_balance then catches an insert that lost rows.
           inserted = await this.runner.execCount(sql.INSERT_FACTS_SQL, params);
+          await this.exec(sql.INDEX_INSERTED_SQL, params);
+          await this.exec(sql.INDEX_PRESENT_SQL, params);
           failpoint('load:after-facts');
           await this.recordDrift(request, params);
           if (policyFiles.length > 0)
             policyRows = await this.runner.execCount(sql.insertPolicyFactsSql(policyFiles), params);
           await this.exec(sql.MARK_LAKE_PENDING_SQL, params);
           await this.exec(sql.MARK_DIMENSIONS_PENDING_SQL, params);
-          duplicateIdsInRange = toNumber((await this.rows(sql.DUPLICATE_IDS_SQL, params))[0]!.duplicates);
+          const [stored] = await this.rows(storedIdsSql(duckdbDialect, 'SELECT event_id, date_key FROM batch_winner'));
+          duplicateIdsInRange = toNumber(stored!.fact_rows) - toNumber(stored!.present);
+          batchPresent = toNumber(stored!.present);
         }
         await markReplayed(this.runner, request.replayedRejects ?? [], params);
         if (rejectFiles.length > 0) {
           const window = manifest.window;
           const read = { read_from: window ? iso(window.startMs) : null, read_to: window ? iso(window.endMs) : null };
           await this.exec(sql.insertRejectsSql(rejectFiles), { ...params, ...read });
+          if (fault('load:lose-reject')) await this.exec(sql.LOSE_ONE_REJECT_SQL, params);
+          rejected = toNumber((await this.rows(sql.storedRejectsSql(rejectFiles), params))[0]!.n);
         }
 
         const counts: LoadCounts = {
@@ -277,11 +277,11 @@ export class DuckDBWarehouse implements Warehouse {
           alreadyPresent: existing.same + existing.conflicts - replaced,
           inBatchDuplicates: stats.rows - stats.distinctIds,
           conflicts: stats.conflictingIds + existing.conflicts,
-          rejected: manifest.counts.rejected,
+          rejected,
           outOfWindow: manifest.counts.outOfWindow,
           policyRows,
         };
-        const completeness = await this.loadCompleteness(request, counts, eventFiles.length > 0, params);
+        const completeness = await this.loadCompleteness(request, counts, batchPresent);
         const checks = request.blockingChecks({ counts, duplicateIdsInRange, completeness });
         await this.insertCheckResults(request.pipeline, request.runId, checks, request.nowMs);
         failpoint('load:before-checkpoint');
@@ -290,30 +290,26 @@ export class DuckDBWarehouse implements Warehouse {
         const checkpointMoved = checksPassed && request.checkpointTo !== null;
         const loadMs = Math.round(performance.now() - loadStarted);
         await this.recordWindow(request, counts, { checksPassed, checkpointMoved, loadMs });
-        return { counts, checks, checksPassed, checkpointMoved, eventSpan, replaced };
+        const accounted = accountedRecords(counts, batchPresent);
+        return { counts, checks, checksPassed, checkpointMoved, eventSpan, replaced, accounted };
       });
     } finally {
       await this.exec(sql.DROP_BATCH_SQL); // a failed load's temp tables must not hold memory either
     }
   }
 
-  /** Window loads: the source's count against present in the window; file loads: distinct records against present. */
+  /** Window loads: the source's count against present in the window; file loads: see fileCompleteness. */
   private async loadCompleteness(
     request: LoadRequest,
     counts: LoadCounts,
-    hasEvents: boolean,
-    params: Params,
+    batchPresent: number,
   ): Promise<LoadFacts['completeness']> {
     const { window, sourceCount } = request.manifest;
     if (window && sourceCount !== null) {
       const present = await this.presentCount(request.pipeline, window.startMs, window.endMs);
       return { expected: sourceCount, present, scope: `window ${iso(window.startMs)} .. ${iso(window.endMs)}` };
     }
-    if (window) return null;
-    const loaded = hasEvents ? toNumber((await this.rows(sql.BATCH_PRESENT_SQL, params))[0]!.n) : 0;
-    const expected = counts.read - counts.inBatchDuplicates - counts.outOfWindow;
-    const files = request.manifest.sourceFiles.map((f) => f.path).join(', ');
-    return { expected, present: loaded + counts.rejected, scope: `file ${files}` };
+    return fileCompleteness(request, counts, batchPresent);
   }
 
   private async advance(request: LoadRequest, params: Params): Promise<void> {

@@ -59,18 +59,18 @@ const FACT_COLUMNS = `event_id, event_hash, event_ts, date_key, user_key, model_
 /**
  * One package's merge over work tables (`winner`, `existing`, `to_insert`):
  * de-duplicate the batch (smallest hash wins), find the events already loaded
- * (recording a different version as a conflict: first loaded wins), MERGE the
- * rest insert-only on `event_id`, add their policy rows, and count. Every read
- * of a fact table is restricted to the batch's span widened by the conflict
- * horizon (`lo_ts`, `hi_ts`), so warehouses prune partitions; the MERGE's
- * join has no OR.
+ * through the id index whatever their date (recording a different version as
+ * a conflict: first loaded wins), MERGE the rest insert-only on `event_id`,
+ * add their policy rows and their index rows, and count. Every read of a fact
+ * table is restricted to the batch's span (`lo_ts`, `hi_ts`), so warehouses
+ * prune partitions; the MERGE's join has no OR.
  */
 export interface MergeQueries {
   /** DDL creating the work tables, without parameters; runs before the transaction (Snowflake commits on DDL). */
   prepare: string[];
   /** DML to run as one transaction. */
   statements: string[];
-  /** SELECT: what the checks need (inserted, same, conflicts, policy_rows, present). */
+  /** SELECT: what the checks need (inserted, same, conflicts, policy_rows). */
   counts: string;
 }
 
@@ -100,13 +100,16 @@ SELECT * FROM ${t(staging.events)} WHERE TRUE
 QUALIFY ROW_NUMBER() OVER (PARTITION BY event_id ORDER BY event_hash, staged_row) = 1`,
       // Shapes only, read from the small staging side: no fact table is scanned (nor billed) here.
       `${create} ${existing} AS
-SELECT event_id, event_hash AS incoming_hash, event_ts AS incoming_event_ts, event_hash AS loaded_hash FROM ${winner} LIMIT 0`,
+SELECT event_id, event_hash AS incoming_hash, event_ts AS incoming_event_ts, event_hash AS loaded_hash,
+  event_ts AS loaded_ts, date_key AS loaded_date_key, 0 AS accounted FROM ${winner} LIMIT 0`,
       `${create} ${toInsert} AS SELECT * FROM ${winner} LIMIT 0`,
     ],
     statements: [
       `INSERT INTO ${existing}
-SELECT w.event_id, w.event_hash AS incoming_hash, w.event_ts AS incoming_event_ts, ANY_VALUE(f.event_hash) AS loaded_hash
-FROM ${winner} w JOIN ${t('fact_ai_event')} f ON f.event_id = w.event_id AND ${inSpan('f')}
+SELECT w.event_id, w.event_hash AS incoming_hash, w.event_ts AS incoming_event_ts, ANY_VALUE(ix.event_hash) AS loaded_hash,
+  ANY_VALUE(ix.event_ts) AS loaded_ts, ANY_VALUE(ix.date_key) AS loaded_date_key,
+  MAX(CASE WHEN ix.pipeline = ${p('pipeline')} THEN 1 ELSE 0 END) AS accounted
+FROM ${winner} w JOIN ${t('etl_event_id')} ix ON ix.event_id = w.event_id
 GROUP BY w.event_id, w.event_hash, w.event_ts`,
       `INSERT INTO ${t('etl_conflict')} (pipeline, event_id, loaded_hash, incoming_hash, run_id, detected_at, incoming_event_ts)
 SELECT ${p('pipeline')}, e.event_id, e.loaded_hash, e.incoming_hash, ${p('run_id')}, ${p('now')}, e.incoming_event_ts
@@ -136,14 +139,16 @@ WHEN NOT MATCHED THEN INSERT (${FACT_COLUMNS})
     s.was_blocked, s.latency_ms, s.input_tokens, s.output_tokens, s.total_tokens, s.cost_usd,
     s.policies_evaluated_count, s.policies_triggered_count, s.team_id, s.batch_id, s.request_source, s.metadata,
     ${p('run_id')}, ${p('now')})`,
+      `INSERT INTO ${t('etl_event_id')} (pipeline, event_id, event_hash, event_ts, date_key)
+SELECT ${p('pipeline')}, event_id, event_hash, event_ts, date_key FROM ${toInsert}`,
+      `INSERT INTO ${t('etl_event_id')} (pipeline, event_id, event_hash, event_ts, date_key)
+SELECT ${p('pipeline')}, event_id, loaded_hash, loaded_ts, loaded_date_key FROM ${existing} WHERE accounted = 0`,
       ...policies,
     ],
     counts: `SELECT (SELECT COUNT(*) FROM ${toInsert}) AS inserted,
   (SELECT ${d.countIf('loaded_hash = incoming_hash')} FROM ${existing}) AS same,
   (SELECT ${d.countIf('loaded_hash <> incoming_hash')} FROM ${existing}) AS conflicts,
-  ${hasPolicies ? `(SELECT COUNT(*) FROM ${t(staging.policies)} p JOIN ${toInsert} w ON w.staged_row = p.staged_row)` : '0'} AS policy_rows,
-  (SELECT COUNT(*) FROM ${winner} w
-   WHERE EXISTS (SELECT 1 FROM ${t('fact_ai_event')} f WHERE f.event_id = w.event_id AND ${inSpan('f')})) AS present`,
+  ${hasPolicies ? `(SELECT COUNT(*) FROM ${t(staging.policies)} p JOIN ${toInsert} w ON w.staged_row = p.staged_row)` : '0'} AS policy_rows`,
   };
 }
 
@@ -158,6 +163,13 @@ FROM ${d.table(rejectsTable)} r
 WHERE NOT EXISTS (SELECT 1 FROM ${d.table('etl_rejected_event')} e
                   WHERE e.pipeline = ${p('pipeline')} AND e.source_location = r.source_location AND e.payload_hash = r.payload_hash)
 QUALIFY ROW_NUMBER() OVER (PARTITION BY r.source_location, r.payload_hash ORDER BY r.source_ref) = 1`;
+}
+
+/** The package's quarantined records now stored (measured, so counts_balance catches a reject that went missing). */
+export function storedRejectsSql(d: CheckDialect, rejectsTable: string): string {
+  return `SELECT COUNT(*) AS n FROM ${d.table(rejectsTable)} r
+WHERE EXISTS (SELECT 1 FROM ${d.table('etl_rejected_event')} e
+              WHERE e.pipeline = ${d.param('pipeline')} AND e.source_location = r.source_location AND e.payload_hash = r.payload_hash)`;
 }
 
 /**

@@ -1,7 +1,6 @@
 import type { CheckDialect } from '../../checks/dialect.js';
-import { duplicateIdsSql, presentCountSql } from '../../checks/check-sql.js';
+import { presentCountSql, storedIdsSql } from '../../checks/check-sql.js';
 import type { ReferenceData } from '../../reference/reference-data.js';
-import { DAY_MS } from '../../util/dates.js';
 import { failpoint } from '../../util/failpoint.js';
 import { UsageError } from '../../util/errors.js';
 import type {
@@ -28,13 +27,13 @@ import {
   commitStatements,
   insertRejectsSql,
   mergeQueries,
+  storedRejectsSql,
   stagingTables,
   type StagingTables,
 } from './sql-load.js';
 import { SqlState } from './sql-state.js';
+import { accountedRecords, fileCompleteness } from '../file-completeness.js';
 
-/** As in DuckDB: how far a later version's timestamp may move and still meet its first version. */
-const CONFLICT_HORIZON_MS = 7 * DAY_MS;
 const STAR_TABLES = [
   'fact_ai_event',
   'fact_policy_evaluation',
@@ -238,7 +237,7 @@ export abstract class SqlWarehouse implements Warehouse {
           conflictingIds: Number(s!.conflicting_ids),
         };
         eventSpan = { fromMs: Number(s!.min_ts_ms), toMs: Number(s!.max_ts_ms) + 1 };
-        span = { lo: eventSpan.fromMs - CONFLICT_HORIZON_MS, hi: eventSpan.toMs + CONFLICT_HORIZON_MS };
+        span = { lo: eventSpan.fromMs, hi: eventSpan.toMs };
         await this.dims.insertInferredMembers({
           events: staging.events,
           policies: hasPolicies ? staging.policies : null,
@@ -248,7 +247,9 @@ export abstract class SqlWarehouse implements Warehouse {
         for (const sql of merge.prepare) await this.engine.run('preparing the merge', sql);
       }
       return await this.transaction(async () => {
-        let loaded = { inserted: 0, same: 0, conflicts: 0, policyRows: 0, present: 0 };
+        let loaded = { inserted: 0, same: 0, conflicts: 0, policyRows: 0 };
+        let stored = { factRows: 0, present: 0 };
+        let rejected = 0;
         if (files.events.length > 0) {
           await this.runTogether('merging the batch', merge.statements, mergeParams);
           const [row] = await this.engine.run('counting the merge', merge.counts, mergeParams);
@@ -257,8 +258,10 @@ export abstract class SqlWarehouse implements Warehouse {
             same: Number(row!.same),
             conflicts: Number(row!.conflicts),
             policyRows: Number(row!.policy_rows),
-            present: Number(row!.present),
           };
+          const ids = `SELECT event_id, date_key FROM ${this.dialect.table(staging.winner)}`;
+          const [s] = await this.query(storedIdsSql(this.dialect, ids), {});
+          stored = { factRows: Number(s!.fact_rows), present: Number(s!.present) };
         }
         if (files.rejects.length > 0) {
           const window = request.manifest.window;
@@ -267,6 +270,12 @@ export abstract class SqlWarehouse implements Warehouse {
             read_from: instant(window ? window.startMs : null),
             read_to: instant(window ? window.endMs : null),
           });
+          const [n] = await this.engine.run(
+            'counting the quarantined',
+            storedRejectsSql(this.dialect, staging.rejects),
+            base,
+          );
+          rejected = Number(n!.n);
         }
         const counts: LoadCounts = {
           read: request.manifest.counts.read,
@@ -274,34 +283,32 @@ export abstract class SqlWarehouse implements Warehouse {
           alreadyPresent: loaded.same + loaded.conflicts,
           inBatchDuplicates: stats.rows - stats.distinctIds,
           conflicts: stats.conflictingIds + loaded.conflicts,
-          rejected: request.manifest.counts.rejected,
+          rejected,
           outOfWindow: request.manifest.counts.outOfWindow,
           policyRows: loaded.policyRows,
         };
-        const duplicateIdsInRange =
-          eventSpan === null
-            ? 0
-            : Number((await this.query(duplicateIdsSql(this.dialect), { from: iso(span.lo), to: iso(span.hi) }))[0]!.n);
-        const completeness = await this.completeness(request, counts, loaded.present);
+        const duplicateIdsInRange = stored.factRows - stored.present;
+        const completeness = await this.completeness(request, counts, stored.present);
         const checks = request.blockingChecks({ counts, duplicateIdsInRange, completeness });
         await this.state.writeCheckResults(request.pipeline, request.runId, checks, request.nowMs);
         const checksPassed = !checks.some((c) => c.blocking && c.status === 'fail');
         const checkpointMoved = checksPassed && request.checkpointTo !== null;
         await this.commit(request, counts, { checksPassed, checkpointMoved, started });
-        return { counts, checks, checksPassed, checkpointMoved, eventSpan, replaced: 0 };
+        const accounted = accountedRecords(counts, stored.present);
+        return { counts, checks, checksPassed, checkpointMoved, eventSpan, replaced: 0, accounted };
       });
     } finally {
       await this.dropStaging(request, staging);
     }
   }
 
-  /** Window loads: the source's count against present in the window; file loads: distinct records against present. */
+  /** Window loads: the source's count against present in the window; file loads: see fileCompleteness. */
   private async completeness(
     request: LoadRequest,
     counts: LoadCounts,
-    present: number,
+    batchPresent: number,
   ): Promise<LoadFacts['completeness']> {
-    const { window, sourceCount, sourceFiles } = request.manifest;
+    const { window, sourceCount } = request.manifest;
     if (window && sourceCount !== null) {
       return {
         expected: sourceCount,
@@ -309,10 +316,7 @@ export abstract class SqlWarehouse implements Warehouse {
         scope: `window ${iso(window.startMs)} .. ${iso(window.endMs)}`,
       };
     }
-    if (window) return null;
-    const expected = counts.read - counts.inBatchDuplicates - counts.outOfWindow;
-    const files = sourceFiles.map((f) => f.path).join(', ');
-    return { expected, present: present + counts.rejected, scope: `file ${files}` };
+    return fileCompleteness(request, counts, batchPresent);
   }
 
   private async commit(
