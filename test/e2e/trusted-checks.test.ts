@@ -29,11 +29,11 @@ interface CheckRow {
   message: string;
 }
 
-const checkRows = (ws: Workspace, where: string) =>
-  query(
+const checkRows = async (ws: Workspace, where: string) =>
+  (await query(
     ws.warehouse,
     `SELECT pipeline, check_name, scope, status, message FROM dq_check_result WHERE ${where} ORDER BY checked_at, scope`,
-  ) as Promise<CheckRow[]>;
+  )) as unknown as CheckRow[];
 
 /** Runs statements against a warehouse file with write access (the CLI is not running). */
 async function tamper(file: string, ...statements: string[]): Promise<void> {
@@ -144,12 +144,12 @@ describe('completeness counts this pipeline only', () => {
         env,
       );
       expect(check.code).toBe(3);
-      const day = (JSON.parse(check.stdout) as { checks: CheckRow[] & { name: string }[] }).checks.find(
-        (c) => (c as unknown as { name: string }).name === 'completeness',
-      ) as unknown as { status: string; message: string };
+      const day = (
+        JSON.parse(check.stdout) as { checks: { name: string; status: string; message: string }[] }
+      ).checks.find((c) => c.name === 'completeness');
       // The replayed record is loaded and quarantined: counted once, so the two never sent remain missing.
-      expect(day.status).toBe('fail');
-      expect(day.message).toMatch(/^7 of 9 source events present .*, 2 missing$/);
+      expect(day!.status).toBe('fail');
+      expect(day!.message).toMatch(/^7 of 9 source events present .*, 2 missing$/);
     } finally {
       await api.close();
     }
