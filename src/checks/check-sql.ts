@@ -26,8 +26,9 @@ GROUP BY 1, 2`;
 }
 
 /**
- * Distinct events present in [from, to) for this pipeline (DESIGN.md decision 9): the ids it
- * accounted for (inserted, or found already loaded: the id index), or quarantined with a usable
+ * Distinct events present in [from, to) for this pipeline (DESIGN.md decision 9): the facts whose
+ * ids it accounted for (inserted, or found already loaded: the id index; a fact deleted since
+ * is missing), or quarantined with a usable
  * timestamp in the range, or quarantined without one by a read whose window overlapped the
  * range (a rejected record arrived), or a later version (kept out as a conflict) whose own time
  * is in the range. Another pipeline's facts never count.
@@ -35,18 +36,18 @@ GROUP BY 1, 2`;
 export function presentCountSql(d: CheckDialect): string {
   const ix = d.table('etl_event_id');
   const accounted = (alias: string) =>
-    `NOT EXISTS (SELECT 1 FROM ${ix} ix WHERE ix.pipeline = ${d.param('pipeline')} AND ix.event_id = ${alias}.event_id AND ${inRange(d, 'ix')})`;
+    `EXISTS (SELECT 1 FROM ${ix} ix WHERE ix.pipeline = ${d.param('pipeline')} AND ix.event_id = ${alias}.event_id AND ${inRange(d, 'ix')})`;
   return `SELECT
-  (SELECT COUNT(DISTINCT ix.event_id) FROM ${ix} ix WHERE ix.pipeline = ${d.param('pipeline')} AND ${inRange(d, 'ix')})
+  (SELECT COUNT(DISTINCT f.event_id) FROM ${d.table('fact_ai_event')} f WHERE ${inRange(d, 'f')} AND ${accounted('f')})
   + (SELECT COUNT(DISTINCT COALESCE(r.event_id, r.payload_hash)) FROM ${d.table('etl_rejected_event')} r
      WHERE r.pipeline = ${d.param('pipeline')} AND r.event_ts >= ${d.timestamp('from')} AND r.event_ts < ${d.timestamp('to')}
-       AND ${accounted('r')})
+       AND NOT ${accounted('r')})
   + (SELECT COUNT(DISTINCT r.payload_hash) FROM ${d.table('etl_rejected_event')} r
      WHERE r.pipeline = ${d.param('pipeline')} AND r.event_ts IS NULL
        AND r.read_from < ${d.timestamp('to')} AND r.read_to > ${d.timestamp('from')})
   + (SELECT COUNT(DISTINCT c.event_id) FROM ${d.table('etl_conflict')} c
      WHERE c.pipeline = ${d.param('pipeline')} AND c.incoming_event_ts >= ${d.timestamp('from')} AND c.incoming_event_ts < ${d.timestamp('to')}
-       AND ${accounted('c')}) AS present`;
+       AND NOT ${accounted('c')}) AS present`;
 }
 
 /**
