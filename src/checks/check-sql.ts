@@ -57,7 +57,7 @@ export function presentCountSql(d: CheckDialect): string {
  */
 export function storedIdsSql(d: CheckDialect, ids: string): string {
   return `WITH ids AS (${ids}),
-dates AS (SELECT ix.date_key FROM ${d.table('etl_event_id')} ix WHERE ix.event_id IN (SELECT event_id FROM ids)
+dates AS (SELECT ix.date_key FROM ${d.table('etl_event_id')} ix WHERE ${d.indexedIdIn('ix', 'SELECT event_id FROM ids')}
           UNION ALL SELECT date_key FROM ids)
 SELECT COUNT(*) AS fact_rows, COUNT(DISTINCT f.event_id) AS present FROM ${d.table('fact_ai_event')} f
 WHERE f.event_id IN (SELECT event_id FROM ids) AND f.date_key IN (SELECT date_key FROM dates)`;

@@ -3,6 +3,7 @@
  * bound as `$name` parameters; only file paths, which DuckDB cannot bind in
  * read_parquet, are literal-quoted by sqlString.
  */
+import { duckdbDialect } from '../../checks/dialect.js';
 import { sqlString } from './duckdb-connection.js';
 
 const parquetList = (files: readonly string[]) => `read_parquet([${files.map(sqlString).join(', ')}])`;
@@ -36,17 +37,26 @@ export const BATCH_STATS_SQL = `SELECT
   (SELECT epoch_ms(max(event_ts)) FROM batch_winner) AS max_ts_ms,
   (SELECT max(date_key) FROM batch_winner) AS max_date_key`;
 
+/** The dates the id index names for the batch's ids: a scan of its fixed-width id_key column only. */
+export const KNOWN_DATES_SQL = `SELECT DISTINCT ix.date_key FROM etl_event_id ix
+  WHERE ${duckdbDialect.indexedIdIn('ix', 'SELECT event_id FROM batch_winner')} ORDER BY 1`;
+
 /**
- * The batch's events already loaded, found through the id index whatever their date (decision 4):
- * the stored version's hash, time and partition, and whether this pipeline has accounted for it yet.
- * Only the index's narrow columns are scanned, never the fact table.
+ * The batch's events already loaded, whatever their date (decision 4): looked up exactly in the
+ * fact table on the dates the index named (`dates`, integers from KNOWN_DATES_SQL), so only those
+ * partitions are read; with whether this pipeline has accounted for each yet.
  */
-export const EXISTING_SQL = `CREATE OR REPLACE TEMP TABLE batch_existing AS
+export function existingSql(dates: readonly number[]): string {
+  const known = dates.length === 0 ? 'NULL' : dates.map((d) => String(Math.trunc(d))).join(', ');
+  return `CREATE OR REPLACE TEMP TABLE batch_existing AS
   SELECT w.event_id, w.event_hash AS incoming_hash, w.event_ts AS incoming_event_ts,
-         any_value(ix.event_hash) AS loaded_hash, any_value(ix.event_ts) AS loaded_ts,
-         any_value(ix.date_key) AS loaded_date_key, bool_or(ix.pipeline = $pipeline) AS accounted
-  FROM batch_winner w JOIN etl_event_id ix ON ix.event_id = w.event_id
+         any_value(f.event_hash) AS loaded_hash, any_value(f.event_ts) AS loaded_ts,
+         any_value(f.date_key) AS loaded_date_key,
+         EXISTS (SELECT 1 FROM etl_event_id ix WHERE ix.pipeline = $pipeline AND ix.date_key IN (${known})
+                 AND ix.event_id = w.event_id) AS accounted
+  FROM batch_winner w JOIN fact_ai_event f ON f.event_id = w.event_id AND f.date_key IN (${known})
   GROUP BY w.event_id, w.event_hash, w.event_ts`;
+}
 
 export const RECORD_CONFLICTS_SQL = `INSERT INTO etl_conflict
   SELECT $pipeline, event_id, loaded_hash, incoming_hash, $run_id, $now::TIMESTAMPTZ, incoming_event_ts, 'kept_first'
@@ -73,7 +83,7 @@ export const REPLACE_CHANGED_SQL = [
     WHERE date_key IN (SELECT loaded_date_key FROM batch_changed) AND event_id IN (SELECT event_id FROM batch_changed)`,
   `DELETE FROM fact_ai_event
     WHERE date_key IN (SELECT loaded_date_key FROM batch_changed) AND event_id IN (SELECT event_id FROM batch_changed)`,
-  `UPDATE etl_event_id ix SET event_hash = w.event_hash, event_ts = w.event_ts, date_key = w.date_key
+  `UPDATE etl_event_id ix SET event_ts = w.event_ts, date_key = w.date_key
     FROM batch_winner w WHERE w.event_id = ix.event_id AND ix.event_id IN (SELECT event_id FROM batch_changed)`,
   `DELETE FROM etl_event_id WHERE pipeline = $pipeline AND event_id IN (SELECT event_id FROM batch_changed)`,
 ];
@@ -131,11 +141,11 @@ export const INSERT_FACTS_SQL = `INSERT INTO fact_ai_event
 
 /** The inserted events enter the id index as this pipeline's. */
 export const INDEX_INSERTED_SQL = `INSERT INTO etl_event_id
-  SELECT $pipeline, event_id, event_hash, event_ts, date_key FROM to_insert_keyed`;
+  SELECT md5_number_lower(event_id), $pipeline, event_id, event_ts, date_key FROM to_insert_keyed`;
 
 /** Events another pipeline (or an earlier version of the index) loaded: now accounted for by this one too. */
 export const INDEX_PRESENT_SQL = `INSERT INTO etl_event_id
-  SELECT $pipeline, event_id, loaded_hash, loaded_ts, loaded_date_key FROM batch_existing WHERE NOT accounted`;
+  SELECT md5_number_lower(event_id), $pipeline, event_id, loaded_ts, loaded_date_key FROM batch_existing WHERE NOT accounted`;
 
 /** A fault for the check tests (AETL_FAULT=load:lose-insert): one fact the load should insert goes missing. */
 export const LOSE_ONE_INSERT_SQL = `DELETE FROM to_insert_keyed WHERE staged_row = (SELECT min(staged_row) FROM to_insert_keyed)`;

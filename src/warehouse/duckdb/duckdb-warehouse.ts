@@ -230,7 +230,8 @@ export class DuckDBWarehouse implements Warehouse {
             conflictingIds: toNumber(s.conflicting_ids),
           };
           eventSpan = { fromMs: toNumber(s.min_ts_ms), toMs: toNumber(s.max_ts_ms) + 1 };
-          await this.exec(sql.EXISTING_SQL, params);
+          const dates = (await this.rows(sql.KNOWN_DATES_SQL)).map((r) => toNumber(r.date_key));
+          await this.exec(sql.existingSql(dates), params);
           const e = (
             await this.rows(
               'SELECT count(*) FILTER (WHERE loaded_hash = incoming_hash) AS same, count(*) FILTER (WHERE loaded_hash <> incoming_hash) AS conflicts FROM batch_existing',
