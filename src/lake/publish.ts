@@ -1,7 +1,8 @@
-import { mkdirSync, renameSync, rmSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../log/logger.js';
+import { renameDurably } from '../util/durable-write.js';
 import { failpoint } from '../util/failpoint.js';
 import { pathInside } from '../util/safe-path.js';
 import type { LakePartition, Warehouse } from '../warehouse/warehouse.js';
@@ -22,8 +23,10 @@ export function partitionFile(lakePath: string, partition: LakePartition): strin
  * Rewrites every partition the warehouse marked as pending (DESIGN.md
  * decision 2): the whole partition, already deduplicated in the warehouse, is
  * written under `<lake>/.tmp` and renamed over the old file, so a reader sees
- * the old or the new partition, never half of one. Idempotent: a crash
- * between rename and clearing the mark only means the same file is written again.
+ * the old or the new partition, never half of one; synced to disk before the
+ * mark is cleared, so a power loss cannot leave an empty file marked done.
+ * Idempotent: a crash between rename and clearing the mark only means the
+ * same file is written again.
  */
 export async function publishPendingLake(
   warehouse: Warehouse,
@@ -42,8 +45,7 @@ export async function publishPendingLake(
     const tmp = join(tmpDir, `${randomUUID()}.parquet`);
     await warehouse.exportLakePartition(partition, tmp);
     failpoint('lake:after-export');
-    mkdirSync(join(target, '..'), { recursive: true });
-    renameSync(tmp, target);
+    renameDurably(tmp, target);
     failpoint('lake:after-rename');
     await warehouse.clearLakePending(pipeline, partition);
   }

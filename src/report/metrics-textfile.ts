@@ -1,4 +1,5 @@
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { writeFileDurably } from '../util/durable-write.js';
 import type { CheckResult, LoadCounts } from '../warehouse/warehouse.js';
 
 /** What one finished command reports to node_exporter's textfile collector. */
@@ -105,7 +106,5 @@ export function writeMetricsTextfile(path: string, run: RunMetrics): void {
     const value = Date.parse(run.checkpoint) / 1000;
     samples.push({ name: 'aetl_checkpoint_timestamp_seconds', labels: pipelineOnly, value });
   }
-  const temporary = `${path}.${process.pid}.tmp`;
-  writeFileSync(temporary, render([...kept, ...samples]));
-  renameSync(temporary, path);
+  writeFileDurably(path, render([...kept, ...samples]));
 }

@@ -1,5 +1,5 @@
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { writeFileDurably } from '../util/durable-write.js';
 
 /**
  * When each scheduled job last fired, kept in a small file beside the
@@ -30,12 +30,9 @@ export class ScheduleState {
 
   recordFire(job: string, atMs: number): void {
     this.lastFired[job] = atMs;
-    mkdirSync(dirname(this.file), { recursive: true });
-    const tmp = `${this.file}.tmp`;
     const lastFired = Object.fromEntries(
       Object.entries(this.lastFired).map(([name, ms]) => [name, new Date(ms).toISOString()]),
     );
-    writeFileSync(tmp, `${JSON.stringify({ last_fired: lastFired }, null, 2)}\n`);
-    renameSync(tmp, this.file);
+    writeFileDurably(this.file, `${JSON.stringify({ last_fired: lastFired }, null, 2)}\n`);
   }
 }

@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { createGunzip } from 'node:zlib';
 import { isUtf8 } from 'node:buffer';
 import { isAbsolute, resolve } from 'node:path';
-import type { Readable } from 'node:stream';
+import { pipeline, type Readable } from 'node:stream';
 import { glob, isDynamicPattern } from 'tinyglobby';
 import { parse as parseCsv } from 'csv-parse';
 import streamArray from 'stream-json/streamers/stream-array.js';
@@ -67,14 +67,22 @@ async function describeFile(path: string): Promise<SourceFile> {
   return { path, size, sha256: hash.digest('hex') };
 }
 
-/** gzip is recognised by its magic bytes, not trusted from the file name. */
+/**
+ * gzip is recognised by its magic bytes, not trusted from the file name.
+ * Destroying the returned stream closes the file: `pipeline`, unlike `pipe`,
+ * destroys the file stream when the decoder is destroyed.
+ */
 async function openDecoded(path: string): Promise<Readable> {
   const handle = await open(path, 'r');
   const magic = Buffer.alloc(2);
-  await handle.read(magic, 0, 2, 0);
-  await handle.close();
+  try {
+    await handle.read(magic, 0, 2, 0);
+  } finally {
+    await handle.close();
+  }
   const raw = createReadStream(path);
-  return magic[0] === 0x1f && magic[1] === 0x8b ? raw.pipe(createGunzip()) : raw;
+  // Errors reach the reader through the decoder, which the pipeline destroys with them.
+  return magic[0] === 0x1f && magic[1] === 0x8b ? pipeline(raw, createGunzip(), () => undefined) : raw;
 }
 
 /** The reader's own count of the records it found, apart from what later stages count (file completeness). */
@@ -242,5 +250,9 @@ export async function* readSourceFile(
     throw new UnreadableFileError(
       `${path}: cannot be read to its end (${format ?? 'unknown format'}): ${(error as Error).message}`,
     );
+  } finally {
+    // A consumer that stops early (break, throw, a stop request) or a parse error leaves the
+    // file open otherwise: the CSV and JSON parsers are piped from it and do not close it.
+    input.destroy();
   }
 }

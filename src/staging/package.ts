@@ -88,7 +88,10 @@ export interface PackageManifest {
 
 const MANIFEST = 'manifest.json';
 
-/** Written last and atomically: a package without a manifest is incomplete and is redone. */
+/**
+ * Written last and atomically: a package without a manifest is incomplete and is redone.
+ * Not synced to disk (unlike the lake): every run first removes the staging folder, so no package outlives a crash.
+ */
 export function writeManifest(dir: string, manifest: PackageManifest): void {
   const tmp = join(dir, `${MANIFEST}.tmp`);
   writeFileSync(tmp, JSON.stringify(manifest, null, 2));

@@ -1,4 +1,5 @@
-import { chmodSync, renameSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, rmSync, statSync } from 'node:fs';
+import { renameDurably } from '../../util/durable-write.js';
 import { openDuckDB, sqlString, SqlRunner, type DuckDBSettings } from './duckdb-connection.js';
 
 /**
@@ -26,5 +27,5 @@ export async function compactDuckDBFile(path: string, settings: DuckDBSettings):
   // A WAL of the old file must never be replayed onto the new one (a clean close leaves none).
   rmSync(`${path}.wal`, { force: true });
   chmodSync(fresh, statSync(path).mode); // whoever could not read the old file cannot read the new one
-  renameSync(fresh, path);
+  renameDurably(fresh, path);
 }

@@ -1,6 +1,6 @@
-import { mkdirSync, renameSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { isoDay, isoDayOfKey } from '../../util/dates.js';
+import { mkdirDurably, renameDurably } from '../../util/durable-write.js';
 import { pathInside } from '../../util/safe-path.js';
 import type { RetentionItem } from '../warehouse.js';
 import { iso, sqlString, toNumber, type Params, type SqlRunner } from './duckdb-connection.js';
@@ -71,14 +71,14 @@ export async function applyRetention(
       const partition = item.eventDate === null ? `before=${isoDay(context.cutoffMs)}` : `event_date=${item.eventDate}`;
       // Named by run: a later retention of the same date (late rows) adds a file, never overwrites one.
       archivedTo = pathInside(context.archiveDir, item.table, partition, `${context.runId}.parquet`);
-      mkdirSync(dirname(archivedTo), { recursive: true });
+      mkdirDurably(dirname(archivedTo));
       const where = whereOf(item);
       const tmp = `${archivedTo}.tmp`;
       await runner.exec(
         `COPY (SELECT * FROM ${item.table} WHERE ${where.sql}) TO ${sqlString(tmp)} (FORMAT parquet, COMPRESSION zstd)`,
         { ...base, ...where.params },
       );
-      renameSync(tmp, archivedTo);
+      renameDurably(tmp, archivedTo);
     }
     done.push({ ...item, archivedTo });
   }
