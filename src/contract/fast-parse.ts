@@ -1,4 +1,4 @@
-import { COLUMN_RANGES, rangeProblem, type ColumnRange } from './ranges.js';
+import { COLUMN_RANGES, numberFromText, rangeProblem, type ColumnRange } from './ranges.js';
 import { parseCostMicros, parseInstantMicros } from './scalars.js';
 import { CONTROL_CHARACTER, MAX_POLICIES, type ShapeA, type ShapeB } from './schemas.js';
 
@@ -13,8 +13,6 @@ import { CONTROL_CHARACTER, MAX_POLICIES, type ShapeA, type ShapeB } from './sch
  */
 export type ParsedEvent = ShapeA & Partial<ShapeB>;
 
-const INTEGER_TEXT = /^-?\d+$/;
-const NUMBER_TEXT = /^-?\d+(\.\d+)?$/;
 const DECISIONS = new Map<unknown, ParsedEvent['decision']>([
   ['allow', 'allow'],
   ['allowed', 'allow'],
@@ -45,10 +43,7 @@ function optionalText(value: unknown): Maybe<string | null | undefined> {
 
 /** A number (maybe given as text) that fits its column, as zod's columnNumber judges it. */
 function columnNumber(value: unknown, range: ColumnRange): Maybe<number> {
-  const n =
-    typeof value === 'string' && (range.integer ? INTEGER_TEXT : NUMBER_TEXT).test(value.trim())
-      ? Number(value)
-      : value;
+  const n = numberFromText(value, range);
   return typeof n === 'number' && rangeProblem(range, n) === undefined ? n : DECLINE;
 }
 

@@ -33,6 +33,16 @@ export const COLUMN_RANGES = {
   policies_triggered_count: INT32,
 } as const satisfies Record<string, ColumnRange>;
 
+const INTEGER_TEXT = /^-?\d+$/;
+const NUMBER_TEXT = /^-?\d+(\.\d+)?$/;
+
+/** Numbers may arrive as text (CSV exports): such text as a number, anything else as it is. */
+export function numberFromText(value: unknown, range: ColumnRange): unknown {
+  return typeof value === 'string' && (range.integer ? INTEGER_TEXT : NUMBER_TEXT).test(value.trim())
+    ? Number(value)
+    : value;
+}
+
 /** Why a number does not fit its column, or undefined when it does. */
 export function rangeProblem(range: ColumnRange, value: number): string | undefined {
   const fits =

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { COLUMN_RANGES, COST_RANGE_TEXT, rangeProblem, type ColumnRange } from './ranges.js';
+import { COLUMN_RANGES, COST_RANGE_TEXT, numberFromText, rangeProblem, type ColumnRange } from './ranges.js';
 import { parseCostMicros, parseInstant } from './scalars.js';
 
 /**
@@ -7,14 +7,11 @@ import { parseCostMicros, parseInstant } from './scalars.js';
  * contract"). zod is the authority for what a valid record is and for the
  * reject reasons. Numbers may arrive as text (CSV exports, shape B's cost).
  */
-const integerText = /^-?\d+$/;
-const numberText = /^-?\d+(\.\d+)?$/;
 
 /** A number (maybe given as text) that must fit its column (ranges.ts). */
 function columnNumber(range: ColumnRange) {
-  const textForm = range.integer ? integerText : numberText;
   return z.preprocess(
-    (v) => (typeof v === 'string' && textForm.test(v.trim()) ? Number(v) : v),
+    (v) => numberFromText(v, range),
     z.number().superRefine((n, ctx) => {
       const problem = rangeProblem(range, n);
       if (problem) ctx.addIssue({ code: 'custom', message: problem });
