@@ -5,7 +5,11 @@ import { scheduleSchema } from './schedule-schema.js';
 import type { PrivacyRules } from '../contract/privacy.js';
 import { DECISIONS } from '../contract/event.js';
 import { ACCEPTED_DECISIONS } from '../contract/schemas.js';
+import { DEFAULT_PLAUSIBLE_AHEAD_MS, DEFAULT_PLAUSIBLE_FROM_MS, type PlausibleRange } from '../contract/ranges.js';
+import { parseInstantMicros } from '../contract/scalars.js';
+import { ConfigError } from '../util/errors.js';
 import { byteSize, duration } from './duration-schema.js';
+import { parseDuration } from './duration.js';
 
 const isoInstant = z.iso.datetime({ offset: true }).transform((text) => new Date(text));
 
@@ -189,6 +193,47 @@ const privacy = z
     }
   });
 
+const EARLIEST_BOUND_MS = Date.UTC(1900, 0, 1); // every dimension's first version starts here
+const LATEST_BOUND_MS = Date.UTC(10_000, 0, 1); // BigQuery's TIMESTAMP ends with year 9999
+const MAX_OFFSET_MS = 3650 * 86_400_000;
+const FROM_NOW = /^now\s*([+-])\s*(\S+)$/;
+
+/** A bound of `contract.plausible_range`: a date or ISO instant, or `now+1d` / `now-30d` (the run's clock). */
+const plausibleBound = z.string().transform((text, ctx): { atMs: number } | { fromNowMs: number } => {
+  const relative = FROM_NOW.exec(text.trim());
+  if (relative) {
+    const ms = parseDuration(relative[2]!);
+    if (ms === undefined || ms > MAX_OFFSET_MS) {
+      ctx.addIssue({ code: 'custom', message: `expected now+<duration> or now-<duration> up to 3650d, got "${text}"` });
+      return z.NEVER;
+    }
+    return { fromNowMs: relative[1] === '-' ? -ms : ms };
+  }
+  const day = /^\d{4}-\d{2}-\d{2}$/.test(text.trim());
+  const us = parseInstantMicros(day ? `${text.trim()}T00:00:00Z` : text.trim());
+  if (us === undefined || us / 1000 < EARLIEST_BOUND_MS || us / 1000 >= LATEST_BOUND_MS) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `expected a date or ISO instant from 1900-01-01 to 9999-12-31, or now+<duration>, got "${text}"`,
+    });
+    return z.NEVER;
+  }
+  return { atMs: us / 1000 };
+});
+
+const plausibleRangeSchema = z
+  .strictObject({
+    /** The earliest event time accepted (inclusive). */
+    from: plausibleBound.default({ atMs: DEFAULT_PLAUSIBLE_FROM_MS }),
+    /** The end of accepted event times (exclusive): `now+1d` tolerates gateway clocks running ahead. */
+    to: plausibleBound.default({ fromNowMs: DEFAULT_PLAUSIBLE_AHEAD_MS }),
+  })
+  .superRefine((value, ctx) => {
+    if ('atMs' in value.from && 'atMs' in value.to && value.from.atMs >= value.to.atMs) {
+      ctx.addIssue({ code: 'custom', path: ['to'], message: 'must be after contract.plausible_range.from' });
+    }
+  });
+
 export const configSchema = z.strictObject({
   pipeline: z
     .strictObject({ name: z.string().regex(/^[a-z][a-z0-9_]{0,62}$/, 'lower-case letters, digits and _') })
@@ -242,8 +287,10 @@ export const configSchema = z.strictObject({
           }
         })
         .default({}),
+      /** Event times outside [from, to) are rejects (DESIGN.md decision 21): no year 0001 or 9999 is stored. */
+      plausible_range: plausibleRangeSchema.prefault({}),
     })
-    .default({ decision_aliases: {} }),
+    .prefault({}),
 });
 
 export type Config = z.infer<typeof configSchema>;
@@ -252,6 +299,19 @@ export type Config = z.infer<typeof configSchema>;
 export function privacyRules(config: Config): PrivacyRules {
   const p = config.privacy;
   return { pseudonymKey: p.pseudonymize_users ? p.key! : null, dropMetadataKeys: p.drop_metadata_keys };
+}
+/** `contract.plausible_range` at the run's clock; an empty range (a fixed `from` after `now+…`) is a config error. */
+export function plausibleRange(config: Config, nowMs: number): PlausibleRange {
+  const at = (bound: { atMs: number } | { fromNowMs: number }) =>
+    'atMs' in bound ? bound.atMs : nowMs + bound.fromNowMs;
+  const range = { fromMs: at(config.contract.plausible_range.from), toMs: at(config.contract.plausible_range.to) };
+  if (range.fromMs >= range.toMs) {
+    const iso = (ms: number) => new Date(ms).toISOString();
+    throw new ConfigError(
+      `contract.plausible_range: from (${iso(range.fromMs)}) is not before to (${iso(range.toMs)}) at this run's clock`,
+    );
+  }
+  return range;
 }
 export type SimulatorSettings = z.infer<typeof simulatorSettings>;
 export type SimulatorFaults = z.infer<typeof simulatorFaults>;

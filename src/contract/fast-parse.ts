@@ -1,5 +1,6 @@
+import { COLUMN_RANGES, numberFromText, rangeProblem, type ColumnRange } from './ranges.js';
 import { parseCostMicros, parseInstantMicros } from './scalars.js';
-import { CONTROL_CHARACTER, type ShapeA, type ShapeB } from './schemas.js';
+import { CONTROL_CHARACTER, MAX_POLICIES, type ShapeA, type ShapeB } from './schemas.js';
 
 /**
  * A hand-written pass over the common, valid record that yields exactly what
@@ -12,8 +13,6 @@ import { CONTROL_CHARACTER, type ShapeA, type ShapeB } from './schemas.js';
  */
 export type ParsedEvent = ShapeA & Partial<ShapeB>;
 
-const INTEGER_TEXT = /^-?\d+$/;
-const NUMBER_TEXT = /^-?\d+(\.\d+)?$/;
 const DECISIONS = new Map<unknown, ParsedEvent['decision']>([
   ['allow', 'allow'],
   ['allowed', 'allow'],
@@ -26,7 +25,6 @@ const DECISIONS = new Map<unknown, ParsedEvent['decision']>([
 ]);
 const MAX_TEXT = 1024;
 const MAX_ID = 256;
-const MAX_POLICIES = 1000;
 const OPTIONAL_TEXT_FIELDS = ['gateway_id', 'provider', 'model', 'team_id', 'request_source', 'batch_id'] as const;
 
 /** Marks "not sure: ask zod". */
@@ -43,15 +41,14 @@ function optionalText(value: unknown): Maybe<string | null | undefined> {
   return value === null || value === undefined ? value : text(value);
 }
 
-function count(value: unknown): Maybe<number> {
-  const n = typeof value === 'string' && INTEGER_TEXT.test(value.trim()) ? Number(value) : value;
-  return typeof n === 'number' && Number.isSafeInteger(n) && n >= 0 ? n : DECLINE;
+/** A number (maybe given as text) that fits its column, as zod's columnNumber judges it. */
+function columnNumber(value: unknown, range: ColumnRange): Maybe<number> {
+  const n = numberFromText(value, range);
+  return typeof n === 'number' && rangeProblem(range, n) === undefined ? n : DECLINE;
 }
 
-function nonNegative(value: unknown): Maybe<number | null | undefined> {
-  if (value === null || value === undefined) return value;
-  const n = typeof value === 'string' && NUMBER_TEXT.test(value.trim()) ? Number(value) : value;
-  return typeof n === 'number' && Number.isFinite(n) && n >= 0 ? n : DECLINE;
+function optionalNumber(value: unknown, range: ColumnRange): Maybe<number | null | undefined> {
+  return value === null || value === undefined ? value : columnNumber(value, range);
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
@@ -72,14 +69,11 @@ function policies(value: unknown): Maybe<ParsedEvent['policies_evaluated']> {
     if (!isPlainObject(entry)) return DECLINE;
     const name = text(entry.name);
     const result = text(entry.result);
-    const latency = nonNegative(entry.latency_ms);
-    const entities =
-      entry.entities_found === null || entry.entities_found === undefined
-        ? entry.entities_found
-        : count(entry.entities_found);
+    const latency = optionalNumber(entry.latency_ms, COLUMN_RANGES.latency_ms);
+    const entities = optionalNumber(entry.entities_found, COLUMN_RANGES.entities_found);
     if (name === DECLINE || result === DECLINE || latency === DECLINE || entities === DECLINE) return DECLINE;
     // Only the fields normalisation reads: zod would also pass the others through, unread.
-    out.push({ name, result, latency_ms: latency, entities_found: entities as number | null | undefined });
+    out.push({ name, result, latency_ms: latency, entities_found: entities });
   }
   return out;
 }
@@ -108,9 +102,9 @@ export function fastParse(record: Record<string, unknown>, shapeA: boolean): Par
   const id = text(record.id, MAX_ID);
   const timestamp = typeof record.timestamp === 'string' ? parseInstantMicros(record.timestamp.trim()) : undefined;
   const decision = DECISIONS.get(record.decision);
-  const inputTokens = count(record.input_tokens);
-  const outputTokens = count(record.output_tokens);
-  const latency = nonNegative(record.latency_ms);
+  const inputTokens = columnNumber(record.input_tokens, COLUMN_RANGES.input_tokens);
+  const outputTokens = columnNumber(record.output_tokens, COLUMN_RANGES.output_tokens);
+  const latency = optionalNumber(record.latency_ms, COLUMN_RANGES.latency_ms);
   const evaluated = policies(record.policies_evaluated);
   const triggered = names(record.policies_triggered);
   const metadata = record.metadata;
@@ -122,6 +116,7 @@ export function fastParse(record: Record<string, unknown>, shapeA: boolean): Par
     decision === undefined ||
     inputTokens === DECLINE ||
     outputTokens === DECLINE ||
+    rangeProblem(COLUMN_RANGES.total_tokens, inputTokens + outputTokens) !== undefined ||
     latency === DECLINE ||
     evaluated === DECLINE ||
     triggered === DECLINE ||

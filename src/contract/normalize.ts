@@ -1,7 +1,9 @@
 import type { z } from 'zod';
 import type { CanonicalEvent, Decision, PolicyEvaluation, RejectReason } from './event.js';
 import { fastParse, type ParsedEvent } from './fast-parse.js';
+import { defaultPlausibleRange, implausibleInstant, type PlausibleRange } from './ranges.js';
 import { KNOWN_FIELDS, shapeA, shapeB, type ShapeA } from './schemas.js';
+import { nowMs } from '../util/clock.js';
 
 export type NormalizeResult =
   { ok: true; event: CanonicalEvent; driftFields: string[] } | { ok: false; reasons: RejectReason[] };
@@ -82,17 +84,23 @@ export function normalizeRecord(
   raw: unknown,
   useFastPath = true,
   decisionAliases: DecisionAliases = {},
+  plausibleRange: PlausibleRange = defaultPlausibleRange(nowMs()),
 ): NormalizeResult {
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
     return { ok: false, reasons: [{ path: '(record)', message: 'expected a JSON object' }] };
   }
   const record = withDecisionAlias(raw as Record<string, unknown>, decisionAliases);
   const isA = isShapeA(record);
-  const fast = useFastPath ? fastParse(record, isA) : undefined;
-  if (fast) return canonical(record, fast);
-  const parsed = isA ? shapeA.safeParse(record) : shapeB.safeParse(record);
-  if (!parsed.success) return { ok: false, reasons: reasonsOf(parsed.error) };
-  return canonical(record, parsed.data as ParsedEvent);
+  let value = useFastPath ? fastParse(record, isA) : undefined;
+  if (!value) {
+    const parsed = isA ? shapeA.safeParse(record) : shapeB.safeParse(record);
+    if (!parsed.success) return { ok: false, reasons: reasonsOf(parsed.error) };
+    value = parsed.data as ParsedEvent;
+  }
+  // Judged after either path, against the run's clock (the schemas are fixed; the range is configured).
+  const implausible = implausibleInstant(value.timestamp, plausibleRange);
+  if (implausible) return { ok: false, reasons: [implausible] };
+  return canonical(record, value);
 }
 
 function canonical(record: Record<string, unknown>, value: ParsedEvent): NormalizeResult {

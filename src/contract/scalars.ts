@@ -1,3 +1,5 @@
+import { MAX_COST_MICROS } from './ranges.js';
+
 /**
  * Exact parsing of the two scalars whose float handling would lose data:
  * ISO-8601 instants (kept to the microsecond) and decimal costs (kept to the
@@ -5,10 +7,10 @@
  */
 const ISO_INSTANT = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:[.,](\d{1,9}))?(Z|z|[+-]\d{2}:?\d{2})?$/;
 
-/** Epoch microseconds, or undefined when the text is not an ISO instant. No offset means UTC. */
-export function parseInstantMicros(text: string): number | undefined {
+/** Epoch microseconds, or why the text is not a possible ISO instant. No offset means UTC. */
+export function parseInstant(text: string): { micros: number } | { problem: string } {
   const m = ISO_INSTANT.exec(text);
-  if (!m) return undefined;
+  if (!m) return { problem: `not an ISO-8601 timestamp: "${text.slice(0, 40)}"` };
   const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number) as [
     number,
     number,
@@ -17,25 +19,33 @@ export function parseInstantMicros(text: string): number | undefined {
     number,
     number,
   ];
-  const ms = Date.UTC(year, month - 1, day, hour, minute, second);
-  const check = new Date(ms);
-  // Date.UTC rolls 2026-02-30 over to March: such a date is invalid, not "close enough".
-  if (check.getUTCDate() !== day || check.getUTCMonth() !== month - 1 || hour > 23 || minute > 59 || second > 59) {
-    return undefined;
+  // setUTCFullYear, not Date.UTC: Date.UTC maps years 0-99 to 1900-1999 (0001 would become 1901).
+  const date = new Date(0);
+  date.setUTCFullYear(year, month - 1, day);
+  // A rolled-over day (2026-02-30 becomes March 2) is invalid, not "close enough".
+  if (date.getUTCDate() !== day || date.getUTCMonth() !== month - 1 || hour > 23 || minute > 59 || second > 59) {
+    return { problem: `not a calendar date and time: "${text.slice(0, 40)}"` };
   }
   const fraction = (m[7] ?? '').padEnd(6, '0').slice(0, 6);
   let offsetMinutes = 0;
   const zone = m[8];
   if (zone && zone !== 'Z' && zone !== 'z') {
     const digits = zone.replace(':', '');
-    const sign = digits.startsWith('-') ? -1 : 1;
-    offsetMinutes = sign * (Number(digits.slice(1, 3)) * 60 + Number(digits.slice(3, 5)));
+    const hours = Number(digits.slice(1, 3));
+    const minutes = Number(digits.slice(3, 5));
+    if (hours > 23 || minutes > 59) return { problem: `impossible UTC offset "${zone}" (hours 0-23, minutes 0-59)` };
+    offsetMinutes = (digits.startsWith('-') ? -1 : 1) * (hours * 60 + minutes);
   }
-  return (ms - offsetMinutes * 60_000) * 1000 + Number(fraction);
+  const ms = date.getTime() + ((hour * 60 + minute - offsetMinutes) * 60 + second) * 1000;
+  return { micros: ms * 1000 + Number(fraction) };
+}
+
+export function parseInstantMicros(text: string): number | undefined {
+  const parsed = parseInstant(text);
+  return 'micros' in parsed ? parsed.micros : undefined;
 }
 
 const DECIMAL = /^(\d+)(?:\.(\d+))?$/;
-export const MAX_COST_MICROS = 10n ** 18n - 1n;
 
 /**
  * Millionths from a non-negative decimal given as text or a JSON number.

@@ -177,7 +177,7 @@ export async function dryRun(
     const summary = (db = await summarizer(warehouse, config));
     let seq = 0;
     const erasedSubjects = (await warehouse?.erasedSubjects()) ?? [];
-    const context: ExtractContext = { config, runId, stagingRoot, stop, nextSeq: () => ++seq, erasedSubjects };
+    const context: ExtractContext = { config, runId, stagingRoot, stop, nextSeq: () => ++seq, erasedSubjects, nowMs };
     const take = async (pkg: ExtractedPackage, window: TimeWindow | null, file: string | null) => {
       await summarize(summary, pkg, days, reasons);
       rmSync(pkg.dir, { recursive: true, force: true });

@@ -1,7 +1,7 @@
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { blockingChecks } from '../checks/blocking.js';
-import { privacyRules } from '../config/schema.js';
+import { plausibleRange, privacyRules } from '../config/schema.js';
 import type { ValidationRules } from '../staging/validate-batch.js';
 import { publishPendingLake } from '../lake/publish.js';
 import type { RecordTally, SourceFile } from '../source/files.js';
@@ -38,11 +38,14 @@ export interface PackageSource {
 }
 
 /** What extraction needs of a session: a dry run extracts with no warehouse to write to. */
-export type ExtractContext = Pick<Session, 'config' | 'runId' | 'stagingRoot' | 'stop' | 'nextSeq' | 'erasedSubjects'>;
+export type ExtractContext = Pick<
+  Session,
+  'config' | 'runId' | 'stagingRoot' | 'stop' | 'nextSeq' | 'erasedSubjects' | 'nowMs'
+>;
 
 /** What validation needs from the config and the warehouse, for records read in `window` (null: no clipping). */
 export function validationRules(
-  context: Pick<ExtractContext, 'config' | 'erasedSubjects'>,
+  context: Pick<ExtractContext, 'config' | 'erasedSubjects' | 'nowMs'>,
   window: TimeWindow | null,
 ): ValidationRules {
   const { config } = context;
@@ -55,6 +58,7 @@ export function validationRules(
       erasureKey: config.privacy.key ?? null,
     },
     decisionAliases: config.contract.decision_aliases,
+    plausibleRange: plausibleRange(config, context.nowMs),
   };
 }
 

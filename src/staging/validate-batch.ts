@@ -1,5 +1,6 @@
 import { eventHash, sha256Hex, stableStringify } from '../contract/hash.js';
 import { normalizeRecord, type DecisionAliases } from '../contract/normalize.js';
+import { defaultPlausibleRange, implausibleInstant, type PlausibleRange } from '../contract/ranges.js';
 import { parseInstantMicros } from '../contract/scalars.js';
 import { KEPT_BYTES, oversizedMessage, type CanonicalEvent, type RejectReason } from '../contract/event.js';
 import {
@@ -13,6 +14,7 @@ import {
 } from '../contract/privacy.js';
 import type { RawRecord } from '../source/source.js';
 import type { TimeWindow } from '../state/window.js';
+import { nowMs } from '../util/clock.js';
 import { dateKeyOf } from '../util/dates.js';
 import { jsonType, type DriftCounts, type ExtractCounts } from './package.js';
 
@@ -26,6 +28,8 @@ export interface ValidationRules {
   privacy: PrivacyRules;
   /** `contract.decision_aliases`: new vendor decision values accepted as canonical ones. */
   decisionAliases: DecisionAliases;
+  /** `contract.plausible_range` at the run's clock: event times outside it are rejects (default: its default). */
+  plausibleRange?: PlausibleRange;
 }
 
 /** Deeper than any event has reason to be, shallow enough that nothing downstream recurses far. */
@@ -151,10 +155,12 @@ function payloadOf(record: Parsed, raw: RawRecord, privacy: PrivacyRules, suspec
   }
 }
 
-function rejectRow(record: Parsed, text: string, reasons: RejectReason[]): StagedValue[] {
-  // What a rejected record still tells: its id and its event time, when they are usable.
+function rejectRow(record: Parsed, text: string, reasons: RejectReason[], plausible: PlausibleRange): StagedValue[] {
+  // What a rejected record still tells: its id and its event time, when they are usable. An implausible
+  // time is not (year 0001 at -01:00 is no TIMESTAMP at all on BigQuery): the read window stands for it.
   const timestamp = fieldOf(record, 'timestamp');
-  const tsUs = timestamp === null ? undefined : parseInstantMicros(timestamp);
+  let tsUs = timestamp === null ? undefined : parseInstantMicros(timestamp.trim());
+  if (tsUs !== undefined && implausibleInstant(tsUs, plausible)) tsUs = undefined;
   return [
     record.location.source,
     record.location.ref,
@@ -198,6 +204,7 @@ function eventRow(event: CanonicalEvent): StagedValue[] {
  */
 export function validateBatch(records: readonly RawRecord[], rules: ValidationRules): ValidatedBatch {
   const { window, maxRecordBytes, privacy, decisionAliases } = rules;
+  const plausibleRange = rules.plausibleRange ?? defaultPlausibleRange(nowMs());
   const batch: ValidatedBatch = {
     events: [],
     policies: [],
@@ -211,7 +218,7 @@ export function validateBatch(records: readonly RawRecord[], rules: ValidationRu
     const record = parsed(raw);
     const reject = (reasons: RejectReason[], text = payloadOf(record, raw, privacy)) => {
       counts.rejected++;
-      batch.rejects.push(rejectRow(record, text, reasons));
+      batch.rejects.push(rejectRow(record, text, reasons, plausibleRange));
     };
     if (record.kind === 'unparseable') {
       reject([{ path: '(record)', message: record.error }]);
@@ -232,7 +239,7 @@ export function validateBatch(records: readonly RawRecord[], rules: ValidationRu
         continue;
       }
     }
-    const result = normalizeRecord(record.value, true, decisionAliases);
+    const result = normalizeRecord(record.value, true, decisionAliases, plausibleRange);
     if (!result.ok) {
       reject(result.reasons);
       continue;
