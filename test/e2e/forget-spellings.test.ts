@@ -46,8 +46,8 @@ const spelled = (value: Payload, from: string, to: string) => JSON.stringify(val
 const REJECTS_NAMING = {
   [JOSE]: {
     'r-escaped': spelled(lateA('r-escaped', 1, JOSE, { decision: 'maybe' }), JOSE, 'jos\\u00e9'),
-    // Upper-case hex, padded (ids are compared trimmed, as the contract stores them).
-    'r-shape-b': spelled(shapeB('r-shape-b', 2, JOSE, { decision: 'perhaps' }), JOSE, ' jos\\u00E9 '),
+    // Upper-case hex, padded with a tab and spaces (ids are compared trimmed, as the contract stores them).
+    'r-shape-b': spelled(shapeB('r-shape-b', 2, JOSE, { decision: 'perhaps' }), JOSE, '\\t jos\\u00E9 '),
     'r-nested': spelled(
       lateA('r-nested', 3, 'user_003', { decision: 'maybe', metadata: { on_behalf_of: JOSE } }),
       JOSE,

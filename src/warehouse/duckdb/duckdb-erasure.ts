@@ -12,8 +12,9 @@ import { markPartitionsPendingSql, MARK_DIMENSIONS_PENDING_SQL } from './duckdb-
  */
 const USER_KEYS = 'SELECT user_key FROM dim_user WHERE list_contains($ids, user_id)';
 
-/** A text names the user: trimmed, as the contract and `forget` store ids. */
-const IS_ID = (text: string) => `list_contains($ids, trim(${text}))`;
+/** Trimmed as the contract and `forget` trim ids (DuckDB's one-argument trim keeps tabs and newlines). */
+const TRIMMED = (text: string) => `trim(${text}, E' \\t\\n\\r')`;
+const IS_ID = (text: string) => `list_contains($ids, ${TRIMMED(text)})`;
 
 /** Every complete JSON string in a text (escapes included), and the bare value after a user key. */
 const STRING_TOKEN = String.raw`'"(?:[^"\\]|\\.)*"'`;
@@ -36,7 +37,7 @@ const REJECT_NAMES_USER = `CASE WHEN json_valid(payload) THEN
                WHERE t.type = 'VARCHAR' AND ${IS_ID(`t.value ->> '$'`)})
   ELSE list_has_any($ids, list_transform(
     regexp_extract_all(payload, ${STRING_TOKEN}) || regexp_extract_all(payload, ${BARE_USER_VALUE}, 1),
-    lambda token: trim(CASE WHEN json_valid(token) THEN json_extract_string(token, '$') END)))
+    lambda token: ${TRIMMED(`CASE WHEN json_valid(token) THEN json_extract_string(token, '$') END`)}))
   END`;
 
 const USER_EVENT_IDS = `SELECT event_id FROM fact_ai_event WHERE user_key IN (${USER_KEYS})`;
