@@ -30,13 +30,14 @@ JOIN `{{dataset}}.dim_gateway` gc ON gc.gateway_id = gv.gateway_id AND gc.is_cur
 JOIN `{{dataset}}.dim_model` mv   ON mv.model_key = f.model_key
 JOIN `{{dataset}}.dim_model` mc   ON mc.model = mv.model AND mc.is_current;
 
--- Hourly governance metrics per gateway and model (UTC hours).
+-- Hourly governance metrics per gateway and model (UTC hours: 'UTC' is explicit, since without
+-- a zone BigQuery uses the default_time_zone a project or session may set).
 -- Percentiles are APPROX_QUANTILES (BigQuery has no exact aggregate percentile), so they
 -- can differ slightly from DuckDB's quantile_cont. SAFE_OFFSET: a group whose latencies
 -- are all NULL yields NULL, never an index error.
 CREATE OR REPLACE VIEW `{{dataset}}.v_governance_hourly` AS
 SELECT
-  TIMESTAMP_TRUNC(f.event_ts, HOUR)                        AS hour,
+  TIMESTAMP_TRUNC(f.event_ts, HOUR, 'UTC')                 AS hour,
   g.gateway_id,
   m.model,
   COUNT(*)                                                 AS events,

@@ -30,12 +30,12 @@ JOIN {{schema}}.dim_gateway gc ON gc.gateway_id = gv.gateway_id AND gc.is_curren
 JOIN {{schema}}.dim_model mv   ON mv.model_key = f.model_key
 JOIN {{schema}}.dim_model mc   ON mc.model = mv.model AND mc.is_current;
 
--- Hourly governance metrics per gateway and model. Hours are UTC as long as the loader
--- writes event_ts with offset +00:00, as DuckDB's session does.
+-- Hourly governance metrics per gateway and model, in UTC hours: DATE_TRUNC on a TIMESTAMP_TZ
+-- keeps the value's own offset, so event_ts is converted to UTC first.
 -- block_rate averages FLOAT, as DuckDB does, not a fixed-scale NUMBER.
 CREATE OR REPLACE VIEW {{schema}}.v_governance_hourly AS
 SELECT
-  DATE_TRUNC('hour', f.event_ts)                             AS hour,
+  DATE_TRUNC('hour', CONVERT_TIMEZONE('UTC', f.event_ts))    AS hour,
   g.gateway_id,
   m.model,
   COUNT(*)                                                   AS events,

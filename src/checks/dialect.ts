@@ -51,10 +51,11 @@ export const duckdbDialect: CheckDialect = {
   percentile: (expression, fraction) => `quantile_cont(${expression}, ${fraction})`,
   jsonText: (expression, path) => `json_extract_string(${expression}, '${checkedPath(path)}')`,
   indexedIdIn: (alias, ids) => `${alias}.id_key IN (SELECT md5_number_lower(i.event_id) FROM (${ids}) i)`,
-  // Facts carry date_key, the cheapest filter DuckDB can use to skip row groups.
+  // Facts carry date_key, the cheapest filter DuckDB can use to skip row groups. It is the UTC
+  // day: strftime on a TIMESTAMPTZ formats the session's local date, so convert to UTC first.
   partitionFilter: (alias, from, to) =>
-    `AND ${alias}.date_key BETWEEN CAST(strftime($${from}::TIMESTAMPTZ, '%Y%m%d') AS INTEGER) ` +
-    `AND CAST(strftime($${to}::TIMESTAMPTZ, '%Y%m%d') AS INTEGER)`,
+    `AND ${alias}.date_key BETWEEN CAST(strftime($${from}::TIMESTAMPTZ AT TIME ZONE 'UTC', '%Y%m%d') AS INTEGER) ` +
+    `AND CAST(strftime($${to}::TIMESTAMPTZ AT TIME ZONE 'UTC', '%Y%m%d') AS INTEGER)`,
 };
 
 /** `dataset` is validated by the caller's config schema; it is quoted here with backticks. */

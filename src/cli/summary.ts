@@ -166,6 +166,7 @@ function formatForget(f: ForgetDetail): string {
     `erased     ${f.subjectHash} (requested by ${f.requestedBy}; recorded in etl_erasure)`,
     table([['table', 'rows removed'], ...Object.entries(f.rows).map(([name, rows]) => [name, n(rows)])]),
     `lake       ${f.eventDates.length} fact partition date(s) rewritten${dates}, and the dimensions`,
+    `staging    ${f.stagingPackages.length} leftover load package(s) deleted`,
   ].join('\n');
 }
 

@@ -1,9 +1,12 @@
+import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { userInfo } from 'node:os';
+import { join } from 'node:path';
 import type { Config } from '../config/schema.js';
 import { pseudonym, subjectHash } from '../contract/privacy.js';
 import { loadReferenceData } from '../reference/reference-data.js';
 import { RunFailedError, UsageError } from '../util/errors.js';
 import { registerSecret } from '../util/redact.js';
+import { pathInside } from '../util/safe-path.js';
 import { compactDuckDBFile } from '../warehouse/duckdb/duckdb-compact.js';
 import type { ErasureOutcome } from '../warehouse/warehouse.js';
 import { duckdbSettings, duckdbWarehouse } from './open-warehouse.js';
@@ -20,6 +23,8 @@ export interface ForgetOptions {
 export interface ForgetDetail extends ErasureOutcome {
   subjectHash: string;
   requestedBy: string;
+  /** Leftover load packages deleted from the staging folder (`<pipeline>/<run id>`). */
+  stagingPackages: string[];
 }
 
 export interface PreparedForget {
@@ -35,6 +40,23 @@ export function osUserName(): string {
   } catch {
     return process.env.USER ?? 'unknown'; // a uid without a passwd entry (containers)
   }
+}
+
+/**
+ * Deletes the staging folders of the warehouse's pipelines (and their dry
+ * runs): packages a killed run left behind, never loaded, which may hold the
+ * user. Safe under the run lock, which every loading command and dry run of
+ * this warehouse holds while its packages live; a run redoes its window anyway.
+ */
+function removeStagingLeftovers(stagingPath: string, pipelines: string[]): string[] {
+  const removed: string[] = [];
+  for (const folder of pipelines.flatMap((pipeline) => [pipeline, `${pipeline}-dry-run`])) {
+    const dir = pathInside(stagingPath, folder);
+    if (!existsSync(dir)) continue;
+    removed.push(...readdirSync(dir).map((name) => join(folder, name)));
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return removed;
 }
 
 /**
@@ -73,11 +95,12 @@ export function prepareForget(config: Config, options: ForgetOptions): PreparedF
         requestedBy: options.requestedBy,
         nowMs: session.nowMs,
       });
+      const stagingPackages = removeStagingLeftovers(session.config.staging.path, outcome.pipelines);
       session.logger.info(
-        { subject, rows: outcome.rows, partitions: outcome.eventDates.length },
+        { subject, rows: outcome.rows, partitions: outcome.eventDates.length, stagingPackages: stagingPackages.length },
         'user erased from the warehouse',
       );
-      return { ...outcome, subjectHash: subject, requestedBy: options.requestedBy };
+      return { ...outcome, subjectHash: subject, requestedBy: options.requestedBy, stagingPackages };
     },
     afterClose: async () => {
       try {

@@ -146,6 +146,8 @@ export interface ErasureOutcome {
   rows: Record<string, number>;
   /** The UTC dates of the fact partitions that held the user's rows (rewritten in the lake). */
   eventDates: string[];
+  /** Every pipeline of the warehouse: their staging leftovers may hold the user too. */
+  pipelines: string[];
 }
 
 export interface StatusReport {

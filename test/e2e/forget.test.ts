@@ -164,6 +164,7 @@ describe.each([
     expect(summary.status).toBe('succeeded');
     expect(summary.detail.rows).toEqual({
       etl_event_id: userBefore.events,
+      etl_conflict: 0,
       fact_policy_evaluation: userBefore.policies,
       fact_ai_event: userBefore.events,
       dim_user: 1,

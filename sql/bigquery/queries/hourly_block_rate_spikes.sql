@@ -3,7 +3,8 @@
 -- of the 24 hours before (the vendor's rule of thumb; `aetl check` has the tuned detector).
 -- Parameters: @from, @to (TIMESTAMP, half-open). Replace {{dataset}} with the dataset.
 WITH hourly AS (
-  SELECT TIMESTAMP_TRUNC(event_ts, HOUR) AS hour, COUNT(*) AS events,
+  -- 'UTC' explicit: without a zone BigQuery uses the default_time_zone a project or session may set.
+  SELECT TIMESTAMP_TRUNC(event_ts, HOUR, 'UTC') AS hour, COUNT(*) AS events,
          AVG(CASE WHEN was_blocked THEN 1.0 ELSE 0.0 END) AS block_rate
   FROM `{{dataset}}.fact_ai_event`
   WHERE event_ts >= TIMESTAMP_SUB(@from, INTERVAL 24 HOUR) AND event_ts < @to

@@ -10,5 +10,7 @@ JOIN dim_user u    ON u.user_key = f.user_key
 JOIN dim_gateway g ON g.gateway_key = f.gateway_key
 JOIN dim_model m   ON m.model_key = f.model_key
 WHERE u.user_id = $user_id AND f.event_ts >= $from::TIMESTAMPTZ AND f.event_ts < $to::TIMESTAMPTZ
-  AND f.date_key BETWEEN CAST(strftime($from::TIMESTAMPTZ, '%Y%m%d') AS INTEGER) AND CAST(strftime($to::TIMESTAMPTZ, '%Y%m%d') AS INTEGER)
+  -- date_key is the UTC day: prune on the range's UTC dates, whatever the session's TimeZone.
+  AND f.date_key BETWEEN CAST(strftime($from::TIMESTAMPTZ AT TIME ZONE 'UTC', '%Y%m%d') AS INTEGER)
+                     AND CAST(strftime($to::TIMESTAMPTZ AT TIME ZONE 'UTC', '%Y%m%d') AS INTEGER)
 ORDER BY f.event_ts, f.event_id;

@@ -7,6 +7,8 @@ SELECT p.policy_name,
 FROM fact_policy_evaluation e
 JOIN dim_policy p ON p.policy_key = e.policy_key
 WHERE e.event_ts >= $from::TIMESTAMPTZ AND e.event_ts < $to::TIMESTAMPTZ
-  AND e.date_key BETWEEN CAST(strftime($from::TIMESTAMPTZ, '%Y%m%d') AS INTEGER) AND CAST(strftime($to::TIMESTAMPTZ, '%Y%m%d') AS INTEGER)
+  -- date_key is the UTC day: prune on the range's UTC dates, whatever the session's TimeZone.
+  AND e.date_key BETWEEN CAST(strftime($from::TIMESTAMPTZ AT TIME ZONE 'UTC', '%Y%m%d') AS INTEGER)
+                     AND CAST(strftime($to::TIMESTAMPTZ AT TIME ZONE 'UTC', '%Y%m%d') AS INTEGER)
 GROUP BY ALL
 ORDER BY blocks DESC, p.policy_name;

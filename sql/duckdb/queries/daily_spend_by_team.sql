@@ -4,6 +4,8 @@ FROM fact_ai_event f
 JOIN dim_date d ON d.date_key = f.date_key
 JOIN dim_user u ON u.user_key = f.user_key
 WHERE f.event_ts >= $from::TIMESTAMPTZ AND f.event_ts < $to::TIMESTAMPTZ
-  AND f.date_key BETWEEN CAST(strftime($from::TIMESTAMPTZ, '%Y%m%d') AS INTEGER) AND CAST(strftime($to::TIMESTAMPTZ, '%Y%m%d') AS INTEGER)
+  -- date_key is the UTC day: prune on the range's UTC dates, whatever the session's TimeZone.
+  AND f.date_key BETWEEN CAST(strftime($from::TIMESTAMPTZ AT TIME ZONE 'UTC', '%Y%m%d') AS INTEGER)
+                     AND CAST(strftime($to::TIMESTAMPTZ AT TIME ZONE 'UTC', '%Y%m%d') AS INTEGER)
 GROUP BY ALL
 ORDER BY d.date, spend_usd DESC, team;

@@ -1,12 +1,14 @@
 -- Hours in [$from, $to) whose block rate rose above the mean + 2 standard deviations
 -- of the 24 hours before (the vendor's rule of thumb; `aetl check` has the tuned detector).
 WITH hourly AS (
-  SELECT date_trunc('hour', event_ts) AS hour, count(*) AS events,
+  -- UTC hours: date_trunc on a TIMESTAMPTZ truncates in the session's zone (off by 30 min in some).
+  SELECT time_bucket(INTERVAL 1 HOUR, event_ts, 'UTC') AS hour, count(*) AS events,
          avg(CASE WHEN was_blocked THEN 1.0 ELSE 0.0 END) AS block_rate
   FROM fact_ai_event
   WHERE event_ts >= $from::TIMESTAMPTZ - INTERVAL 24 HOUR AND event_ts < $to::TIMESTAMPTZ
-    AND date_key BETWEEN CAST(strftime($from::TIMESTAMPTZ - INTERVAL 24 HOUR, '%Y%m%d') AS INTEGER)
-                     AND CAST(strftime($to::TIMESTAMPTZ, '%Y%m%d') AS INTEGER)
+    -- date_key is the UTC day: prune on the range's UTC dates, whatever the session's TimeZone.
+    AND date_key BETWEEN CAST(strftime(($from::TIMESTAMPTZ - INTERVAL 24 HOUR) AT TIME ZONE 'UTC', '%Y%m%d') AS INTEGER)
+                     AND CAST(strftime($to::TIMESTAMPTZ AT TIME ZONE 'UTC', '%Y%m%d') AS INTEGER)
   GROUP BY 1
 ),
 scored AS (

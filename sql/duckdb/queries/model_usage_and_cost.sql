@@ -7,6 +7,8 @@ SELECT coalesce(m.provider, '(unknown)') AS provider, m.model,
 FROM fact_ai_event f
 JOIN dim_model m ON m.model_key = f.model_key
 WHERE f.event_ts >= $from::TIMESTAMPTZ AND f.event_ts < $to::TIMESTAMPTZ
-  AND f.date_key BETWEEN CAST(strftime($from::TIMESTAMPTZ, '%Y%m%d') AS INTEGER) AND CAST(strftime($to::TIMESTAMPTZ, '%Y%m%d') AS INTEGER)
+  -- date_key is the UTC day: prune on the range's UTC dates, whatever the session's TimeZone.
+  AND f.date_key BETWEEN CAST(strftime($from::TIMESTAMPTZ AT TIME ZONE 'UTC', '%Y%m%d') AS INTEGER)
+                     AND CAST(strftime($to::TIMESTAMPTZ AT TIME ZONE 'UTC', '%Y%m%d') AS INTEGER)
 GROUP BY ALL
 ORDER BY cost_usd DESC, m.model;

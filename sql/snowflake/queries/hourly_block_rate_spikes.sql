@@ -6,7 +6,8 @@
 -- positions). Replace {{schema}} with the schema.
 -- Snowflake has no WINDOW clause, so the frame is spelled out three times.
 WITH hourly AS (
-  SELECT DATE_TRUNC('hour', event_ts) AS hour, COUNT(*) AS events,
+  -- DATE_TRUNC on a TIMESTAMP_TZ keeps the value's own offset: convert to UTC first.
+  SELECT DATE_TRUNC('hour', CONVERT_TIMEZONE('UTC', event_ts)) AS hour, COUNT(*) AS events,
          AVG(IFF(was_blocked, 1.0, 0.0)::FLOAT) AS block_rate -- FLOAT, as DuckDB averages
   FROM {{schema}}.fact_ai_event
   WHERE event_ts >= :from_ts::TIMESTAMP_TZ - INTERVAL '24 hours' AND event_ts < :to_ts::TIMESTAMP_TZ
