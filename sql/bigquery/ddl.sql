@@ -185,7 +185,10 @@ CREATE TABLE IF NOT EXISTS `{{dataset}}.etl_rejected_event` (
   rejected_at     TIMESTAMP NOT NULL,
   event_ts        TIMESTAMP,
   read_from       TIMESTAMP,
-  read_to         TIMESTAMP
+  read_to         TIMESTAMP,
+  payload_bytes     INT64, -- migration 010: the whole record as read (payload keeps 64 KiB)
+  payload_sha256    STRING,
+  payload_truncated BOOL -- payload is only its start: not replayable
 );
 
 -- Same event_id, different content, seen after the first version was loaded.

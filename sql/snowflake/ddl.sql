@@ -184,7 +184,10 @@ CREATE TABLE IF NOT EXISTS {{schema}}.etl_rejected_event (
   rejected_at     TIMESTAMP_TZ NOT NULL,
   event_ts        TIMESTAMP_TZ,
   read_from       TIMESTAMP_TZ,
-  read_to         TIMESTAMP_TZ
+  read_to         TIMESTAMP_TZ,
+  payload_bytes     BIGINT, -- migration 010: the whole record as read (payload keeps 64 KiB)
+  payload_sha256    VARCHAR,
+  payload_truncated BOOLEAN -- payload is only its start: not replayable
 );
 
 -- Same event_id, different content, seen after the first version was loaded.

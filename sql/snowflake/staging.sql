@@ -45,5 +45,8 @@ CREATE OR REPLACE TRANSIENT TABLE {{rejects}} (
   payload         VARCHAR,
   reasons         VARCHAR,
   event_id        VARCHAR,
-  event_ts        TIMESTAMP_TZ
+  event_ts        TIMESTAMP_TZ,
+  payload_bytes   BIGINT,
+  payload_sha256  VARCHAR,
+  payload_truncated BOOLEAN
 );

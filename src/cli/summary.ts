@@ -69,6 +69,11 @@ export function formatRunSummary(s: RunSummary): string {
     lines.push(
       `rejects    ${n(d.examined)} examined: ${n(d.replayed)} pass now and were loaded, ${n(d.stillRejected)} still rejected`,
     );
+    if (d.truncated > 0) {
+      lines.push(
+        `           ${n(d.truncated)} of them kept only in part (over 64 KiB): not replayable, load them from their source again`,
+      );
+    }
   }
   if (s.command === 'forget') lines.push('', formatForget(s.detail as ForgetDetail));
   if (s.command === 'state') {

@@ -44,10 +44,22 @@ export interface RejectReason {
   message: string;
 }
 
-/** What a reject keeps of a record over the size limit (`source.max_record_bytes`). */
-export const KEPT_BYTES = 1024;
+/** The most of one payload the quarantine keeps (DESIGN.md decision 21); its full length and hash are kept too. */
+export const KEPT_BYTES = 64 * 1024;
 
 /** The reason for a record over the size limit, wherever it is measured (as read, or as a value). */
 export function oversizedMessage(maxBytes: number, actualBytes: number): string {
-  return `record larger than ${maxBytes} bytes (${actualBytes} bytes): its first ${KEPT_BYTES} bytes are kept`;
+  return `record larger than ${maxBytes} bytes (${actualBytes} bytes)`;
+}
+
+/** A payload cut to at most KEPT_BYTES of UTF-8 at a character boundary, or null when it fits whole. */
+export function cutPayload(text: string): string | null {
+  if (text.length * 3 <= KEPT_BYTES) return null; // a UTF-16 unit is at most 3 bytes of UTF-8
+  let head = text.slice(0, KEPT_BYTES);
+  if (/[\ud800-\udbff]$/.test(head)) head = head.slice(0, -1); // never half a surrogate pair
+  const bytes = Buffer.from(head);
+  if (bytes.length <= KEPT_BYTES) return head.length < text.length ? head : null;
+  let end = KEPT_BYTES;
+  while ((bytes[end]! & 0xc0) === 0x80) end--; // back to the first byte of the character cut through
+  return bytes.subarray(0, end).toString('utf8');
 }

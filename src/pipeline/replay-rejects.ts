@@ -14,6 +14,8 @@ export interface RejectsReplayDetail {
   replayed: number;
   /** Still rejected: left in quarantine as they are. */
   stillRejected: number;
+  /** Of those, kept only in part (over 64 KiB): never replayed; the record must be read from its source again. */
+  truncated: number;
 }
 
 /** Rejects re-validated and loaded per package at most (a payload may be up to `source.max_record_bytes`). */
@@ -36,7 +38,7 @@ export function replayRejects(runId: string | null): (session: Session) => Promi
     const rules: ValidationRules = validationRules(session, null);
     // Stored payloads were masked already (pseudonyms stay as they are; dropped keys are gone).
     rules.privacy = { ...rules.privacy, keepPseudonyms: true };
-    const detail: RejectsReplayDetail = { examined: 0, replayed: 0, stillRejected: 0 };
+    const detail: RejectsReplayDetail = { examined: 0, replayed: 0, stillRejected: 0, truncated: 0 };
     const batch = Math.min(session.config.staging.package_records, MAX_REPLAY_BATCH);
     let after: RejectKey | null = null;
     for (;;) {
@@ -44,10 +46,13 @@ export function replayRejects(runId: string | null): (session: Session) => Promi
       const page = await session.warehouse.rejectsToReplay(session.config.pipeline.name, runId, after, batch);
       if (page.length === 0) break;
       after = page.at(-1)!;
+      // A truncated payload may even parse (cut right after a valid object): it is not the record that arrived.
+      const truncated = page.filter((r) => r.truncated).length;
       const passing = page.filter(
-        (r) => !refusedForMaskedUser(r) && validateBatch([asRecord(r)], rules).events.length === 1,
+        (r) => !r.truncated && !refusedForMaskedUser(r) && validateBatch([asRecord(r)], rules).events.length === 1,
       );
       detail.examined += page.length;
+      detail.truncated += truncated;
       detail.stillRejected += page.length - passing.length;
       detail.replayed += passing.length;
       if (passing.length > 0) await loadReplayed(session, rules, passing);

@@ -1,6 +1,6 @@
 import { createReadStream } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
-import { createHash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 import { createGunzip } from 'node:zlib';
 import { isUtf8 } from 'node:buffer';
 import { isAbsolute, resolve } from 'node:path';
@@ -9,6 +9,7 @@ import { glob, isDynamicPattern } from 'tinyglobby';
 import { parse as parseCsv } from 'csv-parse';
 import streamArray from 'stream-json/streamers/stream-array.js';
 import { KEPT_BYTES, oversizedMessage } from '../contract/event.js';
+import { sha256Hex } from '../contract/hash.js';
 import type { RawRecord } from './source.js';
 
 export interface SourceFile {
@@ -90,14 +91,20 @@ export interface RecordTally {
   records: number;
 }
 
+/** Text held in one batch at most: a few large lines make a batch as a thousand small ones do. */
+const BATCH_CHARS = 4 * 1024 ** 2;
+
 async function* batched(records: AsyncIterable<RawRecord>, tally: RecordTally): AsyncIterable<RawRecord[]> {
   let batch: RawRecord[] = [];
+  let chars = 0;
   for await (const record of records) {
     tally.records++;
     batch.push(record);
-    if (batch.length >= BATCH) {
+    if (record.kind !== 'value') chars += record.text.length;
+    if (batch.length >= BATCH || chars >= BATCH_CHARS) {
       yield batch;
       batch = [];
+      chars = 0;
     }
   }
   if (batch.length > 0) yield batch;
@@ -106,41 +113,62 @@ async function* batched(records: AsyncIterable<RawRecord>, tally: RecordTally): 
 /**
  * JSON lines, split at the byte level: readline can neither bound a line's
  * length nor see bytes that are not UTF-8. A line over `maxBytes` is never
- * held whole: it is rejected with its first bytes; a line that is not UTF-8
- * is rejected; a BOM before the first line is dropped.
+ * held whole: its bytes are hashed as they pass and it is rejected with its
+ * first bytes; a line that is not UTF-8 is rejected; a BOM at the start is dropped.
  * Lines are numbered as an editor shows them, blank ones included.
  */
 async function* jsonLines(path: string, input: Readable, maxBytes: number): AsyncIterable<RawRecord> {
   let pieces: Buffer[] = [];
   let size = 0;
   let line = 0;
+  let oversized: Hash | null = null;
   const keep = (piece: Buffer) => {
-    if (size <= maxBytes) pieces.push(piece.subarray(0, maxBytes + 1 - size));
     size += piece.length;
+    if (oversized) {
+      oversized.update(piece);
+      return;
+    }
+    pieces.push(piece);
+    if (size > maxBytes) {
+      oversized = createHash('sha256');
+      for (const held of pieces) oversized.update(held);
+      pieces = [Buffer.concat(pieces, Math.min(size, KEPT_BYTES))];
+    }
   };
   const take = (): RawRecord | undefined => {
     line++;
     const location = { source: path, ref: `line ${line}` };
-    let bytes = Buffer.concat(pieces);
+    const bytes = pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces);
     const total = size;
+    const hash = oversized;
     pieces = [];
     size = 0;
-    if (line === 1 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) bytes = bytes.subarray(3);
-    if (total > maxBytes) {
-      const error = oversizedMessage(maxBytes, total);
-      return { kind: 'unparseable', text: bytes.subarray(0, KEPT_BYTES).toString('utf8'), error, location };
+    oversized = null;
+    if (hash) {
+      const read = { length: total, sha256: hash.digest('hex'), partial: true };
+      return {
+        kind: 'unparseable',
+        text: bytes.toString('utf8'),
+        error: oversizedMessage(maxBytes, total),
+        location,
+        bytes: read,
+      };
     }
     if (!isUtf8(bytes)) {
       const error = 'not valid UTF-8 (the bad bytes are shown as U+FFFD)';
-      return { kind: 'unparseable', text: bytes.toString('utf8').trim(), error, location };
+      const read = { length: bytes.length, sha256: sha256Hex(bytes), partial: false };
+      return { kind: 'unparseable', text: bytes.toString('utf8').trim(), error, location, bytes: read };
     }
     const text = bytes.toString('utf8').trim();
     return text === '' ? undefined : { kind: 'line', text, location };
   };
   // A line ends at LF, CRLF or a lone CR (old Mac files); a CRLF split across chunks is one end.
   let skipLf = false;
+  let first = true;
   for await (const chunk of input as AsyncIterable<Buffer>) {
     let start = skipLf && chunk[0] === 0x0a ? 1 : 0;
+    if (first && chunk[0] === 0xef && chunk[1] === 0xbb && chunk[2] === 0xbf) start = 3;
+    first = false;
     skipLf = false;
     let lf = chunk.indexOf(0x0a, start);
     let cr = chunk.indexOf(0x0d, start);

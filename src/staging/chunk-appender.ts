@@ -2,6 +2,8 @@ import { DuckDBDataChunk, type DuckDBAppender, type DuckDBType, type DuckDBValue
 
 /** DuckDB's vector size: one data chunk holds at most this many rows. */
 const CHUNK_ROWS = 2048;
+/** Text per chunk at most: 2048 rows of large payloads would otherwise be hundreds of MB at once. */
+const CHUNK_CHARS = 1024 ** 2;
 
 /**
  * Buffers rows column by column and hands DuckDB whole data chunks: measured
@@ -11,6 +13,7 @@ const CHUNK_ROWS = 2048;
 export class ChunkAppender {
   private columns: DuckDBValue[][];
   private rows = 0;
+  private chars = 0;
   /** The table's own column types, so they are declared once (in its DDL). */
   private readonly types: DuckDBType[];
 
@@ -19,9 +22,17 @@ export class ChunkAppender {
     this.columns = this.types.map(() => []);
   }
 
-  push(row: readonly DuckDBValue[]): void {
-    for (let i = 0; i < row.length; i++) this.columns[i]!.push(row[i]!);
-    if (++this.rows === CHUNK_ROWS) this.flush();
+  /** Buffers one row; returns the characters of text it holds. */
+  push(row: readonly DuckDBValue[]): number {
+    let chars = 0;
+    for (let i = 0; i < row.length; i++) {
+      const value = row[i]!;
+      if (typeof value === 'string') chars += value.length;
+      this.columns[i]!.push(value);
+    }
+    this.chars += chars;
+    if (++this.rows === CHUNK_ROWS || this.chars >= CHUNK_CHARS) this.flush();
+    return chars;
   }
 
   private flush(): void {
@@ -31,6 +42,7 @@ export class ChunkAppender {
     this.appender.appendDataChunk(chunk);
     this.columns = this.types.map(() => []);
     this.rows = 0;
+    this.chars = 0;
   }
 
   close(): void {

@@ -32,11 +32,14 @@ export const STAGING_TABLES = {
     exported: `SELECT e.event_id, e.event_hash, p.* FROM policies p JOIN events e ON e.staged_row = p.staged_row`,
   },
   rejects: {
+    // payload holds at most KEPT_BYTES; payload_bytes and payload_sha256 describe the whole record as read.
     ddl: `CREATE TABLE rejects (
       source_location VARCHAR, source_ref VARCHAR, payload_hash VARCHAR, payload VARCHAR,
-      reasons VARCHAR, event_id VARCHAR, event_ts_us BIGINT)`,
+      reasons VARCHAR, event_id VARCHAR, event_ts_us BIGINT,
+      payload_bytes BIGINT, payload_sha256 VARCHAR, payload_truncated BOOLEAN)`,
     exported: `SELECT source_location, source_ref, payload_hash, payload, reasons, event_id,
-      make_timestamp(event_ts_us)::TIMESTAMPTZ AS event_ts FROM rejects`,
+      make_timestamp(event_ts_us)::TIMESTAMPTZ AS event_ts, payload_bytes, payload_sha256, payload_truncated
+      FROM rejects`,
   },
 } as const;
 

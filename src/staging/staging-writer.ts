@@ -7,8 +7,10 @@ import type { ValidatedBatch } from './validate-batch.js';
 
 /** Rows buffered in memory before they are written out as one Parquet part. */
 const ROWS_PER_PART = 100_000;
-/** A writer holds one part at a time; past this it spills to its package's .spill folder. */
+/** A writer holds one part at a time; operators past this spill to its package's .spill folder. */
 const STAGING_MEMORY_LIMIT = '64MB';
+/** Text buffered before a part is written out: an in-memory table cannot spill, so large payloads must not fill the pool. */
+const CHARS_PER_PART = 4 * 1024 ** 2;
 
 /**
  * Writes a window's validated events, their policy evaluations and its
@@ -19,6 +21,7 @@ const STAGING_MEMORY_LIMIT = '64MB';
 export class StagingWriter {
   private appenders!: Record<StagingTable, ChunkAppender>;
   private pending = 0;
+  private pendingChars = 0;
   private part = 0;
   private nextRow = 0;
   readonly files: StagingFiles = { events: [], policies: [], rejects: [] };
@@ -35,6 +38,7 @@ export class StagingWriter {
       memoryLimit: STAGING_MEMORY_LIMIT,
       tempDirectory: join(dir, '.spill'),
       threads: 1,
+      preserveInsertionOrder: false, // rows are numbered (staged_row); lets ROW_GROUP_SIZE_BYTES bound a part's row groups
     });
     for (const table of Object.values(STAGING_TABLES)) await db.connection.run(table.ddl);
     const writer = new StagingWriter(db, dir);
@@ -54,15 +58,15 @@ export class StagingWriter {
     this.nextRow += batch.events.length;
     batch.events.forEach((row, i) => {
       row[0] = BigInt(first + i);
-      this.appenders.events.push(row);
+      this.pendingChars += this.appenders.events.push(row);
     });
     for (const row of batch.policies) {
       row[0] = BigInt(first + Number(row[0]));
-      this.appenders.policies.push(row);
+      this.pendingChars += this.appenders.policies.push(row);
     }
-    for (const row of batch.rejects) this.appenders.rejects.push(row);
+    for (const row of batch.rejects) this.pendingChars += this.appenders.rejects.push(row);
     this.pending += batch.events.length + batch.rejects.length;
-    if (this.pending >= ROWS_PER_PART) await this.flush();
+    if (this.pending >= ROWS_PER_PART || this.pendingChars >= CHARS_PER_PART) await this.flush();
   }
 
   /** Writes what is buffered as one Parquet part per table and empties the buffer. */
@@ -75,7 +79,9 @@ export class StagingWriter {
       if (Number(count.getRows()[0]![0]) === 0) continue;
       const name = `${table}-${String(this.part).padStart(5, '0')}.parquet`;
       const select = STAGING_TABLES[table].exported;
-      await c.run(`COPY (${select}) TO ${sqlString(join(this.dir, name))} (FORMAT parquet, COMPRESSION snappy)`);
+      await c.run(
+        `COPY (${select}) TO ${sqlString(join(this.dir, name))} (FORMAT parquet, COMPRESSION snappy, ROW_GROUP_SIZE_BYTES '4MB')`,
+      );
       this.files[table].push(name);
     }
     // Emptied only once all are written (the policies' export reads the events); dropped and
@@ -85,6 +91,7 @@ export class StagingWriter {
       await c.run(ddl);
     }
     this.pending = 0;
+    this.pendingChars = 0;
     await this.openAppenders();
   }
 

@@ -2,7 +2,7 @@ import { eventHash, sha256Hex, stableStringify } from '../contract/hash.js';
 import { normalizeRecord, type DecisionAliases } from '../contract/normalize.js';
 import { defaultPlausibleRange, implausibleInstant, type PlausibleRange } from '../contract/ranges.js';
 import { parseInstantMicros } from '../contract/scalars.js';
-import { KEPT_BYTES, oversizedMessage, type CanonicalEvent, type RejectReason } from '../contract/event.js';
+import { cutPayload, oversizedMessage, type CanonicalEvent, type RejectReason } from '../contract/event.js';
 import {
   applyPrivacy,
   holdsErasedUser,
@@ -12,7 +12,7 @@ import {
   rewritesRecords,
   type PrivacyRules,
 } from '../contract/privacy.js';
-import type { RawRecord } from '../source/source.js';
+import type { RawRecord, ReadBytes } from '../source/source.js';
 import type { TimeWindow } from '../state/window.js';
 import { nowMs } from '../util/clock.js';
 import { dateKeyOf } from '../util/dates.js';
@@ -39,6 +39,11 @@ const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 
 /** Half of a UTF-16 pair without its other half: text no UTF-8 store can hold as it came. */
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+/** Reasons kept per reject, and characters per path or message: a reason names a field, it never carries data. */
+const MAX_REASONS = 20;
+const MAX_REASON_CHARS = 300;
+const LONE_SURROGATES = new RegExp(LONE_SURROGATE, 'g');
 
 interface Walked {
   node: unknown;
@@ -155,20 +160,56 @@ function payloadOf(record: Parsed, raw: RawRecord, privacy: PrivacyRules, suspec
   }
 }
 
-function rejectRow(record: Parsed, text: string, reasons: RejectReason[], plausible: PlausibleRange): StagedValue[] {
+/** A reason's text, bounded; a lone surrogate (a key quoted in a path) would make the reasons invalid JSON. */
+function clip(text: string): string {
+  const kept = text.length > MAX_REASON_CHARS ? `${text.slice(0, MAX_REASON_CHARS)}…` : text;
+  return kept.replace(LONE_SURROGATES, '\ufffd');
+}
+
+function reasonsJson(reasons: RejectReason[]): string {
+  const kept = reasons.slice(0, MAX_REASONS).map((r) => ({ path: clip(r.path), message: clip(r.message) }));
+  const more = reasons.length - kept.length;
+  if (more > 0) kept.push({ path: '(record)', message: `and ${more} more reasons` });
+  return JSON.stringify(kept);
+}
+
+/** The record's bytes as read (a line's; a value's serialised payload), which the quarantine sizes and hashes. */
+function readBytesOf(raw: RawRecord, payload: string, payloadHash: string): ReadBytes {
+  if (raw.kind === 'unparseable' && raw.bytes) return raw.bytes;
+  const text = raw.kind === 'value' ? payload : raw.text;
+  return { length: Buffer.byteLength(text), sha256: text === payload ? payloadHash : sha256Hex(text), partial: false };
+}
+
+/**
+ * A quarantine row: at most KEPT_BYTES of the payload, with the full length and SHA-256 of
+ * the record as read. The key hashes the whole payload (for a line too large to hold, its bytes).
+ */
+function rejectRow(
+  record: Parsed,
+  raw: RawRecord,
+  text: string,
+  reasons: RejectReason[],
+  plausible: PlausibleRange,
+): StagedValue[] {
   // What a rejected record still tells: its id and its event time, when they are usable. An implausible
   // time is not (year 0001 at -01:00 is no TIMESTAMP at all on BigQuery): the read window stands for it.
   const timestamp = fieldOf(record, 'timestamp');
   let tsUs = timestamp === null ? undefined : parseInstantMicros(timestamp.trim());
   if (tsUs !== undefined && implausibleInstant(tsUs, plausible)) tsUs = undefined;
+  const payloadHash = raw.kind === 'unparseable' && raw.bytes?.partial ? raw.bytes.sha256 : sha256Hex(text);
+  const read = readBytesOf(raw, text, payloadHash);
+  const cut = cutPayload(text);
   return [
     record.location.source,
     record.location.ref,
-    sha256Hex(text),
-    text,
-    JSON.stringify(reasons),
+    payloadHash,
+    cut ?? text,
+    reasonsJson(reasons),
     fieldOf(record, 'id')?.slice(0, 256) ?? null,
     tsUs === undefined ? null : BigInt(tsUs),
+    BigInt(read.length),
+    read.sha256,
+    cut !== null || read.partial,
   ];
 }
 
@@ -218,7 +259,7 @@ export function validateBatch(records: readonly RawRecord[], rules: ValidationRu
     const record = parsed(raw);
     const reject = (reasons: RejectReason[], text = payloadOf(record, raw, privacy)) => {
       counts.rejected++;
-      batch.rejects.push(rejectRow(record, text, reasons, plausibleRange));
+      batch.rejects.push(rejectRow(record, raw, text, reasons, plausibleRange));
     };
     if (record.kind === 'unparseable') {
       reject([{ path: '(record)', message: record.error }]);
@@ -232,10 +273,10 @@ export function validateBatch(records: readonly RawRecord[], rules: ValidationRu
     // Lines were bounded as they were read; values (API pages, arrays, CSV rows) are judged here,
     // exactly only when they could be over the limit (`maxBytes` bounds their JSON bytes from above).
     if (raw.kind === 'value' && maxBytes > maxRecordBytes) {
-      const bytes = Buffer.from(stableStringify(maskRecord(record.value, privacy)));
-      if (bytes.length > maxRecordBytes) {
-        const message = oversizedMessage(maxRecordBytes, bytes.length);
-        reject([{ path: '(record)', message }], bytes.subarray(0, KEPT_BYTES).toString('utf8'));
+      const text = stableStringify(maskRecord(record.value, privacy));
+      const bytes = Buffer.byteLength(text);
+      if (bytes > maxRecordBytes) {
+        reject([{ path: '(record)', message: oversizedMessage(maxRecordBytes, bytes) }], text);
         continue;
       }
     }

@@ -78,6 +78,8 @@ export interface StoredReject extends RejectKey {
   payload: string;
   /** The fields its reasons named. */
   reasonPaths: string[];
+  /** The payload is only the record's start (it was over 64 KiB): never replayed. */
+  truncated: boolean;
 }
 
 export interface RejectFilter {

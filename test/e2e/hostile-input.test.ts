@@ -1,11 +1,19 @@
-import { writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { KEPT_BYTES } from '../../src/contract/event.js';
 import { NO_PRIVACY } from '../../src/contract/privacy.js';
 import { readSourceFile } from '../../src/source/files.js';
 import { validateBatch } from '../../src/staging/validate-batch.js';
 import { aetl, type CliResult } from '../helpers/cli.js';
-import { query } from '../helpers/duckdb.js';
-import { MAX_RECORD_BYTES, writeHostileCorpus, type Corpus } from '../helpers/hostile-corpus.js';
+import { query, scalar } from '../helpers/duckdb.js';
+import {
+  MAX_RECORD_BYTES,
+  writeHostileCorpus,
+  writeHostileFile,
+  type Corpus,
+  type HostileFile,
+} from '../helpers/hostile-corpus.js';
 import { Workspace } from '../helpers/workspace.js';
 import { serveLocal, type LocalServer } from '../helpers/local-server.js';
 import { shapeA } from '../helpers/events.js';
@@ -63,7 +71,7 @@ describe('a hostile corpus of files (seeded, > 10k records): nothing crashes, no
     // Oversized records keep their first bytes only, and say how large they were.
     const oversized = rejects.filter((r) => String(r.reasons).includes('larger than'));
     expect(oversized).toHaveLength(corpus.byKind.oversized!);
-    for (const r of oversized) expect(Buffer.byteLength(String(r.payload))).toBeLessThanOrEqual(1024);
+    for (const r of oversized) expect(Buffer.byteLength(String(r.payload))).toBeLessThanOrEqual(KEPT_BYTES);
   });
 
   it('unreadable files stay out of the file ledger, the others are in it', async () => {
@@ -72,6 +80,132 @@ describe('a hostile corpus of files (seeded, > 10k records): nothing crashes, no
     for (const file of corpus.unreadableFiles) expect(paths.has(file)).toBe(false);
     expect(paths.size).toBe(24 - corpus.unreadableFiles.length + 2); // + the empty and the blank file
   });
+});
+
+const MB = 1024 ** 2;
+
+/** Runs the CLI with a preload that writes the process's peak RSS (bytes) to a file at exit. */
+async function runMeasured(ws: Workspace, config: string): Promise<CliResult & { peakRss: number }> {
+  const preload = ws.path('peak-rss.mjs');
+  const out = ws.path('peak-rss.txt');
+  writeFileSync(
+    preload,
+    `import { writeFileSync } from 'node:fs';\n` +
+      `process.on('exit', () => writeFileSync(${JSON.stringify(out)}, String(process.resourceUsage().maxRSS * 1024)));\n`,
+  );
+  const run = await aetl(['run', '--config', config, '--json'], { NODE_OPTIONS: `--import=${preload}` }, 180_000);
+  return { ...run, peakRss: Number(readFileSync(out, 'utf8')) };
+}
+
+const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
+
+describe('one hostile file of a few MB: huge fields, deep nesting, bad UTF-8 and NULs between valid lines', () => {
+  const ws = new Workspace();
+  let file: HostileFile;
+  let run: CliResult & { peakRss: number };
+
+  beforeAll(async () => {
+    file = writeHostileFile(ws.path('hostile.jsonl'), MB);
+    const config = ws.writeConfig({
+      source: { kind: 'files', files: ws.path('hostile.jsonl') },
+      checks: { max_reject_rate: 0.1 },
+    });
+    run = await runMeasured(ws, config);
+  }, 240_000);
+  afterAll(() => ws.remove());
+
+  it('exits 0 with every valid line loaded, exactly', async () => {
+    expect(readFileSync(ws.path('hostile.jsonl')).length).toBeGreaterThan(5 * MB);
+    expect(run.code, run.stderr).toBe(0);
+    const facts = await query(ws.warehouse, 'SELECT event_id FROM fact_ai_event ORDER BY event_id');
+    expect(facts.map((r) => String(r.event_id))).toEqual([...file.validIds].sort());
+  });
+
+  it('quarantines each hostile line with at most 64 KiB of it, its full length and the SHA-256 of its bytes', async () => {
+    const rejects = await query(
+      ws.warehouse,
+      `SELECT source_ref, payload, payload_bytes, payload_sha256, payload_truncated, reasons::VARCHAR AS reasons
+       FROM etl_rejected_event`,
+    );
+    expect(rejects.map((r) => String(r.source_ref)).sort()).toEqual(file.hostile.map((h) => h.ref).sort());
+    for (const line of file.hostile) {
+      const r = rejects.find((x) => x.source_ref === line.ref)!;
+      const what = `${line.kind} (${line.ref})`;
+      const stored = Buffer.from(String(r.payload));
+      expect(stored.length, what).toBeLessThanOrEqual(KEPT_BYTES);
+      expect(Number(r.payload_bytes), what).toBe(line.bytes.length);
+      expect(r.payload_sha256, what).toBe(sha256(line.bytes));
+      expect(r.payload_truncated, what).toBe(line.bytes.length > KEPT_BYTES);
+      // The payload is the line's start as text (bytes that are not UTF-8 shown as U+FFFD), NULs included.
+      const asText = Buffer.from(line.bytes.toString('utf8'));
+      if (line.bytes.length > KEPT_BYTES) expect(stored.length, what).toBeGreaterThan(KEPT_BYTES - 4);
+      expect(stored.equals(asText.subarray(0, stored.length)), what).toBe(true);
+      // Reasons name fields and what is wrong, never the data: a few, each short.
+      const reasons = JSON.parse(String(r.reasons)) as { path: string; message: string }[];
+      expect(reasons.length, what).toBeLessThanOrEqual(21);
+      for (const reason of reasons) expect(reason.path.length + reason.message.length, what).toBeLessThan(700);
+    }
+  });
+
+  it('peaks under 400 MB of RSS', () => {
+    expect(run.peakRss).toBeGreaterThan(0);
+    expect(run.peakRss).toBeLessThan(400 * MB);
+  });
+
+  it('replay leaves the truncated payloads in quarantine, even one whose first 64 KiB parse as a valid event', async () => {
+    const replay = await aetl(['rejects', 'replay', '--all', '--json', '--config', ws.path('config.yaml')]);
+    expect(replay.code, replay.stderr).toBe(0);
+    const truncated = file.hostile.filter((h) => h.bytes.length > KEPT_BYTES).length;
+    const { detail } = JSON.parse(replay.stdout) as { detail: Record<string, number> };
+    expect(detail).toEqual({
+      examined: file.hostile.length,
+      replayed: 0,
+      stillRejected: file.hostile.length,
+      truncated,
+    });
+    expect(await query(ws.warehouse, "SELECT event_id FROM fact_ai_event WHERE event_id LIKE 'cut-%'")).toEqual([]);
+    const list = await aetl(['rejects', 'list', '--json', '--config', ws.path('config.yaml')]);
+    const rows = JSON.parse(list.stdout) as {
+      payload_truncated: boolean;
+      payload_bytes: number;
+      replayed_at: unknown;
+    }[];
+    expect(rows).toHaveLength(file.hostile.length);
+    expect(rows.filter((r) => r.payload_truncated)).toHaveLength(truncated);
+    expect(rows.every((r) => r.payload_bytes > 0 && r.replayed_at === null)).toBe(true);
+  });
+});
+
+describe('the same hostile file over the reject rate, and with a 64MB warehouse memory limit', () => {
+  const workspaces: Workspace[] = [];
+  afterAll(() => workspaces.forEach((ws) => ws.remove()));
+  const hostileRun = async (overrides: Record<string, unknown>) => {
+    const ws = new Workspace();
+    workspaces.push(ws);
+    const file = writeHostileFile(ws.path('hostile.jsonl'), MB);
+    const config = ws.writeConfig({ source: { kind: 'files', files: ws.path('hostile.jsonl') }, ...overrides });
+    const run = await aetl(['run', '--config', config], {}, 180_000);
+    const count = async (table: string) => Number(await scalar(ws.warehouse, `SELECT count(*) FROM ${table}`));
+    return { file, run, facts: await count('fact_ai_event'), rejects: await count('etl_rejected_event') };
+  };
+
+  it('over max_reject_rate: exit 1, yet the valid lines are loaded and the rejects saved', async () => {
+    const { file, run, facts, rejects } = await hostileRun({ checks: { max_reject_rate: 0.01 } });
+    expect(run.code, run.stderr).toBe(1);
+    expect(run.stderr).toMatch(/reject/);
+    expect(facts).toBe(file.validIds.length);
+    expect(rejects).toBe(file.hostile.length);
+  }, 200_000);
+
+  it('with warehouse.memory_limit 64MB the run still succeeds', async () => {
+    const { file, run, facts, rejects } = await hostileRun({
+      warehouse: { kind: 'duckdb', path: 'data/warehouse.duckdb', memory_limit: '64MB' },
+      checks: { max_reject_rate: 0.1 },
+    });
+    expect(run.code, run.stderr).toBe(0);
+    expect(facts).toBe(file.validIds.length);
+    expect(rejects).toBe(file.hostile.length);
+  }, 200_000);
 });
 
 describe('hostile input in-process: no prototype pollution, whatever the keys', () => {

@@ -9,7 +9,7 @@ import { jsonLines, shapeA } from '../helpers/events.js';
 interface Summary {
   runId: string;
   exitCode: number;
-  detail: { examined: number; replayed: number; stillRejected: number };
+  detail: { examined: number; replayed: number; stillRejected: number; truncated: number };
 }
 
 describe('aetl rejects: fix the contract, then replay the quarantine', () => {
@@ -63,13 +63,18 @@ describe('aetl rejects: fix the contract, then replay the quarantine', () => {
     // Replaying before the fix loads nothing: the contract still refuses them.
     const early = await aetl(['rejects', 'replay', '--all', '--json', '--config', config]);
     expect(early.code, early.stderr).toBe(0);
-    expect((JSON.parse(early.stdout) as Summary).detail).toEqual({ examined: 4, replayed: 0, stillRejected: 4 });
+    expect((JSON.parse(early.stdout) as Summary).detail).toEqual({
+      examined: 4,
+      replayed: 0,
+      stillRejected: 4,
+      truncated: 0,
+    });
 
     config = ws.writeConfig({ ...base, contract: { decision_aliases: { warned: 'allow' } } });
     const replay = await aetl(['rejects', 'replay', '--all', '--json', '--config', config]);
     expect(replay.code, replay.stderr).toBe(0);
     const summary = JSON.parse(replay.stdout) as Summary;
-    expect(summary.detail).toEqual({ examined: 4, replayed: 3, stillRejected: 1 });
+    expect(summary.detail).toEqual({ examined: 4, replayed: 3, stillRejected: 1, truncated: 0 });
 
     const facts = await query(
       ws.warehouse,
@@ -104,7 +109,12 @@ describe('aetl rejects: fix the contract, then replay the quarantine', () => {
     const warehouse = await warehouseSnapshot(ws.warehouse);
     const again = await aetl(['rejects', 'replay', '--all', '--json', '--config', config]);
     expect(again.code, again.stderr).toBe(0);
-    expect((JSON.parse(again.stdout) as Summary).detail).toEqual({ examined: 1, replayed: 0, stillRejected: 1 });
+    expect((JSON.parse(again.stdout) as Summary).detail).toEqual({
+      examined: 1,
+      replayed: 0,
+      stillRejected: 1,
+      truncated: 0,
+    });
     expect(await warehouseSnapshot(ws.warehouse)).toEqual(warehouse);
     expect(await lakeSnapshot(ws.lake)).toEqual(lake);
   });
@@ -133,7 +143,12 @@ describe('aetl rejects replay with privacy on: a masked user id is not judged ag
     const config = ws.writeConfig({ ...base, contract: { decision_aliases: { warned: 'allow' } } });
     const replay = await aetl(['rejects', 'replay', '--all', '--json', '--config', config]);
     expect(replay.code, replay.stderr).toBe(0);
-    expect((JSON.parse(replay.stdout) as Summary).detail).toEqual({ examined: 2, replayed: 1, stillRejected: 1 });
+    expect((JSON.parse(replay.stdout) as Summary).detail).toEqual({
+      examined: 2,
+      replayed: 1,
+      stillRejected: 1,
+      truncated: 0,
+    });
     const facts = await query(ws.warehouse, 'SELECT event_id FROM fact_ai_event ORDER BY 1');
     expect(facts.map((r) => r.event_id)).toEqual(['p-1', 'p-3']);
     // The replayed event's user is pseudonymised once, like the one loaded directly.
@@ -166,7 +181,7 @@ describe('aetl rejects replay in pages', () => {
     const replay = await aetl(['rejects', 'replay', '--all', '--json', '--config', config]);
     expect(replay.code, replay.stderr).toBe(0);
     const summary = JSON.parse(replay.stdout) as Summary;
-    expect(summary.detail).toEqual({ examined: count, replayed: count, stillRejected: 0 });
+    expect(summary.detail).toEqual({ examined: count, replayed: count, stillRejected: 0, truncated: 0 });
     const packages = await query(
       ws.warehouse,
       `SELECT inserted::INTEGER AS n FROM etl_run_window WHERE run_id = '${summary.runId}' ORDER BY seq`,

@@ -200,3 +200,91 @@ export function writeHostileCorpus(dir: string, seed: number, files = 24, perFil
   writeFileSync(join(dir, 'blank.jsonl'), '\n\r\n  \n');
   return corpus;
 }
+
+/** One hostile line as written: what the quarantine must keep of it. */
+export interface HostileLine {
+  ref: string;
+  kind: string;
+  bytes: Buffer;
+}
+
+export interface HostileFile {
+  validIds: string[];
+  hostile: HostileLine[];
+}
+
+/**
+ * A single JSONL file of a few MB (issue 17 item 5): valid events with huge
+ * lines between them (fields of 200 KB to 3 MB, 10,000 levels of nesting,
+ * bytes that are not UTF-8, raw and escaped NULs, a lone-surrogate key, a huge
+ * key, thousands of bad policies) and a line whose first 64 KiB alone would
+ * pass as a valid event. `maxRecordBytes` is the limit the run is given.
+ */
+export function writeHostileFile(path: string, maxRecordBytes: number): HostileFile {
+  const event = (id: string, i: number, extra: Record<string, unknown> = {}) => ({
+    id,
+    timestamp: new Date(Date.UTC(2026, 3, 10, 8) + i * 1000).toISOString(),
+    decision: 'allowed',
+    model: 'gpt-4o',
+    provider: 'openai',
+    input_tokens: 100 + i,
+    output_tokens: 50,
+    policies_evaluated: [{ name: 'content_safety', result: 'pass', latency_ms: 3 }],
+    gateway_id: 'gw_prod_east',
+    user_id: 'user_001',
+    cost_usd: 0.0012,
+    ...extra,
+  });
+  const text = (value: unknown) => Buffer.from(JSON.stringify(value));
+  const withBytes = (value: unknown, bytes: number[]) => {
+    const [head, tail] = JSON.stringify(value).split('MARK');
+    return Buffer.concat([Buffer.from(head!), Buffer.from(bytes), Buffer.from(tail!)]);
+  };
+  const deep = (levels: number, leaf: number) => Buffer.from(`${'{"n":'.repeat(levels)}${leaf}${'}'.repeat(levels)}`);
+  // Exactly KEPT_BYTES of a valid event, then junk: a 64 KiB cut would look like a valid record.
+  const cutLooksValid = (i: number) => {
+    const bare = JSON.stringify(event(`cut-${i}`, i, { metadata: { pad: '' } }));
+    const valid = JSON.stringify(event(`cut-${i}`, i, { metadata: { pad: 'p'.repeat(64 * 1024 - bare.length) } }));
+    return Buffer.from(`${valid}${'j'.repeat(100_000)}`);
+  };
+  const kinds: [string, (i: number) => Buffer][] = [
+    [
+      'oversized field',
+      (i) => text(event(`h-${i}`, i, { metadata: { prompt: 'x'.repeat(maxRecordBytes + 200_000 * (1 + (i % 10))) } })),
+    ],
+    [
+      'huge invalid JSON',
+      (i) => Buffer.from(`${JSON.stringify(event(`h-${i}`, i)).slice(0, 80)}${'q'.repeat(200_000 + 50_000 * (i % 5))}`),
+    ],
+    ['deep nesting', (i) => deep(10_000, i)],
+    [
+      'invalid UTF-8',
+      (i) => withBytes(event(`h-${i}`, i, { model: 'MARK', metadata: { p: 'u'.repeat(300_000) } }), [0xc3, 0x28, 0xff]),
+    ],
+    ['raw NUL', (i) => withBytes(event(`h-${i}`, i, { model: 'MARK', metadata: { p: 'n'.repeat(200_000) } }), [0x00])],
+    ['escaped NUL', (i) => text(event(`h\u0000${i}`, i))],
+    ['lone surrogate key', (i) => text(event(`h-${i}`, i, { metadata: { '\ud800k': 1 } }))],
+    ['huge key', (i) => text(event(`h-${i}`, i, { metadata: { ['k'.repeat(300_000)]: { constructor: 1 } } }))],
+    [
+      'many bad policies',
+      (i) => text(event(`h-${i}`, i, { policies_evaluated: Array.from({ length: 5000 }, () => ({ name: '' })) })),
+    ],
+    ['cut looks valid', cutLooksValid],
+  ];
+  const lines: Buffer[] = [];
+  const file: HostileFile = { validIds: [], hostile: [] };
+  let hostileIndex = 0;
+  for (let i = 0; i < 400; i++) {
+    if (i % 10 === 5 && hostileIndex < kinds.length * 2) {
+      const [kind, make] = kinds[hostileIndex++ % kinds.length]!;
+      const bytes = make(i);
+      lines.push(bytes);
+      file.hostile.push({ ref: `line ${i + 1}`, kind, bytes });
+    } else {
+      lines.push(text(event(`ok-${i}`, i)));
+      file.validIds.push(`ok-${i}`);
+    }
+  }
+  writeFileSync(path, Buffer.concat(lines.flatMap((line) => [line, Buffer.from('\n')])));
+  return file;
+}

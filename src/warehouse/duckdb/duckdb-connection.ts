@@ -8,6 +8,8 @@ export interface DuckDBSettings {
   memoryLimit: string;
   tempDirectory: string;
   threads?: number;
+  /** Off where row order means nothing: DuckDB can then stream and bound row groups instead of buffering. */
+  preserveInsertionOrder?: boolean;
   /** Readers (analyst queries) open the file read-only and never block on a writer's schema changes. */
   readOnly?: boolean;
 }
@@ -31,6 +33,7 @@ export async function openDuckDB(path: string, settings: DuckDBSettings): Promis
     autoinstall_known_extensions: 'false',
   };
   if (settings.threads) options.threads = String(settings.threads);
+  if (settings.preserveInsertionOrder === false) options.preserve_insertion_order = 'false';
   if (settings.readOnly) options.access_mode = 'READ_ONLY';
   let instance: DuckDBInstance;
   try {

@@ -15,7 +15,7 @@ export async function listRejects(
   const rows = await runner.rows(
     `SELECT run_id, rejected_at::VARCHAR AS rejected_at, source_location, source_ref, event_id,
             reasons->>'$[0].path' AS field, reasons->>'$[0].message' AS reason, json_array_length(reasons) AS reasons,
-            replayed_at::VARCHAR AS replayed_at, replayed_run_id
+            payload_bytes, payload_truncated, replayed_at::VARCHAR AS replayed_at, replayed_run_id
      FROM etl_rejected_event
      WHERE pipeline = $pipeline
        AND ($run_id IS NULL OR run_id = $run_id)
@@ -37,7 +37,8 @@ export async function rejectsToReplay(
   limit: number,
 ): Promise<StoredReject[]> {
   const rows = await runner.rows(
-    `SELECT source_location, source_ref, payload_hash, payload, reasons::VARCHAR AS reasons FROM etl_rejected_event
+    `SELECT source_location, source_ref, payload_hash, payload, reasons::VARCHAR AS reasons, payload_truncated
+     FROM etl_rejected_event
      WHERE pipeline = $pipeline AND replayed_at IS NULL AND ($run_id IS NULL OR run_id = $run_id)
        AND ($after_location IS NULL OR (source_location, payload_hash) > ($after_location, $after_hash))
      ORDER BY source_location, payload_hash
@@ -56,6 +57,7 @@ export async function rejectsToReplay(
     payloadHash: String(r.payload_hash),
     payload: String(r.payload),
     reasonPaths: (JSON.parse(String(r.reasons)) as { path: string }[]).map((reason) => reason.path),
+    truncated: r.payload_truncated === true,
   }));
 }
 

@@ -168,7 +168,8 @@ export function insertRejectsSql(rejectFiles: readonly string[]): string {
   return `INSERT INTO etl_rejected_event BY NAME
   SELECT $pipeline AS pipeline, r.source_location, r.source_ref, r.payload_hash, r.payload, r.reasons::JSON AS reasons,
          r.event_id, $run_id AS run_id, $now::TIMESTAMPTZ AS rejected_at, r.event_ts,
-         $read_from::TIMESTAMPTZ AS read_from, $read_to::TIMESTAMPTZ AS read_to
+         $read_from::TIMESTAMPTZ AS read_from, $read_to::TIMESTAMPTZ AS read_to,
+         r.payload_bytes, r.payload_sha256, r.payload_truncated
   FROM (SELECT * FROM ${parquetList(rejectFiles)}
         QUALIFY row_number() OVER (PARTITION BY source_location, payload_hash ORDER BY source_ref) = 1) r
   WHERE NOT EXISTS (SELECT 1 FROM etl_rejected_event e

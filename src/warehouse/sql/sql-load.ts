@@ -156,9 +156,10 @@ SELECT ${p('pipeline')}, event_id, loaded_hash, loaded_ts, loaded_date_key FROM 
 export function insertRejectsSql(d: CheckDialect, rejectsTable: string): string {
   const p = (name: string) => d.param(name);
   return `INSERT INTO ${d.table('etl_rejected_event')} (pipeline, source_location, source_ref, payload_hash, payload,
-    reasons, event_id, run_id, rejected_at, event_ts, read_from, read_to)
+    reasons, event_id, run_id, rejected_at, event_ts, read_from, read_to, payload_bytes, payload_sha256, payload_truncated)
 SELECT ${p('pipeline')}, r.source_location, r.source_ref, r.payload_hash, r.payload, PARSE_JSON(r.reasons), r.event_id,
-  ${p('run_id')}, ${p('now')}, r.event_ts, ${p('read_from')}, ${p('read_to')}
+  ${p('run_id')}, ${p('now')}, r.event_ts, ${p('read_from')}, ${p('read_to')}, r.payload_bytes, r.payload_sha256,
+  r.payload_truncated
 FROM ${d.table(rejectsTable)} r
 WHERE NOT EXISTS (SELECT 1 FROM ${d.table('etl_rejected_event')} e
                   WHERE e.pipeline = ${p('pipeline')} AND e.source_location = r.source_location AND e.payload_hash = r.payload_hash)

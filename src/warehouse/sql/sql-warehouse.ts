@@ -175,7 +175,7 @@ export abstract class SqlWarehouse implements Warehouse {
     const rows = await this.engine.run(
       'listing rejects',
       `SELECT run_id, CAST(rejected_at AS STRING) AS rejected_at, source_location, source_ref, event_id,
-         ${field} AS field, ${reason} AS reason
+         ${field} AS field, ${reason} AS reason, payload_bytes, payload_truncated
        FROM ${d.table('etl_rejected_event')} WHERE ${where.join(' AND ')}
        ORDER BY rejected_at DESC, source_location, source_ref
        LIMIT ${Math.trunc(filter.limit)}`,
