@@ -1,5 +1,5 @@
 import { freshnessLimitMs } from '../checks/run-checks.js';
-import { clipToSignpost, splitRange } from '../state/window.js';
+import { clipToSignpost, planWindows, splitRange } from '../state/window.js';
 import { ConfigError } from '../util/errors.js';
 import { duckdbWarehouse } from './open-warehouse.js';
 import { extractTimeWindow, loadPackage, type ExtractedPackage } from './package-steps.js';
@@ -36,10 +36,18 @@ function prepare(session: Session, range: ExplicitRange, command: string) {
 export function runExplicit(range: ExplicitRange): (session: Session) => Promise<void> {
   return async (session) => {
     const { source, fromMs, toMs } = prepare(session, range, 'run');
-    const { lookback, max_window: maxWindow } = session.config.window;
+    const w = session.config.window;
     const checkpoint = await session.warehouse.getCheckpoint(session.config.pipeline.name);
     const movesCheckpoint = checkpoint === null || (fromMs <= checkpoint && checkpoint < toMs);
-    for (const window of splitRange(fromMs - lookback, toMs, maxWindow)) {
+    // The windows `run` would plan from a checkpoint at `from` with its signpost at `to`.
+    const { windows } = planWindows(fromMs, toMs + w.settle_delay, {
+      lookbackMs: w.lookback,
+      settleDelayMs: w.settle_delay,
+      maxWindowMs: w.max_window,
+      maxWindows: Infinity,
+      initialStartMs: fromMs,
+    });
+    for (const window of windows) {
       session.stop.throwIfRequested();
       const pkg = await extractTimeWindow(session, source, window);
       const result = await loadPackage(session, pkg, movesCheckpoint ? window.endMs : null);
