@@ -7,7 +7,9 @@ import { failedStatus } from './status.js';
  * Hourly anomaly scoring over series the warehouse aggregated (see
  * check-sql.ts). The rules come from Elementary's and Soda's open issues:
  * buckets on event time; only complete buckets scored; empty hours count
- * as 0 (a drop to zero must show); the bucket under test and buckets
+ * as 0 (a drop to zero must show) but only hours covered by committed loads
+ * exist at all (an hour never loaded is unknown, not 0); a robust centre and
+ * spread (median, MAD), so one outlier cannot hide an incident; the bucket under test and buckets
  * already flagged stay out of the baseline; seasonal slots (hour of day or
  * hour of week); a real minimum training size with its own status;
  * directional (drops for volume, spikes for the rest); z-score plus
@@ -86,8 +88,8 @@ export interface AnomalyInput {
   scopes: string[];
   /** Complete hours to judge (epoch ms of their start). */
   candidates: number[];
-  /** No data before this: earlier hours are unknown, not zero. */
-  dataFromMs: number;
+  /** Hours covered by committed loads (see coveredHours); any other hour is unknown, never a zero. */
+  covered: Set<number>;
   /** `anomaly_<metric>|<scope>|<hourMs>` of buckets judged anomalous before. */
   flagged: Set<string>;
   config: AnomalyConfig;
@@ -101,26 +103,51 @@ export function resolveSeasonality(config: AnomalyConfig, historyMs: number): Se
   return historyMs >= Math.max(28, config.min_training * 7) * 24 * HOUR_MS ? 'hour_of_week' : 'hour_of_day';
 }
 
-function trainingHours(bucket: number, seasonality: Seasonality, config: AnomalyConfig, fromMs: number): number[] {
-  const hours: number[] = [];
-  if (seasonality === 'none') {
-    for (let h = bucket - HOUR_MS; h >= bucket - config.training_days * 24 * HOUR_MS && h >= fromMs; h -= HOUR_MS)
-      hours.push(h);
-    return hours;
-  }
-  const step = (seasonality === 'hour_of_week' ? 7 * 24 : 24) * HOUR_MS;
-  for (let k = 1; k <= config.training_days; k++) {
-    const h = bucket - k * step;
-    if (h < fromMs) break;
-    hours.push(h);
+/**
+ * The whole hours inside the union of loaded spans `[fromMs, toMs)`: many
+ * short windows (15-minute intervals) together cover an hour none covers alone.
+ */
+export function coveredHours(spans: { fromMs: number; toMs: number }[]): Set<number> {
+  const hours = new Set<number>();
+  const sorted = [...spans].sort((a, b) => a.fromMs - b.fromMs);
+  for (let i = 0; i < sorted.length;) {
+    const fromMs = sorted[i]!.fromMs;
+    let toMs = sorted[i]!.toMs;
+    for (i++; i < sorted.length && sorted[i]!.fromMs <= toMs; i++) toMs = Math.max(toMs, sorted[i]!.toMs);
+    for (let h = Math.ceil(fromMs / HOUR_MS) * HOUR_MS; h + HOUR_MS <= toMs; h += HOUR_MS) hours.add(h);
   }
   return hours;
 }
 
-function stats(values: number[]): { mean: number; sd: number } {
-  const mean = values.reduce((a, b) => a + b, 0) / values.length;
-  const variance = values.reduce((a, b) => a + (b - mean) ** 2, 0) / Math.max(1, values.length - 1);
-  return { mean, sd: Math.sqrt(variance) };
+function trainingHours(
+  bucket: number,
+  seasonality: Seasonality,
+  config: AnomalyConfig,
+  covered: Set<number>,
+): number[] {
+  const step = (seasonality === 'none' ? 1 : seasonality === 'hour_of_week' ? 7 * 24 : 24) * HOUR_MS;
+  const count = seasonality === 'none' ? config.training_days * 24 : config.training_days;
+  const hours: number[] = [];
+  for (let k = 1; k <= count; k++) if (covered.has(bucket - k * step)) hours.push(bucket - k * step);
+  return hours;
+}
+
+const median = (values: number[]) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+};
+
+/**
+ * Median and MAD scaled to a normal σ (× 1.4826). When more than half the
+ * baseline is one value the MAD is 0: the mean absolute deviation from the
+ * median (× 1.2533) still says how far the rest stray.
+ */
+export function robustStats(values: number[]): { centre: number; sd: number } {
+  const centre = median(values);
+  const deviations = values.map((v) => Math.abs(v - centre));
+  const mad = median(deviations) * 1.4826;
+  return { centre, sd: mad > 0 ? mad : (deviations.reduce((a, b) => a + b, 0) / values.length) * 1.2533 };
 }
 
 const fmt = (value: number) => (Math.abs(value) >= 100 ? value.toFixed(0) : Number(value.toPrecision(4)).toString());
@@ -132,24 +159,24 @@ function judge(
   observed: number,
   training: { point: HourlyPoint; value: number }[],
   config: AnomalyConfig,
-): { status: 'pass' | 'anomalous'; expected: string; mean: number; sd: number; bound: number } {
-  const { mean, sd: sampleSd } = stats(training.map((t) => t.value));
+): { status: 'pass' | 'anomalous'; expected: string; centre: number; sd: number; bound: number } {
+  const { centre, sd: robustSd } = robustStats(training.map((t) => t.value));
   // A prediction interval: the baseline's spread (at least the metric's sampling noise), widened for its size.
   const spread = Math.max(
-    sampleSd,
+    robustSd,
     metric.noise(
-      mean,
+      centre,
       tested,
       training.map((t) => t.point),
     ),
   );
   const sd = spread * Math.sqrt(1 + 1 / training.length);
   if (metric.direction === 'drop') {
-    const bound = Math.min(mean - config.z * sd, mean - floors.min_abs, mean * (1 - floors.min_rel));
-    return { status: observed < bound ? 'anomalous' : 'pass', expected: `>= ${fmt(bound)}`, mean, sd, bound };
+    const bound = Math.min(centre - config.z * sd, centre - floors.min_abs, centre * (1 - floors.min_rel));
+    return { status: observed < bound ? 'anomalous' : 'pass', expected: `>= ${fmt(bound)}`, centre, sd, bound };
   }
-  const bound = Math.max(mean + config.z * sd, mean + floors.min_abs, mean * (1 + floors.min_rel));
-  return { status: observed > bound ? 'anomalous' : 'pass', expected: `<= ${fmt(bound)}`, mean, sd, bound };
+  const bound = Math.max(centre + config.z * sd, centre + floors.min_abs, centre * (1 + floors.min_rel));
+  return { status: observed > bound ? 'anomalous' : 'pass', expected: `<= ${fmt(bound)}`, centre, sd, bound };
 }
 
 export function scoreAnomalies(input: AnomalyInput, seasonality: Seasonality): CheckResult[] {
@@ -184,7 +211,7 @@ export function scoreAnomalies(input: AnomalyInput, seasonality: Seasonality): C
           results.push({ ...base, status: 'skipped', observed: null, expected: null, message });
           continue;
         }
-        const training = trainingHours(bucket, seasonality, config, input.dataFromMs)
+        const training = trainingHours(bucket, seasonality, config, input.covered)
           .filter((h) => !flagged.has(flagKey(check, scope, h)))
           .map((h) => ({ point: at(scope, h), value: usable(at(scope, h)) }))
           .filter((t): t is { point: HourlyPoint; value: number } => t.value !== null);
@@ -200,7 +227,7 @@ export function scoreAnomalies(input: AnomalyInput, seasonality: Seasonality): C
           (verdict.status === 'anomalous'
             ? ` is ${word} the expected ${verdict.expected}`
             : ` within ${verdict.expected}`) +
-          ` (mean ${fmt(verdict.mean)}, sd ${fmt(verdict.sd)} over ${training.length} ${seasonality} buckets, z ${config.z})`;
+          ` (median ${fmt(verdict.centre)}, sd ${fmt(verdict.sd)} over ${training.length} ${seasonality} buckets, z ${config.z})`;
         if (verdict.status === 'anomalous') flagged.add(flagKey(check, scope, bucket));
         results.push({
           ...base,

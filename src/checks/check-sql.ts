@@ -121,6 +121,27 @@ export function lagSql(d: CheckDialect): string {
 FROM ${d.table('fact_ai_event')} f WHERE f.run_id = ${d.param('run_id')} AND ${inRange(d, 'f')}`;
 }
 
+/**
+ * What committed loads (checks passed, any command) covered in [from, to):
+ * their windows; for a files pipeline, whose batches have no window, each
+ * committed run's events per day from the first to the last (a day it holds
+ * no event of stays unknown). Anomaly training and candidates use only the
+ * whole hours these cover, so an hour never loaded is not taken for a zero.
+ */
+export function coveredSpansSql(d: CheckDialect, files: boolean): string {
+  const committed = `w.pipeline = ${d.param('pipeline')} AND w.checks_passed`;
+  if (files) {
+    return `SELECT ${d.epochMs('MIN(f.event_ts)')} AS from_ms, ${d.epochMs('MAX(f.event_ts)')} AS to_ms
+FROM ${d.table('fact_ai_event')} f
+WHERE ${inRange(d, 'f')}
+  AND f.run_id IN (SELECT w.run_id FROM ${d.table('etl_run_window')} w WHERE ${committed} AND w.window_start IS NULL)
+GROUP BY f.run_id, f.date_key`;
+  }
+  return `SELECT ${d.epochMs('w.window_start')} AS from_ms, ${d.epochMs('w.window_end')} AS to_ms
+FROM ${d.table('etl_run_window')} w
+WHERE ${committed} AND w.window_start < ${d.timestamp('to')} AND w.window_end > ${d.timestamp('from')}`;
+}
+
 /** Anomaly buckets already flagged (or already scored) since `from`, per check and scope. */
 export function scoredBucketsSql(d: CheckDialect): string {
   return `SELECT check_name, scope, ${d.epochMs('bucket')} AS bucket_ms, status FROM ${d.table('dq_check_result')}

@@ -5,8 +5,22 @@ import { DAY_MS, HOUR_MS, isoDay, startOfUtcDay } from '../util/dates.js';
 import type { CheckResult, LoadCounts, Warehouse } from '../warehouse/warehouse.js';
 import { failedStatus as failed } from './status.js';
 import { completenessResult } from './blocking.js';
-import { flagKey, resolveSeasonality, scoreAnomalies, type HourlyPoint } from './anomaly.js';
-import { duplicateIdsSql, hourlyMetricsSql, integritySql, lagSql, scoredBucketsSql } from './check-sql.js';
+import {
+  coveredHours,
+  flagKey,
+  resolveSeasonality,
+  scoreAnomalies,
+  type HourlyPoint,
+  type Seasonality,
+} from './anomaly.js';
+import {
+  coveredSpansSql,
+  duplicateIdsSql,
+  hourlyMetricsSql,
+  integritySql,
+  lagSql,
+  scoredBucketsSql,
+} from './check-sql.js';
 
 /**
  * The checks that run after a load commits (and on demand with `aetl
@@ -22,8 +36,15 @@ export interface CheckRequest {
   nowMs: number;
   fromMs: number;
   toMs: number;
-  /** `incremental`: after `aetl run` (freshness, only new complete hours scored); `on_demand`: `aetl check`. */
+  /**
+   * `incremental`: after loading the schedule's next interval (freshness judged); `history`: after any other
+   * load; both score the complete hours not judged yet. `on_demand`: `aetl check`, which judges its range again.
+   */
   kind: 'incremental' | 'on_demand' | 'history';
+  /** A files pipeline: its batches have no window, so what they covered is read from their events. */
+  files: boolean;
+  /** The interval the schedule runs at (an explicit interval's own length), else checks.freshness.schedule_interval. */
+  scheduleIntervalMs?: number;
   /** The run's counters, for source-side duplicate delivery. */
   counts?: Pick<LoadCounts, 'read' | 'inBatchDuplicates' | 'conflicts'>;
   /** For per-day completeness on demand. */
@@ -103,12 +124,18 @@ async function duplicates(request: CheckRequest): Promise<CheckResult[]> {
   return results;
 }
 
+/** The lag the schedule implies (decision 15): its interval + settle_delay + the tolerance (5 min by default). */
+export function freshnessLimitMs(config: Config, scheduleIntervalMs?: number): number {
+  const f = config.checks.freshness;
+  return (scheduleIntervalMs ?? f.schedule_interval) + config.window.settle_delay + f.tolerance;
+}
+
 async function freshness(request: CheckRequest): Promise<CheckResult[]> {
   const { warehouse, config } = request;
   const f = config.checks.freshness;
   const [row] = await warehouse.query(lagSql(warehouse.dialect), params(request));
   const newest = toNumberOrNull(row?.newest_ms);
-  const limitMs = f.schedule_interval + config.window.settle_delay + f.tolerance;
+  const limitMs = freshnessLimitMs(config, request.scheduleIntervalMs);
   const lagMs = newest === null ? null : request.nowMs - newest;
   const p50 = toNumberOrNull(row?.lag_p50_s);
   const p99 = toNumberOrNull(row?.lag_p99_s);
@@ -132,19 +159,34 @@ async function freshness(request: CheckRequest): Promise<CheckResult[]> {
 async function anomalies(request: CheckRequest): Promise<CheckResult[]> {
   const { warehouse, config } = request;
   const a = config.checks.anomalies;
-  const span = await warehouse.loadedSpan(config.pipeline.name);
-  if (!span) return [];
-  const dataFromMs = Math.ceil(span.fromMs / HOUR_MS) * HOUR_MS;
+  const hourOf = (ms: number) => Math.floor(ms / HOUR_MS) * HOUR_MS;
+  const trainingMs = (seasonality: Seasonality) => a.training_days * (seasonality === 'hour_of_week' ? 7 : 1) * DAY_MS;
+  // After a load, every hour of the recent past not judged yet is a candidate, whatever command loaded it
+  // (an explicit interval completes an hour it did not read); `aetl check` judges its own range.
+  const candidatesFrom = hourOf(
+    request.kind === 'on_demand' ? request.fromMs : Math.min(request.fromMs, request.toMs - trainingMs('hour_of_day')),
+  );
+  const lookbackFrom = candidatesFrom - trainingMs(a.seasonality === 'auto' ? 'hour_of_week' : a.seasonality);
+  const spans = (
+    await warehouse.query(coveredSpansSql(warehouse.dialect, request.files), params(request, lookbackFrom))
+  ).map((r) => ({ fromMs: Number(r.from_ms), toMs: Number(r.to_ms) }));
+  if (spans.length === 0) return [];
+  // A files batch covers whole hours from its first event's to its last event's.
+  const covered = coveredHours(
+    request.files ? spans.map((s) => ({ fromMs: hourOf(s.fromMs), toMs: hourOf(s.toMs) + HOUR_MS })) : spans,
+  );
   // A bucket is complete once its end is at least the lookback before the data's end (decision 15).
-  const completeEnd = Math.floor((Math.min(request.toMs, span.toMs) - config.window.lookback) / HOUR_MS) * HOUR_MS;
-  const firstHour = Math.max(Math.floor(request.fromMs / HOUR_MS) * HOUR_MS, dataFromMs);
-  let candidates: number[] = [];
-  for (let h = firstHour; h + HOUR_MS <= completeEnd; h += HOUR_MS) candidates.push(h);
+  const dataEnd = Math.min(
+    request.toMs,
+    spans.reduce((end, s) => Math.max(end, s.toMs), 0),
+  );
+  const completeEnd = dataEnd - config.window.lookback;
+  let candidates = [...covered].filter((h) => h >= candidatesFrom && h + HOUR_MS <= completeEnd).sort((x, y) => x - y);
   if (candidates.length === 0) return [];
 
+  const dataFromMs = [...covered].reduce((first, h) => Math.min(first, h));
   const seasonality = resolveSeasonality(a, candidates[0]! - dataFromMs);
-  const trainingMs = a.training_days * (seasonality === 'hour_of_week' ? 7 : 1) * DAY_MS;
-  const fromMs = Math.max(dataFromMs, candidates[0]! - trainingMs);
+  const fromMs = Math.max(lookbackFrom, candidates[0]! - trainingMs(seasonality));
   const scored = await warehouse.query(scoredBucketsSql(warehouse.dialect), params(request, fromMs));
   const flagged = new Set<string>();
   const judged = new Set<number>();
@@ -153,8 +195,7 @@ async function anomalies(request: CheckRequest): Promise<CheckResult[]> {
     if (r.status === 'fail' || r.status === 'warn') flagged.add(key);
     judged.add(Number(r.bucket_ms));
   }
-  // After a run only hours not judged before are scored; `aetl check` judges its range again.
-  if (request.kind === 'incremental') candidates = candidates.filter((h) => !judged.has(h));
+  if (request.kind !== 'on_demand') candidates = candidates.filter((h) => !judged.has(h));
   if (candidates.length === 0) return [];
 
   const q = params(request, fromMs, candidates.at(-1)! + HOUR_MS);
@@ -172,7 +213,7 @@ async function anomalies(request: CheckRequest): Promise<CheckResult[]> {
     latencyP99: toNumberOrNull(r.latency_p99),
   }));
   const scopes = ['total', ...[...new Set(points.map((p) => p.scope))].filter((s) => s !== 'total').sort()];
-  return scoreAnomalies({ points, scopes, candidates, dataFromMs, flagged, config: a }, seasonality);
+  return scoreAnomalies({ points, scopes, candidates, covered, flagged, config: a }, seasonality);
 }
 
 /** Per UTC day: the source's count against loaded ∪ quarantined (on demand; `run` checks each window as it loads). */
@@ -220,7 +261,7 @@ export async function runChecks(request: CheckRequest): Promise<CheckResult[]> {
   const { config } = request;
   const results = [...(await integrity(request)), ...(await duplicates(request))];
   if (request.kind !== 'history' && config.checks.freshness.enabled) results.push(...(await freshness(request)));
-  if (request.kind !== 'history' && config.checks.anomalies.enabled) results.push(...(await anomalies(request)));
+  if (config.checks.anomalies.enabled) results.push(...(await anomalies(request)));
   if (request.kind !== 'on_demand' && config.checks.schema_drift.enabled) results.push(...(await schemaDrift(request)));
   if (request.kind === 'on_demand' && request.source)
     results.push(...(await completenessByDay(request, request.source)));

@@ -1,4 +1,5 @@
-import { clipToSignpost, splitRange } from '../state/window.js';
+import { freshnessLimitMs } from '../checks/run-checks.js';
+import { clipToSignpost, planWindows, splitRange } from '../state/window.js';
 import { ConfigError } from '../util/errors.js';
 import { duckdbWarehouse } from './open-warehouse.js';
 import { extractTimeWindow, loadPackage, type ExtractedPackage } from './package-steps.js';
@@ -28,22 +29,35 @@ function prepare(session: Session, range: ExplicitRange, command: string) {
 
 /**
  * `aetl run --from --to`: an explicit interval (e.g. Airflow's data
- * interval). It moves the incremental checkpoint only when it is the next
- * window, i.e. when from ≤ checkpoint < to (DESIGN.md decision 18).
+ * interval), read from `from − lookback` like `run` so late events are
+ * caught. It moves the incremental checkpoint only when it is the next
+ * window (from ≤ checkpoint < to) or the first one (DESIGN.md decision 18).
  */
 export function runExplicit(range: ExplicitRange): (session: Session) => Promise<void> {
   return async (session) => {
     const { source, fromMs, toMs } = prepare(session, range, 'run');
+    const w = session.config.window;
     const checkpoint = await session.warehouse.getCheckpoint(session.config.pipeline.name);
-    const movesCheckpoint = checkpoint !== null && fromMs <= checkpoint && checkpoint < toMs;
-    for (const window of splitRange(fromMs, toMs, session.config.window.max_window)) {
+    const movesCheckpoint = checkpoint === null || (fromMs <= checkpoint && checkpoint < toMs);
+    // The windows `run` would plan from a checkpoint at `from` with its signpost at `to`.
+    const { windows } = planWindows(fromMs, toMs + w.settle_delay, {
+      lookbackMs: w.lookback,
+      settleDelayMs: w.settle_delay,
+      maxWindowMs: w.max_window,
+      maxWindows: Infinity,
+      initialStartMs: fromMs,
+    });
+    for (const window of windows) {
       session.stop.throwIfRequested();
       const pkg = await extractTimeWindow(session, source, window);
       const result = await loadPackage(session, pkg, movesCheckpoint ? window.endMs : null);
       if (!result.checksPassed) break;
     }
-    // The next window of the schedule is judged like an incremental load; an older interval is history.
-    await checkAfterLoads(session, movesCheckpoint ? 'incremental' : 'history');
+    // The orchestrator's interval is its schedule: freshness is judged against it for the next interval, or
+    // one that ends recently enough to be fresh; an older one (a clear, a re-run) is history.
+    const intervalMs = toMs - fromMs;
+    const current = movesCheckpoint || toMs >= session.nowMs - freshnessLimitMs(session.config, intervalMs);
+    await checkAfterLoads(session, current ? 'incremental' : 'history', intervalMs);
   };
 }
 

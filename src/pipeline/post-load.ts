@@ -14,19 +14,24 @@ function loadedRange(session: Session): { fromMs: number; toMs: number } | null 
 }
 
 /** Runs the post-load checks over what this session loaded; their results decide exit 3. */
-export async function checkAfterLoads(session: Session, kind: CheckRequest['kind']): Promise<void> {
+export async function checkAfterLoads(
+  session: Session,
+  kind: CheckRequest['kind'],
+  scheduleIntervalMs?: number,
+): Promise<void> {
   const range = loadedRange(session);
   if (!range) return;
-  await checkInSession(session, { ...range, kind, counts: sumCounts(session.results) });
+  await checkInSession(session, { ...range, kind, scheduleIntervalMs, counts: sumCounts(session.results) });
 }
 
 /** Runs the checks with the session's warehouse, config and clock; their results decide the exit code. */
 async function checkInSession(
   session: Session,
-  request: Pick<CheckRequest, 'fromMs' | 'toMs' | 'kind' | 'counts' | 'source'>,
+  request: Pick<CheckRequest, 'fromMs' | 'toMs' | 'kind' | 'counts' | 'source' | 'scheduleIntervalMs'>,
 ): Promise<void> {
   const { warehouse, config, logger, runId, nowMs } = session;
-  session.checks.push(...(await runChecks({ warehouse, config, logger, runId, nowMs, ...request })));
+  const files = session.source.kind === 'files';
+  session.checks.push(...(await runChecks({ warehouse, config, logger, runId, nowMs, files, ...request })));
 }
 
 /**

@@ -84,7 +84,7 @@ describe('the Airflow DAG', () => {
     expect(nightly.tasks.map((t) => t.op_args)).toEqual([['reconcile', '--days', '7', '--wait', '30m']]);
   });
 
-  it('its load and check tasks run the CLI for exactly the data interval', async () => {
+  it('its load and check tasks run the CLI for the data interval (with the lookback)', async () => {
     const { ws, config } = workspace();
     const [start, end] = ['2026-06-10T05:30:00+00:00', '2026-06-10T05:45:00+00:00'];
     expect(callTask('aetl_incremental', 'load', start, end, config)).toEqual({ ok: true });
@@ -93,10 +93,11 @@ describe('the Airflow DAG', () => {
       ws.warehouse,
       `SELECT strftime(window_start, '%H:%M') AS s, strftime(window_end, '%H:%M') AS e FROM etl_run_window`,
     );
-    expect(windows).toEqual([{ s: '05:30', e: '05:45' }]);
+    // Read from an hour (the lookback) before the interval, like `run`, so late events are caught.
+    expect(windows).toEqual([{ s: '04:30', e: '05:45' }]);
     const [facts] = await query(
       ws.warehouse,
-      `SELECT count(*) AS n, count(*) FILTER (WHERE event_ts < '${start}' OR event_ts >= '${end}') AS outside FROM fact_ai_event`,
+      `SELECT count(*) AS n, count(*) FILTER (WHERE event_ts < TIMESTAMPTZ '${start}' - INTERVAL 1 HOUR OR event_ts >= '${end}') AS outside FROM fact_ai_event`,
     );
     expect(Number(facts!.n)).toBeGreaterThan(0);
     expect(facts!.outside).toBe(0n);

@@ -8,6 +8,9 @@ const NOW = '2026-08-20T12:00:00Z';
 const overrides = {
   source: { kind: 'simulator', page_size: 500, simulator: { seed: 77, rate_per_minute: 0.5, bad_record_rate: 0.002 } },
   window: { initial_start: '2026-08-20T06:00:00Z' },
+  // Daily runs cut a day differently from a backfill (their windows re-read a lookback): two bad records in one
+  // 6-hour window of ~180 must not fail one of them where the backfill's day passes.
+  checks: { max_reject_rate: 0.05 },
 };
 const days = [
   '2026-08-10',
@@ -39,8 +42,19 @@ describe('backfill', () => {
     },
     async () => {
       const parallel = await incrementalFirst();
+      // The daily runs read from a lookback (1 h) before their day: the backfill starts there too.
       const bf = await aetl(
-        ['backfill', '--from', days[0]!, '--to', days[7]!, '--parallel', '2', '--config', parallel.config],
+        [
+          'backfill',
+          '--from',
+          '2026-08-09T23:00:00Z',
+          '--to',
+          days[7]!,
+          '--parallel',
+          '2',
+          '--config',
+          parallel.config,
+        ],
         {
           AETL_NOW: NOW,
         },
@@ -71,7 +85,10 @@ describe('backfill', () => {
         `SELECT strftime(window_start, '%Y-%m-%d') AS day, (window_end - window_start)::VARCHAR AS span FROM etl_run_window w
        JOIN etl_run r USING (run_id) WHERE r.command = 'backfill' ORDER BY 1`,
       );
-      expect(backfilled).toEqual(days.slice(0, 7).map((day) => ({ day, span: '1 day' })));
+      expect(backfilled).toEqual([
+        { day: '2026-08-09', span: '01:00:00' },
+        ...days.slice(0, 7).map((day) => ({ day, span: '1 day' })),
+      ]);
 
       const windowsBefore = await scalar(parallel.ws.warehouse, 'SELECT count(*)::INTEGER FROM etl_run_window');
       const again = await aetl(

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  coveredSpansSql,
   duplicateIdsSql,
   hourlyMetricsSql,
   integritySql,
@@ -43,7 +44,13 @@ describe('check SQL: one code path, three dialects', () => {
 
   it('every query filters on the time range (partition pruning), never scans a whole fact table', () => {
     for (const d of dialects) {
-      const factQueries = [hourlyMetricsSql(d, false), duplicateIdsSql(d), presentCountSql(d), lagSql(d)];
+      const factQueries = [
+        hourlyMetricsSql(d, false),
+        duplicateIdsSql(d),
+        presentCountSql(d),
+        lagSql(d),
+        coveredSpansSql(d, true),
+      ];
       for (const sql of [
         ...factQueries,
         ...integritySql(d)
