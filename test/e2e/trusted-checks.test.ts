@@ -1,11 +1,11 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { DuckDBInstance } from '@duckdb/node-api';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { aetl } from '../helpers/cli.js';
 import { query, scalar } from '../helpers/duckdb.js';
 import { jsonLines, shapeA } from '../helpers/events.js';
 import { serveLocal } from '../helpers/local-server.js';
-import { Workspace } from '../helpers/workspace.js';
+import { workspacesForFile, type Workspace } from '../helpers/workspace.js';
 
 /**
  * The promise the checks keep (issue 17): nothing lost or doubled without a
@@ -13,13 +13,7 @@ import { Workspace } from '../helpers/workspace.js';
  * second pipeline, a re-send weeks later, a record or row lost on the way)
  * and sees the check fail, or the warehouse stay right.
  */
-const workspaces: Workspace[] = [];
-afterAll(() => workspaces.forEach((w) => w.remove()));
-function workspace(): Workspace {
-  const ws = new Workspace();
-  workspaces.push(ws);
-  return ws;
-}
+const workspace = workspacesForFile();
 
 interface CheckRow {
   pipeline: string;

@@ -4,6 +4,7 @@ import { gzipSync } from 'node:zlib';
 import { simulatorSettingsFrom } from '../../src/config/schema.js';
 import { EventUniverse } from '../../src/simulator/generator.js';
 import { SeededRandom } from '../../src/simulator/random.js';
+import { shapeA } from './events.js';
 import { shippedReference } from './workspace.js';
 
 /**
@@ -221,20 +222,12 @@ export interface HostileFile {
  * pass as a valid event. `maxRecordBytes` is the limit the run is given.
  */
 export function writeHostileFile(path: string, maxRecordBytes: number): HostileFile {
-  const event = (id: string, i: number, extra: Record<string, unknown> = {}) => ({
-    id,
-    timestamp: new Date(Date.UTC(2026, 3, 10, 8) + i * 1000).toISOString(),
-    decision: 'allowed',
-    model: 'gpt-4o',
-    provider: 'openai',
-    input_tokens: 100 + i,
-    output_tokens: 50,
-    policies_evaluated: [{ name: 'content_safety', result: 'pass', latency_ms: 3 }],
-    gateway_id: 'gw_prod_east',
-    user_id: 'user_001',
-    cost_usd: 0.0012,
-    ...extra,
-  });
+  const event = (id: string, i: number, extra: Record<string, unknown> = {}) =>
+    shapeA(id, 0, {
+      timestamp: new Date(Date.UTC(2026, 3, 10, 8) + i * 1000).toISOString(),
+      input_tokens: 100 + i,
+      ...extra,
+    });
   const text = (value: unknown) => Buffer.from(JSON.stringify(value));
   const withBytes = (value: unknown, bytes: number[]) => {
     const [head, tail] = JSON.stringify(value).split('MARK');

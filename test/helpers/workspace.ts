@@ -1,4 +1,5 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { afterAll } from 'vitest';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { stringify } from 'yaml';
@@ -53,4 +54,15 @@ export const REFERENCE_PATHS = {
 /** The shipped reference CSVs, as the simulator and the loader read them. */
 export function shippedReference(): ReferenceData {
   return loadReferenceData(REFERENCE_PATHS);
+}
+
+/** A test file's workspaces: `workspace()` makes one, and all of them are removed after the file's tests. */
+export function workspacesForFile(): () => Workspace {
+  const made: Workspace[] = [];
+  afterAll(() => made.forEach((w) => w.remove()));
+  return () => {
+    const ws = new Workspace();
+    made.push(ws);
+    return ws;
+  };
 }
