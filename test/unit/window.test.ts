@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { planWindows } from '../../src/state/window.js';
+import { clipToSignpost, planWindows, splitRange } from '../../src/state/window.js';
 
 const H = 3_600_000;
 const settings = { lookbackMs: H, settleDelayMs: 120_000, maxWindowMs: 6 * H, maxWindows: 48, initialStartMs: 0 };
@@ -61,8 +61,60 @@ describe('planWindows', () => {
 
   it('refuses a checkpoint in the future with a clear error', () => {
     expect(() => planWindows(t('2026-05-02T00:00:00Z'), t('2026-05-01T00:00:00Z'), settings)).toThrow(
-      /checkpoint 2026-05-02T00:00:00.000Z is in the future/,
+      /checkpoint 2026-05-02T00:00:00.000Z is in the future .*check the clock of this machine/,
     );
+  });
+
+  it('a checkpoint exactly at now is not in the future: nothing to read yet', () => {
+    const now = t('2026-05-01T12:00:00Z');
+    expect(planWindows(now, now, settings).windows).toEqual([]);
+  });
+
+  it('a first run whose initial_start is at the signpost plans no (empty) window', () => {
+    const now = t('2026-05-01T12:00:00Z');
+    const signpost = now - settings.settleDelayMs;
+    expect(planWindows(null, now, { ...settings, initialStartMs: signpost }).windows).toEqual([]);
+    expect(planWindows(null, now, { ...settings, initialStartMs: signpost - 1 }).windows).toEqual([
+      { startMs: signpost - 1, endMs: signpost },
+    ]);
+  });
+});
+
+describe('splitRange', () => {
+  const spans = (windows: { startMs: number; endMs: number }[]) => windows.map((w) => [iso(w.startMs), iso(w.endMs)]);
+
+  it('cuts a range into consecutive steps, the last one short', () => {
+    expect(spans(splitRange(t('2026-05-01T00:00:00Z'), t('2026-05-01T05:00:00Z'), 2 * H))).toEqual([
+      ['2026-05-01T00:00:00.000Z', '2026-05-01T02:00:00.000Z'],
+      ['2026-05-01T02:00:00.000Z', '2026-05-01T04:00:00.000Z'],
+      ['2026-05-01T04:00:00.000Z', '2026-05-01T05:00:00.000Z'],
+    ]);
+  });
+
+  it('with alignDays, cuts fall on UTC midnights whatever the step', () => {
+    expect(spans(splitRange(t('2026-05-01T18:00:00Z'), t('2026-05-03T06:00:00Z'), H, true))).toEqual([
+      ['2026-05-01T18:00:00.000Z', '2026-05-02T00:00:00.000Z'],
+      ['2026-05-02T00:00:00.000Z', '2026-05-03T00:00:00.000Z'],
+      ['2026-05-03T00:00:00.000Z', '2026-05-03T06:00:00.000Z'],
+    ]);
+  });
+
+  it('an empty range has no window', () => {
+    expect(splitRange(t('2026-05-01T00:00:00Z'), t('2026-05-01T00:00:00Z'), H)).toEqual([]);
+  });
+});
+
+describe('clipToSignpost', () => {
+  const now = t('2026-05-01T12:00:00Z');
+  const signpost = now - 120_000;
+
+  it('clips a --to beyond the signpost to it, and says so', () => {
+    expect(clipToSignpost(signpost + 1, now, 120_000)).toEqual({ toMs: signpost, clipped: true });
+  });
+
+  it('leaves a --to at or before the signpost alone', () => {
+    expect(clipToSignpost(signpost, now, 120_000)).toEqual({ toMs: signpost, clipped: false });
+    expect(clipToSignpost(signpost - H, now, 120_000)).toEqual({ toMs: signpost - H, clipped: false });
   });
 });
 
