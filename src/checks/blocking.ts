@@ -21,15 +21,15 @@ export function blockingChecks(config: ChecksConfig): (facts: LoadFacts) => Chec
     const results: CheckResult[] = [
       {
         name: 'duplicates',
-        scope: 'fact_ai_event, dates this load touched',
+        scope: "fact_ai_event, this load's ids on any date",
         status: duplicateIdsInRange === 0 ? 'pass' : failed(config.duplicates.severity),
         blocking: config.duplicates.blocking,
         observed: duplicateIdsInRange,
         expected: '0',
         message:
           duplicateIdsInRange === 0
-            ? 'no duplicate event_id on the dates this load touched'
-            : `${duplicateIdsInRange} duplicate event_id rows on the dates this load touched`,
+            ? 'no event_id of this load is stored twice, on any date'
+            : `${duplicateIdsInRange} duplicate event_id rows among this load's ids`,
       },
       {
         name: 'counts_balance',

@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { coveredHours, robustStats, scoreAnomalies, type HourlyPoint } from '../../src/checks/anomaly.js';
+import {
+  coveredHours,
+  resolveSeasonality,
+  robustStats,
+  scoreAnomalies,
+  type HourlyPoint,
+} from '../../src/checks/anomaly.js';
 import { checksSchema } from '../../src/config/checks-schema.js';
 import { DAY_MS, HOUR_MS } from '../../src/util/dates.js';
 
@@ -119,5 +125,51 @@ describe('covered hours', () => {
       ...coveredHours([quarter('07:10', '09:00'), quarter('08:00', '09:30'), quarter('09:40', '11:00')]),
     ]).toEqual([at('08:00'), at('10:00')]);
     expect(coveredHours([{ fromMs: at('00:00'), toMs: at('00:00') + 3 * HOUR_MS }]).size).toBe(3);
+  });
+});
+
+describe('anomaly scoring: the other metrics and the seasonality', () => {
+  it('cost spikes are judged upwards against the baseline with the per-event spread; a fall is not an anomaly', () => {
+    expect(status(score(series(NOISY, 100, { cost: 1 })), 'anomaly_cost')).toBe('pass');
+    expect(status(score(series(NOISY, 100, { cost: 5 })), 'anomaly_cost')).toBe('fail');
+    expect(status(score(series(NOISY, 100, { cost: 0 })), 'anomaly_cost')).toBe('pass');
+    const cost = score(series(NOISY, 100, { cost: 5 })).find((r) => r.name === 'anomaly_cost')!;
+    expect(cost.message).toMatch(/USD/);
+    expect(cost.observed).toBe(5);
+  });
+
+  it('rates are not judged on an hour with fewer than min_events events', () => {
+    const quiet = score(series(NOISY, config.min_events - 1, { blocked: 40 }));
+    expect(status(quiet, 'anomaly_block_rate')).toBe('skipped');
+    expect(status(quiet, 'anomaly_latency_p99')).toBe('skipped');
+    expect(status(score(series(NOISY, config.min_events, { blocked: 40 })), 'anomaly_block_rate')).toBe('fail');
+  });
+
+  it('auto seasonality turns to hour of week only with weeks of history', () => {
+    const auto = { ...config, seasonality: 'auto' as const, min_training: 7 };
+    expect(resolveSeasonality(auto, 48 * DAY_MS)).toBe('hour_of_day');
+    expect(resolveSeasonality(auto, 49 * DAY_MS)).toBe('hour_of_week');
+    expect(resolveSeasonality({ ...auto, min_training: 2 }, 28 * DAY_MS)).toBe('hour_of_week');
+    expect(resolveSeasonality({ ...auto, min_training: 2 }, 28 * DAY_MS - HOUR_MS)).toBe('hour_of_day');
+    expect(resolveSeasonality({ ...config, seasonality: 'none' }, 400 * DAY_MS)).toBe('none');
+  });
+
+  it('hour-of-week baselines compare with the same hour a week apart, not the day before', () => {
+    // Daily values that alternate wildly; the same weekday hour is steady at 100.
+    const points: HourlyPoint[] = [];
+    for (let day = 1; day <= 7 * 8; day++) {
+      const hourMs = TESTED - day * DAY_MS;
+      const events = day % 7 === 0 ? 100 : 5;
+      points.push({ hourMs, scope: 'total', events, blocked: 0, cost: 0, costSd: null, latencyP99: null });
+    }
+    points.push({ hourMs: TESTED, scope: 'total', events: 100, blocked: 0, cost: 0, costSd: null, latencyP99: null });
+    const covered = new Set(points.map((p) => p.hourMs));
+    const judge = (seasonality: 'hour_of_week' | 'hour_of_day') =>
+      scoreAnomalies(
+        { points, scopes: ['total'], candidates: [TESTED], covered, flagged: new Set(), config },
+        seasonality,
+      ).find((r) => r.name === 'anomaly_volume')!;
+    expect(judge('hour_of_week').message).toMatch(/median 100\b/);
+    expect(judge('hour_of_day').message).toMatch(/median 5\b/);
   });
 });

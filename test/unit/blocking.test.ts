@@ -104,5 +104,31 @@ describe('blockingChecks', () => {
   it('completeness of a window the source says is empty passes', () => {
     const result = named(judge({ completeness: { expected: 0, present: 0, scope: 'w' } }), 'completeness');
     expect(result).toMatchObject({ status: 'pass', observed: 1 });
+    expect(result.message).toBe('0 of 0 source events present, none missing');
+  });
+
+  it('completeness reports more present than counted as such, uncapped (decision 9)', () => {
+    const over = named(judge({ completeness: { expected: 100, present: 103, scope: 'w' } }), 'completeness');
+    expect(over).toMatchObject({ status: 'pass', observed: 1.03 });
+    expect(over.message).toBe('103 of 100 source events present (103%), 3 more present than the source counted');
+    const exact = named(judge({ completeness: { expected: 100, present: 100, scope: 'w' } }), 'completeness');
+    expect(exact.message).toBe('100 of 100 source events present (100%), none missing');
+    const short = named(judge({ completeness: { expected: 1000, present: 998, scope: 'w' } }), 'completeness');
+    expect(short.message).toBe('998 of 1000 source events present (99.8%), 2 missing');
+    // Present events where the source counted none: a pass with no finite ratio to record.
+    const unexpected = named(judge({ completeness: { expected: 0, present: 4, scope: 'w' } }), 'completeness');
+    expect(unexpected).toMatchObject({ status: 'pass', observed: null });
+    expect(unexpected.message).toBe('4 of 0 source events present, 4 more present than the source counted');
+  });
+
+  it('messages say what was found: duplicates, and what the balance accounts for when it is off', () => {
+    expect(named(judge({}), 'duplicates').message).toBe('no event_id of this load is stored twice, on any date');
+    expect(named(judge({ duplicateIdsInRange: 2 }), 'duplicates').message).toBe(
+      "2 duplicate event_id rows among this load's ids",
+    );
+    expect(named(judge({}), 'counts_balance').message).toBe(
+      'read 200 = inserted 150 + already present 20 + in-batch duplicates 10 + rejected 1 + out of window 19',
+    );
+    expect(named(judge({ counts: { inserted: 149 } }), 'counts_balance').message).toMatch(/ \(accounts for 199\)$/);
   });
 });
