@@ -27,11 +27,10 @@ GROUP BY 1, 2`;
 
 /**
  * Distinct events present in [from, to) for this pipeline (DESIGN.md decision 9): the facts whose
- * ids it accounted for (inserted, or found already loaded: the id index; a fact deleted since
- * is missing), or quarantined with a usable
- * timestamp in the range, or quarantined without one by a read whose window overlapped the
- * range (a rejected record arrived), or a later version (kept out as a conflict) whose own time
- * is in the range. Another pipeline's facts never count.
+ * ids it accounted for (inserted, or found already loaded: the id index; a fact deleted since is
+ * missing), or quarantined with a usable timestamp in the range, or quarantined without one by a
+ * read whose window overlapped the range (a rejected record arrived), or a later version (kept
+ * out as a conflict) whose own time is in the range. Another pipeline's facts never count.
  */
 export function presentCountSql(d: CheckDialect): string {
   const ix = d.table('etl_event_id');
