@@ -284,6 +284,12 @@ function exitCodeFor(error: unknown): ExitCode {
   return EXIT.runFailed;
 }
 
+// A reader that goes away (`aetl query ... | head`) is not a failure: later output is dropped
+// and the command ends as it would have, instead of dying on an unhandled EPIPE.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code !== 'EPIPE') throw error;
+});
+
 try {
   await program.parseAsync(process.argv);
 } catch (error) {
