@@ -19,7 +19,7 @@ import { formatDryRun, formatRetention, formatRows, formatRunDetail, formatStatu
 import { rejectsByField, runDetail } from '../pipeline/run-detail.js';
 import { applyRetention, checkRetentionAge, retentionPlan } from '../pipeline/retention.js';
 import { resolve } from 'node:path';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { reportData } from '../report/report-data.js';
 import { reportHtml } from '../report/report-html.js';
 import { initProject, nextSteps } from './init.js';
@@ -41,8 +41,14 @@ import {
 } from './command-kit.js';
 import { registerOperations } from './operations.js';
 
+/** The installed package's own version, read beside the built files (not from the working folder). */
+const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+  version: string;
+};
+
 const program = new Command('aetl')
   .description('Batch ETL and warehouse loader for AI-gateway decision events')
+  .version(version, '-V, --version', 'print the version of aetl')
   .addOption(new Option('-c, --config <file>', 'config file (YAML)').env('AETL_CONFIG').default('config/aetl.yaml'))
   .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS).default('info'))
   .option('--json', 'print machine-readable JSON on stdout')
