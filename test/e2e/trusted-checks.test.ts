@@ -272,6 +272,30 @@ describe('the duplicates check', () => {
   });
 });
 
+describe("the load's blocking duplicates check", () => {
+  it('fails when the lookup misses an event loaded 19 days earlier and it is stored a second time', async () => {
+    const ws = workspace();
+    mkdirSync(ws.path('in'));
+    writeFileSync(ws.path('in', '1.jsonl'), jsonLines([shapeA('evt-a', 1), shapeA('evt-b', 2)]));
+    const config = ws.writeConfig({ source: { kind: 'files', files: ws.path('in') } });
+    const env = { AETL_NOW: '2026-05-01T00:00:00Z' };
+    expect((await aetl(['run', '--config', config], env)).code).toBe(0);
+    writeFileSync(ws.path('in', '2.jsonl'), jsonLines([shapeA('evt-a', 1, { timestamp: '2026-04-29T08:01:00Z' })]));
+    const run = await aetl(['run', '--config', config], { ...env, AETL_FAULT: 'load:miss-known' });
+    expect(run.code, run.stderr.slice(-2000)).toBe(3);
+    // Both see it: the load's blocking check (its ids on any date) and the one after it (the range).
+    const failing = await checkRows(ws, "check_name = 'duplicates' AND status = 'fail'");
+    expect(failing.map((c) => c.message).sort()).toEqual([
+      '1 duplicate event_id rows',
+      "1 duplicate event_id rows among this load's ids",
+    ]);
+    // The file that doubled it stays out of the ledger, so it is read again once fixed.
+    expect(await scalar(ws.warehouse, "SELECT count(*)::INTEGER FROM etl_file_ledger WHERE path LIKE '%2.jsonl'")).toBe(
+      0,
+    );
+  });
+});
+
 describe('a wrong number in the counters fails a blocking check', () => {
   const lines = [
     ...Array.from({ length: 8 }, (_, i) => shapeA(`evt-${i}`, i)),
