@@ -225,7 +225,6 @@ export abstract class SqlWarehouse implements Warehouse {
       failpoint('load:after-staging');
       let stats = { rows: 0, distinctIds: 0, conflictingIds: 0 };
       let eventSpan: LoadOutcome['eventSpan'] = null;
-      let span = { lo: 0, hi: 0 };
       const hasPolicies = files.policies.length > 0;
       const merge = mergeQueries(this.dialect, staging, hasPolicies);
       let mergeParams: SqlParams = base;
@@ -237,13 +236,12 @@ export abstract class SqlWarehouse implements Warehouse {
           conflictingIds: Number(s!.conflicting_ids),
         };
         eventSpan = { fromMs: Number(s!.min_ts_ms), toMs: Number(s!.max_ts_ms) + 1 };
-        span = { lo: eventSpan.fromMs, hi: eventSpan.toMs };
         await this.dims.insertInferredMembers({
           events: staging.events,
           policies: hasPolicies ? staging.policies : null,
         });
         await this.dims.insertMissingDates(eventSpan.fromMs, eventSpan.toMs - 1);
-        mergeParams = { ...base, lo_ts: instant(span.lo), hi_ts: instant(span.hi) };
+        mergeParams = { ...base, lo_ts: instant(eventSpan.fromMs), hi_ts: instant(eventSpan.toMs) };
         for (const sql of merge.prepare) await this.engine.run('preparing the merge', sql);
       }
       return await this.transaction(async () => {
