@@ -1,12 +1,12 @@
-import type { CheckDialect } from './dialect.js';
+import type { Dialect } from '../warehouse/dialect.js';
 
 /**
- * Every check query, written once against CheckDialect. Each selects only
+ * Every check query, written once against Dialect. Each selects only
  * the columns it needs and filters on the time range (and the dialect's
  * partition filter), so warehouses prune instead of scanning.
  * Parameters are bound by name: from, to (ISO timestamps), pipeline, run_id.
  */
-const inRange = (d: CheckDialect, alias: string) =>
+const inRange = (d: Dialect, alias: string) =>
   `${alias}.event_ts >= ${d.timestamp('from')} AND ${alias}.event_ts < ${d.timestamp('to')} ${d.partitionFilter(alias, 'from', 'to')}`;
 
 export const ACCEPTED_DECISIONS = ['allow', 'block', 'redact', 'escalate'] as const;
@@ -14,7 +14,7 @@ export const ACCEPTED_POLICY_RESULTS = ['pass', 'block', 'redact', 'escalate', '
 const list = (values: readonly string[]) => values.map((v) => `'${v}'`).join(', ');
 
 /** Hourly volume, blocks, cost and p99 latency, in total or per gateway (sparse: empty hours are absent). */
-export function hourlyMetricsSql(d: CheckDialect, byGateway: boolean): string {
+export function hourlyMetricsSql(d: Dialect, byGateway: boolean): string {
   const scope = byGateway ? 'g.gateway_id' : `'total'`;
   const join = byGateway ? `JOIN ${d.table('dim_gateway')} g ON g.gateway_key = f.gateway_key` : '';
   return `SELECT ${d.epochMs(d.hour('f.event_ts'))} AS hour_ms, ${scope} AS scope,
@@ -32,7 +32,7 @@ GROUP BY 1, 2`;
  * read whose window overlapped the range (a rejected record arrived), or a later version (kept
  * out as a conflict) whose own time is in the range. Another pipeline's facts never count.
  */
-export function presentCountSql(d: CheckDialect): string {
+export function presentCountSql(d: Dialect): string {
   const ix = d.table('etl_event_id');
   const accounted = (alias: string) =>
     `EXISTS (SELECT 1 FROM ${ix} ix WHERE ix.pipeline = ${d.param('pipeline')} AND ix.event_id = ${alias}.event_id AND ${inRange(d, 'ix')})`;
@@ -54,7 +54,7 @@ export function presentCountSql(d: CheckDialect): string {
  * stored, looked up on every date the id index knows for them plus their own dates: an id
  * stored twice is found whatever the dates of its copies (decision 4), at the cost of the ids.
  */
-export function storedIdsSql(d: CheckDialect, ids: string): string {
+export function storedIdsSql(d: Dialect, ids: string): string {
   return `WITH ids AS (${ids}),
 dates AS (SELECT ix.date_key FROM ${d.table('etl_event_id')} ix WHERE ${d.indexedIdIn('ix', 'SELECT event_id FROM ids')}
           UNION ALL SELECT date_key FROM ids)
@@ -63,12 +63,12 @@ WHERE f.event_id IN (SELECT event_id FROM ids) AND f.date_key IN (SELECT date_ke
 }
 
 /** Duplicate event_id rows among the facts in [from, to), their copies on any date included. */
-export function duplicateIdsSql(d: CheckDialect): string {
+export function duplicateIdsSql(d: Dialect): string {
   return `SELECT s.fact_rows - s.present AS n FROM (${storedIdsSql(d, `SELECT x.event_id, x.date_key FROM ${d.table('fact_ai_event')} x WHERE ${inRange(d, 'x')}`)}) s`;
 }
 
 /** Integrity probes: each returns one count `n` of offending rows. */
-export function integritySql(d: CheckDialect): { name: string; what: string; sql: string }[] {
+export function integritySql(d: Dialect): { name: string; what: string; sql: string }[] {
   const orphan = (dim: string, key: string) => ({
     name: `integrity_${dim}`,
     what: `facts whose ${key} has no ${dim} version valid at the event time`,
@@ -113,7 +113,7 @@ export function integritySql(d: CheckDialect): { name: string; what: string; sql
 }
 
 /** Ingestion lag of the rows one run loaded (loaded_at − event_ts, seconds) and the newest event overall. */
-export function lagSql(d: CheckDialect): string {
+export function lagSql(d: Dialect): string {
   const lag = `(${d.epochMs('f.loaded_at')} - ${d.epochMs('f.event_ts')}) / 1000.0`;
   return `SELECT ${d.percentile(lag, 0.5)} AS lag_p50_s, ${d.percentile(lag, 0.99)} AS lag_p99_s,
   (SELECT ${d.epochMs('MAX(x.event_ts)')} FROM ${d.table('fact_ai_event')} x WHERE ${inRange(d, 'x')}) AS newest_ms
@@ -127,7 +127,7 @@ FROM ${d.table('fact_ai_event')} f WHERE f.run_id = ${d.param('run_id')} AND ${i
  * no event of stays unknown). Anomaly training and candidates use only the
  * whole hours these cover, so an hour never loaded is not taken for a zero.
  */
-export function coveredSpansSql(d: CheckDialect, files: boolean): string {
+export function coveredSpansSql(d: Dialect, files: boolean): string {
   const committed = `w.pipeline = ${d.param('pipeline')} AND w.checks_passed`;
   if (files) {
     return `SELECT ${d.epochMs('MIN(f.event_ts)')} AS from_ms, ${d.epochMs('MAX(f.event_ts)')} AS to_ms
@@ -142,7 +142,7 @@ WHERE ${committed} AND w.window_start < ${d.timestamp('to')} AND w.window_end > 
 }
 
 /** Anomaly buckets already flagged (or already scored) since `from`, per check and scope. */
-export function scoredBucketsSql(d: CheckDialect): string {
+export function scoredBucketsSql(d: Dialect): string {
   return `SELECT check_name, scope, ${d.epochMs('bucket')} AS bucket_ms, status FROM ${d.table('dq_check_result')}
 WHERE pipeline = ${d.param('pipeline')} AND bucket >= ${d.timestamp('from')} AND check_name LIKE 'anomaly_%'`;
 }
@@ -153,7 +153,7 @@ WHERE pipeline = ${d.param('pipeline')} AND bucket >= ${d.timestamp('from')} AND
  * `outstanding`, only those no replay has loaded since (only DuckDB records
  * replays: elsewhere every reject is outstanding).
  */
-export function rejectsByFieldSql(d: CheckDialect, ofRun = false, outstanding = false): string {
+export function rejectsByFieldSql(d: Dialect, ofRun = false, outstanding = false): string {
   return `SELECT ${d.jsonText('r.reasons', '$[0].path')} AS field, COUNT(*) AS rejects,
   MIN(${d.jsonText('r.reasons', '$[0].message')}) AS example
 FROM ${d.table('etl_rejected_event')} r WHERE r.pipeline = ${d.param('pipeline')}${ofRun ? ` AND r.run_id = ${d.param('run_id')}` : ''}${outstanding && d.name === 'duckdb' ? ' AND r.replayed_at IS NULL' : ''}

@@ -23,7 +23,7 @@ import { SourceUnreachableError } from '../source/http.js';
 import { describeOwner, inspectLock, RunLock } from '../state/lock.js';
 import { nowMs } from '../util/clock.js';
 import { SourceAuthError } from '../util/errors.js';
-import { openDuckDB, SqlRunner } from '../warehouse/duckdb/duckdb-connection.js';
+import { openDuckDB, SqlRunner } from '../warehouse/duckdb/duckdb-driver.js';
 import { scratchTableProbe } from '../warehouse/duckdb/duckdb-probe.js';
 import { migrationFiles, pendingMigrations } from '../warehouse/duckdb/duckdb-warehouse.js';
 

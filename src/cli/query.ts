@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Config } from '../config/schema.js';
-import { openDuckDB, sqlString, type Row } from '../warehouse/duckdb/duckdb-connection.js';
+import { openDuckDB, sqlString, type Row } from '../warehouse/duckdb/duckdb-driver.js';
 import { UsageError } from '../util/errors.js';
 import { duckdbSettings, duckdbWarehouse } from '../pipeline/open-warehouse.js';
 

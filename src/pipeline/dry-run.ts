@@ -9,7 +9,7 @@ import { clipToSignpost, splitRange, type TimeWindow } from '../state/window.js'
 import { isoDayOfKey } from '../util/dates.js';
 import { StopSignal } from '../util/stop.js';
 import { UsageError } from '../util/errors.js';
-import { openDuckDB, sqlString, toNumber } from '../warehouse/duckdb/duckdb-connection.js';
+import { openDuckDB, sqlString, toNumber } from '../warehouse/duckdb/duckdb-driver.js';
 import { DuckDBWarehouse } from '../warehouse/duckdb/duckdb-warehouse.js';
 import type { Warehouse } from '../warehouse/warehouse.js';
 import type { ExplicitRange } from './explicit.js';

@@ -4,9 +4,10 @@ import type { Config } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
 import { UsageError } from '../util/errors.js';
 import { DuckDBWarehouse } from '../warehouse/duckdb/duckdb-warehouse.js';
-import type { SnowflakeAuth } from '../warehouse/snowflake/snowflake-client.js';
+import type { SnowflakeAuth } from '../warehouse/snowflake/snowflake-driver.js';
 import type { Warehouse } from '../warehouse/warehouse.js';
-import type { DuckDBSettings } from '../warehouse/duckdb/duckdb-connection.js';
+import { SqlWarehouse } from '../warehouse/sql/sql-warehouse.js';
+import type { DuckDBSettings } from '../warehouse/duckdb/duckdb-driver.js';
 
 type DuckDBConfig = Extract<Config['warehouse'], { kind: 'duckdb' }>;
 
@@ -46,19 +47,20 @@ export async function connectWarehouse(config: Config, logger: Logger): Promise<
     // Cloud clients are loaded only when configured: they are large, and the Snowflake driver's AWS SDK
     // warns about future Node versions at import (our lockfile pins it: the warning is not the user's to act on).
     case 'bigquery': {
-      const { BigQueryWarehouse } = await import('../warehouse/bigquery/bigquery-warehouse.js');
-      return BigQueryWarehouse.open({
+      const { BigQueryDriver } = await import('../warehouse/bigquery/bigquery-driver.js');
+      const driver = BigQueryDriver.open({
         project: w.project,
         dataset: w.dataset,
         location: w.location,
         apiEndpoint: w.api_endpoint,
         accessToken: w.access_token,
       });
+      return new SqlWarehouse(driver);
     }
     case 'snowflake': {
       process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-      const { SnowflakeWarehouse } = await import('../warehouse/snowflake/snowflake-warehouse.js');
-      return SnowflakeWarehouse.open(
+      const { SnowflakeDriver } = await import('../warehouse/snowflake/snowflake-driver.js');
+      const driver = await SnowflakeDriver.open(
         {
           account: w.account,
           user: w.user,
@@ -71,6 +73,7 @@ export async function connectWarehouse(config: Config, logger: Logger): Promise<
         },
         { stage: w.stage, clusterByDate: w.cluster_by_date },
       );
+      return new SqlWarehouse(driver);
     }
   }
 }

@@ -1,4 +1,4 @@
-import type { CheckDialect } from '../checks/dialect.js';
+import type { Dialect } from '../warehouse/dialect.js';
 import { DAY_MS, isoDay, isoDayOfKey } from '../util/dates.js';
 import type { Warehouse } from '../warehouse/warehouse.js';
 
@@ -36,7 +36,7 @@ export async function reportData(
   days: number,
   nowMs: number,
 ): Promise<ReportData> {
-  const d: CheckDialect = warehouse.dialect;
+  const d: Dialect = warehouse.dialect;
   const t = (name: string) => d.table(name);
   const toMs = nowMs;
   const fromMs = Date.parse(`${isoDay(nowMs - days * DAY_MS)}T00:00:00Z`);

@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { openDuckDB, sqlString, type OpenDuckDB } from '../warehouse/duckdb/duckdb-connection.js';
+import { openDuckDB, sqlString, type OpenDuckDB } from '../warehouse/duckdb/duckdb-driver.js';
 import { ChunkAppender } from './chunk-appender.js';
 import { STAGING_TABLES, type StagingFiles, type StagingTable } from './package.js';
 import type { ValidatedBatch } from './validate-batch.js';

@@ -1,6 +1,6 @@
 import type { ReferenceData } from '../reference/reference-data.js';
 import type { PackageManifest } from '../staging/package.js';
-import type { CheckDialect } from '../checks/dialect.js';
+import type { Dialect } from './dialect.js';
 
 /**
  * The one interface every warehouse engine implements (after Kysely's
@@ -176,7 +176,7 @@ export interface DriftField {
 export interface Warehouse {
   readonly description: string;
   /** How check SQL is written for this engine (checks/check-sql.ts). */
-  readonly dialect: CheckDialect;
+  readonly dialect: Dialect;
   /** Runs a read-only query (check SQL) with named parameters. */
   query(sql: string, params: Record<string, string | number | null>): Promise<Record<string, unknown>[]>;
   /** Appends check results (history is never overwritten). */

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SnowflakeClient, type SnowflakeSettings } from '../../src/warehouse/snowflake/snowflake-client.js';
+import { SnowflakeClient, type SnowflakeSettings } from '../../src/warehouse/snowflake/snowflake-driver.js';
 import { aetl } from '../helpers/cli.js';
 import { query } from '../helpers/duckdb.js';
 import { Workspace } from '../helpers/workspace.js';

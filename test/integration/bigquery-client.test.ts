@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BigQueryClient } from '../../src/warehouse/bigquery/bigquery-client.js';
+import { BigQueryClient } from '../../src/warehouse/bigquery/bigquery-driver.js';
 import { BigQueryStandIn } from '../stand-ins/bigquery/server.js';
 import { REPO, Workspace } from '../helpers/workspace.js';
 

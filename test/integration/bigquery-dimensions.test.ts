@@ -1,8 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BigQueryClient } from '../../src/warehouse/bigquery/bigquery-client.js';
-import { migrateBigQuery } from '../../src/warehouse/bigquery/bigquery-schema.js';
+import { BigQueryDriver } from '../../src/warehouse/bigquery/bigquery-driver.js';
 import { SqlDimensions } from '../../src/warehouse/sql/sql-dimensions.js';
-import { SqlState } from '../../src/warehouse/sql/sql-state.js';
 import { versionKey, FIRST_VALID_FROM_MS } from '../../src/transform/scd2.js';
 import { BigQueryStandIn } from '../stand-ins/bigquery/server.js';
 
@@ -18,23 +16,26 @@ const row = (natural: string, attributes: Record<string, string>, validFromMs: n
 
 describe('dimensions on BigQuery (shared SQL, real client, stand-in)', () => {
   let standIn: BigQueryStandIn;
-  let client: BigQueryClient;
+  let driver: BigQueryDriver;
   let dims: SqlDimensions;
 
   beforeAll(async () => {
     standIn = await BigQueryStandIn.start(TOKEN);
-    client = BigQueryClient.create({ ...ds, location: 'US', apiEndpoint: standIn.url, accessToken: TOKEN });
-    await migrateBigQuery(client, new SqlState(client.engine()));
-    dims = new SqlDimensions(client.engine());
+    driver = BigQueryDriver.open({ ...ds, location: 'US', apiEndpoint: standIn.url, accessToken: TOKEN });
+    await driver.migrate();
+    dims = new SqlDimensions(driver);
   });
   afterAll(() => standIn.close());
 
   it('completes an inferred member in place (its 64-bit key unchanged), then versions a change', async () => {
-    await client.query(
+    await driver.client.query(
       'staging events',
       'CREATE TABLE `proj.dims.stage_events` (user_id STRING, gateway_id STRING, model STRING, provider STRING)',
     );
-    await client.query('staging events', "INSERT INTO `proj.dims.stage_events` VALUES ('u-new', NULL, NULL, NULL)");
+    await driver.client.query(
+      'staging events',
+      "INSERT INTO `proj.dims.stage_events` VALUES ('u-new', NULL, NULL, NULL)",
+    );
     await dims.insertInferredMembers({ events: 'stage_events', policies: null });
     const key = versionKey('dim_user', 'u-new', FIRST_VALID_FROM_MS);
     const inferred = await standIn.rows("SELECT user_key, is_inferred FROM dims.dim_user WHERE user_id = 'u-new'");

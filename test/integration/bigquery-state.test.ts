@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BigQueryClient } from '../../src/warehouse/bigquery/bigquery-client.js';
-import { migrateBigQuery } from '../../src/warehouse/bigquery/bigquery-schema.js';
+import { BigQueryDriver } from '../../src/warehouse/bigquery/bigquery-driver.js';
 import { SqlState } from '../../src/warehouse/sql/sql-state.js';
 import { BigQueryStandIn } from '../stand-ins/bigquery/server.js';
 
@@ -15,15 +14,15 @@ describe('BigQuery pipeline state (real client, stand-in)', () => {
 
   beforeAll(async () => {
     standIn = await BigQueryStandIn.start(TOKEN);
-    const client = BigQueryClient.create({
+    const driver = BigQueryDriver.open({
       project: 'proj',
       dataset: 'etl',
       location: 'US',
       apiEndpoint: standIn.url,
       accessToken: TOKEN,
     });
-    state = new SqlState(client.engine());
-    migrate = () => migrateBigQuery(client, state);
+    state = new SqlState(driver);
+    migrate = () => driver.migrate();
   });
   afterAll(() => standIn.close());
 

@@ -13,7 +13,7 @@ import { Scheduler } from '../../src/schedule/scheduler.js';
 import { readSourceFile } from '../../src/source/files.js';
 import { EXIT, type ExitCode } from '../../src/util/errors.js';
 import type { StopSignal } from '../../src/util/stop.js';
-import { openDuckDB } from '../../src/warehouse/duckdb/duckdb-connection.js';
+import { openDuckDB } from '../../src/warehouse/duckdb/duckdb-driver.js';
 
 const openFds = () => readdirSync('/proc/self/fd').length;
 

@@ -2,8 +2,8 @@ import { generateKeyPairSync, createPrivateKey, createPublicKey } from 'node:cry
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SnowflakeClient } from '../../src/warehouse/snowflake/snowflake-client.js';
-import { copySql, putSql } from '../../src/warehouse/snowflake/snowflake-sql.js';
+import { SnowflakeClient, SnowflakeDriver } from '../../src/warehouse/snowflake/snowflake-driver.js';
+import { copySql, putSql } from '../../src/warehouse/snowflake/snowflake-dialect.js';
 import { SnowflakeStandIn } from '../stand-ins/snowflake/server.js';
 import { Workspace } from '../helpers/workspace.js';
 
@@ -49,7 +49,7 @@ describe('Snowflake client against the stand-in (the real snowflake-sdk driver)'
     expect((rows[0]!.ts as Date).toISOString()).toBe(ts);
     expect(rows[1]).toMatchObject({ id: 2n, name: null, ts: null, flag: false, cost: 0.000001 });
     expect(await standIn.rows('SELECT count(*) AS n FROM t')).toEqual([{ n: 2n }]);
-    const engine = client.engine();
+    const engine = new SnowflakeDriver(client, { clusterByDate: false });
     const [typed] = await engine.run('reading', 'SELECT id, :ts AS at_ts FROM t WHERE id = :id AND :id < 0', {
       id: { type: 'int', value: BigInt(key) },
       ts: { type: 'timestamp', value: ts },

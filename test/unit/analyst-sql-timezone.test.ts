@@ -2,7 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { describe, expect, it } from 'vitest';
-import { duckdbDialect } from '../../src/checks/dialect.js';
+import { duckdbDialect } from '../../src/warehouse/duckdb/duckdb-dialect.js';
 import { REPO } from '../helpers/workspace.js';
 
 /**

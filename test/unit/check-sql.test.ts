@@ -9,7 +9,9 @@ import {
   rejectsByFieldSql,
   scoredBucketsSql,
 } from '../../src/checks/check-sql.js';
-import { bigqueryDialect, duckdbDialect, snowflakeDialect } from '../../src/checks/dialect.js';
+import { duckdbDialect } from '../../src/warehouse/duckdb/duckdb-dialect.js';
+import { bigqueryDialect } from '../../src/warehouse/bigquery/bigquery-dialect.js';
+import { snowflakeDialect } from '../../src/warehouse/snowflake/snowflake-dialect.js';
 
 const dialects = [duckdbDialect, bigqueryDialect('proj.analytics'), snowflakeDialect('analytics', 'governance')];
 

@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { bool, instant, int, numeric, text } from '../../src/warehouse/sql/sql-engine.js';
-import { copySql, positional, putSql, removeSql, stageLocation } from '../../src/warehouse/snowflake/snowflake-sql.js';
+import { bool, instant, int, numeric, text } from '../../src/warehouse/driver.js';
+import {
+  copySql,
+  positional,
+  putSql,
+  removeSql,
+  stageLocation,
+} from '../../src/warehouse/snowflake/snowflake-dialect.js';
 
 describe('Snowflake SQL generation', () => {
   it('turns named parameters into positional binds, typed, each name bound once', () => {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { bigqueryDialect, snowflakeDialect } from '../../src/checks/dialect.js';
-import { tableRef, transactionScript } from '../../src/warehouse/bigquery/bigquery-sql.js';
+import { bigqueryDialect } from '../../src/warehouse/bigquery/bigquery-dialect.js';
+import { snowflakeDialect } from '../../src/warehouse/snowflake/snowflake-dialect.js';
+import { tableRef, transactionScript } from '../../src/warehouse/bigquery/bigquery-dialect.js';
 import {
   batchStatsSql,
   commitStatements,

@@ -1,6 +1,6 @@
 import { chmodSync, rmSync, statSync } from 'node:fs';
 import { renameDurably } from '../../util/durable-write.js';
-import { openDuckDB, sqlString, SqlRunner, type DuckDBSettings } from './duckdb-connection.js';
+import { openDuckDB, sqlString, SqlRunner, type DuckDBSettings } from './duckdb-driver.js';
 
 /**
  * Rewrites a DuckDB file with only its live data. A DELETE (and the checkpoint

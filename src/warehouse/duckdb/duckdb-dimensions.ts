@@ -11,7 +11,7 @@ import {
   type Attributes,
   type MemberVersion,
 } from '../../transform/scd2.js';
-import { iso, toNumber, type Params, type SqlRunner } from './duckdb-connection.js';
+import { iso, toNumber, type Params, type SqlRunner } from './duckdb-driver.js';
 import * as sql from './duckdb-sql.js';
 
 function specOf(kind: ReferenceKind): Scd2Spec {

@@ -1,6 +1,6 @@
 import { listValue } from '@duckdb/node-api';
 import type { ErasureOutcome, ErasureRequest } from '../warehouse.js';
-import { iso, type SqlRunner } from './duckdb-connection.js';
+import { iso, type SqlRunner } from './duckdb-driver.js';
 import { markPartitionsPendingSql, MARK_DIMENSIONS_PENDING_SQL } from './duckdb-sql.js';
 
 /**

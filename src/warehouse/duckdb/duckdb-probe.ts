@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { duckdbDialect } from '../../checks/dialect.js';
-import type { SqlRunner } from './duckdb-connection.js';
+import { duckdbDialect } from './duckdb-dialect.js';
+import type { SqlRunner } from './duckdb-driver.js';
 
 /**
  * Proves this process may change the database the way a load does: creates a

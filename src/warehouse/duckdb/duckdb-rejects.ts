@@ -1,6 +1,6 @@
 import type { RejectFilter, RejectKey, StoredReject } from '../warehouse.js';
 import { plainNumbers } from '../warehouse.js';
-import type { Params, SqlRunner } from './duckdb-connection.js';
+import type { Params, SqlRunner } from './duckdb-driver.js';
 
 /**
  * The quarantine on DuckDB for `aetl rejects`: listing it, reading what a

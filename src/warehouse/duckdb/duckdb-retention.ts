@@ -3,7 +3,7 @@ import { isoDay, isoDayOfKey } from '../../util/dates.js';
 import { mkdirDurably, renameDurably } from '../../util/durable-write.js';
 import { pathInside } from '../../util/safe-path.js';
 import type { RetentionItem } from '../warehouse.js';
-import { iso, sqlString, toNumber, type Params, type SqlRunner } from './duckdb-connection.js';
+import { iso, sqlString, toNumber, type Params, type SqlRunner } from './duckdb-driver.js';
 import { MARK_DATE_PENDING_FOR_OTHERS_SQL } from './duckdb-sql.js';
 
 /**

@@ -3,8 +3,8 @@
  * bound as `$name` parameters; only file paths, which DuckDB cannot bind in
  * read_parquet, are literal-quoted by sqlString.
  */
-import { duckdbDialect } from '../../checks/dialect.js';
-import { sqlString } from './duckdb-connection.js';
+import { duckdbDialect } from './duckdb-dialect.js';
+import { sqlString } from './duckdb-driver.js';
 
 const parquetList = (files: readonly string[]) => `read_parquet([${files.map(sqlString).join(', ')}])`;
 

@@ -34,14 +34,15 @@ import {
   type OpenDuckDB,
   type Params,
   type Row,
-} from './duckdb-connection.js';
+} from './duckdb-driver.js';
 import { insertInferredMembers, rekeyFacts, syncReferenceDimensions } from './duckdb-dimensions.js';
 import * as sql from './duckdb-sql.js';
 import { applyRetention, retentionPlan } from './duckdb-retention.js';
 import { listRejects, markReplayed, rejectsToReplay } from './duckdb-rejects.js';
 import { eraseUser } from './duckdb-erasure.js';
 import { DuckDBTimestampTZValue } from '@duckdb/node-api';
-import { duckdbDialect, type CheckDialect } from '../../checks/dialect.js';
+import { type Dialect } from '../dialect.js';
+import { duckdbDialect } from './duckdb-dialect.js';
 import { presentCountSql, storedIdsSql } from '../../checks/check-sql.js';
 import { accountedRecords, fileCompleteness } from '../file-completeness.js';
 
@@ -80,7 +81,7 @@ const STAR_TABLES = [
 
 export class DuckDBWarehouse implements Warehouse {
   readonly description: string;
-  readonly dialect: CheckDialect = duckdbDialect;
+  readonly dialect: Dialect = duckdbDialect;
   private readonly runner: SqlRunner;
 
   private constructor(

@@ -17,7 +17,7 @@ import {
   type SqlEngine,
   type SqlParam,
   type SqlParams,
-} from './sql-engine.js';
+} from '../driver.js';
 
 /**
  * The dimensions in a remote warehouse, with the same plan (transform/scd2.ts)

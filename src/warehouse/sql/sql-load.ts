@@ -1,8 +1,8 @@
-import type { CheckDialect } from '../../checks/dialect.js';
+import type { Dialect } from '../dialect.js';
 
 /**
  * The SQL of one package's load, as text, written once for the remote
- * warehouses against CheckDialect (testable without a server; the stand-ins
+ * warehouses against Dialect (testable without a server; the stand-ins
  * run it in tests). Values are bound parameters; every table name goes
  * through `dialect.table`, which validates and quotes it. Each engine
  * arranges these statements into its own transactions.
@@ -44,7 +44,7 @@ export function isStagingTableOf(pipeline: string, table: string): boolean {
 }
 
 /** What the load needs to know first: the batch's size, its in-batch conflicts and its event-time span. */
-export function batchStatsSql(d: CheckDialect, eventsTable: string): string {
+export function batchStatsSql(d: Dialect, eventsTable: string): string {
   const events = d.table(eventsTable);
   return `SELECT COUNT(*) AS row_count, COUNT(DISTINCT event_id) AS distinct_ids,
   (SELECT COUNT(*) FROM (SELECT event_id FROM ${events} GROUP BY event_id HAVING COUNT(DISTINCT event_hash) > 1) c) AS conflicting_ids,
@@ -74,7 +74,7 @@ export interface MergeQueries {
   counts: string;
 }
 
-export function mergeQueries(d: CheckDialect, staging: StagingTables, hasPolicies: boolean): MergeQueries {
+export function mergeQueries(d: Dialect, staging: StagingTables, hasPolicies: boolean): MergeQueries {
   const t = (name: string) => d.table(name);
   const p = (name: string) => d.param(name);
   const inSpan = (alias: string) => `${alias}.event_ts >= ${p('lo_ts')} AND ${alias}.event_ts < ${p('hi_ts')}`;
@@ -153,7 +153,7 @@ SELECT ${p('pipeline')}, event_id, loaded_hash, loaded_ts, loaded_date_key FROM 
 }
 
 /** Rejects keyed by (source location, payload hash): re-reading the same input adds none (decision 3). */
-export function insertRejectsSql(d: CheckDialect, rejectsTable: string): string {
+export function insertRejectsSql(d: Dialect, rejectsTable: string): string {
   const p = (name: string) => d.param(name);
   return `INSERT INTO ${d.table('etl_rejected_event')} (pipeline, source_location, source_ref, payload_hash, payload,
     reasons, event_id, run_id, rejected_at, event_ts, read_from, read_to, payload_bytes, payload_sha256, payload_truncated)
@@ -167,7 +167,7 @@ QUALIFY ROW_NUMBER() OVER (PARTITION BY r.source_location, r.payload_hash ORDER 
 }
 
 /** The package's quarantined records now stored (measured, so counts_balance catches a reject that went missing). */
-export function storedRejectsSql(d: CheckDialect, rejectsTable: string): string {
+export function storedRejectsSql(d: Dialect, rejectsTable: string): string {
   return `SELECT COUNT(*) AS n FROM ${d.table(rejectsTable)} r
 WHERE EXISTS (SELECT 1 FROM ${d.table('etl_rejected_event')} e
               WHERE e.pipeline = ${d.param('pipeline')} AND e.source_location = r.source_location AND e.payload_hash = r.payload_hash)`;
@@ -178,7 +178,7 @@ WHERE EXISTS (SELECT 1 FROM ${d.table('etl_rejected_event')} e
  * passed), the file ledger and the run's window record. A crash before it
  * leaves the window to be redone, which the insert-only MERGE makes harmless.
  */
-export function commitStatements(d: CheckDialect, include: { checkpoint: boolean; files: number }): string[] {
+export function commitStatements(d: Dialect, include: { checkpoint: boolean; files: number }): string[] {
   const t = (name: string) => d.table(name);
   const p = (name: string) => d.param(name);
   const checkpoint = include.checkpoint

@@ -1,6 +1,6 @@
 import type { CheckResult, RunRecord, RunStatus } from '../warehouse.js';
 import { redact, redactNullable } from '../../util/redact.js';
-import { bool, float, instant, int, text, type SqlEngine, type SqlParams } from './sql-engine.js';
+import { bool, float, instant, int, text, type SqlEngine, type SqlParams } from '../driver.js';
 
 /** Our DDL file is schema version 1; later changes come as numbered migrations beside it. */
 const SCHEMA_VERSION = 1;

@@ -1,4 +1,4 @@
-import type { CheckDialect } from '../../checks/dialect.js';
+import type { Dialect } from '../dialect.js';
 import { presentCountSql, storedIdsSql } from '../../checks/check-sql.js';
 import type { ReferenceData } from '../../reference/reference-data.js';
 import { failpoint } from '../../util/failpoint.js';
@@ -21,7 +21,7 @@ import type {
 } from '../warehouse.js';
 import { plainNumbers } from '../warehouse.js';
 import { SqlDimensions } from './sql-dimensions.js';
-import { bool, instant, int, text, typedParams, type SqlEngine, type SqlParams } from './sql-engine.js';
+import { bool, instant, int, text, typedParams, type Driver, type SqlParams } from '../driver.js';
 import {
   batchStatsSql,
   commitStatements,
@@ -29,7 +29,6 @@ import {
   mergeQueries,
   storedRejectsSql,
   stagingTables,
-  type StagingTables,
 } from './sql-load.js';
 import { SqlState } from './sql-state.js';
 import { accountedRecords, fileCompleteness } from '../file-completeness.js';
@@ -47,38 +46,33 @@ const STAR_TABLES = [
 const iso = (ms: number) => new Date(ms).toISOString();
 
 /**
- * A warehouse reached over SQL (BigQuery, Snowflake): the load's order of
- * work, state, dimensions, checks and status are the same for each; an
- * engine supplies how files are staged, how the merge and the commit are
- * grouped into transactions, and its schema. The Parquet lake is DuckDB's:
- * here the tables are the lake, so no partition is ever pending.
+ * The one warehouse logic, written once against a driver (its dialect, typed
+ * parameters, staging and transactions): the load's order of work, state,
+ * dimensions, checks and status are the same for every engine.
  */
-export abstract class SqlWarehouse implements Warehouse {
-  abstract readonly description: string;
-  readonly dialect: CheckDialect;
+export class SqlWarehouse implements Warehouse {
+  readonly description: string;
+  readonly dialect: Dialect;
   protected readonly state: SqlState;
   protected readonly dims: SqlDimensions;
 
-  constructor(protected readonly engine: SqlEngine) {
-    this.dialect = engine.dialect;
-    this.state = new SqlState(engine);
-    this.dims = new SqlDimensions(engine);
+  constructor(protected readonly driver: Driver) {
+    this.description = driver.description;
+    this.dialect = driver.dialect;
+    this.state = new SqlState(driver);
+    this.dims = new SqlDimensions(driver);
   }
 
-  abstract migrate(): Promise<number>;
-  /** Puts the package's Parquet files into its staging tables. */
-  protected abstract stage(request: LoadRequest, staging: StagingTables): Promise<void>;
-  /** Runs `work` (merge, rejects, checks, commit) as one transaction where the engine can. */
-  protected abstract transaction<T>(work: () => Promise<T>): Promise<T>;
-  /** Runs DML statements all or nothing (BigQuery: one script transaction; Snowflake: inside `transaction`). */
-  protected abstract runTogether(purpose: string, statements: string[], params: SqlParams): Promise<void>;
-  /** Removes what one package staged; must not throw (a failure here must not hide the load's own error). */
-  protected abstract dropStaging(request: LoadRequest, staging: StagingTables): Promise<void>;
-  /** Removes staging leftovers of this pipeline's killed runs (we hold the run lock: no live run owns one). */
-  protected abstract dropLeftovers(pipeline: string): Promise<void>;
+  migrate(): Promise<number> {
+    return this.driver.migrate();
+  }
+
+  close(): Promise<void> {
+    return this.driver.close();
+  }
 
   query(sql: string, params: Record<string, string | number | null>): Promise<Record<string, unknown>[]> {
-    return this.engine.run('running a check', sql, typedParams(params));
+    return this.driver.run('running a check', sql, typedParams(params));
   }
 
   writeCheckResults(pipeline: string, runId: string, results: CheckResult[], nowMs: number): Promise<void> {
@@ -124,7 +118,7 @@ export abstract class SqlWarehouse implements Warehouse {
 
   async abandonUnfinishedRuns(pipeline: string, nowMs: number): Promise<void> {
     await this.state.abandonUnfinishedRuns(pipeline, nowMs);
-    await this.dropLeftovers(pipeline);
+    await this.driver.dropLeftovers(pipeline);
   }
 
   finishRun(runId: string, status: RunStatus, error: string | null, finishedMs: number): Promise<void> {
@@ -139,8 +133,8 @@ export abstract class SqlWarehouse implements Warehouse {
     nowMs: number,
   ): Promise<void> {
     const statements = this.state.setStateStatements(checkpointMs !== null, clearFileLedger);
-    await this.transaction(() =>
-      this.runTogether('setting the pipeline state', statements, {
+    await this.driver.transaction(() =>
+      this.driver.runTogether('setting the pipeline state', statements, {
         pipeline: text(pipeline),
         run_id: text(runId),
         now: instant(nowMs),
@@ -172,7 +166,7 @@ export abstract class SqlWarehouse implements Warehouse {
       where.push(`LOWER(CONCAT(COALESCE(${field}, ''), ' ', COALESCE(${reason}, ''))) LIKE ${d.param('reason')}`);
       params.reason = text(`%${filter.reason.toLowerCase()}%`);
     }
-    const rows = await this.engine.run(
+    const rows = await this.driver.run(
       'listing rejects',
       `SELECT run_id, CAST(rejected_at AS STRING) AS rejected_at, source_location, source_ref, event_id,
          ${field} AS field, ${reason} AS reason, payload_bytes, payload_truncated
@@ -221,7 +215,7 @@ export abstract class SqlWarehouse implements Warehouse {
     const { files } = request.manifest;
     const base = { pipeline: text(request.pipeline), run_id: text(request.runId), now: instant(request.nowMs) };
     try {
-      await this.stage(request, staging);
+      await this.driver.stage(request, staging);
       failpoint('load:after-staging');
       let stats = { rows: 0, distinctIds: 0, conflictingIds: 0 };
       let eventSpan: LoadOutcome['eventSpan'] = null;
@@ -229,7 +223,7 @@ export abstract class SqlWarehouse implements Warehouse {
       const merge = mergeQueries(this.dialect, staging, hasPolicies);
       let mergeParams: SqlParams = base;
       if (files.events.length > 0) {
-        const [s] = await this.engine.run('measuring the batch', batchStatsSql(this.dialect, staging.events));
+        const [s] = await this.driver.run('measuring the batch', batchStatsSql(this.dialect, staging.events));
         stats = {
           rows: Number(s!.row_count),
           distinctIds: Number(s!.distinct_ids),
@@ -242,15 +236,15 @@ export abstract class SqlWarehouse implements Warehouse {
         });
         await this.dims.insertMissingDates(eventSpan.fromMs, eventSpan.toMs - 1);
         mergeParams = { ...base, lo_ts: instant(eventSpan.fromMs), hi_ts: instant(eventSpan.toMs) };
-        for (const sql of merge.prepare) await this.engine.run('preparing the merge', sql);
+        for (const sql of merge.prepare) await this.driver.run('preparing the merge', sql);
       }
-      return await this.transaction(async () => {
+      return await this.driver.transaction(async () => {
         let loaded = { inserted: 0, same: 0, conflicts: 0, policyRows: 0 };
         let stored = { factRows: 0, present: 0 };
         let rejected = 0;
         if (files.events.length > 0) {
-          await this.runTogether('merging the batch', merge.statements, mergeParams);
-          const [row] = await this.engine.run('counting the merge', merge.counts, mergeParams);
+          await this.driver.runTogether('merging the batch', merge.statements, mergeParams);
+          const [row] = await this.driver.run('counting the merge', merge.counts, mergeParams);
           loaded = {
             inserted: Number(row!.inserted),
             same: Number(row!.same),
@@ -263,12 +257,12 @@ export abstract class SqlWarehouse implements Warehouse {
         }
         if (files.rejects.length > 0) {
           const window = request.manifest.window;
-          await this.engine.run('quarantining rejects', insertRejectsSql(this.dialect, staging.rejects), {
+          await this.driver.run('quarantining rejects', insertRejectsSql(this.dialect, staging.rejects), {
             ...base,
             read_from: instant(window ? window.startMs : null),
             read_to: instant(window ? window.endMs : null),
           });
-          const [n] = await this.engine.run(
+          const [n] = await this.driver.run(
             'counting the quarantined',
             storedRejectsSql(this.dialect, staging.rejects),
             base,
@@ -296,7 +290,7 @@ export abstract class SqlWarehouse implements Warehouse {
         return { counts, checks, checksPassed, checkpointMoved, eventSpan, replaced: 0, accounted };
       });
     } finally {
-      await this.dropStaging(request, staging);
+      await this.driver.dropStaging(request, staging);
     }
   }
 
@@ -356,7 +350,7 @@ export abstract class SqlWarehouse implements Warehouse {
       params[`size_${i}`] = int(file.size);
       params[`sha256_${i}`] = text(file.sha256);
     });
-    await this.runTogether(
+    await this.driver.runTogether(
       'committing the load',
       commitStatements(this.dialect, { checkpoint: outcome.checkpointMoved, files: files.length }),
       params,
@@ -367,7 +361,7 @@ export abstract class SqlWarehouse implements Warehouse {
     const checkpointMs = await this.getCheckpoint(pipeline);
     const t = (name: string) => this.dialect.table(name);
     const p = (name: string) => this.dialect.param(name);
-    const runs = await this.engine.run(
+    const runs = await this.driver.run(
       'reading recent runs',
       `SELECT r.run_id, r.command, r.status, CAST(r.started_at AS STRING) AS started_at,
          CAST(r.finished_at AS STRING) AS finished_at,
@@ -383,11 +377,11 @@ export abstract class SqlWarehouse implements Warehouse {
        ORDER BY r.started_at DESC LIMIT ${Math.max(1, Math.trunc(lastRuns))}`,
       { pipeline: text(pipeline) },
     );
-    const counts = await this.engine.run(
+    const counts = await this.driver.run(
       'counting table rows',
       STAR_TABLES.map((table) => `SELECT '${table}' AS name, COUNT(*) AS n FROM ${t(table)}`).join(' UNION ALL '),
     );
-    const checks = await this.engine.run(
+    const checks = await this.driver.run(
       'reading the latest checks',
       `SELECT check_name, scope, status, observed, expected, message, CAST(checked_at AS STRING) AS checked_at
        FROM ${t('dq_check_result')}
@@ -396,7 +390,7 @@ export abstract class SqlWarehouse implements Warehouse {
        ORDER BY status <> 'fail', check_name`,
       { pipeline: text(pipeline) },
     );
-    const [rejects] = await this.engine.run(
+    const [rejects] = await this.driver.run(
       'counting rejects',
       `SELECT COUNT(*) AS n FROM ${t('etl_rejected_event')} WHERE pipeline = ${p('pipeline')}`,
       { pipeline: text(pipeline) },
@@ -416,6 +410,4 @@ export abstract class SqlWarehouse implements Warehouse {
   async newDriftFields(): Promise<null> {
     return null;
   }
-
-  abstract close(): Promise<void>;
 }

@@ -1,7 +1,39 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import type { SqlParams, SqlType } from '../sql/sql-engine.js';
+import { checkedPath, checkedTable, type Dialect } from '../dialect.js';
+import type { SqlParams, SqlType } from '../driver.js';
 import type { StagingTables } from '../sql/sql-load.js';
+
+/**
+ * Snowflake folds unquoted names to upper case; ours are always written quoted
+ * in upper case (`"DB"."SCHEMA"."FACT_AI_EVENT"`), so a name means exactly the
+ * object an unquoted one would, whatever the session's defaults.
+ */
+export function snowflakeQualified(...names: string[]): string {
+  return names
+    .map((name) => {
+      if (!/^[A-Za-z_][A-Za-z0-9_$]*$/.test(name)) throw new Error(`invalid Snowflake name: ${JSON.stringify(name)}`);
+      return `"${name.toUpperCase()}"`;
+    })
+    .join('.');
+}
+
+export function snowflakeDialect(database: string, schema: string): Dialect {
+  return {
+    name: 'snowflake',
+    table: (name) => snowflakeQualified(database, schema, checkedTable(name)),
+    timestamp: (param) => `TO_TIMESTAMP_TZ(:${param})`,
+    param: (name) => `:${name}`,
+    hour: (column) => `DATE_TRUNC('hour', ${column})`,
+    epochMs: (expression) => `DATE_PART(epoch_millisecond, ${expression})`,
+    countIf: (condition) => `COUNT_IF(${condition})`,
+    percentile: (expression, fraction) => `PERCENTILE_CONT(${fraction}) WITHIN GROUP (ORDER BY ${expression})`,
+    // Snowflake's paths have no leading `$`.
+    jsonText: (expression, path) => `GET_PATH(${expression}, '${checkedPath(path).slice(1)}')::STRING`,
+    indexedIdIn: (alias, ids) => `${alias}.event_id IN (SELECT i.event_id FROM (${ids}) i)`,
+    partitionFilter: () => '',
+  };
+}
 
 /**
  * Snowflake's own SQL, as text (testable without a server): named parameters

@@ -1,9 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { BigQuery, type Query } from '@google-cloud/bigquery';
 import { OAuth2Client } from 'google-auth-library';
-import { bigqueryDialect } from '../../checks/dialect.js';
+import { bigqueryDialect, tableRef, transactionScript } from './bigquery-dialect.js';
 import { RunFailedError } from '../../util/errors.js';
-import type { SqlEngine, SqlParam, SqlType } from '../sql/sql-engine.js';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Driver, SqlParam, SqlParams, SqlRow, SqlType } from '../driver.js';
+import { isStagingTableOf, type StagingTables } from '../sql/sql-load.js';
+import { SqlState } from '../sql/sql-state.js';
+import type { LoadRequest } from '../warehouse.js';
 
 /** Where and how to reach BigQuery (the `warehouse:` block of a `kind: bigquery` config). */
 export interface BigQuerySettings {
@@ -15,6 +21,8 @@ export interface BigQuerySettings {
   /** A ready OAuth access token; without one, Application Default Credentials are used. */
   accessToken?: string | undefined;
 }
+
+const DDL_FILE = fileURLToPath(new URL('../../../sql/bigquery/ddl.sql', import.meta.url));
 
 /** A bound query parameter and its BigQuery type (always explicit: no guessing from JS values). */
 export interface BigQueryParam {
@@ -145,20 +153,6 @@ export class BigQueryClient {
     }
   }
 
-  /** The shared SQL code's view of this client: its dialect, and statements with typed parameters. */
-  engine(): SqlEngine {
-    const { project, dataset } = this.settings;
-    return {
-      dialect: bigqueryDialect(`${project}.${dataset}`),
-      run: (purpose, sql, params = {}) =>
-        this.query(
-          purpose,
-          sql,
-          Object.fromEntries(Object.entries(params).map(([name, p]) => [name, bigqueryParam(p)])),
-        ),
-    };
-  }
-
   /** Drops a table if it exists (run-scoped staging tables). */
   async dropTable(table: string): Promise<void> {
     try {
@@ -167,4 +161,126 @@ export class BigQueryClient {
       throw new BigQueryError(`dropping ${table}`, '-', error);
     }
   }
+}
+
+/**
+ * The warehouse on BigQuery: load jobs into run-scoped staging tables (never
+ * streaming inserts: they block DML for up to 90 minutes), then the merge and
+ * the commit each as one script transaction (BigQuery has no transaction
+ * across requests without sessions; a crash between them leaves a window to
+ * redo, which the insert-only MERGE makes harmless).
+ */
+export class BigQueryDriver implements Driver {
+  readonly description: string;
+  readonly dialect;
+
+  constructor(readonly client: BigQueryClient) {
+    const { project, dataset } = client.settings;
+    this.description = `BigQuery ${project}.${dataset}`;
+    this.dialect = bigqueryDialect(`${project}.${dataset}`);
+  }
+
+  static open(settings: BigQuerySettings): BigQueryDriver {
+    return new BigQueryDriver(BigQueryClient.create(settings));
+  }
+
+  run(purpose: string, sql: string, params: SqlParams = {}): Promise<SqlRow[]> {
+    return this.client.query(
+      purpose,
+      sql,
+      Object.fromEntries(Object.entries(params).map(([name, p]) => [name, bigqueryParam(p)])),
+    );
+  }
+
+  migrate(): Promise<number> {
+    return migrateBigQuery(this);
+  }
+
+  /** The package's Parquet files, each through a load job into its run-scoped staging table. */
+  async stage(request: LoadRequest, staging: StagingTables): Promise<void> {
+    const { files } = request.manifest;
+    for (const kind of ['events', 'policies', 'rejects'] as const) {
+      for (const file of files[kind]) {
+        await this.client.loadParquet(`loading staged ${kind}`, join(request.packageDir, file), staging[kind]);
+      }
+    }
+  }
+
+  transaction<T>(work: () => Promise<T>): Promise<T> {
+    return work();
+  }
+
+  async runTogether(purpose: string, statements: string[], params: SqlParams): Promise<void> {
+    await this.run(purpose, transactionScript(statements), params);
+  }
+
+  async dropStaging(_request: LoadRequest, staging: StagingTables): Promise<void> {
+    for (const table of Object.values(staging)) await this.client.dropTable(table).catch(() => undefined);
+  }
+
+  async dropLeftovers(pipeline: string): Promise<void> {
+    for (const table of await this.client.tableNames('_aetl_stage_')) {
+      if (isStagingTableOf(pipeline, table)) await this.client.dropTable(table);
+    }
+  }
+
+  async close(): Promise<void> {}
+}
+
+/**
+ * Creates the dataset and our tables if missing (`sql/bigquery/ddl.sql`, one
+ * script); once they exist, checks they still match it. Returns how many
+ * schema versions were applied.
+ */
+async function migrateBigQuery(driver: BigQueryDriver): Promise<number> {
+  const client = driver.client;
+  const { project, dataset } = client.settings;
+  await client.ensureDataset();
+  const applied = await new SqlState(driver).applySchemaOnce(
+    `CREATE TABLE IF NOT EXISTS ${tableRef(client.settings, 'etl_schema_version')} (version INT64 NOT NULL, name STRING NOT NULL, applied_at TIMESTAMP NOT NULL)`,
+    async () => {
+      const ddl = readFileSync(DDL_FILE, 'utf8').replaceAll('{{dataset}}', `${project}.${dataset}`);
+      await client.query('creating the warehouse tables', ddl);
+    },
+  );
+  if (applied === 0) await checkDrift(client);
+  return applied;
+}
+
+/**
+ * Our tables as they are against the DDL: a column someone dropped, added as
+ * another type or renamed stops the run here, named, rather than failing a
+ * MERGE halfway (columns added by someone else are left alone).
+ */
+async function checkDrift(client: BigQueryClient): Promise<void> {
+  const { project, dataset } = client.settings;
+  const rows = await client.query(
+    'reading our table schemas',
+    `SELECT table_name, column_name, data_type FROM \`${project}.${dataset}\`.INFORMATION_SCHEMA.COLUMNS`,
+  );
+  const actual = new Map(rows.map((r) => [`${String(r.table_name)}.${String(r.column_name)}`, String(r.data_type)]));
+  const problems: string[] = [];
+  for (const [table, columns] of expectedColumns(readFileSync(DDL_FILE, 'utf8'))) {
+    for (const [column, type] of columns) {
+      const found = actual.get(`${table}.${column}`);
+      if (found === undefined) problems.push(`${table}.${column} is missing (expected ${type})`);
+      else if (found !== type) problems.push(`${table}.${column} is ${found}, expected ${type}`);
+    }
+  }
+  if (problems.length > 0) {
+    throw new RunFailedError(
+      `the BigQuery dataset ${project}.${dataset} has drifted from our schema (sql/bigquery/ddl.sql): ` +
+        `${problems.join('; ')}. Restore these columns, or load into a new dataset`,
+    );
+  }
+}
+
+/** Each table's columns and types as our DDL declares them (one column per line, as the file is written). */
+export function expectedColumns(ddl: string): Map<string, [string, string][]> {
+  const tables = new Map<string, [string, string][]>();
+  for (const match of ddl.matchAll(/CREATE TABLE IF NOT EXISTS `\{\{dataset\}\}\.(\w+)` \(([\s\S]*?)\n\)/g)) {
+    const columns = [...match[2]!.matchAll(/^\s+(\w+)\s+([A-Z0-9]+)/gm)].map((c) => [c[1]!, c[2]!] as [string, string]);
+    tables.set(match[1]!, columns);
+  }
+  return tables;
 }

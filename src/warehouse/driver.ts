@@ -1,10 +1,12 @@
-import type { CheckDialect } from '../../checks/dialect.js';
+import type { Dialect } from './dialect.js';
+import type { LoadRequest } from './warehouse.js';
+import type { StagingTables } from './sql/sql-load.js';
 
 /**
- * What the SQL-speaking remote warehouses (BigQuery, Snowflake) share: a
- * dialect to write SQL with and one way to run it with typed parameters.
- * The state, dimension and load code in this folder is written once against
- * it; each engine maps the types to its client's own.
+ * What an engine supplies to the one warehouse logic (sql/): its dialect, a
+ * way to run SQL with typed parameters, how a package's Parquet files are
+ * staged and how statements are grouped into transactions. Everything else
+ * is written once; each engine maps the types to its client's own.
  */
 export type SqlType = 'text' | 'int' | 'float' | 'bool' | 'timestamp' | 'date' | 'numeric';
 
@@ -19,9 +21,27 @@ export type SqlParams = Record<string, SqlParam>;
 export type SqlRow = Record<string, unknown>;
 
 export interface SqlEngine {
-  readonly dialect: CheckDialect;
+  readonly dialect: Dialect;
   /** Runs one statement; rows come back with lower-case column names. */
   run(purpose: string, sql: string, params?: SqlParams): Promise<SqlRow[]>;
+}
+
+/** One engine: `<engine>/<engine>-driver.ts` implements this and nothing of the warehouse logic. */
+export interface Driver extends SqlEngine {
+  readonly description: string;
+  /** Creates or upgrades our tables; returns how many schema versions were applied. */
+  migrate(): Promise<number>;
+  /** Puts the package's Parquet files into its staging tables. */
+  stage(request: LoadRequest, staging: StagingTables): Promise<void>;
+  /** Runs `work` (merge, rejects, checks, commit) as one transaction where the engine can. */
+  transaction<T>(work: () => Promise<T>): Promise<T>;
+  /** Runs DML statements all or nothing (BigQuery: one script transaction; the others: inside `transaction`). */
+  runTogether(purpose: string, statements: string[], params: SqlParams): Promise<void>;
+  /** Removes what one package staged; must not throw (a failure here must not hide the load's own error). */
+  dropStaging(request: LoadRequest, staging: StagingTables): Promise<void>;
+  /** Removes staging leftovers of this pipeline's killed runs (we hold the run lock: no live run owns one). */
+  dropLeftovers(pipeline: string): Promise<void>;
+  close(): Promise<void>;
 }
 
 export const text = (value: string | null): SqlParam => ({ type: 'text', value });

@@ -1,0 +1,47 @@
+import { checkedPath, checkedTable, type Dialect } from '../dialect.js';
+
+/** `dataset` is validated by the caller's config schema; it is quoted here with backticks. */
+export function bigqueryDialect(dataset: string): Dialect {
+  return {
+    name: 'bigquery',
+    table: (name) => `\`${dataset}.${checkedTable(name)}\``,
+    timestamp: (param) => `TIMESTAMP(@${param})`,
+    param: (name) => `@${name}`,
+    hour: (column) => `TIMESTAMP_TRUNC(${column}, HOUR)`,
+    epochMs: (expression) => `UNIX_MILLIS(${expression})`,
+    countIf: (condition) => `COUNTIF(${condition})`,
+    percentile: (expression, fraction) => `APPROX_QUANTILES(${expression}, 100)[OFFSET(${Math.round(fraction * 100)})]`,
+    jsonText: (expression, path) => `JSON_VALUE(${expression}, '${checkedPath(path)}')`,
+    indexedIdIn: (alias, ids) => `${alias}.event_id IN (SELECT i.event_id FROM (${ids}) i)`,
+    // Tables are partitioned on DATE(event_ts): the event_ts predicate prunes by itself.
+    partitionFilter: () => '',
+  };
+}
+
+/**
+ * BigQuery's own SQL: quoting names and wrapping statements into one script
+ * transaction. The load's statements themselves are shared (sql/sql-load.ts).
+ */
+const NAME = /^[A-Za-z_][A-Za-z0-9_-]{0,1023}$/;
+
+export interface Dataset {
+  project: string;
+  dataset: string;
+}
+
+/** `project.dataset.table`, backtick-quoted; refuses any name that is not a plain identifier. */
+export function tableRef({ project, dataset }: Dataset, table: string): string {
+  for (const [what, name] of [
+    ['project', project],
+    ['dataset', dataset],
+    ['table', table],
+  ] as const) {
+    if (!NAME.test(name)) throw new Error(`invalid BigQuery ${what} name: ${JSON.stringify(name)}`);
+  }
+  return `\`${project}.${dataset}.${table}\``;
+}
+
+/** Statements as one multi-statement transaction: BigQuery commits all of them or none. */
+export function transactionScript(statements: string[]): string {
+  return `BEGIN TRANSACTION;\n\n${statements.map((s) => `${s};\n\n`).join('')}COMMIT TRANSACTION;`;
+}

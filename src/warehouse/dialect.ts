@@ -1,0 +1,41 @@
+/**
+ * The places where SQL differs between engines. The warehouse logic, its
+ * load and the checks are written once against this interface; each engine
+ * folder holds its own (`<engine>/<engine>-dialect.ts`).
+ */
+export interface Dialect {
+  readonly name: 'duckdb' | 'bigquery' | 'snowflake';
+  /** A table of ours, qualified as the engine needs it. */
+  table(name: string): string;
+  /** A bound timestamp parameter (ISO text bound by name). */
+  timestamp(param: string): string;
+  /** A bound parameter's placeholder (the engine types it from its bound value). */
+  param(name: string): string;
+  hour(column: string): string;
+  epochMs(expression: string): string;
+  countIf(condition: string): string;
+  percentile(expression: string, fraction: number): string;
+  /** A text value inside a JSON column, at a JSONPath such as `$[0].path`. */
+  jsonText(expression: string, path: string): string;
+  /**
+   * A predicate: the id index row `alias` names one of the ids `ids` selects (a query of
+   * `event_id`). DuckDB matches on the index's fixed-width `id_key` (a cheap scan; a hash
+   * collision only adds a date to look at); the others on the id, their index clustered by it.
+   */
+  indexedIdIn(alias: string, ids: string): string;
+  /** An extra predicate that lets the engine skip partitions outside [from, to) ('' when event_ts itself prunes). */
+  partitionFilter(alias: string, fromParam: string, toParam: string): string;
+}
+
+const identifier = /^[a-z_][a-z0-9_]*$/;
+
+/** JSONPaths are ours, written in code; still, nothing but a plain path reaches the SQL text. */
+export function checkedPath(path: string): string {
+  if (!/^\$(\[\d+\]|\.[a-z_]+)+$/.test(path)) throw new Error(`not a JSON path: ${path}`);
+  return path;
+}
+
+export function checkedTable(name: string): string {
+  if (!identifier.test(name)) throw new Error(`not a table name: ${name}`);
+  return name;
+}

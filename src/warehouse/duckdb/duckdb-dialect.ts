@@ -1,0 +1,19 @@
+import { checkedPath, checkedTable, type Dialect } from '../dialect.js';
+
+export const duckdbDialect: Dialect = {
+  name: 'duckdb',
+  table: (name) => checkedTable(name),
+  timestamp: (param) => `$${param}::TIMESTAMPTZ`,
+  param: (name) => `$${name}`,
+  hour: (column) => `date_trunc('hour', ${column})`,
+  epochMs: (expression) => `epoch_ms(${expression})`,
+  countIf: (condition) => `count(*) FILTER (WHERE ${condition})`,
+  percentile: (expression, fraction) => `quantile_cont(${expression}, ${fraction})`,
+  jsonText: (expression, path) => `json_extract_string(${expression}, '${checkedPath(path)}')`,
+  indexedIdIn: (alias, ids) => `${alias}.id_key IN (SELECT md5_number_lower(i.event_id) FROM (${ids}) i)`,
+  // Facts carry date_key, the cheapest filter DuckDB can use to skip row groups. It is the UTC
+  // day: strftime on a TIMESTAMPTZ formats the session's local date, so convert to UTC first.
+  partitionFilter: (alias, from, to) =>
+    `AND ${alias}.date_key BETWEEN CAST(strftime($${from}::TIMESTAMPTZ AT TIME ZONE 'UTC', '%Y%m%d') AS INTEGER) ` +
+    `AND CAST(strftime($${to}::TIMESTAMPTZ AT TIME ZONE 'UTC', '%Y%m%d') AS INTEGER)`,
+};
