@@ -4,8 +4,8 @@ import type { RejectReason } from './event.js';
 /**
  * DESIGN.md decision 21: every number the contract accepts fits its column on
  * every engine, so no record can fail a load. Each range is the narrowest of
- * the column's types in sql/duckdb/migrations, sql/bigquery/ddl.sql and
- * sql/snowflake/ddl.sql (INTEGER is INT32 in DuckDB; BIGINT/INT64 is int64).
+ * the column's types in sql/duckdb/migrations, sql/bigquery/migrations/001_initial_schema.sql and
+ * sql/snowflake/migrations/001_initial_schema.sql (INTEGER is INT32 in DuckDB; BIGINT/INT64 is int64).
  * A 64-bit count is also held to 2^53 − 1: beyond it a JS number is no longer
  * exact. The zod schemas and the fast path both read this one table.
  */

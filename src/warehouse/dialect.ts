@@ -3,8 +3,12 @@
  * load and the checks are written once against this interface; each engine
  * folder holds its own (`<engine>/<engine>-dialect.ts`).
  */
+import type { SqlType } from './driver.js';
+
 export interface Dialect {
   readonly name: 'duckdb' | 'bigquery' | 'snowflake';
+  /** The column type a bound value of `type` is stored as. */
+  columnType(type: SqlType): string;
   /** A table of ours, qualified as the engine needs it. */
   table(name: string): string;
   /** A bound timestamp parameter (ISO text bound by name). */

@@ -29,8 +29,12 @@ export interface SqlEngine {
 /** One engine: `<engine>/<engine>-driver.ts` implements this and nothing of the warehouse logic. */
 export interface Driver extends SqlEngine {
   readonly description: string;
-  /** Creates or upgrades our tables; returns how many schema versions were applied. */
+  /** Creates or upgrades our tables (sql/migrations.ts, plus what the engine needs around them); returns how many ran. */
   migrate(): Promise<number>;
+  /** Runs one migration file's statements, then `record` (its version row); all or nothing where DDL allows. */
+  applyMigration(file: string, sql: string, record: { sql: string; params: SqlParams }): Promise<void>;
+  /** Whether one of our tables exists (read-only callers must not create it). */
+  tableExists(table: string): Promise<boolean>;
   /** Puts the package's Parquet files into its staging tables. */
   stage(request: LoadRequest, staging: StagingTables): Promise<void>;
   /** Runs `work` (merge, rejects, checks, commit) as one transaction where the engine can. */

@@ -32,7 +32,10 @@ describe('BigQuery client against the stand-in (the real @google-cloud/bigquery 
   it('creates the dataset once and applies our DDL (partitioned, clustered tables; unknown members)', async () => {
     await client.ensureDataset();
     await client.ensureDataset();
-    const ddl = readFileSync(join(REPO, 'sql/bigquery/ddl.sql'), 'utf8').replaceAll('{{dataset}}', 'proj.aetl');
+    const ddl = readFileSync(join(REPO, 'sql/bigquery/migrations/001_initial_schema.sql'), 'utf8').replaceAll(
+      '{{dataset}}',
+      'proj.aetl',
+    );
     await client.query('applying the schema', ddl);
     await client.query('applying the schema again', ddl);
     const tables = await standIn.rows(

@@ -30,7 +30,7 @@ describe('BigQuery pipeline state (real client, stand-in)', () => {
     expect(await migrate()).toBe(1);
     expect(await migrate()).toBe(0);
     expect(await standIn.rows('SELECT version, name FROM etl.etl_schema_version')).toEqual([
-      { version: 1n, name: 'ddl.sql' },
+      { version: 1n, name: '001_initial_schema.sql' },
     ]);
     expect(await state.getCheckpoint('default')).toBeNull();
     expect(await state.loadedFiles('default')).toEqual(new Map());

@@ -31,11 +31,11 @@ function columnTypes(ddl: string, column: string, snowflake: boolean): string[] 
 }
 
 describe('the column range table', () => {
-  const duckdb = readdirSync(join(REPO, 'sql/duckdb/migrations'))
-    .map((f) => readFileSync(join(REPO, 'sql/duckdb/migrations', f), 'utf8'))
-    .join('\n');
-  const bigquery = readFileSync(join(REPO, 'sql/bigquery/ddl.sql'), 'utf8');
-  const snowflake = readFileSync(join(REPO, 'sql/snowflake/ddl.sql'), 'utf8');
+  const migrations = (engine: string) =>
+    readdirSync(join(REPO, `sql/${engine}/migrations`))
+      .map((f) => readFileSync(join(REPO, `sql/${engine}/migrations`, f), 'utf8'))
+      .join('\n');
+  const [duckdb, bigquery, snowflake] = [migrations('duckdb'), migrations('bigquery'), migrations('snowflake')];
 
   it.each(Object.entries(COLUMN_RANGES))('%s: the narrowest of its types on DuckDB, BigQuery and Snowflake', (c, r) => {
     const types = [

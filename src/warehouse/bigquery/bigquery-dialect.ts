@@ -1,9 +1,22 @@
 import { checkedPath, checkedTable, type Dialect } from '../dialect.js';
+import type { SqlType } from '../driver.js';
+
+/** Each bound value's column type. */
+const BIGQUERY_TYPES: Record<SqlType, string> = {
+  text: 'STRING',
+  int: 'INT64',
+  float: 'FLOAT64',
+  bool: 'BOOL',
+  timestamp: 'TIMESTAMP',
+  date: 'DATE',
+  numeric: 'NUMERIC',
+};
 
 /** `dataset` is validated by the caller's config schema; it is quoted here with backticks. */
 export function bigqueryDialect(dataset: string): Dialect {
   return {
     name: 'bigquery',
+    columnType: (type) => BIGQUERY_TYPES[type],
     table: (name) => `\`${dataset}.${checkedTable(name)}\``,
     timestamp: (param) => `TIMESTAMP(@${param})`,
     param: (name) => `@${name}`,

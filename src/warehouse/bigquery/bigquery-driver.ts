@@ -3,12 +3,10 @@ import { BigQuery, type Query } from '@google-cloud/bigquery';
 import { OAuth2Client } from 'google-auth-library';
 import { bigqueryDialect, tableRef, transactionScript } from './bigquery-dialect.js';
 import { RunFailedError } from '../../util/errors.js';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Driver, SqlParam, SqlParams, SqlRow, SqlType } from '../driver.js';
 import { isStagingTableOf, type StagingTables } from '../sql/sql-load.js';
-import { SqlState } from '../sql/sql-state.js';
+import { applyMigrations, migrationFiles, migrationText } from '../sql/migrations.js';
 import type { LoadRequest } from '../warehouse.js';
 
 /** Where and how to reach BigQuery (the `warehouse:` block of a `kind: bigquery` config). */
@@ -21,8 +19,6 @@ export interface BigQuerySettings {
   /** A ready OAuth access token; without one, Application Default Credentials are used. */
   accessToken?: string | undefined;
 }
-
-const DDL_FILE = fileURLToPath(new URL('../../../sql/bigquery/ddl.sql', import.meta.url));
 
 /** A bound query parameter and its BigQuery type (always explicit: no guessing from JS values). */
 export interface BigQueryParam {
@@ -143,6 +139,15 @@ export class BigQueryClient {
     }
   }
 
+  async tableExists(table: string): Promise<boolean> {
+    try {
+      const [exists] = await this.bigquery.dataset(this.settings.dataset).table(table).exists();
+      return exists;
+    } catch (error) {
+      throw new BigQueryError(`looking for table ${table}`, '-', error);
+    }
+  }
+
   /** The dataset's tables whose names start with `prefix`. */
   async tableNames(prefix: string): Promise<string[]> {
     try {
@@ -192,8 +197,23 @@ export class BigQueryDriver implements Driver {
     );
   }
 
-  migrate(): Promise<number> {
-    return migrateBigQuery(this);
+  /** Creates the dataset if missing, applies our migrations; once current, checks our tables still match them. */
+  async migrate(): Promise<number> {
+    await this.client.ensureDataset();
+    const applied = await applyMigrations(this);
+    if (applied === 0) await checkDrift(this.client);
+    return applied;
+  }
+
+  /** One file as one script (`{{dataset}}` is the validated dataset). */
+  async applyMigration(file: string, sql: string, record: { sql: string; params: SqlParams }): Promise<void> {
+    const { project, dataset } = this.client.settings;
+    await this.client.query(`applying migration ${file}`, sql.replaceAll('{{dataset}}', `${project}.${dataset}`));
+    await this.run(`recording migration ${file}`, record.sql, record.params);
+  }
+
+  async tableExists(table: string): Promise<boolean> {
+    return this.client.tableExists(table);
   }
 
   /** The package's Parquet files, each through a load job into its run-scoped staging table. */
@@ -228,26 +248,6 @@ export class BigQueryDriver implements Driver {
 }
 
 /**
- * Creates the dataset and our tables if missing (`sql/bigquery/ddl.sql`, one
- * script); once they exist, checks they still match it. Returns how many
- * schema versions were applied.
- */
-async function migrateBigQuery(driver: BigQueryDriver): Promise<number> {
-  const client = driver.client;
-  const { project, dataset } = client.settings;
-  await client.ensureDataset();
-  const applied = await new SqlState(driver).applySchemaOnce(
-    `CREATE TABLE IF NOT EXISTS ${tableRef(client.settings, 'etl_schema_version')} (version INT64 NOT NULL, name STRING NOT NULL, applied_at TIMESTAMP NOT NULL)`,
-    async () => {
-      const ddl = readFileSync(DDL_FILE, 'utf8').replaceAll('{{dataset}}', `${project}.${dataset}`);
-      await client.query('creating the warehouse tables', ddl);
-    },
-  );
-  if (applied === 0) await checkDrift(client);
-  return applied;
-}
-
-/**
  * Our tables as they are against the DDL: a column someone dropped, added as
  * another type or renamed stops the run here, named, rather than failing a
  * MERGE halfway (columns added by someone else are left alone).
@@ -260,7 +260,8 @@ async function checkDrift(client: BigQueryClient): Promise<void> {
   );
   const actual = new Map(rows.map((r) => [`${String(r.table_name)}.${String(r.column_name)}`, String(r.data_type)]));
   const problems: string[] = [];
-  for (const [table, columns] of expectedColumns(readFileSync(DDL_FILE, 'utf8'))) {
+  const ddl = migrationFiles('bigquery').map((file) => migrationText('bigquery', file));
+  for (const [table, columns] of expectedColumns(ddl.join('\n'))) {
     for (const [column, type] of columns) {
       const found = actual.get(`${table}.${column}`);
       if (found === undefined) problems.push(`${table}.${column} is missing (expected ${type})`);
@@ -269,18 +270,26 @@ async function checkDrift(client: BigQueryClient): Promise<void> {
   }
   if (problems.length > 0) {
     throw new RunFailedError(
-      `the BigQuery dataset ${project}.${dataset} has drifted from our schema (sql/bigquery/ddl.sql): ` +
+      `the BigQuery dataset ${project}.${dataset} has drifted from our schema (sql/bigquery/migrations): ` +
         `${problems.join('; ')}. Restore these columns, or load into a new dataset`,
     );
   }
 }
 
-/** Each table's columns and types as our DDL declares them (one column per line, as the file is written). */
+/**
+ * Each table's columns and types as our migrations declare them: `CREATE TABLE` with one column
+ * per line, and `ALTER TABLE ... ADD COLUMN IF NOT EXISTS name TYPE` (as the files are written).
+ */
 export function expectedColumns(ddl: string): Map<string, [string, string][]> {
   const tables = new Map<string, [string, string][]>();
   for (const match of ddl.matchAll(/CREATE TABLE IF NOT EXISTS `\{\{dataset\}\}\.(\w+)` \(([\s\S]*?)\n\)/g)) {
     const columns = [...match[2]!.matchAll(/^\s+(\w+)\s+([A-Z0-9]+)/gm)].map((c) => [c[1]!, c[2]!] as [string, string]);
     tables.set(match[1]!, columns);
+  }
+  for (const alter of ddl.matchAll(/ALTER TABLE `\{\{dataset\}\}\.(\w+)`([^;]*);/g)) {
+    for (const added of alter[2]!.matchAll(/ADD COLUMN IF NOT EXISTS (\w+) ([A-Z0-9]+)/g)) {
+      tables.get(alter[1]!)?.push([added[1]!, added[2]!]);
+    }
   }
   return tables;
 }

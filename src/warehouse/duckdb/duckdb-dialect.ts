@@ -1,7 +1,20 @@
 import { checkedPath, checkedTable, type Dialect } from '../dialect.js';
+import type { SqlType } from '../driver.js';
+
+/** Each bound value's column type. */
+const DUCKDB_TYPES: Record<SqlType, string> = {
+  text: 'VARCHAR',
+  int: 'BIGINT',
+  float: 'DOUBLE',
+  bool: 'BOOLEAN',
+  timestamp: 'TIMESTAMPTZ',
+  date: 'DATE',
+  numeric: 'DECIMAL(38, 9)',
+};
 
 export const duckdbDialect: Dialect = {
   name: 'duckdb',
+  columnType: (type) => DUCKDB_TYPES[type],
   table: (name) => checkedTable(name),
   timestamp: (param) => `$${param}::TIMESTAMPTZ`,
   param: (name) => `$${name}`,

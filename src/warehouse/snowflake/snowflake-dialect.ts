@@ -18,9 +18,21 @@ export function snowflakeQualified(...names: string[]): string {
     .join('.');
 }
 
+/** Each bound value's column type. */
+const SNOWFLAKE_TYPES: Record<SqlType, string> = {
+  text: 'VARCHAR',
+  int: 'BIGINT',
+  float: 'DOUBLE',
+  bool: 'BOOLEAN',
+  timestamp: 'TIMESTAMP_TZ',
+  date: 'DATE',
+  numeric: 'NUMBER(38, 9)',
+};
+
 export function snowflakeDialect(database: string, schema: string): Dialect {
   return {
     name: 'snowflake',
+    columnType: (type) => SNOWFLAKE_TYPES[type],
     table: (name) => snowflakeQualified(database, schema, checkedTable(name)),
     timestamp: (param) => `TO_TIMESTAMP_TZ(:${param})`,
     param: (name) => `:${name}`,
@@ -85,9 +97,9 @@ export function positional(sql: string, params: SqlParams): { sqlText: string; b
   return { sqlText, binds: order.map((name) => bindValue(params[name]!.type, params[name]!.value)) };
 }
 
-/** The statements of one of our SQL files, `{{schema}}` replaced (the files hold no `;` inside literals). */
-export function ddlStatements(file: 'ddl.sql' | 'staging.sql', replacements: Record<string, string>): string[] {
-  let text = readFileSync(`${SQL_DIR}${file}`, 'utf8').replace(/--[^\n]*/g, '');
+/** The statements of one of our SQL texts, `{{name}}`s replaced (the files hold no `;` inside literals). */
+export function sqlStatements(sql: string, replacements: Record<string, string>): string[] {
+  let text = sql.replace(/--[^\n]*/g, '');
   for (const [name, value] of Object.entries(replacements)) text = text.replaceAll(`{{${name}}}`, value);
   return text
     .split(/;\s*(?:\n|$)/)
@@ -141,7 +153,7 @@ export function createStageSql(stage: string): string {
 
 /** The staging tables COPY loads into, with the staged Parquet's columns (sql/snowflake/staging.sql). */
 export function stagingDdl(qualify: (table: string) => string, staging: StagingTables): string[] {
-  return ddlStatements('staging.sql', {
+  return sqlStatements(readFileSync(`${SQL_DIR}staging.sql`, 'utf8'), {
     events: qualify(staging.events),
     policies: qualify(staging.policies),
     rejects: qualify(staging.rejects),

@@ -2,7 +2,7 @@ import snowflake from 'snowflake-sdk';
 import {
   copySql,
   createStageSql,
-  ddlStatements,
+  sqlStatements,
   positional,
   putSql,
   removeSql,
@@ -16,7 +16,7 @@ import { RunFailedError } from '../../util/errors.js';
 import { join } from 'node:path';
 import { text, type Driver, type SqlParams, type SqlRow } from '../driver.js';
 import { isStagingTableOf, type StagingTables } from '../sql/sql-load.js';
-import { SqlState } from '../sql/sql-state.js';
+import { applyMigrations } from '../sql/migrations.js';
 import type { LoadRequest } from '../warehouse.js';
 
 /** How the loader proves who it is: a password, or a key pair (PEM text or a file, maybe encrypted). */
@@ -186,16 +186,9 @@ export class SnowflakeDriver implements Driver {
     return snowflakeQualified(this.client.settings.database, this.client.settings.schema);
   }
 
-  /** Our tables (sql/snowflake/ddl.sql, once), our stage if the config names none, and the optional clustering. */
+  /** Our migrations, our stage if the config names none, and the optional clustering. */
   async migrate(): Promise<number> {
-    const applied = await new SqlState(this).applySchemaOnce(
-      `CREATE TABLE IF NOT EXISTS ${this.dialect.table('etl_schema_version')} (version INTEGER NOT NULL, name VARCHAR NOT NULL, applied_at TIMESTAMP_TZ NOT NULL)`,
-      async () => {
-        for (const sql of ddlStatements('ddl.sql', { schema: this.schema })) {
-          await this.run('creating the warehouse tables', sql);
-        }
-      },
-    );
+    const applied = await applyMigrations(this);
     if (!this.options.stage) await this.run('creating the stage', createStageSql(this.stageName));
     if (this.options.clusterByDate) {
       for (const table of FACT_TABLES) {
@@ -212,6 +205,25 @@ export class SnowflakeDriver implements Driver {
   run(purpose: string, sql: string, params: SqlParams = {}): Promise<SqlRow[]> {
     const { sqlText, binds } = positional(sql, params);
     return this.client.query(purpose, sqlText, binds);
+  }
+
+  /** Statement by statement (`{{schema}}` is the validated, quoted schema): Snowflake runs one per request. */
+  async applyMigration(file: string, sql: string, record: { sql: string; params: SqlParams }): Promise<void> {
+    for (const statement of sqlStatements(sql, { schema: this.schema })) {
+      await this.run(`applying migration ${file}`, statement);
+    }
+    await this.run(`recording migration ${file}`, record.sql, record.params);
+  }
+
+  async tableExists(table: string): Promise<boolean> {
+    const { database, schema } = this.client.settings;
+    const rows = await this.run(
+      'looking for a table',
+      `SELECT COUNT(*) AS n FROM ${snowflakeQualified(database)}.INFORMATION_SCHEMA.TABLES
+       WHERE table_catalog = :database AND table_schema = :schema AND table_name = :table`,
+      { database: text(database.toUpperCase()), schema: text(schema.toUpperCase()), table: text(table.toUpperCase()) },
+    );
+    return Number(rows[0]?.n) > 0;
   }
 
   /** PUT each file under the package's own stage path, then COPY each kind into its new staging table. */

@@ -2,13 +2,11 @@ import type { CheckResult, RunRecord, RunStatus } from '../warehouse.js';
 import { redact, redactNullable } from '../../util/redact.js';
 import { bool, float, instant, int, text, type SqlEngine, type SqlParams } from '../driver.js';
 
-/** Our DDL file is schema version 1; later changes come as numbered migrations beside it. */
-const SCHEMA_VERSION = 1;
 /** BigQuery takes at most 10,000 parameters per query; a check result binds 8. */
 const CHECK_ROWS_PER_INSERT = 500;
 
 /**
- * The pipeline's own state in a remote warehouse: schema version, run ledger,
+ * The pipeline's own state in the warehouse: run ledger,
  * the checkpoint and file ledger as readers see them, and check results.
  * Inserts are `INSERT ... SELECT`, never `VALUES`: Snowflake refuses
  * expressions such as PARSE_JSON or casts of binds in a VALUES list.
@@ -26,28 +24,6 @@ export class SqlState {
 
   private ms(expression: string): string {
     return this.engine.dialect.epochMs(expression);
-  }
-
-  /**
-   * Applies our DDL once, recorded in etl_schema_version (created first by
-   * `createVersionTable`); returns how many schema versions were applied.
-   */
-  async applySchemaOnce(createVersionTable: string, applyDdl: () => Promise<void>): Promise<number> {
-    await this.engine.run('creating the schema version table', createVersionTable);
-    const applied = await this.engine.run(
-      'reading the schema version',
-      `SELECT version FROM ${this.t('etl_schema_version')} WHERE version = ${this.p('version')}`,
-      { version: int(SCHEMA_VERSION) },
-    );
-    if (applied.length > 0) return 0;
-    await applyDdl();
-    await this.engine.run(
-      'recording the schema version',
-      `INSERT INTO ${this.t('etl_schema_version')} (version, name, applied_at)
-       SELECT ${this.p('version')}, 'ddl.sql', ${this.p('now')}`,
-      { version: int(SCHEMA_VERSION), now: instant(Date.now()) },
-    );
-    return 1;
   }
 
   async getCheckpoint(pipeline: string): Promise<number | null> {
