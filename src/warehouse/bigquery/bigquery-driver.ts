@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { BigQuery, type Query } from '@google-cloud/bigquery';
 import { OAuth2Client } from 'google-auth-library';
-import { bigqueryDialect, tableRef, transactionScript } from './bigquery-dialect.js';
+import { bigqueryDialect, transactionScript } from './bigquery-dialect.js';
 import { RunFailedError } from '../../util/errors.js';
 import { join } from 'node:path';
 import type { Driver, SqlParam, SqlParams, SqlRow, SqlType } from '../driver.js';

@@ -1,6 +1,6 @@
 import type { CheckResult, RunRecord, RunStatus } from '../warehouse.js';
 import { redact, redactNullable } from '../../util/redact.js';
-import { bool, float, instant, int, text, type SqlEngine, type SqlParams } from '../driver.js';
+import { bool, float, instant, text, type SqlEngine, type SqlParams } from '../driver.js';
 
 /** BigQuery takes at most 10,000 parameters per query; a check result binds 8. */
 const CHECK_ROWS_PER_INSERT = 500;
