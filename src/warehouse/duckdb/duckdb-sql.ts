@@ -83,7 +83,7 @@ export const REPLACE_CHANGED_SQL = [
     WHERE date_key IN (SELECT loaded_date_key FROM batch_changed) AND event_id IN (SELECT event_id FROM batch_changed)`,
   `DELETE FROM fact_ai_event
     WHERE date_key IN (SELECT loaded_date_key FROM batch_changed) AND event_id IN (SELECT event_id FROM batch_changed)`,
-  `UPDATE etl_event_id ix SET event_ts = w.event_ts, date_key = w.date_key
+  `UPDATE etl_event_id ix SET event_ts = w.event_ts, date_key = w.date_key, event_hash = w.event_hash
     FROM batch_winner w WHERE w.event_id = ix.event_id AND ix.event_id IN (SELECT event_id FROM batch_changed)`,
   `DELETE FROM etl_event_id WHERE pipeline = $pipeline AND event_id IN (SELECT event_id FROM batch_changed)`,
 ];
@@ -141,11 +141,11 @@ export const INSERT_FACTS_SQL = `INSERT INTO fact_ai_event
 
 /** The inserted events enter the id index as this pipeline's. */
 export const INDEX_INSERTED_SQL = `INSERT INTO etl_event_id
-  SELECT md5_number_lower(event_id), $pipeline, event_id, event_ts, date_key FROM to_insert_keyed`;
+  SELECT md5_number_lower(event_id), $pipeline, event_id, event_ts, date_key, event_hash FROM to_insert_keyed`;
 
 /** Events another pipeline (or an earlier version of the index) loaded: now accounted for by this one too. */
 export const INDEX_PRESENT_SQL = `INSERT INTO etl_event_id
-  SELECT md5_number_lower(event_id), $pipeline, event_id, loaded_ts, loaded_date_key FROM batch_existing WHERE NOT accounted`;
+  SELECT md5_number_lower(event_id), $pipeline, event_id, loaded_ts, loaded_date_key, loaded_hash FROM batch_existing WHERE NOT accounted`;
 
 /** A fault for the check tests (AETL_FAULT=load:lose-insert): one fact the load should insert goes missing. */
 export const LOSE_ONE_INSERT_SQL = `DELETE FROM to_insert_keyed WHERE staged_row = (SELECT min(staged_row) FROM to_insert_keyed)`;
