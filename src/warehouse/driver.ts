@@ -45,6 +45,12 @@ export interface Driver extends SqlEngine {
   dropStaging(request: LoadRequest, staging: StagingTables): Promise<void>;
   /** Removes staging leftovers of this pipeline's killed runs (we hold the run lock: no live run owns one). */
   dropLeftovers(pipeline: string): Promise<void>;
+  /**
+   * Writes a query's rows to a local Parquet file (zstd), with the column types
+   * of our DuckDB schema whatever the engine: the lake and retention archives.
+   * `table` names the star table the rows come from (their lake schema).
+   */
+  exportParquet(purpose: string, sql: string, params: SqlParams, table: string, file: string): Promise<void>;
   close(): Promise<void>;
 }
 

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { BigQuery, type Query } from '@google-cloud/bigquery';
 import { OAuth2Client } from 'google-auth-library';
 import { bigqueryDialect, transactionScript } from './bigquery-dialect.js';
-import { RunFailedError } from '../../util/errors.js';
+import { RunFailedError, UsageError } from '../../util/errors.js';
 import { join } from 'node:path';
 import type { Driver, SqlParam, SqlParams, SqlRow, SqlType } from '../driver.js';
 import { isStagingTableOf, type StagingTables } from '../sql/sql-load.js';
@@ -242,6 +242,10 @@ export class BigQueryDriver implements Driver {
     for (const table of await this.client.tableNames('_aetl_stage_')) {
       if (isStagingTableOf(pipeline, table)) await this.client.dropTable(table);
     }
+  }
+
+  async exportParquet(): Promise<void> {
+    throw new UsageError('the Parquet lake is not written from BigQuery yet');
   }
 
   async close(): Promise<void> {}

@@ -12,7 +12,7 @@ import {
   stagingDdl,
   type SnowflakeBind,
 } from './snowflake-dialect.js';
-import { RunFailedError } from '../../util/errors.js';
+import { RunFailedError, UsageError } from '../../util/errors.js';
 import { join } from 'node:path';
 import { text, type Driver, type SqlParams, type SqlRow } from '../driver.js';
 import { isStagingTableOf, type StagingTables } from '../sql/sql-load.js';
@@ -303,6 +303,10 @@ export class SnowflakeDriver implements Driver {
       }
     }
     await this.run('removing leftover staged files', removeSql(stageLocation(this.stageName, pipeline)));
+  }
+
+  async exportParquet(): Promise<void> {
+    throw new UsageError('the Parquet lake is not written from Snowflake yet');
   }
 
   async close(): Promise<void> {
