@@ -87,6 +87,9 @@ function bindValue(parameter: QueryParameter): DuckDBValue {
   }
 }
 
+/** BigQuery functions our SQL calls that DuckDB lacks (only the formats we use). */
+const BIGQUERY_FUNCTIONS = ['CREATE MACRO parse_date(fmt, s) AS CAST(strptime(s, fmt) AS DATE)'];
+
 /** Statements of a script, split at top-level semicolons (our SQL has none inside literals). */
 function statementsOf(script: string): string[] {
   return script
@@ -109,7 +112,7 @@ export class BigQueryStandIn extends DuckDBBackedServer {
   }
 
   static async start(token: string): Promise<BigQueryStandIn> {
-    return new BigQueryStandIn(await DuckDBBackedServer.open(), token);
+    return new BigQueryStandIn(await DuckDBBackedServer.open(BIGQUERY_FUNCTIONS), token);
   }
 
   protected cleanup(): void {
