@@ -62,9 +62,7 @@ async function duckdbQuery(
       const prefix = sqlString(`${config.lake.path}/`).slice(0, -1);
       await db.connection.run(readFileSync(LAKE_VIEWS, 'utf8').replaceAll("'data/lake/", () => prefix));
     }
-    const values = Object.fromEntries(
-      Object.entries(params).map(([k, p]) => [k, p.value === null ? null : String(p.value)]),
-    );
+    const values = Object.fromEntries(Object.entries(params).map(([k, p]) => [k, String(p.value)]));
     const reader = await db.connection.runAndReadAll(sql, values);
     return reader
       .getRowObjects()
