@@ -3,7 +3,13 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { DuckDBTypeId, type DuckDBMaterializedResult, type DuckDBType, type DuckDBValue } from '@duckdb/node-api';
+import {
+  DuckDBTimestampTZValue,
+  DuckDBTypeId,
+  type DuckDBMaterializedResult,
+  type DuckDBType,
+  type DuckDBValue,
+} from '@duckdb/node-api';
 import { DuckDBBackedServer, type ServerParts } from '../duckdb-backed-server.js';
 import { toDuckDB } from './translate.js';
 
@@ -82,6 +88,13 @@ function bindValue(parameter: QueryParameter): DuckDBValue {
       return Number(value);
     case 'BOOL':
       return String(value) === 'true'; // the client sends booleans as JSON booleans
+    case 'TIMESTAMP': {
+      // Typed, as BigQuery binds it (text would leave `@from - INTERVAL ...` without a type).
+      const fraction = /\.(\d+)/.exec(value)?.[1] ?? '';
+      return new DuckDBTimestampTZValue(
+        BigInt(Date.parse(value)) * 1000n + BigInt(fraction.padEnd(6, '0').slice(3, 6)),
+      );
+    }
     default:
       return value;
   }

@@ -118,27 +118,37 @@ function bindRows(bindings: Record<string, Binding> | undefined): DuckDBValue[][
 
 /** Snowflake SQL as we emit it → DuckDB: type and function names and `:n` binds, outside literals. */
 export function toDuckDB(sql: string): string {
-  return sql
-    .replace(/\bGET_PATH\(([^,]+),\s*'([^']*)'\)::STRING/g, "json_extract_string($1, '$$$2')")
-    .replace(/"[A-Z0-9_$]+"\.INFORMATION_SCHEMA\./g, 'INFORMATION_SCHEMA.')
-    .split(/('(?:[^']|'')*'|"(?:[^"]|"")*")/)
-    .map((piece, i) =>
-      i % 2 === 1
-        ? piece.replace(/^('\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) \+00:00'$/, "$1+00'") // DuckDB reads +00, not ' +00:00'
-        : piece
-            .replace(/\bTO_TIMESTAMP_TZ\(([^()]*)\)/gi, 'CAST($1 AS TIMESTAMPTZ)')
-            .replace(/\bDATE_PART\(\s*epoch_millisecond\s*,/gi, 'epoch_ms(')
-            .replace(/\bPARSE_JSON\(/gi, 'json(')
-            .replace(/\bCREATE OR REPLACE TRANSIENT TABLE\b/gi, 'CREATE OR REPLACE TABLE')
-            .replace(/\bVARIANT\b/gi, 'JSON')
-            .replace(/\bNUMBER\(/gi, 'DECIMAL(')
-            .replace(/\bFLOAT\b/gi, 'DOUBLE') // Snowflake's FLOAT is 64-bit; DuckDB's is 32
-            .replace(/\bTIMESTAMP_TZ\b/gi, 'TIMESTAMPTZ')
-            .replace(/\bTIMESTAMP_LTZ\b/gi, 'TIMESTAMPTZ')
-            .replace(/\bTIMESTAMP_NTZ\b/gi, 'TIMESTAMP')
-            .replace(/(?<!:):(\d+)\b/g, '$$$1'),
-    )
-    .join('');
+  return (
+    sql
+      .replace(/\bGET_PATH\(([^,]+),\s*'([^']*)'\)::STRING/g, "json_extract_string($1, '$$$2')")
+      .replace(/"[A-Z0-9_$]+"\.INFORMATION_SCHEMA\./g, 'INFORMATION_SCHEMA.')
+      // LISTAGG of no (or only NULL) values is '' in Snowflake, where DuckDB's string_agg gives NULL.
+      .replace(
+        /\bLISTAGG\((.+?),\s*('(?:[^']|'')*')\)\s*WITHIN GROUP\s*\(ORDER BY ([^()]+)\)/gi,
+        "COALESCE(string_agg($1, $2 ORDER BY $3), '')",
+      )
+      // The session's zone is UTC (ours and the stand-in's): a TIMESTAMP_TZ shown in UTC is itself.
+      .replace(/\bCONVERT_TIMEZONE\(\s*'UTC'\s*,\s*([^()]+?)\)/gi, '($1)')
+      .split(/('(?:[^']|'')*'|"(?:[^"]|"")*")/)
+      .map((piece, i) =>
+        i % 2 === 1
+          ? piece.replace(/^('\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) \+00:00'$/, "$1+00'") // DuckDB reads +00, not ' +00:00'
+          : piece
+              .replace(/\bTO_TIMESTAMP_TZ\(([^()]*)\)/gi, 'CAST($1 AS TIMESTAMPTZ)')
+              .replace(/\bDATE_PART\(\s*epoch_millisecond\s*,/gi, 'epoch_ms(')
+              .replace(/\bPARSE_JSON\(/gi, 'json(')
+              .replace(/\bIFF\(/gi, 'if(')
+              .replace(/\bCREATE OR REPLACE TRANSIENT TABLE\b/gi, 'CREATE OR REPLACE TABLE')
+              .replace(/\bVARIANT\b/gi, 'JSON')
+              .replace(/\bNUMBER\(/gi, 'DECIMAL(')
+              .replace(/\bFLOAT\b/gi, 'DOUBLE') // Snowflake's FLOAT is 64-bit; DuckDB's is 32
+              .replace(/\bTIMESTAMP_TZ\b/gi, 'TIMESTAMPTZ')
+              .replace(/\bTIMESTAMP_LTZ\b/gi, 'TIMESTAMPTZ')
+              .replace(/\bTIMESTAMP_NTZ\b/gi, 'TIMESTAMP')
+              .replace(/(?<!:):(\d+)\b/g, '$$$1'),
+      )
+      .join('')
+  );
 }
 
 const ok = (data: unknown) => ({ success: true, code: null, message: null, data });
@@ -172,7 +182,7 @@ function textRowset(queryId: string, columns: string[], rows: (string | null)[][
   });
 }
 
-/** A successful result carries the session's parameters (JS_TREAT_INTEGER_AS_BIGINT among them). */
+/** A successful result carries the session's parameters, as Snowflake's results do. */
 function withParameters(reply: unknown, parameters: { name: string; value: unknown }[]): unknown {
   const r = reply as { success: boolean; data: Json | null };
   if (r.success && r.data) r.data.parameters = parameters;
