@@ -20,6 +20,8 @@ export function bigqueryDialect(dataset: string): Dialect {
     table: (name) => `\`${dataset}.${checkedTable(name)}\``,
     timestamp: (param) => `TIMESTAMP(@${param})`,
     param: (name) => `@${name}`,
+    serverTime: (plus) =>
+      plus ? `TIMESTAMP_ADD(CURRENT_TIMESTAMP(), INTERVAL @${plus} MILLISECOND)` : 'CURRENT_TIMESTAMP()',
     hour: (column) => `TIMESTAMP_TRUNC(${column}, HOUR)`,
     epochMs: (expression) => `UNIX_MILLIS(${expression})`,
     countIf: (condition) => `COUNTIF(${condition})`,
