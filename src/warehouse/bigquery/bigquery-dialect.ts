@@ -60,3 +60,12 @@ export function tableRef({ project, dataset }: Dataset, table: string): string {
 export function transactionScript(statements: string[]): string {
   return `BEGIN TRANSACTION;\n\n${statements.map((s) => `${s};\n\n`).join('')}COMMIT TRANSACTION;`;
 }
+
+/**
+ * A script statement failing with `message` unless the DML just before it changed exactly one
+ * row: inside a transaction, the error rolls the whole script back. `message` is ours (plain text).
+ */
+export function requireOneRowChanged(message: string): string {
+  if (!/^[\w :,.-]+$/.test(message)) throw new Error(`not a plain message: ${message}`);
+  return `IF @@row_count <> 1 THEN RAISE USING MESSAGE = '${message}'; END IF`;
+}

@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { BigQuery, type Query } from '@google-cloud/bigquery';
 import { OAuth2Client } from 'google-auth-library';
-import { bigqueryDialect, transactionScript } from './bigquery-dialect.js';
+import { bigqueryDialect, requireOneRowChanged, transactionScript } from './bigquery-dialect.js';
 import { RunFailedError, UsageError } from '../../util/errors.js';
 import { join } from 'node:path';
-import type { Driver, SqlParam, SqlParams, SqlRow, SqlType } from '../driver.js';
+import type { Driver, Fence, SqlParam, SqlParams, SqlRow, SqlType } from '../driver.js';
 import { isStagingTableOf, type StagingTables } from '../sql/sql-load.js';
 import { applyMigrations, migrationFiles, migrationText } from '../sql/migrations.js';
 import type { LoadRequest } from '../warehouse.js';
@@ -168,6 +168,9 @@ export class BigQueryClient {
   }
 }
 
+/** What the fenced script raises when the lease row was not ours any more (the caller's error replaces it). */
+const FENCE_REFUSED = 'aetl fence: the run lock lease is held by another run';
+
 /**
  * The warehouse on BigQuery: load jobs into run-scoped staging tables (never
  * streaming inserts: they block DML for up to 90 minutes), then the merge and
@@ -230,8 +233,15 @@ export class BigQueryDriver implements Driver {
     return work();
   }
 
-  async runTogether(purpose: string, statements: string[], params: SqlParams): Promise<void> {
-    await this.run(purpose, transactionScript(statements), params);
+  async runTogether(purpose: string, statements: string[], params: SqlParams, fence?: Fence): Promise<void> {
+    if (!fence) return void (await this.run(purpose, transactionScript(statements), params));
+    const fenced = transactionScript([fence.sql, requireOneRowChanged(FENCE_REFUSED), ...statements]);
+    try {
+      await this.run(purpose, fenced, { ...params, ...fence.params });
+    } catch (error) {
+      if (error instanceof Error && error.message.includes(FENCE_REFUSED)) throw await fence.lost(this);
+      throw error;
+    }
   }
 
   async dropStaging(_request: LoadRequest, staging: StagingTables): Promise<void> {

@@ -14,7 +14,7 @@ import {
 } from './snowflake-dialect.js';
 import { RunFailedError, UsageError } from '../../util/errors.js';
 import { join } from 'node:path';
-import { text, type Driver, type SqlParams, type SqlRow } from '../driver.js';
+import { text, type Driver, type Fence, type SqlParams, type SqlRow } from '../driver.js';
 import { isStagingTableOf, type StagingTables } from '../sql/sql-load.js';
 import { applyMigrations } from '../sql/migrations.js';
 import type { LoadRequest } from '../warehouse.js';
@@ -270,8 +270,13 @@ export class SnowflakeDriver implements Driver {
     }
   }
 
-  /** Already inside `transaction`: statements run one by one and commit with it. */
-  async runTogether(purpose: string, statements: string[], params: SqlParams): Promise<void> {
+  /** Already inside `transaction`: statements run one by one and commit with it (the fence first). */
+  async runTogether(purpose: string, statements: string[], params: SqlParams, fence?: Fence): Promise<void> {
+    if (fence) {
+      // An UPDATE answers with its count; `transaction` rolls back whatever this throws.
+      const [row] = await this.run('checking the run lock lease', fence.sql, fence.params);
+      if (Number(row?.['number of rows updated']) !== 1) throw await fence.lost(this);
+    }
     for (const sql of statements) await this.run(purpose, sql, params);
   }
 

@@ -21,7 +21,7 @@ import type {
 } from '../warehouse.js';
 import { plainNumbers } from '../warehouse.js';
 import { SqlDimensions } from './sql-dimensions.js';
-import { bool, instant, int, text, typedParams, type Driver, type SqlParams } from '../driver.js';
+import { bool, instant, int, text, typedParams, type Driver, type Fence, type SqlParams } from '../driver.js';
 import {
   batchStatsSql,
   commitStatements,
@@ -56,7 +56,11 @@ export class SqlWarehouse implements Warehouse {
   protected readonly state: SqlState;
   protected readonly dims: SqlDimensions;
 
-  constructor(protected readonly driver: Driver) {
+  /** `fence`: the run lock's check (its lease), run inside every transaction that changes state. */
+  constructor(
+    protected readonly driver: Driver,
+    private readonly fence?: Fence,
+  ) {
     this.description = driver.description;
     this.dialect = driver.dialect;
     this.state = new SqlState(driver);
@@ -134,12 +138,17 @@ export class SqlWarehouse implements Warehouse {
   ): Promise<void> {
     const statements = this.state.setStateStatements(checkpointMs !== null, clearFileLedger);
     await this.driver.transaction(() =>
-      this.driver.runTogether('setting the pipeline state', statements, {
-        pipeline: text(pipeline),
-        run_id: text(runId),
-        now: instant(nowMs),
-        ...(checkpointMs === null ? {} : { checkpoint: instant(checkpointMs) }),
-      }),
+      this.driver.runTogether(
+        'setting the pipeline state',
+        statements,
+        {
+          pipeline: text(pipeline),
+          run_id: text(runId),
+          now: instant(nowMs),
+          ...(checkpointMs === null ? {} : { checkpoint: instant(checkpointMs) }),
+        },
+        this.fence,
+      ),
     );
   }
 
@@ -243,7 +252,7 @@ export class SqlWarehouse implements Warehouse {
         let stored = { factRows: 0, present: 0 };
         let rejected = 0;
         if (files.events.length > 0) {
-          await this.driver.runTogether('merging the batch', merge.statements, mergeParams);
+          await this.driver.runTogether('merging the batch', merge.statements, mergeParams, this.fence);
           const [row] = await this.driver.run('counting the merge', merge.counts, mergeParams);
           loaded = {
             inserted: Number(row!.inserted),
@@ -285,6 +294,7 @@ export class SqlWarehouse implements Warehouse {
         await this.state.writeCheckResults(request.pipeline, request.runId, checks, request.nowMs);
         const checksPassed = !checks.some((c) => c.blocking && c.status === 'fail');
         const checkpointMoved = checksPassed && request.checkpointTo !== null;
+        failpoint('load:before-checkpoint');
         await this.commit(request, counts, { checksPassed, checkpointMoved, started });
         const accounted = accountedRecords(counts, stored.present);
         return { counts, checks, checksPassed, checkpointMoved, eventSpan, replaced: 0, accounted };
@@ -354,6 +364,7 @@ export class SqlWarehouse implements Warehouse {
       'committing the load',
       commitStatements(this.dialect, { checkpoint: outcome.checkpointMoved, files: files.length }),
       params,
+      this.fence,
     );
   }
 
