@@ -51,6 +51,8 @@ describe('simulator → aetl run → Snowflake (the real snowflake-sdk driver, a
     sfConfig = sf.writeConfig({
       source: { kind: 'simulator', simulator },
       warehouse: warehouse(standIn.url, 'public'),
+      // No heartbeat within a run (one every 100 s): the SQL snapshot is the same however slow the machine.
+      lock: { lease: '10m' },
     });
     for (const now of [NOW, LATER]) {
       runs.push(await aetl(['run', '--config', sfConfig], { AETL_NOW: now, ...env }));
