@@ -16,7 +16,7 @@ import { loadConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
 import { sourceHttp } from '../pipeline/open-source.js';
-import { connectDriver, connectWarehouse, duckdbSettings } from '../pipeline/open-warehouse.js';
+import { connectDriver, connectWarehouse, duckdbSettings, type RemoteConfig } from '../pipeline/open-warehouse.js';
 import { lockPath } from '../pipeline/run-lock.js';
 import { EventsApiSource } from '../source/events-api.js';
 import { SourceUnreachableError } from '../source/http.js';
@@ -295,7 +295,7 @@ async function lockCheck(config: Config): Promise<DoctorCheck> {
 }
 
 /** The lease row on BigQuery and Snowflake: expired or released is free (the next run takes it over at once). */
-async function leaseCheck(pipeline: string, w: Exclude<Config['warehouse'], { kind: 'duckdb' }>): Promise<DoctorCheck> {
+async function leaseCheck(pipeline: string, w: RemoteConfig): Promise<DoctorCheck> {
   const driver = await connectDriver(w);
   try {
     const where = leaseLocation(driver, pipeline);

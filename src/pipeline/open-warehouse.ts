@@ -39,7 +39,7 @@ function snowflakeAuth(w: SnowflakeConfig): SnowflakeAuth {
   return { privateKeyPath: w.private_key_path!, passphrase: w.private_key_passphrase };
 }
 
-type RemoteConfig = Exclude<Config['warehouse'], { kind: 'duckdb' }>;
+export type RemoteConfig = Exclude<Config['warehouse'], { kind: 'duckdb' }>;
 
 /** A connection to BigQuery or Snowflake: the warehouse's, or the run lock's own (pipeline/run-lock.ts). */
 export async function connectDriver(w: RemoteConfig): Promise<Driver> {
