@@ -108,8 +108,17 @@ export class SqlWarehouse implements Warehouse {
     return this.dims.syncReference(reference, nowMs);
   }
 
-  async rebuildDimensions(): Promise<number> {
-    throw new Error(`aetl rebuild-dims is not available on ${this.dialect.name} yet; it is on DuckDB`);
+  /** Re-keys facts to the member versions valid at their event times; marks the partitions it touches. */
+  rebuildDimensions(pipeline: string, runId: string): Promise<number> {
+    const rekey = this.dims.rekeyQueries();
+    return this.driver.transaction(async () => {
+      const [row] = await this.driver.run('counting facts to re-key', rekey.count);
+      await this.driver.runTogether('re-keying facts', rekey.statements, {
+        pipeline: text(pipeline),
+        run_id: text(runId),
+      });
+      return Number(row!.n);
+    });
   }
 
   startRun(run: RunRecord): Promise<void> {
