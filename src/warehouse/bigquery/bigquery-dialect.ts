@@ -25,6 +25,7 @@ export function bigqueryDialect(dataset: string): Dialect {
     countIf: (condition) => `COUNTIF(${condition})`,
     percentile: (expression, fraction) => `APPROX_QUANTILES(${expression}, 100)[OFFSET(${Math.round(fraction * 100)})]`,
     jsonText: (expression, path) => `JSON_VALUE(${expression}, '${checkedPath(path)}')`,
+    jsonString: (expression) => `TO_JSON_STRING(${expression})`,
     indexedIdIn: (alias, ids) => `${alias}.event_id IN (SELECT i.event_id FROM (${ids}) i)`,
     // Tables are partitioned on DATE(event_ts): the event_ts predicate prunes by itself.
     partitionFilter: () => '',

@@ -42,6 +42,7 @@ export function snowflakeDialect(database: string, schema: string): Dialect {
     percentile: (expression, fraction) => `PERCENTILE_CONT(${fraction}) WITHIN GROUP (ORDER BY ${expression})`,
     // Snowflake's paths have no leading `$`.
     jsonText: (expression, path) => `GET_PATH(${expression}, '${checkedPath(path).slice(1)}')::STRING`,
+    jsonString: (expression) => `TO_JSON(${expression})`,
     indexedIdIn: (alias, ids) => `${alias}.event_id IN (SELECT i.event_id FROM (${ids}) i)`,
     partitionFilter: () => '',
   };

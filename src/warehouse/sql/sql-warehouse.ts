@@ -13,6 +13,7 @@ import type {
   LoadRequest,
   RetentionItem,
   RejectFilter,
+  RejectKey,
   StoredReject,
   RunRecord,
   RunStatus,
@@ -31,6 +32,8 @@ import {
   stagingTables,
 } from './sql-load.js';
 import { SqlState } from './sql-state.js';
+import { SqlRejects } from './sql-rejects.js';
+import { SqlDrift } from './sql-drift.js';
 import { accountedRecords, fileCompleteness } from '../file-completeness.js';
 
 const STAR_TABLES = [
@@ -55,12 +58,16 @@ export class SqlWarehouse implements Warehouse {
   readonly dialect: Dialect;
   protected readonly state: SqlState;
   protected readonly dims: SqlDimensions;
+  private readonly rejects: SqlRejects;
+  private readonly drift: SqlDrift;
 
   constructor(protected readonly driver: Driver) {
     this.description = driver.description;
     this.dialect = driver.dialect;
     this.state = new SqlState(driver);
     this.dims = new SqlDimensions(driver);
+    this.rejects = new SqlRejects(driver);
+    this.drift = new SqlDrift(driver);
   }
 
   migrate(): Promise<number> {
@@ -157,38 +164,17 @@ export class SqlWarehouse implements Warehouse {
     return new UsageError(`aetl ${command} is not available on ${this.dialect.name} yet; it is on DuckDB`);
   }
 
-  /**
-   * The quarantine, newest first. `--reason` matches the first reason (its field and message);
-   * replays are DuckDB-only, so nothing here has been replayed.
-   */
-  async listRejects(pipeline: string, filter: RejectFilter): Promise<Record<string, unknown>[]> {
-    const d = this.dialect;
-    const field = d.jsonText('reasons', '$[0].path');
-    const reason = d.jsonText('reasons', '$[0].message');
-    const params: SqlParams = { pipeline: text(pipeline) };
-    const where = [`pipeline = ${d.param('pipeline')}`];
-    if (filter.runId !== null) {
-      where.push(`run_id = ${d.param('run_id')}`);
-      params.run_id = text(filter.runId);
-    }
-    if (filter.reason !== null) {
-      where.push(`LOWER(CONCAT(COALESCE(${field}, ''), ' ', COALESCE(${reason}, ''))) LIKE ${d.param('reason')}`);
-      params.reason = text(`%${filter.reason.toLowerCase()}%`);
-    }
-    const rows = await this.driver.run(
-      'listing rejects',
-      `SELECT run_id, CAST(rejected_at AS STRING) AS rejected_at, source_location, source_ref, event_id,
-         ${field} AS field, ${reason} AS reason, payload_bytes, payload_truncated
-       FROM ${d.table('etl_rejected_event')} WHERE ${where.join(' AND ')}
-       ORDER BY rejected_at DESC, source_location, source_ref
-       LIMIT ${Math.trunc(filter.limit)}`,
-      params,
-    );
-    return rows.map(plainNumbers);
+  listRejects(pipeline: string, filter: RejectFilter): Promise<Record<string, unknown>[]> {
+    return this.rejects.list(pipeline, filter);
   }
 
-  async rejectsToReplay(): Promise<StoredReject[]> {
-    throw this.duckdbOnly('rejects replay');
+  rejectsToReplay(
+    pipeline: string,
+    runId: string | null,
+    after: RejectKey | null,
+    limit: number,
+  ): Promise<StoredReject[]> {
+    return this.rejects.toReplay(pipeline, runId, after, limit);
   }
 
   async retentionPlan(): Promise<RetentionItem[]> {
@@ -401,7 +387,7 @@ export class SqlWarehouse implements Warehouse {
     );
     const [rejects] = await this.driver.run(
       'counting rejects',
-      `SELECT COUNT(*) AS n FROM ${t('etl_rejected_event')} WHERE pipeline = ${p('pipeline')}`,
+      `SELECT COUNT(*) AS n FROM ${t('etl_rejected_event')} WHERE pipeline = ${p('pipeline')} AND replayed_at IS NULL`,
       { pipeline: text(pipeline) },
     );
     return {
@@ -411,12 +397,11 @@ export class SqlWarehouse implements Warehouse {
       tables: Object.fromEntries(counts.map((r) => [String(r.name), Number(r.n)])),
       checks: checks.map(plainNumbers),
       rejects: Number(rejects!.n),
-      drift: null,
+      drift: await this.drift.fields(pipeline, new Set(runs.map((r) => String(r.run_id)))),
     };
   }
 
-  /** Drift is recorded per run window (etl_run_window.drift) but not gathered into etl_schema_drift here yet. */
-  async newDriftFields(): Promise<null> {
-    return null;
+  newDriftFields(pipeline: string, runId: string): Promise<{ field: string; count: number; type: string }[]> {
+    return this.drift.firstSeenBy(pipeline, runId);
   }
 }

@@ -109,7 +109,10 @@ export class BigQueryStandIn extends DuckDBBackedServer {
   }
 
   static async start(token: string): Promise<BigQueryStandIn> {
-    return new BigQueryStandIn(await DuckDBBackedServer.open(), token);
+    const parts = await DuckDBBackedServer.open();
+    // BigQuery's function by its name: the JSON text of any value, typed STRING (not JSON) as in BigQuery.
+    await parts.connection.run('CREATE MACRO to_json_string(x) AS CAST(to_json(x) AS VARCHAR)');
+    return new BigQueryStandIn(parts, token);
   }
 
   protected cleanup(): void {
