@@ -18,7 +18,7 @@ import {
   type SqlParam,
   type SqlParams,
 } from '../driver.js';
-import { markDimensionsPendingSql, markFactPartitionsPendingSql } from './sql-lake-pending.js';
+import { markLakePendingSql } from './sql-load.js';
 
 /**
  * The dimensions in a remote warehouse, with the same plan (transform/scd2.ts)
@@ -200,8 +200,8 @@ export class SqlDimensions {
     return {
       count: `SELECT COUNT(DISTINCT s.event_id) AS n FROM (${staleFacts}) s`,
       statements: [
-        markFactPartitionsPendingSql(d, `SELECT DISTINCT s.date_key FROM (${staleFacts}) s`),
-        markDimensionsPendingSql(d),
+        markLakePendingSql(d, `SELECT s.date_key FROM (${staleFacts}) s`),
+        markLakePendingSql(d, null),
         ...updates,
       ],
     };
