@@ -418,7 +418,7 @@ export class SqlWarehouse implements Warehouse {
       'reading recent runs',
       `SELECT r.run_id, r.command, r.status, CAST(r.started_at AS STRING) AS started_at,
          CAST(r.finished_at AS STRING) AS finished_at,
-         (${this.dialect.epochMs('r.finished_at')} - ${this.dialect.epochMs('r.started_at')}) / 1000 AS duration_s,
+         ROUND((${this.dialect.epochMs('r.finished_at')} - ${this.dialect.epochMs('r.started_at')}) / 1000, 1) AS duration_s,
          r.error, COUNT(w.seq) AS windows,
          CAST(MIN(w.window_start) AS STRING) AS window_start, CAST(MAX(w.window_end) AS STRING) AS window_end,
          COALESCE(SUM(w.read), 0) AS read, COALESCE(SUM(w.inserted), 0) AS inserted,
