@@ -87,6 +87,13 @@ function bindValue(parameter: QueryParameter): DuckDBValue {
   }
 }
 
+/** BigQuery functions our SQL calls that DuckDB lacks (only the formats we use). */
+const BIGQUERY_FUNCTIONS = [
+  'CREATE MACRO parse_date(fmt, s) AS CAST(strptime(s, fmt) AS DATE)',
+  // The JSON text of any value, typed STRING (not JSON) as in BigQuery.
+  'CREATE MACRO to_json_string(x) AS CAST(to_json(x) AS VARCHAR)',
+];
+
 /** Statements of a script, split at top-level semicolons (our SQL has none inside literals). */
 function statementsOf(script: string): string[] {
   return script
@@ -109,10 +116,7 @@ export class BigQueryStandIn extends DuckDBBackedServer {
   }
 
   static async start(token: string): Promise<BigQueryStandIn> {
-    const parts = await DuckDBBackedServer.open();
-    // BigQuery's function by its name: the JSON text of any value, typed STRING (not JSON) as in BigQuery.
-    await parts.connection.run('CREATE MACRO to_json_string(x) AS CAST(to_json(x) AS VARCHAR)');
-    return new BigQueryStandIn(parts, token);
+    return new BigQueryStandIn(await DuckDBBackedServer.open(BIGQUERY_FUNCTIONS), token);
   }
 
   protected cleanup(): void {

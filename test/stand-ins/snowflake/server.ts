@@ -186,6 +186,13 @@ function validJwt(token: string, publicKey: KeyObject): boolean {
   return verify('RSA-SHA256', Buffer.from(`${header}.${payload}`), publicKey, Buffer.from(signature, 'base64url'));
 }
 
+/** Snowflake functions our SQL calls that DuckDB lacks (only the formats we use: YYYYMMDD). */
+const SNOWFLAKE_FUNCTIONS = [
+  'CREATE MACRO to_varchar(x) AS CAST(x AS VARCHAR)',
+  "CREATE MACRO to_date(s, fmt) AS CASE WHEN fmt = 'YYYYMMDD' THEN CAST(strptime(s, '%Y%m%d') AS DATE) " +
+    "ELSE error('the stand-in knows TO_DATE with YYYYMMDD only, not ' || fmt) END",
+];
+
 export interface StandInUser {
   password?: string;
   publicKey?: KeyObject;
@@ -213,7 +220,10 @@ export class SnowflakeStandIn extends DuckDBBackedServer {
   }
 
   static async start(user: string | StandInUser): Promise<SnowflakeStandIn> {
-    return new SnowflakeStandIn(await DuckDBBackedServer.open(), typeof user === 'string' ? { password: user } : user);
+    return new SnowflakeStandIn(
+      await DuckDBBackedServer.open(SNOWFLAKE_FUNCTIONS),
+      typeof user === 'string' ? { password: user } : user,
+    );
   }
 
   protected cleanup(): void {
