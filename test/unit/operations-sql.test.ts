@@ -3,7 +3,7 @@ import type { Dialect } from '../../src/warehouse/dialect.js';
 import type { SqlParams } from '../../src/warehouse/driver.js';
 import { bigqueryDialect } from '../../src/warehouse/bigquery/bigquery-dialect.js';
 import { duckdbDialect } from '../../src/warehouse/duckdb/duckdb-dialect.js';
-import { snowflakeDialect } from '../../src/warehouse/snowflake/snowflake-dialect.js';
+import { positional, snowflakeDialect } from '../../src/warehouse/snowflake/snowflake-dialect.js';
 import { SqlDimensions } from '../../src/warehouse/sql/sql-dimensions.js';
 import { SqlRejects } from '../../src/warehouse/sql/sql-rejects.js';
 
@@ -21,7 +21,7 @@ function recording(dialect: Dialect) {
   };
 }
 
-describe('rejects and rebuild-dims SQL: written once, valid on each engine', () => {
+describe('rejects, rebuild-dims and drift SQL: written once, valid on each engine', () => {
   it.each(dialects)('re-keys both fact tables per dimension after marking what it touches ($name)', (d) => {
     const { count, statements } = new SqlDimensions(recording(d).engine).rekeyQueries();
     const all = [count, ...statements].join('\n');
@@ -44,5 +44,10 @@ describe('rejects and rebuild-dims SQL: written once, valid on each engine', () 
     expect(sql).not.toMatch(/\(source_location, payload_hash\) >/);
     expect(sql).toMatch(/LIMIT 50$/);
     expect(params.after_location).toEqual({ type: 'text', value: "o'brien.jsonl" });
+  });
+
+  it('counts unknown fields on Snowflake without a JSON path the driver would read as a placeholder', () => {
+    const sql = snowflakeDialect('db', 's').extraFieldCounts('"DB"."S"."T"', 'TRUE');
+    expect(positional(sql, {})).toEqual({ sqlText: sql, binds: [] });
   });
 });

@@ -32,7 +32,7 @@ export function bigqueryDialect(dataset: string): Dialect {
     createWorkTable: (table, query) => `CREATE OR REPLACE TABLE ${table} AS\n${query}`,
     inJsonList: (expression, param) => `${expression} IN UNNEST(JSON_VALUE_ARRAY(@${param}))`,
     extraFieldCounts: (table, where) =>
-      `SELECT field, COUNT(*) AS n FROM ${table} t, UNNEST(JSON_KEYS(PARSE_JSON(t.metadata)._extra_fields, 1)) AS field
+      `SELECT field, COUNT(*) AS n FROM ${table} t, UNNEST(JSON_KEYS(JSON_QUERY(PARSE_JSON(t.metadata), '$._extra_fields'), 1)) AS field
        WHERE ${where} GROUP BY field`,
     indexKey: () => ({ columns: '', values: '' }),
     // Tables are partitioned on DATE(event_ts): the event_ts predicate prunes by itself.

@@ -48,8 +48,9 @@ export function snowflakeDialect(database: string, schema: string): Dialect {
     // Work tables are dropped after the load: transient tables skip fail-safe storage for them.
     createWorkTable: (table, query) => `CREATE OR REPLACE TRANSIENT TABLE ${table} AS\n${query}`,
     inJsonList: (expression, param) => `ARRAY_CONTAINS(TO_VARIANT(${expression}), PARSE_JSON(:${param}))`,
+    // GET, not the path `:_extra_fields`, which the driver's binding would read as a placeholder.
     extraFieldCounts: (table, where) =>
-      `SELECT f.key AS field, COUNT(*) AS n FROM ${table} t, LATERAL FLATTEN(input => PARSE_JSON(t.metadata):_extra_fields) f
+      `SELECT f.key AS field, COUNT(*) AS n FROM ${table} t, LATERAL FLATTEN(input => GET(PARSE_JSON(t.metadata), '_extra_fields')) f
        WHERE ${where} GROUP BY f.key`,
     indexKey: () => ({ columns: '', values: '' }),
     indexedIdIn: (alias, ids) => `${alias}.event_id IN (SELECT i.event_id FROM (${ids}) i)`,

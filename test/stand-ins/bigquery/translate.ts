@@ -1,3 +1,5 @@
+import { rewriteCalls } from '../sql-calls.js';
+
 /**
  * BigQuery SQL as we emit it → DuckDB SQL, for the test stand-in only. It
  * covers the constructs our own statements use, nothing more: backtick
@@ -26,6 +28,8 @@ const FUNCTIONS: [RegExp, string][] = [
   [/\bUNIX_DATE\s*\(/gi, "date_diff('day', DATE '1970-01-01', "],
   [/\bCOUNTIF\s*\(/gi, 'count_if('],
   [/\bTIMESTAMP_TRUNC\s*\(\s*([^,]+?)\s*,\s*HOUR\s*\)/g, "date_trunc('hour', $1)"],
+  [/\bJSON_QUERY\s*\(/gi, 'json_extract('],
+  [/\bJSON_KEYS\s*\(/gi, 'bq_json_keys('], // a macro of the stand-in's (server.ts)
 ];
 
 function quoteName(name: string): string {
@@ -60,6 +64,20 @@ function quantiles(code: string): string {
   return out + code.slice(at);
 }
 
+/**
+ * `x IN UNNEST(array)` is a subquery in DuckDB; `UNNEST(array) AS name`, a value table in
+ * BigQuery, names its one column in DuckDB: `AS name(name)`.
+ */
+function unnests(sql: string): string {
+  const inUnnest = rewriteCalls(sql, 'IN UNNEST(', (inner) => ({ text: `IN (SELECT unnest(${inner}))`, consumed: 0 }));
+  return rewriteCalls(inUnnest, 'UNNEST(', (inner, rest) => {
+    const alias = /^\s+AS\s+(\w+)\b(?!\s*\()/.exec(rest);
+    return alias
+      ? { text: `UNNEST(${inner}) AS ${alias[1]}(${alias[1]})`, consumed: alias[0].length }
+      : { text: `UNNEST(${inner})`, consumed: 0 };
+  });
+}
+
 /** A dataset's INFORMATION_SCHEMA.COLUMNS with BigQuery's type names. */
 function columnsView(dataset: string): string {
   return `(SELECT table_name, column_name,
@@ -72,7 +90,7 @@ function columnsView(dataset: string): string {
 export function toDuckDB(sql: string): string {
   // Comments go first: an apostrophe in one would read as a string literal (ours hold no `--` in strings).
   const uncommented = sql.replace(/--[^\n]*/g, '');
-  return outsideStrings(uncommented, (code) => {
+  return outsideStrings(unnests(uncommented), (code) => {
     let out = quantiles(code).replace(/`([^`]+)`/g, (_, name: string) => quoteName(name));
     for (const [pattern, replacement] of [...FUNCTIONS, ...TYPES]) out = out.replace(pattern, replacement);
     out = out
