@@ -15,6 +15,11 @@ export interface Dialect {
   timestamp(param: string): string;
   /** A bound parameter's placeholder (the engine types it from its bound value). */
   param(name: string): string;
+  /**
+   * The warehouse's clock, plus a bound number of milliseconds when `plusMsParam` is given:
+   * leases are judged by the one clock every host shares, not by each host's own.
+   */
+  serverTime(plusMsParam?: string): string;
   hour(column: string): string;
   epochMs(expression: string): string;
   countIf(condition: string): string;
@@ -59,4 +64,12 @@ export function checkedPath(path: string): string {
 export function checkedTable(name: string): string {
   if (!identifier.test(name)) throw new Error(`not a table name: ${name}`);
   return name;
+}
+
+/**
+ * An analyst query file's tables, written `{{dataset}}.name` (BigQuery, inside backticks) or
+ * `{{schema}}.name` (Snowflake), as the dialect names every table of ours: validated and quoted.
+ */
+export function qualifiedTables(sql: string, dialect: Dialect): string {
+  return sql.replace(/`?\{\{(?:dataset|schema)\}\}\.(\w+)`?/g, (_, name: string) => dialect.table(name));
 }

@@ -1,4 +1,4 @@
-import type { Dialect } from '../dialect.js';
+import { qualifiedTables, type Dialect } from '../dialect.js';
 import { presentCountSql, storedIdsSql } from '../../checks/check-sql.js';
 import type { ReferenceData } from '../../reference/reference-data.js';
 import { fault, failpoint } from '../../util/failpoint.js';
@@ -23,7 +23,17 @@ import type {
 } from '../warehouse.js';
 import { plainNumbers } from '../warehouse.js';
 import { SqlDimensions } from './sql-dimensions.js';
-import { bool, instant, int, text, typedParams, type Driver, type SqlParams } from '../driver.js';
+import {
+  bool,
+  instant,
+  int,
+  text,
+  typedParams,
+  type Driver,
+  type Fence,
+  type JsonValue,
+  type SqlParams,
+} from '../driver.js';
 import {
   batchStatsSql,
   commitStatements,
@@ -67,7 +77,11 @@ export class SqlWarehouse implements Warehouse {
   private readonly rejects: SqlRejects;
   private readonly drift: SqlDrift;
 
-  constructor(protected readonly driver: Driver) {
+  /** `fence`: the run lock's check (its lease), run inside every transaction that changes state. */
+  constructor(
+    protected readonly driver: Driver,
+    private readonly fence?: Fence,
+  ) {
     this.description = driver.description;
     this.dialect = driver.dialect;
     this.state = new SqlState(driver);
@@ -86,6 +100,12 @@ export class SqlWarehouse implements Warehouse {
 
   query(sql: string, params: Record<string, string | number | null>): Promise<Record<string, unknown>[]> {
     return this.driver.run('running a check', sql, typedParams(params));
+  }
+
+  /** `aetl query`: an analyst query in this engine's dialect, its values bound; rows as `--json` prints them. */
+  async analystQuery(sql: string, params: SqlParams): Promise<Record<string, JsonValue>[]> {
+    const rows = await this.driver.run('running an analyst query', qualifiedTables(sql, this.dialect), params);
+    return rows.map((row) => Object.fromEntries(Object.entries(row).map(([k, v]) => [k, this.driver.jsonValue(v)])));
   }
 
   writeCheckResults(pipeline: string, runId: string, results: CheckResult[], nowMs: number): Promise<void> {
@@ -163,12 +183,17 @@ export class SqlWarehouse implements Warehouse {
   ): Promise<void> {
     const statements = this.state.setStateStatements(checkpointMs !== null, clearFileLedger);
     await this.driver.transaction(() =>
-      this.driver.runTogether('setting the pipeline state', statements, {
-        pipeline: text(pipeline),
-        run_id: text(runId),
-        now: instant(nowMs),
-        ...(checkpointMs === null ? {} : { checkpoint: instant(checkpointMs) }),
-      }),
+      this.driver.runTogether(
+        'setting the pipeline state',
+        statements,
+        {
+          pipeline: text(pipeline),
+          run_id: text(runId),
+          now: instant(nowMs),
+          ...(checkpointMs === null ? {} : { checkpoint: instant(checkpointMs) }),
+        },
+        this.fence,
+      ),
     );
   }
 
@@ -263,7 +288,7 @@ export class SqlWarehouse implements Warehouse {
         let stored = { factRows: 0, present: 0 };
         let drift: { field: string; count: number }[] = [];
         if (files.events.length > 0) {
-          await this.driver.runTogether('merging the batch', merge.statements, mergeParams);
+          await this.driver.runTogether('merging the batch', merge.statements, mergeParams, this.fence);
           failpoint('load:after-facts');
           const [row] = await this.driver.run('counting the merge', merge.counts, mergeParams);
           loaded = {
@@ -407,6 +432,7 @@ export class SqlWarehouse implements Warehouse {
         driftFields: drift.length,
       }),
       params,
+      this.fence,
     );
   }
 
