@@ -26,6 +26,8 @@ export interface Dialect {
   percentile(expression: string, fraction: number): string;
   /** A text value inside a JSON column, at a JSONPath such as `$[0].path`. */
   jsonText(expression: string, path: string): string;
+  /** A JSON column as its JSON text. */
+  jsonString(expression: string): string;
   /**
    * A predicate: the id index row `alias` names one of the ids `ids` selects (a query of
    * `event_id`). DuckDB matches on the index's fixed-width `id_key` (a cheap scan; a hash

@@ -24,6 +24,7 @@ export const duckdbDialect: Dialect = {
   countIf: (condition) => `count(*) FILTER (WHERE ${condition})`,
   percentile: (expression, fraction) => `quantile_cont(${expression}, ${fraction})`,
   jsonText: (expression, path) => `json_extract_string(${expression}, '${checkedPath(path)}')`,
+  jsonString: (expression) => `CAST(${expression} AS VARCHAR)`,
   indexedIdIn: (alias, ids) => `${alias}.id_key IN (SELECT md5_number_lower(i.event_id) FROM (${ids}) i)`,
   parseJson: (expression) => `json(${expression})`,
   dateOfKey: (expression) => `strptime(CAST(${expression} AS VARCHAR), '%Y%m%d')::DATE`,

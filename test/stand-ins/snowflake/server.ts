@@ -7,6 +7,7 @@ import { join, sep } from 'node:path';
 import { createHash, randomUUID, verify, type KeyObject } from 'node:crypto';
 import { DuckDBTypeId, type DuckDBType, type DuckDBValue } from '@duckdb/node-api';
 import { DuckDBBackedServer, type ServerParts } from '../duckdb-backed-server.js';
+import { rewriteCalls } from '../sql-calls.js';
 
 /**
  * A Snowflake stand-in for tests: a small HTTP server on 127.0.0.1 that the
@@ -123,10 +124,18 @@ function bindRows(bindings: Record<string, Binding> | undefined): DuckDBValue[][
   return [columns.map((c) => bindValue(c.type, c.value as string | null))];
 }
 
+/** `LATERAL FLATTEN(input => object)`, read for its KEY column: one row per key, none for NULL. */
+function flattenKeys(sql: string): string {
+  return rewriteCalls(sql, 'LATERAL FLATTEN(', (inner) => ({
+    text: `LATERAL (SELECT unnest(json_keys(${inner.replace(/^\s*input\s*=>\s*/i, '')})) AS key)`,
+    consumed: 0,
+  }));
+}
+
 /** Snowflake SQL as we emit it → DuckDB: type and function names and `:n` binds, outside literals. */
 export function toDuckDB(sql: string): string {
   return (
-    sql
+    flattenKeys(sql)
       .replace(/\bGET_PATH\(([^,]+),\s*'([^']*)'\)::STRING/g, "json_extract_string($1, '$$$2')")
       .replace(/"[A-Z0-9_$]+"\.INFORMATION_SCHEMA\./g, 'INFORMATION_SCHEMA.')
       // LISTAGG of no (or only NULL) values is '' in Snowflake, where DuckDB's string_agg gives NULL.
@@ -149,6 +158,7 @@ export function toDuckDB(sql: string): string {
               )
               .replace(/\bDATE_PART\(\s*epoch_millisecond\s*,/gi, 'epoch_ms(')
               .replace(/\bPARSE_JSON\(/gi, 'json(')
+              .replace(/\bARRAY_CONTAINS\(/gi, 'sf_array_contains(')
               .replace(/\bIFF\(/gi, 'if(')
               .replace(/\bCREATE OR REPLACE TRANSIENT TABLE\b/gi, 'CREATE OR REPLACE TABLE')
               .replace(/\bVARIANT\b/gi, 'JSON')
@@ -218,6 +228,10 @@ const SNOWFLAKE_FUNCTIONS = [
   'CREATE MACRO to_varchar(x) AS CAST(x AS VARCHAR)',
   "CREATE MACRO to_date(s, fmt) AS CASE WHEN fmt = 'YYYYMMDD' THEN CAST(strptime(s, '%Y%m%d') AS DATE) " +
     "ELSE error('the stand-in knows TO_DATE with YYYYMMDD only, not ' || fmt) END",
+  "CREATE MACRO get(v, k) AS json_extract(v, '$.' || k)",
+  // Of strings only, as we call them; ARRAY_CONTAINS is renamed to this (DuckDB's own takes the list first).
+  'CREATE MACRO to_variant(x) AS x',
+  `CREATE MACRO sf_array_contains(v, arr) AS list_contains(from_json(arr, '["VARCHAR"]'), v)`,
 ];
 
 export interface StandInUser {
