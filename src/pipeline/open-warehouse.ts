@@ -19,6 +19,14 @@ export function duckdbWarehouse(config: Config, command: string): DuckDBConfig {
   return config.warehouse;
 }
 
+/**
+ * The in-memory DuckDB a remote engine writes its lake Parquet through: the
+ * default memory limit (decision 16), spilling beside the staging packages.
+ */
+function scratchSettings(config: Config): DuckDBSettings {
+  return { memoryLimit: '256MB', tempDirectory: join(config.staging.path, '.duckdb-spill') };
+}
+
 /** The DuckDB settings a config asks for (memory limit, spill folder, threads). */
 export function duckdbSettings(config: Config, warehouse: DuckDBConfig, readOnly = false): DuckDBSettings {
   return {
@@ -48,13 +56,16 @@ export async function connectWarehouse(config: Config, logger: Logger): Promise<
     // warns about future Node versions at import (our lockfile pins it: the warning is not the user's to act on).
     case 'bigquery': {
       const { BigQueryDriver } = await import('../warehouse/bigquery/bigquery-driver.js');
-      const driver = BigQueryDriver.open({
-        project: w.project,
-        dataset: w.dataset,
-        location: w.location,
-        apiEndpoint: w.api_endpoint,
-        accessToken: w.access_token,
-      });
+      const driver = BigQueryDriver.open(
+        {
+          project: w.project,
+          dataset: w.dataset,
+          location: w.location,
+          apiEndpoint: w.api_endpoint,
+          accessToken: w.access_token,
+        },
+        scratchSettings(config),
+      );
       return new SqlWarehouse(driver);
     }
     case 'snowflake': {
@@ -71,7 +82,7 @@ export async function connectWarehouse(config: Config, logger: Logger): Promise<
           warehouse: w.warehouse,
           accessUrl: w.access_url,
         },
-        { stage: w.stage, clusterByDate: w.cluster_by_date },
+        { stage: w.stage, clusterByDate: w.cluster_by_date, scratch: scratchSettings(config) },
       );
       return new SqlWarehouse(driver);
     }

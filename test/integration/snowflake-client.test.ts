@@ -6,6 +6,7 @@ import { SnowflakeClient, SnowflakeDriver } from '../../src/warehouse/snowflake/
 import { copySql, putSql } from '../../src/warehouse/snowflake/snowflake-dialect.js';
 import { SnowflakeStandIn } from '../stand-ins/snowflake/server.js';
 import { Workspace } from '../helpers/workspace.js';
+import { SCRATCH } from '../helpers/duckdb.js';
 
 process.env.NO_PROXY = '127.0.0.1,localhost';
 const PASSWORD = 'sf-password-that-must-never-show';
@@ -49,7 +50,7 @@ describe('Snowflake client against the stand-in (the real snowflake-sdk driver)'
     expect((rows[0]!.ts as Date).toISOString()).toBe(ts);
     expect(rows[1]).toMatchObject({ id: 2n, name: null, ts: null, flag: false, cost: 0.000001 });
     expect(await standIn.rows('SELECT count(*) AS n FROM t')).toEqual([{ n: 2n }]);
-    const engine = new SnowflakeDriver(client, { clusterByDate: false });
+    const engine = new SnowflakeDriver(client, { clusterByDate: false, scratch: SCRATCH });
     const [typed] = await engine.run('reading', 'SELECT id, :ts AS at_ts FROM t WHERE id = :id AND :id < 0', {
       id: { type: 'int', value: BigInt(key) },
       ts: { type: 'timestamp', value: ts },

@@ -12,12 +12,14 @@ import {
   stagingDdl,
   type SnowflakeBind,
 } from './snowflake-dialect.js';
-import { RunFailedError, UsageError } from '../../util/errors.js';
+import { RunFailedError } from '../../util/errors.js';
 import { join } from 'node:path';
 import { text, type Driver, type SqlParams, type SqlRow } from '../driver.js';
 import { isStagingTableOf, type StagingTables } from '../sql/sql-load.js';
 import { applyMigrations } from '../sql/migrations.js';
 import type { LoadRequest } from '../warehouse.js';
+import { EXPORT_PAGE_ROWS, isoMicros, LakeParquetWriter, plainText } from '../lake-parquet.js';
+import type { DuckDBSettings } from '../duckdb/duckdb-driver.js';
 
 /** How the loader proves who it is: a password, or a key pair (PEM text or a file, maybe encrypted). */
 export type SnowflakeAuth =
@@ -69,6 +71,26 @@ function plainRow(row: SqlRow): SqlRow {
   return Object.fromEntries(Object.entries(row).map(([k, v]) => [k.toLowerCase(), plainValue(v)]));
 }
 
+/** A TIMESTAMP_TZ or DATE as the driver returns it: a Date that also carries the exact seconds and nanoseconds. */
+interface SfDate extends Date {
+  getEpochSeconds(): number;
+  getNanoSeconds(): number;
+}
+
+/**
+ * A streamed value as exact text for the lake: numbers come as Snowflake's own
+ * text (`fetchAsString`), times by their microseconds (a Date keeps only
+ * milliseconds), a VARIANT (parsed by the driver) as compact JSON.
+ */
+function exactText(value: unknown): string | null {
+  if (value instanceof Date) {
+    const date = value as SfDate;
+    return isoMicros(BigInt(date.getEpochSeconds()) * 1_000_000n + BigInt(Math.floor(date.getNanoSeconds() / 1000)));
+  }
+  if (typeof value === 'object' && value !== null) return JSON.stringify(value);
+  return plainText(value);
+}
+
 /** The thin part that executes SQL through the real driver; SQL text is generated elsewhere. */
 export class SnowflakeClient {
   private constructor(
@@ -85,6 +107,8 @@ export class SnowflakeClient {
       schema: settings.schema,
       // Surrogate keys are signed 64-bit: as JS numbers they would round.
       jsTreatIntegerAsBigInt: true,
+      // A NULL read as text (`fetchAsString`, the lake export) is null, not the string 'NULL'.
+      representNullAsStringNull: false,
       ...(settings.role && { role: settings.role }),
       ...(settings.warehouse && { warehouse: settings.warehouse }),
       ...(settings.accessUrl && { accessUrl: settings.accessUrl }),
@@ -126,6 +150,38 @@ export class SnowflakeClient {
   }
 
   /**
+   * A statement's rows streamed (`streamRows`: the driver fetches result
+   * chunks as they are read), in pages of `pageRows`, numbers as exact text.
+   */
+  async *pages(purpose: string, sqlText: string, binds: SnowflakeBind[], pageRows: number): AsyncGenerator<SqlRow[]> {
+    const statement = await new Promise<snowflake.RowStatement>((resolve, reject) => {
+      this.connection.execute({
+        sqlText,
+        ...(binds.length > 0 && { binds: binds as snowflake.Binds }),
+        streamResult: true,
+        fetchAsString: ['Number'],
+        complete: (error, started) => {
+          if (error) reject(new SnowflakeError(purpose, started?.getQueryId() ?? error.data?.queryId, error));
+          else resolve(started);
+        },
+      });
+    });
+    let page: SqlRow[] = [];
+    try {
+      for await (const row of statement.streamRows()) {
+        page.push(plainRow(row as SqlRow));
+        if (page.length === pageRows) {
+          yield page;
+          page = [];
+        }
+      }
+    } catch (error) {
+      throw new SnowflakeError(purpose, statement.getQueryId(), error);
+    }
+    if (page.length > 0) yield page;
+  }
+
+  /**
    * Runs a PUT. The driver's local-stage path sets the process umask to 0 for
    * good; it is restored here so later files are not world-writable.
    */
@@ -148,6 +204,8 @@ export interface SnowflakeOptions {
   stage?: string | undefined;
   /** Adds a clustering key on the event date to the fact tables. */
   clusterByDate: boolean;
+  /** The in-memory DuckDB that writes exported Parquet (its memory limit and spill folder). */
+  scratch: DuckDBSettings;
 }
 
 const DEFAULT_STAGE = 'aetl_stage';
@@ -167,6 +225,7 @@ export class SnowflakeDriver implements Driver {
   private readonly stageName: string;
   /** Set when a failed ROLLBACK made us close the session: nothing more may run on it. */
   private sessionLost = false;
+  private readonly lake: LakeParquetWriter;
 
   constructor(
     private readonly client: SnowflakeClient,
@@ -176,6 +235,7 @@ export class SnowflakeDriver implements Driver {
     this.dialect = snowflakeDialect(database, schema);
     this.description = `Snowflake ${account} ${database}.${schema}`;
     this.stageName = snowflakeQualified(database, schema, options.stage ?? DEFAULT_STAGE);
+    this.lake = new LakeParquetWriter(options.scratch);
   }
 
   static async open(settings: SnowflakeSettings, options: SnowflakeOptions): Promise<SnowflakeDriver> {
@@ -305,11 +365,13 @@ export class SnowflakeDriver implements Driver {
     await this.run('removing leftover staged files', removeSql(stageLocation(this.stageName, pipeline)));
   }
 
-  async exportParquet(): Promise<void> {
-    throw new UsageError('the Parquet lake is not written from Snowflake yet');
+  async exportParquet(purpose: string, sql: string, params: SqlParams, table: string, file: string): Promise<void> {
+    const { sqlText, binds } = positional(sql, params);
+    await this.lake.write(table, file, this.client.pages(purpose, sqlText, binds, EXPORT_PAGE_ROWS), exactText);
   }
 
   async close(): Promise<void> {
+    await this.lake.close();
     if (!this.sessionLost) await this.client.close();
   }
 }
