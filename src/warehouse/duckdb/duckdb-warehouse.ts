@@ -45,6 +45,7 @@ import { type Dialect } from '../dialect.js';
 import { duckdbDialect } from './duckdb-dialect.js';
 import { presentCountSql, storedIdsSql } from '../../checks/check-sql.js';
 import { accountedRecords, fileCompleteness } from '../file-completeness.js';
+import { lakeOrder } from '../sql/sql-lake.js';
 
 const MIGRATIONS_DIR = fileURLToPath(new URL('../../../sql/duckdb/migrations/', import.meta.url));
 const migrationVersion = (file: string) => Number(file.split('_')[0]);
@@ -516,18 +517,19 @@ export class DuckDBWarehouse implements Warehouse {
       throw new Error(`not a star table: ${partition.table}`);
     const where =
       partition.eventDate === null ? '' : `WHERE date_key = ${Number(partition.eventDate.replaceAll('-', ''))}`;
-    const order = partition.table.startsWith('fact_') ? 'ORDER BY event_ts, event_id' : '';
     await this.exec(
-      `COPY (SELECT * FROM ${partition.table} ${where} ${order}) TO ${sqlString(file)} (FORMAT parquet, COMPRESSION zstd)`,
+      `COPY (SELECT * FROM ${partition.table} ${where} ORDER BY ${lakeOrder(partition.table)}) TO ${sqlString(file)} (FORMAT parquet, COMPRESSION zstd)`,
     );
   }
 
-  async clearLakePending(pipeline: string, partition: LakePartition): Promise<void> {
-    await this.exec(
-      `DELETE FROM etl_lake_pending WHERE pipeline = $pipeline AND table_name = $table
-       AND event_date IS NOT DISTINCT FROM $date::DATE`,
-      { pipeline, table: partition.table, date: partition.eventDate },
-    );
+  async clearLakePending(pipeline: string, partitions: LakePartition[]): Promise<void> {
+    for (const partition of partitions) {
+      await this.exec(
+        `DELETE FROM etl_lake_pending WHERE pipeline = $pipeline AND table_name = $table
+         AND event_date IS NOT DISTINCT FROM $date::DATE`,
+        { pipeline, table: partition.table, date: partition.eventDate },
+      );
+    }
   }
 
   async status(pipeline: string, lastRuns: number): Promise<StatusReport> {
