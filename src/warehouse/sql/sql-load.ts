@@ -1,4 +1,5 @@
 import type { Dialect } from '../dialect.js';
+import { markDimensionsSql, markFactPartitionsSql } from './sql-lake.js';
 
 /**
  * The SQL of one package's load, as text, written once for the remote
@@ -144,6 +145,9 @@ SELECT ${p('pipeline')}, event_id, event_hash, event_ts, date_key FROM ${toInser
       `INSERT INTO ${t('etl_event_id')} (pipeline, event_id, event_hash, event_ts, date_key)
 SELECT ${p('pipeline')}, event_id, loaded_hash, loaded_ts, loaded_date_key FROM ${existing} WHERE accounted = 0`,
       ...policies,
+      // The lake (DESIGN.md decision 2): the touched days and the dimensions, published after the commit.
+      markFactPartitionsSql(d, `SELECT event_ts FROM ${toInsert}`),
+      markDimensionsSql(d),
     ],
     counts: `SELECT (SELECT COUNT(*) FROM ${toInsert}) AS inserted,
   (SELECT ${d.countIf('loaded_hash = incoming_hash')} FROM ${existing}) AS same,

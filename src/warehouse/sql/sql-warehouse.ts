@@ -31,7 +31,13 @@ import {
   stagingTables,
 } from './sql-load.js';
 import { SqlState } from './sql-state.js';
-import { clearPendingSql, lakePartitionQuery, pendingPartitions, pendingPartitionsSql } from './sql-lake.js';
+import {
+  clearPendingSql,
+  lakePartitionQuery,
+  markDimensionsSql,
+  pendingPartitions,
+  pendingPartitionsSql,
+} from './sql-lake.js';
 import { accountedRecords, fileCompleteness } from '../file-completeness.js';
 
 const STAR_TABLES = [
@@ -105,7 +111,12 @@ export class SqlWarehouse implements Warehouse {
     return Number(row!.present);
   }
 
-  syncReference(reference: ReferenceData, _pipeline: string, _runId: string, nowMs: number): Promise<number> {
+  /** As on DuckDB, every dimension's lake file is rewritten after a sync (marked first: a crash only rewrites them). */
+  async syncReference(reference: ReferenceData, pipeline: string, runId: string, nowMs: number): Promise<number> {
+    await this.driver.run('marking the dimensions for the lake', markDimensionsSql(this.dialect), {
+      pipeline: text(pipeline),
+      run_id: text(runId),
+    });
     return this.dims.syncReference(reference, nowMs);
   }
 
