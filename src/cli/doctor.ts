@@ -195,10 +195,8 @@ function unwritable(dir: string): string | undefined {
   }
 }
 
+/** The lake is at lake.path whatever the warehouse (DESIGN.md decision 2). */
 function lakeCheck(config: Config): DoctorCheck {
-  if (config.warehouse.kind !== 'duckdb') {
-    return skipped('lake', `on ${config.warehouse.kind} the warehouse tables are the lake`);
-  }
   const why = unwritable(config.lake.path);
   return why
     ? fail('lake', `lake.path ${config.lake.path} is not writable (${why})`)
