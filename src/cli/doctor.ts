@@ -16,16 +16,23 @@ import { loadConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
 import { sourceHttp } from '../pipeline/open-source.js';
-import { connectWarehouse, duckdbSettings } from '../pipeline/open-warehouse.js';
-import { lockPath } from '../pipeline/session.js';
+import {
+  connectDriver,
+  connectWarehouse,
+  duckdbSettings,
+  scratchSettings,
+  type RemoteConfig,
+} from '../pipeline/open-warehouse.js';
+import { lockPath } from '../pipeline/run-lock.js';
 import { EventsApiSource } from '../source/events-api.js';
 import { SourceUnreachableError } from '../source/http.js';
+import { heldByDeadProcess, inspectLease, leaseLocation, leaseOwner } from '../state/lease-lock.js';
 import { describeOwner, inspectLock, RunLock } from '../state/lock.js';
 import { nowMs } from '../util/clock.js';
 import { SourceAuthError } from '../util/errors.js';
-import { openDuckDB, SqlRunner } from '../warehouse/duckdb/duckdb-driver.js';
+import { DuckDBDriver } from '../warehouse/duckdb/duckdb-driver.js';
 import { scratchTableProbe } from '../warehouse/duckdb/duckdb-probe.js';
-import { migrationFiles, pendingMigrations } from '../warehouse/duckdb/duckdb-warehouse.js';
+import { migrationFiles, pendingMigrations } from '../warehouse/sql/migrations.js';
 
 /**
  * `aetl doctor`: everything a run needs, checked without changing the
@@ -65,7 +72,7 @@ export async function doctor(configFile: string, logger: Logger): Promise<Doctor
     return report([fail('config', messageOf(error))]);
   }
   // The lock as found: the warehouse probe takes (and so clears) a stale one.
-  const lock = await guarded(['run lock'], async () => [lockCheck(config)]);
+  const lock = await guarded(['run lock'], async () => [await lockCheck(config)]);
   const checks = [
     pass('config', `${configFile}: valid (pipeline ${config.pipeline.name})`),
     ...(await guarded(['source', 'clock skew'], () => sourceChecks(config, logger))),
@@ -229,12 +236,12 @@ async function warehouseChecks(config: Config, logger: Logger): Promise<DoctorCh
     }
     return [
       pass('warehouse', `${w.path} not created yet: the first run will create it`),
-      skipped('migrations', `no database yet: the first run applies all ${migrationFiles().length}`),
+      skipped('migrations', `no database yet: the first run applies all ${migrationFiles('duckdb').length}`),
       skipped('scratch table', 'no database yet'),
     ];
   }
   // A live run has the file: opening it would only get in that run's way (the run lock section says who).
-  const lock = inspectLock(lockPath(config), Date.now());
+  const lock = inspectLock(lockPath(w), Date.now());
   if (lock && !lock.stale) {
     return [
       warn('warehouse', `${w.path} not opened: a run holds it (see run lock)`),
@@ -246,45 +253,67 @@ async function warehouseChecks(config: Config, logger: Logger): Promise<DoctorCh
   let held: RunLock;
   let db;
   try {
-    held = await RunLock.acquire(lockPath(config), `doctor-${process.pid}`, 'doctor', 0);
+    held = await RunLock.acquire(lockPath(w), `doctor-${process.pid}`, 'doctor', 0);
   } catch (error) {
     return [warn('warehouse', `${w.path} not opened: ${messageOf(error)}`), ...notOpened('a run is using it')];
   }
   try {
-    db = await openDuckDB(w.path, duckdbSettings(config, w));
+    db = await DuckDBDriver.open(w.path, duckdbSettings(config, w), logger);
   } catch (error) {
     held.release();
     return [fail('warehouse', messageOf(error)), ...notOpened('cannot open the database')];
   }
   try {
-    const runner = new SqlRunner(db.connection, logger);
-    const pending = await pendingMigrations(runner);
-    const probe = await scratchTableProbe(runner).then(
+    const pending = await pendingMigrations(db);
+    const probe = await scratchTableProbe(db.runner).then(
       () => pass('scratch table', 'create, insert, MERGE and drop succeeded'),
       (error: unknown) => fail('scratch table', `cannot change ${w.path}: ${messageOf(error)}`),
     );
     return [
       pass('warehouse', `DuckDB ${w.path} opens read-write`),
       pending.length === 0
-        ? pass('migrations', `up to date (${migrationFiles().length} applied)`)
+        ? pass('migrations', `up to date (${migrationFiles('duckdb').length} applied)`)
         : warn('migrations', `${pending.length} pending (${pending.join(', ')}): the next run applies them`),
       probe,
     ];
   } finally {
     try {
-      db.close();
+      await db.close();
     } finally {
       held.release();
     }
   }
 }
 
-function lockCheck(config: Config): DoctorCheck {
-  const path = lockPath(config);
+async function lockCheck(config: Config): Promise<DoctorCheck> {
+  const w = config.warehouse;
+  if (w.kind !== 'duckdb') return leaseCheck(config, w);
+  const path = lockPath(w);
   const lock = inspectLock(path, Date.now());
   if (!lock) return pass('run lock', `free (${path})`);
   const who = lock.owner ? describeOwner(lock.owner) : 'an unreadable owner record';
   return lock.stale
     ? warn('run lock', `stale lock ${path} (${who}): the next run will take it over`)
     : warn('run lock', `held by a live run (${who}): runs wait for it or skip (${path})`);
+}
+
+/** The lease row on BigQuery and Snowflake: expired or released is free (the next run takes it over at once). */
+async function leaseCheck(config: Config, w: RemoteConfig): Promise<DoctorCheck> {
+  const pipeline = config.pipeline.name;
+  const driver = await connectDriver(w, scratchSettings(config));
+  try {
+    const where = leaseLocation(driver, pipeline);
+    const row = await inspectLease(driver, pipeline);
+    if (!row) return pass('run lock', `free (${where}: never taken)`);
+    const who = `${describeOwner(leaseOwner(row))}, token ${row.token}`;
+    if (row.remainingMs <= 0) return pass('run lock', `free (${where}; last held by ${who})`);
+    return heldByDeadProcess(row)
+      ? warn('run lock', `stale lease (${who}; its process is gone): the next run takes it over (${where})`)
+      : warn(
+          'run lock',
+          `held by a live run (${who}; lease until ${new Date(row.expiresMs).toISOString()}): runs wait for it or skip (${where})`,
+        );
+  } finally {
+    await driver.close();
+  }
 }

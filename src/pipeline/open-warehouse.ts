@@ -8,6 +8,7 @@ import type { SnowflakeAuth } from '../warehouse/snowflake/snowflake-driver.js';
 import type { Warehouse } from '../warehouse/warehouse.js';
 import { SqlWarehouse } from '../warehouse/sql/sql-warehouse.js';
 import type { DuckDBSettings } from '../warehouse/duckdb/duckdb-driver.js';
+import type { Driver, Fence } from '../warehouse/driver.js';
 
 type DuckDBConfig = Extract<Config['warehouse'], { kind: 'duckdb' }>;
 
@@ -23,7 +24,7 @@ export function duckdbWarehouse(config: Config, command: string): DuckDBConfig {
  * The in-memory DuckDB a remote engine writes its lake Parquet through: the
  * default memory limit (decision 16), spilling beside the staging packages.
  */
-function scratchSettings(config: Config): DuckDBSettings {
+export function scratchSettings(config: Config): DuckDBSettings {
   return { memoryLimit: '256MB', tempDirectory: join(config.staging.path, '.duckdb-spill') };
 }
 
@@ -46,17 +47,19 @@ function snowflakeAuth(w: SnowflakeConfig): SnowflakeAuth {
   return { privateKeyPath: w.private_key_path!, passphrase: w.private_key_passphrase };
 }
 
-/** Connects to the configured warehouse without migrating it (`aetl doctor` only looks). */
-export async function connectWarehouse(config: Config, logger: Logger): Promise<Warehouse> {
-  const w = config.warehouse;
+export type RemoteConfig = Exclude<Config['warehouse'], { kind: 'duckdb' }>;
+
+/**
+ * A connection to BigQuery or Snowflake: the warehouse's, or the run lock's own (pipeline/run-lock.ts).
+ * `scratch`: the in-memory DuckDB its lake exports write Parquet through (scratchSettings).
+ */
+export async function connectDriver(w: RemoteConfig, scratch: DuckDBSettings): Promise<Driver> {
   switch (w.kind) {
-    case 'duckdb':
-      return DuckDBWarehouse.open(w.path, duckdbSettings(config, w), logger);
     // Cloud clients are loaded only when configured: they are large, and the Snowflake driver's AWS SDK
     // warns about future Node versions at import (our lockfile pins it: the warning is not the user's to act on).
     case 'bigquery': {
       const { BigQueryDriver } = await import('../warehouse/bigquery/bigquery-driver.js');
-      const driver = BigQueryDriver.open(
+      return BigQueryDriver.open(
         {
           project: w.project,
           dataset: w.dataset,
@@ -64,14 +67,13 @@ export async function connectWarehouse(config: Config, logger: Logger): Promise<
           apiEndpoint: w.api_endpoint,
           accessToken: w.access_token,
         },
-        scratchSettings(config),
+        scratch,
       );
-      return new SqlWarehouse(driver);
     }
     case 'snowflake': {
       process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
       const { SnowflakeDriver } = await import('../warehouse/snowflake/snowflake-driver.js');
-      const driver = await SnowflakeDriver.open(
+      return SnowflakeDriver.open(
         {
           account: w.account,
           user: w.user,
@@ -82,11 +84,25 @@ export async function connectWarehouse(config: Config, logger: Logger): Promise<
           warehouse: w.warehouse,
           accessUrl: w.access_url,
         },
-        { stage: w.stage, clusterByDate: w.cluster_by_date, scratch: scratchSettings(config) },
+        { stage: w.stage, clusterByDate: w.cluster_by_date, scratch },
       );
-      return new SqlWarehouse(driver);
     }
   }
+}
+
+/** BigQuery or Snowflake: the one SQL warehouse over the engine's driver, not migrated. */
+export async function connectSqlWarehouse(config: Config, w: RemoteConfig): Promise<SqlWarehouse> {
+  return new SqlWarehouse(await connectDriver(w, scratchSettings(config)));
+}
+
+/**
+ * Connects to the configured warehouse without migrating it (`aetl doctor` only looks). `fence`:
+ * the run lock's check that the warehouse's commits run (a lease on BigQuery and Snowflake).
+ */
+export async function connectWarehouse(config: Config, logger: Logger, fence?: Fence): Promise<Warehouse> {
+  const w = config.warehouse;
+  if (w.kind === 'duckdb') return DuckDBWarehouse.open(w.path, duckdbSettings(config, w), logger);
+  return new SqlWarehouse(await connectDriver(w, scratchSettings(config)), fence);
 }
 
 /**
@@ -100,9 +116,9 @@ export async function openWarehouseToRead(config: Config, logger: Logger): Promi
   return DuckDBWarehouse.open(w.path, duckdbSettings(config, w, true), logger);
 }
 
-/** Opens the configured warehouse and applies pending migrations (every command does this first). */
-export async function openWarehouse(config: Config, logger: Logger): Promise<Warehouse> {
-  const warehouse = await connectWarehouse(config, logger);
+/** Opens the configured warehouse and applies pending migrations (every command does this first, under the run lock). */
+export async function openWarehouse(config: Config, logger: Logger, fence?: Fence): Promise<Warehouse> {
+  const warehouse = await connectWarehouse(config, logger, fence);
   try {
     const applied = await warehouse.migrate();
     if (applied > 0) logger.info({ applied }, 'warehouse migrations applied');

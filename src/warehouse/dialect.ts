@@ -15,6 +15,11 @@ export interface Dialect {
   timestamp(param: string): string;
   /** A bound parameter's placeholder (the engine types it from its bound value). */
   param(name: string): string;
+  /**
+   * The warehouse's clock, plus a bound number of milliseconds when `plusMsParam` is given:
+   * leases are judged by the one clock every host shares, not by each host's own.
+   */
+  serverTime(plusMsParam?: string): string;
   hour(column: string): string;
   epochMs(expression: string): string;
   countIf(condition: string): string;
@@ -27,6 +32,21 @@ export interface Dialect {
    * collision only adds a date to look at); the others on the id, their index clustered by it.
    */
   indexedIdIn(alias: string, ids: string): string;
+  /** JSON text as the engine's JSON value (for JSON / VARIANT columns). */
+  parseJson(expression: string): string;
+  /** A `yyyymmdd` integer as a DATE. */
+  dateOfKey(expression: string): string;
+  /** Creates (or replaces) a work table of one load from a query; it is dropped after the load. */
+  createWorkTable(table: string, query: string): string;
+  /** A predicate: `expression` is one of the strings of the JSON array text bound as `param`. */
+  inJsonList(expression: string, param: string): string;
+  /**
+   * Each key of the JSON object `_extra_fields` inside the JSON text column `metadata` of `table`'s
+   * rows that `where` keeps, as `field`, with how many rows carry it as `n` (schema drift).
+   */
+  extraFieldCounts(table: string, where: string): string;
+  /** The id index's engine-only columns and their values for an id (DuckDB: its fixed-width `id_key`). */
+  indexKey(idExpression: string): { columns: string; values: string };
   /** An extra predicate that lets the engine skip partitions outside [from, to) ('' when event_ts itself prunes). */
   partitionFilter(alias: string, fromParam: string, toParam: string): string;
 }
@@ -42,4 +62,12 @@ export function checkedPath(path: string): string {
 export function checkedTable(name: string): string {
   if (!identifier.test(name)) throw new Error(`not a table name: ${name}`);
   return name;
+}
+
+/**
+ * An analyst query file's tables, written `{{dataset}}.name` (BigQuery, inside backticks) or
+ * `{{schema}}.name` (Snowflake), as the dialect names every table of ours: validated and quoted.
+ */
+export function qualifiedTables(sql: string, dialect: Dialect): string {
+  return sql.replace(/`?\{\{(?:dataset|schema)\}\}\.(\w+)`?/g, (_, name: string) => dialect.table(name));
 }

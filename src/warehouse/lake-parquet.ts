@@ -1,41 +1,19 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { checkedTable } from './dialect.js';
-import type { SqlRow } from './driver.js';
+import type { JsonValue, SqlRow } from './driver.js';
 import { openDuckDB, sqlString, type DuckDBSettings, type OpenDuckDB } from './duckdb/duckdb-driver.js';
 import { migrationFiles, migrationText } from './sql/migrations.js';
 
 /**
- * A client's value as text that DuckDB casts exactly into the lake column's
- * type (the appender casts VARCHAR to the column type), or null. Each remote
- * driver knows its client's wrappers; `plainText` covers the JS primitives.
+ * A client's value in the JSON contract's exact form (Driver.jsonValue):
+ * integers beyond 2^53 and decimals as exact text, instants as ISO text to the
+ * microsecond. Its text casts exactly into the lake column's type (the
+ * appender casts VARCHAR to the column type); null is NULL.
  */
-export type ExactText = (value: unknown) => string | null;
-
-export function plainText(value: unknown): string | null {
-  switch (typeof value) {
-    case 'undefined':
-      return null;
-    case 'string':
-      return value;
-    case 'bigint':
-    case 'boolean':
-    case 'number': // the shortest text that reads back as the same double
-      return String(value);
-    default:
-      if (value === null) return null;
-      throw new Error(`cannot write a ${Object.prototype.toString.call(value)} value to the lake`);
-  }
-}
+export type ExactValue = (value: unknown) => JsonValue;
 
 /** Rows per page a driver reads a result in and hands the writer: one page at a time is held in JS. */
 export const EXPORT_PAGE_ROWS = 10_000;
-
-/** `µs` since the epoch as ISO text with all six fraction digits (a JS Date keeps only milliseconds). */
-export function isoMicros(micros: bigint): string {
-  const ms = micros / 1000n - (micros % 1000n < 0n ? 1n : 0n);
-  const fraction = String(((micros % 1_000_000n) + 1_000_000n) % 1_000_000n).padStart(6, '0');
-  return `${new Date(Number(ms)).toISOString().slice(0, 19)}.${fraction}Z`;
-}
 
 /**
  * Writes the lake's Parquet for the engines that are not DuckDB: rows paged
@@ -74,7 +52,7 @@ export class LakeParquetWriter {
    * `file`. Only one page is held in JS at a time; the appender casts each text
    * to its column's type.
    */
-  async write(table: string, file: string, pages: AsyncIterable<SqlRow[]>, text: ExactText): Promise<void> {
+  async write(table: string, file: string, pages: AsyncIterable<SqlRow[]>, exact: ExactValue): Promise<void> {
     const name = checkedTable(table);
     const connection = await this.connection();
     const columns = await this.columnsOf(connection, name);
@@ -88,9 +66,9 @@ export class LakeParquetWriter {
           if (missing !== undefined) throw new Error(`the warehouse returned no ${missing} column for ${name}`);
           for (const row of page) {
             for (const column of columns) {
-              const value = text(row[column]);
+              const value = exact(row[column]);
               if (value === null) appender.appendNull();
-              else appender.appendVarchar(value);
+              else appender.appendVarchar(String(value));
             }
             appender.endRow();
           }

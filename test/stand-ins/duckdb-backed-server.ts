@@ -15,16 +15,19 @@ export abstract class DuckDBBackedServer {
   protected readonly db: DuckDBInstance;
   protected readonly connection: DuckDBConnection;
   readonly url: string;
+  private turn: Promise<unknown> = Promise.resolve();
 
   protected constructor(parts: ServerParts) {
     ({ server: this.server, db: this.db, connection: this.connection, url: this.url } = parts);
     this.server.on('request', (req: IncomingMessage, res: ServerResponse) => void this.handle(req, res));
   }
 
-  protected static async open(): Promise<ServerParts> {
+  /** `functions`: macros giving DuckDB the engine's functions we call, with the engine's semantics. */
+  protected static async open(functions: string[] = []): Promise<ServerParts> {
     const db = await DuckDBInstance.create(':memory:');
     const connection = await db.connect();
     await connection.run("SET TimeZone = 'UTC'");
+    for (const macro of functions) await connection.run(macro);
     const server = createServer();
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const { port } = server.address() as { port: number };
@@ -32,6 +35,17 @@ export abstract class DuckDBBackedServer {
   }
 
   protected abstract handle(req: IncomingMessage, res: ServerResponse): Promise<void>;
+
+  /**
+   * Runs `work` alone on our one DuckDB connection: clients (several processes, or a run
+   * and its lock's heartbeat) send requests at once, and one's statements must never run
+   * inside another's transaction.
+   */
+  protected exclusive<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.turn.then(work);
+    this.turn = run.catch(() => undefined);
+    return run;
+  }
 
   /** Files the stand-in keeps besides its database, removed on close. */
   protected abstract cleanup(): void;
@@ -49,8 +63,13 @@ export abstract class DuckDBBackedServer {
     this.cleanup();
   }
 
-  /** Runs DuckDB SQL directly (for test assertions). */
-  async rows(sql: string): Promise<Record<string, unknown>[]> {
+  /** Runs DuckDB SQL directly, between requests (for test assertions and set-ups). */
+  rows(sql: string): Promise<Record<string, unknown>[]> {
+    return this.exclusive(() => this.read(sql));
+  }
+
+  /** Runs DuckDB SQL directly, from inside a request's own turn. */
+  protected async read(sql: string): Promise<Record<string, unknown>[]> {
     return (await this.connection.runAndReadAll(sql)).getRowObjectsJS() as Record<string, unknown>[];
   }
 }

@@ -20,12 +20,22 @@ export function bigqueryDialect(dataset: string): Dialect {
     table: (name) => `\`${dataset}.${checkedTable(name)}\``,
     timestamp: (param) => `TIMESTAMP(@${param})`,
     param: (name) => `@${name}`,
+    serverTime: (plus) =>
+      plus ? `TIMESTAMP_ADD(CURRENT_TIMESTAMP(), INTERVAL @${plus} MILLISECOND)` : 'CURRENT_TIMESTAMP()',
     hour: (column) => `TIMESTAMP_TRUNC(${column}, HOUR)`,
     epochMs: (expression) => `UNIX_MILLIS(${expression})`,
     countIf: (condition) => `COUNTIF(${condition})`,
     percentile: (expression, fraction) => `APPROX_QUANTILES(${expression}, 100)[OFFSET(${Math.round(fraction * 100)})]`,
     jsonText: (expression, path) => `JSON_VALUE(${expression}, '${checkedPath(path)}')`,
     indexedIdIn: (alias, ids) => `${alias}.event_id IN (SELECT i.event_id FROM (${ids}) i)`,
+    parseJson: (expression) => `PARSE_JSON(${expression})`,
+    dateOfKey: (expression) => `PARSE_DATE('%Y%m%d', CAST(${expression} AS STRING))`,
+    createWorkTable: (table, query) => `CREATE OR REPLACE TABLE ${table} AS\n${query}`,
+    inJsonList: (expression, param) => `${expression} IN UNNEST(JSON_VALUE_ARRAY(@${param}))`,
+    extraFieldCounts: (table, where) =>
+      `SELECT field, COUNT(*) AS n FROM ${table} t, UNNEST(JSON_KEYS(PARSE_JSON(t.metadata)._extra_fields, 1)) AS field
+       WHERE ${where} GROUP BY field`,
+    indexKey: () => ({ columns: '', values: '' }),
     // Tables are partitioned on DATE(event_ts): the event_ts predicate prunes by itself.
     partitionFilter: () => '',
   };
@@ -57,4 +67,13 @@ export function tableRef({ project, dataset }: Dataset, table: string): string {
 /** Statements as one multi-statement transaction: BigQuery commits all of them or none. */
 export function transactionScript(statements: string[]): string {
   return `BEGIN TRANSACTION;\n\n${statements.map((s) => `${s};\n\n`).join('')}COMMIT TRANSACTION;`;
+}
+
+/**
+ * A script statement failing with `message` unless the DML just before it changed exactly one
+ * row: inside a transaction, the error rolls the whole script back. `message` is ours (plain text).
+ */
+export function requireOneRowChanged(message: string): string {
+  if (!/^[\w :,.-]+$/.test(message)) throw new Error(`not a plain message: ${message}`);
+  return `IF @@row_count <> 1 THEN RAISE USING MESSAGE = '${message}'; END IF`;
 }

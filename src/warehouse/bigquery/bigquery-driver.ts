@@ -1,14 +1,26 @@
 import { randomUUID } from 'node:crypto';
-import { BigQuery, type Query, type QueryResultsOptions } from '@google-cloud/bigquery';
+import { BigQuery, BigQueryInt, BigQueryTimestamp, type Query, type QueryResultsOptions } from '@google-cloud/bigquery';
 import { OAuth2Client } from 'google-auth-library';
-import { bigqueryDialect, transactionScript } from './bigquery-dialect.js';
+import { bigqueryDialect, requireOneRowChanged, transactionScript } from './bigquery-dialect.js';
 import { RunFailedError } from '../../util/errors.js';
 import { join } from 'node:path';
-import type { Driver, SqlParam, SqlParams, SqlRow, SqlType } from '../driver.js';
+import {
+  exactDecimal,
+  int64,
+  isoMicros,
+  jsonInteger,
+  type Driver,
+  type Fence,
+  type JsonValue,
+  type SqlParam,
+  type SqlParams,
+  type SqlRow,
+  type SqlType,
+} from '../driver.js';
 import { isStagingTableOf, type StagingTables } from '../sql/sql-load.js';
 import { applyMigrations, migrationFiles, migrationText } from '../sql/migrations.js';
 import type { LoadRequest } from '../warehouse.js';
-import { EXPORT_PAGE_ROWS, isoMicros, LakeParquetWriter, plainText } from '../lake-parquet.js';
+import { EXPORT_PAGE_ROWS, LakeParquetWriter } from '../lake-parquet.js';
 import type { DuckDBSettings } from '../duckdb/duckdb-driver.js';
 
 /** Where and how to reach BigQuery (the `warehouse:` block of a `kind: bigquery` config). */
@@ -71,6 +83,12 @@ function clientValue({ type, value }: BigQueryParam): unknown {
   if (type === 'TIMESTAMP') return BigQuery.timestamp(String(value));
   if (type === 'DATE') return BigQuery.date(String(value));
   return value;
+}
+
+/** A TIMESTAMP as the client gives it (ISO text, nanosecond digits when there are any) to the microsecond. */
+function timestampMicros({ value }: BigQueryTimestamp): bigint {
+  const fraction = /\.(\d+)Z$/.exec(value)?.[1] ?? '';
+  return BigInt(Date.parse(value)) * 1000n + BigInt(fraction.padEnd(6, '0').slice(3, 6));
 }
 
 /**
@@ -223,6 +241,9 @@ export class BigQueryClient {
   }
 }
 
+/** What the fenced script raises when the lease row was not ours any more (the caller's error replaces it). */
+const FENCE_REFUSED = 'aetl fence: the run lock lease is held by another run';
+
 /**
  * The warehouse on BigQuery: load jobs into run-scoped staging tables (never
  * streaming inserts: they block DML for up to 90 minutes), then the merge and
@@ -287,8 +308,15 @@ export class BigQueryDriver implements Driver {
     return work();
   }
 
-  async runTogether(purpose: string, statements: string[], params: SqlParams): Promise<void> {
-    await this.run(purpose, transactionScript(statements), params);
+  async runTogether(purpose: string, statements: string[], params: SqlParams, fence?: Fence): Promise<void> {
+    if (!fence) return void (await this.run(purpose, transactionScript(statements), params));
+    const fenced = transactionScript([fence.sql, requireOneRowChanged(FENCE_REFUSED), ...statements]);
+    try {
+      await this.run(purpose, fenced, { ...params, ...fence.params });
+    } catch (error) {
+      if (error instanceof Error && error.message.includes(FENCE_REFUSED)) throw await fence.lost(this);
+      throw error;
+    }
   }
 
   async dropStaging(_request: LoadRequest, staging: StagingTables): Promise<void> {
@@ -303,7 +331,18 @@ export class BigQueryDriver implements Driver {
 
   async exportParquet(purpose: string, sql: string, params: SqlParams, table: string, file: string): Promise<void> {
     const pages = this.client.pages(purpose, sql, bigqueryParams(params), EXPORT_PAGE_ROWS);
-    await this.lake.write(table, file, pages, plainText);
+    await this.lake.write(table, file, pages, (value) => this.jsonValue(value));
+  }
+
+  /** The client's wrappers: INT64 (exact text inside), NUMERIC (a big.js decimal), TIMESTAMP, DATE and the like. */
+  jsonValue(value: unknown): JsonValue {
+    if (value === null || value === undefined) return null;
+    if (value instanceof BigQueryInt) return jsonInteger(int64(value));
+    if (value instanceof BigQueryTimestamp) return isoMicros(timestampMicros(value));
+    if (typeof value !== 'object') return value as JsonValue;
+    // NUMERIC: toFixed() without digits is its exact plain text (toString may use an exponent).
+    if ('toFixed' in value && typeof value.toFixed === 'function') return exactDecimal(String(value.toFixed()));
+    return 'value' in value ? String(value.value) : JSON.stringify(value);
   }
 
   close(): Promise<void> {

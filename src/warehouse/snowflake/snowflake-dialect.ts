@@ -36,12 +36,22 @@ export function snowflakeDialect(database: string, schema: string): Dialect {
     table: (name) => snowflakeQualified(database, schema, checkedTable(name)),
     timestamp: (param) => `TO_TIMESTAMP_TZ(:${param})`,
     param: (name) => `:${name}`,
+    serverTime: (plus) => (plus ? `DATEADD(millisecond, :${plus}, CURRENT_TIMESTAMP())` : 'CURRENT_TIMESTAMP()'),
     hour: (column) => `DATE_TRUNC('hour', ${column})`,
     epochMs: (expression) => `DATE_PART(epoch_millisecond, ${expression})`,
     countIf: (condition) => `COUNT_IF(${condition})`,
     percentile: (expression, fraction) => `PERCENTILE_CONT(${fraction}) WITHIN GROUP (ORDER BY ${expression})`,
     // Snowflake's paths have no leading `$`.
     jsonText: (expression, path) => `GET_PATH(${expression}, '${checkedPath(path).slice(1)}')::STRING`,
+    parseJson: (expression) => `PARSE_JSON(${expression})`,
+    dateOfKey: (expression) => `TO_DATE(TO_VARCHAR(${expression}), 'YYYYMMDD')`,
+    // Work tables are dropped after the load: transient tables skip fail-safe storage for them.
+    createWorkTable: (table, query) => `CREATE OR REPLACE TRANSIENT TABLE ${table} AS\n${query}`,
+    inJsonList: (expression, param) => `ARRAY_CONTAINS(TO_VARIANT(${expression}), PARSE_JSON(:${param}))`,
+    extraFieldCounts: (table, where) =>
+      `SELECT f.key AS field, COUNT(*) AS n FROM ${table} t, LATERAL FLATTEN(input => PARSE_JSON(t.metadata):_extra_fields) f
+       WHERE ${where} GROUP BY f.key`,
+    indexKey: () => ({ columns: '', values: '' }),
     indexedIdIn: (alias, ids) => `${alias}.event_id IN (SELECT i.event_id FROM (${ids}) i)`,
     partitionFilter: () => '',
   };

@@ -14,11 +14,21 @@ import {
 } from './snowflake-dialect.js';
 import { RunFailedError } from '../../util/errors.js';
 import { join } from 'node:path';
-import { text, type Driver, type SqlParams, type SqlRow } from '../driver.js';
+import {
+  exactDecimal,
+  isoMicros,
+  jsonInteger,
+  text,
+  type Driver,
+  type Fence,
+  type JsonValue,
+  type SqlParams,
+  type SqlRow,
+} from '../driver.js';
 import { isStagingTableOf, type StagingTables } from '../sql/sql-load.js';
 import { applyMigrations } from '../sql/migrations.js';
 import type { LoadRequest } from '../warehouse.js';
-import { EXPORT_PAGE_ROWS, isoMicros, LakeParquetWriter, plainText } from '../lake-parquet.js';
+import { EXPORT_PAGE_ROWS, LakeParquetWriter } from '../lake-parquet.js';
 import type { DuckDBSettings } from '../duckdb/duckdb-driver.js';
 
 /** How the loader proves who it is: a password, or a key pair (PEM text or a file, maybe encrypted). */
@@ -60,35 +70,37 @@ function authOptions(auth: SnowflakeAuth): Partial<snowflake.ConnectionOptions> 
     : { authenticator: 'SNOWFLAKE_JWT', privateKeyPath: auth.privateKeyPath, ...passphrase };
 }
 
-/** The driver's integers are big-integer objects (their `value` a native bigint): plain bigints here. */
-function plainValue(value: unknown): unknown {
-  const inner = (value as { value?: unknown } | null)?.value;
-  return typeof value === 'object' && typeof inner === 'bigint' ? inner : value;
+/**
+ * A value by its column's type. Numbers arrive as their exact text (`fetchAsString`): integers
+ * become bigints (64-bit keys exceed a JS number), scaled NUMBERs stay exact text, FLOATs numbers;
+ * a DATE becomes its `YYYY-MM-DD` (the driver gives a Date at UTC midnight, which reads as an instant).
+ */
+function typedValue(value: unknown, column: snowflake.Column | undefined): unknown {
+  if (value === null || value === undefined || !column) return value;
+  switch (column.getType()) {
+    case 'fixed':
+      return column.getScale() === 0 ? BigInt(value as string) : exactDecimal(value as string);
+    case 'real':
+      return Number(value);
+    case 'date':
+      return (value as Date).toISOString().slice(0, 10);
+    default:
+      return value;
+  }
 }
 
-/** Snowflake returns unquoted names upper-case; ours are all lower case, so rows are read that way. */
-function plainRow(row: SqlRow): SqlRow {
-  return Object.fromEntries(Object.entries(row).map(([k, v]) => [k.toLowerCase(), plainValue(v)]));
-}
-
-/** A TIMESTAMP_TZ or DATE as the driver returns it: a Date that also carries the exact seconds and nanoseconds. */
+/** The driver's timestamps: Dates that also carry their whole seconds and nanoseconds. */
 interface SfDate extends Date {
   getEpochSeconds(): number;
   getNanoSeconds(): number;
 }
 
-/**
- * A streamed value as exact text for the lake: numbers come as Snowflake's own
- * text (`fetchAsString`), times by their microseconds (a Date keeps only
- * milliseconds), a VARIANT (parsed by the driver) as compact JSON.
- */
-function exactText(value: unknown): string | null {
-  if (value instanceof Date) {
-    const date = value as SfDate;
-    return isoMicros(BigInt(date.getEpochSeconds()) * 1_000_000n + BigInt(Math.floor(date.getNanoSeconds() / 1000)));
-  }
-  if (typeof value === 'object' && value !== null) return JSON.stringify(value);
-  return plainText(value);
+/** Snowflake returns unquoted names upper-case; ours are all lower case, so rows are read that way. */
+function typedRows(rows: SqlRow[], columns: snowflake.Column[]): SqlRow[] {
+  const byName = new Map(columns.map((c) => [c.getName(), c]));
+  return rows.map((row) =>
+    Object.fromEntries(Object.entries(row).map(([k, v]) => [k.toLowerCase(), typedValue(v, byName.get(k))])),
+  );
 }
 
 /** The thin part that executes SQL through the real driver; SQL text is generated elsewhere. */
@@ -105,9 +117,7 @@ export class SnowflakeClient {
       ...authOptions(auth),
       database: settings.database,
       schema: settings.schema,
-      // Surrogate keys are signed 64-bit: as JS numbers they would round.
-      jsTreatIntegerAsBigInt: true,
-      // A NULL read as text (`fetchAsString`, the lake export) is null, not the string 'NULL'.
+      // Numbers are fetched as text (query): a NULL must stay null, not become the text 'NULL'.
       representNullAsStringNull: false,
       ...(settings.role && { role: settings.role }),
       ...(settings.warehouse && { warehouse: settings.warehouse }),
@@ -141,9 +151,11 @@ export class SnowflakeClient {
       this.connection.execute({
         sqlText,
         ...(binds.length > 0 && { binds: binds as snowflake.Binds }),
+        // As text, so nothing passes through a JS number on the way: typed by column in typedRows.
+        fetchAsString: ['Number'],
         complete: (error, statement, rows) => {
           if (error) reject(new SnowflakeError(purpose, statement?.getQueryId() ?? error.data?.queryId, error));
-          else resolve(((rows ?? []) as SqlRow[]).map(plainRow));
+          else resolve(typedRows((rows ?? []) as SqlRow[], statement.getColumns() ?? []));
         },
       });
     });
@@ -151,7 +163,7 @@ export class SnowflakeClient {
 
   /**
    * A statement's rows streamed (`streamRows`: the driver fetches result
-   * chunks as they are read), in pages of `pageRows`, numbers as exact text.
+   * chunks as they are read), in pages of `pageRows`, typed as `query` types them.
    */
   async *pages(purpose: string, sqlText: string, binds: SnowflakeBind[], pageRows: number): AsyncGenerator<SqlRow[]> {
     const statement = await new Promise<snowflake.RowStatement>((resolve, reject) => {
@@ -166,19 +178,20 @@ export class SnowflakeClient {
         },
       });
     });
+    const columns = statement.getColumns() ?? [];
     let page: SqlRow[] = [];
     try {
       for await (const row of statement.streamRows()) {
-        page.push(plainRow(row as SqlRow));
+        page.push(row as SqlRow);
         if (page.length === pageRows) {
-          yield page;
+          yield typedRows(page, columns);
           page = [];
         }
       }
     } catch (error) {
       throw new SnowflakeError(purpose, statement.getQueryId(), error);
     }
-    if (page.length > 0) yield page;
+    if (page.length > 0) yield typedRows(page, columns);
   }
 
   /**
@@ -330,8 +343,13 @@ export class SnowflakeDriver implements Driver {
     }
   }
 
-  /** Already inside `transaction`: statements run one by one and commit with it. */
-  async runTogether(purpose: string, statements: string[], params: SqlParams): Promise<void> {
+  /** Already inside `transaction`: statements run one by one and commit with it (the fence first). */
+  async runTogether(purpose: string, statements: string[], params: SqlParams, fence?: Fence): Promise<void> {
+    if (fence) {
+      // An UPDATE answers with its count; `transaction` rolls back whatever this throws.
+      const [row] = await this.run('checking the run lock lease', fence.sql, fence.params);
+      if (Number(row?.['number of rows updated']) !== 1) throw await fence.lost(this);
+    }
     for (const sql of statements) await this.run(purpose, sql, params);
   }
 
@@ -367,11 +385,23 @@ export class SnowflakeDriver implements Driver {
 
   async exportParquet(purpose: string, sql: string, params: SqlParams, table: string, file: string): Promise<void> {
     const { sqlText, binds } = positional(sql, params);
-    await this.lake.write(table, file, this.client.pages(purpose, sqlText, binds, EXPORT_PAGE_ROWS), exactText);
+    const pages = this.client.pages(purpose, sqlText, binds, EXPORT_PAGE_ROWS);
+    await this.lake.write(table, file, pages, (value) => this.jsonValue(value));
   }
 
   async close(): Promise<void> {
     await this.lake.close();
     if (!this.sessionLost) await this.client.close();
+  }
+
+  /** Rows are typed by column already (typedRows): integers are bigints, timestamps the driver's Dates. */
+  jsonValue(value: unknown): JsonValue {
+    if (typeof value === 'bigint') return jsonInteger(value);
+    if (value instanceof Date) {
+      const at = value as SfDate;
+      return isoMicros(BigInt(at.getEpochSeconds()) * 1_000_000n + BigInt(Math.floor(at.getNanoSeconds() / 1000)));
+    }
+    // VARIANT, OBJECT and ARRAY values arrive parsed: printed as their JSON text.
+    return typeof value === 'object' && value !== null ? JSON.stringify(value) : (value as JsonValue);
   }
 }

@@ -29,31 +29,6 @@ export function lakeOrder(table: string): string {
 }
 
 const FACT_TABLES = ['fact_ai_event', 'fact_policy_evaluation'];
-const DIMENSION_TABLES = Object.keys(LAKE_ORDER).filter((table) => !FACT_TABLES.includes(table));
-
-const tableNames = (tables: string[]) => `(${tables.map((t) => `SELECT '${t}' AS table_name`).join(' UNION ALL ')})`;
-
-/** Pipelines sharing a warehouse share its facts, and each keeps its own lake: a change is pending for all. */
-const everyPipeline = (d: Dialect) =>
-  `(SELECT ${d.param('pipeline')} AS pipeline UNION ALL SELECT pipeline FROM ${d.table('etl_run')})`;
-
-/** Both fact tables' partitions of the UTC days of `eventTimes` (a query of `event_ts`), pending in every lake. */
-export function markFactPartitionsSql(d: Dialect, eventTimes: string): string {
-  return `INSERT INTO ${d.table('etl_lake_pending')} (pipeline, table_name, event_date, run_id)
-SELECT DISTINCT p.pipeline, t.table_name, e.event_date, ${d.param('run_id')}
-FROM (SELECT DISTINCT CAST(x.event_ts AS DATE) AS event_date FROM (${eventTimes}) x) e
-CROSS JOIN ${tableNames(FACT_TABLES)} t
-CROSS JOIN ${everyPipeline(d)} p`;
-}
-
-/** Dimensions are small and written to the lake whole, pending in every lake. */
-export function markDimensionsSql(d: Dialect): string {
-  return `INSERT INTO ${d.table('etl_lake_pending')} (pipeline, table_name, event_date, run_id)
-SELECT DISTINCT p.pipeline, t.table_name, CAST(NULL AS DATE), ${d.param('run_id')}
-FROM ${tableNames(DIMENSION_TABLES)} t
-CROSS JOIN ${everyPipeline(d)} p`;
-}
-
 /** `yyyymmdd` of a DATE column, or NULL (a dimension): an integer reads back alike from every client. */
 const dateKeyOf = (column: string) =>
   `EXTRACT(YEAR FROM ${column}) * 10000 + EXTRACT(MONTH FROM ${column}) * 100 + EXTRACT(DAY FROM ${column})`;

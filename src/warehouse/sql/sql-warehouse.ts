@@ -1,11 +1,13 @@
-import type { Dialect } from '../dialect.js';
+import { qualifiedTables, type Dialect } from '../dialect.js';
 import { presentCountSql, storedIdsSql } from '../../checks/check-sql.js';
 import type { ReferenceData } from '../../reference/reference-data.js';
-import { failpoint } from '../../util/failpoint.js';
+import { fault, failpoint } from '../../util/failpoint.js';
 import { UsageError } from '../../util/errors.js';
 import type {
   CheckResult,
   ErasureOutcome,
+  ErasureRequest,
+  RejectKey,
   LakePartition,
   LoadCounts,
   LoadFacts,
@@ -21,23 +23,32 @@ import type {
 } from '../warehouse.js';
 import { plainNumbers } from '../warehouse.js';
 import { SqlDimensions } from './sql-dimensions.js';
-import { bool, instant, int, text, typedParams, type Driver, type SqlParams } from '../driver.js';
+import {
+  bool,
+  instant,
+  int,
+  text,
+  typedParams,
+  type Driver,
+  type Fence,
+  type JsonValue,
+  type SqlParams,
+} from '../driver.js';
 import {
   batchStatsSql,
   commitStatements,
   insertRejectsSql,
+  loseOneRejectSql,
+  markLakePendingSql,
+  markReplayedSql,
+  rejectKeyText,
   mergeQueries,
   storedRejectsSql,
   stagingTables,
+  type StagingTables,
 } from './sql-load.js';
 import { SqlState } from './sql-state.js';
-import {
-  clearPendingSql,
-  lakePartitionQuery,
-  markDimensionsSql,
-  pendingPartitions,
-  pendingPartitionsSql,
-} from './sql-lake.js';
+import { clearPendingSql, lakePartitionQuery, pendingPartitions, pendingPartitionsSql } from './sql-lake.js';
 import { accountedRecords, fileCompleteness } from '../file-completeness.js';
 
 const STAR_TABLES = [
@@ -63,7 +74,11 @@ export class SqlWarehouse implements Warehouse {
   protected readonly state: SqlState;
   protected readonly dims: SqlDimensions;
 
-  constructor(protected readonly driver: Driver) {
+  /** `fence`: the run lock's check (its lease), run inside every transaction that changes state. */
+  constructor(
+    protected readonly driver: Driver,
+    private readonly fence?: Fence,
+  ) {
     this.description = driver.description;
     this.dialect = driver.dialect;
     this.state = new SqlState(driver);
@@ -80,6 +95,12 @@ export class SqlWarehouse implements Warehouse {
 
   query(sql: string, params: Record<string, string | number | null>): Promise<Record<string, unknown>[]> {
     return this.driver.run('running a check', sql, typedParams(params));
+  }
+
+  /** `aetl query`: an analyst query in this engine's dialect, its values bound; rows as `--json` prints them. */
+  async analystQuery(sql: string, params: SqlParams): Promise<Record<string, JsonValue>[]> {
+    const rows = await this.driver.run('running an analyst query', qualifiedTables(sql, this.dialect), params);
+    return rows.map((row) => Object.fromEntries(Object.entries(row).map(([k, v]) => [k, this.driver.jsonValue(v)])));
   }
 
   writeCheckResults(pipeline: string, runId: string, results: CheckResult[], nowMs: number): Promise<void> {
@@ -111,16 +132,18 @@ export class SqlWarehouse implements Warehouse {
     return Number(row!.present);
   }
 
-  /** As on DuckDB, every dimension's lake file is rewritten after a sync (marked first: a crash only rewrites them). */
-  async syncReference(reference: ReferenceData, pipeline: string, runId: string, nowMs: number): Promise<number> {
-    await this.driver.run('marking the dimensions for the lake', markDimensionsSql(this.dialect), {
-      pipeline: text(pipeline),
-      run_id: text(runId),
+  /** SCD2 dimensions from reference data; every dimension's lake file is rewritten after. */
+  syncReference(reference: ReferenceData, pipeline: string, runId: string, nowMs: number): Promise<number> {
+    return this.driver.transaction(async () => {
+      await this.driver.run('marking the dimensions for the lake', markLakePendingSql(this.dialect, null), {
+        pipeline: text(pipeline),
+        run_id: text(runId),
+      });
+      return this.dims.syncReference(reference, nowMs);
     });
-    return this.dims.syncReference(reference, nowMs);
   }
 
-  async rebuildDimensions(): Promise<number> {
+  async rebuildDimensions(_pipeline: string, _runId: string): Promise<number> {
     throw new Error(`aetl rebuild-dims is not available on ${this.dialect.name} yet; it is on DuckDB`);
   }
 
@@ -146,12 +169,17 @@ export class SqlWarehouse implements Warehouse {
   ): Promise<void> {
     const statements = this.state.setStateStatements(checkpointMs !== null, clearFileLedger);
     await this.driver.transaction(() =>
-      this.driver.runTogether('setting the pipeline state', statements, {
-        pipeline: text(pipeline),
-        run_id: text(runId),
-        now: instant(nowMs),
-        ...(checkpointMs === null ? {} : { checkpoint: instant(checkpointMs) }),
-      }),
+      this.driver.runTogether(
+        'setting the pipeline state',
+        statements,
+        {
+          pipeline: text(pipeline),
+          run_id: text(runId),
+          now: instant(nowMs),
+          ...(checkpointMs === null ? {} : { checkpoint: instant(checkpointMs) }),
+        },
+        this.fence,
+      ),
     );
   }
 
@@ -190,19 +218,30 @@ export class SqlWarehouse implements Warehouse {
     return rows.map(plainNumbers);
   }
 
-  async rejectsToReplay(): Promise<StoredReject[]> {
+  async rejectsToReplay(
+    _pipeline: string,
+    _runId: string | null,
+    _after: RejectKey | null,
+    _limit: number,
+  ): Promise<StoredReject[]> {
     throw this.duckdbOnly('rejects replay');
   }
 
-  async retentionPlan(): Promise<RetentionItem[]> {
+  async retentionPlan(_pipeline: string, _cutoffMs: number): Promise<RetentionItem[]> {
     throw this.duckdbOnly('retention');
   }
 
-  async applyRetention(): Promise<RetentionItem[]> {
+  async applyRetention(
+    _pipeline: string,
+    _runId: string,
+    _cutoffMs: number,
+    _archiveDir: string | null,
+    _nowMs: number,
+  ): Promise<RetentionItem[]> {
     throw this.duckdbOnly('retention');
   }
 
-  async eraseUser(): Promise<ErasureOutcome> {
+  async eraseUser(_request: ErasureRequest): Promise<ErasureOutcome> {
     throw this.duckdbOnly('forget');
   }
 
@@ -241,7 +280,13 @@ export class SqlWarehouse implements Warehouse {
       let stats = { rows: 0, distinctIds: 0, conflictingIds: 0 };
       let eventSpan: LoadOutcome['eventSpan'] = null;
       const hasPolicies = files.policies.length > 0;
-      const merge = mergeQueries(this.dialect, staging, hasPolicies);
+      const merge = mergeQueries(this.dialect, staging, {
+        hasPolicies,
+        forceUpdate: request.forceUpdate ?? false,
+        // AETL_FAULT: the lookup misses the loaded versions, as a broken anti-join would; an insert goes missing.
+        missKnown: fault('load:miss-known'),
+        loseInsert: fault('load:lose-insert'),
+      });
       let mergeParams: SqlParams = base;
       if (files.events.length > 0) {
         const [s] = await this.driver.run('measuring the batch', batchStatsSql(this.dialect, staging.events));
@@ -260,42 +305,36 @@ export class SqlWarehouse implements Warehouse {
         for (const sql of merge.prepare) await this.driver.run('preparing the merge', sql);
       }
       return await this.driver.transaction(async () => {
-        let loaded = { inserted: 0, same: 0, conflicts: 0, policyRows: 0 };
+        let loaded = { inserted: 0, same: 0, conflicts: 0, replaced: 0, policyRows: 0 };
         let stored = { factRows: 0, present: 0 };
-        let rejected = 0;
+        let drift: { field: string; count: number }[] = [];
         if (files.events.length > 0) {
-          await this.driver.runTogether('merging the batch', merge.statements, mergeParams);
+          await this.driver.runTogether('merging the batch', merge.statements, mergeParams, this.fence);
+          failpoint('load:after-facts');
           const [row] = await this.driver.run('counting the merge', merge.counts, mergeParams);
           loaded = {
             inserted: Number(row!.inserted),
             same: Number(row!.same),
             conflicts: Number(row!.conflicts),
+            replaced: Number(row!.replaced),
             policyRows: Number(row!.policy_rows),
           };
           const ids = `SELECT event_id, date_key FROM ${this.dialect.table(staging.winner)}`;
           const [s] = await this.query(storedIdsSql(this.dialect, ids), {});
           stored = { factRows: Number(s!.fact_rows), present: Number(s!.present) };
+          if (Object.keys(request.manifest.drift).length > 0) {
+            const fields = await this.driver.run('counting unknown fields', merge.drift);
+            drift = fields.map((f) => ({ field: String(f.field), count: Number(f.n) }));
+          }
         }
-        if (files.rejects.length > 0) {
-          const window = request.manifest.window;
-          await this.driver.run('quarantining rejects', insertRejectsSql(this.dialect, staging.rejects), {
-            ...base,
-            read_from: instant(window ? window.startMs : null),
-            read_to: instant(window ? window.endMs : null),
-          });
-          const [n] = await this.driver.run(
-            'counting the quarantined',
-            storedRejectsSql(this.dialect, staging.rejects),
-            base,
-          );
-          rejected = Number(n!.n);
-        }
+        const rejected = await this.quarantine(request, staging, base);
         const counts: LoadCounts = {
           read: request.manifest.counts.read,
           inserted: loaded.inserted,
+          // A later, different version of a loaded event is kept out (first loaded wins) and counted here.
           alreadyPresent: loaded.same + loaded.conflicts,
           inBatchDuplicates: stats.rows - stats.distinctIds,
-          conflicts: stats.conflictingIds + loaded.conflicts,
+          conflicts: stats.conflictingIds + loaded.conflicts + loaded.replaced,
           rejected,
           outOfWindow: request.manifest.counts.outOfWindow,
           policyRows: loaded.policyRows,
@@ -304,15 +343,44 @@ export class SqlWarehouse implements Warehouse {
         const completeness = await this.completeness(request, counts, stored.present);
         const checks = request.blockingChecks({ counts, duplicateIdsInRange, completeness });
         await this.state.writeCheckResults(request.pipeline, request.runId, checks, request.nowMs);
+        failpoint('load:before-checkpoint');
         const checksPassed = !checks.some((c) => c.blocking && c.status === 'fail');
         const checkpointMoved = checksPassed && request.checkpointTo !== null;
-        await this.commit(request, counts, { checksPassed, checkpointMoved, started });
+        await this.commit(request, counts, drift, { checksPassed, checkpointMoved, started });
         const accounted = accountedRecords(counts, stored.present);
-        return { counts, checks, checksPassed, checkpointMoved, eventSpan, replaced: 0, accounted };
+        return { counts, checks, checksPassed, checkpointMoved, eventSpan, replaced: loaded.replaced, accounted };
       });
     } finally {
       await this.driver.dropStaging(request, staging);
     }
+  }
+
+  /**
+   * Marks the rejects a replay loaded again (never deleting them: the quarantine is the record of what
+   * arrived), then adds this package's rejects; returns how many of them are stored, measured.
+   */
+  private async quarantine(request: LoadRequest, staging: StagingTables, base: SqlParams): Promise<number> {
+    const replayed = request.replayedRejects ?? [];
+    if (replayed.length > 0) {
+      await this.driver.run('marking replayed rejects', markReplayedSql(this.dialect), {
+        ...base,
+        keys: text(JSON.stringify(replayed.map((k) => rejectKeyText(k)))),
+      });
+    }
+    if (request.manifest.files.rejects.length === 0) return 0;
+    const window = request.manifest.window;
+    await this.driver.run('quarantining rejects', insertRejectsSql(this.dialect, staging.rejects), {
+      ...base,
+      read_from: instant(window ? window.startMs : null),
+      read_to: instant(window ? window.endMs : null),
+    });
+    if (fault('load:lose-reject')) await this.driver.run('losing a reject', loseOneRejectSql(this.dialect), base);
+    const [n] = await this.driver.run(
+      'counting the quarantined',
+      storedRejectsSql(this.dialect, staging.rejects),
+      base,
+    );
+    return Number(n!.n);
   }
 
   /** Window loads: the source's count against present in the window; file loads: see fileCompleteness. */
@@ -335,6 +403,7 @@ export class SqlWarehouse implements Warehouse {
   private async commit(
     request: LoadRequest,
     counts: LoadCounts,
+    drift: { field: string; count: number }[],
     outcome: { checksPassed: boolean; checkpointMoved: boolean; started: number },
   ): Promise<void> {
     const { manifest } = request;
@@ -366,6 +435,11 @@ export class SqlWarehouse implements Warehouse {
       // The checkpoint never moves backwards (decision 5).
       params.checkpoint = instant(Math.max(old ?? request.checkpointTo!, request.checkpointTo!));
     }
+    drift.forEach((field, i) => {
+      params[`drift_field_${i}`] = text(field.field);
+      params[`drift_count_${i}`] = int(field.count);
+      params[`drift_type_${i}`] = text(manifest.drift[field.field]?.type ?? 'unknown');
+    });
     files.forEach((file, i) => {
       params[`path_${i}`] = text(file.path);
       params[`size_${i}`] = int(file.size);
@@ -373,8 +447,13 @@ export class SqlWarehouse implements Warehouse {
     });
     await this.driver.runTogether(
       'committing the load',
-      commitStatements(this.dialect, { checkpoint: outcome.checkpointMoved, files: files.length }),
+      commitStatements(this.dialect, {
+        checkpoint: outcome.checkpointMoved,
+        files: files.length,
+        driftFields: drift.length,
+      }),
       params,
+      this.fence,
     );
   }
 
@@ -428,7 +507,10 @@ export class SqlWarehouse implements Warehouse {
   }
 
   /** Drift is recorded per run window (etl_run_window.drift) but not gathered into etl_schema_drift here yet. */
-  async newDriftFields(): Promise<null> {
+  async newDriftFields(
+    _pipeline: string,
+    _runId: string,
+  ): Promise<{ field: string; count: number; type: string }[] | null> {
     return null;
   }
 }

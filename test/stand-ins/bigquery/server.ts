@@ -3,7 +3,13 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { DuckDBTypeId, type DuckDBMaterializedResult, type DuckDBType, type DuckDBValue } from '@duckdb/node-api';
+import {
+  DuckDBTimestampTZValue,
+  DuckDBTypeId,
+  type DuckDBMaterializedResult,
+  type DuckDBType,
+  type DuckDBValue,
+} from '@duckdb/node-api';
 import { DuckDBBackedServer, type ServerParts } from '../duckdb-backed-server.js';
 import { toDuckDB } from './translate.js';
 
@@ -82,12 +88,22 @@ function bindValue(parameter: QueryParameter): DuckDBValue {
       return Number(value);
     case 'BOOL':
       return String(value) === 'true'; // the client sends booleans as JSON booleans
+    case 'TIMESTAMP': {
+      // Typed, as BigQuery binds it (text would leave `@from - INTERVAL ...` without a type).
+      const fraction = /\.(\d+)/.exec(value)?.[1] ?? '';
+      return new DuckDBTimestampTZValue(
+        BigInt(Date.parse(value)) * 1000n + BigInt(fraction.padEnd(6, '0').slice(3, 6)),
+      );
+    }
     default:
       return value;
   }
 }
 
-/** Statements of a script, split at top-level semicolons (our SQL has none inside literals). */
+/** BigQuery functions our SQL calls that DuckDB lacks (only the formats we use). */
+const BIGQUERY_FUNCTIONS = ['CREATE MACRO parse_date(fmt, s) AS CAST(strptime(s, fmt) AS DATE)'];
+
+/** Statements of a script, split at semicolons ending a line (our SQL has none inside literals; `IF ... END IF` is one line). */
 function statementsOf(script: string): string[] {
   return script
     .split(/;\s*(?:\n|$)/)
@@ -111,7 +127,7 @@ export class BigQueryStandIn extends DuckDBBackedServer {
   }
 
   static async start(token: string): Promise<BigQueryStandIn> {
-    return new BigQueryStandIn(await DuckDBBackedServer.open(), token);
+    return new BigQueryStandIn(await DuckDBBackedServer.open(BIGQUERY_FUNCTIONS), token);
   }
 
   protected cleanup(): void {
@@ -125,7 +141,9 @@ export class BigQueryStandIn extends DuckDBBackedServer {
         throw new HttpError(401, 'unauthorized', 'Request had invalid authentication credentials.');
       }
       const url = new URL(req.url!, this.url);
-      const reply = await this.route(req.method!, url, req.headers['content-type'] ?? '', body);
+      // One job at a time, each atomic: a serial order BigQuery could have chosen (it runs jobs at
+      // once, and cancels one of two transactions that mutate the same table: not modelled).
+      const reply = await this.exclusive(() => this.route(req.method!, url, req.headers['content-type'] ?? '', body));
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(JSON.stringify(reply));
     } catch (error) {
@@ -171,7 +189,7 @@ export class BigQueryStandIn extends DuckDBBackedServer {
   }
 
   private async schemaExists(dataset: string): Promise<boolean> {
-    const rows = await this.rows(`SELECT 1 FROM information_schema.schemata WHERE schema_name = '${dataset}'`);
+    const rows = await this.read(`SELECT 1 FROM information_schema.schemata WHERE schema_name = '${dataset}'`);
     return rows.length > 0;
   }
 
@@ -194,7 +212,7 @@ export class BigQueryStandIn extends DuckDBBackedServer {
   }
 
   private async getTable(project: string, dataset: string, table: string): Promise<unknown> {
-    const columns = await this.rows(
+    const columns = await this.read(
       `SELECT column_name, data_type, is_nullable FROM information_schema.columns
        WHERE table_schema = '${dataset}' AND table_name = '${table}' ORDER BY ordinal_position`,
     );
@@ -213,7 +231,7 @@ export class BigQueryStandIn extends DuckDBBackedServer {
   }
 
   private async listTables(project: string, dataset: string): Promise<unknown> {
-    const rows = await this.rows(
+    const rows = await this.read(
       `SELECT table_name FROM information_schema.tables WHERE table_schema = '${dataset}' ORDER BY 1`,
     );
     const tables = rows.map((r) => ({
@@ -225,7 +243,7 @@ export class BigQueryStandIn extends DuckDBBackedServer {
   }
 
   private async deleteTable(dataset: string, table: string): Promise<unknown> {
-    const exists = await this.rows(
+    const exists = await this.read(
       `SELECT 1 FROM information_schema.tables WHERE table_schema = '${dataset}' AND table_name = '${table}'`,
     );
     if (exists.length === 0) throw new HttpError(404, 'notFound', `Not found: Table ${dataset}.${table}`);
@@ -245,6 +263,9 @@ export class BigQueryStandIn extends DuckDBBackedServer {
         );
         last = await this.connection.run(statement, used);
         affected += last.rowsChanged;
+        // @@row_count: what the script's previous statement changed if it was DML, else NULL.
+        const dml = /^(INSERT|UPDATE|DELETE|MERGE)\b/i.test(statement) ? last.rowsChanged : null;
+        await this.connection.run(`SET VARIABLE row_count = ${dml === null ? 'NULL' : dml}`);
       }
     } catch (error) {
       // As BigQuery does, a failed script leaves no transaction open behind it.
@@ -330,7 +351,7 @@ export class BigQueryStandIn extends DuckDBBackedServer {
     const target = `"${destinationTable.datasetId}"."${destinationTable.tableId}"`;
     const exists =
       (
-        await this.rows(
+        await this.read(
           `SELECT 1 FROM information_schema.tables WHERE table_schema = '${destinationTable.datasetId}' AND table_name = '${destinationTable.tableId}'`,
         )
       ).length > 0;
