@@ -16,7 +16,13 @@ import { loadConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
 import { sourceHttp } from '../pipeline/open-source.js';
-import { connectDriver, connectWarehouse, duckdbSettings, type RemoteConfig } from '../pipeline/open-warehouse.js';
+import {
+  connectDriver,
+  connectWarehouse,
+  duckdbSettings,
+  scratchSettings,
+  type RemoteConfig,
+} from '../pipeline/open-warehouse.js';
 import { lockPath } from '../pipeline/run-lock.js';
 import { EventsApiSource } from '../source/events-api.js';
 import { SourceUnreachableError } from '../source/http.js';
@@ -196,10 +202,8 @@ function unwritable(dir: string): string | undefined {
   }
 }
 
+/** The lake is at lake.path whatever the warehouse (DESIGN.md decision 2). */
 function lakeCheck(config: Config): DoctorCheck {
-  if (config.warehouse.kind !== 'duckdb') {
-    return skipped('lake', `on ${config.warehouse.kind} the warehouse tables are the lake`);
-  }
   const why = unwritable(config.lake.path);
   return why
     ? fail('lake', `lake.path ${config.lake.path} is not writable (${why})`)
@@ -283,7 +287,7 @@ async function warehouseChecks(config: Config, logger: Logger): Promise<DoctorCh
 
 async function lockCheck(config: Config): Promise<DoctorCheck> {
   const w = config.warehouse;
-  if (w.kind !== 'duckdb') return leaseCheck(config.pipeline.name, w);
+  if (w.kind !== 'duckdb') return leaseCheck(config, w);
   const path = lockPath(w);
   const lock = inspectLock(path, Date.now());
   if (!lock) return pass('run lock', `free (${path})`);
@@ -294,8 +298,9 @@ async function lockCheck(config: Config): Promise<DoctorCheck> {
 }
 
 /** The lease row on BigQuery and Snowflake: expired or released is free (the next run takes it over at once). */
-async function leaseCheck(pipeline: string, w: RemoteConfig): Promise<DoctorCheck> {
-  const driver = await connectDriver(w);
+async function leaseCheck(config: Config, w: RemoteConfig): Promise<DoctorCheck> {
+  const pipeline = config.pipeline.name;
+  const driver = await connectDriver(w, scratchSettings(config));
   try {
     const where = leaseLocation(driver, pipeline);
     const row = await inspectLease(driver, pipeline);

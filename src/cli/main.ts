@@ -166,8 +166,7 @@ program
       const extra = {
         // How far behind now the checkpoint is: the first number to look at when loads fall behind.
         lag_seconds: report.checkpoint === null ? null : Math.round((nowMs() - Date.parse(report.checkpoint)) / 1000),
-        // On BigQuery and Snowflake the tables are the lake.
-        lake_bytes: config.warehouse.kind === 'duckdb' ? lakeBytes(config.lake.path) : null,
+        lake_bytes: lakeBytes(config.lake.path),
         rejectsByField: await rejectsByField(warehouse, config.pipeline.name, null),
       };
       print(options, { ...report, ...extra }, formatStatus(report, extra));

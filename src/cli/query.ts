@@ -40,7 +40,7 @@ export async function runQuery(
   if (lake || warehouse.kind === 'duckdb') {
     rows = await duckdbQuery(config, sql, params, lake);
   } else {
-    const remote = await connectSqlWarehouse(warehouse);
+    const remote = await connectSqlWarehouse(config, warehouse);
     try {
       rows = await remote.analystQuery(sql, params);
     } finally {

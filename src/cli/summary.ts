@@ -212,14 +212,14 @@ function rejectsTable(byField: RejectsByField): string {
 
 export function formatStatus(
   r: StatusReport,
-  extra: { lag_seconds: number | null; lake_bytes: number | null; rejectsByField: RejectsByField },
+  extra: { lag_seconds: number | null; lake_bytes: number; rejectsByField: RejectsByField },
 ): string {
   const lag = extra.lag_seconds === null ? '' : ` (${(extra.lag_seconds / 60).toFixed(1)} min behind now)`;
   const lines = [
     `pipeline   ${r.pipeline}`,
     `checkpoint ${r.checkpoint ?? '(none: no run has committed yet)'}${lag}`,
     `rejects    ${n(r.rejects)} quarantined`,
-    ...(extra.lake_bytes === null ? [] : [`lake       ${mb(extra.lake_bytes)} of Parquet`]),
+    `lake       ${mb(extra.lake_bytes)} of Parquet`,
     '',
   ];
   lines.push(

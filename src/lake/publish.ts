@@ -21,12 +21,12 @@ export function partitionFile(lakePath: string, partition: LakePartition): strin
 
 /**
  * Rewrites every partition the warehouse marked as pending (DESIGN.md
- * decision 2): the whole partition, already deduplicated in the warehouse, is
- * written under `<lake>/.tmp` and renamed over the old file, so a reader sees
- * the old or the new partition, never half of one; synced to disk before the
- * mark is cleared, so a power loss cannot leave an empty file marked done.
- * Idempotent: a crash between rename and clearing the mark only means the
- * same file is written again.
+ * decision 2), whatever the engine: the whole partition, already deduplicated
+ * in the warehouse, is written under `<lake>/.tmp` and renamed over the old
+ * file, so a reader sees the old or the new partition, never half of one;
+ * synced to disk before the marks are cleared (once, after the last rename),
+ * so a power loss cannot leave an empty file marked done. Idempotent: a crash
+ * before clearing the marks only means the same files are written again.
  */
 export async function publishPendingLake(
   warehouse: Warehouse,
@@ -47,8 +47,8 @@ export async function publishPendingLake(
     failpoint('lake:after-export');
     renameDurably(tmp, target);
     failpoint('lake:after-rename');
-    await warehouse.clearLakePending(pipeline, partition);
   }
+  await warehouse.clearLakePending(pipeline, pending);
   logger.debug({ partitions: pending.length }, 'lake partitions published');
   return pending.length;
 }

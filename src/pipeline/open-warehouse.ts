@@ -20,6 +20,14 @@ export function duckdbWarehouse(config: Config, command: string): DuckDBConfig {
   return config.warehouse;
 }
 
+/**
+ * The in-memory DuckDB a remote engine writes its lake Parquet through: the
+ * default memory limit (decision 16), spilling beside the staging packages.
+ */
+export function scratchSettings(config: Config): DuckDBSettings {
+  return { memoryLimit: '256MB', tempDirectory: join(config.staging.path, '.duckdb-spill') };
+}
+
 /** The DuckDB settings a config asks for (memory limit, spill folder, threads). */
 export function duckdbSettings(config: Config, warehouse: DuckDBConfig, readOnly = false): DuckDBSettings {
   return {
@@ -41,20 +49,26 @@ function snowflakeAuth(w: SnowflakeConfig): SnowflakeAuth {
 
 export type RemoteConfig = Exclude<Config['warehouse'], { kind: 'duckdb' }>;
 
-/** A connection to BigQuery or Snowflake: the warehouse's, or the run lock's own (pipeline/run-lock.ts). */
-export async function connectDriver(w: RemoteConfig): Promise<Driver> {
+/**
+ * A connection to BigQuery or Snowflake: the warehouse's, or the run lock's own (pipeline/run-lock.ts).
+ * `scratch`: the in-memory DuckDB its lake exports write Parquet through (scratchSettings).
+ */
+export async function connectDriver(w: RemoteConfig, scratch: DuckDBSettings): Promise<Driver> {
   switch (w.kind) {
     // Cloud clients are loaded only when configured: they are large, and the Snowflake driver's AWS SDK
     // warns about future Node versions at import (our lockfile pins it: the warning is not the user's to act on).
     case 'bigquery': {
       const { BigQueryDriver } = await import('../warehouse/bigquery/bigquery-driver.js');
-      return BigQueryDriver.open({
-        project: w.project,
-        dataset: w.dataset,
-        location: w.location,
-        apiEndpoint: w.api_endpoint,
-        accessToken: w.access_token,
-      });
+      return BigQueryDriver.open(
+        {
+          project: w.project,
+          dataset: w.dataset,
+          location: w.location,
+          apiEndpoint: w.api_endpoint,
+          accessToken: w.access_token,
+        },
+        scratch,
+      );
     }
     case 'snowflake': {
       process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
@@ -70,15 +84,15 @@ export async function connectDriver(w: RemoteConfig): Promise<Driver> {
           warehouse: w.warehouse,
           accessUrl: w.access_url,
         },
-        { stage: w.stage, clusterByDate: w.cluster_by_date },
+        { stage: w.stage, clusterByDate: w.cluster_by_date, scratch },
       );
     }
   }
 }
 
 /** BigQuery or Snowflake: the one SQL warehouse over the engine's driver, not migrated. */
-export async function connectSqlWarehouse(w: RemoteConfig): Promise<SqlWarehouse> {
-  return new SqlWarehouse(await connectDriver(w));
+export async function connectSqlWarehouse(config: Config, w: RemoteConfig): Promise<SqlWarehouse> {
+  return new SqlWarehouse(await connectDriver(w, scratchSettings(config)));
 }
 
 /**
@@ -88,7 +102,7 @@ export async function connectSqlWarehouse(w: RemoteConfig): Promise<SqlWarehouse
 export async function connectWarehouse(config: Config, logger: Logger, fence?: Fence): Promise<Warehouse> {
   const w = config.warehouse;
   if (w.kind === 'duckdb') return DuckDBWarehouse.open(w.path, duckdbSettings(config, w), logger);
-  return new SqlWarehouse(await connectDriver(w), fence);
+  return new SqlWarehouse(await connectDriver(w, scratchSettings(config)), fence);
 }
 
 /**

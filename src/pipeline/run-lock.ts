@@ -2,7 +2,7 @@ import type { Config } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
 import { LeaseLock } from '../state/lease-lock.js';
 import { RunLock, type HeldLock } from '../state/lock.js';
-import { connectDriver } from './open-warehouse.js';
+import { connectDriver, scratchSettings } from './open-warehouse.js';
 
 /** The DuckDB run lock: a file beside the database file. */
 export function lockPath(warehouse: { path: string }): string {
@@ -24,7 +24,7 @@ export async function acquireRunLock(
 ): Promise<HeldLock> {
   const w = config.warehouse;
   if (w.kind === 'duckdb') return RunLock.acquire(lockPath(w), runId, command, waitMs);
-  const driver = await connectDriver(w);
+  const driver = await connectDriver(w, scratchSettings(config));
   try {
     return await LeaseLock.acquire(driver, {
       pipeline: config.pipeline.name,

@@ -202,8 +202,10 @@ export interface Warehouse {
   abandonUnfinishedRuns(pipeline: string, nowMs: number): Promise<void>;
   finishRun(runId: string, status: RunStatus, error: string | null, finishedMs: number): Promise<void>;
   pendingLakePartitions(pipeline: string): Promise<LakePartition[]>;
+  /** Writes one partition's file (Parquet, zstd) with the lake's schema, whatever the engine. */
   exportLakePartition(partition: LakePartition, file: string): Promise<void>;
-  clearLakePending(pipeline: string, partition: LakePartition): Promise<void>;
+  /** Clears the marks of the partitions a publish wrote, in one statement. */
+  clearLakePending(pipeline: string, partitions: LakePartition[]): Promise<void>;
   status(pipeline: string, lastRuns: number): Promise<StatusReport>;
   /** Quarantined records, newest first (`aetl rejects list`). */
   listRejects(pipeline: string, filter: RejectFilter): Promise<Record<string, unknown>[]>;

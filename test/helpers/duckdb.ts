@@ -1,4 +1,10 @@
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
+import type { DuckDBSettings } from '../../src/warehouse/duckdb/duckdb-driver.js';
+
+/** The in-memory DuckDB a remote driver writes Parquet through, for tests that open a driver themselves. */
+export const SCRATCH: DuckDBSettings = { memoryLimit: '128MB', tempDirectory: join(tmpdir(), 'aetl-test-spill') };
 
 /** Runs one query against a DuckDB file (opened read-only, closed after) and returns plain JS rows. */
 export async function query(file: string, sql: string): Promise<Record<string, unknown>[]> {

@@ -3,6 +3,7 @@ import { BigQueryDriver } from '../../src/warehouse/bigquery/bigquery-driver.js'
 import { SqlDimensions } from '../../src/warehouse/sql/sql-dimensions.js';
 import { versionKey, FIRST_VALID_FROM_MS } from '../../src/transform/scd2.js';
 import { BigQueryStandIn } from '../stand-ins/bigquery/server.js';
+import { SCRATCH } from '../helpers/duckdb.js';
 
 process.env.NO_PROXY = '127.0.0.1,localhost';
 const TOKEN = 'dims-token';
@@ -21,7 +22,7 @@ describe('dimensions on BigQuery (shared SQL, real client, stand-in)', () => {
 
   beforeAll(async () => {
     standIn = await BigQueryStandIn.start(TOKEN);
-    driver = BigQueryDriver.open({ ...ds, location: 'US', apiEndpoint: standIn.url, accessToken: TOKEN });
+    driver = BigQueryDriver.open({ ...ds, location: 'US', apiEndpoint: standIn.url, accessToken: TOKEN }, SCRATCH);
     await driver.migrate();
     dims = new SqlDimensions(driver);
   });

@@ -3,6 +3,7 @@ import { BigQueryDriver } from '../../src/warehouse/bigquery/bigquery-driver.js'
 import { SqlState } from '../../src/warehouse/sql/sql-state.js';
 import { migrationFiles } from '../../src/warehouse/sql/migrations.js';
 import { BigQueryStandIn } from '../stand-ins/bigquery/server.js';
+import { SCRATCH } from '../helpers/duckdb.js';
 
 process.env.NO_PROXY = '127.0.0.1,localhost';
 const TOKEN = 'state-token';
@@ -15,13 +16,16 @@ describe('BigQuery pipeline state (real client, stand-in)', () => {
 
   beforeAll(async () => {
     standIn = await BigQueryStandIn.start(TOKEN);
-    const driver = BigQueryDriver.open({
-      project: 'proj',
-      dataset: 'etl',
-      location: 'US',
-      apiEndpoint: standIn.url,
-      accessToken: TOKEN,
-    });
+    const driver = BigQueryDriver.open(
+      {
+        project: 'proj',
+        dataset: 'etl',
+        location: 'US',
+        apiEndpoint: standIn.url,
+        accessToken: TOKEN,
+      },
+      SCRATCH,
+    );
     state = new SqlState(driver);
     migrate = () => driver.migrate();
   });

@@ -6,6 +6,7 @@ import { SnowflakeClient, SnowflakeDriver } from '../../src/warehouse/snowflake/
 import { copySql, putSql } from '../../src/warehouse/snowflake/snowflake-dialect.js';
 import { SnowflakeStandIn } from '../stand-ins/snowflake/server.js';
 import { Workspace } from '../helpers/workspace.js';
+import { SCRATCH } from '../helpers/duckdb.js';
 
 process.env.NO_PROXY = '127.0.0.1,localhost';
 const PASSWORD = 'sf-password-that-must-never-show';
@@ -53,7 +54,7 @@ describe('Snowflake client against the stand-in (the real snowflake-sdk driver)'
       { d: '2026-05-01', f: 0.25 },
     ]);
     expect(await standIn.rows('SELECT count(*) AS n FROM t')).toEqual([{ n: 2n }]);
-    const engine = new SnowflakeDriver(client, { clusterByDate: false });
+    const engine = new SnowflakeDriver(client, { clusterByDate: false, scratch: SCRATCH });
     const [typed] = await engine.run('reading', 'SELECT id, :ts AS at_ts FROM t WHERE id = :id AND :id < 0', {
       id: { type: 'int', value: BigInt(key) },
       ts: { type: 'timestamp', value: ts },

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { BigQuery, BigQueryInt, BigQueryTimestamp, type Query } from '@google-cloud/bigquery';
+import { BigQuery, BigQueryInt, BigQueryTimestamp, type Query, type QueryResultsOptions } from '@google-cloud/bigquery';
 import { OAuth2Client } from 'google-auth-library';
 import { bigqueryDialect, requireOneRowChanged, transactionScript } from './bigquery-dialect.js';
-import { RunFailedError, UsageError } from '../../util/errors.js';
+import { RunFailedError } from '../../util/errors.js';
 import { join } from 'node:path';
 import {
   exactDecimal,
@@ -20,6 +20,8 @@ import {
 import { isStagingTableOf, type StagingTables } from '../sql/sql-load.js';
 import { applyMigrations, migrationFiles, migrationText } from '../sql/migrations.js';
 import type { LoadRequest } from '../warehouse.js';
+import { EXPORT_PAGE_ROWS, LakeParquetWriter } from '../lake-parquet.js';
+import type { DuckDBSettings } from '../duckdb/duckdb-driver.js';
 
 /** Where and how to reach BigQuery (the `warehouse:` block of a `kind: bigquery` config). */
 export interface BigQuerySettings {
@@ -53,6 +55,26 @@ const TYPES: Record<SqlType, BigQueryParam['type']> = {
 /** A typed value as BigQuery binds it (64-bit integers as exact text). */
 function bigqueryParam({ type, value }: SqlParam): BigQueryParam {
   return { type: TYPES[type], value: typeof value === 'bigint' ? value.toString() : value };
+}
+
+function bigqueryParams(params: SqlParams): Record<string, BigQueryParam> {
+  return Object.fromEntries(Object.entries(params).map(([name, p]) => [name, bigqueryParam(p)]));
+}
+
+/** A result row as the API sends it (`skipParsing`): each cell's value as text, in schema order. */
+interface WireRow {
+  f: { v: string | null }[];
+}
+
+/**
+ * A wire value as exact text: BigQuery sends every scalar as text (INT64 and
+ * NUMERIC exactly), and TIMESTAMP as int64 microseconds, made ISO here. Read
+ * this way rather than through the client's parsed values (doubles, Big,
+ * wrapped integers), which also cost most of an export's CPU time.
+ */
+function wireText(type: string | undefined, value: string | null): string | null {
+  if (value === null || type !== 'TIMESTAMP') return value;
+  return isoMicros(BigInt(value));
 }
 
 /** The client reads TIMESTAMP and DATE values from its own wrappers, not from plain strings. */
@@ -113,18 +135,51 @@ export class BigQueryClient {
     return `aetl_${purpose.replace(/[^a-z0-9]+/gi, '_').slice(0, 40)}_${randomUUID().replace(/-/g, '')}`;
   }
 
-  /** Runs one statement or script as a query job and returns its rows (timestamps as int64 microseconds). */
-  async query(purpose: string, sql: string, params: Record<string, BigQueryParam> = {}): Promise<BigQueryRow[]> {
-    const jobId = this.jobId(purpose);
+  private queryJob(sql: string, params: Record<string, BigQueryParam>, jobId: string): Query {
     const query: Query = { query: sql, jobId, location: this.settings.location };
     if (Object.keys(params).length > 0) {
       query.params = Object.fromEntries(Object.entries(params).map(([k, p]) => [k, clientValue(p)]));
       query.types = Object.fromEntries(Object.entries(params).map(([k, p]) => [k, p.type]));
     }
+    return query;
+  }
+
+  /** Runs one statement or script as a query job and returns its rows (timestamps as int64 microseconds). */
+  async query(purpose: string, sql: string, params: Record<string, BigQueryParam> = {}): Promise<BigQueryRow[]> {
+    const jobId = this.jobId(purpose);
     try {
-      const [job] = await this.bigquery.createQueryJob(query);
+      const [job] = await this.bigquery.createQueryJob(this.queryJob(sql, params, jobId));
       const [rows] = await job.getQueryResults({ wrapIntegers: true });
       return rows as BigQueryRow[];
+    } catch (error) {
+      throw new BigQueryError(purpose, jobId, error);
+    }
+  }
+
+  /**
+   * A query job's rows page by page (getQueryResults with maxResults and the
+   * page token), so a result larger than memory is never held whole; values
+   * as exact text (see wireText).
+   */
+  async *pages(
+    purpose: string,
+    sql: string,
+    params: Record<string, BigQueryParam>,
+    pageRows: number,
+  ): AsyncGenerator<BigQueryRow[]> {
+    const jobId = this.jobId(purpose);
+    try {
+      const [job] = await this.bigquery.createQueryJob(this.queryJob(sql, params, jobId));
+      let page: QueryResultsOptions | null = { maxResults: pageRows, autoPaginate: false, skipParsing: true };
+      while (page) {
+        const [rows, next, response] = await job.getQueryResults(page);
+        const fields = response?.schema?.fields ?? [];
+        yield (rows as WireRow[]).map((row) =>
+          Object.fromEntries(fields.map((field, i) => [field.name!, wireText(field.type, row.f[i]!.v)])),
+        );
+        // Our options plus the next page token (or again, while the job is still running); null after the last page.
+        page = (next ?? null) as QueryResultsOptions | null;
+      }
     } catch (error) {
       throw new BigQueryError(purpose, jobId, error);
     }
@@ -199,23 +254,25 @@ const FENCE_REFUSED = 'aetl fence: the run lock lease is held by another run';
 export class BigQueryDriver implements Driver {
   readonly description: string;
   readonly dialect;
+  private readonly lake: LakeParquetWriter;
 
-  constructor(readonly client: BigQueryClient) {
+  /** `scratch`: the in-memory DuckDB that writes exported Parquet (its memory limit and spill folder). */
+  constructor(
+    readonly client: BigQueryClient,
+    scratch: DuckDBSettings,
+  ) {
     const { project, dataset } = client.settings;
     this.description = `BigQuery ${project}.${dataset}`;
     this.dialect = bigqueryDialect(`${project}.${dataset}`);
+    this.lake = new LakeParquetWriter(scratch);
   }
 
-  static open(settings: BigQuerySettings): BigQueryDriver {
-    return new BigQueryDriver(BigQueryClient.create(settings));
+  static open(settings: BigQuerySettings, scratch: DuckDBSettings): BigQueryDriver {
+    return new BigQueryDriver(BigQueryClient.create(settings), scratch);
   }
 
   run(purpose: string, sql: string, params: SqlParams = {}): Promise<SqlRow[]> {
-    return this.client.query(
-      purpose,
-      sql,
-      Object.fromEntries(Object.entries(params).map(([name, p]) => [name, bigqueryParam(p)])),
-    );
+    return this.client.query(purpose, sql, bigqueryParams(params));
   }
 
   /** Creates the dataset if missing, applies our migrations; once current, checks our tables still match them. */
@@ -272,8 +329,9 @@ export class BigQueryDriver implements Driver {
     }
   }
 
-  async exportParquet(): Promise<void> {
-    throw new UsageError('the Parquet lake is not written from BigQuery yet');
+  async exportParquet(purpose: string, sql: string, params: SqlParams, table: string, file: string): Promise<void> {
+    const pages = this.client.pages(purpose, sql, bigqueryParams(params), EXPORT_PAGE_ROWS);
+    await this.lake.write(table, file, pages, (value) => this.jsonValue(value));
   }
 
   /** The client's wrappers: INT64 (exact text inside), NUMERIC (a big.js decimal), TIMESTAMP, DATE and the like. */
@@ -287,7 +345,9 @@ export class BigQueryDriver implements Driver {
     return 'value' in value ? String(value.value) : JSON.stringify(value);
   }
 
-  async close(): Promise<void> {}
+  close(): Promise<void> {
+    return this.lake.close();
+  }
 }
 
 /**

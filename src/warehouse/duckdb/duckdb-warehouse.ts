@@ -1,19 +1,9 @@
 import type { Logger } from '../../log/logger.js';
-import type { ErasureOutcome, ErasureRequest, LakePartition, RetentionItem } from '../warehouse.js';
+import type { ErasureOutcome, ErasureRequest, RetentionItem } from '../warehouse.js';
 import { SqlWarehouse } from '../sql/sql-warehouse.js';
-import { DuckDBDriver, sqlString, toNumber, type DuckDBSettings, type Params, type Row } from './duckdb-driver.js';
+import { DuckDBDriver, toNumber, type DuckDBSettings, type Params, type Row } from './duckdb-driver.js';
 import { applyRetention, retentionPlan } from './duckdb-retention.js';
 import { eraseUser } from './duckdb-erasure.js';
-
-const STAR_TABLES = [
-  'fact_ai_event',
-  'fact_policy_evaluation',
-  'dim_user',
-  'dim_gateway',
-  'dim_model',
-  'dim_policy',
-  'dim_date',
-] as const;
 
 /**
  * The embedded warehouse: the one warehouse logic (sql/) over the DuckDB
@@ -64,33 +54,5 @@ export class DuckDBWarehouse extends SqlWarehouse {
     const [table] = await this.rows("SELECT count(*) AS n FROM duckdb_tables() WHERE table_name = 'etl_erasure'");
     if (toNumber(table!.n) === 0) return [];
     return (await this.rows('SELECT DISTINCT subject_hash FROM etl_erasure')).map((r) => String(r.subject_hash));
-  }
-
-  override async pendingLakePartitions(pipeline: string): Promise<LakePartition[]> {
-    const rows = await this.rows(
-      `SELECT DISTINCT table_name, strftime(event_date, '%Y-%m-%d') AS event_date FROM etl_lake_pending
-       WHERE pipeline = $pipeline ORDER BY 1, 2`,
-      { pipeline },
-    );
-    return rows.map((r) => ({ table: String(r.table_name), eventDate: (r.event_date as string | null) ?? null }));
-  }
-
-  override async exportLakePartition(partition: LakePartition, file: string): Promise<void> {
-    if (!(STAR_TABLES as readonly string[]).includes(partition.table))
-      throw new Error(`not a star table: ${partition.table}`);
-    const where =
-      partition.eventDate === null ? '' : `WHERE date_key = ${Number(partition.eventDate.replaceAll('-', ''))}`;
-    const order = partition.table.startsWith('fact_') ? 'ORDER BY event_ts, event_id' : '';
-    await this.exec(
-      `COPY (SELECT * FROM ${partition.table} ${where} ${order}) TO ${sqlString(file)} (FORMAT parquet, COMPRESSION zstd)`,
-    );
-  }
-
-  override async clearLakePending(pipeline: string, partition: LakePartition): Promise<void> {
-    await this.exec(
-      `DELETE FROM etl_lake_pending WHERE pipeline = $pipeline AND table_name = $table
-       AND event_date IS NOT DISTINCT FROM $date::DATE`,
-      { pipeline, table: partition.table, date: partition.eventDate },
-    );
   }
 }

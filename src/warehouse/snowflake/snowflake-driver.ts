@@ -12,7 +12,7 @@ import {
   stagingDdl,
   type SnowflakeBind,
 } from './snowflake-dialect.js';
-import { RunFailedError, UsageError } from '../../util/errors.js';
+import { RunFailedError } from '../../util/errors.js';
 import { join } from 'node:path';
 import {
   exactDecimal,
@@ -28,6 +28,8 @@ import {
 import { isStagingTableOf, type StagingTables } from '../sql/sql-load.js';
 import { applyMigrations } from '../sql/migrations.js';
 import type { LoadRequest } from '../warehouse.js';
+import { EXPORT_PAGE_ROWS, LakeParquetWriter } from '../lake-parquet.js';
+import type { DuckDBSettings } from '../duckdb/duckdb-driver.js';
 
 /** How the loader proves who it is: a password, or a key pair (PEM text or a file, maybe encrypted). */
 export type SnowflakeAuth =
@@ -160,6 +162,39 @@ export class SnowflakeClient {
   }
 
   /**
+   * A statement's rows streamed (`streamRows`: the driver fetches result
+   * chunks as they are read), in pages of `pageRows`, typed as `query` types them.
+   */
+  async *pages(purpose: string, sqlText: string, binds: SnowflakeBind[], pageRows: number): AsyncGenerator<SqlRow[]> {
+    const statement = await new Promise<snowflake.RowStatement>((resolve, reject) => {
+      this.connection.execute({
+        sqlText,
+        ...(binds.length > 0 && { binds: binds as snowflake.Binds }),
+        streamResult: true,
+        fetchAsString: ['Number'],
+        complete: (error, started) => {
+          if (error) reject(new SnowflakeError(purpose, started?.getQueryId() ?? error.data?.queryId, error));
+          else resolve(started);
+        },
+      });
+    });
+    const columns = statement.getColumns() ?? [];
+    let page: SqlRow[] = [];
+    try {
+      for await (const row of statement.streamRows()) {
+        page.push(row as SqlRow);
+        if (page.length === pageRows) {
+          yield typedRows(page, columns);
+          page = [];
+        }
+      }
+    } catch (error) {
+      throw new SnowflakeError(purpose, statement.getQueryId(), error);
+    }
+    if (page.length > 0) yield typedRows(page, columns);
+  }
+
+  /**
    * Runs a PUT. The driver's local-stage path sets the process umask to 0 for
    * good; it is restored here so later files are not world-writable.
    */
@@ -182,6 +217,8 @@ export interface SnowflakeOptions {
   stage?: string | undefined;
   /** Adds a clustering key on the event date to the fact tables. */
   clusterByDate: boolean;
+  /** The in-memory DuckDB that writes exported Parquet (its memory limit and spill folder). */
+  scratch: DuckDBSettings;
 }
 
 const DEFAULT_STAGE = 'aetl_stage';
@@ -201,6 +238,7 @@ export class SnowflakeDriver implements Driver {
   private readonly stageName: string;
   /** Set when a failed ROLLBACK made us close the session: nothing more may run on it. */
   private sessionLost = false;
+  private readonly lake: LakeParquetWriter;
 
   constructor(
     private readonly client: SnowflakeClient,
@@ -210,6 +248,7 @@ export class SnowflakeDriver implements Driver {
     this.dialect = snowflakeDialect(database, schema);
     this.description = `Snowflake ${account} ${database}.${schema}`;
     this.stageName = snowflakeQualified(database, schema, options.stage ?? DEFAULT_STAGE);
+    this.lake = new LakeParquetWriter(options.scratch);
   }
 
   static async open(settings: SnowflakeSettings, options: SnowflakeOptions): Promise<SnowflakeDriver> {
@@ -344,11 +383,14 @@ export class SnowflakeDriver implements Driver {
     await this.run('removing leftover staged files', removeSql(stageLocation(this.stageName, pipeline)));
   }
 
-  async exportParquet(): Promise<void> {
-    throw new UsageError('the Parquet lake is not written from Snowflake yet');
+  async exportParquet(purpose: string, sql: string, params: SqlParams, table: string, file: string): Promise<void> {
+    const { sqlText, binds } = positional(sql, params);
+    const pages = this.client.pages(purpose, sqlText, binds, EXPORT_PAGE_ROWS);
+    await this.lake.write(table, file, pages, (value) => this.jsonValue(value));
   }
 
   async close(): Promise<void> {
+    await this.lake.close();
     if (!this.sessionLost) await this.client.close();
   }
 

@@ -50,6 +50,7 @@ import {
 import { SqlState } from './sql-state.js';
 import { SqlRejects } from './sql-rejects.js';
 import { SqlDrift } from './sql-drift.js';
+import { clearPendingSql, lakePartitionQuery, pendingPartitions, pendingPartitionsSql } from './sql-lake.js';
 import { accountedRecords, fileCompleteness } from '../file-completeness.js';
 
 const STAR_TABLES = [
@@ -238,15 +239,24 @@ export class SqlWarehouse implements Warehouse {
     return [];
   }
 
-  async pendingLakePartitions(_pipeline: string): Promise<LakePartition[]> {
-    return [];
+  async pendingLakePartitions(pipeline: string): Promise<LakePartition[]> {
+    const rows = await this.driver.run('reading the pending lake partitions', pendingPartitionsSql(this.dialect), {
+      pipeline: text(pipeline),
+    });
+    return pendingPartitions(rows);
   }
 
-  async exportLakePartition(_partition: LakePartition, _file: string): Promise<void> {
-    throw new Error('the Parquet lake is written from DuckDB only');
+  async exportLakePartition(partition: LakePartition, file: string): Promise<void> {
+    const { sql, params } = lakePartitionQuery(this.dialect, partition);
+    const purpose = `exporting ${partition.table} ${partition.eventDate ?? ''} to the lake`;
+    await this.driver.exportParquet(purpose, sql, params, partition.table, file);
   }
 
-  async clearLakePending(_pipeline: string, _partition: LakePartition): Promise<void> {}
+  async clearLakePending(pipeline: string, partitions: LakePartition[]): Promise<void> {
+    if (partitions.length === 0) return;
+    const { sql, params } = clearPendingSql(this.dialect, pipeline, partitions);
+    await this.driver.run('clearing the published lake partitions', sql, params);
+  }
 
   async loadPackage(request: LoadRequest): Promise<LoadOutcome> {
     const started = performance.now();

@@ -122,6 +122,8 @@ function statementsOf(script: string): string[] {
 export class BigQueryStandIn extends DuckDBBackedServer {
   /** Every statement received, as BigQuery SQL, in order. */
   readonly statements: string[] = [];
+  /** Rows of each page getQueryResults served (an export pages through its result). */
+  readonly pagesServed: number[] = [];
   readonly jobs = new Map<string, JobRecord>();
   private readonly uploads = mkdtempSync(join(tmpdir(), 'bq-standin-'));
 
@@ -176,7 +178,7 @@ export class BigQueryStandIn extends DuckDBBackedServer {
     const json = body.length > 0 ? (JSON.parse(body.toString('utf8')) as Record<string, unknown>) : {};
     if (method === 'POST' && rest === '/queries') return this.query(project, json);
     if (method === 'POST' && rest === '/jobs') return this.insertQueryJob(project, json);
-    if (method === 'GET' && (m = /^\/queries\/([^/]+)$/.exec(rest))) return this.queryResults(m[1]!);
+    if (method === 'GET' && (m = /^\/queries\/([^/]+)$/.exec(rest))) return this.queryResults(m[1]!, url.searchParams);
     if (method === 'GET' && (m = /^\/jobs\/([^/]+)$/.exec(rest))) return this.job(m[1]!).resource;
     if (method === 'POST' && rest === '/datasets') return this.createDataset(project, json);
     if ((m = /^\/datasets\/([^/]+)$/.exec(rest)) && method === 'GET') return this.getDataset(project, m[1]!);
@@ -318,21 +320,28 @@ export class BigQueryStandIn extends DuckDBBackedServer {
     return resource;
   }
 
-  private resultsOf(jobReference: unknown, result: QueryResult): unknown {
+  /** One page of a result: `maxResults` rows from `start`, with a page token when more follow (as BigQuery pages). */
+  private resultsOf(jobReference: unknown, result: QueryResult, start = 0, maxResults = Infinity): unknown {
+    const end = Math.min(result.rows.length, start + maxResults);
     return {
       kind: 'bigquery#queryResponse',
       jobReference,
       jobComplete: true,
       schema: result.schema,
-      rows: result.rows,
+      rows: result.rows.slice(start, end),
       totalRows: String(result.rows.length),
       numDmlAffectedRows: String(result.affected),
+      ...(end < result.rows.length && { pageToken: `row-${end}` }),
     };
   }
 
-  private queryResults(jobId: string): unknown {
+  private queryResults(jobId: string, params: URLSearchParams): unknown {
     const job = this.job(jobId);
-    return this.resultsOf(job.resource.jobReference, job.result!);
+    const start = Number(/^row-(\d+)$/.exec(params.get('pageToken') ?? '')?.[1] ?? 0);
+    const maxResults = params.has('maxResults') ? Number(params.get('maxResults')) : Infinity;
+    const page = this.resultsOf(job.resource.jobReference, job.result!, start, maxResults) as { rows: unknown[] };
+    this.pagesServed.push(page.rows.length);
+    return page;
   }
 
   /** A multipart upload: the load configuration as JSON, then the Parquet file. */

@@ -58,6 +58,7 @@ function secondsText(micros: bigint): string {
 
 function columnType(name: string, type: DuckDBType): Json {
   const base = { name, nullable: true, scale: null as number | null, precision: null as number | null };
+  if (type.alias === 'JSON') return { ...base, type: 'variant' }; // the driver parses a VARIANT's JSON text
   switch (type.typeId) {
     case DuckDBTypeId.TINYINT:
     case DuckDBTypeId.SMALLINT:
@@ -173,6 +174,8 @@ export function toDuckDB(sql: string): string {
   );
 }
 
+/** Rows a result sends inline, and in each further chunk (Snowflake sends large results in chunks). */
+const CHUNK_ROWS = 10_000;
 /** How long a statement waits for another session's transaction (the driver asks for 600 s; tests want less). */
 const LOCK_WAIT_MS = 10_000;
 /** `inTurn`'s answer while another session's transaction is open. */
@@ -252,6 +255,10 @@ export class SnowflakeStandIn extends DuckDBBackedServer {
   private readonly sessions = new Map<string, { name: string; value: unknown }[]>();
   /** COPY's load history: `table|file|md5` loaded before (Snowflake keeps it 64 days, per table). */
   private readonly loadHistory = new Set<string>();
+  /** Result chunks not downloaded yet, by id. */
+  private readonly chunks = new Map<string, { body: string; rows: number }>();
+  /** Rows of each result chunk downloaded (a streamed result is fetched as it is read). */
+  readonly chunksServed: number[] = [];
   /** The session whose transaction is open (BEGIN until COMMIT or ROLLBACK). */
   private inTransaction: string | undefined;
 
@@ -278,6 +285,8 @@ export class SnowflakeStandIn extends DuckDBBackedServer {
     if ((req.headers['content-encoding'] ?? '').toLowerCase() === 'gzip') raw = gunzipSync(raw);
     const body = raw.length > 0 ? (JSON.parse(raw.toString('utf8')) as Json) : {};
     const url = new URL(req.url!, this.url);
+    const chunk = /^\/chunks\/([0-9a-f-]+)$/.exec(url.pathname)?.[1];
+    if (chunk !== undefined) return this.serveChunk(chunk, res);
     const token = /Snowflake Token="([^"]*)"/.exec(req.headers.authorization ?? '')?.[1] ?? '';
     let reply: unknown;
     if (url.pathname === '/session/v1/login-request') {
@@ -402,7 +411,8 @@ export class SnowflakeStandIn extends DuckDBBackedServer {
       return ok({
         queryId,
         rowtype,
-        rowset,
+        rowset: rowset.slice(0, CHUNK_ROWS),
+        chunks: this.chunksOf(rowset.slice(CHUNK_ROWS)),
         total: rowset.length,
         returned: rowset.length,
         version: 1,
@@ -412,6 +422,40 @@ export class SnowflakeStandIn extends DuckDBBackedServer {
     } catch (error) {
       return this.error(queryId, (error as Error).message);
     }
+  }
+
+  /**
+   * Rows after the first CHUNK_ROWS, as result chunks the driver downloads by
+   * URL (from cloud storage, in Snowflake) when it reads that far: each is the
+   * rows' JSON arrays without the outer brackets, served once.
+   */
+  private chunksOf(rows: (string | null)[][]): Json[] {
+    const chunks: Json[] = [];
+    for (let start = 0; start < rows.length; start += CHUNK_ROWS) {
+      const part = rows.slice(start, start + CHUNK_ROWS);
+      const id = randomUUID();
+      const body = JSON.stringify(part).slice(1, -1);
+      this.chunks.set(id, { body, rows: part.length });
+      const size = Buffer.byteLength(body);
+      chunks.push({
+        url: `${this.url}/chunks/${id}`,
+        rowCount: part.length,
+        uncompressedSize: size,
+        compressedSize: size,
+      });
+    }
+    return chunks;
+  }
+
+  private serveChunk(id: string, res: ServerResponse): void {
+    const chunk = this.chunks.get(id);
+    this.chunks.delete(id);
+    if (chunk === undefined) {
+      res.writeHead(404).end();
+      return;
+    }
+    this.chunksServed.push(chunk.rows);
+    res.writeHead(200, { 'content-type': 'application/octet-stream' }).end(chunk.body);
   }
 
   private error(queryId: string, message: string): unknown {
