@@ -109,7 +109,12 @@ export class BigQueryStandIn extends DuckDBBackedServer {
   }
 
   static async start(token: string): Promise<BigQueryStandIn> {
-    return new BigQueryStandIn(await DuckDBBackedServer.open(), token);
+    const parts = await DuckDBBackedServer.open();
+    // SAFE.PARSE_JSON (translate.ts): NULL for text that is not JSON; DuckDB reads wide numbers anyway.
+    await parts.connection.run(
+      "CREATE TEMP MACRO safe_parse_json(text, wide_number_mode := 'exact') AS TRY_CAST(text AS JSON)",
+    );
+    return new BigQueryStandIn(parts, token);
   }
 
   protected cleanup(): void {
@@ -234,6 +239,10 @@ export class BigQueryStandIn extends DuckDBBackedServer {
   private async execute(sql: string, parameters: QueryParameter[]): Promise<QueryResult> {
     this.statements.push(sql);
     const values = Object.fromEntries(parameters.map((p) => [p.name, bindValue(p)]));
+    // With a capturing group, BigQuery's REGEXP_EXTRACT_ALL returns the group, DuckDB's the whole match.
+    if (/\bREGEXP_EXTRACT_ALL\b/i.test(sql) && Object.values(values).some((v) => /(^|[^\\])\((?!\?)/.test(String(v)))) {
+      throw new HttpError(400, 'invalidQuery', 'stand-in: a capturing group in REGEXP_EXTRACT_ALL is not modelled');
+    }
     let last: DuckDBMaterializedResult | undefined;
     let affected = 0;
     try {

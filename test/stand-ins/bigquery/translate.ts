@@ -18,6 +18,7 @@ const TYPES: [RegExp, string][] = [
 
 /** BigQuery functions we call, by their DuckDB names. */
 const FUNCTIONS: [RegExp, string][] = [
+  [/\bSAFE\.PARSE_JSON\s*\(/gi, 'safe_parse_json('], // a macro (server.ts), before PARSE_JSON's rule
   [/\bUNIX_MILLIS\s*\(/gi, 'epoch_ms('],
   [/\bPARSE_JSON\s*\(/gi, 'json('],
   [/\bJSON_VALUE\s*\(/gi, 'json_extract_string('],
@@ -42,23 +43,40 @@ function outsideStrings(sql: string, replace: (code: string) => string): string 
     .join('');
 }
 
-/** `APPROX_QUANTILES(x, 100)[OFFSET(n)]` → `quantile_cont(x, n/100)`; x may hold parentheses. */
-function quantiles(code: string): string {
-  const head = 'APPROX_QUANTILES(';
+/**
+ * Rewrites each call `head…)` (its arguments may hold parentheses): `rewrite` gets the arguments
+ * and the code after the call, and returns the replacement and how much of that code it took.
+ */
+function rewriteCalls(code: string, head: string, rewrite: (args: string, after: string) => [string, number]): string {
   let out = '';
   let at = 0;
   for (let start = code.indexOf(head); start !== -1; start = code.indexOf(head, at)) {
     let depth = 1;
-    let i = start + head.length;
-    for (; depth > 0; i++) depth += code[i] === '(' ? 1 : code[i] === ')' ? -1 : 0;
-    const inner = code.slice(start + head.length, i - 1);
-    const tail = /^\[OFFSET\((\d+)\)\]/.exec(code.slice(i))!;
-    const expression = inner.slice(0, inner.lastIndexOf(','));
-    out += `${code.slice(at, start)}quantile_cont(${expression}, ${Number(tail[1]) / 100})`;
-    at = i + tail[0].length;
+    let end = start + head.length;
+    for (; depth > 0 && end < code.length; end++) depth += code[end] === '(' ? 1 : code[end] === ')' ? -1 : 0;
+    const [replacement, taken] = rewrite(code.slice(start + head.length, end - 1), code.slice(end));
+    out += code.slice(at, start) + replacement;
+    at = end + taken;
   }
   return out + code.slice(at);
 }
+
+/** `APPROX_QUANTILES(x, 100)[OFFSET(n)]` → `quantile_cont(x, n/100)`. */
+const quantiles = (code: string) =>
+  rewriteCalls(code, 'APPROX_QUANTILES(', (args, after) => {
+    const tail = /^\[OFFSET\((\d+)\)\]/.exec(after)!;
+    return [`quantile_cont(${args.slice(0, args.lastIndexOf(','))}, ${Number(tail[1]) / 100})`, tail[0].length];
+  });
+
+/**
+ * `UNNEST(array) AS name` in a FROM clause: BigQuery names the element `name`; DuckDB names the
+ * table `name` and its column `unnest`, so the column is named too.
+ */
+const unnestAliases = (code: string) =>
+  rewriteCalls(code, 'UNNEST(', (args, after) => {
+    const alias = /^\s+AS\s+(\w+)/.exec(after);
+    return alias ? [`UNNEST(${args})${alias[0]}(${alias[1]})`, alias[0].length] : [`UNNEST(${args})`, 0];
+  });
 
 /** A dataset's INFORMATION_SCHEMA.COLUMNS with BigQuery's type names. */
 function columnsView(dataset: string): string {
@@ -73,7 +91,7 @@ export function toDuckDB(sql: string): string {
   // Comments go first: an apostrophe in one would read as a string literal (ours hold no `--` in strings).
   const uncommented = sql.replace(/--[^\n]*/g, '');
   return outsideStrings(uncommented, (code) => {
-    let out = quantiles(code).replace(/`([^`]+)`/g, (_, name: string) => quoteName(name));
+    let out = unnestAliases(quantiles(code)).replace(/`([^`]+)`/g, (_, name: string) => quoteName(name));
     for (const [pattern, replacement] of [...FUNCTIONS, ...TYPES]) out = out.replace(pattern, replacement);
     out = out
       .replace(/\bPARTITION BY\s+DATE\s*\([^)]*\)/gi, '')

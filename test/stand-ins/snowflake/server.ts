@@ -118,27 +118,34 @@ function bindRows(bindings: Record<string, Binding> | undefined): DuckDBValue[][
 
 /** Snowflake SQL as we emit it → DuckDB: type and function names and `:n` binds, outside literals. */
 export function toDuckDB(sql: string): string {
-  return sql
-    .replace(/\bGET_PATH\(([^,]+),\s*'([^']*)'\)::STRING/g, "json_extract_string($1, '$$$2')")
-    .replace(/"[A-Z0-9_$]+"\.INFORMATION_SCHEMA\./g, 'INFORMATION_SCHEMA.')
-    .split(/('(?:[^']|'')*'|"(?:[^"]|"")*")/)
-    .map((piece, i) =>
-      i % 2 === 1
-        ? piece.replace(/^('\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) \+00:00'$/, "$1+00'") // DuckDB reads +00, not ' +00:00'
-        : piece
-            .replace(/\bTO_TIMESTAMP_TZ\(([^()]*)\)/gi, 'CAST($1 AS TIMESTAMPTZ)')
-            .replace(/\bDATE_PART\(\s*epoch_millisecond\s*,/gi, 'epoch_ms(')
-            .replace(/\bPARSE_JSON\(/gi, 'json(')
-            .replace(/\bCREATE OR REPLACE TRANSIENT TABLE\b/gi, 'CREATE OR REPLACE TABLE')
-            .replace(/\bVARIANT\b/gi, 'JSON')
-            .replace(/\bNUMBER\(/gi, 'DECIMAL(')
-            .replace(/\bFLOAT\b/gi, 'DOUBLE') // Snowflake's FLOAT is 64-bit; DuckDB's is 32
-            .replace(/\bTIMESTAMP_TZ\b/gi, 'TIMESTAMPTZ')
-            .replace(/\bTIMESTAMP_LTZ\b/gi, 'TIMESTAMPTZ')
-            .replace(/\bTIMESTAMP_NTZ\b/gi, 'TIMESTAMP')
-            .replace(/(?<!:):(\d+)\b/g, '$$$1'),
-    )
-    .join('');
+  return (
+    sql
+      .replace(
+        /\bGET_PATH\(([^,]+),\s*'([^']*)'\)::STRING/g,
+        (_, json: string, path: string) => `json_extract_string(${json}, '$${path.startsWith('[') ? '' : '.'}${path}')`,
+      )
+      // A JSON value cast to text is the string itself in Snowflake, its JSON text in DuckDB.
+      .replace(/\((TRY_PARSE_JSON\((?:[^()]|\((?:[^()]|\([^()]*\))*\))*\))\)::STRING/g, "json_extract_string($1, '$$')")
+      .replace(/"[A-Z0-9_$]+"\.INFORMATION_SCHEMA\./g, 'INFORMATION_SCHEMA.')
+      .split(/('(?:[^']|'')*'|"(?:[^"]|"")*")/)
+      .map((piece, i) =>
+        i % 2 === 1
+          ? piece.replace(/^('\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) \+00:00'$/, "$1+00'") // DuckDB reads +00, not ' +00:00'
+          : piece
+              .replace(/\bTO_TIMESTAMP_TZ\(([^()]*)\)/gi, 'CAST($1 AS TIMESTAMPTZ)')
+              .replace(/\bDATE_PART\(\s*epoch_millisecond\s*,/gi, 'epoch_ms(')
+              .replace(/\bPARSE_JSON\(/gi, 'json(')
+              .replace(/\bCREATE OR REPLACE TRANSIENT TABLE\b/gi, 'CREATE OR REPLACE TABLE')
+              .replace(/\bVARIANT\b/gi, 'JSON')
+              .replace(/\bNUMBER\(/gi, 'DECIMAL(')
+              .replace(/\bFLOAT\b/gi, 'DOUBLE') // Snowflake's FLOAT is 64-bit; DuckDB's is 32
+              .replace(/\bTIMESTAMP_TZ\b/gi, 'TIMESTAMPTZ')
+              .replace(/\bTIMESTAMP_LTZ\b/gi, 'TIMESTAMPTZ')
+              .replace(/\bTIMESTAMP_NTZ\b/gi, 'TIMESTAMP')
+              .replace(/(?<!:):(\d+)\b/g, '$$$1'),
+      )
+      .join('')
+  );
 }
 
 const ok = (data: unknown) => ({ success: true, code: null, message: null, data });
@@ -213,7 +220,16 @@ export class SnowflakeStandIn extends DuckDBBackedServer {
   }
 
   static async start(user: string | StandInUser): Promise<SnowflakeStandIn> {
-    return new SnowflakeStandIn(await DuckDBBackedServer.open(), typeof user === 'string' ? { password: user } : user);
+    const parts = await DuckDBBackedServer.open();
+    // Snowflake's functions we call that DuckDB has under other names (FLATTEN: only its VALUE column).
+    for (const macro of [
+      'try_parse_json(text) AS TRY_CAST(text AS JSON)',
+      'regexp_substr_all(subject, pattern) AS regexp_extract_all(subject, pattern)',
+      'flatten(input) AS TABLE SELECT unnest(input) AS value',
+    ]) {
+      await parts.connection.run(`CREATE TEMP MACRO ${macro}`);
+    }
+    return new SnowflakeStandIn(parts, typeof user === 'string' ? { password: user } : user);
   }
 
   protected cleanup(): void {
@@ -283,6 +299,11 @@ export class SnowflakeStandIn extends DuckDBBackedServer {
       return this.error(queryId, `statement refused for the session opened with password ${this.user.password}`);
     }
     const kind = STATEMENT_TYPES[sqlText.trim().split(/\s+/)[0]!.toUpperCase()] ?? 0x6000;
+    // Snowflake's regular expressions are POSIX: no non-capturing groups (DuckDB's RE2 would take them).
+    const binds = Object.values(bindings ?? {}).flatMap((b) => b.value);
+    if (/\bREGEXP_/i.test(sqlText) && binds.some((v) => v?.includes('(?:'))) {
+      return this.error(queryId, 'Invalid regular expression: non-capturing groups are not supported');
+    }
     try {
       const sql = toDuckDB(sqlText);
       let reader;
