@@ -9,7 +9,7 @@ import { registerSecret } from '../util/redact.js';
 import { pathInside } from '../util/safe-path.js';
 import { compactDuckDBFile } from '../warehouse/duckdb/duckdb-compact.js';
 import type { ErasureOutcome } from '../warehouse/warehouse.js';
-import { duckdbSettings, duckdbWarehouse } from './open-warehouse.js';
+import { duckdbSettings } from './open-warehouse.js';
 import type { Session } from './session.js';
 
 /** dim_user's unknown member (key 0): the facts without a user, not a person. */
@@ -29,8 +29,8 @@ export interface ForgetDetail extends ErasureOutcome {
 
 export interface PreparedForget {
   work: (session: Session) => Promise<ForgetDetail>;
-  /** Compacts the DuckDB file once the session has closed it: the deleted values leave the file too. */
-  afterClose: () => Promise<void>;
+  /** Compacts a DuckDB file once the session has closed it: the deleted values leave the file too. */
+  afterClose?: () => Promise<void>;
 }
 
 /** Who runs the command: the default requester. */
@@ -67,7 +67,6 @@ function removeStagingLeftovers(stagingPath: string, pipelines: string[]): strin
  * the redaction layer, so no output, log line or run ledger error shows them.
  */
 export function prepareForget(config: Config, options: ForgetOptions): PreparedForget {
-  const warehouse = duckdbWarehouse(config, 'forget');
   const userId = options.userId.trim(); // as the contract stores ids
   if (userId === '' || userId === UNKNOWN_MEMBER) {
     throw new UsageError('--user must name a user (not empty, not the unknown member)');
@@ -85,6 +84,7 @@ export function prepareForget(config: Config, options: ForgetOptions): PreparedF
   userIds.forEach(registerSecret);
   const subject = subjectHash(key, userId);
 
+  const warehouse = config.warehouse;
   return {
     work: async (session) => {
       const outcome = await session.warehouse.eraseUser({
@@ -102,15 +102,18 @@ export function prepareForget(config: Config, options: ForgetOptions): PreparedF
       );
       return { ...outcome, subjectHash: subject, requestedBy: options.requestedBy, stagingPackages };
     },
-    afterClose: async () => {
-      try {
-        await compactDuckDBFile(warehouse.path, duckdbSettings(config, warehouse));
-      } catch (error) {
-        throw new RunFailedError(
-          `the erasure is committed, but compacting ${warehouse.path} failed (${(error as Error).message}); ` +
-            'the removed values stay in its free blocks until `aetl forget` runs again',
-        );
-      }
-    },
+    afterClose:
+      warehouse.kind === 'duckdb'
+        ? async () => {
+            try {
+              await compactDuckDBFile(warehouse.path, duckdbSettings(config, warehouse));
+            } catch (error) {
+              throw new RunFailedError(
+                `the erasure is committed, but compacting ${warehouse.path} failed (${(error as Error).message}); ` +
+                  'the removed values stay in its free blocks until `aetl forget` runs again',
+              );
+            }
+          }
+        : undefined,
   };
 }

@@ -6,6 +6,7 @@ import { UsageError } from '../../util/errors.js';
 import type {
   CheckResult,
   ErasureOutcome,
+  ErasureRequest,
   LakePartition,
   LoadCounts,
   LoadFacts,
@@ -31,6 +32,8 @@ import {
   stagingTables,
 } from './sql-load.js';
 import { SqlState } from './sql-state.js';
+import { eraseUser } from './sql-erasure.js';
+import { applyRetention, retentionPlan } from './sql-retention.js';
 import { accountedRecords, fileCompleteness } from '../file-completeness.js';
 
 const STAR_TABLES = [
@@ -182,21 +185,36 @@ export class SqlWarehouse implements Warehouse {
     throw this.duckdbOnly('rejects replay');
   }
 
-  async retentionPlan(): Promise<RetentionItem[]> {
-    throw this.duckdbOnly('retention');
+  retentionPlan(pipeline: string, cutoffMs: number): Promise<RetentionItem[]> {
+    return retentionPlan(this.driver, pipeline, cutoffMs);
   }
 
-  async applyRetention(): Promise<RetentionItem[]> {
-    throw this.duckdbOnly('retention');
+  async applyRetention(
+    pipeline: string,
+    runId: string,
+    cutoffMs: number,
+    archiveDir: string | null,
+    nowMs: number,
+  ): Promise<RetentionItem[]> {
+    const plan = await retentionPlan(this.driver, pipeline, cutoffMs);
+    return applyRetention(this.driver, plan, { pipeline, runId, cutoffMs, archiveDir, nowMs });
   }
 
-  async eraseUser(): Promise<ErasureOutcome> {
-    throw this.duckdbOnly('forget');
+  async eraseUser(request: ErasureRequest): Promise<ErasureOutcome> {
+    const outcome = await eraseUser(this.driver, request);
+    // What killed runs of any pipeline left staged may hold the user too (we hold the run lock).
+    for (const pipeline of outcome.pipelines) await this.driver.dropLeftovers(pipeline);
+    return outcome;
   }
 
-  /** Nobody can be erased here yet (forget is DuckDB-only), so no load has anyone to leave out. */
   async erasedSubjects(): Promise<string[]> {
-    return [];
+    // A read-only open (dry run) may predate the migration that made the table.
+    if (!(await this.driver.tableExists('etl_erasure'))) return [];
+    const rows = await this.driver.run(
+      'reading erased users',
+      `SELECT DISTINCT subject_hash FROM ${this.dialect.table('etl_erasure')}`,
+    );
+    return rows.map((r) => String(r.subject_hash));
   }
 
   async pendingLakePartitions(): Promise<LakePartition[]> {
