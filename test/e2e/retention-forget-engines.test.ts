@@ -101,13 +101,10 @@ describe.each(ENGINES)('aetl forget and retention on $name (its real client, aga
       // A key, with ids kept raw: forget matches both forms the warehouse may hold.
       privacy: { key: '${AETL_PSEUDONYM_KEY}' },
     });
-    // The first day is loaded a day earlier: its rejects and check results are old enough for retention.
-    dayFile(universe, ws.path('inbox'), DAYS[0]!);
-    const first = await aetl(['run', '--config', config], { ...env, AETL_NOW: '2026-04-01T23:00:00Z' });
-    expect(first.code, first.stderr).toBe(0);
-    for (const day of DAYS.slice(1)) dayFile(universe, ws.path('inbox'), day);
-    const rest = await aetl(['run', '--config', config], { ...env, AETL_NOW: '2026-04-04T00:00:00Z' });
-    expect(rest.code, rest.stderr).toBe(0);
+    for (const day of DAYS) dayFile(universe, ws.path('inbox'), day);
+    // Loaded on the second day: its rejects and check results are a day older than the last day's facts.
+    const run = await aetl(['run', '--config', config], { ...env, AETL_NOW: '2026-04-02T12:00:00Z' });
+    expect(run.code, run.stderr).toBe(0);
     // Another pipeline of the warehouse, as its run ledger knows it: its lake must learn what changed too.
     await standIn.rows(
       `INSERT INTO ${engine.prefix}etl_run (run_id, pipeline, command, status, started_at)
@@ -203,61 +200,26 @@ describe.each(ENGINES)('aetl forget and retention on $name (its real client, aga
     expect(detail.cutoff).toBe('2026-04-02');
     const first = days.find((d) => d.date_key === 20260401)!;
     expect(detail.items).toEqual([
-      { table: 'dq_check_result', eventDate: null, rows: await count(oldLedger('dq_check_result', 'checked_at')) },
-      {
-        table: 'etl_rejected_event',
-        eventDate: null,
-        rows: await count(oldLedger('etl_rejected_event', 'rejected_at')),
-      },
       { table: 'fact_ai_event', eventDate: DAYS[0], rows: first.facts },
       { table: 'fact_policy_evaluation', eventDate: DAYS[0], rows: first.policies },
     ]);
     expect(await perDay()).toEqual(days);
   });
 
-  it('--apply --archive: the old partition and ledger rows archived to Parquet, then gone; the rest untouched', async () => {
+  it('--apply removes the partitions before the cutoff, recorded without a file; the rest untouched', async () => {
     const days = await perDay();
-    const removed = await rows(
-      'SELECT event_id, event_hash FROM {s}fact_ai_event WHERE date_key = 20260401 ORDER BY 1',
-    );
-    const oldRejects = await count(oldLedger('etl_rejected_event', 'rejected_at'));
-    const archive = ws.path('archive');
-    const applied = await aetl(
-      ['retention', '--older-than', '8d', '--archive', archive, '--apply', '--json', '--config', config],
-      { ...env, AETL_NOW: '2026-04-10T06:00:00Z' },
-    );
+    const applied = await aetl(['retention', '--older-than', '8d', '--apply', '--json', '--config', config], {
+      ...env,
+      AETL_NOW: '2026-04-10T06:00:00Z',
+    });
     expect(applied.code, applied.stderr).toBe(0);
     expect(applied.stdout + applied.stderr).not.toContain(SECRET);
     expect(await perDay()).toEqual(days.filter((d) => d.date_key !== 20260401));
-    expect(await count('SELECT count(*) AS n FROM {s}etl_event_id WHERE date_key < 20260402')).toBe(0);
-    expect(await count(oldLedger('etl_rejected_event', 'rejected_at'))).toBe(0);
-
-    // The archive, read back by an independent reader: the partition's rows, exactly.
-    const file = join(archive, 'fact_ai_event', `event_date=${DAYS[0]}`);
-    const [name] = readdirSync(file);
-    const archived = await parquetReadObjects({ file: await asyncBufferFromFile(join(file, name!)), compressors });
-    const asRows = archived
-      .map((r) => ({ event_id: r.event_id, event_hash: r.event_hash }))
-      .sort((a, b) => (String(a.event_id) < String(b.event_id) ? -1 : 1));
-    expect(asRows).toEqual(removed);
-    const rejects = join(archive, 'etl_rejected_event', 'before=2026-04-02');
-    const archivedRejects = await parquetReadObjects({
-      file: await asyncBufferFromFile(join(rejects, readdirSync(rejects)[0]!)),
-      compressors,
-    });
-    expect(archivedRejects).toHaveLength(oldRejects);
-
-    // Recorded: what went and where it is; the other pipeline's lake rewrites the day, this one's is removed.
-    const recorded = await rows(
-      `SELECT table_name, strftime(event_date, '%Y-%m-%d') AS day, archived_to FROM {s}etl_retention ORDER BY 1`,
-    );
-    expect(recorded.map((r) => [r.table_name, r.day])).toEqual([
-      ['dq_check_result', null],
-      ['etl_rejected_event', null],
-      ['fact_ai_event', DAYS[0]],
-      ['fact_policy_evaluation', DAYS[0]],
+    expect(await rows('SELECT table_name, archived_to FROM {s}etl_retention ORDER BY 1')).toEqual([
+      { table_name: 'fact_ai_event', archived_to: null },
+      { table_name: 'fact_policy_evaluation', archived_to: null },
     ]);
-    expect(recorded.every((r) => existsSync(String(r.archived_to)))).toBe(true);
+    // The other pipeline's lake rewrites the day without the rows; this one's folders are removed instead.
     const pending = await rows(
       `SELECT pipeline, table_name FROM {s}etl_lake_pending
        WHERE event_date = DATE '2026-04-01' AND run_id = (SELECT max(run_id) FROM {s}etl_retention) ORDER BY 2`,
@@ -268,26 +230,54 @@ describe.each(ENGINES)('aetl forget and retention on $name (its real client, aga
     ]);
   });
 
-  it('--apply without an archive removes the next day only, recorded without a file', async () => {
+  it('--apply --archive: the next partition and the old ledger rows archived to Parquet, then gone', async () => {
     const days = await perDay();
-    const applied = await aetl(['retention', '--older-than', '8d', '--apply', '--json', '--config', config], {
-      ...env,
-      AETL_NOW: '2026-04-11T06:00:00Z',
-    });
+    const removed = await rows(
+      'SELECT event_id, event_hash FROM {s}fact_ai_event WHERE date_key = 20260402 ORDER BY 1',
+    );
+    const oldRejects = await count(oldLedger('etl_rejected_event', 'rejected_at'));
+    const oldChecks = await count(oldLedger('dq_check_result', 'checked_at'));
+    expect(oldRejects).toBeGreaterThan(0);
+    const archive = ws.path('archive');
+    const applied = await aetl(
+      ['retention', '--older-than', '8d', '--archive', archive, '--apply', '--json', '--config', config],
+      { ...env, AETL_NOW: '2026-04-11T06:00:00Z' },
+    );
     expect(applied.code, applied.stderr).toBe(0);
     expect(await perDay()).toEqual(days.filter((d) => d.date_key !== 20260402));
+    expect(await count('SELECT count(*) AS n FROM {s}etl_event_id WHERE date_key < 20260403')).toBe(0);
+    expect(await count(oldLedger('etl_rejected_event', 'rejected_at'))).toBe(0);
+    expect(await count(oldLedger('dq_check_result', 'checked_at'))).toBe(0);
+
+    // The archive, read back by an independent reader: the partition's rows, exactly.
+    const read = async (...path: string[]) => {
+      const dir = join(archive, ...path);
+      const [name] = readdirSync(dir); // one file, named by the retention run
+      return parquetReadObjects({ file: await asyncBufferFromFile(join(dir, name!)), compressors });
+    };
+    const archived = (await read('fact_ai_event', `event_date=${DAYS[1]}`))
+      .map((r) => ({ event_id: r.event_id, event_hash: r.event_hash }))
+      .sort((a, b) => (String(a.event_id) < String(b.event_id) ? -1 : 1));
+    expect(archived).toEqual(removed);
+    expect(await read('etl_rejected_event', 'before=2026-04-03')).toHaveLength(oldRejects);
+    expect(await read('dq_check_result', 'before=2026-04-03')).toHaveLength(oldChecks);
+
+    // Recorded: what went and where it is.
     const recorded = await rows(
-      `SELECT table_name, archived_to FROM {s}etl_retention WHERE event_date = DATE '2026-04-02' ORDER BY 1`,
+      `SELECT table_name, strftime(event_date, '%Y-%m-%d') AS day, archived_to FROM {s}etl_retention
+       WHERE archived_to IS NOT NULL ORDER BY 1`,
     );
-    expect(recorded).toEqual([
-      { table_name: 'fact_ai_event', archived_to: null },
-      { table_name: 'fact_policy_evaluation', archived_to: null },
+    expect(recorded.map((r) => [r.table_name, r.day])).toEqual([
+      ['dq_check_result', null],
+      ['etl_rejected_event', null],
+      ['fact_ai_event', DAYS[1]],
+      ['fact_policy_evaluation', DAYS[1]],
     ]);
-    expect(readdirSync(ws.path('archive', 'fact_ai_event'))).toEqual([`event_date=${DAYS[0]}`]);
+    expect(recorded.every((r) => existsSync(String(r.archived_to)))).toBe(true);
   });
 });
 
-/** A ledger's rows of the default pipeline recorded before 2026-04-02 (the first run's). */
+/** A ledger's rows of the default pipeline recorded before 2026-04-03 (the load's). */
 function oldLedger(table: string, column: string): string {
-  return `SELECT count(*) AS n FROM {s}${table} WHERE pipeline = 'default' AND ${column} < TIMESTAMPTZ '2026-04-02 00:00:00+00'`;
+  return `SELECT count(*) AS n FROM {s}${table} WHERE pipeline = 'default' AND ${column} < TIMESTAMPTZ '2026-04-03 00:00:00+00'`;
 }
