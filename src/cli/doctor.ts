@@ -23,9 +23,9 @@ import { SourceUnreachableError } from '../source/http.js';
 import { describeOwner, inspectLock, RunLock } from '../state/lock.js';
 import { nowMs } from '../util/clock.js';
 import { SourceAuthError } from '../util/errors.js';
-import { openDuckDB, SqlRunner } from '../warehouse/duckdb/duckdb-driver.js';
+import { DuckDBDriver } from '../warehouse/duckdb/duckdb-driver.js';
 import { scratchTableProbe } from '../warehouse/duckdb/duckdb-probe.js';
-import { migrationFiles, pendingMigrations } from '../warehouse/duckdb/duckdb-warehouse.js';
+import { migrationFiles, pendingMigrations } from '../warehouse/sql/migrations.js';
 
 /**
  * `aetl doctor`: everything a run needs, checked without changing the
@@ -231,7 +231,7 @@ async function warehouseChecks(config: Config, logger: Logger): Promise<DoctorCh
     }
     return [
       pass('warehouse', `${w.path} not created yet: the first run will create it`),
-      skipped('migrations', `no database yet: the first run applies all ${migrationFiles().length}`),
+      skipped('migrations', `no database yet: the first run applies all ${migrationFiles('duckdb').length}`),
       skipped('scratch table', 'no database yet'),
     ];
   }
@@ -253,28 +253,27 @@ async function warehouseChecks(config: Config, logger: Logger): Promise<DoctorCh
     return [warn('warehouse', `${w.path} not opened: ${messageOf(error)}`), ...notOpened('a run is using it')];
   }
   try {
-    db = await openDuckDB(w.path, duckdbSettings(config, w));
+    db = await DuckDBDriver.open(w.path, duckdbSettings(config, w), logger);
   } catch (error) {
     held.release();
     return [fail('warehouse', messageOf(error)), ...notOpened('cannot open the database')];
   }
   try {
-    const runner = new SqlRunner(db.connection, logger);
-    const pending = await pendingMigrations(runner);
-    const probe = await scratchTableProbe(runner).then(
+    const pending = await pendingMigrations(db);
+    const probe = await scratchTableProbe(db.runner).then(
       () => pass('scratch table', 'create, insert, MERGE and drop succeeded'),
       (error: unknown) => fail('scratch table', `cannot change ${w.path}: ${messageOf(error)}`),
     );
     return [
       pass('warehouse', `DuckDB ${w.path} opens read-write`),
       pending.length === 0
-        ? pass('migrations', `up to date (${migrationFiles().length} applied)`)
+        ? pass('migrations', `up to date (${migrationFiles('duckdb').length} applied)`)
         : warn('migrations', `${pending.length} pending (${pending.join(', ')}): the next run applies them`),
       probe,
     ];
   } finally {
     try {
-      db.close();
+      await db.close();
     } finally {
       held.release();
     }

@@ -37,6 +37,21 @@ export interface Dialect {
    * collision only adds a date to look at); the others on the id, their index clustered by it.
    */
   indexedIdIn(alias: string, ids: string): string;
+  /** JSON text as the engine's JSON value (for JSON / VARIANT columns). */
+  parseJson(expression: string): string;
+  /** A `yyyymmdd` integer as a DATE. */
+  dateOfKey(expression: string): string;
+  /** Creates (or replaces) a work table of one load from a query; it is dropped after the load. */
+  createWorkTable(table: string, query: string): string;
+  /** A predicate: `expression` is one of the strings of the JSON array text bound as `param`. */
+  inJsonList(expression: string, param: string): string;
+  /**
+   * Each key of the JSON object `_extra_fields` inside the JSON text column `metadata` of `table`'s
+   * rows that `where` keeps, as `field`, with how many rows carry it as `n` (schema drift).
+   */
+  extraFieldCounts(table: string, where: string): string;
+  /** The id index's engine-only columns and their values for an id (DuckDB: its fixed-width `id_key`). */
+  indexKey(idExpression: string): { columns: string; values: string };
   /** An extra predicate that lets the engine skip partitions outside [from, to) ('' when event_ts itself prunes). */
   partitionFilter(alias: string, fromParam: string, toParam: string): string;
 }

@@ -240,7 +240,7 @@ describe('the duplicates check', () => {
       ws.warehouse,
       `INSERT INTO fact_ai_event SELECT * REPLACE (event_ts + INTERVAL 19 DAY AS event_ts, 20260429 AS date_key)
        FROM fact_ai_event WHERE event_id = 'evt-a'`,
-      `INSERT INTO etl_event_id SELECT id_key, pipeline, event_id, event_ts + INTERVAL 19 DAY, 20260429
+      `INSERT INTO etl_event_id SELECT id_key, pipeline, event_id, event_ts + INTERVAL 19 DAY, 20260429, event_hash
        FROM etl_event_id WHERE event_id = 'evt-a'`,
     );
     for (const [day, next] of [

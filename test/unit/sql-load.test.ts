@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { bigqueryDialect } from '../../src/warehouse/bigquery/bigquery-dialect.js';
 import { snowflakeDialect } from '../../src/warehouse/snowflake/snowflake-dialect.js';
+import { duckdbDialect } from '../../src/warehouse/duckdb/duckdb-dialect.js';
 import { tableRef, transactionScript } from '../../src/warehouse/bigquery/bigquery-dialect.js';
 import {
   batchStatsSql,
@@ -12,9 +13,14 @@ import {
 } from '../../src/warehouse/sql/sql-load.js';
 
 const ds = { project: 'acme-data', dataset: 'ai_events' };
-const dialects = { bigquery: bigqueryDialect('acme-data.ai_events'), snowflake: snowflakeDialect('acme', 'ai_events') };
+const dialects = {
+  duckdb: duckdbDialect,
+  bigquery: bigqueryDialect('acme-data.ai_events'),
+  snowflake: snowflakeDialect('acme', 'ai_events'),
+};
+const options = { hasPolicies: true, forceUpdate: false };
 
-describe('load SQL generation (shared by BigQuery and Snowflake)', () => {
+describe('load SQL generation (one text per dialect)', () => {
   it('quotes validated names and refuses anything else', () => {
     expect(tableRef(ds, 'fact_ai_event')).toBe('`acme-data.ai_events.fact_ai_event`');
     expect(() => tableRef({ ...ds, dataset: 'x`; DROP TABLE y; --' }, 't')).toThrow(/invalid BigQuery dataset name/);
@@ -26,7 +32,15 @@ describe('load SQL generation (shared by BigQuery and Snowflake)', () => {
   it('names run-scoped staging tables from the pipeline, run id and package, and recognises only its own', () => {
     const staging = stagingTables('default', '20261123T174228Z-c3a59a', 2);
     expect(staging.events).toBe('_aetl_stage_default_20261123t174228z_c3a59a_2_events');
-    expect(Object.keys(staging)).toEqual(['events', 'policies', 'rejects', 'winner', 'existing', 'toInsert']);
+    expect(Object.keys(staging)).toEqual([
+      'events',
+      'policies',
+      'rejects',
+      'winner',
+      'existing',
+      'toInsert',
+      'changed',
+    ]);
     expect(Object.values(staging).every((t) => isStagingTableOf('default', t))).toBe(true);
     // Snowflake lists names upper-case; a pipeline whose name extends ours is another pipeline.
     expect(isStagingTableOf('default', staging.toInsert.toUpperCase())).toBe(true);
@@ -37,21 +51,26 @@ describe('load SQL generation (shared by BigQuery and Snowflake)', () => {
   for (const [name, d] of Object.entries(dialects)) {
     it(`emits the load of one package as this text (${name})`, () => {
       const staging = stagingTables('default', 'run-1', 1);
-      const merge = mergeQueries(d, staging, true);
+      const merge = mergeQueries(d, staging, options);
+      const forced = mergeQueries(d, staging, { ...options, forceUpdate: true });
       expect(batchStatsSql(d, staging.events)).toMatchSnapshot();
       expect(merge).toMatchSnapshot();
+      // A forced update only adds the replacement of changed events, before the insert.
+      expect(forced.statements.filter((sql) => !merge.statements.includes(sql)).length).toBe(8);
       expect(insertRejectsSql(d, staging.rejects)).toMatchSnapshot();
-      expect(commitStatements(d, { checkpoint: true, files: 1 })).toMatchSnapshot();
-      expect(mergeQueries(d, staging, false).statements.join()).not.toContain('fact_policy_evaluation');
+      expect(commitStatements(d, { checkpoint: true, files: 1, driftFields: 1 })).toMatchSnapshot();
+      expect(mergeQueries(d, staging, { ...options, hasPolicies: false }).statements.join()).not.toMatch(
+        /INSERT INTO \S*fact_policy_evaluation/i,
+      );
       // The work tables' DDL binds nothing (it runs before the transaction) and reads no fact table.
       expect(merge.prepare.join()).not.toMatch(/[@:](lo_ts|hi_ts|run_id)|FACT_AI_EVENT|fact_ai_event/);
       // The MERGE joins on event_id and the batch's span, never with OR (warehouses prune on it).
       const mergeSql = merge.statements.find((s) => s.startsWith('MERGE'))!;
       expect(mergeSql.slice(mergeSql.indexOf('\nON '))).toMatch(
-        /^\nON f\.event_id = s\.event_id AND f\.event_ts >= \S+ AND f\.event_ts < \S+\n/,
+        /^\nON f\.event_id = s\.event_id AND f\.event_ts >= \S+ AND f\.event_ts < \S+( AND f\.date_key BETWEEN .*)?\n/,
       );
       expect(mergeSql).not.toMatch(/\bOR\b/);
-      const windowFailedChecks = commitStatements(d, { checkpoint: false, files: 0 }).join();
+      const windowFailedChecks = commitStatements(d, { checkpoint: false, files: 0, driftFields: 0 }).join();
       expect(windowFailedChecks).not.toMatch(/etl_state|ETL_STATE/);
       expect(windowFailedChecks).not.toMatch(/etl_file_ledger|ETL_FILE_LEDGER/);
     });

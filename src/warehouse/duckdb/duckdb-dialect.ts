@@ -30,6 +30,14 @@ export const duckdbDialect: Dialect = {
   }),
   regexPattern: (re2) => re2,
   indexedIdIn: (alias, ids) => `${alias}.id_key IN (SELECT md5_number_lower(i.event_id) FROM (${ids}) i)`,
+  parseJson: (expression) => `json(${expression})`,
+  dateOfKey: (expression) => `strptime(CAST(${expression} AS VARCHAR), '%Y%m%d')::DATE`,
+  createWorkTable: (table, query) => `CREATE OR REPLACE TEMP TABLE ${table} AS\n${query}`,
+  inJsonList: (expression, param) => `list_contains(from_json($${param}, '["VARCHAR"]'), ${expression})`,
+  extraFieldCounts: (table, where) =>
+    `SELECT field, count(*) AS n FROM (SELECT unnest(json_keys(json(metadata)->'_extra_fields')) AS field
+     FROM ${table} WHERE (json(metadata)->'_extra_fields') IS NOT NULL AND ${where}) GROUP BY field`,
+  indexKey: (id) => ({ columns: ', id_key', values: `, md5_number_lower(${id})` }),
   // Facts carry date_key, the cheapest filter DuckDB can use to skip row groups. It is the UTC
   // day: strftime on a TIMESTAMPTZ formats the session's local date, so convert to UTC first.
   partitionFilter: (alias, from, to) =>

@@ -1,8 +1,13 @@
 import type { Logger } from '../../log/logger.js';
 import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import { DuckDBInstance, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
 import { RunFailedError } from '../../util/errors.js';
+import type { Driver, SqlParams, SqlRow } from '../driver.js';
+import { applyMigrations } from '../sql/migrations.js';
+import type { StagingTables } from '../sql/sql-load.js';
+import type { LoadRequest } from '../warehouse.js';
+import { duckdbDialect } from './duckdb-dialect.js';
 
 export interface DuckDBSettings {
   memoryLimit: string;
@@ -125,5 +130,125 @@ export class SqlRunner {
       await this.connection.run('ROLLBACK').catch(() => undefined);
       throw error;
     }
+  }
+}
+
+/**
+ * `$name` placeholders cast to their bound value's type (outside string
+ * literals and quoted names), so the shared SQL binds plain values and
+ * DuckDB never guesses a type from text: the counterpart of Snowflake's
+ * positional binds.
+ */
+export function typedPlaceholders(sql: string, params: SqlParams): { sql: string; values: Params } {
+  const values: Params = {};
+  const typed = sql
+    .split(/('(?:[^']|'')*'|"(?:[^"]|"")*")/)
+    .map((piece, i) =>
+      i % 2 === 1
+        ? piece
+        : piece.replace(/\$([A-Za-z_][A-Za-z0-9_]*)/g, (placeholder, name: string) => {
+            const param = params[name];
+            if (!param) throw new Error(`no value bound for $${name}`);
+            values[name] = param.value;
+            return param.type === 'text'
+              ? placeholder
+              : `CAST(${placeholder} AS ${duckdbDialect.columnType(param.type)})`;
+          }),
+    )
+    .join('');
+  return { sql: typed, values };
+}
+
+/** A package's files as one relation DuckDB reads in place. */
+const parquetFiles = (files: readonly string[]) => `read_parquet([${files.map(sqlString).join(', ')}])`;
+
+/**
+ * The embedded warehouse's driver: one connection to the DuckDB file (one
+ * writer process at a time, opened per command), a package staged as views
+ * over its own Parquet files (nothing copied), work tables as temporary
+ * tables that leave with the connection.
+ */
+export class DuckDBDriver implements Driver {
+  readonly dialect = duckdbDialect;
+  readonly description: string;
+  readonly runner: SqlRunner;
+
+  private constructor(
+    private readonly db: OpenDuckDB,
+    path: string,
+    logger?: Logger,
+  ) {
+    this.description = `DuckDB ${path}`;
+    this.runner = new SqlRunner(db.connection, logger);
+  }
+
+  static async open(path: string, settings: DuckDBSettings, logger?: Logger): Promise<DuckDBDriver> {
+    return new DuckDBDriver(await openDuckDB(path, settings), path, logger);
+  }
+
+  async run(_purpose: string, sql: string, params: SqlParams = {}): Promise<SqlRow[]> {
+    const typed = typedPlaceholders(sql, params);
+    return this.runner.rows(typed.sql, typed.values);
+  }
+
+  async runTogether(purpose: string, statements: string[], params: SqlParams): Promise<void> {
+    for (const sql of statements) await this.run(purpose, sql, params);
+  }
+
+  transaction<T>(work: () => Promise<T>): Promise<T> {
+    return this.runner.transaction(work);
+  }
+
+  migrate(): Promise<number> {
+    return applyMigrations(this);
+  }
+
+  /** The file's statements and its version row in one transaction: a failed migration leaves no trace. */
+  async applyMigration(_file: string, sql: string, record: { sql: string; params: SqlParams }): Promise<void> {
+    await this.transaction(async () => {
+      const statements = await this.db.connection.extractStatements(sql);
+      for (let i = 0; i < statements.count; i++) await (await statements.prepare(i)).run();
+      await this.run('recording the schema version', record.sql, record.params);
+    });
+  }
+
+  async tableExists(table: string): Promise<boolean> {
+    const [row] = await this.runner.rows(
+      `SELECT count(*) AS n FROM duckdb_tables()
+       WHERE database_name = current_database() AND schema_name = current_schema() AND table_name = $table`,
+      { table },
+    );
+    return toNumber(row?.n) > 0;
+  }
+
+  async stage(request: LoadRequest, staging: StagingTables): Promise<void> {
+    for (const kind of ['events', 'policies', 'rejects'] as const) {
+      const files = request.manifest.files[kind].map((name) => join(request.packageDir, name));
+      if (files.length === 0) continue;
+      await this.runner.exec(`CREATE OR REPLACE TEMP VIEW ${staging[kind]} AS SELECT * FROM ${parquetFiles(files)}`);
+    }
+  }
+
+  async dropStaging(_request: LoadRequest, staging: StagingTables): Promise<void> {
+    const { events, policies, rejects, ...work } = staging;
+    for (const view of [events, policies, rejects])
+      await this.runner.exec(`DROP VIEW IF EXISTS ${view}`).catch(() => undefined);
+    for (const table of Object.values(work))
+      await this.runner.exec(`DROP TABLE IF EXISTS ${table}`).catch(() => undefined);
+  }
+
+  /** Staging is temporary: a killed run's left with its connection. */
+  async dropLeftovers(): Promise<void> {}
+
+  async exportParquet(_purpose: string, sql: string, params: SqlParams, _table: string, file: string): Promise<void> {
+    const typed = typedPlaceholders(sql, params);
+    await this.runner.exec(
+      `COPY (${typed.sql}) TO ${sqlString(file)} (FORMAT parquet, COMPRESSION zstd)`,
+      typed.values,
+    );
+  }
+
+  async close(): Promise<void> {
+    this.db.close();
   }
 }

@@ -1,7 +1,8 @@
 import { listValue } from '@duckdb/node-api';
 import type { ErasureOutcome, ErasureRequest } from '../warehouse.js';
 import { iso, type SqlRunner } from './duckdb-driver.js';
-import { markPartitionsPendingSql, MARK_DIMENSIONS_PENDING_SQL } from './duckdb-sql.js';
+import { markLakePendingSql } from '../sql/sql-load.js';
+import { duckdbDialect } from './duckdb-dialect.js';
 
 /**
  * Erasure on DuckDB. `$ids` holds every form the user's id may be stored in.
@@ -65,8 +66,8 @@ export async function eraseUser(runner: SqlRunner, request: ErasureRequest): Pro
       params,
     );
     // Every pipeline's lake rewrites these partitions and the dimensions without the user (publish.ts).
-    await runner.exec(markPartitionsPendingSql(USER_DATE_KEYS), params);
-    await runner.exec(MARK_DIMENSIONS_PENDING_SQL, params);
+    await runner.exec(markLakePendingSql(duckdbDialect, USER_DATE_KEYS), params);
+    await runner.exec(markLakePendingSql(duckdbDialect, null), params);
     const rows: Record<string, number> = {};
     for (const [table, where] of Object.entries(ERASED)) {
       rows[table] = await runner.execCount(`DELETE FROM ${table} WHERE ${where}`, params);

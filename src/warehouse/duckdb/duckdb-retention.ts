@@ -4,7 +4,15 @@ import { mkdirDurably, renameDurably } from '../../util/durable-write.js';
 import { pathInside } from '../../util/safe-path.js';
 import type { RetentionItem } from '../warehouse.js';
 import { iso, sqlString, toNumber, type Params, type SqlRunner } from './duckdb-driver.js';
-import { MARK_DATE_PENDING_FOR_OTHERS_SQL } from './duckdb-sql.js';
+
+/**
+ * A fact date whose rows were deleted (retention): the other pipelines' lakes
+ * rewrite that partition without them (this pipeline's folders are removed).
+ */
+const MARK_DATE_PENDING_FOR_OTHERS_SQL = `INSERT INTO etl_lake_pending
+  SELECT DISTINCT pipeline, tbl, $date::DATE, $run_id
+  FROM (VALUES ('fact_ai_event'), ('fact_policy_evaluation')) AS t(tbl), etl_run
+  WHERE pipeline <> $pipeline`;
 
 /**
  * Retention on DuckDB: fact partitions (by UTC date) before the cutoff, and

@@ -1,12 +1,13 @@
 import type { Dialect } from '../dialect.js';
 import { presentCountSql, storedIdsSql } from '../../checks/check-sql.js';
 import type { ReferenceData } from '../../reference/reference-data.js';
-import { failpoint } from '../../util/failpoint.js';
+import { fault, failpoint } from '../../util/failpoint.js';
 import { UsageError } from '../../util/errors.js';
 import type {
   CheckResult,
   ErasureOutcome,
   ErasureRequest,
+  RejectKey,
   LakePartition,
   LoadCounts,
   LoadFacts,
@@ -27,9 +28,14 @@ import {
   batchStatsSql,
   commitStatements,
   insertRejectsSql,
+  loseOneRejectSql,
+  markLakePendingSql,
+  markReplayedSql,
+  rejectKeyText,
   mergeQueries,
   storedRejectsSql,
   stagingTables,
+  type StagingTables,
 } from './sql-load.js';
 import { SqlState } from './sql-state.js';
 import { eraseUser } from './sql-erasure.js';
@@ -107,11 +113,18 @@ export class SqlWarehouse implements Warehouse {
     return Number(row!.present);
   }
 
-  syncReference(reference: ReferenceData, _pipeline: string, _runId: string, nowMs: number): Promise<number> {
-    return this.dims.syncReference(reference, nowMs);
+  /** SCD2 dimensions from reference data; every dimension's lake file is rewritten after. */
+  syncReference(reference: ReferenceData, pipeline: string, runId: string, nowMs: number): Promise<number> {
+    return this.driver.transaction(async () => {
+      await this.driver.run('marking the dimensions for the lake', markLakePendingSql(this.dialect, null), {
+        pipeline: text(pipeline),
+        run_id: text(runId),
+      });
+      return this.dims.syncReference(reference, nowMs);
+    });
   }
 
-  async rebuildDimensions(): Promise<number> {
+  async rebuildDimensions(_pipeline: string, _runId: string): Promise<number> {
     throw new Error(`aetl rebuild-dims is not available on ${this.dialect.name} yet; it is on DuckDB`);
   }
 
@@ -181,7 +194,12 @@ export class SqlWarehouse implements Warehouse {
     return rows.map(plainNumbers);
   }
 
-  async rejectsToReplay(): Promise<StoredReject[]> {
+  async rejectsToReplay(
+    _pipeline: string,
+    _runId: string | null,
+    _after: RejectKey | null,
+    _limit: number,
+  ): Promise<StoredReject[]> {
     throw this.duckdbOnly('rejects replay');
   }
 
@@ -217,15 +235,15 @@ export class SqlWarehouse implements Warehouse {
     return rows.map((r) => String(r.subject_hash));
   }
 
-  async pendingLakePartitions(): Promise<LakePartition[]> {
+  async pendingLakePartitions(_pipeline: string): Promise<LakePartition[]> {
     return [];
   }
 
-  async exportLakePartition(): Promise<void> {
+  async exportLakePartition(_partition: LakePartition, _file: string): Promise<void> {
     throw new Error('the Parquet lake is written from DuckDB only');
   }
 
-  async clearLakePending(): Promise<void> {}
+  async clearLakePending(_pipeline: string, _partition: LakePartition): Promise<void> {}
 
   async loadPackage(request: LoadRequest): Promise<LoadOutcome> {
     const started = performance.now();
@@ -238,7 +256,13 @@ export class SqlWarehouse implements Warehouse {
       let stats = { rows: 0, distinctIds: 0, conflictingIds: 0 };
       let eventSpan: LoadOutcome['eventSpan'] = null;
       const hasPolicies = files.policies.length > 0;
-      const merge = mergeQueries(this.dialect, staging, hasPolicies);
+      const merge = mergeQueries(this.dialect, staging, {
+        hasPolicies,
+        forceUpdate: request.forceUpdate ?? false,
+        // AETL_FAULT: the lookup misses the loaded versions, as a broken anti-join would; an insert goes missing.
+        missKnown: fault('load:miss-known'),
+        loseInsert: fault('load:lose-insert'),
+      });
       let mergeParams: SqlParams = base;
       if (files.events.length > 0) {
         const [s] = await this.driver.run('measuring the batch', batchStatsSql(this.dialect, staging.events));
@@ -257,42 +281,36 @@ export class SqlWarehouse implements Warehouse {
         for (const sql of merge.prepare) await this.driver.run('preparing the merge', sql);
       }
       return await this.driver.transaction(async () => {
-        let loaded = { inserted: 0, same: 0, conflicts: 0, policyRows: 0 };
+        let loaded = { inserted: 0, same: 0, conflicts: 0, replaced: 0, policyRows: 0 };
         let stored = { factRows: 0, present: 0 };
-        let rejected = 0;
+        let drift: { field: string; count: number }[] = [];
         if (files.events.length > 0) {
           await this.driver.runTogether('merging the batch', merge.statements, mergeParams);
+          failpoint('load:after-facts');
           const [row] = await this.driver.run('counting the merge', merge.counts, mergeParams);
           loaded = {
             inserted: Number(row!.inserted),
             same: Number(row!.same),
             conflicts: Number(row!.conflicts),
+            replaced: Number(row!.replaced),
             policyRows: Number(row!.policy_rows),
           };
           const ids = `SELECT event_id, date_key FROM ${this.dialect.table(staging.winner)}`;
           const [s] = await this.query(storedIdsSql(this.dialect, ids), {});
           stored = { factRows: Number(s!.fact_rows), present: Number(s!.present) };
+          if (Object.keys(request.manifest.drift).length > 0) {
+            const fields = await this.driver.run('counting unknown fields', merge.drift);
+            drift = fields.map((f) => ({ field: String(f.field), count: Number(f.n) }));
+          }
         }
-        if (files.rejects.length > 0) {
-          const window = request.manifest.window;
-          await this.driver.run('quarantining rejects', insertRejectsSql(this.dialect, staging.rejects), {
-            ...base,
-            read_from: instant(window ? window.startMs : null),
-            read_to: instant(window ? window.endMs : null),
-          });
-          const [n] = await this.driver.run(
-            'counting the quarantined',
-            storedRejectsSql(this.dialect, staging.rejects),
-            base,
-          );
-          rejected = Number(n!.n);
-        }
+        const rejected = await this.quarantine(request, staging, base);
         const counts: LoadCounts = {
           read: request.manifest.counts.read,
           inserted: loaded.inserted,
+          // A later, different version of a loaded event is kept out (first loaded wins) and counted here.
           alreadyPresent: loaded.same + loaded.conflicts,
           inBatchDuplicates: stats.rows - stats.distinctIds,
-          conflicts: stats.conflictingIds + loaded.conflicts,
+          conflicts: stats.conflictingIds + loaded.conflicts + loaded.replaced,
           rejected,
           outOfWindow: request.manifest.counts.outOfWindow,
           policyRows: loaded.policyRows,
@@ -301,15 +319,44 @@ export class SqlWarehouse implements Warehouse {
         const completeness = await this.completeness(request, counts, stored.present);
         const checks = request.blockingChecks({ counts, duplicateIdsInRange, completeness });
         await this.state.writeCheckResults(request.pipeline, request.runId, checks, request.nowMs);
+        failpoint('load:before-checkpoint');
         const checksPassed = !checks.some((c) => c.blocking && c.status === 'fail');
         const checkpointMoved = checksPassed && request.checkpointTo !== null;
-        await this.commit(request, counts, { checksPassed, checkpointMoved, started });
+        await this.commit(request, counts, drift, { checksPassed, checkpointMoved, started });
         const accounted = accountedRecords(counts, stored.present);
-        return { counts, checks, checksPassed, checkpointMoved, eventSpan, replaced: 0, accounted };
+        return { counts, checks, checksPassed, checkpointMoved, eventSpan, replaced: loaded.replaced, accounted };
       });
     } finally {
       await this.driver.dropStaging(request, staging);
     }
+  }
+
+  /**
+   * Marks the rejects a replay loaded again (never deleting them: the quarantine is the record of what
+   * arrived), then adds this package's rejects; returns how many of them are stored, measured.
+   */
+  private async quarantine(request: LoadRequest, staging: StagingTables, base: SqlParams): Promise<number> {
+    const replayed = request.replayedRejects ?? [];
+    if (replayed.length > 0) {
+      await this.driver.run('marking replayed rejects', markReplayedSql(this.dialect), {
+        ...base,
+        keys: text(JSON.stringify(replayed.map((k) => rejectKeyText(k)))),
+      });
+    }
+    if (request.manifest.files.rejects.length === 0) return 0;
+    const window = request.manifest.window;
+    await this.driver.run('quarantining rejects', insertRejectsSql(this.dialect, staging.rejects), {
+      ...base,
+      read_from: instant(window ? window.startMs : null),
+      read_to: instant(window ? window.endMs : null),
+    });
+    if (fault('load:lose-reject')) await this.driver.run('losing a reject', loseOneRejectSql(this.dialect), base);
+    const [n] = await this.driver.run(
+      'counting the quarantined',
+      storedRejectsSql(this.dialect, staging.rejects),
+      base,
+    );
+    return Number(n!.n);
   }
 
   /** Window loads: the source's count against present in the window; file loads: see fileCompleteness. */
@@ -332,6 +379,7 @@ export class SqlWarehouse implements Warehouse {
   private async commit(
     request: LoadRequest,
     counts: LoadCounts,
+    drift: { field: string; count: number }[],
     outcome: { checksPassed: boolean; checkpointMoved: boolean; started: number },
   ): Promise<void> {
     const { manifest } = request;
@@ -363,6 +411,11 @@ export class SqlWarehouse implements Warehouse {
       // The checkpoint never moves backwards (decision 5).
       params.checkpoint = instant(Math.max(old ?? request.checkpointTo!, request.checkpointTo!));
     }
+    drift.forEach((field, i) => {
+      params[`drift_field_${i}`] = text(field.field);
+      params[`drift_count_${i}`] = int(field.count);
+      params[`drift_type_${i}`] = text(manifest.drift[field.field]?.type ?? 'unknown');
+    });
     files.forEach((file, i) => {
       params[`path_${i}`] = text(file.path);
       params[`size_${i}`] = int(file.size);
@@ -370,7 +423,11 @@ export class SqlWarehouse implements Warehouse {
     });
     await this.driver.runTogether(
       'committing the load',
-      commitStatements(this.dialect, { checkpoint: outcome.checkpointMoved, files: files.length }),
+      commitStatements(this.dialect, {
+        checkpoint: outcome.checkpointMoved,
+        files: files.length,
+        driftFields: drift.length,
+      }),
       params,
     );
   }
@@ -425,7 +482,10 @@ export class SqlWarehouse implements Warehouse {
   }
 
   /** Drift is recorded per run window (etl_run_window.drift) but not gathered into etl_schema_drift here yet. */
-  async newDriftFields(): Promise<null> {
+  async newDriftFields(
+    _pipeline: string,
+    _runId: string,
+  ): Promise<{ field: string; count: number; type: string }[] | null> {
     return null;
   }
 }
