@@ -2,7 +2,7 @@ import type { Dialect } from '../dialect.js';
 import { instant, int, int64, text, type Driver, type SqlParams } from '../driver.js';
 import type { ErasureOutcome, ErasureRequest } from '../warehouse.js';
 import { isoDayOfKey } from '../../util/dates.js';
-import { everyPipelineSql, markDimensionsPendingSql, markFactPartitionsPendingSql } from './sql-lake-pending.js';
+import { markLakePendingSql, pipelinesSql } from './sql-load.js';
 
 /**
  * `aetl forget`, written once for every engine. The user's id is bound in
@@ -110,17 +110,17 @@ export async function eraseUser(driver: Driver, request: ErasureRequest): Promis
     );
     const rows = Object.fromEntries(erased.map(([table]) => [table, Number(int64(counted![table]))]));
     const days = await driver.run('finding the user’s days', `${dateKeys} ORDER BY date_key`, params);
-    const pipelines = await driver.run('listing the pipelines', everyPipelineSql(d), params);
+    const pipelines = await driver.run('listing the pipelines', `${pipelinesSql(d, 'all')} ORDER BY p`, params);
     const record = `INSERT INTO ${d.table('etl_erasure')}
   (run_id, pipeline, subject_hash, requested_by, applied_at, rows_removed, partitions)
 SELECT ${['run_id', 'pipeline', 'subject', 'requested_by', 'now'].map((name) => d.param(name)).join(', ')},
-  PARSE_JSON(${d.param('rows')}), ${d.param('partitions')}`;
+  ${d.parseJson(d.param('rows'))}, ${d.param('partitions')}`;
     await driver.runTogether(
       'erasing the user',
       [
         // Every pipeline's lake rewrites these partitions and the dimensions without the user.
-        markFactPartitionsPendingSql(d, dateKeys, 'all'),
-        markDimensionsPendingSql(d),
+        markLakePendingSql(d, dateKeys),
+        markLakePendingSql(d, null),
         ...erased.map(([table, w]) => `DELETE FROM ${d.table(table)} WHERE ${w}`),
         record,
       ],

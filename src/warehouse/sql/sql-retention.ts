@@ -6,7 +6,7 @@ import type { RetentionItem } from '../warehouse.js';
 import { DAY_MS, isoDay, isoDayOfKey } from '../../util/dates.js';
 import { mkdirDurably, renameDurably } from '../../util/durable-write.js';
 import { pathInside } from '../../util/safe-path.js';
-import { markFactPartitionsPendingSql } from './sql-lake-pending.js';
+import { markLakePendingSql } from './sql-load.js';
 
 /**
  * Retention, written once for every engine: fact partitions (by UTC date)
@@ -115,7 +115,7 @@ export async function applyRetention(
   const statements = [
     // The other pipelines sharing these facts rewrite these partitions in their own lakes, without
     // the old rows; this pipeline's lake folders before the cutoff are removed instead.
-    ...(days.length > 0 ? [markFactPartitionsPendingSql(d, days.join(' UNION ALL '), 'others')] : []),
+    ...(days.length > 0 ? [markLakePendingSql(d, days.join(' UNION ALL '), 'others')] : []),
     ...tables.map((table) => `DELETE FROM ${d.table(table)} WHERE ${beforeCutoff(d, table)}`),
     // The id index forgets the removed events: one re-sent now is loaded again, not taken as present.
     ...(tables.includes('fact_ai_event')
