@@ -52,6 +52,11 @@ export interface Driver extends SqlEngine {
    */
   exportParquet(purpose: string, sql: string, params: SqlParams, table: string, file: string): Promise<void>;
   close(): Promise<void>;
+  /**
+   * After an erasure, once closed (still under the run lock): rewrites storage that keeps
+   * deleted values readable. Only DuckDB needs it; the others manage their own storage.
+   */
+  reclaimErasedSpace?(): Promise<void>;
 }
 
 export const text = (value: string | null): SqlParam => ({ type: 'text', value });

@@ -1,23 +1,12 @@
 import type { Logger } from '../../log/logger.js';
-import type {
-  ErasureOutcome,
-  ErasureRequest,
-  LakePartition,
-  RejectFilter,
-  RejectKey,
-  RetentionItem,
-  StatusReport,
-  StoredReject,
-} from '../warehouse.js';
+import type { LakePartition, RejectFilter, RejectKey, StatusReport, StoredReject } from '../warehouse.js';
 import { plainNumbers } from '../warehouse.js';
 import { SqlWarehouse } from '../sql/sql-warehouse.js';
 import { DuckDBDriver, iso, sqlString, toNumber, type DuckDBSettings, type Params, type Row } from './duckdb-driver.js';
 import { rekeyFacts } from './duckdb-dimensions.js';
 import { markLakePendingSql } from '../sql/sql-load.js';
 import { duckdbDialect } from './duckdb-dialect.js';
-import { applyRetention, retentionPlan } from './duckdb-retention.js';
 import { listRejects, rejectsToReplay } from './duckdb-rejects.js';
-import { eraseUser } from './duckdb-erasure.js';
 
 const STAR_TABLES = [
   'fact_ai_event',
@@ -69,32 +58,6 @@ export class DuckDBWarehouse extends SqlWarehouse {
     limit: number,
   ): Promise<StoredReject[]> {
     return rejectsToReplay(this.runner, pipeline, runId, after, limit);
-  }
-
-  override retentionPlan(pipeline: string, cutoffMs: number): Promise<RetentionItem[]> {
-    return retentionPlan(this.runner, pipeline, cutoffMs);
-  }
-
-  override async applyRetention(
-    pipeline: string,
-    runId: string,
-    cutoffMs: number,
-    archiveDir: string | null,
-    nowMs: number,
-  ): Promise<RetentionItem[]> {
-    const plan = await retentionPlan(this.runner, pipeline, cutoffMs);
-    return applyRetention(this.runner, plan, { pipeline, runId, cutoffMs, archiveDir, nowMs });
-  }
-
-  override eraseUser(request: ErasureRequest): Promise<ErasureOutcome> {
-    return eraseUser(this.runner, request);
-  }
-
-  override async erasedSubjects(): Promise<string[]> {
-    // A read-only open (dry run) may predate the migration that made the table.
-    const [table] = await this.rows("SELECT count(*) AS n FROM duckdb_tables() WHERE table_name = 'etl_erasure'");
-    if (toNumber(table!.n) === 0) return [];
-    return (await this.rows('SELECT DISTINCT subject_hash FROM etl_erasure')).map((r) => String(r.subject_hash));
   }
 
   override async pendingLakePartitions(pipeline: string): Promise<LakePartition[]> {

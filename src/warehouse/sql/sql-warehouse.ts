@@ -64,6 +64,8 @@ export class SqlWarehouse implements Warehouse {
   readonly dialect: Dialect;
   protected readonly state: SqlState;
   protected readonly dims: SqlDimensions;
+  /** An erasure committed: the engine's storage is reclaimed once closed. */
+  private erased = false;
 
   constructor(protected readonly driver: Driver) {
     this.description = driver.description;
@@ -76,8 +78,9 @@ export class SqlWarehouse implements Warehouse {
     return this.driver.migrate();
   }
 
-  close(): Promise<void> {
-    return this.driver.close();
+  async close(): Promise<void> {
+    await this.driver.close();
+    if (this.erased) await this.driver.reclaimErasedSpace?.();
   }
 
   query(sql: string, params: Record<string, string | number | null>): Promise<Record<string, unknown>[]> {
@@ -222,6 +225,7 @@ export class SqlWarehouse implements Warehouse {
     const outcome = await eraseUser(this.driver, request);
     // What killed runs of any pipeline left staged may hold the user too (we hold the run lock).
     for (const pipeline of outcome.pipelines) await this.driver.dropLeftovers(pipeline);
+    this.erased = true;
     return outcome;
   }
 
