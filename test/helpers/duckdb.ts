@@ -1,8 +1,11 @@
 import { DuckDBInstance } from '@duckdb/node-api';
 
-/** Runs one query against a DuckDB file (opened read-only, closed after) and returns plain JS rows. */
-export async function query(file: string, sql: string): Promise<Record<string, unknown>[]> {
-  const instance = await DuckDBInstance.create(file, { access_mode: 'READ_ONLY' });
+/**
+ * Runs one query against a DuckDB file (opened read-only unless `write`, closed after) and returns
+ * plain JS rows. No run may hold the file meanwhile.
+ */
+export async function query(file: string, sql: string, write = false): Promise<Record<string, unknown>[]> {
+  const instance = await DuckDBInstance.create(file, write ? {} : { access_mode: 'READ_ONLY' });
   const connection = await instance.connect();
   try {
     await connection.run("SET TimeZone = 'UTC'");
