@@ -236,14 +236,14 @@ program
 
 program
   .command('query')
-  .description('run an analyst query file (e.g. sql/duckdb/queries/*.sql) against the warehouse or the lake')
-  .argument('<file>', 'SQL file with named $parameters')
+  .description('run an analyst query (a shipped one by name, or a SQL file) on the warehouse, any engine, or the lake')
+  .argument('<query>', "a shipped query (e.g. top_users_by_cost, in the warehouse's own dialect) or a SQL file")
   .option('-p, --param <name=value>', 'a parameter (repeatable)', collectParam, {})
   .option('--lake', 'query the Parquet lake instead of the warehouse')
-  .action(async (file: string, opts: { param: Record<string, string>; lake?: boolean }, command: Command) => {
+  .action(async (query: string, opts: { param: Record<string, string>; lake?: boolean }, command: Command) => {
     const { options } = context(command);
-    const rows = await runQuery(loadConfig(options.config), file, opts.param, opts.lake ?? false);
-    print(options, rows, rows.length === 0 ? '(no rows)' : formatRows(rows));
+    const result = await runQuery(loadConfig(options.config), query, opts.param, opts.lake ?? false);
+    print(options, result, result.rows.length === 0 ? '(no rows)' : formatRows(result.rows));
   });
 
 program

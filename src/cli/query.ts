@@ -1,34 +1,60 @@
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { DuckDBDecimalValue, DuckDBTimestampTZValue, DuckDBTimestampValue, type DuckDBValue } from '@duckdb/node-api';
 import type { Config } from '../config/schema.js';
-import { openDuckDB, sqlString, type Row } from '../warehouse/duckdb/duckdb-driver.js';
-import { UsageError } from '../util/errors.js';
-import { duckdbSettings, duckdbWarehouse } from '../pipeline/open-warehouse.js';
+import { openDuckDB, sqlString } from '../warehouse/duckdb/duckdb-driver.js';
+import { exactDecimal, isoMicros, jsonInteger, type JsonValue, type SqlParams } from '../warehouse/driver.js';
+import type { Dialect } from '../warehouse/dialect.js';
+import { connectSqlWarehouse, duckdbSettings, duckdbWarehouse } from '../pipeline/open-warehouse.js';
+import { queryFile, SQL_DIR } from './query-file.js';
 
-const LAKE_VIEWS = fileURLToPath(new URL('../../sql/duckdb/lake_views.sql', import.meta.url));
+const LAKE_VIEWS = `${SQL_DIR}duckdb/lake_views.sql`;
+
+export interface QueryResult {
+  /** The shipped query's name, or the file as given. */
+  query: string;
+  engine: Dialect['name'];
+  lake: boolean;
+  rows: Record<string, JsonValue>[];
+}
 
 /**
- * `aetl query <file.sql> [--param k=v]... [--lake]`: runs an analyst query
- * (named `$parameters`, bound, never spliced) against the warehouse opened
- * read-only, or against the Parquet lake through the lake views.
+ * `aetl query <name | file.sql> [--param k=v]... [--lake]`: runs an analyst
+ * query on the configured warehouse, whatever its engine (a shipped query by
+ * name in that engine's dialect), or on the Parquet lake through the lake
+ * views. Parameters are checked and typed before anything is opened, and
+ * bound, never spliced.
  */
 export async function runQuery(
   config: Config,
-  file: string,
-  params: Record<string, string>,
+  query: string,
+  given: Record<string, string>,
   lake: boolean,
-): Promise<Row[]> {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (error) {
-    throw new UsageError(`cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+): Promise<QueryResult> {
+  const warehouse = config.warehouse;
+  const engine = lake ? 'duckdb' : warehouse.kind;
+  const { label, sql, params } = queryFile(query, engine, given);
+  let rows: Record<string, JsonValue>[];
+  if (lake || warehouse.kind === 'duckdb') {
+    rows = await duckdbQuery(config, sql, params, lake);
+  } else {
+    const remote = await connectSqlWarehouse(warehouse);
+    try {
+      rows = await remote.analystQuery(sql, params);
+    } finally {
+      await remote.close();
+    }
   }
-  const missing = [
-    ...new Set([...text.replace(/--.*$/gm, '').matchAll(/\$([a-z_][a-z0-9_]*)/gi)].map((m) => m[1]!)),
-  ].filter((name) => !(name in params));
-  if (missing.length > 0) throw new UsageError(`${file} needs ${missing.map((m) => `--param ${m}=...`).join(' ')}`);
-  const warehouse = duckdbWarehouse(config, 'query');
+  return { query: label, engine, lake, rows };
+}
+
+/** The DuckDB file opened read-only (or the lake in memory); values bound as text, which DuckDB's files cast. */
+async function duckdbQuery(
+  config: Config,
+  sql: string,
+  params: SqlParams,
+  lake: boolean,
+): Promise<Record<string, JsonValue>[]> {
+  const warehouse = duckdbWarehouse(config, lake ? 'query --lake' : 'query');
   const db = await openDuckDB(lake ? ':memory:' : warehouse.path, duckdbSettings(config, warehouse, !lake));
   try {
     if (lake) {
@@ -36,10 +62,20 @@ export async function runQuery(
       const prefix = sqlString(`${config.lake.path}/`).slice(0, -1);
       await db.connection.run(readFileSync(LAKE_VIEWS, 'utf8').replaceAll("'data/lake/", () => prefix));
     }
-    const used = Object.fromEntries(Object.entries(params).filter(([name]) => text.includes(`$${name}`)));
-    const reader = await db.connection.runAndReadAll(text, used);
-    return reader.getRowObjectsJson() as Row[];
+    const values = Object.fromEntries(Object.entries(params).map(([k, p]) => [k, String(p.value)]));
+    const reader = await db.connection.runAndReadAll(sql, values);
+    return reader
+      .getRowObjects()
+      .map((row) => Object.fromEntries(Object.entries(row).map(([k, v]) => [k, duckdbJsonValue(v)])));
   } finally {
     db.close();
   }
+}
+
+function duckdbJsonValue(value: DuckDBValue): JsonValue {
+  if (typeof value === 'bigint') return jsonInteger(value);
+  if (value instanceof DuckDBDecimalValue) return exactDecimal(value.toString());
+  if (value instanceof DuckDBTimestampTZValue || value instanceof DuckDBTimestampValue) return isoMicros(value.micros);
+  // Dates print as YYYY-MM-DD; lists, structs and the rest as DuckDB writes them.
+  return value !== null && typeof value === 'object' ? value.toString() : value;
 }

@@ -41,41 +41,42 @@ function snowflakeAuth(w: SnowflakeConfig): SnowflakeAuth {
 /** Connects to the configured warehouse without migrating it (`aetl doctor` only looks). */
 export async function connectWarehouse(config: Config, logger: Logger): Promise<Warehouse> {
   const w = config.warehouse;
-  switch (w.kind) {
-    case 'duckdb':
-      return DuckDBWarehouse.open(w.path, duckdbSettings(config, w), logger);
-    // Cloud clients are loaded only when configured: they are large, and the Snowflake driver's AWS SDK
-    // warns about future Node versions at import (our lockfile pins it: the warning is not the user's to act on).
-    case 'bigquery': {
-      const { BigQueryDriver } = await import('../warehouse/bigquery/bigquery-driver.js');
-      const driver = BigQueryDriver.open({
-        project: w.project,
-        dataset: w.dataset,
-        location: w.location,
-        apiEndpoint: w.api_endpoint,
-        accessToken: w.access_token,
-      });
-      return new SqlWarehouse(driver);
-    }
-    case 'snowflake': {
-      process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-      const { SnowflakeDriver } = await import('../warehouse/snowflake/snowflake-driver.js');
-      const driver = await SnowflakeDriver.open(
-        {
-          account: w.account,
-          user: w.user,
-          auth: snowflakeAuth(w),
-          database: w.database,
-          schema: w.schema,
-          role: w.role,
-          warehouse: w.warehouse,
-          accessUrl: w.access_url,
-        },
-        { stage: w.stage, clusterByDate: w.cluster_by_date },
-      );
-      return new SqlWarehouse(driver);
-    }
+  return w.kind === 'duckdb' ? DuckDBWarehouse.open(w.path, duckdbSettings(config, w), logger) : connectSqlWarehouse(w);
+}
+
+/**
+ * BigQuery or Snowflake: the one SQL warehouse over the engine's driver, not migrated. Cloud
+ * clients are loaded only when configured: they are large, and the Snowflake driver's AWS SDK
+ * warns about future Node versions at import (our lockfile pins it: the warning is not the user's to act on).
+ */
+export async function connectSqlWarehouse(w: Exclude<Config['warehouse'], DuckDBConfig>): Promise<SqlWarehouse> {
+  if (w.kind === 'bigquery') {
+    const { BigQueryDriver } = await import('../warehouse/bigquery/bigquery-driver.js');
+    const driver = BigQueryDriver.open({
+      project: w.project,
+      dataset: w.dataset,
+      location: w.location,
+      apiEndpoint: w.api_endpoint,
+      accessToken: w.access_token,
+    });
+    return new SqlWarehouse(driver);
   }
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+  const { SnowflakeDriver } = await import('../warehouse/snowflake/snowflake-driver.js');
+  const driver = await SnowflakeDriver.open(
+    {
+      account: w.account,
+      user: w.user,
+      auth: snowflakeAuth(w),
+      database: w.database,
+      schema: w.schema,
+      role: w.role,
+      warehouse: w.warehouse,
+      accessUrl: w.access_url,
+    },
+    { stage: w.stage, clusterByDate: w.cluster_by_date },
+  );
+  return new SqlWarehouse(driver);
 }
 
 /**

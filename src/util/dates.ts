@@ -24,11 +24,12 @@ export function isoDay(ms: number): string {
 
 /**
  * A CLI instant: a date (`2026-04-01`) means UTC midnight; full ISO
- * timestamps are accepted with any offset (DESIGN.md decision 18).
+ * timestamps are accepted with any offset, none meaning UTC (DESIGN.md decisions 7 and 18).
  */
 export function parseCliInstant(text: string): number | undefined {
   const value = /^\d{4}-\d{2}-\d{2}$/.test(text) ? `${text}T00:00:00Z` : text;
   if (!/^\d{4}-\d{2}-\d{2}T/.test(value)) return undefined;
-  const ms = Date.parse(value);
+  // Without an offset it is UTC (decision 7): Date.parse would read it in the machine's zone.
+  const ms = Date.parse(/(Z|[+-]\d{2}:?\d{2})$/i.test(value) ? value : `${value}Z`);
   return Number.isNaN(ms) ? undefined : ms;
 }

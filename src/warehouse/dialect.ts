@@ -68,3 +68,11 @@ export function checkedTable(name: string): string {
   if (!identifier.test(name)) throw new Error(`not a table name: ${name}`);
   return name;
 }
+
+/**
+ * An analyst query file's tables, written `{{dataset}}.name` (BigQuery, inside backticks) or
+ * `{{schema}}.name` (Snowflake), as the dialect names every table of ours: validated and quoted.
+ */
+export function qualifiedTables(sql: string, dialect: Dialect): string {
+  return sql.replace(/`?\{\{(?:dataset|schema)\}\}\.(\w+)`?/g, (_, name: string) => dialect.table(name));
+}

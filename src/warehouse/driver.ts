@@ -20,6 +20,13 @@ export interface SqlParam {
 export type SqlParams = Record<string, SqlParam>;
 export type SqlRow = Record<string, unknown>;
 
+/**
+ * A result value as `--json` prints it (DESIGN.md decision 24): integers as
+ * numbers (as text beyond 2^53), exact decimals as text, instants as ISO-8601
+ * UTC, dates as `YYYY-MM-DD`.
+ */
+export type JsonValue = string | number | boolean | null;
+
 export interface SqlEngine {
   readonly dialect: Dialect;
   /** Runs one statement; rows come back with lower-case column names. */
@@ -51,6 +58,8 @@ export interface Driver extends SqlEngine {
    * `table` names the star table the rows come from (their lake schema).
    */
   exportParquet(purpose: string, sql: string, params: SqlParams, table: string, file: string): Promise<void>;
+  /** One value of a row `run` returned, as the JSON contract has it (the client's own types differ per engine). */
+  jsonValue(value: unknown): JsonValue;
   close(): Promise<void>;
   /**
    * After an erasure, once closed (still under the run lock): rewrites storage that keeps
@@ -87,4 +96,22 @@ export function typedParams(params: Record<string, string | number | null>): Sql
 export function int64(value: unknown): bigint {
   if (typeof value === 'object' && value !== null && 'value' in value) return BigInt(String(value.value));
   return BigInt(value as string | number | bigint);
+}
+
+/** A whole number as the JSON contract has it: a number, or exact text where a double would round it. */
+export function jsonInteger(value: bigint): JsonValue {
+  return Number.isSafeInteger(Number(value)) ? Number(value) : value.toString();
+}
+
+/** Exact decimal text without trailing fractional zeros, so each engine's scale prints alike (`1.50` and `1.500000` are `1.5`). */
+export function exactDecimal(text: string): string {
+  return text.includes('.') ? text.replace(/\.?0+$/, '') : text;
+}
+
+/** An instant given in microseconds since the epoch, as ISO-8601 UTC (microseconds shown only when there are any). */
+export function isoMicros(micros: bigint): string {
+  const ms = micros / 1000n - (micros % 1000n < 0n ? 1n : 0n);
+  const iso = new Date(Number(ms)).toISOString();
+  const sub = micros - ms * 1000n;
+  return sub === 0n ? iso : `${iso.slice(0, -1)}${String(sub).padStart(3, '0')}Z`;
 }

@@ -107,9 +107,19 @@ describe('simulator → aetl run → Snowflake (the real snowflake-sdk driver, a
   it('loads each package by PUT, COPY and one MERGE inside a transaction, then removes its files and tables', async () => {
     const merges = standIn.statements.filter((s) => s.startsWith('MERGE INTO "AETL"."PUBLIC"."FACT_AI_EVENT"'));
     expect(merges.length).toBeGreaterThan(1);
-    expect(standIn.statements.filter((s) => s === 'BEGIN TRANSACTION').length).toBe(merges.length);
+    // Each MERGE inside its own transaction (reference syncs have theirs too).
+    const transactions = standIn.statements
+      .join('\n')
+      .split('BEGIN TRANSACTION')
+      .slice(1)
+      .map((t) => t.slice(0, t.indexOf('\nCOMMIT')));
+    expect(transactions.filter((t) => t.includes('MERGE INTO "AETL"."PUBLIC"."FACT_AI_EVENT"')).length).toBe(
+      merges.length,
+    );
     // Inside each transaction: the MERGE, then the checkpoint, then COMMIT.
-    const first = standIn.statements.indexOf('BEGIN TRANSACTION');
+    const first = standIn.statements.findIndex(
+      (s, i) => s === 'BEGIN TRANSACTION' && standIn.statements[i + 1]?.includes('_EXISTING'),
+    );
     const commit = standIn.statements.indexOf('COMMIT', first);
     const inTransaction = standIn.statements.slice(first, commit).join('\n');
     expect(inTransaction).toContain('MERGE INTO');

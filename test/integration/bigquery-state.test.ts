@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BigQueryDriver } from '../../src/warehouse/bigquery/bigquery-driver.js';
 import { SqlState } from '../../src/warehouse/sql/sql-state.js';
+import { migrationFiles } from '../../src/warehouse/sql/migrations.js';
 import { BigQueryStandIn } from '../stand-ins/bigquery/server.js';
 
 process.env.NO_PROXY = '127.0.0.1,localhost';
@@ -27,11 +28,12 @@ describe('BigQuery pipeline state (real client, stand-in)', () => {
   afterAll(() => standIn.close());
 
   it('creates the dataset and tables once, and records the schema version', async () => {
-    expect(await migrate()).toBe(1);
+    const files = migrationFiles('bigquery');
+    expect(await migrate()).toBe(files.length);
     expect(await migrate()).toBe(0);
-    expect(await standIn.rows('SELECT version, name FROM etl.etl_schema_version')).toEqual([
-      { version: 1n, name: '001_initial_schema.sql' },
-    ]);
+    expect(await standIn.rows('SELECT version, name FROM etl.etl_schema_version ORDER BY version')).toEqual(
+      files.map((name, i) => ({ version: BigInt(i + 1), name })),
+    );
     expect(await state.getCheckpoint('default')).toBeNull();
     expect(await state.loadedFiles('default')).toEqual(new Map());
     expect(await state.loadedSpan('default')).toBeNull();

@@ -44,10 +44,14 @@ describe('Snowflake client against the stand-in (the real snowflake-sdk driver)'
     await client.query('inserting', 'INSERT INTO t VALUES (:1, :2, :3, :4, :5)', [2, null, null, false, '0.000001']);
     const rows = await client.query('reading', 'SELECT id, name, ts, flag, cost FROM t ORDER BY id');
     expect(rows).toHaveLength(2);
-    // Column names come back lower case (Snowflake folds unquoted ones up), integers exactly.
-    expect(rows[0]).toMatchObject({ id: BigInt(key), name: 'alice', flag: true, cost: 12345.678901 });
+    // Column names come back lower case (Snowflake folds unquoted ones up), integers and decimals exactly.
+    expect(rows[0]).toMatchObject({ id: BigInt(key), name: 'alice', flag: true, cost: '12345.678901' });
     expect((rows[0]!.ts as Date).toISOString()).toBe(ts);
-    expect(rows[1]).toMatchObject({ id: 2n, name: null, ts: null, flag: false, cost: 0.000001 });
+    expect(rows[1]).toMatchObject({ id: 2n, name: null, ts: null, flag: false, cost: '0.000001' });
+    // A DATE is its day, not an instant at midnight; a FLOAT a number.
+    expect(await client.query('reading', "SELECT DATE '2026-05-01' AS d, 0.25::FLOAT AS f")).toEqual([
+      { d: '2026-05-01', f: 0.25 },
+    ]);
     expect(await standIn.rows('SELECT count(*) AS n FROM t')).toEqual([{ n: 2n }]);
     const engine = new SnowflakeDriver(client, { clusterByDate: false });
     const [typed] = await engine.run('reading', 'SELECT id, :ts AS at_ts FROM t WHERE id = :id AND :id < 0', {

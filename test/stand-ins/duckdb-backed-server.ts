@@ -21,10 +21,12 @@ export abstract class DuckDBBackedServer {
     this.server.on('request', (req: IncomingMessage, res: ServerResponse) => void this.handle(req, res));
   }
 
-  protected static async open(): Promise<ServerParts> {
+  /** `functions`: macros giving DuckDB the engine's functions we call, with the engine's semantics. */
+  protected static async open(functions: string[] = []): Promise<ServerParts> {
     const db = await DuckDBInstance.create(':memory:');
     const connection = await db.connect();
     await connection.run("SET TimeZone = 'UTC'");
+    for (const macro of functions) await connection.run(macro);
     const server = createServer();
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const { port } = server.address() as { port: number };

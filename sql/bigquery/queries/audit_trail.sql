@@ -1,8 +1,8 @@
 -- BigQuery version of sql/duckdb/queries/audit_trail.sql.
 -- Reconstruct what one user did in [@from, @to): who, when, which gateway and model,
 -- which policies ran with what result, the decision and the cost.
--- Parameters: @from, @to (TIMESTAMP, half-open) and @user_id (STRING).
--- Replace {{dataset}} with the dataset.
+-- params: user_id STRING, from TIMESTAMP, to TIMESTAMP
+-- `aetl query` fills in {{dataset}} (the configured project.dataset) and binds the params.
 -- The policy list is a LEFT JOIN + GROUP BY, not DuckDB's correlated subquery (BigQuery
 -- restricts those). Policy rows carry their event's event_ts, so the same range prunes
 -- fact_policy_evaluation's partitions without changing the result.

@@ -1,6 +1,7 @@
 -- BigQuery version of sql/duckdb/queries/block_rate_by_policy.sql.
 -- How often each policy is evaluated, triggers and blocks, for [@from, @to).
--- Parameters: @from, @to (TIMESTAMP, half-open). Replace {{dataset}} with the dataset.
+-- params: from TIMESTAMP, to TIMESTAMP
+-- `aetl query` fills in {{dataset}} (the configured project.dataset) and binds the params.
 SELECT p.policy_name,
        COUNT(*)                       AS evaluations,
        COUNTIF(e.triggered)           AS triggered,

@@ -1,7 +1,8 @@
 -- BigQuery version of sql/duckdb/queries/hourly_block_rate_spikes.sql.
 -- Hours in [@from, @to) whose block rate rose above the mean + 2 standard deviations
 -- of the 24 hours before (the vendor's rule of thumb; `aetl check` has the tuned detector).
--- Parameters: @from, @to (TIMESTAMP, half-open). Replace {{dataset}} with the dataset.
+-- params: from TIMESTAMP, to TIMESTAMP
+-- `aetl query` fills in {{dataset}} (the configured project.dataset) and binds the params.
 WITH hourly AS (
   -- 'UTC' explicit: without a zone BigQuery uses the default_time_zone a project or session may set.
   SELECT TIMESTAMP_TRUNC(event_ts, HOUR, 'UTC') AS hour, COUNT(*) AS events,

@@ -1,6 +1,7 @@
 -- BigQuery version of sql/duckdb/queries/model_usage_and_cost.sql.
 -- Requests, tokens and cost per provider and model, for [@from, @to).
--- Parameters: @from, @to (TIMESTAMP, half-open). Replace {{dataset}} with the dataset.
+-- params: from TIMESTAMP, to TIMESTAMP
+-- `aetl query` fills in {{dataset}} (the configured project.dataset) and binds the params.
 -- GROUP BY 1, 2: the name provider is both an output alias and the column m.provider.
 SELECT COALESCE(m.provider, '(unknown)') AS provider, m.model,
        COUNT(*)             AS requests,

@@ -1,6 +1,7 @@
 -- BigQuery version of sql/duckdb/queries/top_users_by_cost.sql.
 -- The ten users with the highest spend in [@from, @to), with their current team.
--- Parameters: @from, @to (TIMESTAMP, half-open). Replace {{dataset}} with the dataset.
+-- params: from TIMESTAMP, to TIMESTAMP
+-- `aetl query` fills in {{dataset}} (the configured project.dataset) and binds the params.
 SELECT u.user_id, c.team, COUNT(*) AS requests, SUM(f.cost_usd) AS cost_usd,
        RANK() OVER (ORDER BY SUM(f.cost_usd) DESC) AS rank
 FROM `{{dataset}}.fact_ai_event` f

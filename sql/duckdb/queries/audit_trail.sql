@@ -1,5 +1,6 @@
 -- Reconstruct what one user did in [$from, $to): who, when, which gateway and model,
 -- which policies ran with what result, the decision and the cost.
+-- params: user_id STRING, from TIMESTAMP, to TIMESTAMP
 SELECT f.event_ts, f.event_id, u.user_id, g.gateway_id, m.provider, m.model, f.decision,
        (SELECT string_agg(p.policy_name || ':' || e.result, ', ' ORDER BY e.ordinal)
         FROM fact_policy_evaluation e JOIN dim_policy p ON p.policy_key = e.policy_key

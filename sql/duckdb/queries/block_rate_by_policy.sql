@@ -1,4 +1,5 @@
 -- How often each policy is evaluated, triggers and blocks, for [$from, $to).
+-- params: from TIMESTAMP, to TIMESTAMP
 SELECT p.policy_name,
        count(*)                                    AS evaluations,
        count(*) FILTER (WHERE e.triggered)         AS triggered,

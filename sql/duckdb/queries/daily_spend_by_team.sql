@@ -1,4 +1,5 @@
 -- Daily AI spend by team (the user's team when the request was made), for [$from, $to).
+-- params: from TIMESTAMP, to TIMESTAMP
 SELECT d.date, coalesce(u.team, '(none)') AS team, count(*) AS requests, sum(f.cost_usd) AS spend_usd
 FROM fact_ai_event f
 JOIN dim_date d ON d.date_key = f.date_key

@@ -1,5 +1,6 @@
 -- Hours in [$from, $to) whose block rate rose above the mean + 2 standard deviations
 -- of the 24 hours before (the vendor's rule of thumb; `aetl check` has the tuned detector).
+-- params: from TIMESTAMP, to TIMESTAMP
 WITH hourly AS (
   -- UTC hours: date_trunc on a TIMESTAMPTZ truncates in the session's zone (off by 30 min in some).
   SELECT time_bucket(INTERVAL 1 HOUR, event_ts, 'UTC') AS hour, count(*) AS events,

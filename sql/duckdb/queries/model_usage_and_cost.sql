@@ -1,4 +1,5 @@
 -- Requests, tokens and cost per provider and model, for [$from, $to).
+-- params: from TIMESTAMP, to TIMESTAMP
 SELECT coalesce(m.provider, '(unknown)') AS provider, m.model,
        count(*)             AS requests,
        sum(f.total_tokens)  AS total_tokens,

@@ -1,4 +1,5 @@
 -- The ten users with the highest spend in [$from, $to), with their current team.
+-- params: from TIMESTAMP, to TIMESTAMP
 SELECT u.user_id, c.team, count(*) AS requests, sum(f.cost_usd) AS cost_usd,
        rank() OVER (ORDER BY sum(f.cost_usd) DESC) AS rank
 FROM fact_ai_event f

@@ -1,9 +1,9 @@
 -- Snowflake version of sql/duckdb/queries/audit_trail.sql.
--- Reconstruct what one user did in [:from_ts, :to_ts): who, when, which gateway and model,
+-- Reconstruct what one user did in [:from, :to): who, when, which gateway and model,
 -- which policies ran with what result, the decision and the cost.
--- Parameters :from_ts, :to_ts (TIMESTAMP_TZ, half-open) and :user_id: the loader binds them
--- by name (snowflake-sdk itself only takes positional ? or :1 binds, so the loader maps
--- names to positions). Replace {{schema}} with the schema.
+-- params: user_id STRING, from TIMESTAMP, to TIMESTAMP
+-- `aetl query` fills in {{schema}} (the configured database.schema) and binds the params by
+-- position (snowflake-sdk takes only positional binds), each as its declared type.
 -- The policy list is a LEFT JOIN + GROUP BY, not DuckDB's correlated subquery (Snowflake
 -- rejects most correlated subqueries). Policy rows carry their event's event_ts, so the
 -- same range prunes fact_policy_evaluation without changing the result.
@@ -19,8 +19,8 @@ LEFT JOIN (
   SELECT e.event_id, e.date_key, e.ordinal, e.result, p.policy_name
   FROM {{schema}}.fact_policy_evaluation e
   JOIN {{schema}}.dim_policy p ON p.policy_key = e.policy_key
-  WHERE e.event_ts >= :from_ts::TIMESTAMP_TZ AND e.event_ts < :to_ts::TIMESTAMP_TZ
+  WHERE e.event_ts >= :from AND e.event_ts < :to
 ) ep ON ep.event_id = f.event_id AND ep.date_key = f.date_key
-WHERE u.user_id = :user_id AND f.event_ts >= :from_ts::TIMESTAMP_TZ AND f.event_ts < :to_ts::TIMESTAMP_TZ
+WHERE u.user_id = :user_id AND f.event_ts >= :from AND f.event_ts < :to
 GROUP BY f.event_ts, f.event_id, u.user_id, g.gateway_id, m.provider, m.model, f.decision, f.cost_usd
 ORDER BY f.event_ts, f.event_id;

@@ -1,8 +1,8 @@
 -- Snowflake version of sql/duckdb/queries/block_rate_by_policy.sql.
--- How often each policy is evaluated, triggers and blocks, for [:from_ts, :to_ts).
--- Parameters :from_ts, :to_ts (TIMESTAMP_TZ, half-open): the loader binds them by name
--- (snowflake-sdk itself only takes positional ? or :1 binds, so the loader maps names to
--- positions). Replace {{schema}} with the schema.
+-- How often each policy is evaluated, triggers and blocks, for [:from, :to).
+-- params: from TIMESTAMP, to TIMESTAMP
+-- `aetl query` fills in {{schema}} (the configured database.schema) and binds the params by
+-- position (snowflake-sdk takes only positional binds), each as its declared type.
 SELECT p.policy_name,
        COUNT(*)                        AS evaluations,
        COUNT_IF(e.triggered)           AS triggered,
@@ -11,6 +11,6 @@ SELECT p.policy_name,
        ROUND(COUNT_IF(e.result = 'block')::FLOAT / COUNT(*), 6) AS block_rate
 FROM {{schema}}.fact_policy_evaluation e
 JOIN {{schema}}.dim_policy p ON p.policy_key = e.policy_key
-WHERE e.event_ts >= :from_ts::TIMESTAMP_TZ AND e.event_ts < :to_ts::TIMESTAMP_TZ
+WHERE e.event_ts >= :from AND e.event_ts < :to
 GROUP BY p.policy_name
 ORDER BY blocks DESC, p.policy_name;

@@ -1,10 +1,21 @@
 import { randomUUID } from 'node:crypto';
-import { BigQuery, type Query } from '@google-cloud/bigquery';
+import { BigQuery, BigQueryInt, BigQueryTimestamp, type Query } from '@google-cloud/bigquery';
 import { OAuth2Client } from 'google-auth-library';
 import { bigqueryDialect, transactionScript } from './bigquery-dialect.js';
 import { RunFailedError, UsageError } from '../../util/errors.js';
 import { join } from 'node:path';
-import type { Driver, SqlParam, SqlParams, SqlRow, SqlType } from '../driver.js';
+import {
+  exactDecimal,
+  int64,
+  isoMicros,
+  jsonInteger,
+  type Driver,
+  type JsonValue,
+  type SqlParam,
+  type SqlParams,
+  type SqlRow,
+  type SqlType,
+} from '../driver.js';
 import { isStagingTableOf, type StagingTables } from '../sql/sql-load.js';
 import { applyMigrations, migrationFiles, migrationText } from '../sql/migrations.js';
 import type { LoadRequest } from '../warehouse.js';
@@ -49,6 +60,12 @@ function clientValue({ type, value }: BigQueryParam): unknown {
   if (type === 'TIMESTAMP') return BigQuery.timestamp(String(value));
   if (type === 'DATE') return BigQuery.date(String(value));
   return value;
+}
+
+/** A TIMESTAMP as the client gives it (ISO text, nanosecond digits when there are any) to the microsecond. */
+function timestampMicros({ value }: BigQueryTimestamp): bigint {
+  const fraction = /\.(\d+)Z$/.exec(value)?.[1] ?? '';
+  return BigInt(Date.parse(value)) * 1000n + BigInt(fraction.padEnd(6, '0').slice(3, 6));
 }
 
 /**
@@ -246,6 +263,17 @@ export class BigQueryDriver implements Driver {
 
   async exportParquet(): Promise<void> {
     throw new UsageError('the Parquet lake is not written from BigQuery yet');
+  }
+
+  /** The client's wrappers: INT64 (exact text inside), NUMERIC (a big.js decimal), TIMESTAMP, DATE and the like. */
+  jsonValue(value: unknown): JsonValue {
+    if (value === null || value === undefined) return null;
+    if (value instanceof BigQueryInt) return jsonInteger(int64(value));
+    if (value instanceof BigQueryTimestamp) return isoMicros(timestampMicros(value));
+    if (typeof value !== 'object') return value as JsonValue;
+    // NUMERIC: toFixed() without digits is its exact plain text (toString may use an exponent).
+    if ('toFixed' in value && typeof value.toFixed === 'function') return exactDecimal(String(value.toFixed()));
+    return 'value' in value ? String(value.value) : JSON.stringify(value);
   }
 
   async close(): Promise<void> {}

@@ -4,7 +4,7 @@ import { dirname, join } from 'node:path';
 import { DuckDBInstance, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
 import { RunFailedError } from '../../util/errors.js';
 import { renameDurably } from '../../util/durable-write.js';
-import type { Driver, SqlParams, SqlRow } from '../driver.js';
+import { jsonInteger, type Driver, type JsonValue, type SqlParams, type SqlRow } from '../driver.js';
 import { applyMigrations } from '../sql/migrations.js';
 import type { StagingTables } from '../sql/sql-load.js';
 import type { LoadRequest } from '../warehouse.js';
@@ -248,6 +248,14 @@ export class DuckDBDriver implements Driver {
       `COPY (${typed.sql}) TO ${sqlString(file)} (FORMAT parquet, COMPRESSION zstd)`,
       typed.values,
     );
+  }
+
+  /** Rows come as JS values (getRowObjectsJS): 64-bit integers as bigint, instants as Date. */
+  jsonValue(value: unknown): JsonValue {
+    if (typeof value === 'bigint') return jsonInteger(value);
+    if (value instanceof Date) return value.toISOString();
+    if (value === undefined) return null;
+    return value !== null && typeof value === 'object' ? JSON.stringify(value) : (value as JsonValue);
   }
 
   async close(): Promise<void> {

@@ -14,7 +14,16 @@ import {
 } from './snowflake-dialect.js';
 import { RunFailedError, UsageError } from '../../util/errors.js';
 import { join } from 'node:path';
-import { text, type Driver, type SqlParams, type SqlRow } from '../driver.js';
+import {
+  exactDecimal,
+  isoMicros,
+  jsonInteger,
+  text,
+  type Driver,
+  type JsonValue,
+  type SqlParams,
+  type SqlRow,
+} from '../driver.js';
 import { isStagingTableOf, type StagingTables } from '../sql/sql-load.js';
 import { applyMigrations } from '../sql/migrations.js';
 import type { LoadRequest } from '../warehouse.js';
@@ -58,15 +67,37 @@ function authOptions(auth: SnowflakeAuth): Partial<snowflake.ConnectionOptions> 
     : { authenticator: 'SNOWFLAKE_JWT', privateKeyPath: auth.privateKeyPath, ...passphrase };
 }
 
-/** The driver's integers are big-integer objects (their `value` a native bigint): plain bigints here. */
-function plainValue(value: unknown): unknown {
-  const inner = (value as { value?: unknown } | null)?.value;
-  return typeof value === 'object' && typeof inner === 'bigint' ? inner : value;
+/**
+ * A value by its column's type. Numbers arrive as their exact text (`fetchAsString`): integers
+ * become bigints (64-bit keys exceed a JS number), scaled NUMBERs stay exact text, FLOATs numbers;
+ * a DATE becomes its `YYYY-MM-DD` (the driver gives a Date at UTC midnight, which reads as an instant).
+ */
+function typedValue(value: unknown, column: snowflake.Column | undefined): unknown {
+  if (value === null || value === undefined || !column) return value;
+  switch (column.getType()) {
+    case 'fixed':
+      return column.getScale() === 0 ? BigInt(value as string) : exactDecimal(value as string);
+    case 'real':
+      return Number(value);
+    case 'date':
+      return (value as Date).toISOString().slice(0, 10);
+    default:
+      return value;
+  }
+}
+
+/** The driver's timestamps: Dates that also carry their whole seconds and nanoseconds. */
+interface SfDate extends Date {
+  getEpochSeconds(): number;
+  getNanoSeconds(): number;
 }
 
 /** Snowflake returns unquoted names upper-case; ours are all lower case, so rows are read that way. */
-function plainRow(row: SqlRow): SqlRow {
-  return Object.fromEntries(Object.entries(row).map(([k, v]) => [k.toLowerCase(), plainValue(v)]));
+function typedRows(rows: SqlRow[], columns: snowflake.Column[]): SqlRow[] {
+  const byName = new Map(columns.map((c) => [c.getName(), c]));
+  return rows.map((row) =>
+    Object.fromEntries(Object.entries(row).map(([k, v]) => [k.toLowerCase(), typedValue(v, byName.get(k))])),
+  );
 }
 
 /** The thin part that executes SQL through the real driver; SQL text is generated elsewhere. */
@@ -83,8 +114,8 @@ export class SnowflakeClient {
       ...authOptions(auth),
       database: settings.database,
       schema: settings.schema,
-      // Surrogate keys are signed 64-bit: as JS numbers they would round.
-      jsTreatIntegerAsBigInt: true,
+      // Numbers are fetched as text (query): a NULL must stay null, not become the text 'NULL'.
+      representNullAsStringNull: false,
       ...(settings.role && { role: settings.role }),
       ...(settings.warehouse && { warehouse: settings.warehouse }),
       ...(settings.accessUrl && { accessUrl: settings.accessUrl }),
@@ -117,9 +148,11 @@ export class SnowflakeClient {
       this.connection.execute({
         sqlText,
         ...(binds.length > 0 && { binds: binds as snowflake.Binds }),
+        // As text, so nothing passes through a JS number on the way: typed by column in typedRows.
+        fetchAsString: ['Number'],
         complete: (error, statement, rows) => {
           if (error) reject(new SnowflakeError(purpose, statement?.getQueryId() ?? error.data?.queryId, error));
-          else resolve(((rows ?? []) as SqlRow[]).map(plainRow));
+          else resolve(typedRows((rows ?? []) as SqlRow[], statement.getColumns() ?? []));
         },
       });
     });
@@ -311,5 +344,16 @@ export class SnowflakeDriver implements Driver {
 
   async close(): Promise<void> {
     if (!this.sessionLost) await this.client.close();
+  }
+
+  /** Rows are typed by column already (typedRows): integers are bigints, timestamps the driver's Dates. */
+  jsonValue(value: unknown): JsonValue {
+    if (typeof value === 'bigint') return jsonInteger(value);
+    if (value instanceof Date) {
+      const at = value as SfDate;
+      return isoMicros(BigInt(at.getEpochSeconds()) * 1_000_000n + BigInt(Math.floor(at.getNanoSeconds() / 1000)));
+    }
+    // VARIANT, OBJECT and ARRAY values arrive parsed: printed as their JSON text.
+    return typeof value === 'object' && value !== null ? JSON.stringify(value) : (value as JsonValue);
   }
 }

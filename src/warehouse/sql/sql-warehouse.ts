@@ -1,4 +1,4 @@
-import type { Dialect } from '../dialect.js';
+import { qualifiedTables, type Dialect } from '../dialect.js';
 import { presentCountSql, storedIdsSql } from '../../checks/check-sql.js';
 import type { ReferenceData } from '../../reference/reference-data.js';
 import { fault, failpoint } from '../../util/failpoint.js';
@@ -23,7 +23,7 @@ import type {
 } from '../warehouse.js';
 import { plainNumbers } from '../warehouse.js';
 import { SqlDimensions } from './sql-dimensions.js';
-import { bool, instant, int, text, typedParams, type Driver, type SqlParams } from '../driver.js';
+import { bool, instant, int, text, typedParams, type Driver, type JsonValue, type SqlParams } from '../driver.js';
 import {
   batchStatsSql,
   commitStatements,
@@ -85,6 +85,12 @@ export class SqlWarehouse implements Warehouse {
 
   query(sql: string, params: Record<string, string | number | null>): Promise<Record<string, unknown>[]> {
     return this.driver.run('running a check', sql, typedParams(params));
+  }
+
+  /** `aetl query`: an analyst query in this engine's dialect, its values bound; rows as `--json` prints them. */
+  async analystQuery(sql: string, params: SqlParams): Promise<Record<string, JsonValue>[]> {
+    const rows = await this.driver.run('running an analyst query', qualifiedTables(sql, this.dialect), params);
+    return rows.map((row) => Object.fromEntries(Object.entries(row).map(([k, v]) => [k, this.driver.jsonValue(v)])));
   }
 
   writeCheckResults(pipeline: string, runId: string, results: CheckResult[], nowMs: number): Promise<void> {

@@ -3,7 +3,13 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { DuckDBTypeId, type DuckDBMaterializedResult, type DuckDBType, type DuckDBValue } from '@duckdb/node-api';
+import {
+  DuckDBTimestampTZValue,
+  DuckDBTypeId,
+  type DuckDBMaterializedResult,
+  type DuckDBType,
+  type DuckDBValue,
+} from '@duckdb/node-api';
 import { DuckDBBackedServer, type ServerParts } from '../duckdb-backed-server.js';
 import { toDuckDB } from './translate.js';
 
@@ -82,10 +88,24 @@ function bindValue(parameter: QueryParameter): DuckDBValue {
       return Number(value);
     case 'BOOL':
       return String(value) === 'true'; // the client sends booleans as JSON booleans
+    case 'TIMESTAMP': {
+      // Typed, as BigQuery binds it (text would leave `@from - INTERVAL ...` without a type).
+      const fraction = /\.(\d+)/.exec(value)?.[1] ?? '';
+      return new DuckDBTimestampTZValue(
+        BigInt(Date.parse(value)) * 1000n + BigInt(fraction.padEnd(6, '0').slice(3, 6)),
+      );
+    }
     default:
       return value;
   }
 }
+
+/** BigQuery functions our SQL calls that DuckDB lacks (only the formats we use). */
+const BIGQUERY_FUNCTIONS = [
+  'CREATE MACRO parse_date(fmt, s) AS CAST(strptime(s, fmt) AS DATE)',
+  // SAFE.PARSE_JSON (translate.ts): NULL for text that is not JSON; DuckDB reads wide numbers anyway.
+  "CREATE MACRO safe_parse_json(text, wide_number_mode := 'exact') AS TRY_CAST(text AS JSON)",
+];
 
 /** Statements of a script, split at top-level semicolons (our SQL has none inside literals). */
 function statementsOf(script: string): string[] {
@@ -109,12 +129,7 @@ export class BigQueryStandIn extends DuckDBBackedServer {
   }
 
   static async start(token: string): Promise<BigQueryStandIn> {
-    const parts = await DuckDBBackedServer.open();
-    // SAFE.PARSE_JSON (translate.ts): NULL for text that is not JSON; DuckDB reads wide numbers anyway.
-    await parts.connection.run(
-      "CREATE TEMP MACRO safe_parse_json(text, wide_number_mode := 'exact') AS TRY_CAST(text AS JSON)",
-    );
-    return new BigQueryStandIn(parts, token);
+    return new BigQueryStandIn(await DuckDBBackedServer.open(BIGQUERY_FUNCTIONS), token);
   }
 
   protected cleanup(): void {

@@ -27,6 +27,10 @@ const FUNCTIONS: [RegExp, string][] = [
   [/\bUNIX_DATE\s*\(/gi, "date_diff('day', DATE '1970-01-01', "],
   [/\bCOUNTIF\s*\(/gi, 'count_if('],
   [/\bTIMESTAMP_TRUNC\s*\(\s*([^,]+?)\s*,\s*HOUR\s*\)/g, "date_trunc('hour', $1)"],
+  // With a time zone, whose literal follows this piece of code: 'UTC' stays the zone argument.
+  [/\bTIMESTAMP_TRUNC\s*\(\s*([^,]+?)\s*,\s*HOUR\s*,(?=\s*$)/g, 'time_bucket(INTERVAL 1 HOUR, $1,'],
+  [/\bTIMESTAMP_SUB\s*\(\s*([^,()]+?)\s*,\s*(INTERVAL \d+ \w+)\s*\)/g, '($1 - $2)'],
+  [/\bUNIX_SECONDS\s*\(/gi, 'epoch('],
 ];
 
 function quoteName(name: string): string {

@@ -127,6 +127,13 @@ export function toDuckDB(sql: string): string {
       // A JSON value cast to text is the string itself in Snowflake, its JSON text in DuckDB.
       .replace(/\((TRY_PARSE_JSON\((?:[^()]|\((?:[^()]|\([^()]*\))*\))*\))\)::STRING/g, "json_extract_string($1, '$$')")
       .replace(/"[A-Z0-9_$]+"\.INFORMATION_SCHEMA\./g, 'INFORMATION_SCHEMA.')
+      // LISTAGG of no (or only NULL) values is '' in Snowflake, where DuckDB's string_agg gives NULL.
+      .replace(
+        /\bLISTAGG\((.+?),\s*('(?:[^']|'')*')\)\s*WITHIN GROUP\s*\(ORDER BY ([^()]+)\)/gi,
+        "COALESCE(string_agg($1, $2 ORDER BY $3), '')",
+      )
+      // The session's zone is UTC (ours and the stand-in's): a TIMESTAMP_TZ shown in UTC is itself.
+      .replace(/\bCONVERT_TIMEZONE\(\s*'UTC'\s*,\s*([^()]+?)\)/gi, '($1)')
       .split(/('(?:[^']|'')*'|"(?:[^"]|"")*")/)
       .map((piece, i) =>
         i % 2 === 1
@@ -135,6 +142,7 @@ export function toDuckDB(sql: string): string {
               .replace(/\bTO_TIMESTAMP_TZ\(([^()]*)\)/gi, 'CAST($1 AS TIMESTAMPTZ)')
               .replace(/\bDATE_PART\(\s*epoch_millisecond\s*,/gi, 'epoch_ms(')
               .replace(/\bPARSE_JSON\(/gi, 'json(')
+              .replace(/\bIFF\(/gi, 'if(')
               .replace(/\bCREATE OR REPLACE TRANSIENT TABLE\b/gi, 'CREATE OR REPLACE TABLE')
               .replace(/\bVARIANT\b/gi, 'JSON')
               .replace(/\bNUMBER\(/gi, 'DECIMAL(')
@@ -179,7 +187,7 @@ function textRowset(queryId: string, columns: string[], rows: (string | null)[][
   });
 }
 
-/** A successful result carries the session's parameters (JS_TREAT_INTEGER_AS_BIGINT among them). */
+/** A successful result carries the session's parameters, as Snowflake's results do. */
 function withParameters(reply: unknown, parameters: { name: string; value: unknown }[]): unknown {
   const r = reply as { success: boolean; data: Json | null };
   if (r.success && r.data) r.data.parameters = parameters;
@@ -192,6 +200,17 @@ function validJwt(token: string, publicKey: KeyObject): boolean {
   if (!header || !payload || !signature) return false;
   return verify('RSA-SHA256', Buffer.from(`${header}.${payload}`), publicKey, Buffer.from(signature, 'base64url'));
 }
+
+/** Snowflake functions our SQL calls that DuckDB lacks (only the formats we use: YYYYMMDD). */
+const SNOWFLAKE_FUNCTIONS = [
+  'CREATE MACRO to_varchar(x) AS CAST(x AS VARCHAR)',
+  "CREATE MACRO to_date(s, fmt) AS CASE WHEN fmt = 'YYYYMMDD' THEN CAST(strptime(s, '%Y%m%d') AS DATE) " +
+    "ELSE error('the stand-in knows TO_DATE with YYYYMMDD only, not ' || fmt) END",
+  'CREATE MACRO try_parse_json(text) AS TRY_CAST(text AS JSON)',
+  'CREATE MACRO regexp_substr_all(subject, pattern) AS regexp_extract_all(subject, pattern)',
+  // FLATTEN's VALUE column only.
+  'CREATE MACRO flatten(input) AS TABLE SELECT unnest(input) AS value',
+];
 
 export interface StandInUser {
   password?: string;
@@ -220,16 +239,10 @@ export class SnowflakeStandIn extends DuckDBBackedServer {
   }
 
   static async start(user: string | StandInUser): Promise<SnowflakeStandIn> {
-    const parts = await DuckDBBackedServer.open();
-    // Snowflake's functions we call that DuckDB has under other names (FLATTEN: only its VALUE column).
-    for (const macro of [
-      'try_parse_json(text) AS TRY_CAST(text AS JSON)',
-      'regexp_substr_all(subject, pattern) AS regexp_extract_all(subject, pattern)',
-      'flatten(input) AS TABLE SELECT unnest(input) AS value',
-    ]) {
-      await parts.connection.run(`CREATE TEMP MACRO ${macro}`);
-    }
-    return new SnowflakeStandIn(parts, typeof user === 'string' ? { password: user } : user);
+    return new SnowflakeStandIn(
+      await DuckDBBackedServer.open(SNOWFLAKE_FUNCTIONS),
+      typeof user === 'string' ? { password: user } : user,
+    );
   }
 
   protected cleanup(): void {
