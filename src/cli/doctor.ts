@@ -16,10 +16,11 @@ import { loadConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
 import { sourceHttp } from '../pipeline/open-source.js';
-import { connectWarehouse, duckdbSettings } from '../pipeline/open-warehouse.js';
-import { lockPath } from '../pipeline/session.js';
+import { connectDriver, connectWarehouse, duckdbSettings, type RemoteConfig } from '../pipeline/open-warehouse.js';
+import { lockPath } from '../pipeline/run-lock.js';
 import { EventsApiSource } from '../source/events-api.js';
 import { SourceUnreachableError } from '../source/http.js';
+import { heldByDeadProcess, inspectLease, leaseLocation, leaseOwner } from '../state/lease-lock.js';
 import { describeOwner, inspectLock, RunLock } from '../state/lock.js';
 import { nowMs } from '../util/clock.js';
 import { SourceAuthError } from '../util/errors.js';
@@ -65,7 +66,7 @@ export async function doctor(configFile: string, logger: Logger): Promise<Doctor
     return report([fail('config', messageOf(error))]);
   }
   // The lock as found: the warehouse probe takes (and so clears) a stale one.
-  const lock = await guarded(['run lock'], async () => [lockCheck(config)]);
+  const lock = await guarded(['run lock'], async () => [await lockCheck(config)]);
   const checks = [
     pass('config', `${configFile}: valid (pipeline ${config.pipeline.name})`),
     ...(await guarded(['source', 'clock skew'], () => sourceChecks(config, logger))),
@@ -236,7 +237,7 @@ async function warehouseChecks(config: Config, logger: Logger): Promise<DoctorCh
     ];
   }
   // A live run has the file: opening it would only get in that run's way (the run lock section says who).
-  const lock = inspectLock(lockPath(config), Date.now());
+  const lock = inspectLock(lockPath(w), Date.now());
   if (lock && !lock.stale) {
     return [
       warn('warehouse', `${w.path} not opened: a run holds it (see run lock)`),
@@ -248,7 +249,7 @@ async function warehouseChecks(config: Config, logger: Logger): Promise<DoctorCh
   let held: RunLock;
   let db;
   try {
-    held = await RunLock.acquire(lockPath(config), `doctor-${process.pid}`, 'doctor', 0);
+    held = await RunLock.acquire(lockPath(w), `doctor-${process.pid}`, 'doctor', 0);
   } catch (error) {
     return [warn('warehouse', `${w.path} not opened: ${messageOf(error)}`), ...notOpened('a run is using it')];
   }
@@ -280,12 +281,34 @@ async function warehouseChecks(config: Config, logger: Logger): Promise<DoctorCh
   }
 }
 
-function lockCheck(config: Config): DoctorCheck {
-  const path = lockPath(config);
+async function lockCheck(config: Config): Promise<DoctorCheck> {
+  const w = config.warehouse;
+  if (w.kind !== 'duckdb') return leaseCheck(config.pipeline.name, w);
+  const path = lockPath(w);
   const lock = inspectLock(path, Date.now());
   if (!lock) return pass('run lock', `free (${path})`);
   const who = lock.owner ? describeOwner(lock.owner) : 'an unreadable owner record';
   return lock.stale
     ? warn('run lock', `stale lock ${path} (${who}): the next run will take it over`)
     : warn('run lock', `held by a live run (${who}): runs wait for it or skip (${path})`);
+}
+
+/** The lease row on BigQuery and Snowflake: expired or released is free (the next run takes it over at once). */
+async function leaseCheck(pipeline: string, w: RemoteConfig): Promise<DoctorCheck> {
+  const driver = await connectDriver(w);
+  try {
+    const where = leaseLocation(driver, pipeline);
+    const row = await inspectLease(driver, pipeline);
+    if (!row) return pass('run lock', `free (${where}: never taken)`);
+    const who = `${describeOwner(leaseOwner(row))}, token ${row.token}`;
+    if (row.remainingMs <= 0) return pass('run lock', `free (${where}; last held by ${who})`);
+    return heldByDeadProcess(row)
+      ? warn('run lock', `stale lease (${who}; its process is gone): the next run takes it over (${where})`)
+      : warn(
+          'run lock',
+          `held by a live run (${who}; lease until ${new Date(row.expiresMs).toISOString()}): runs wait for it or skip (${where})`,
+        );
+  } finally {
+    await driver.close();
+  }
 }

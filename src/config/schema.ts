@@ -244,6 +244,15 @@ export const configSchema = z.strictObject({
   window: window.default(window.parse({})),
   warehouse: warehouse.default(duckdbWarehouse.parse({ kind: 'duckdb' })),
   lake: z.strictObject({ path: z.string().min(1).default('data/lake') }).default({ path: 'data/lake' }),
+  /**
+   * The run lock's lease on BigQuery and Snowflake (a row in the warehouse, renewed every sixth of
+   * it): a holder silent this long is taken over. DuckDB's lock file keeps its own 60 s.
+   */
+  lock: z
+    .strictObject({
+      lease: duration.refine((ms) => ms >= 1000, 'at least 1s').default(60_000),
+    })
+    .default({ lease: 60_000 }),
   staging: z
     .strictObject({
       path: z.string().min(1).default('data/staging'),

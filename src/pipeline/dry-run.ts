@@ -4,7 +4,6 @@ import type { Config } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
 import { loadReferenceData } from '../reference/reference-data.js';
 import { UnreadableFileError } from '../source/files.js';
-import { RunLock } from '../state/lock.js';
 import { clipToSignpost, splitRange, type TimeWindow } from '../state/window.js';
 import { isoDayOfKey } from '../util/dates.js';
 import { StopSignal } from '../util/stop.js';
@@ -17,7 +16,8 @@ import { fileSource, freshFiles, windowsFrom } from './incremental.js';
 import { openSource } from './open-source.js';
 import { openWarehouseToRead } from './open-warehouse.js';
 import { extractPackage, timeWindowSource, type ExtractContext, type ExtractedPackage } from './package-steps.js';
-import { lockPath, newRunId } from './session.js';
+import { newRunId } from './session.js';
+import { acquireRunLock } from './run-lock.js';
 
 export interface DryRunInput {
   window: { from: string; to: string } | null;
@@ -157,7 +157,7 @@ export async function dryRun(
 ): Promise<DryRunReport> {
   const runId = newRunId(nowMs);
   const pipeline = config.pipeline.name;
-  const lock = await RunLock.acquire(lockPath(config), runId, 'dry-run', waitMs);
+  const lock = await acquireRunLock(config, logger, runId, 'dry-run', waitMs);
   const stop = new StopSignal();
   const stagingRoot = join(config.staging.path, `${pipeline}-dry-run`);
   let warehouse: Warehouse | null = null;
@@ -220,7 +220,7 @@ export async function dryRun(
     await db?.close();
     await warehouse?.close();
     stop.dispose();
-    lock.release();
+    await lock.release();
   }
   report.days = [...days.values()].sort((a, b) => a.day.localeCompare(b.day));
   report.rejects_by_reason = [...reasons.values()].sort(

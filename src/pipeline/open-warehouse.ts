@@ -8,6 +8,7 @@ import type { SnowflakeAuth } from '../warehouse/snowflake/snowflake-driver.js';
 import type { Warehouse } from '../warehouse/warehouse.js';
 import { SqlWarehouse } from '../warehouse/sql/sql-warehouse.js';
 import type { DuckDBSettings } from '../warehouse/duckdb/duckdb-driver.js';
+import type { Driver, Fence } from '../warehouse/driver.js';
 
 type DuckDBConfig = Extract<Config['warehouse'], { kind: 'duckdb' }>;
 
@@ -38,45 +39,56 @@ function snowflakeAuth(w: SnowflakeConfig): SnowflakeAuth {
   return { privateKeyPath: w.private_key_path!, passphrase: w.private_key_passphrase };
 }
 
-/** Connects to the configured warehouse without migrating it (`aetl doctor` only looks). */
-export async function connectWarehouse(config: Config, logger: Logger): Promise<Warehouse> {
-  const w = config.warehouse;
-  return w.kind === 'duckdb' ? DuckDBWarehouse.open(w.path, duckdbSettings(config, w), logger) : connectSqlWarehouse(w);
+export type RemoteConfig = Exclude<Config['warehouse'], { kind: 'duckdb' }>;
+
+/** A connection to BigQuery or Snowflake: the warehouse's, or the run lock's own (pipeline/run-lock.ts). */
+export async function connectDriver(w: RemoteConfig): Promise<Driver> {
+  switch (w.kind) {
+    // Cloud clients are loaded only when configured: they are large, and the Snowflake driver's AWS SDK
+    // warns about future Node versions at import (our lockfile pins it: the warning is not the user's to act on).
+    case 'bigquery': {
+      const { BigQueryDriver } = await import('../warehouse/bigquery/bigquery-driver.js');
+      return BigQueryDriver.open({
+        project: w.project,
+        dataset: w.dataset,
+        location: w.location,
+        apiEndpoint: w.api_endpoint,
+        accessToken: w.access_token,
+      });
+    }
+    case 'snowflake': {
+      process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+      const { SnowflakeDriver } = await import('../warehouse/snowflake/snowflake-driver.js');
+      return SnowflakeDriver.open(
+        {
+          account: w.account,
+          user: w.user,
+          auth: snowflakeAuth(w),
+          database: w.database,
+          schema: w.schema,
+          role: w.role,
+          warehouse: w.warehouse,
+          accessUrl: w.access_url,
+        },
+        { stage: w.stage, clusterByDate: w.cluster_by_date },
+      );
+    }
+  }
+}
+
+/** BigQuery or Snowflake: the one SQL warehouse over the engine's driver, not migrated. */
+export async function connectSqlWarehouse(w: RemoteConfig): Promise<SqlWarehouse> {
+  return new SqlWarehouse(await connectDriver(w));
 }
 
 /**
- * BigQuery or Snowflake: the one SQL warehouse over the engine's driver, not migrated. Cloud
- * clients are loaded only when configured: they are large, and the Snowflake driver's AWS SDK
- * warns about future Node versions at import (our lockfile pins it: the warning is not the user's to act on).
+ * Connects to the configured warehouse without migrating it (`aetl doctor` only looks). `fence`:
+ * the run lock's check that the warehouse's commits run (a lease on BigQuery and Snowflake).
  */
-export async function connectSqlWarehouse(w: Exclude<Config['warehouse'], DuckDBConfig>): Promise<SqlWarehouse> {
-  if (w.kind === 'bigquery') {
-    const { BigQueryDriver } = await import('../warehouse/bigquery/bigquery-driver.js');
-    const driver = BigQueryDriver.open({
-      project: w.project,
-      dataset: w.dataset,
-      location: w.location,
-      apiEndpoint: w.api_endpoint,
-      accessToken: w.access_token,
-    });
-    return new SqlWarehouse(driver);
-  }
-  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-  const { SnowflakeDriver } = await import('../warehouse/snowflake/snowflake-driver.js');
-  const driver = await SnowflakeDriver.open(
-    {
-      account: w.account,
-      user: w.user,
-      auth: snowflakeAuth(w),
-      database: w.database,
-      schema: w.schema,
-      role: w.role,
-      warehouse: w.warehouse,
-      accessUrl: w.access_url,
-    },
-    { stage: w.stage, clusterByDate: w.cluster_by_date },
-  );
-  return new SqlWarehouse(driver);
+export async function connectWarehouse(config: Config, logger: Logger, fence?: Fence): Promise<Warehouse> {
+  const w = config.warehouse;
+  if (w.kind === 'duckdb') return DuckDBWarehouse.open(w.path, duckdbSettings(config, w), logger);
+  return new SqlWarehouse(await connectDriver(w), fence);
 }
 
 /**
@@ -90,9 +102,9 @@ export async function openWarehouseToRead(config: Config, logger: Logger): Promi
   return DuckDBWarehouse.open(w.path, duckdbSettings(config, w, true), logger);
 }
 
-/** Opens the configured warehouse and applies pending migrations (every command does this first). */
-export async function openWarehouse(config: Config, logger: Logger): Promise<Warehouse> {
-  const warehouse = await connectWarehouse(config, logger);
+/** Opens the configured warehouse and applies pending migrations (every command does this first, under the run lock). */
+export async function openWarehouse(config: Config, logger: Logger, fence?: Fence): Promise<Warehouse> {
+  const warehouse = await connectWarehouse(config, logger, fence);
   try {
     const applied = await warehouse.migrate();
     if (applied > 0) logger.info({ applied }, 'warehouse migrations applied');

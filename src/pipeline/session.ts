@@ -6,7 +6,7 @@ import { privacyRules, type Config } from '../config/schema.js';
 import { publishPendingLake } from '../lake/publish.js';
 import type { Logger } from '../log/logger.js';
 import { loadReferenceData, pseudonymizedReference } from '../reference/reference-data.js';
-import { LockHeldError, RunLock } from '../state/lock.js';
+import { LockHeldError, type HeldLock } from '../state/lock.js';
 import { ConfigError, EXIT, UsageError, type ExitCode } from '../util/errors.js';
 import { writeMetricsTextfile } from '../report/metrics-textfile.js';
 import { failpoint } from '../util/failpoint.js';
@@ -15,6 +15,7 @@ import type { CheckResult, LoadCounts, RunStatus, Warehouse } from '../warehouse
 import { sendAlert } from '../checks/alert.js';
 import { openSource, type OpenedSource } from './open-source.js';
 import { openWarehouse } from './open-warehouse.js';
+import { acquireRunLock } from './run-lock.js';
 import type { WindowResult } from './package-steps.js';
 
 export type Command =
@@ -40,7 +41,7 @@ export interface Session {
   nowMs: number;
   stagingRoot: string;
   stop: StopSignal;
-  lock: RunLock;
+  lock: HeldLock;
   results: WindowResult[];
   /** Results of the checks run after the loads (checks/run-checks.ts). */
   checks: CheckResult[];
@@ -113,18 +114,6 @@ export function newRunId(nowMs: number): string {
     .replace(/[-:]/g, '')
     .replace(/\.\d+Z$/, 'Z');
   return `${stamp}-${randomBytes(3).toString('hex')}`;
-}
-
-/**
- * The run lock sits beside the DuckDB file; for BigQuery and Snowflake in the
- * staging folder, which guards runs on this machine only (a lease row in the
- * warehouse would guard several machines: not built yet).
- */
-export function lockPath(config: Config): string {
-  const w = config.warehouse;
-  if (w.kind === 'duckdb') return `${w.path}.lock`;
-  const name = w.kind === 'bigquery' ? [w.project, w.dataset] : [w.account, w.database, w.schema];
-  return join(config.staging.path, `${[w.kind, ...name].join('-')}.lock`);
 }
 
 /** Where the warehouse is, as summaries name it. */
@@ -215,9 +204,9 @@ export async function runSession(
     warehouse: warehouseLocation(config),
     lake: config.lake.path,
   };
-  let lock: RunLock;
+  let lock: HeldLock;
   try {
-    lock = await RunLock.acquire(lockPath(config), runId, options.command, options.waitMs);
+    lock = await acquireRunLock(config, logger, runId, options.command, options.waitMs);
   } catch (error) {
     if (!(error instanceof LockHeldError) || !options.skipIfLocked) throw error;
     logger.info({ lock: error.path }, 'another run holds the lock; skipping');
@@ -240,7 +229,7 @@ export async function runSession(
   try {
     const reference = loadReferenceData(config.reference);
     let summary: RunSummary;
-    const warehouse = await openWarehouse(config, logger);
+    const warehouse = await openWarehouse(config, logger, lock.fence);
     try {
       const stagingRoot = join(config.staging.path, pipeline);
       // Packages of a crashed run were never committed: the checkpoint did not move, so they are redone.
@@ -335,6 +324,6 @@ export async function runSession(
   } finally {
     reportMetrics(config, logger, options.command, Math.round(performance.now() - started), finished, failure);
     stop.dispose();
-    lock.release();
+    await lock.release();
   }
 }

@@ -16,6 +16,22 @@ import { basename, dirname, join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { RunFailedError } from '../util/errors.js';
+import type { Fence } from '../warehouse/driver.js';
+
+/**
+ * A run lock as its holder sees it, whichever the config chose (pipeline/run-lock.ts): this
+ * file for DuckDB, or a lease row in BigQuery and Snowflake (state/lease-lock.ts).
+ */
+export interface HeldLock {
+  /** Set once another run took the lock over: the holder stops before its next load. */
+  readonly lost: boolean;
+  /**
+   * What the warehouse's commits check, so that a holder which lost the lock cannot commit.
+   * The file lock has none: DuckDB lets one process at a time open the file for writing.
+   */
+  readonly fence?: Fence;
+  release(): void | Promise<void>;
+}
 
 /**
  * The run lock (DESIGN.md decision 18): a file beside the DuckDB file naming
@@ -65,7 +81,8 @@ function readOwner(path: string): LockOwner | undefined {
   }
 }
 
-function processAlive(pid: number): boolean {
+/** Whether a process of this host runs (one we may not signal runs too). */
+export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -138,7 +155,7 @@ function createExclusive(path: string, text: string): boolean {
   }
 }
 
-export class RunLock {
+export class RunLock implements HeldLock {
   private timer: NodeJS.Timeout | undefined;
   lost = false;
 

@@ -15,6 +15,11 @@ export interface Dialect {
   timestamp(param: string): string;
   /** A bound parameter's placeholder (the engine types it from its bound value). */
   param(name: string): string;
+  /**
+   * The warehouse's clock, plus a bound number of milliseconds when `plusMsParam` is given:
+   * leases are judged by the one clock every host shares, not by each host's own.
+   */
+  serverTime(plusMsParam?: string): string;
   hour(column: string): string;
   epochMs(expression: string): string;
   countIf(condition: string): string;

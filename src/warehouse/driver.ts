@@ -33,6 +33,18 @@ export interface SqlEngine {
   run(purpose: string, sql: string, params?: SqlParams): Promise<SqlRow[]>;
 }
 
+/**
+ * The run lock's fencing check (state/lease-lock.ts): an UPDATE of this run's lease row that
+ * must change exactly one row inside the same transaction as the statements it guards, or
+ * nothing of them commits. A run whose lease was taken over therefore cannot write.
+ */
+export interface Fence {
+  sql: string;
+  params: SqlParams;
+  /** The error to throw when the row was not ours any more; it reads the new holder through `engine`. */
+  lost(engine: SqlEngine): Promise<Error>;
+}
+
 /** One engine: `<engine>/<engine>-driver.ts` implements this and nothing of the warehouse logic. */
 export interface Driver extends SqlEngine {
   readonly description: string;
@@ -46,8 +58,11 @@ export interface Driver extends SqlEngine {
   stage(request: LoadRequest, staging: StagingTables): Promise<void>;
   /** Runs `work` (merge, rejects, checks, commit) as one transaction where the engine can. */
   transaction<T>(work: () => Promise<T>): Promise<T>;
-  /** Runs DML statements all or nothing (BigQuery: one script transaction; the others: inside `transaction`). */
-  runTogether(purpose: string, statements: string[], params: SqlParams): Promise<void>;
+  /**
+   * Runs DML statements all or nothing (BigQuery: one script transaction; the others: inside
+   * `transaction`), after `fence` when given, in the same transaction.
+   */
+  runTogether(purpose: string, statements: string[], params: SqlParams, fence?: Fence): Promise<void>;
   /** Removes what one package staged; must not throw (a failure here must not hide the load's own error). */
   dropStaging(request: LoadRequest, staging: StagingTables): Promise<void>;
   /** Removes staging leftovers of this pipeline's killed runs (we hold the run lock: no live run owns one). */

@@ -225,12 +225,28 @@ describe('aetl doctor', () => {
       const checks = checksOf(result);
       expect(checks.warehouse!.status).toBe('pass');
       for (const name of ['migrations', 'scratch table', 'lake']) expect(checks[name]!.status, name).toBe('skipped');
+      expect(checks['run lock']).toEqual({
+        check: 'run lock',
+        status: 'pass',
+        detail: 'free (etl_lock of pipeline default in BigQuery aetl-test.aetl: never taken)',
+      });
       expect(standIn.statements).toEqual(['SELECT 1 AS ok']); // no migration, no DDL
       expect(result.stdout + result.stderr).not.toContain(token);
 
       const refused = await doctor(config, { BQ_TOKEN: 'ya29.a-wrong-token' });
       expect(refused.code).toBe(1);
       expect(checksOf(refused).warehouse!.status).toBe('fail');
+
+      // A live lease, as a run on another host holds it: named, with its token and expiry.
+      await standIn.rows(`CREATE SCHEMA IF NOT EXISTS aetl;
+        CREATE TABLE aetl.etl_lock AS SELECT 'default' AS pipeline, 'run-x' AS owner, 'host-b' AS host,
+          4242::BIGINT AS pid, 'run' AS command, now() AS acquired_at, now() AS heartbeat_at,
+          now() + INTERVAL 1 MINUTE AS expires_at, 7::BIGINT AS token`);
+      const held = checksOf(await doctor(config, { BQ_TOKEN: token }))['run lock']!;
+      expect(held.status).toBe('warn');
+      expect(held.detail).toMatch(
+        /^held by a live run \(run run-x, pid 4242 on host-b, since \S+Z, token 7; lease until \S+Z\): runs wait for it or skip/,
+      );
     } finally {
       await standIn.close();
     }

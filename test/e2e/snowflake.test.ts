@@ -51,6 +51,8 @@ describe('simulator → aetl run → Snowflake (the real snowflake-sdk driver, a
     sfConfig = sf.writeConfig({
       source: { kind: 'simulator', simulator },
       warehouse: warehouse(standIn.url, 'public'),
+      // No heartbeat within a run (one every 100 s): the SQL snapshot is the same however slow the machine.
+      lock: { lease: '10m' },
     });
     for (const now of [NOW, LATER]) {
       runs.push(await aetl(['run', '--config', sfConfig], { AETL_NOW: now, ...env }));
@@ -117,8 +119,10 @@ describe('simulator → aetl run → Snowflake (the real snowflake-sdk driver, a
       merges.length,
     );
     // Inside each transaction: the MERGE, then the checkpoint, then COMMIT.
-    const first = standIn.statements.findIndex(
-      (s, i) => s === 'BEGIN TRANSACTION' && standIn.statements[i + 1]?.includes('_EXISTING'),
+    const all = standIn.statements;
+    const first = all.findIndex(
+      (s, i) =>
+        s === 'BEGIN TRANSACTION' && all.slice(i, all.indexOf('COMMIT', i)).some((t) => t.includes('_EXISTING')),
     );
     const commit = standIn.statements.indexOf('COMMIT', first);
     const inTransaction = standIn.statements.slice(first, commit).join('\n');

@@ -15,6 +15,7 @@ export abstract class DuckDBBackedServer {
   protected readonly db: DuckDBInstance;
   protected readonly connection: DuckDBConnection;
   readonly url: string;
+  private turn: Promise<unknown> = Promise.resolve();
 
   protected constructor(parts: ServerParts) {
     ({ server: this.server, db: this.db, connection: this.connection, url: this.url } = parts);
@@ -35,6 +36,17 @@ export abstract class DuckDBBackedServer {
 
   protected abstract handle(req: IncomingMessage, res: ServerResponse): Promise<void>;
 
+  /**
+   * Runs `work` alone on our one DuckDB connection: clients (several processes, or a run
+   * and its lock's heartbeat) send requests at once, and one's statements must never run
+   * inside another's transaction.
+   */
+  protected exclusive<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.turn.then(work);
+    this.turn = run.catch(() => undefined);
+    return run;
+  }
+
   /** Files the stand-in keeps besides its database, removed on close. */
   protected abstract cleanup(): void;
 
@@ -51,8 +63,13 @@ export abstract class DuckDBBackedServer {
     this.cleanup();
   }
 
-  /** Runs DuckDB SQL directly (for test assertions). */
-  async rows(sql: string): Promise<Record<string, unknown>[]> {
+  /** Runs DuckDB SQL directly, between requests (for test assertions and set-ups). */
+  rows(sql: string): Promise<Record<string, unknown>[]> {
+    return this.exclusive(() => this.read(sql));
+  }
+
+  /** Runs DuckDB SQL directly, from inside a request's own turn. */
+  protected async read(sql: string): Promise<Record<string, unknown>[]> {
     return (await this.connection.runAndReadAll(sql)).getRowObjectsJS() as Record<string, unknown>[];
   }
 }

@@ -20,6 +20,8 @@ export function bigqueryDialect(dataset: string): Dialect {
     table: (name) => `\`${dataset}.${checkedTable(name)}\``,
     timestamp: (param) => `TIMESTAMP(@${param})`,
     param: (name) => `@${name}`,
+    serverTime: (plus) =>
+      plus ? `TIMESTAMP_ADD(CURRENT_TIMESTAMP(), INTERVAL @${plus} MILLISECOND)` : 'CURRENT_TIMESTAMP()',
     hour: (column) => `TIMESTAMP_TRUNC(${column}, HOUR)`,
     epochMs: (expression) => `UNIX_MILLIS(${expression})`,
     countIf: (condition) => `COUNTIF(${condition})`,
@@ -73,4 +75,13 @@ export function tableRef({ project, dataset }: Dataset, table: string): string {
 /** Statements as one multi-statement transaction: BigQuery commits all of them or none. */
 export function transactionScript(statements: string[]): string {
   return `BEGIN TRANSACTION;\n\n${statements.map((s) => `${s};\n\n`).join('')}COMMIT TRANSACTION;`;
+}
+
+/**
+ * A script statement failing with `message` unless the DML just before it changed exactly one
+ * row: inside a transaction, the error rolls the whole script back. `message` is ours (plain text).
+ */
+export function requireOneRowChanged(message: string): string {
+  if (!/^[\w :,.-]+$/.test(message)) throw new Error(`not a plain message: ${message}`);
+  return `IF @@row_count <> 1 THEN RAISE USING MESSAGE = '${message}'; END IF`;
 }

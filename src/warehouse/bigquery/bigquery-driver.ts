@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { BigQuery, BigQueryInt, BigQueryTimestamp, type Query } from '@google-cloud/bigquery';
 import { OAuth2Client } from 'google-auth-library';
-import { bigqueryDialect, transactionScript } from './bigquery-dialect.js';
+import { bigqueryDialect, requireOneRowChanged, transactionScript } from './bigquery-dialect.js';
 import { RunFailedError, UsageError } from '../../util/errors.js';
 import { join } from 'node:path';
 import {
@@ -10,6 +10,7 @@ import {
   isoMicros,
   jsonInteger,
   type Driver,
+  type Fence,
   type JsonValue,
   type SqlParam,
   type SqlParams,
@@ -185,6 +186,9 @@ export class BigQueryClient {
   }
 }
 
+/** What the fenced script raises when the lease row was not ours any more (the caller's error replaces it). */
+const FENCE_REFUSED = 'aetl fence: the run lock lease is held by another run';
+
 /**
  * The warehouse on BigQuery: load jobs into run-scoped staging tables (never
  * streaming inserts: they block DML for up to 90 minutes), then the merge and
@@ -247,8 +251,15 @@ export class BigQueryDriver implements Driver {
     return work();
   }
 
-  async runTogether(purpose: string, statements: string[], params: SqlParams): Promise<void> {
-    await this.run(purpose, transactionScript(statements), params);
+  async runTogether(purpose: string, statements: string[], params: SqlParams, fence?: Fence): Promise<void> {
+    if (!fence) return void (await this.run(purpose, transactionScript(statements), params));
+    const fenced = transactionScript([fence.sql, requireOneRowChanged(FENCE_REFUSED), ...statements]);
+    try {
+      await this.run(purpose, fenced, { ...params, ...fence.params });
+    } catch (error) {
+      if (error instanceof Error && error.message.includes(FENCE_REFUSED)) throw await fence.lost(this);
+      throw error;
+    }
   }
 
   async dropStaging(_request: LoadRequest, staging: StagingTables): Promise<void> {

@@ -18,6 +18,7 @@ export const duckdbDialect: Dialect = {
   table: (name) => checkedTable(name),
   timestamp: (param) => `$${param}::TIMESTAMPTZ`,
   param: (name) => `$${name}`,
+  serverTime: (plus) => (plus ? `(now() + to_milliseconds($${plus}))` : 'now()'),
   hour: (column) => `date_trunc('hour', ${column})`,
   epochMs: (expression) => `epoch_ms(${expression})`,
   countIf: (condition) => `count(*) FILTER (WHERE ${condition})`,

@@ -36,6 +36,7 @@ export function snowflakeDialect(database: string, schema: string): Dialect {
     table: (name) => snowflakeQualified(database, schema, checkedTable(name)),
     timestamp: (param) => `TO_TIMESTAMP_TZ(:${param})`,
     param: (name) => `:${name}`,
+    serverTime: (plus) => (plus ? `DATEADD(millisecond, :${plus}, CURRENT_TIMESTAMP())` : 'CURRENT_TIMESTAMP()'),
     hour: (column) => `DATE_TRUNC('hour', ${column})`,
     epochMs: (expression) => `DATE_PART(epoch_millisecond, ${expression})`,
     countIf: (condition) => `COUNT_IF(${condition})`,

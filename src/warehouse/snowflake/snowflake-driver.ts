@@ -20,6 +20,7 @@ import {
   jsonInteger,
   text,
   type Driver,
+  type Fence,
   type JsonValue,
   type SqlParams,
   type SqlRow,
@@ -303,8 +304,13 @@ export class SnowflakeDriver implements Driver {
     }
   }
 
-  /** Already inside `transaction`: statements run one by one and commit with it. */
-  async runTogether(purpose: string, statements: string[], params: SqlParams): Promise<void> {
+  /** Already inside `transaction`: statements run one by one and commit with it (the fence first). */
+  async runTogether(purpose: string, statements: string[], params: SqlParams, fence?: Fence): Promise<void> {
+    if (fence) {
+      // An UPDATE answers with its count; `transaction` rolls back whatever this throws.
+      const [row] = await this.run('checking the run lock lease', fence.sql, fence.params);
+      if (Number(row?.['number of rows updated']) !== 1) throw await fence.lost(this);
+    }
     for (const sql of statements) await this.run(purpose, sql, params);
   }
 

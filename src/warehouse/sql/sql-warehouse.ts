@@ -23,7 +23,17 @@ import type {
 } from '../warehouse.js';
 import { plainNumbers } from '../warehouse.js';
 import { SqlDimensions } from './sql-dimensions.js';
-import { bool, instant, int, text, typedParams, type Driver, type JsonValue, type SqlParams } from '../driver.js';
+import {
+  bool,
+  instant,
+  int,
+  text,
+  typedParams,
+  type Driver,
+  type Fence,
+  type JsonValue,
+  type SqlParams,
+} from '../driver.js';
 import {
   batchStatsSql,
   commitStatements,
@@ -67,7 +77,11 @@ export class SqlWarehouse implements Warehouse {
   /** An erasure committed: the engine's storage is reclaimed once closed. */
   private erased = false;
 
-  constructor(protected readonly driver: Driver) {
+  /** `fence`: the run lock's check (its lease), run inside every transaction that changes state. */
+  constructor(
+    protected readonly driver: Driver,
+    private readonly fence?: Fence,
+  ) {
     this.description = driver.description;
     this.dialect = driver.dialect;
     this.state = new SqlState(driver);
@@ -159,12 +173,17 @@ export class SqlWarehouse implements Warehouse {
   ): Promise<void> {
     const statements = this.state.setStateStatements(checkpointMs !== null, clearFileLedger);
     await this.driver.transaction(() =>
-      this.driver.runTogether('setting the pipeline state', statements, {
-        pipeline: text(pipeline),
-        run_id: text(runId),
-        now: instant(nowMs),
-        ...(checkpointMs === null ? {} : { checkpoint: instant(checkpointMs) }),
-      }),
+      this.driver.runTogether(
+        'setting the pipeline state',
+        statements,
+        {
+          pipeline: text(pipeline),
+          run_id: text(runId),
+          now: instant(nowMs),
+          ...(checkpointMs === null ? {} : { checkpoint: instant(checkpointMs) }),
+        },
+        this.fence,
+      ),
     );
   }
 
@@ -295,7 +314,7 @@ export class SqlWarehouse implements Warehouse {
         let stored = { factRows: 0, present: 0 };
         let drift: { field: string; count: number }[] = [];
         if (files.events.length > 0) {
-          await this.driver.runTogether('merging the batch', merge.statements, mergeParams);
+          await this.driver.runTogether('merging the batch', merge.statements, mergeParams, this.fence);
           failpoint('load:after-facts');
           const [row] = await this.driver.run('counting the merge', merge.counts, mergeParams);
           loaded = {
@@ -439,6 +458,7 @@ export class SqlWarehouse implements Warehouse {
         driftFields: drift.length,
       }),
       params,
+      this.fence,
     );
   }
 

@@ -107,7 +107,7 @@ const BIGQUERY_FUNCTIONS = [
   "CREATE MACRO safe_parse_json(text, wide_number_mode := 'exact') AS TRY_CAST(text AS JSON)",
 ];
 
-/** Statements of a script, split at top-level semicolons (our SQL has none inside literals). */
+/** Statements of a script, split at semicolons ending a line (our SQL has none inside literals; `IF ... END IF` is one line). */
 function statementsOf(script: string): string[] {
   return script
     .split(/;\s*(?:\n|$)/)
@@ -143,7 +143,9 @@ export class BigQueryStandIn extends DuckDBBackedServer {
         throw new HttpError(401, 'unauthorized', 'Request had invalid authentication credentials.');
       }
       const url = new URL(req.url!, this.url);
-      const reply = await this.route(req.method!, url, req.headers['content-type'] ?? '', body);
+      // One job at a time, each atomic: a serial order BigQuery could have chosen (it runs jobs at
+      // once, and cancels one of two transactions that mutate the same table: not modelled).
+      const reply = await this.exclusive(() => this.route(req.method!, url, req.headers['content-type'] ?? '', body));
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(JSON.stringify(reply));
     } catch (error) {
@@ -189,7 +191,7 @@ export class BigQueryStandIn extends DuckDBBackedServer {
   }
 
   private async schemaExists(dataset: string): Promise<boolean> {
-    const rows = await this.rows(`SELECT 1 FROM information_schema.schemata WHERE schema_name = '${dataset}'`);
+    const rows = await this.read(`SELECT 1 FROM information_schema.schemata WHERE schema_name = '${dataset}'`);
     return rows.length > 0;
   }
 
@@ -212,7 +214,7 @@ export class BigQueryStandIn extends DuckDBBackedServer {
   }
 
   private async getTable(project: string, dataset: string, table: string): Promise<unknown> {
-    const columns = await this.rows(
+    const columns = await this.read(
       `SELECT column_name, data_type, is_nullable FROM information_schema.columns
        WHERE table_schema = '${dataset}' AND table_name = '${table}' ORDER BY ordinal_position`,
     );
@@ -231,7 +233,7 @@ export class BigQueryStandIn extends DuckDBBackedServer {
   }
 
   private async listTables(project: string, dataset: string): Promise<unknown> {
-    const rows = await this.rows(
+    const rows = await this.read(
       `SELECT table_name FROM information_schema.tables WHERE table_schema = '${dataset}' ORDER BY 1`,
     );
     const tables = rows.map((r) => ({
@@ -243,7 +245,7 @@ export class BigQueryStandIn extends DuckDBBackedServer {
   }
 
   private async deleteTable(dataset: string, table: string): Promise<unknown> {
-    const exists = await this.rows(
+    const exists = await this.read(
       `SELECT 1 FROM information_schema.tables WHERE table_schema = '${dataset}' AND table_name = '${table}'`,
     );
     if (exists.length === 0) throw new HttpError(404, 'notFound', `Not found: Table ${dataset}.${table}`);
@@ -267,6 +269,9 @@ export class BigQueryStandIn extends DuckDBBackedServer {
         );
         last = await this.connection.run(statement, used);
         affected += last.rowsChanged;
+        // @@row_count: what the script's previous statement changed if it was DML, else NULL.
+        const dml = /^(INSERT|UPDATE|DELETE|MERGE)\b/i.test(statement) ? last.rowsChanged : null;
+        await this.connection.run(`SET VARIABLE row_count = ${dml === null ? 'NULL' : dml}`);
       }
     } catch (error) {
       // As BigQuery does, a failed script leaves no transaction open behind it.
@@ -345,7 +350,7 @@ export class BigQueryStandIn extends DuckDBBackedServer {
     const target = `"${destinationTable.datasetId}"."${destinationTable.tableId}"`;
     const exists =
       (
-        await this.rows(
+        await this.read(
           `SELECT 1 FROM information_schema.tables WHERE table_schema = '${destinationTable.datasetId}' AND table_name = '${destinationTable.tableId}'`,
         )
       ).length > 0;

@@ -3,7 +3,11 @@
  * covers the constructs our own statements use, nothing more: backtick
  * names (the project part dropped: a dataset is a DuckDB schema), BigQuery
  * type names, the few functions we call, table options DuckDB has no use
- * for, `MERGE` without `INTO`, and `@name` parameters.
+ * for, `MERGE` without `INTO`, `@name` parameters, and the one piece of
+ * scripting we emit: `IF <condition> THEN RAISE USING MESSAGE = '...'; END IF`
+ * on one line (a SELECT calling DuckDB's error(), which fails the script, so
+ * the server rolls its transaction back as BigQuery does) over `@@row_count`
+ * (a DuckDB variable the server sets after every statement).
  */
 const TYPES: [RegExp, string][] = [
   [/\bINT64\b/g, 'BIGINT'],
@@ -19,6 +23,7 @@ const TYPES: [RegExp, string][] = [
 /** BigQuery functions we call, by their DuckDB names. */
 const FUNCTIONS: [RegExp, string][] = [
   [/\bSAFE\.PARSE_JSON\s*\(/gi, 'safe_parse_json('], // a macro (server.ts), before PARSE_JSON's rule
+  [/\bTIMESTAMP_ADD\s*\(\s*(.+?)\s*,\s*INTERVAL\s+(\S+)\s+MILLISECOND\s*\)/gi, '($1 + to_milliseconds($2))'],
   [/\bUNIX_MILLIS\s*\(/gi, 'epoch_ms('],
   [/\bPARSE_JSON\s*\(/gi, 'json('],
   [/\bJSON_VALUE\s*\(/gi, 'json_extract_string('],
@@ -91,9 +96,15 @@ function columnsView(dataset: string): string {
    FROM information_schema.columns WHERE table_schema = '${dataset.replace(/'/g, "''")}')`;
 }
 
+/** `IF <condition> THEN RAISE USING MESSAGE = '<text>'; END IF`, written on one line. */
+const RAISE_IF = /^(\s*)IF\s+(.+?)\s+THEN\s+RAISE\s+USING\s+MESSAGE\s*=\s*('(?:[^'\\]|\\.)*')\s*;\s*END\s+IF\b/gim;
+
 export function toDuckDB(sql: string): string {
   // Comments go first: an apostrophe in one would read as a string literal (ours hold no `--` in strings).
-  const uncommented = sql.replace(/--[^\n]*/g, '');
+  const uncommented = sql
+    .replace(/--[^\n]*/g, '')
+    .replace(RAISE_IF, '$1SELECT CASE WHEN $2 THEN error($3) END')
+    .replace(/@@row_count\b/gi, "getvariable('row_count')");
   return outsideStrings(uncommented, (code) => {
     let out = unnestAliases(quantiles(code)).replace(/`([^`]+)`/g, (_, name: string) => quoteName(name));
     for (const [pattern, replacement] of [...FUNCTIONS, ...TYPES]) out = out.replace(pattern, replacement);

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { gunzipSync } from 'node:zlib';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { join, sep } from 'node:path';
 import { createHash, randomUUID, verify, type KeyObject } from 'node:crypto';
 import { DuckDBTypeId, type DuckDBType, type DuckDBValue } from '@duckdb/node-api';
@@ -16,6 +17,12 @@ import { DuckDBBackedServer, type ServerParts } from '../duckdb-backed-server.js
  * ids, `PUT` to a local stage (the driver copies the file itself when told the
  * stage is `LOCAL_FS`), `COPY INTO` from it with Snowflake's load history,
  * `REMOVE`, and transactions. Not an emulator.
+ *
+ * Sessions share one DuckDB connection, so a transaction is isolated the
+ * coarse way: while one session has one open, every other session's
+ * statements wait for it to end (Snowflake makes only conflicting DML wait),
+ * at most LOCK_WAIT_MS, then fail as at Snowflake's LOCK_TIMEOUT. Closing a
+ * session rolls back its open transaction, as Snowflake does.
  */
 type Json = Record<string, unknown>;
 interface Binding {
@@ -140,6 +147,11 @@ export function toDuckDB(sql: string): string {
           ? piece.replace(/^('\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) \+00:00'$/, "$1+00'") // DuckDB reads +00, not ' +00:00'
           : piece
               .replace(/\bTO_TIMESTAMP_TZ\(([^()]*)\)/gi, 'CAST($1 AS TIMESTAMPTZ)')
+              .replace(/\bCURRENT_TIMESTAMP\(\)/gi, 'now()')
+              .replace(
+                /\bDATEADD\(\s*millisecond\s*,\s*(CAST\([^()]*\)|[^,()]+)\s*,\s*now\(\)\s*\)/gi,
+                '(now() + to_milliseconds($1))',
+              )
               .replace(/\bDATE_PART\(\s*epoch_millisecond\s*,/gi, 'epoch_ms(')
               .replace(/\bPARSE_JSON\(/gi, 'json(')
               .replace(/\bIFF\(/gi, 'if(')
@@ -155,6 +167,11 @@ export function toDuckDB(sql: string): string {
       .join('')
   );
 }
+
+/** How long a statement waits for another session's transaction (the driver asks for 600 s; tests want less). */
+const LOCK_WAIT_MS = 10_000;
+/** `inTurn`'s answer while another session's transaction is open. */
+const BUSY = Symbol('busy');
 
 const ok = (data: unknown) => ({ success: true, code: null, message: null, data });
 const failure = (code: string, message: string, data: unknown) => ({ success: false, code, message, data });
@@ -230,6 +247,8 @@ export class SnowflakeStandIn extends DuckDBBackedServer {
   private readonly sessions = new Map<string, { name: string; value: unknown }[]>();
   /** COPY's load history: `table|file|md5` loaded before (Snowflake keeps it 64 days, per table). */
   private readonly loadHistory = new Set<string>();
+  /** The session whose transaction is open (BEGIN until COMMIT or ROLLBACK). */
+  private inTransaction: string | undefined;
 
   private constructor(
     parts: ServerParts,
@@ -257,14 +276,19 @@ export class SnowflakeStandIn extends DuckDBBackedServer {
     const token = /Snowflake Token="([^"]*)"/.exec(req.headers.authorization ?? '')?.[1] ?? '';
     let reply: unknown;
     if (url.pathname === '/session/v1/login-request') {
-      reply = await this.login(body.data as Json, url.searchParams);
+      reply = await this.inTurn(undefined, () => this.login(body.data as Json, url.searchParams));
+    } else if (url.pathname === '/session' && url.searchParams.get('delete') === 'true') {
+      reply = await this.closeSession(token);
     } else if (url.pathname === '/telemetry/send' || url.pathname === '/session') {
       reply = { success: true, code: null, message: null, data: null };
     } else if (url.pathname === '/queries/v1/query-request') {
       const parameters = this.sessions.get(token);
+      const sqlText = String(body.sqlText ?? '');
       reply = parameters
         ? withParameters(
-            await this.query(String(body.sqlText ?? ''), body.bindings as Record<string, Binding> | undefined),
+            await this.inTurn(token, () =>
+              this.query(token, sqlText, body.bindings as Record<string, Binding> | undefined),
+            ),
             parameters,
           )
         : failure('390104', 'Authentication token has expired.', null);
@@ -273,6 +297,38 @@ export class SnowflakeStandIn extends DuckDBBackedServer {
       return;
     }
     res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(reply));
+  }
+
+  /** Runs `work` for `session` once no other session's transaction is open (see the class comment). */
+  private async inTurn(session: string | undefined, work: () => Promise<unknown>): Promise<unknown> {
+    const until = Date.now() + LOCK_WAIT_MS;
+    for (;;) {
+      const reply = await this.exclusive(() =>
+        this.inTransaction === undefined || this.inTransaction === session ? work() : Promise.resolve(BUSY),
+      );
+      if (reply !== BUSY) return reply;
+      if (Date.now() > until) {
+        return failure(
+          '000625',
+          `Statement waited more than ${LOCK_WAIT_MS / 1000} s for a lock held by another transaction`,
+          {
+            queryId: randomUUID(),
+          },
+        );
+      }
+      await sleep(10);
+    }
+  }
+
+  /** Logout: the session's open transaction is rolled back, and its token is no longer accepted. */
+  private async closeSession(session: string): Promise<unknown> {
+    await this.exclusive(async () => {
+      if (this.inTransaction !== session) return;
+      this.inTransaction = undefined;
+      await this.connection.run('ROLLBACK');
+    });
+    this.sessions.delete(session);
+    return ok(null);
   }
 
   private async login(data: Json, params: URLSearchParams): Promise<unknown> {
@@ -298,8 +354,14 @@ export class SnowflakeStandIn extends DuckDBBackedServer {
     return ok({ token: session, masterToken: `m-${session}`, validityInSeconds: 3600, parameters });
   }
 
-  private async query(sqlText: string, bindings: Record<string, Binding> | undefined): Promise<unknown> {
+  private async query(
+    session: string,
+    sqlText: string,
+    bindings: Record<string, Binding> | undefined,
+  ): Promise<unknown> {
     this.statements.push(sqlText);
+    if (/^\s*BEGIN\b/i.test(sqlText)) this.inTransaction = session;
+    if (/^\s*(COMMIT|ROLLBACK)\b/i.test(sqlText)) this.inTransaction = undefined;
     const queryId = randomUUID();
     if (/^\s*PUT\s/i.test(sqlText)) return this.put(sqlText, queryId);
     if (/^\s*COPY\s+INTO\s/i.test(sqlText)) return this.copy(sqlText, queryId);

@@ -1,0 +1,160 @@
+import { readFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { aetl, spawnAetl, type RunningCli } from '../helpers/cli.js';
+import { workspacesForFile } from '../helpers/workspace.js';
+import { BigQueryStandIn } from '../stand-ins/bigquery/server.js';
+
+/**
+ * The run lock across processes on one BigQuery warehouse (DESIGN.md decision
+ * 18): real `aetl` processes, the real client, one stand-in. Processes on one
+ * machine stand for hosts: the lease lives in the warehouse, not in a file.
+ */
+const NOW = '2026-05-01T12:00:00.000Z';
+const TOKEN = 'ya29.lease-e2e-token';
+const env = { AETL_NOW: NOW, BQ_TOKEN: TOKEN };
+
+interface Summary {
+  runId: string;
+  status: string;
+  totals: { read: number; inserted: number; alreadyPresent: number; rejected: number; inBatchDuplicates: number };
+}
+
+describe('the run lock lease across processes (BigQuery stand-in)', () => {
+  const workspace = workspacesForFile();
+  const running: RunningCli[] = [];
+  let standIn: BigQueryStandIn;
+
+  beforeAll(async () => {
+    standIn = await BigQueryStandIn.start(TOKEN);
+  });
+  afterAll(() => standIn.close());
+  // A stopped process too: SIGKILL ends it whatever its state.
+  afterEach(() => running.splice(0).forEach((run) => run.signal('SIGKILL')));
+
+  const configFor = (dataset: string, overrides: Record<string, unknown>) =>
+    workspace().writeConfig({
+      warehouse: {
+        kind: 'bigquery',
+        project: 'aetl-test',
+        dataset,
+        api_endpoint: standIn.url,
+        access_token: '${BQ_TOKEN}',
+      },
+      ...overrides,
+    });
+  const start = (args: string[], extra: Record<string, string> = {}) => {
+    const run = spawnAetl(args, { ...env, ...extra });
+    running.push(run);
+    return run;
+  };
+  const rows = (sql: string) => standIn.rows(sql);
+  const facts = async (dataset: string) =>
+    (await rows(`SELECT count(*) AS n, count(DISTINCT event_id) AS d FROM ${dataset}.fact_ai_event`))[0]!;
+
+  /** Resolves once someone holds a live lease on `dataset` (the table appears with the first run). */
+  async function leaseTaken(dataset: string): Promise<void> {
+    for (let i = 0; i < 600; i++) {
+      const live = await rows(`SELECT 1 FROM ${dataset}.etl_lock WHERE expires_at > now()`).catch(() => []);
+      if (live.length > 0) return;
+      await sleep(50);
+    }
+    throw new Error('the first run never took the lease');
+  }
+
+  it('a second run exits 1 naming the holder, skips with --skip-if-locked, or waits its turn; one writer at a time', async () => {
+    const config = configFor('overlap', {
+      // Slow pages keep the first run busy for several seconds.
+      source: {
+        kind: 'simulator',
+        page_size: 50,
+        simulator: { seed: 8, rate_per_minute: 1, faults: { slow_page_ms: 150 } },
+      },
+      lock: { lease: '10s' },
+    });
+    const first = start(['run', '--config', config]);
+    await leaseTaken('overlap');
+
+    const [refused, skipped, waited] = await Promise.all([
+      aetl(['run', '--config', config], env),
+      aetl(['run', '--skip-if-locked', '--config', config], env),
+      aetl(['run', '--wait', '2m', '--config', config], env, 120_000),
+    ]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(
+      /another run holds the lock etl_lock of pipeline default in BigQuery aetl-test\.overlap \(run \S+, pid \d+ on \S+, since \S+Z\)/,
+    );
+    expect(skipped.code, skipped.stderr).toBe(0);
+    expect(skipped.stdout).toMatch(/SKIPPED/);
+    const firstResult = await first.done;
+    expect(firstResult.code, firstResult.stderr).toBe(0);
+    expect(waited.code, waited.stderr).toBe(0);
+    expect(waited.stdout).toContain('nothing new to load');
+
+    const { n, d } = await facts('overlap');
+    expect(n).toBe(d);
+    expect(n).toBeGreaterThan(1000);
+    // Two runs, one after the other: the second started once the first had finished; the lease passed on once.
+    const runs = await rows(
+      'SELECT status, epoch_ms(started_at) AS started, epoch_ms(finished_at) AS finished FROM overlap.etl_run ORDER BY started_at',
+    );
+    expect(runs.map((r) => r.status)).toEqual(['succeeded', 'succeeded']);
+    expect(runs[1]!.started).toBeGreaterThanOrEqual(runs[0]!.finished as bigint);
+    expect(await rows('SELECT token, expires_at <= now() AS released FROM overlap.etl_lock')).toEqual([
+      { token: 2n, released: true },
+    ]);
+  });
+
+  it('a paused holder whose lease ran out cannot commit after a takeover: the warehouse holds the second run only', async () => {
+    const config = configFor('paused', {
+      source: { kind: 'simulator', simulator: { seed: 5, rate_per_minute: 3 } },
+      window: { initial_start: '2026-05-01T09:00:00Z' },
+      lock: { lease: '3s' },
+    });
+    // The first run stops itself after its merge and checks, just before committing the window.
+    const paused = start(['run', '--config', config], {
+      AETL_FAILPOINT: 'load:before-checkpoint',
+      AETL_FAILPOINT_SIGNAL: 'SIGSTOP',
+    });
+    await stopped(paused);
+
+    // The second waits out the lease (no heartbeat comes from a stopped process), takes over and loads.
+    const second = await aetl(['run', '--wait', '30s', '--json', '--config', config], env);
+    expect(second.code, second.stderr).toBe(0);
+    const summary = JSON.parse(second.stdout) as Summary;
+    expect(await rows('SELECT owner, token FROM paused.etl_lock')).toEqual([{ owner: summary.runId, token: 2n }]);
+    const loaded = await facts('paused');
+
+    paused.signal('SIGCONT');
+    const resumed = await paused.done;
+    expect(resumed.code).toBe(1);
+    expect(resumed.stderr).toMatch(
+      new RegExp(
+        `the run lock lease of pipeline default was taken over by run ${summary.runId}, pid \\d+ on \\S+, since \\S+ \\(token 2; this run had 1\\).*nothing of this transaction was committed`,
+      ),
+    );
+
+    // Nothing of the first run's commit: the checkpoint and every window record are the second run's.
+    expect(await facts('paused')).toEqual(loaded);
+    expect(loaded.n).toBe(loaded.d);
+    const { totals } = summary;
+    expect(Number(loaded.n)).toBe(totals.inserted + totals.alreadyPresent);
+    expect(Number(loaded.n)).toBe(totals.read - totals.rejected - totals.inBatchDuplicates);
+    expect(await rows('SELECT run_id FROM paused.etl_state')).toEqual([{ run_id: summary.runId }]);
+    expect(await rows('SELECT DISTINCT run_id FROM paused.etl_run_window')).toEqual([{ run_id: summary.runId }]);
+    const runs = await rows('SELECT run_id, status, error FROM paused.etl_run ORDER BY started_at');
+    expect(runs.map((r) => r.status)).toEqual(['failed', 'succeeded']);
+    expect(String(runs[0]!.error)).toContain('taken over');
+  });
+});
+
+/** Resolves once `run` has stopped itself (state T in /proc): its failpoint was reached. */
+async function stopped(run: RunningCli): Promise<void> {
+  for (let i = 0; i < 1200; i++) {
+    if (run.child.exitCode !== null) throw new Error(`the run ended before its failpoint:\n${(await run.done).stderr}`);
+    const state = readFileSync(`/proc/${run.child.pid}/stat`, 'utf8').split(') ')[1];
+    if (state?.startsWith('T')) return;
+    await sleep(50);
+  }
+  throw new Error('the run never reached its failpoint');
+}
