@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Dialect } from '../../src/warehouse/dialect.js';
-import type { Driver, SqlParams, SqlRow } from '../../src/warehouse/driver.js';
+import type { Driver, Fence, SqlParams, SqlRow } from '../../src/warehouse/driver.js';
 import { bigqueryDialect } from '../../src/warehouse/bigquery/bigquery-dialect.js';
 import { duckdbDialect } from '../../src/warehouse/duckdb/duckdb-dialect.js';
 import { snowflakeDialect } from '../../src/warehouse/snowflake/snowflake-dialect.js';
@@ -17,7 +17,11 @@ interface Call {
   kind: 'run' | 'together' | 'begin' | 'commit';
   sql: string[];
   params: SqlParams;
+  fence?: Fence;
 }
+
+/** The run lock's check, which every change must run behind. */
+const FENCE: Fence = { sql: 'UPDATE etl_lock ...', params: {}, lost: async () => new Error('lost') };
 
 /** A driver that records what it is asked to run and answers SELECTs with `answer`'s rows. */
 function recording(d: Dialect, answer: (sql: string) => SqlRow[]): { driver: Driver; calls: Call[] } {
@@ -28,8 +32,8 @@ function recording(d: Dialect, answer: (sql: string) => SqlRow[]): { driver: Dri
       calls.push({ kind: 'run', sql: [sql], params });
       return answer(sql);
     },
-    runTogether: async (_purpose: string, statements: string[], params: SqlParams) => {
-      calls.push({ kind: 'together', sql: statements, params });
+    runTogether: async (_purpose: string, statements: string[], params: SqlParams, fence?: Fence) => {
+      calls.push({ kind: 'together', sql: statements, params, fence });
     },
     transaction: async <T>(work: () => Promise<T>) => {
       calls.push({ kind: 'begin', sql: [], params: {} });
@@ -69,7 +73,7 @@ describe('erasure and retention SQL (written once, every dialect)', () => {
             ? [{ date_key: 20260401n }, { date_key: 20260402n }]
             : [{ p: 'b' }, { p: 'default' }],
       );
-      const outcome = await eraseUser(driver, REQUEST);
+      const outcome = await eraseUser(driver, REQUEST, FENCE);
       expect(outcome).toEqual({
         rows: {
           etl_event_id: 3,
@@ -87,6 +91,7 @@ describe('erasure and retention SQL (written once, every dialect)', () => {
       for (const id of REQUEST.userIds) expect(sql).not.toContain(id);
       expect(sql).not.toContain(REQUEST.subjectHash);
       const together = calls.find((c) => c.kind === 'together')!;
+      expect(together.fence).toBe(FENCE);
       expect(together.params.id_1).toEqual({ type: 'text', value: REQUEST.userIds[1] });
       expect(together.params.rows!.value).toBe(JSON.stringify(outcome.rows));
       // The lake is marked before anything is deleted; the audit row comes last.
@@ -107,18 +112,18 @@ describe('erasure and retention SQL (written once, every dialect)', () => {
         { table: 'dq_check_result', eventDate: null, rows: 4 },
         { table: 'fact_ai_event', eventDate: '2026-04-01', rows: 7 },
       ]);
-      const done = await applyRetention(driver, plan, {
-        pipeline: 'default',
-        runId: 'run-1',
-        cutoffMs,
-        archiveDir: null,
-        nowMs: cutoffMs + 86_400_000 * 8,
-      });
+      const done = await applyRetention(
+        driver,
+        plan,
+        { pipeline: 'default', runId: 'run-1', cutoffMs, archiveDir: null, nowMs: cutoffMs + 86_400_000 * 8 },
+        FENCE,
+      );
       expect(done.map((item) => item.archivedTo)).toEqual([null, null]);
       expect(calls.map((c) => c.kind)).toEqual(['run', 'begin', 'together', 'commit']);
       expect(calls[0]!.sql).toMatchSnapshot();
       expect(calls[2]!.sql).toMatchSnapshot();
       expect(calls[2]!.params.date_1).toEqual({ type: 'date', value: '2026-04-01' });
+      expect(calls[2]!.fence).toBe(FENCE);
     });
   }
 

@@ -1,5 +1,5 @@
 import type { Dialect } from '../dialect.js';
-import { instant, int, int64, text, type Driver, type SqlParams } from '../driver.js';
+import { instant, int, int64, text, type Driver, type Fence, type SqlParams } from '../driver.js';
 import type { ErasureOutcome, ErasureRequest } from '../warehouse.js';
 import { isoDayOfKey } from '../../util/dates.js';
 import { markLakePendingSql, pipelinesSql } from './sql-load.js';
@@ -85,9 +85,10 @@ function userDateKeysSql(d: Dialect, erased: Map<string, string>): string {
 /**
  * Counts what goes, then marks the lake partitions and dimensions of every
  * pipeline, deletes, and records the request in etl_erasure (the rows per
- * table, a hash of the user, never the id): the changes all together.
+ * table, a hash of the user, never the id): the changes all together, behind
+ * the run lock's `fence`.
  */
-export async function eraseUser(driver: Driver, request: ErasureRequest): Promise<ErasureOutcome> {
+export async function eraseUser(driver: Driver, request: ErasureRequest, fence?: Fence): Promise<ErasureOutcome> {
   const d = driver.dialect;
   const erased = erasedRowsSql(d, request.userIds.length);
   const where = new Map(erased);
@@ -132,6 +133,7 @@ SELECT ${['run_id', 'pipeline', 'subject', 'requested_by', 'now'].map((name) => 
         rows: text(JSON.stringify(rows)),
         partitions: int(days.length),
       },
+      fence,
     );
     return {
       rows,

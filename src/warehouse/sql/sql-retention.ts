@@ -1,7 +1,7 @@
 import { dirname } from 'node:path';
 import type { Dialect } from '../dialect.js';
 import { checkedTable } from '../dialect.js';
-import { day, instant, int, int64, text, type Driver, type SqlParams } from '../driver.js';
+import { day, instant, int, int64, text, type Driver, type Fence, type SqlParams } from '../driver.js';
 import type { RetentionItem } from '../warehouse.js';
 import { DAY_MS, isoDay, isoDayOfKey } from '../../util/dates.js';
 import { mkdirDurably, renameDurably } from '../../util/durable-write.js';
@@ -83,13 +83,15 @@ function recordSql(d: Dialect, items: RetentionItem[]): string {
 /**
  * Archives each item to `<archive>/<table>/event_date=…/<run id>.parquet`
  * (ledger tables: `before=<cutoff>/`), written under a temporary name and
- * renamed; then deletes everything and records it, all together. A crash
- * before that deletes nothing (the archive is simply written again).
+ * renamed; then deletes everything and records it, all together, behind the
+ * run lock's `fence`. A crash before that deletes nothing (the archive is
+ * simply written again).
  */
 export async function applyRetention(
   driver: Driver,
   plan: RetentionItem[],
   context: { pipeline: string; runId: string; cutoffMs: number; archiveDir: string | null; nowMs: number },
+  fence?: Fence,
 ): Promise<RetentionItem[]> {
   const d = driver.dialect;
   const base: SqlParams = { pipeline: text(context.pipeline), cutoff: instant(context.cutoffMs) };
@@ -129,6 +131,6 @@ export async function applyRetention(
     params[`rows_${i}`] = int(item.rows);
     params[`archived_${i}`] = text(item.archivedTo ?? null);
   });
-  await driver.transaction(() => driver.runTogether('applying retention', statements, params));
+  await driver.transaction(() => driver.runTogether('applying retention', statements, params, fence));
   return done;
 }

@@ -243,11 +243,11 @@ export class SqlWarehouse implements Warehouse {
     nowMs: number,
   ): Promise<RetentionItem[]> {
     const plan = await retentionPlan(this.driver, pipeline, cutoffMs);
-    return applyRetention(this.driver, plan, { pipeline, runId, cutoffMs, archiveDir, nowMs });
+    return applyRetention(this.driver, plan, { pipeline, runId, cutoffMs, archiveDir, nowMs }, this.fence);
   }
 
   async eraseUser(request: ErasureRequest): Promise<ErasureOutcome> {
-    const outcome = await eraseUser(this.driver, request);
+    const outcome = await eraseUser(this.driver, request, this.fence);
     // What killed runs of any pipeline left staged may hold the user too (we hold the run lock).
     for (const pipeline of outcome.pipelines) await this.driver.dropLeftovers(pipeline);
     this.erased = true;
