@@ -34,6 +34,7 @@ function beforeCutoff(d: Dialect, table: string): string {
   return `pipeline = ${d.param('pipeline')} AND ${column} < ${d.param('cutoff')}`;
 }
 
+/** What retention would remove: each fact partition's rows, and each ledger's, with counts (none: left out). */
 export async function retentionPlan(driver: Driver, pipeline: string, cutoffMs: number): Promise<RetentionItem[]> {
   const d = driver.dialect;
   const facts = FACT_TABLES.map(
