@@ -36,6 +36,8 @@ export interface Dialect {
   regexMatches(text: string, pattern: string, alias: string): { join: string; match: string };
   /** A regular expression written in RE2 syntax (non-capturing groups only), as this engine reads it. */
   regexPattern(re2: string): string;
+  /** A JSON column as its JSON text. */
+  jsonString(expression: string): string;
   /**
    * A predicate: the id index row `alias` names one of the ids `ids` selects (a query of
    * `event_id`). DuckDB matches on the index's fixed-width `id_key` (a cheap scan; a hash

@@ -35,13 +35,14 @@ export function bigqueryDialect(dataset: string): Dialect {
     }),
     // RE2, as ours; a capturing group would make REGEXP_EXTRACT_ALL return the group, not the match.
     regexPattern: (re2) => re2,
+    jsonString: (expression) => `TO_JSON_STRING(${expression})`,
     indexedIdIn: (alias, ids) => `${alias}.event_id IN (SELECT i.event_id FROM (${ids}) i)`,
     parseJson: (expression) => `PARSE_JSON(${expression})`,
     dateOfKey: (expression) => `PARSE_DATE('%Y%m%d', CAST(${expression} AS STRING))`,
     createWorkTable: (table, query) => `CREATE OR REPLACE TABLE ${table} AS\n${query}`,
     inJsonList: (expression, param) => `${expression} IN UNNEST(JSON_VALUE_ARRAY(@${param}))`,
     extraFieldCounts: (table, where) =>
-      `SELECT field, COUNT(*) AS n FROM ${table} t, UNNEST(JSON_KEYS(PARSE_JSON(t.metadata)._extra_fields, 1)) AS field
+      `SELECT field, COUNT(*) AS n FROM ${table} t, UNNEST(JSON_KEYS(JSON_QUERY(PARSE_JSON(t.metadata), '$._extra_fields'), 1)) AS field
        WHERE ${where} GROUP BY field`,
     indexKey: () => ({ columns: '', values: '' }),
     // Tables are partitioned on DATE(event_ts): the event_ts predicate prunes by itself.

@@ -30,6 +30,7 @@ export const duckdbDialect: Dialect = {
     match: alias,
   }),
   regexPattern: (re2) => re2,
+  jsonString: (expression) => `CAST(${expression} AS VARCHAR)`,
   indexedIdIn: (alias, ids) => `${alias}.id_key IN (SELECT md5_number_lower(i.event_id) FROM (${ids}) i)`,
   parseJson: (expression) => `json(${expression})`,
   dateOfKey: (expression) => `strptime(CAST(${expression} AS VARCHAR), '%Y%m%d')::DATE`,

@@ -53,13 +53,15 @@ export function snowflakeDialect(database: string, schema: string): Dialect {
     }),
     // POSIX ERE has no non-capturing groups; REGEXP_SUBSTR_ALL returns the whole match whatever the groups.
     regexPattern: (re2) => re2.replaceAll('(?:', '('),
+    jsonString: (expression) => `TO_JSON(${expression})`,
     parseJson: (expression) => `PARSE_JSON(${expression})`,
     dateOfKey: (expression) => `TO_DATE(TO_VARCHAR(${expression}), 'YYYYMMDD')`,
     // Work tables are dropped after the load: transient tables skip fail-safe storage for them.
     createWorkTable: (table, query) => `CREATE OR REPLACE TRANSIENT TABLE ${table} AS\n${query}`,
     inJsonList: (expression, param) => `ARRAY_CONTAINS(TO_VARIANT(${expression}), PARSE_JSON(:${param}))`,
+    // GET, not the path `:_extra_fields`, which the driver's binding would read as a placeholder.
     extraFieldCounts: (table, where) =>
-      `SELECT f.key AS field, COUNT(*) AS n FROM ${table} t, LATERAL FLATTEN(input => PARSE_JSON(t.metadata):_extra_fields) f
+      `SELECT f.key AS field, COUNT(*) AS n FROM ${table} t, LATERAL FLATTEN(input => GET(PARSE_JSON(t.metadata), '_extra_fields')) f
        WHERE ${where} GROUP BY f.key`,
     indexKey: () => ({ columns: '', values: '' }),
     indexedIdIn: (alias, ids) => `${alias}.event_id IN (SELECT i.event_id FROM (${ids}) i)`,

@@ -18,6 +18,7 @@ import {
   type SqlParam,
   type SqlParams,
 } from '../driver.js';
+import { markLakePendingSql } from './sql-load.js';
 
 /**
  * The dimensions in a remote warehouse, with the same plan (transform/scd2.ts)
@@ -165,6 +166,45 @@ export class SqlDimensions {
         { key: int(versionKey('dim_policy', name, FIRST_VALID_FROM_MS)), name: text(name) },
       );
     }
+  }
+
+  /**
+   * `aetl rebuild-dims`: points facts and policy rows at the member versions valid
+   * at their event times. `count` (facts whose keys change) and the lake marks
+   * read the facts before `statements` re-key them, so run them in that order,
+   * together; they bind `pipeline` and `run_id`.
+   */
+  rekeyQueries(): { count: string; statements: string[] } {
+    const specs = Object.values(REFERENCE_DIMENSIONS);
+    // The version `n` of the member `o` a row points at, valid at its event time, where that is another version.
+    const stale = (spec: Scd2Spec, row: string) =>
+      `${row}.${spec.key} = o.${spec.key} AND o.${spec.key} <> 0 AND n.${spec.natural} = o.${spec.natural}
+       AND ${row}.event_ts >= n.valid_from AND ${row}.event_ts < n.valid_to AND ${row}.${spec.key} <> n.${spec.key}`;
+    const staleFacts = specs
+      .map(
+        (spec) =>
+          `SELECT f.event_id, f.date_key FROM ${this.t('fact_ai_event')} f, ${this.t(spec.table)} o, ${this.t(spec.table)} n
+           WHERE ${stale(spec, 'f')}`,
+      )
+      .join('\nUNION ALL\n');
+    // One source row per target row (versions do not overlap), as BigQuery's UPDATE ... FROM requires.
+    const updates = specs.flatMap((spec) =>
+      ['fact_ai_event', 'fact_policy_evaluation'].map(
+        (fact) =>
+          `UPDATE ${this.t(fact)} f SET ${spec.key} = n.${spec.key}
+           FROM ${this.t(spec.table)} o, ${this.t(spec.table)} n
+           WHERE ${stale(spec, 'f')}`,
+      ),
+    );
+    const d = this.engine.dialect;
+    return {
+      count: `SELECT COUNT(DISTINCT s.event_id) AS n FROM (${staleFacts}) s`,
+      statements: [
+        markLakePendingSql(d, `SELECT s.date_key FROM (${staleFacts}) s`),
+        markLakePendingSql(d, null),
+        ...updates,
+      ],
+    };
   }
 
   /** dim_date covers the whole loaded range without gaps (quiet days are days too), as in DuckDB. */

@@ -105,6 +105,12 @@ const BIGQUERY_FUNCTIONS = [
   'CREATE MACRO parse_date(fmt, s) AS CAST(strptime(s, fmt) AS DATE)',
   // SAFE.PARSE_JSON (translate.ts): NULL for text that is not JSON; DuckDB reads wide numbers anyway.
   "CREATE MACRO safe_parse_json(text, wide_number_mode := 'exact') AS TRY_CAST(text AS JSON)",
+  // The JSON text of any value, typed STRING (not JSON) as in BigQuery.
+  'CREATE MACRO to_json_string(x) AS CAST(to_json(x) AS VARCHAR)',
+  // JSON_KEYS(json, max_depth), translated to this name: DuckDB's json_keys takes a path second.
+  "CREATE MACRO bq_json_keys(j, depth) AS CASE WHEN depth = 1 THEN json_keys(j) ELSE error('the stand-in knows JSON_KEYS with max_depth 1 only') END",
+  // Of a JSON array of strings (the only kind we pass).
+  `CREATE MACRO json_value_array(j) AS from_json(j, '["VARCHAR"]')`,
 ];
 
 /** Statements of a script, split at semicolons ending a line (our SQL has none inside literals; `IF ... END IF` is one line). */

@@ -1,3 +1,5 @@
+import { rewriteCalls } from '../sql-calls.js';
+
 /**
  * BigQuery SQL as we emit it → DuckDB SQL, for the test stand-in only. It
  * covers the constructs our own statements use, nothing more: backtick
@@ -32,6 +34,8 @@ const FUNCTIONS: [RegExp, string][] = [
   [/\bUNIX_DATE\s*\(/gi, "date_diff('day', DATE '1970-01-01', "],
   [/\bCOUNTIF\s*\(/gi, 'count_if('],
   [/\bTIMESTAMP_TRUNC\s*\(\s*([^,]+?)\s*,\s*HOUR\s*\)/g, "date_trunc('hour', $1)"],
+  [/\bJSON_QUERY\s*\(/gi, 'json_extract('],
+  [/\bJSON_KEYS\s*\(/gi, 'bq_json_keys('], // a macro of the stand-in's (server.ts)
   // With a time zone, whose literal follows this piece of code: 'UTC' stays the zone argument.
   [/\bTIMESTAMP_TRUNC\s*\(\s*([^,]+?)\s*,\s*HOUR\s*,(?=\s*$)/g, 'time_bucket(INTERVAL 1 HOUR, $1,'],
   [/\bTIMESTAMP_SUB\s*\(\s*([^,()]+?)\s*,\s*(INTERVAL \d+ \w+)\s*\)/g, '($1 - $2)'],
@@ -52,40 +56,37 @@ function outsideStrings(sql: string, replace: (code: string) => string): string 
     .join('');
 }
 
-/**
- * Rewrites each call `head…)` (its arguments may hold parentheses): `rewrite` gets the arguments
- * and the code after the call, and returns the replacement and how much of that code it took.
- */
-function rewriteCalls(code: string, head: string, rewrite: (args: string, after: string) => [string, number]): string {
+/** `APPROX_QUANTILES(x, 100)[OFFSET(n)]` → `quantile_cont(x, n/100)`; x may hold parentheses. */
+function quantiles(code: string): string {
+  const head = 'APPROX_QUANTILES(';
   let out = '';
   let at = 0;
   for (let start = code.indexOf(head); start !== -1; start = code.indexOf(head, at)) {
     let depth = 1;
-    let end = start + head.length;
-    for (; depth > 0 && end < code.length; end++) depth += code[end] === '(' ? 1 : code[end] === ')' ? -1 : 0;
-    const [replacement, taken] = rewrite(code.slice(start + head.length, end - 1), code.slice(end));
-    out += code.slice(at, start) + replacement;
-    at = end + taken;
+    let i = start + head.length;
+    for (; depth > 0; i++) depth += code[i] === '(' ? 1 : code[i] === ')' ? -1 : 0;
+    const inner = code.slice(start + head.length, i - 1);
+    const tail = /^\[OFFSET\((\d+)\)\]/.exec(code.slice(i))!;
+    const expression = inner.slice(0, inner.lastIndexOf(','));
+    out += `${code.slice(at, start)}quantile_cont(${expression}, ${Number(tail[1]) / 100})`;
+    at = i + tail[0].length;
   }
   return out + code.slice(at);
 }
 
-/** `APPROX_QUANTILES(x, 100)[OFFSET(n)]` → `quantile_cont(x, n/100)`. */
-const quantiles = (code: string) =>
-  rewriteCalls(code, 'APPROX_QUANTILES(', (args, after) => {
-    const tail = /^\[OFFSET\((\d+)\)\]/.exec(after)!;
-    return [`quantile_cont(${args.slice(0, args.lastIndexOf(','))}, ${Number(tail[1]) / 100})`, tail[0].length];
-  });
-
 /**
- * `UNNEST(array) AS name` in a FROM clause: BigQuery names the element `name`; DuckDB names the
- * table `name` and its column `unnest`, so the column is named too.
+ * `x IN UNNEST(array)` is a subquery in DuckDB; `UNNEST(array) AS name`, a value table in
+ * BigQuery, names its one column in DuckDB: `AS name(name)`.
  */
-const unnestAliases = (code: string) =>
-  rewriteCalls(code, 'UNNEST(', (args, after) => {
-    const alias = /^\s+AS\s+(\w+)/.exec(after);
-    return alias ? [`UNNEST(${args})${alias[0]}(${alias[1]})`, alias[0].length] : [`UNNEST(${args})`, 0];
+function unnests(sql: string): string {
+  const inUnnest = rewriteCalls(sql, 'IN UNNEST(', (inner) => ({ text: `IN (SELECT unnest(${inner}))`, consumed: 0 }));
+  return rewriteCalls(inUnnest, 'UNNEST(', (inner, rest) => {
+    const alias = /^\s+AS\s+(\w+)\b(?!\s*\()/.exec(rest);
+    return alias
+      ? { text: `UNNEST(${inner}) AS ${alias[1]}(${alias[1]})`, consumed: alias[0].length }
+      : { text: `UNNEST(${inner})`, consumed: 0 };
   });
+}
 
 /** A dataset's INFORMATION_SCHEMA.COLUMNS with BigQuery's type names. */
 function columnsView(dataset: string): string {
@@ -105,8 +106,8 @@ export function toDuckDB(sql: string): string {
     .replace(/--[^\n]*/g, '')
     .replace(RAISE_IF, '$1SELECT CASE WHEN $2 THEN error($3) END')
     .replace(/@@row_count\b/gi, "getvariable('row_count')");
-  return outsideStrings(uncommented, (code) => {
-    let out = unnestAliases(quantiles(code)).replace(/`([^`]+)`/g, (_, name: string) => quoteName(name));
+  return outsideStrings(unnests(uncommented), (code) => {
+    let out = quantiles(code).replace(/`([^`]+)`/g, (_, name: string) => quoteName(name));
     for (const [pattern, replacement] of [...FUNCTIONS, ...TYPES]) out = out.replace(pattern, replacement);
     out = out
       .replace(/\bPARTITION BY\s+DATE\s*\([^)]*\)/gi, '')
