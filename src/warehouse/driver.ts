@@ -76,6 +76,11 @@ export interface Driver extends SqlEngine {
   /** One value of a row `run` returned, as the JSON contract has it (the client's own types differ per engine). */
   jsonValue(value: unknown): JsonValue;
   close(): Promise<void>;
+  /**
+   * After an erasure, once closed (still under the run lock): rewrites storage that keeps
+   * deleted values readable. Only DuckDB needs it; the others manage their own storage.
+   */
+  reclaimErasedSpace?(): Promise<void>;
 }
 
 export const text = (value: string | null): SqlParam => ({ type: 'text', value });

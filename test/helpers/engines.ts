@@ -13,7 +13,7 @@ export interface EngineUnderTest {
   warehouse: Record<string, unknown>;
   /** What the CLI needs in its environment (the secret the config names). */
   env: Record<string, string>;
-  /** DuckDB SQL over what the warehouse holds; `{s}` is replaced by our schema's prefix. */
+  /** DuckDB SQL over (or, for a test's setup, into) what the warehouse holds; `{s}` is replaced by our schema's prefix. */
   rows(sql: string): Promise<Record<string, unknown>[]>;
   close(): Promise<void>;
 }
@@ -27,7 +27,7 @@ export const ENGINES: { name: string; start(ws: Workspace): Promise<EngineUnderT
     start: async (ws) => ({
       warehouse: { kind: 'duckdb', path: 'data/warehouse.duckdb' },
       env: {},
-      rows: (sql) => query(ws.warehouse, sql.replaceAll('{s}', '')),
+      rows: (sql) => query(ws.warehouse, sql.replaceAll('{s}', ''), true),
       close: async () => undefined,
     }),
   },

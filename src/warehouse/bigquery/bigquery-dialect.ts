@@ -27,6 +27,14 @@ export function bigqueryDialect(dataset: string): Dialect {
     countIf: (condition) => `COUNTIF(${condition})`,
     percentile: (expression, fraction) => `APPROX_QUANTILES(${expression}, 100)[OFFSET(${Math.round(fraction * 100)})]`,
     jsonText: (expression, path) => `JSON_VALUE(${expression}, '${checkedPath(path)}')`,
+    // Numbers beyond FLOAT64's precision are rounded, not refused: the text is still JSON.
+    tryParseJson: (text) => `SAFE.PARSE_JSON(${text}, wide_number_mode => 'round')`,
+    regexMatches: (text, pattern, alias) => ({
+      join: `UNNEST(REGEXP_EXTRACT_ALL(${text}, ${pattern})) AS ${alias}`,
+      match: alias,
+    }),
+    // RE2, as ours; a capturing group would make REGEXP_EXTRACT_ALL return the group, not the match.
+    regexPattern: (re2) => re2,
     jsonString: (expression) => `TO_JSON_STRING(${expression})`,
     indexedIdIn: (alias, ids) => `${alias}.event_id IN (SELECT i.event_id FROM (${ids}) i)`,
     parseJson: (expression) => `PARSE_JSON(${expression})`,

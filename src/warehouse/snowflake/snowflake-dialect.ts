@@ -41,8 +41,18 @@ export function snowflakeDialect(database: string, schema: string): Dialect {
     epochMs: (expression) => `DATE_PART(epoch_millisecond, ${expression})`,
     countIf: (condition) => `COUNT_IF(${condition})`,
     percentile: (expression, fraction) => `PERCENTILE_CONT(${fraction}) WITHIN GROUP (ORDER BY ${expression})`,
-    // Snowflake's paths have no leading `$`.
-    jsonText: (expression, path) => `GET_PATH(${expression}, '${checkedPath(path).slice(1)}')::STRING`,
+    // Snowflake's paths have no leading `$.` (`a.b`, `[0].b`); the value itself is cast.
+    jsonText: (expression, path) =>
+      checkedPath(path) === '$'
+        ? `(${expression})::STRING`
+        : `GET_PATH(${expression}, '${path.replace(/^\$\.?/, '')}')::STRING`,
+    tryParseJson: (text) => `TRY_PARSE_JSON(${text})`,
+    regexMatches: (text, pattern, alias) => ({
+      join: `LATERAL FLATTEN(input => REGEXP_SUBSTR_ALL(${text}, ${pattern})) ${alias}`,
+      match: `${alias}.value::STRING`,
+    }),
+    // POSIX ERE has no non-capturing groups; REGEXP_SUBSTR_ALL returns the whole match whatever the groups.
+    regexPattern: (re2) => re2.replaceAll('(?:', '('),
     jsonString: (expression) => `TO_JSON(${expression})`,
     parseJson: (expression) => `PARSE_JSON(${expression})`,
     dateOfKey: (expression) => `TO_DATE(TO_VARCHAR(${expression}), 'YYYYMMDD')`,

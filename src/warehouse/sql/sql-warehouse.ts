@@ -2,7 +2,6 @@ import { qualifiedTables, type Dialect } from '../dialect.js';
 import { presentCountSql, storedIdsSql } from '../../checks/check-sql.js';
 import type { ReferenceData } from '../../reference/reference-data.js';
 import { fault, failpoint } from '../../util/failpoint.js';
-import { UsageError } from '../../util/errors.js';
 import type {
   CheckResult,
   ErasureOutcome,
@@ -48,6 +47,8 @@ import {
   type StagingTables,
 } from './sql-load.js';
 import { SqlState } from './sql-state.js';
+import { eraseUser } from './sql-erasure.js';
+import { applyRetention, retentionPlan } from './sql-retention.js';
 import { SqlRejects } from './sql-rejects.js';
 import { SqlDrift } from './sql-drift.js';
 import { clearPendingSql, lakePartitionQuery, pendingPartitions, pendingPartitionsSql } from './sql-lake.js';
@@ -75,6 +76,8 @@ export class SqlWarehouse implements Warehouse {
   readonly dialect: Dialect;
   protected readonly state: SqlState;
   protected readonly dims: SqlDimensions;
+  /** An erasure committed: the engine's storage is reclaimed once closed. */
+  private erased = false;
   private readonly rejects: SqlRejects;
   private readonly drift: SqlDrift;
 
@@ -95,8 +98,9 @@ export class SqlWarehouse implements Warehouse {
     return this.driver.migrate();
   }
 
-  close(): Promise<void> {
-    return this.driver.close();
+  async close(): Promise<void> {
+    await this.driver.close();
+    if (this.erased) await this.driver.reclaimErasedSpace?.();
   }
 
   query(sql: string, params: Record<string, string | number | null>): Promise<Record<string, unknown>[]> {
@@ -198,11 +202,6 @@ export class SqlWarehouse implements Warehouse {
     );
   }
 
-  /** Day-2 commands built on DuckDB first (README, Operations). */
-  private duckdbOnly(command: string): UsageError {
-    return new UsageError(`aetl ${command} is not available on ${this.dialect.name} yet; it is on DuckDB`);
-  }
-
   listRejects(pipeline: string, filter: RejectFilter): Promise<Record<string, unknown>[]> {
     return this.rejects.list(pipeline, filter);
   }
@@ -216,27 +215,37 @@ export class SqlWarehouse implements Warehouse {
     return this.rejects.toReplay(pipeline, runId, after, limit);
   }
 
-  async retentionPlan(_pipeline: string, _cutoffMs: number): Promise<RetentionItem[]> {
-    throw this.duckdbOnly('retention');
+  retentionPlan(pipeline: string, cutoffMs: number): Promise<RetentionItem[]> {
+    return retentionPlan(this.driver, pipeline, cutoffMs);
   }
 
   async applyRetention(
-    _pipeline: string,
-    _runId: string,
-    _cutoffMs: number,
-    _archiveDir: string | null,
-    _nowMs: number,
+    pipeline: string,
+    runId: string,
+    cutoffMs: number,
+    archiveDir: string | null,
+    nowMs: number,
   ): Promise<RetentionItem[]> {
-    throw this.duckdbOnly('retention');
+    const plan = await retentionPlan(this.driver, pipeline, cutoffMs);
+    return applyRetention(this.driver, plan, { pipeline, runId, cutoffMs, archiveDir, nowMs }, this.fence);
   }
 
-  async eraseUser(_request: ErasureRequest): Promise<ErasureOutcome> {
-    throw this.duckdbOnly('forget');
+  async eraseUser(request: ErasureRequest): Promise<ErasureOutcome> {
+    const outcome = await eraseUser(this.driver, request, this.fence);
+    // What killed runs of any pipeline left staged may hold the user too (we hold the run lock).
+    for (const pipeline of outcome.pipelines) await this.driver.dropLeftovers(pipeline);
+    this.erased = true;
+    return outcome;
   }
 
-  /** Nobody can be erased here yet (forget is DuckDB-only), so no load has anyone to leave out. */
   async erasedSubjects(): Promise<string[]> {
-    return [];
+    // A read-only open (dry run) may predate the migration that made the table.
+    if (!(await this.driver.tableExists('etl_erasure'))) return [];
+    const rows = await this.driver.run(
+      'reading erased users',
+      `SELECT DISTINCT subject_hash FROM ${this.dialect.table('etl_erasure')}`,
+    );
+    return rows.map((r) => String(r.subject_hash));
   }
 
   async pendingLakePartitions(pipeline: string): Promise<LakePartition[]> {

@@ -103,6 +103,8 @@ function bindValue(parameter: QueryParameter): DuckDBValue {
 /** BigQuery functions our SQL calls that DuckDB lacks (only the formats we use). */
 const BIGQUERY_FUNCTIONS = [
   'CREATE MACRO parse_date(fmt, s) AS CAST(strptime(s, fmt) AS DATE)',
+  // SAFE.PARSE_JSON (translate.ts): NULL for text that is not JSON; DuckDB reads wide numbers anyway.
+  "CREATE MACRO safe_parse_json(text, wide_number_mode := 'exact') AS TRY_CAST(text AS JSON)",
   // The JSON text of any value, typed STRING (not JSON) as in BigQuery.
   'CREATE MACRO to_json_string(x) AS CAST(to_json(x) AS VARCHAR)',
   // JSON_KEYS(json, max_depth), translated to this name: DuckDB's json_keys takes a path second.
@@ -262,6 +264,10 @@ export class BigQueryStandIn extends DuckDBBackedServer {
   private async execute(sql: string, parameters: QueryParameter[]): Promise<QueryResult> {
     this.statements.push(sql);
     const values = Object.fromEntries(parameters.map((p) => [p.name, bindValue(p)]));
+    // With a capturing group, BigQuery's REGEXP_EXTRACT_ALL returns the group, DuckDB's the whole match.
+    if (/\bREGEXP_EXTRACT_ALL\b/i.test(sql) && Object.values(values).some((v) => /(^|[^\\])\((?!\?)/.test(String(v)))) {
+      throw new HttpError(400, 'invalidQuery', 'stand-in: a capturing group in REGEXP_EXTRACT_ALL is not modelled');
+    }
     let last: DuckDBMaterializedResult | undefined;
     let affected = 0;
     try {

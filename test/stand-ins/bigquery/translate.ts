@@ -24,6 +24,7 @@ const TYPES: [RegExp, string][] = [
 
 /** BigQuery functions we call, by their DuckDB names. */
 const FUNCTIONS: [RegExp, string][] = [
+  [/\bSAFE\.PARSE_JSON\s*\(/gi, 'safe_parse_json('], // a macro (server.ts), before PARSE_JSON's rule
   [/\bTIMESTAMP_ADD\s*\(\s*(.+?)\s*,\s*INTERVAL\s+(\S+)\s+MILLISECOND\s*\)/gi, '($1 + to_milliseconds($2))'],
   [/\bUNIX_MILLIS\s*\(/gi, 'epoch_ms('],
   [/\bPARSE_JSON\s*\(/gi, 'json('],
