@@ -1,0 +1,94 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { REPO } from '../helpers/workspace.js';
+import { BigQueryAnalyzer, zetaType, type BigQueryType } from './bigquery-analyzer.js';
+
+const DATASET = 'aetl-test.aetl';
+const sqlFile = (name: string) =>
+  readFileSync(join(REPO, 'sql/bigquery', name), 'utf8').replaceAll('{{dataset}}', DATASET);
+
+/** An analyst query's parameters as its header declares them: `-- Parameters: @from, @to (TIMESTAMP, ...) and @user_id (STRING)`. */
+function declaredParams(sql: string): Record<string, BigQueryType> {
+  const header = /^-- Parameters: (.*)$/m.exec(sql)?.[1] ?? '';
+  const params: Record<string, BigQueryType> = {};
+  for (const [, names, type] of header.matchAll(/((?:@\w+(?:,\s*|\s+and\s+)?)+)\s*\((\w+)/g)) {
+    for (const [, name] of names!.matchAll(/@(\w+)/g)) params[name!] = { type: type! };
+  }
+  return params;
+}
+
+describe('ZetaSQL, the analyzer BigQuery is built on, judges our BigQuery SQL', () => {
+  let analyzer: BigQueryAnalyzer;
+
+  beforeAll(async () => {
+    analyzer = await BigQueryAnalyzer.start();
+    // The catalog is what the DDL creates, analyzed statement by statement.
+    expect(await analyzer.analyze(sqlFile('ddl.sql'))).toEqual([]);
+  });
+  afterAll(() => analyzer?.close());
+
+  it('catches a wrong column, a type mismatch and an untyped parameter, and passes the correct statement', async () => {
+    const table = `\`${DATASET}.etl_state\``;
+    const correct = `SELECT UNIX_MILLIS(checkpoint) AS ms FROM ${table} WHERE pipeline = @pipeline`;
+    expect(await analyzer.analyze(correct, { pipeline: { type: 'STRING' } })).toEqual([]);
+
+    const [wrongColumn] = await analyzer.analyze(correct.replace('checkpoint', 'checkpoint_ts'), {
+      pipeline: { type: 'STRING' },
+    });
+    expect(wrongColumn!.message).toMatch(/Unrecognized name: checkpoint_ts/);
+
+    const [mismatch] = await analyzer.analyze(correct, { pipeline: { type: 'INT64' } });
+    expect(mismatch!.message).toMatch(/No matching signature for operator = for argument types: STRING, INT64/);
+
+    // A NULL sent without a type has none to declare: the analyzer, like BigQuery, refuses the statement.
+    const [untyped] = await analyzer.analyze(correct);
+    expect(untyped!.message).toMatch(/Query parameter 'pipeline' not found/);
+
+    const [insert] = await analyzer.analyze(
+      `INSERT INTO ${table} (pipeline, checkpoint, run_id, updated_at) SELECT @pipeline, @checkpoint, @run_id, @now`,
+      {
+        pipeline: { type: 'STRING' },
+        checkpoint: { type: 'STRING' },
+        run_id: { type: 'STRING' },
+        now: { type: 'TIMESTAMP' },
+      },
+    );
+    expect(insert!.message).toMatch(
+      /Query column 2 has type STRING which cannot be inserted into column checkpoint, which has type TIMESTAMP/,
+    );
+  });
+
+  it('reports each broken statement of a script, with the statement', async () => {
+    const errors = await analyzer.analyze(
+      `BEGIN TRANSACTION;\nDELETE FROM \`${DATASET}.etl_state\` WHERE pipelin = 'x';\nSELECT 1;\nSELECT * FROM \`${DATASET}.nope\`;\nCOMMIT TRANSACTION;`,
+    );
+    expect(errors.map((e) => e.statement)).toEqual([
+      `DELETE FROM \`${DATASET}.etl_state\` WHERE pipelin = 'x'`,
+      `SELECT * FROM \`${DATASET}.nope\``,
+    ]);
+    expect(errors[1]!.message).toMatch(/Table not found/);
+  });
+
+  it('adds what CREATE TABLE AS SELECT and load jobs create to the catalog', async () => {
+    const staged = `\`${DATASET}._aetl_stage_test_events\``;
+    expect(await analyzer.analyze(`SELECT event_id FROM ${staged}`)).not.toEqual([]);
+    analyzer.addTable(`${DATASET}._aetl_stage_test_events`, [
+      { name: 'event_id', type: zetaType('STRING') },
+      { name: 'cost_usd', type: zetaType('NUMERIC') },
+    ]);
+    expect(await analyzer.analyze(`CREATE OR REPLACE TABLE \`${DATASET}.w\` AS SELECT * FROM ${staged}`)).toEqual([]);
+    expect(await analyzer.analyze(`SELECT SUM(cost_usd) FROM \`${DATASET}.w\` WHERE event_id = 'e'`)).toEqual([]);
+  });
+
+  it('our views and analyst queries (sql/bigquery) analyze with no error, with their declared parameters', async () => {
+    expect(await analyzer.analyze(sqlFile('views.sql'))).toEqual([]);
+    const queries = readdirSync(join(REPO, 'sql/bigquery/queries')).filter((f) => f.endsWith('.sql'));
+    expect(queries.length).toBeGreaterThan(0);
+    for (const file of queries) {
+      const sql = sqlFile(`queries/${file}`);
+      expect(Object.keys(declaredParams(sql)), file).toContain('from');
+      expect(await analyzer.analyze(sql, declaredParams(sql)), file).toEqual([]);
+    }
+  });
+});
