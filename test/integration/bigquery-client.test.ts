@@ -74,9 +74,9 @@ describe('BigQuery client against the stand-in (the real @google-cloud/bigquery 
   });
 
   it('names the purpose and the job id of a failed statement, never the token', async () => {
-    const error = (await client
-      .query('merging the batch', 'SELECT * FROM `proj.aetl.no_such_table`')
-      .catch((e: unknown) => e)) as Error;
+    const error = (await standIn.uncaptured(() =>
+      client.query('merging the batch', 'SELECT * FROM `proj.aetl.no_such_table`').catch((e: unknown) => e),
+    )) as Error;
     expect(error.message).toMatch(
       /^BigQuery merging the batch failed \(job aetl_merging_the_batch_[0-9a-f]{32}, invalidQuery\): /,
     );

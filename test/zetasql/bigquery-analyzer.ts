@@ -193,6 +193,12 @@ export class BigQueryAnalyzer {
     this.stale = true;
   }
 
+  /** Starts an empty catalog (another stand-in's dataset). */
+  forgetTables(): void {
+    this.tables.clear();
+    this.stale = true;
+  }
+
   /** The catalog: each table under its full name (a backtick-quoted path is one name), under nested catalogs for dotted paths, and each dataset's INFORMATION_SCHEMA.COLUMNS. */
   private catalog(): SimpleCatalogProto {
     const table = (name: string, columns: Column[]): SimpleTableProto => ({

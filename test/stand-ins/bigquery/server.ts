@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
@@ -19,12 +19,26 @@ import { toDuckDB } from './translate.js';
  * is a schema). It serves what our loader calls: datasets and tables (get,
  * insert, delete), `jobs.query`, `getQueryResults`, multipart Parquet load
  * jobs and job polling, with BigQuery's response shapes. Not an emulator.
+ * With AETL_BQ_CAPTURE_DIR set, it records every statement it receives, with
+ * its parameters' types, and every table a load job leaves, one JSON line
+ * each, in a file of its own there: test/zetasql judges them with ZetaSQL.
  */
+export interface ParameterType {
+  type: string;
+  arrayType?: ParameterType;
+  structTypes?: { name?: string; type: ParameterType }[];
+}
+
 export interface QueryParameter {
   name: string;
-  parameterType: { type: string };
+  parameterType?: ParameterType;
   parameterValue?: { value?: string };
 }
+
+/** One line of a capture file: a statement with its parameters' types, or a table's schema after a load job. */
+export type CapturedCall =
+  | { query: string; params: Record<string, ParameterType | null> }
+  | { load: string; schema: { name: string; type: string }[] };
 
 interface JobRecord {
   resource: Record<string, unknown>;
@@ -81,7 +95,7 @@ function wireValue(value: DuckDBValue, type: DuckDBType): string | null {
 function bindValue(parameter: QueryParameter): DuckDBValue {
   const value = parameter.parameterValue?.value;
   if (value === undefined || value === null) return null;
-  switch (parameter.parameterType.type) {
+  switch (parameter.parameterType!.type) {
     case 'INT64':
       return BigInt(value);
     case 'FLOAT64':
@@ -124,6 +138,9 @@ export class BigQueryStandIn extends DuckDBBackedServer {
   readonly statements: string[] = [];
   readonly jobs = new Map<string, JobRecord>();
   private readonly uploads = mkdtempSync(join(tmpdir(), 'bq-standin-'));
+  private readonly captureFile = process.env.AETL_BQ_CAPTURE_DIR
+    ? join(process.env.AETL_BQ_CAPTURE_DIR, `bigquery-${randomUUID()}.jsonl`)
+    : null;
 
   private constructor(
     parts: ServerParts,
@@ -138,6 +155,22 @@ export class BigQueryStandIn extends DuckDBBackedServer {
 
   protected cleanup(): void {
     rmSync(this.uploads, { recursive: true, force: true });
+  }
+
+  private capturing = true;
+
+  private capture(call: CapturedCall): void {
+    if (this.captureFile && this.capturing) appendFileSync(this.captureFile, `${JSON.stringify(call)}\n`);
+  }
+
+  /** Runs `work` with nothing recorded: for a test that sends invalid SQL on purpose. */
+  async uncaptured<T>(work: () => Promise<T>): Promise<T> {
+    this.capturing = false;
+    try {
+      return await work();
+    } finally {
+      this.capturing = true;
+    }
   }
 
   protected async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -259,6 +292,10 @@ export class BigQueryStandIn extends DuckDBBackedServer {
 
   private async execute(sql: string, parameters: QueryParameter[]): Promise<QueryResult> {
     this.statements.push(sql);
+    this.capture({ query: sql, params: Object.fromEntries(parameters.map((p) => [p.name, p.parameterType ?? null])) });
+    // BigQuery types every parameter from its declaration, never from the value: a NULL needs a type too.
+    const untyped = parameters.find((p) => !p.parameterType?.type);
+    if (untyped) throw new HttpError(400, 'invalidQuery', `Query parameter '${untyped.name}' has no parameterType`);
     const values = Object.fromEntries(parameters.map((p) => [p.name, bindValue(p)]));
     let last: DuckDBMaterializedResult | undefined;
     let affected = 0;
@@ -360,6 +397,12 @@ export class BigQueryStandIn extends DuckDBBackedServer {
       if (!exists || writeDisposition === 'WRITE_TRUNCATE')
         await this.connection.run(`CREATE OR REPLACE TABLE ${target} AS ${source}`);
       else await this.connection.run(`INSERT INTO ${target} BY NAME ${source}`); // BigQuery matches Parquet columns by name
+      const { tableId, datasetId } = destinationTable;
+      const table = (await this.getTable(project, datasetId, tableId)) as {
+        schema: { fields: { name: string; type: string }[] };
+      };
+      const schema = table.schema.fields.map(({ name, type }) => ({ name, type }));
+      this.capture({ load: `${project}.${datasetId}.${tableId}`, schema });
     } catch (error) {
       status.errorResult = { reason: 'invalid', message: (error as Error).message };
       status.errors = [status.errorResult];
