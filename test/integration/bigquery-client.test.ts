@@ -96,6 +96,14 @@ describe('BigQuery client against the stand-in (the real @google-cloud/bigquery 
     expect(await untyped.text()).toContain("Query parameter 'x' has no parameterType");
   });
 
+  it('refuses a statement past its query-complexity limit, as BigQuery does a long UNION ALL of rows', async () => {
+    const union = (n: number) => Array.from({ length: n }, (_, i) => `SELECT ${i} AS n`).join(' UNION ALL ');
+    const [row] = await client.query('counting', `SELECT COUNT(*) AS n FROM (${union(101)})`);
+    expect(String(row!.n)).toBe('101');
+    const error = (await client.query('recording check results', union(102)).catch((e: unknown) => e)) as Error;
+    expect(error.message).toMatch(/too many subqueries or query is too complex/);
+  });
+
   it('names the purpose and the job id of a failed statement, never the token', async () => {
     const error = (await standIn.uncaptured(() =>
       client.query('merging the batch', 'SELECT * FROM `proj.aetl.no_such_table`').catch((e: unknown) => e),

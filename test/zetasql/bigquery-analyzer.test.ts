@@ -59,6 +59,26 @@ describe('ZetaSQL, the analyzer BigQuery is built on, judges our BigQuery SQL', 
     );
   });
 
+  it('checks the fields of an ARRAY<STRUCT> parameter read with UNNEST', async () => {
+    const sql = `INSERT INTO \`${DATASET}.etl_state\` (pipeline, checkpoint, run_id, updated_at)
+SELECT r.pipeline, r.checkpoint, r.run_id, r.updated_at FROM UNNEST(@rows) AS r`;
+    const rows = (checkpoint: string): BigQueryType => ({
+      type: 'ARRAY',
+      arrayType: {
+        type: 'STRUCT',
+        structTypes: [
+          { name: 'pipeline', type: { type: 'STRING' } },
+          { name: 'checkpoint', type: { type: checkpoint } },
+          { name: 'run_id', type: { type: 'STRING' } },
+          { name: 'updated_at', type: { type: 'TIMESTAMP' } },
+        ],
+      },
+    });
+    expect(await analyzer.analyze(sql, { rows: rows('TIMESTAMP') })).toEqual([]);
+    const [error] = await analyzer.analyze(sql, { rows: rows('STRING') });
+    expect(error!.message).toMatch(/Query column 2 has type STRING which cannot be inserted into column checkpoint/);
+  });
+
   it('reports each broken statement of a script, with the statement', async () => {
     const errors = await analyzer.analyze(
       `BEGIN TRANSACTION;\nDELETE FROM \`${DATASET}.etl_state\` WHERE pipelin = 'x';\nSELECT 1;\nSELECT * FROM \`${DATASET}.nope\`;\nCOMMIT TRANSACTION;`,

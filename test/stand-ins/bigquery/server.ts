@@ -4,8 +4,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import {
+  BIGINT,
+  BOOLEAN,
+  DOUBLE,
   DuckDBTimestampTZValue,
   DuckDBTypeId,
+  LIST,
+  listValue,
+  STRUCT,
+  structValue,
+  TIMESTAMPTZ,
+  VARCHAR,
   type DuckDBMaterializedResult,
   type DuckDBType,
   type DuckDBValue,
@@ -29,10 +38,16 @@ export interface ParameterType {
   structTypes?: { name?: string; type: ParameterType }[];
 }
 
+interface ParameterValue {
+  value?: string | boolean | null;
+  arrayValues?: ParameterValue[];
+  structValues?: Record<string, ParameterValue>;
+}
+
 export interface QueryParameter {
   name: string;
   parameterType?: ParameterType;
-  parameterValue?: { value?: string };
+  parameterValue?: ParameterValue;
 }
 
 /** One line of a capture file: a statement with its parameters' types, or a table's schema after a load job. */
@@ -92,10 +107,27 @@ function wireValue(value: DuckDBValue, type: DuckDBType): string | null {
   return String(value);
 }
 
-function bindValue(parameter: QueryParameter): DuckDBValue {
-  const value = parameter.parameterValue?.value;
+/**
+ * BigQuery refuses a query its planner finds too complex; a long UNION ALL
+ * chain (a SELECT per inserted row) is one. Its limit is not a published
+ * number: the stand-in refuses past this many.
+ */
+const MAX_UNIONS = 100;
+const COMPLEXITY_ERROR =
+  'Resources exceeded during query execution: Not enough resources for query planning - too many subqueries or query is too complex.';
+
+/** A parameter's value as DuckDB binds it: arrays of structs too (BigQuery's `UNNEST(@rows)`). */
+function bindValue(type: ParameterType, parameterValue: ParameterValue | undefined): DuckDBValue {
+  if (type.type === 'ARRAY') {
+    return listValue((parameterValue?.arrayValues ?? []).map((item) => bindValue(type.arrayType!, item)));
+  }
+  if (type.type === 'STRUCT') {
+    const fields = type.structTypes!.map((f) => [f.name!, bindValue(f.type, parameterValue?.structValues?.[f.name!])]);
+    return structValue(Object.fromEntries(fields));
+  }
+  const value = parameterValue?.value;
   if (value === undefined || value === null) return null;
-  switch (parameter.parameterType!.type) {
+  switch (type.type) {
     case 'INT64':
       return BigInt(value);
     case 'FLOAT64':
@@ -104,14 +136,21 @@ function bindValue(parameter: QueryParameter): DuckDBValue {
       return String(value) === 'true'; // the client sends booleans as JSON booleans
     case 'TIMESTAMP': {
       // Typed, as BigQuery binds it (text would leave `@from - INTERVAL ...` without a type).
-      const fraction = /\.(\d+)/.exec(value)?.[1] ?? '';
-      return new DuckDBTimestampTZValue(
-        BigInt(Date.parse(value)) * 1000n + BigInt(fraction.padEnd(6, '0').slice(3, 6)),
-      );
+      const text = String(value);
+      const fraction = /\.(\d+)/.exec(text)?.[1] ?? '';
+      return new DuckDBTimestampTZValue(BigInt(Date.parse(text)) * 1000n + BigInt(fraction.padEnd(6, '0').slice(3, 6)));
     }
     default:
-      return value;
+      return String(value);
   }
+}
+
+/** The DuckDB type of an array or struct parameter (DuckDB cannot infer one from a list that may be empty or hold NULLs). */
+function nestedType(type: ParameterType): DuckDBType {
+  if (type.type === 'ARRAY') return LIST(nestedType(type.arrayType!));
+  if (type.type === 'STRUCT')
+    return STRUCT(Object.fromEntries(type.structTypes!.map((f) => [f.name!, nestedType(f.type)])));
+  return { INT64: BIGINT, FLOAT64: DOUBLE, BOOL: BOOLEAN, TIMESTAMP: TIMESTAMPTZ }[type.type] ?? VARCHAR; // text that DuckDB casts where it is used
 }
 
 /** BigQuery functions our SQL calls that DuckDB lacks (only the formats we use). */
@@ -296,7 +335,17 @@ export class BigQueryStandIn extends DuckDBBackedServer {
     // BigQuery types every parameter from its declaration, never from the value: a NULL needs a type too.
     const untyped = parameters.find((p) => !p.parameterType?.type);
     if (untyped) throw new HttpError(400, 'invalidQuery', `Query parameter '${untyped.name}' has no parameterType`);
-    const values = Object.fromEntries(parameters.map((p) => [p.name, bindValue(p)]));
+    const unions = sql.match(/\bUNION\s+ALL\b/gi)?.length ?? 0;
+    if (unions > MAX_UNIONS) {
+      throw new HttpError(
+        400,
+        'resourcesExceeded',
+        `${COMPLEXITY_ERROR} (the stand-in's limit: ${MAX_UNIONS} UNION ALL, this has ${unions})`,
+      );
+    }
+    const values = Object.fromEntries(parameters.map((p) => [p.name, bindValue(p.parameterType!, p.parameterValue)]));
+    const nested = parameters.filter((p) => ['ARRAY', 'STRUCT'].includes(p.parameterType!.type));
+    const nestedTypes = Object.fromEntries(nested.map((p) => [p.name, nestedType(p.parameterType!)]));
     let last: DuckDBMaterializedResult | undefined;
     let affected = 0;
     try {
@@ -304,7 +353,7 @@ export class BigQueryStandIn extends DuckDBBackedServer {
         const used = Object.fromEntries(
           Object.entries(values).filter(([name]) => new RegExp(`\\$${name}\\b`).test(statement)),
         );
-        last = await this.connection.run(statement, used);
+        last = await this.connection.run(statement, used, nestedTypes);
         affected += last.rowsChanged;
         // @@row_count: what the script's previous statement changed if it was DML, else NULL.
         const dml = /^(INSERT|UPDATE|DELETE|MERGE)\b/i.test(statement) ? last.rowsChanged : null;
