@@ -350,7 +350,10 @@ async function checkDrift(client: BigQueryClient): Promise<void> {
 export function expectedColumns(ddl: string): Map<string, [string, string][]> {
   const tables = new Map<string, [string, string][]>();
   for (const match of ddl.matchAll(/CREATE TABLE IF NOT EXISTS `\{\{dataset\}\}\.(\w+)` \(([\s\S]*?)\n\)/g)) {
-    const columns = [...match[2]!.matchAll(/^\s+(\w+)\s+([A-Z0-9]+)/gm)].map((c) => [c[1]!, c[2]!] as [string, string]);
+    // A name that is a reserved word (`rows`) is written in backticks.
+    const columns = [...match[2]!.matchAll(/^\s+`?(\w+)`?\s+([A-Z0-9]+)/gm)].map(
+      (c) => [c[1]!, c[2]!] as [string, string],
+    );
     tables.set(match[1]!, columns);
   }
   for (const alter of ddl.matchAll(/ALTER TABLE `\{\{dataset\}\}\.(\w+)`([^;]*);/g)) {
