@@ -23,8 +23,10 @@ describe('ZetaSQL, the analyzer BigQuery is built on, judges our BigQuery SQL', 
 
   beforeAll(async () => {
     analyzer = await BigQueryAnalyzer.start();
-    // The catalog is what the DDL creates, analyzed statement by statement.
-    expect(await analyzer.analyze(sqlFile('ddl.sql'))).toEqual([]);
+    // The catalog is what the migrations create, analyzed in order, statement by statement.
+    for (const file of readdirSync(join(REPO, 'sql/bigquery/migrations')).sort()) {
+      expect(await analyzer.analyze(sqlFile(`migrations/${file}`)), file).toEqual([]);
+    }
   });
   afterAll(() => analyzer?.close());
 
@@ -90,7 +92,7 @@ SELECT r.pipeline, r.checkpoint, r.run_id, r.updated_at FROM UNNEST(@rows) AS r`
     expect(errors[1]!.message).toMatch(/Table not found/);
   });
 
-  it('adds what CREATE TABLE AS SELECT and load jobs create to the catalog', async () => {
+  it('adds what CREATE TABLE AS SELECT, ALTER TABLE and load jobs create to the catalog', async () => {
     const staged = `\`${DATASET}._aetl_stage_test_events\``;
     expect(await analyzer.analyze(`SELECT event_id FROM ${staged}`)).not.toEqual([]);
     analyzer.addTable(`${DATASET}._aetl_stage_test_events`, [
@@ -99,6 +101,10 @@ SELECT r.pipeline, r.checkpoint, r.run_id, r.updated_at FROM UNNEST(@rows) AS r`
     ]);
     expect(await analyzer.analyze(`CREATE OR REPLACE TABLE \`${DATASET}.w\` AS SELECT * FROM ${staged}`)).toEqual([]);
     expect(await analyzer.analyze(`SELECT SUM(cost_usd) FROM \`${DATASET}.w\` WHERE event_id = 'e'`)).toEqual([]);
+    const noted = `SELECT note FROM \`${DATASET}.w\``;
+    expect(await analyzer.analyze(noted)).not.toEqual([]);
+    expect(await analyzer.analyze(`ALTER TABLE \`${DATASET}.w\` ADD COLUMN IF NOT EXISTS note STRING`)).toEqual([]);
+    expect(await analyzer.analyze(noted)).toEqual([]);
   });
 
   it('our views and analyst queries (sql/bigquery) analyze with no error, with their declared parameters', async () => {

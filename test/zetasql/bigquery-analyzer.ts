@@ -4,7 +4,9 @@ import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { LanguageOptions, ZetaSQLClient } from '@fivetrandevelopers/zetasql';
+import type { AnalyzerOptionsProto } from '@fivetrandevelopers/zetasql/lib/types/zetasql/AnalyzerOptionsProto.js';
 import type { LanguageOptionsProto } from '@fivetrandevelopers/zetasql/lib/types/zetasql/LanguageOptionsProto.js';
+import type { ParseResumeLocationProto } from '@fivetrandevelopers/zetasql/lib/types/zetasql/ParseResumeLocationProto.js';
 import type { SimpleCatalogProto } from '@fivetrandevelopers/zetasql/lib/types/zetasql/SimpleCatalogProto.js';
 import type { SimpleTableProto } from '@fivetrandevelopers/zetasql/lib/types/zetasql/SimpleTableProto.js';
 import type { TypeProto } from '@fivetrandevelopers/zetasql/lib/types/zetasql/TypeProto.js';
@@ -237,75 +239,62 @@ export class BigQueryAnalyzer {
     return this.catalogId!;
   }
 
-  /** The statements of a script (one statement is a script too), split by ZetaSQL's parser. */
-  private async statements(script: string): Promise<string[]> {
-    const single = script.trim().replace(/;$/, '');
-    if (!single.includes(';')) return [single]; // most are one statement: no parse round trip
+  /** Where the statement at `location` ends, by ZetaSQL's parser (throws past a syntax error). */
+  private async statementEnd(location: ParseResumeLocationProto): Promise<number> {
     const parse = promisify(ZetaSQLClient.API.parse.bind(ZetaSQLClient.API));
-    const input = Buffer.from(script, 'utf8');
-    const statements: string[] = [];
-    let at = 0;
-    while (
-      input
-        .subarray(at)
-        .toString('utf8')
-        .replace(/--[^\n]*/g, '')
-        .trim() !== ''
-    ) {
-      const response = await parse({
-        parseResumeLocation: { input: script, bytePosition: at, allowResume: true },
-        options: this.language,
-      });
-      const end = response!.resumeBytePosition;
-      statements.push(
-        input
-          .subarray(at, end)
-          .toString('utf8')
-          .replace(/;\s*(--[^\n]*\s*)*$/, '')
-          .trim(),
-      );
-      at = end;
-    }
-    return statements;
+    return (await parse({ parseResumeLocation: location, options: this.language }))!.resumeBytePosition;
   }
 
   /**
-   * Analyzes a script's statements in order with typed parameters (an
-   * undeclared parameter is an error, as an untyped NULL is for BigQuery);
-   * the tables and views it creates join the catalog. Returns the errors.
+   * Analyzes a script's statements in order (one statement is a script too)
+   * with typed parameters (an undeclared parameter is an error, as an untyped
+   * NULL is for BigQuery); the tables and views it creates join the catalog.
+   * Returns the errors, each with its statement.
    */
   async analyze(script: string, params: Record<string, BigQueryType> = {}): Promise<AnalysisError[]> {
-    let statements: string[];
-    try {
-      statements = await this.statements(script);
-    } catch (error) {
-      return [{ statement: script, message: errorText(error) }];
-    }
+    const options: AnalyzerOptionsProto = {
+      languageOptions: this.language,
+      queryParameters: Object.entries(params).map(([name, type]) => ({ name, type: zetaType(type) })),
+      parameterMode: 'PARAMETER_NAMED',
+      errorMessageMode: 'ERROR_MESSAGE_MULTI_LINE_WITH_CARET',
+      defaultTimezone: 'UTC',
+    };
+    const input = Buffer.from(script, 'utf8');
+    const rest = (from: number, to = input.length) => input.subarray(from, to).toString('utf8');
     const errors: AnalysisError[] = [];
-    const queryParameters = Object.entries(params).map(([name, type]) => ({ name, type: zetaType(type) }));
-    for (const statement of statements) {
+    for (
+      let at = 0;
+      rest(at)
+        .replace(/--[^\n]*/g, '')
+        .trim() !== '';
+    ) {
+      const location = { input: script, bytePosition: at, allowResume: true };
+      let end: number;
       try {
-        const response = await this.client.analyze({
-          sqlStatement: statement,
-          registeredCatalogId: await this.registeredCatalog(),
-          options: {
-            languageOptions: this.language,
-            queryParameters,
-            parameterMode: 'PARAMETER_NAMED',
-            errorMessageMode: 'ERROR_MESSAGE_MULTI_LINE_WITH_CARET',
-            defaultTimezone: 'UTC',
-          },
-        });
+        const registeredCatalogId = await this.registeredCatalog();
+        const response = await this.client.analyze({ parseResumeLocation: location, registeredCatalogId, options });
         this.learn(response!.resolvedStatement);
+        end = response!.resumeBytePosition;
       } catch (error) {
-        errors.push({ statement, message: errorText(error) });
+        // Past a syntax error the parser cannot tell where the next statement starts: the rest is reported.
+        end = await this.statementEnd(location).catch(() => input.length);
+        errors.push({
+          statement: rest(at, end)
+            .replace(/;\s*(--[^\n]*\s*)*$/, '')
+            .trim(),
+          message: errorText(error),
+        });
       }
+      if (end <= at) break;
+      at = end;
     }
     return errors;
   }
 
-  /** A created table or view joins the catalog (CREATE ... IF NOT EXISTS keeps one already there). */
+  /** A created table or view joins the catalog (CREATE ... IF NOT EXISTS keeps one already there); ALTER TABLE changes one. */
   private learn(resolved: unknown): void {
+    const alter = find(resolved, 'resolvedAlterTableStmtNode');
+    if (alter !== undefined) return this.alterTable(alter);
     const create = find(resolved, 'resolvedCreateStatementNode');
     if (create === undefined) return;
     const name = (find(create, 'namePath') as string[]).join('.');
@@ -317,5 +306,22 @@ export class BigQueryAnalyzer {
       name,
       definitions.map((d) => ({ name: d.name, type: d.type })),
     );
+  }
+
+  /** ADD COLUMN and DROP COLUMN, as BigQuery applies them (IF [NOT] EXISTS: nothing to do when it holds). */
+  private alterTable(alter: unknown): void {
+    const table = this.tables.get((find(alter, 'namePath') as string[]).join('.').toLowerCase());
+    if (!table) return;
+    let columns = table.columns;
+    const has = (name: string) => columns.some((c) => c.name.toLowerCase() === name.toLowerCase());
+    for (const action of find(alter, 'alterActionList') as Record<string, unknown>[]) {
+      const add = action.resolvedAddColumnActionNode as { columnDefinition: Column } | undefined;
+      const drop = action.resolvedDropColumnActionNode as { name: string } | undefined;
+      if (add && !has(add.columnDefinition.name)) {
+        columns = [...columns, { name: add.columnDefinition.name, type: add.columnDefinition.type }];
+      }
+      if (drop) columns = columns.filter((c) => c.name.toLowerCase() !== drop.name.toLowerCase());
+    }
+    this.addTable(table.name, columns);
   }
 }
