@@ -1,6 +1,8 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { declaredParams } from '../../src/cli/query-file.js';
+import { bigqueryDialect } from '../../src/warehouse/bigquery/bigquery-dialect.js';
 import { REPO } from '../helpers/workspace.js';
 import { BigQueryAnalyzer, zetaType, type BigQueryType } from './bigquery-analyzer.js';
 
@@ -8,14 +10,10 @@ const DATASET = 'aetl-test.aetl';
 const sqlFile = (name: string) =>
   readFileSync(join(REPO, 'sql/bigquery', name), 'utf8').replaceAll('{{dataset}}', DATASET);
 
-/** An analyst query's parameters as its header declares them: `-- Parameters: @from, @to (TIMESTAMP, ...) and @user_id (STRING)`. */
-function declaredParams(sql: string): Record<string, BigQueryType> {
-  const header = /^-- Parameters: (.*)$/m.exec(sql)?.[1] ?? '';
-  const params: Record<string, BigQueryType> = {};
-  for (const [, names, type] of header.matchAll(/((?:@\w+(?:,\s*|\s+and\s+)?)+)\s*\((\w+)/g)) {
-    for (const [, name] of names!.matchAll(/@(\w+)/g)) params[name!] = { type: type! };
-  }
-  return params;
+/** An analyst query's parameters typed as `aetl query` binds them: by its `-- params:` header. */
+function declaredTypes(sql: string): Record<string, BigQueryType> {
+  const dialect = bigqueryDialect(DATASET);
+  return Object.fromEntries([...declaredParams(sql)].map(([name, type]) => [name, { type: dialect.columnType(type) }]));
 }
 
 describe('ZetaSQL, the analyzer BigQuery is built on, judges our BigQuery SQL', () => {
@@ -107,14 +105,14 @@ SELECT r.pipeline, r.checkpoint, r.run_id, r.updated_at FROM UNNEST(@rows) AS r`
     expect(await analyzer.analyze(noted)).toEqual([]);
   });
 
-  it('our views and analyst queries (sql/bigquery) analyze with no error, with their declared parameters', async () => {
+  it('our views and analyst queries (sql/bigquery) analyze with no error, their parameters typed as aetl query binds them', async () => {
     expect(await analyzer.analyze(sqlFile('views.sql'))).toEqual([]);
     const queries = readdirSync(join(REPO, 'sql/bigquery/queries')).filter((f) => f.endsWith('.sql'));
     expect(queries.length).toBeGreaterThan(0);
     for (const file of queries) {
       const sql = sqlFile(`queries/${file}`);
-      expect(Object.keys(declaredParams(sql)), file).toContain('from');
-      expect(await analyzer.analyze(sql, declaredParams(sql)), file).toEqual([]);
+      expect(Object.keys(declaredTypes(sql)), file).toContain('from');
+      expect(await analyzer.analyze(sql, declaredTypes(sql)), file).toEqual([]);
     }
   });
 });
