@@ -90,6 +90,23 @@ SELECT r.pipeline, r.checkpoint, r.run_id, r.updated_at FROM UNNEST(@rows) AS r`
     expect(errors[1]!.message).toMatch(/Table not found/);
   });
 
+  it('judges the scripting we emit: IF over @@row_count with RAISE, its condition a BOOL, its message a STRING', async () => {
+    const update = `UPDATE \`${DATASET}.etl_state\` SET run_id = @run_id WHERE pipeline = @pipeline`;
+    const script = (check: string) => `BEGIN TRANSACTION;\n${update};\n${check};\nCOMMIT TRANSACTION;`;
+    const params: Record<string, BigQueryType> = { run_id: { type: 'STRING' }, pipeline: { type: 'STRING' } };
+    const fenced = "IF @@row_count <> 1 THEN RAISE USING MESSAGE = 'lost the lease'; END IF";
+    expect(await analyzer.analyze(script(fenced), params)).toEqual([]);
+    const [notBool] = await analyzer.analyze(script(fenced.replace('@@row_count <> 1', '@@row_count')), params);
+    expect(notBool!.message).toBe('@@row_count is not of type BOOL');
+    const [unknown] = await analyzer.analyze(script(fenced.replace('row_count', 'rowcount')), params);
+    expect(unknown!.message).toMatch(/Unrecognized name: @@rowcount/);
+    const [inBody] = await analyzer.analyze(
+      script(fenced.replace('RAISE', `${update.replace('run_id =', 'nope =')}; RAISE`)),
+      params,
+    );
+    expect(inBody!.message).toMatch(/^Unrecognized name: nope/);
+  });
+
   it('adds what CREATE TABLE AS SELECT, ALTER TABLE and load jobs create to the catalog', async () => {
     const staged = `\`${DATASET}._aetl_stage_test_events\``;
     expect(await analyzer.analyze(`SELECT event_id FROM ${staged}`)).not.toEqual([]);

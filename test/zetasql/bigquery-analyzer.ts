@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
-import { LanguageOptions, ZetaSQLClient } from '@fivetrandevelopers/zetasql';
+import { LanguageOptions, TypeKind, ZetaSQLClient } from '@fivetrandevelopers/zetasql';
 import type { AnalyzerOptionsProto } from '@fivetrandevelopers/zetasql/lib/types/zetasql/AnalyzerOptionsProto.js';
 import type { LanguageOptionsProto } from '@fivetrandevelopers/zetasql/lib/types/zetasql/LanguageOptionsProto.js';
 import type { ParseResumeLocationProto } from '@fivetrandevelopers/zetasql/lib/types/zetasql/ParseResumeLocationProto.js';
@@ -117,6 +117,17 @@ const INFORMATION_SCHEMA_COLUMNS: [string, string][] = [
   ['rounding_mode', 'STRING'],
 ];
 
+/** BigQuery's system variables a script may read (`@@row_count` after a DML statement, ...). */
+const SYSTEM_VARIABLES: [string, string][] = [
+  ['row_count', 'INT64'],
+  ['current_job_id', 'STRING'],
+  ['last_job_id', 'STRING'],
+  ['project_id', 'STRING'],
+  ['dataset_id', 'STRING'],
+  ['session_id', 'STRING'],
+  ['time_zone', 'STRING'],
+];
+
 async function freePort(): Promise<number> {
   const server = createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -141,6 +152,19 @@ function find(root: unknown, key: string): unknown {
     level = objects.flatMap((o) => Object.values(o));
   }
   return undefined;
+}
+
+/** A parsed node's own place in the text: the widest of the ranges in it (its parts lie inside). */
+function widestRange(node: unknown): { start: number; end: number } {
+  let widest = { start: 0, end: 0 };
+  const visit = (value: unknown): void => {
+    if (typeof value !== 'object' || value === null) return;
+    const range = (value as { parseLocationRange?: { start: number; end: number } }).parseLocationRange;
+    if (range && range.end - range.start > widest.end - widest.start) widest = range;
+    Object.values(value).forEach(visit);
+  };
+  visit(node);
+  return widest;
 }
 
 function errorText(error: unknown): string {
@@ -239,32 +263,48 @@ export class BigQueryAnalyzer {
     return this.catalogId!;
   }
 
-  /** Where the statement at `location` ends, by ZetaSQL's parser (throws past a syntax error). */
-  private async statementEnd(location: ParseResumeLocationProto): Promise<number> {
+  /** The statement at `location` parsed as a script statement (throws on a syntax error), and where it ends. */
+  private async parseScriptStatement(location: ParseResumeLocationProto): Promise<{ node: unknown; end: number }> {
     const parse = promisify(ZetaSQLClient.API.parse.bind(ZetaSQLClient.API));
-    return (await parse({ parseResumeLocation: location, options: this.language }))!.resumeBytePosition;
+    const response = await parse({ parseResumeLocation: location, allowScript: true, options: this.language });
+    return { node: response!.parsedStatement, end: response!.resumeBytePosition };
+  }
+
+  private options(params: Record<string, BigQueryType>): AnalyzerOptionsProto {
+    return {
+      languageOptions: this.language,
+      queryParameters: Object.entries(params).map(([name, type]) => ({ name, type: zetaType(type) })),
+      systemVariables: SYSTEM_VARIABLES.map(([name, type]) => ({ namePath: [name], type: zetaType(type) })),
+      parameterMode: 'PARAMETER_NAMED',
+      errorMessageMode: 'ERROR_MESSAGE_MULTI_LINE_WITH_CARET',
+      defaultTimezone: 'UTC',
+    };
   }
 
   /**
    * Analyzes a script's statements in order (one statement is a script too)
    * with typed parameters (an undeclared parameter is an error, as an untyped
    * NULL is for BigQuery); the tables and views it creates join the catalog.
-   * Returns the errors, each with its statement.
+   * The analyzer takes no scripting statement: those are parsed, and their
+   * expressions and statements analyzed (scriptStatement). Returns the
+   * errors, each with its statement.
    */
-  async analyze(script: string, params: Record<string, BigQueryType> = {}): Promise<AnalysisError[]> {
-    const options: AnalyzerOptionsProto = {
-      languageOptions: this.language,
-      queryParameters: Object.entries(params).map(([name, type]) => ({ name, type: zetaType(type) })),
-      parameterMode: 'PARAMETER_NAMED',
-      errorMessageMode: 'ERROR_MESSAGE_MULTI_LINE_WITH_CARET',
-      defaultTimezone: 'UTC',
-    };
+  analyze(script: string, params: Record<string, BigQueryType> = {}): Promise<AnalysisError[]> {
+    return this.analyzeScript(script, this.options(params));
+  }
+
+  private async analyzeScript(script: string, options: AnalyzerOptionsProto): Promise<AnalysisError[]> {
     const input = Buffer.from(script, 'utf8');
-    const rest = (from: number, to = input.length) => input.subarray(from, to).toString('utf8');
+    const text = (from: number, to = input.length) =>
+      input
+        .subarray(from, to)
+        .toString('utf8')
+        .replace(/;\s*(--[^\n]*\s*)*$/, '')
+        .trim();
     const errors: AnalysisError[] = [];
     for (
       let at = 0;
-      rest(at)
+      text(at)
         .replace(/--[^\n]*/g, '')
         .trim() !== '';
     ) {
@@ -276,19 +316,61 @@ export class BigQueryAnalyzer {
         this.learn(response!.resolvedStatement);
         end = response!.resumeBytePosition;
       } catch (error) {
-        // Past a syntax error the parser cannot tell where the next statement starts: the rest is reported.
-        end = await this.statementEnd(location).catch(() => input.length);
-        errors.push({
-          statement: rest(at, end)
-            .replace(/;\s*(--[^\n]*\s*)*$/, '')
-            .trim(),
-          message: errorText(error),
-        });
+        // A scripting statement, or an error: past a syntax error no one can tell where the next statement starts.
+        const parsed = await this.parseScriptStatement(location).catch(() => ({ node: null, end: input.length }));
+        end = parsed.end;
+        const scripting = find(parsed.node, 'astScriptStatementNode');
+        if (scripting === undefined) errors.push({ statement: text(at, end), message: errorText(error) });
+        else errors.push(...(await this.scriptStatement(scripting, input, options)));
       }
       if (end <= at) break;
       at = end;
     }
     return errors;
+  }
+
+  /**
+   * A scripting statement's parts, analyzed: `IF condition THEN ... [ELSE ...] END IF`
+   * (a BOOL condition, its statements) and `RAISE USING MESSAGE = expression` (a STRING).
+   * Any other scripting statement is reported: this analysis does not judge it yet.
+   */
+  private async scriptStatement(node: unknown, input: Buffer, options: AnalyzerOptionsProto): Promise<AnalysisError[]> {
+    const text = (part: unknown) => {
+      const { start, end } = widestRange(part);
+      return input.subarray(start, end).toString('utf8');
+    };
+    const expression = async (part: unknown, kind: 'TYPE_BOOL' | 'TYPE_STRING'): Promise<AnalysisError[]> => {
+      try {
+        const registeredCatalogId = await this.registeredCatalog();
+        const response = await this.client.analyze({ sqlExpression: text(part), registeredCatalogId, options });
+        const type = find(response!.resolvedExpression, 'type') as { typeKind: number };
+        if (type.typeKind === TypeKind[kind]) return [];
+        return [{ statement: text(node), message: `${text(part)} is not of type ${kind.slice(5)}` }];
+      } catch (error) {
+        return [{ statement: text(node), message: errorText(error) }];
+      }
+    };
+    const statements = async (list: unknown): Promise<AnalysisError[]> => {
+      const errors: AnalysisError[] = [];
+      for (const item of (list as { statementList?: unknown[] } | null)?.statementList ?? []) {
+        const scripting = find(item, 'astScriptStatementNode');
+        if (scripting !== undefined) errors.push(...(await this.scriptStatement(scripting, input, options)));
+        else errors.push(...(await this.analyzeScript(text(item), options)));
+      }
+      return errors;
+    };
+    const ifStatement = find(node, 'astIfStatementNode') as
+      { condition: unknown; thenList: unknown; elseifClauses: unknown; elseList: unknown } | undefined;
+    if (ifStatement && !ifStatement.elseifClauses) {
+      return [
+        ...(await expression(ifStatement.condition, 'TYPE_BOOL')),
+        ...(await statements(ifStatement.thenList)),
+        ...(await statements(ifStatement.elseList)),
+      ];
+    }
+    const raise = find(node, 'astRaiseStatementNode') as { message: unknown } | undefined;
+    if (raise?.message) return expression(raise.message, 'TYPE_STRING');
+    return [{ statement: text(node), message: 'a scripting statement this analysis does not judge yet' }];
   }
 
   /** A created table or view joins the catalog (CREATE ... IF NOT EXISTS keeps one already there); ALTER TABLE changes one. */
