@@ -202,6 +202,21 @@ export class BigQueryStandIn extends DuckDBBackedServer {
     if (this.captureFile && this.capturing) appendFileSync(this.captureFile, `${JSON.stringify(call)}\n`);
   }
 
+  /**
+   * Records a table's schema as it is now, as after a load job: one a load
+   * made, or one a test made behind BigQuery's back (with `rows`), so the
+   * analysis of the captured SQL knows it.
+   */
+  async captureTable(project: string, dataset: string, table: string): Promise<void> {
+    const { schema } = (await this.getTable(project, dataset, table)) as {
+      schema: { fields: { name: string; type: string }[] };
+    };
+    this.capture({
+      load: `${project}.${dataset}.${table}`,
+      schema: schema.fields.map(({ name, type }) => ({ name, type })),
+    });
+  }
+
   /** Runs `work` with nothing recorded: for a test that sends invalid SQL on purpose. */
   async uncaptured<T>(work: () => Promise<T>): Promise<T> {
     this.capturing = false;
@@ -446,12 +461,7 @@ export class BigQueryStandIn extends DuckDBBackedServer {
       if (!exists || writeDisposition === 'WRITE_TRUNCATE')
         await this.connection.run(`CREATE OR REPLACE TABLE ${target} AS ${source}`);
       else await this.connection.run(`INSERT INTO ${target} BY NAME ${source}`); // BigQuery matches Parquet columns by name
-      const { tableId, datasetId } = destinationTable;
-      const table = (await this.getTable(project, datasetId, tableId)) as {
-        schema: { fields: { name: string; type: string }[] };
-      };
-      const schema = table.schema.fields.map(({ name, type }) => ({ name, type }));
-      this.capture({ load: `${project}.${datasetId}.${tableId}`, schema });
+      await this.captureTable(project, destinationTable.datasetId, destinationTable.tableId);
     } catch (error) {
       status.errorResult = { reason: 'invalid', message: (error as Error).message };
       status.errors = [status.errorResult];
