@@ -17,7 +17,7 @@ import type { TypeProto } from '@fivetrandevelopers/zetasql/lib/types/zetasql/Ty
  * signatures, parameter types. It judges statements against a catalog of
  * tables that grows as the analyzed DDL, CTAS statements and load jobs create
  * them, as a dataset does. The package ships the analyzer as a gRPC server
- * binary; one runs per analyzer, on a free port of 127.0.0.1.
+ * binary; one runs per analyzer, on a free local port.
  */
 
 /** A type as BigQuery's REST API writes it (query parameters, table schemas). */
