@@ -5,8 +5,7 @@ import { rewriteCalls } from '../sql-calls.js';
  * covers the constructs our own statements use, nothing more: backtick
  * names (the project part dropped: a dataset is a DuckDB schema), BigQuery
  * type names, the few functions we call, table options DuckDB has no use
- * for, `MERGE` without `INTO`, `UNNEST(@rows) AS r` of an array parameter,
- * `@name` parameters, and the one piece of
+ * for, `MERGE` without `INTO`, `@name` parameters, and the one piece of
  * scripting we emit: `IF <condition> THEN RAISE USING MESSAGE = '...'; END IF`
  * on one line (a SELECT calling DuckDB's error(), which fails the script, so
  * the server rolls its transaction back as BigQuery does) over `@@row_count`
@@ -115,7 +114,6 @@ export function toDuckDB(sql: string): string {
       .replace(/\bOPTIONS\s*\([^)]*\)/gi, '')
       .replace(/\bMERGE\s+(?!INTO\b)/gi, 'MERGE INTO ')
       .replace(/\bCOMMIT TRANSACTION\b/gi, 'COMMIT')
-      .replace(/\bUNNEST\s*\(\s*@(\w+)\s*\)\s+AS\s+(\w+)/gi, '(SELECT UNNEST(@$1) AS $2)')
       .replace(/@(\w+)/g, '$$$1')
       .replace(/"[^"]+"\."([^"]+)"\.INFORMATION_SCHEMA\.COLUMNS/g, (_, dataset: string) => columnsView(dataset));
     return out;
