@@ -107,6 +107,12 @@ SELECT r.pipeline, r.checkpoint, r.run_id, r.updated_at FROM UNNEST(@rows) AS r`
     expect(inBody!.message).toMatch(/^Unrecognized name: nope/);
   });
 
+  it('knows BigQuery functions newer than its own release (JSON_KEYS), with their signatures', async () => {
+    expect(await analyzer.analyze(`SELECT k FROM UNNEST(JSON_KEYS(PARSE_JSON('{"a": 1}'), 1)) AS k`)).toEqual([]);
+    const [wrong] = await analyzer.analyze(`SELECT JSON_KEYS('{"a": 1}')`);
+    expect(wrong!.message).toMatch(/No matching signature for function \S*JSON_KEYS/i);
+  });
+
   it('adds what CREATE TABLE AS SELECT, ALTER TABLE and load jobs create to the catalog', async () => {
     const staged = `\`${DATASET}._aetl_stage_test_events\``;
     expect(await analyzer.analyze(`SELECT event_id FROM ${staged}`)).not.toEqual([]);

@@ -128,6 +128,36 @@ const SYSTEM_VARIABLES: [string, string][] = [
   ['time_zone', 'STRING'],
 ];
 
+/**
+ * BigQuery functions newer than the analyzer this package ships, declared in
+ * the catalog with their BigQuery signatures (name, argument types, optional
+ * ones last, result type), so calling them is judged, not unknown.
+ */
+const NEWER_FUNCTIONS: { name: string; args: string[]; optional: string[]; returns: BigQueryType }[] = [
+  { name: 'JSON_KEYS', args: ['JSON'], optional: ['INT64'], returns: { type: 'ARRAY', arrayType: { type: 'STRING' } } },
+];
+
+function customFunctions(): SimpleCatalogProto['customFunction'] {
+  const argument = (type: string, cardinality: 'REQUIRED' | 'OPTIONAL') => ({
+    kind: 'ARG_TYPE_FIXED' as const,
+    type: zetaType(type),
+    numOccurrences: 1,
+    options: { cardinality },
+  });
+  return NEWER_FUNCTIONS.map((f) => ({
+    namePath: [f.name],
+    group: 'BigQuery',
+    mode: 'SCALAR' as const,
+    signature: [
+      {
+        argument: [...f.args.map((t) => argument(t, 'REQUIRED')), ...f.optional.map((t) => argument(t, 'OPTIONAL'))],
+        returnType: { kind: 'ARG_TYPE_FIXED' as const, type: zetaType(f.returns), numOccurrences: 1 },
+      },
+    ],
+    options: {},
+  }));
+}
+
 async function freePort(): Promise<number> {
   const server = createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -250,6 +280,7 @@ export class BigQueryAnalyzer {
       if (schema.table!.length === 0) schema.table!.push(table('COLUMNS', columns));
     }
     root.builtinFunctionOptions = { languageOptions: this.language };
+    root.customFunction = customFunctions();
     return root;
   }
 
