@@ -17,7 +17,14 @@ export interface SqlParam {
   value: string | number | bigint | boolean | null;
 }
 
-export type SqlParams = Record<string, SqlParam>;
+/** Many rows as one bound value, each field typed (BigQuery's `ARRAY<STRUCT<...>>`; see sql/sql-rows.ts). */
+export interface SqlRows {
+  type: 'rows';
+  fields: Record<string, SqlType>;
+  value: Record<string, SqlParam['value']>[];
+}
+
+export type SqlParams = Record<string, SqlParam | SqlRows>;
 export type SqlRow = Record<string, unknown>;
 
 /**

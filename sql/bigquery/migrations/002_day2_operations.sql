@@ -29,7 +29,7 @@ CREATE TABLE IF NOT EXISTS `{{dataset}}.etl_retention` (
   pipeline    STRING NOT NULL,
   table_name  STRING NOT NULL,
   event_date  DATE,
-  `rows`      INT64 NOT NULL,
+  `rows`      INT64 NOT NULL, -- quoted: ROWS is a reserved keyword in BigQuery
   archived_to STRING,
   applied_at  TIMESTAMP NOT NULL
 );

@@ -25,7 +25,9 @@ export function bigqueryDialect(dataset: string): Dialect {
     hour: (column) => `TIMESTAMP_TRUNC(${column}, HOUR)`,
     epochMs: (expression) => `UNIX_MILLIS(${expression})`,
     countIf: (condition) => `COUNTIF(${condition})`,
-    percentile: (expression, fraction) => `APPROX_QUANTILES(${expression}, 100)[OFFSET(${Math.round(fraction * 100)})]`,
+    // SAFE_OFFSET: NULL, never an index error, where a group's array is short (its values all NULL).
+    percentile: (expression, fraction) =>
+      `APPROX_QUANTILES(${expression}, 100)[SAFE_OFFSET(${Math.round(fraction * 100)})]`,
     jsonText: (expression, path) => `JSON_VALUE(${expression}, '${checkedPath(path)}')`,
     // Numbers beyond FLOAT64's precision are rounded, not refused: the text is still JSON.
     tryParseJson: (text) => `SAFE.PARSE_JSON(${text}, wide_number_mode => 'round')`,

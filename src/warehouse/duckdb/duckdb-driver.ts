@@ -150,6 +150,7 @@ export function typedPlaceholders(sql: string, params: SqlParams): { sql: string
         : piece.replace(/\$([A-Za-z_][A-Za-z0-9_]*)/g, (placeholder, name: string) => {
             const param = params[name];
             if (!param) throw new Error(`no value bound for $${name}`);
+            if (param.type === 'rows') throw new Error(`DuckDB binds no array of rows ($${name})`);
             values[name] = param.value;
             return param.type === 'text'
               ? placeholder

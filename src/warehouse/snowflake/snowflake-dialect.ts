@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { checkedPath, checkedTable, type Dialect } from '../dialect.js';
-import type { SqlParams, SqlType } from '../driver.js';
+import type { SqlParam, SqlParams, SqlType } from '../driver.js';
 import type { StagingTables } from '../sql/sql-load.js';
 
 /**
@@ -90,7 +90,7 @@ const PLACEHOLDER: Record<SqlType, (bind: string) => string> = {
   numeric: (b) => `CAST(${b} AS DECIMAL(38, 9))`,
 };
 
-function bindValue(type: SqlType, value: SqlParams[string]['value']): SnowflakeBind {
+function bindValue({ type, value }: SqlParam): SnowflakeBind {
   if (value === null) return null;
   if (type === 'int' || typeof value === 'bigint') return String(value); // 64-bit keys exceed a JS number
   return value;
@@ -111,12 +111,13 @@ export function positional(sql: string, params: SqlParams): { sqlText: string; b
         : piece.replace(/(?<![:\w$]):([A-Za-z_][A-Za-z0-9_]*)/g, (_, name: string) => {
             const param = params[name];
             if (!param) throw new Error(`no value bound for :${name}`);
+            if (param.type === 'rows') throw new Error(`Snowflake binds no array of rows (:${name})`);
             if (!order.includes(name)) order.push(name);
             return PLACEHOLDER[param.type](`:${order.indexOf(name) + 1}`);
           }),
     )
     .join('');
-  return { sqlText, binds: order.map((name) => bindValue(params[name]!.type, params[name]!.value)) };
+  return { sqlText, binds: order.map((name) => bindValue(params[name] as SqlParam)) };
 }
 
 /** The statements of one of our SQL texts, `{{name}}`s replaced (the files hold no `;` inside literals). */

@@ -6,26 +6,16 @@ import {
 } from '../../reference/reference-data.js';
 import { FIRST_VALID_FROM_MS, planScd2, versionKey, type MemberVersion } from '../../transform/scd2.js';
 import { DAY_MS, isoDay, startOfUtcDay } from '../../util/dates.js';
-import {
-  bool,
-  day,
-  instant,
-  int,
-  int64,
-  numeric,
-  text,
-  type SqlEngine,
-  type SqlParam,
-  type SqlParams,
-} from '../driver.js';
+import { bool, day, instant, int, int64, numeric, text, type SqlEngine, type SqlParam } from '../driver.js';
 import { markLakePendingSql } from './sql-load.js';
+import { insertRowsSql } from './sql-rows.js';
 
 /**
  * The dimensions in a remote warehouse, with the same plan (transform/scd2.ts)
  * and the same surrogate keys as DuckDB, so every warehouse holds the same history.
  */
 const NUMERIC_COLUMNS = new Set(['input_price_per_1k', 'output_price_per_1k']);
-/** A first load over years adds thousands of days: 11 parameters each, under BigQuery's 10,000. */
+/** A first load over years adds thousands of days: on Snowflake, 11 parameters each. */
 const DAYS_PER_INSERT = 500;
 const END_OF_TIME_MS = Date.UTC(9999, 11, 31);
 
@@ -225,28 +215,22 @@ export class SqlDimensions {
 
   private async insertDays(days: number[]): Promise<void> {
     if (days.length === 0) return;
-    const params: SqlParams = {};
-    const rows = days.map((dayMs, i) => {
-      const row = dateRow(dayMs);
-      for (const [column, value] of Object.entries(row)) {
-        params[`${column}_${i}`] =
+    const rows = days.map((dayMs) =>
+      Object.fromEntries(
+        Object.entries(dateRow(dayMs)).map(([column, value]): [string, SqlParam] => [
+          column,
           typeof value === 'boolean'
             ? bool(value)
             : typeof value === 'number'
               ? int(value)
               : column === 'date'
                 ? day(value)
-                : text(value);
-      }
-      return `SELECT ${Object.keys(row)
-        .map((column) => this.p(`${column}_${i}`))
-        .join(', ')}`;
-    });
-    await this.engine.run(
-      'adding dim_date days',
-      `INSERT INTO ${this.t('dim_date')} (${Object.keys(dateRow(days[0]!)).join(', ')})\n${rows.join('\nUNION ALL ')}`,
-      params,
+                : text(value),
+        ]),
+      ),
     );
+    const { sql, params } = insertRowsSql(this.engine.dialect, 'dim_date', rows);
+    await this.engine.run('adding dim_date days', sql, params);
   }
 }
 

@@ -56,7 +56,7 @@ function outsideStrings(sql: string, replace: (code: string) => string): string 
     .join('');
 }
 
-/** `APPROX_QUANTILES(x, 100)[OFFSET(n)]` → `quantile_cont(x, n/100)`; x may hold parentheses. */
+/** `APPROX_QUANTILES(x, 100)[OFFSET(n)]` or `[SAFE_OFFSET(n)]` → `quantile_cont(x, n/100)`; x may hold parentheses. */
 function quantiles(code: string): string {
   const head = 'APPROX_QUANTILES(';
   let out = '';
@@ -66,7 +66,7 @@ function quantiles(code: string): string {
     let i = start + head.length;
     for (; depth > 0; i++) depth += code[i] === '(' ? 1 : code[i] === ')' ? -1 : 0;
     const inner = code.slice(start + head.length, i - 1);
-    const tail = /^\[OFFSET\((\d+)\)\]/.exec(code.slice(i))!;
+    const tail = /^\[(?:SAFE_)?OFFSET\((\d+)\)\]/.exec(code.slice(i))!;
     const expression = inner.slice(0, inner.lastIndexOf(','));
     out += `${code.slice(at, start)}quantile_cont(${expression}, ${Number(tail[1]) / 100})`;
     at = i + tail[0].length;
