@@ -60,7 +60,8 @@ export class SqlState {
     const [row] = await this.engine.run(
       'reading the last window',
       `SELECT ${this.ms('window_start')} AS from_ms, ${this.ms('window_end')} AS to_ms FROM ${this.t('etl_run_window')}
-       WHERE pipeline = ${this.p('pipeline')} AND window_start IS NOT NULL ORDER BY committed_at DESC LIMIT 1`,
+       WHERE pipeline = ${this.p('pipeline')} AND window_start IS NOT NULL
+       ORDER BY committed_at DESC, seq DESC LIMIT 1`, // a run's windows share its clock: seq orders them
       { pipeline: text(pipeline) },
     );
     return row ? { fromMs: Number(row.from_ms), toMs: Number(row.to_ms) } : null;
