@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { bigqueryDialect } from '../../src/warehouse/bigquery/bigquery-dialect.js';
 import { snowflakeDialect } from '../../src/warehouse/snowflake/snowflake-dialect.js';
 import { duckdbDialect } from '../../src/warehouse/duckdb/duckdb-dialect.js';
-import { tableRef, transactionScript } from '../../src/warehouse/bigquery/bigquery-dialect.js';
+import { transactionScript } from '../../src/warehouse/bigquery/bigquery-dialect.js';
 import {
   batchStatsSql,
   commitStatements,
@@ -12,7 +12,6 @@ import {
   stagingTables,
 } from '../../src/warehouse/sql/sql-load.js';
 
-const ds = { project: 'acme-data', dataset: 'ai_events' };
 const dialects = {
   duckdb: duckdbDialect,
   bigquery: bigqueryDialect('acme-data.ai_events'),
@@ -22,9 +21,9 @@ const options = { hasPolicies: true, forceUpdate: false };
 
 describe('load SQL generation (one text per dialect)', () => {
   it('quotes validated names and refuses anything else', () => {
-    expect(tableRef(ds, 'fact_ai_event')).toBe('`acme-data.ai_events.fact_ai_event`');
-    expect(() => tableRef({ ...ds, dataset: 'x`; DROP TABLE y; --' }, 't')).toThrow(/invalid BigQuery dataset name/);
-    expect(() => tableRef(ds, 'a.b')).toThrow(/invalid BigQuery table name/);
+    expect(dialects.bigquery.table('fact_ai_event')).toBe('`acme-data.ai_events.fact_ai_event`');
+    expect(() => dialects.bigquery.table('a`; DROP TABLE y; --')).toThrow(/not a table name/);
+    expect(() => dialects.duckdb.table('a.b')).toThrow(/not a table name/);
     expect(dialects.snowflake.table('fact_ai_event')).toBe('"ACME"."AI_EVENTS"."FACT_AI_EVENT"');
     expect(() => snowflakeDialect('acme"; DROP', 's').table('t')).toThrow(/invalid Snowflake name/);
   });
