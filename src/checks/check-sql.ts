@@ -150,12 +150,11 @@ WHERE pipeline = ${d.param('pipeline')} AND bucket >= ${d.timestamp('from')} AND
 /**
  * Quarantined records of a pipeline (or of one of its runs: `run_id`) grouped
  * by the field their first reason names, with an example message. With
- * `outstanding`, only those no replay has loaded since (only DuckDB records
- * replays: elsewhere every reject is outstanding).
+ * `outstanding`, only those no replay has loaded since.
  */
 export function rejectsByFieldSql(d: Dialect, ofRun = false, outstanding = false): string {
   return `SELECT ${d.jsonText('r.reasons', '$[0].path')} AS field, COUNT(*) AS rejects,
   MIN(${d.jsonText('r.reasons', '$[0].message')}) AS example
-FROM ${d.table('etl_rejected_event')} r WHERE r.pipeline = ${d.param('pipeline')}${ofRun ? ` AND r.run_id = ${d.param('run_id')}` : ''}${outstanding && d.name === 'duckdb' ? ' AND r.replayed_at IS NULL' : ''}
+FROM ${d.table('etl_rejected_event')} r WHERE r.pipeline = ${d.param('pipeline')}${ofRun ? ` AND r.run_id = ${d.param('run_id')}` : ''}${outstanding ? ' AND r.replayed_at IS NULL' : ''}
 GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 10`;
 }

@@ -2,7 +2,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { parseDuration } from '../config/duration.js';
 import { loadConfig } from '../config/load.js';
 import { createLogger, type Logger } from '../log/logger.js';
-import { runSession, type Command as PipelineCommand, type Session, type SessionOptions } from '../pipeline/session.js';
+import { runSession, type Command as PipelineCommand, type Session } from '../pipeline/session.js';
 import { nowMs } from '../util/clock.js';
 import { parseCliInstant } from '../util/dates.js';
 import { EXIT, UsageError, type ExitCode } from '../util/errors.js';
@@ -89,7 +89,6 @@ export async function runCommand(
   name: PipelineCommand,
   lockOptions: LockOptions,
   work: (session: Session) => Promise<unknown>,
-  afterClose?: SessionOptions['afterClose'],
 ): Promise<void> {
   const { options, logger } = context(command);
   const config = loadConfig(options.config);
@@ -102,7 +101,6 @@ export async function runCommand(
       waitMs: lockOptions.wait,
       skipIfLocked: lockOptions.skipIfLocked ?? false,
       onProgress: options.json || options.quiet ? undefined : terminalProgress(),
-      afterClose,
     },
     work,
   );

@@ -129,7 +129,7 @@ export function registerOperations(program: Command): void {
     const forget = prepareForget(loadConfig(options.config), { userId: opts.user, requestedBy: opts.requestedBy });
     // The question leaves the id out: stderr may be collected with the logs.
     await confirm("erase the user's rows from the warehouse and the lake (this cannot be undone)", opts.yes ?? false);
-    return runCommand(command, 'forget', opts, forget.work, forget.afterClose);
+    return runCommand(command, 'forget', opts, forget);
   });
 
   program

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { DuckDBDecimalValue, DuckDBTimestampTZValue, DuckDBTimestampValue, type DuckDBValue } from '@duckdb/node-api';
 import type { Config } from '../config/schema.js';
 import { openDuckDB, sqlString } from '../warehouse/duckdb/duckdb-driver.js';
@@ -8,6 +9,8 @@ import { connectSqlWarehouse, duckdbSettings, duckdbWarehouse } from '../pipelin
 import { queryFile, SQL_DIR } from './query-file.js';
 
 const LAKE_VIEWS = `${SQL_DIR}duckdb/lake_views.sql`;
+/** The lake is read by an embedded DuckDB whatever the warehouse engine; it spills past this. */
+const LAKE_MEMORY = '256MB';
 
 export interface QueryResult {
   /** The shipped query's name, or the file as given. */
@@ -47,15 +50,22 @@ export async function runQuery(
   return { query: label, engine, lake, rows };
 }
 
-/** The DuckDB file opened read-only (or the lake in memory); values bound as text, which DuckDB's files cast. */
+/**
+ * The DuckDB file opened read-only, or (`lake`) an in-memory DuckDB over the Parquet lake, which
+ * every engine writes; values bound as text, which DuckDB's files cast.
+ */
 async function duckdbQuery(
   config: Config,
   sql: string,
   params: SqlParams,
   lake: boolean,
 ): Promise<Record<string, JsonValue>[]> {
-  const warehouse = duckdbWarehouse(config, lake ? 'query --lake' : 'query');
-  const db = await openDuckDB(lake ? ':memory:' : warehouse.path, duckdbSettings(config, warehouse, !lake));
+  const db = lake
+    ? await openDuckDB(':memory:', {
+        memoryLimit: LAKE_MEMORY,
+        tempDirectory: join(config.staging.path, '.duckdb-spill'),
+      })
+    : await openDuckDB(...duckdbFile(config));
   try {
     if (lake) {
       // A function replacement, so a `$` in the path stays literal.
@@ -70,6 +80,11 @@ async function duckdbQuery(
   } finally {
     db.close();
   }
+}
+
+function duckdbFile(config: Config): Parameters<typeof openDuckDB> {
+  const warehouse = duckdbWarehouse(config, 'query');
+  return [warehouse.path, duckdbSettings(config, warehouse, true)];
 }
 
 function duckdbJsonValue(value: DuckDBValue): JsonValue {

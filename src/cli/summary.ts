@@ -244,7 +244,7 @@ export function formatStatus(
   if (extra.rejectsByField.length > 0) {
     lines.push('', rejectsTable(extra.rejectsByField));
   }
-  if (r.drift && r.drift.length > 0) {
+  if (r.drift.length > 0) {
     lines.push(
       '',
       table([

@@ -10,6 +10,9 @@ import { parseInstantMicros } from '../contract/scalars.js';
 import { ConfigError } from '../util/errors.js';
 import { byteSize, duration } from './duration-schema.js';
 import { parseDuration } from './duration.js';
+import { duckdbWarehouse } from '../warehouse/duckdb/duckdb-config.js';
+import { bigqueryWarehouse } from '../warehouse/bigquery/bigquery-config.js';
+import { snowflakeWarehouse } from '../warehouse/snowflake/snowflake-config.js';
 
 const isoInstant = z.iso.datetime({ offset: true }).transform((text) => new Date(text));
 
@@ -115,66 +118,6 @@ const window = z
 function defaultExtractWorkers(): number {
   return availableParallelism() >= 4 ? 2 : 0;
 }
-
-const duckdbWarehouse = z.strictObject({
-  kind: z.literal('duckdb'),
-  path: z.string().min(1).default('data/warehouse.duckdb'),
-  memory_limit: z
-    .string()
-    .regex(/^\d+(\.\d+)?\s?(KB|MB|GB|KiB|MiB|GiB)$/, 'expected a size like 256MB')
-    .default('256MB'),
-  threads: z.int().min(1).max(64).optional(),
-});
-
-/** Names that reach BigQuery SQL are validated here, then backtick-quoted (warehouse/bigquery/bigquery-sql.ts). */
-const bigqueryWarehouse = z.strictObject({
-  kind: z.literal('bigquery'),
-  project: z.string().regex(/^[a-z][a-z0-9-]{4,61}[a-z0-9]$/, 'a Google Cloud project id'),
-  dataset: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,1023}$/, 'letters, digits and _'),
-  location: z.string().min(1).default('US'),
-  /** Another endpoint than Google's: a proxy, or the test stand-in. */
-  api_endpoint: z.url().optional(),
-  /** A ready OAuth access token (from the environment); without it, Application Default Credentials. */
-  access_token: z.string().min(1).optional(),
-});
-
-/** Names that reach Snowflake SQL are validated here, then upper-cased and quoted (checks/dialect.ts). */
-const snowflakeName = z
-  .string()
-  .regex(/^[A-Za-z_][A-Za-z0-9_$]{0,254}$/, 'letters, digits, _ and $ (an unquoted Snowflake name)');
-const snowflakeWarehouse = z
-  .strictObject({
-    kind: z.literal('snowflake'),
-    /** The account identifier, e.g. `myorg-myaccount` (or a locator such as `xy12345.eu-west-1`). */
-    account: z.string().regex(/^[A-Za-z0-9_.-]+$/, 'an account identifier such as myorg-myaccount'),
-    user: z.string().min(1),
-    /** Password auth: from the environment (`${SNOWFLAKE_PASSWORD}`). */
-    password: z.string().min(1).optional(),
-    /** Key-pair auth: the PEM text (from the environment) or a file holding it, and its passphrase if encrypted. */
-    private_key: z.string().min(1).optional(),
-    private_key_path: z.string().min(1).optional(),
-    private_key_passphrase: z.string().min(1).optional(),
-    role: snowflakeName.optional(),
-    warehouse: snowflakeName.optional(),
-    database: snowflakeName,
-    schema: snowflakeName.default('PUBLIC'),
-    /** A named stage of yours to load through; by default the loader creates `AETL_STAGE` in the schema. */
-    stage: snowflakeName.optional(),
-    /** Adds a clustering key on the event date to the fact tables (automatic clustering costs credits). */
-    cluster_by_date: z.boolean().default(false),
-    /** Another address than the account's: a private link, or the test stand-in. */
-    access_url: z.url().optional(),
-  })
-  .superRefine((value, ctx) => {
-    const ways = [value.password, value.private_key, value.private_key_path].filter(Boolean).length;
-    if (ways !== 1) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['password'],
-        message: 'set exactly one of password, private_key or private_key_path (each from the environment)',
-      });
-    }
-  });
 
 const warehouse = z.discriminatedUnion('kind', [duckdbWarehouse, bigqueryWarehouse, snowflakeWarehouse]);
 

@@ -9,7 +9,6 @@ import { isoDayOfKey } from '../util/dates.js';
 import { StopSignal } from '../util/stop.js';
 import { UsageError } from '../util/errors.js';
 import { openDuckDB, sqlString, toNumber } from '../warehouse/duckdb/duckdb-driver.js';
-import { DuckDBWarehouse } from '../warehouse/duckdb/duckdb-warehouse.js';
 import type { Warehouse } from '../warehouse/warehouse.js';
 import type { ExplicitRange } from './explicit.js';
 import { fileSource, freshFiles, windowsFrom } from './incremental.js';
@@ -56,7 +55,7 @@ interface Summarizer {
 }
 
 async function summarizer(warehouse: Warehouse | null, config: Config): Promise<Summarizer> {
-  if (warehouse instanceof DuckDBWarehouse) {
+  if (warehouse?.dialect.name === 'duckdb') {
     return { query: (sql) => warehouse.query(sql, {}), knowsFacts: true, close: async () => undefined };
   }
   const memory = await openDuckDB(':memory:', {

@@ -1,7 +1,6 @@
 import { freshnessLimitMs } from '../checks/run-checks.js';
 import { clipToSignpost, planWindows, splitRange } from '../state/window.js';
 import { ConfigError } from '../util/errors.js';
-import { duckdbWarehouse } from './open-warehouse.js';
 import { extractTimeWindow, loadPackage, type ExtractedPackage } from './package-steps.js';
 import { checkAfterLoads } from './post-load.js';
 import type { Session } from './session.js';
@@ -120,7 +119,6 @@ export interface ReplayDetail {
  */
 export function replayRange(range: ExplicitRange, forceUpdate: boolean): (session: Session) => Promise<ReplayDetail> {
   return async (session) => {
-    if (forceUpdate) duckdbWarehouse(session.config, 'replay --force-update'); // refused before any window is read
     const { source, fromMs, toMs } = prepare(session, range, 'replay');
     const windows = splitRange(fromMs, toMs, session.config.window.max_window);
     const detail: ReplayDetail = { windows: windows.length, inserted: 0, replaced: 0 };

@@ -4,12 +4,10 @@ import { join } from 'node:path';
 import type { Config } from '../config/schema.js';
 import { pseudonym, subjectHash } from '../contract/privacy.js';
 import { loadReferenceData } from '../reference/reference-data.js';
-import { RunFailedError, UsageError } from '../util/errors.js';
+import { UsageError } from '../util/errors.js';
 import { registerSecret } from '../util/redact.js';
 import { pathInside } from '../util/safe-path.js';
-import { compactDuckDBFile } from '../warehouse/duckdb/duckdb-compact.js';
 import type { ErasureOutcome } from '../warehouse/warehouse.js';
-import { duckdbSettings, duckdbWarehouse } from './open-warehouse.js';
 import type { Session } from './session.js';
 
 /** dim_user's unknown member (key 0): the facts without a user, not a person. */
@@ -25,12 +23,6 @@ export interface ForgetDetail extends ErasureOutcome {
   requestedBy: string;
   /** Leftover load packages deleted from the staging folder (`<pipeline>/<run id>`). */
   stagingPackages: string[];
-}
-
-export interface PreparedForget {
-  work: (session: Session) => Promise<ForgetDetail>;
-  /** Compacts the DuckDB file once the session has closed it: the deleted values leave the file too. */
-  afterClose: () => Promise<void>;
 }
 
 /** Who runs the command: the default requester. */
@@ -66,8 +58,7 @@ function removeStagingLeftovers(stagingPath: string, pipelines: string[]): strin
  * cannot wait for the session). The id and its pseudonym are registered with
  * the redaction layer, so no output, log line or run ledger error shows them.
  */
-export function prepareForget(config: Config, options: ForgetOptions): PreparedForget {
-  const warehouse = duckdbWarehouse(config, 'forget');
+export function prepareForget(config: Config, options: ForgetOptions): (session: Session) => Promise<ForgetDetail> {
   const userId = options.userId.trim(); // as the contract stores ids
   if (userId === '' || userId === UNKNOWN_MEMBER) {
     throw new UsageError('--user must name a user (not empty, not the unknown member)');
@@ -85,32 +76,20 @@ export function prepareForget(config: Config, options: ForgetOptions): PreparedF
   userIds.forEach(registerSecret);
   const subject = subjectHash(key, userId);
 
-  return {
-    work: async (session) => {
-      const outcome = await session.warehouse.eraseUser({
-        pipeline: session.config.pipeline.name,
-        runId: session.runId,
-        userIds,
-        subjectHash: subject,
-        requestedBy: options.requestedBy,
-        nowMs: session.nowMs,
-      });
-      const stagingPackages = removeStagingLeftovers(session.config.staging.path, outcome.pipelines);
-      session.logger.info(
-        { subject, rows: outcome.rows, partitions: outcome.eventDates.length, stagingPackages: stagingPackages.length },
-        'user erased from the warehouse',
-      );
-      return { ...outcome, subjectHash: subject, requestedBy: options.requestedBy, stagingPackages };
-    },
-    afterClose: async () => {
-      try {
-        await compactDuckDBFile(warehouse.path, duckdbSettings(config, warehouse));
-      } catch (error) {
-        throw new RunFailedError(
-          `the erasure is committed, but compacting ${warehouse.path} failed (${(error as Error).message}); ` +
-            'the removed values stay in its free blocks until `aetl forget` runs again',
-        );
-      }
-    },
+  return async (session) => {
+    const outcome = await session.warehouse.eraseUser({
+      pipeline: session.config.pipeline.name,
+      runId: session.runId,
+      userIds,
+      subjectHash: subject,
+      requestedBy: options.requestedBy,
+      nowMs: session.nowMs,
+    });
+    const stagingPackages = removeStagingLeftovers(session.config.staging.path, outcome.pipelines);
+    session.logger.info(
+      { subject, rows: outcome.rows, partitions: outcome.eventDates.length, stagingPackages: stagingPackages.length },
+      'user erased from the warehouse',
+    );
+    return { ...outcome, subjectHash: subject, requestedBy: options.requestedBy, stagingPackages };
   };
 }

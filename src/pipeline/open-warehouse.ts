@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
 import { UsageError } from '../util/errors.js';
-import { DuckDBWarehouse } from '../warehouse/duckdb/duckdb-warehouse.js';
+import { DuckDBDriver } from '../warehouse/duckdb/duckdb-driver.js';
 import type { SnowflakeAuth } from '../warehouse/snowflake/snowflake-driver.js';
 import type { Warehouse } from '../warehouse/warehouse.js';
 import { SqlWarehouse } from '../warehouse/sql/sql-warehouse.js';
@@ -102,7 +102,7 @@ export async function connectSqlWarehouse(config: Config, w: RemoteConfig): Prom
  */
 export async function connectWarehouse(config: Config, logger: Logger, fence?: Fence): Promise<Warehouse> {
   const w = config.warehouse;
-  if (w.kind === 'duckdb') return DuckDBWarehouse.open(w.path, duckdbSettings(config, w), logger);
+  if (w.kind === 'duckdb') return new SqlWarehouse(await DuckDBDriver.open(w.path, duckdbSettings(config, w), logger));
   return new SqlWarehouse(await connectDriver(w, scratchSettings(config)), fence);
 }
 
@@ -114,7 +114,7 @@ export async function openWarehouseToRead(config: Config, logger: Logger): Promi
   const w = config.warehouse;
   if (w.kind !== 'duckdb') return connectWarehouse(config, logger);
   if (!existsSync(w.path)) return null;
-  return DuckDBWarehouse.open(w.path, duckdbSettings(config, w, true), logger);
+  return new SqlWarehouse(await DuckDBDriver.open(w.path, duckdbSettings(config, w, true), logger));
 }
 
 /** Opens the configured warehouse and applies pending migrations (every command does this first, under the run lock). */

@@ -69,8 +69,6 @@ export interface SessionOptions {
   onProgress?: (progress: Progress) => void;
   /** Who asks the run to stop; by default SIGTERM/SIGINT (the scheduler passes its own). */
   stop?: StopSignal;
-  /** Work on the closed warehouse, still under the lock, once the command did not fail (DuckDB file compaction). */
-  afterClose?: () => Promise<void>;
 }
 
 export interface RunSummary {
@@ -318,7 +316,6 @@ export async function runSession(
     } finally {
       await warehouse.close();
     }
-    await options.afterClose?.();
     finished = summary;
     return summary;
   } catch (error) {

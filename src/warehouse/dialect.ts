@@ -24,8 +24,20 @@ export interface Dialect {
   epochMs(expression: string): string;
   countIf(condition: string): string;
   percentile(expression: string, fraction: number): string;
-  /** A text value inside a JSON column, at a JSONPath such as `$[0].path`. */
+  /** A text value inside a JSON column, at a JSONPath such as `$[0].path` (`$`: the value itself). */
   jsonText(expression: string, path: string): string;
+  /** JSON text as a JSON value, or NULL where the text is not valid JSON. */
+  tryParseJson(text: string): string;
+  /**
+   * Every match of a regular expression in `text`, one row each: `join` is a FROM item to list
+   * after a comma (it may use the columns of the items before it), `match` the matched text.
+   * `pattern` is an expression, normally a parameter bound to `regexPattern`'s result.
+   */
+  regexMatches(text: string, pattern: string, alias: string): { join: string; match: string };
+  /** A regular expression written in RE2 syntax (non-capturing groups only), as this engine reads it. */
+  regexPattern(re2: string): string;
+  /** A JSON column as its JSON text. */
+  jsonString(expression: string): string;
   /**
    * A predicate: the id index row `alias` names one of the ids `ids` selects (a query of
    * `event_id`). DuckDB matches on the index's fixed-width `id_key` (a cheap scan; a hash
@@ -55,7 +67,7 @@ const identifier = /^[a-z_][a-z0-9_]*$/;
 
 /** JSONPaths are ours, written in code; still, nothing but a plain path reaches the SQL text. */
 export function checkedPath(path: string): string {
-  if (!/^\$(\[\d+\]|\.[a-z_]+)+$/.test(path)) throw new Error(`not a JSON path: ${path}`);
+  if (!/^\$(\[\d+\]|\.[a-z_]+)*$/.test(path)) throw new Error(`not a JSON path: ${path}`);
   return path;
 }
 

@@ -17,7 +17,14 @@ export interface SqlParam {
   value: string | number | bigint | boolean | null;
 }
 
-export type SqlParams = Record<string, SqlParam>;
+/** Many rows as one bound value, each field typed (BigQuery's `ARRAY<STRUCT<...>>`; see sql/sql-rows.ts). */
+export interface SqlRows {
+  type: 'rows';
+  fields: Record<string, SqlType>;
+  value: Record<string, SqlParam['value']>[];
+}
+
+export type SqlParams = Record<string, SqlParam | SqlRows>;
 export type SqlRow = Record<string, unknown>;
 
 /**
@@ -76,6 +83,11 @@ export interface Driver extends SqlEngine {
   /** One value of a row `run` returned, as the JSON contract has it (the client's own types differ per engine). */
   jsonValue(value: unknown): JsonValue;
   close(): Promise<void>;
+  /**
+   * After an erasure, once closed (still under the run lock): rewrites storage that keeps
+   * deleted values readable. Only DuckDB needs it; the others manage their own storage.
+   */
+  reclaimErasedSpace?(): Promise<void>;
 }
 
 export const text = (value: string | null): SqlParam => ({ type: 'text', value });

@@ -159,8 +159,8 @@ export interface StatusReport {
   tables: Record<string, number>;
   checks: Record<string, unknown>[];
   rejects: number;
-  /** Unknown source fields, newest first; null where the engine does not record them (BigQuery, Snowflake). */
-  drift: DriftField[] | null;
+  /** Unknown source fields, newest first. */
+  drift: DriftField[];
 }
 
 export interface DriftField {
@@ -216,8 +216,8 @@ export interface Warehouse {
     after: RejectKey | null,
     limit: number,
   ): Promise<StoredReject[]>;
-  /** Unknown source fields this run saw first; null where the engine does not record drift. */
-  newDriftFields(pipeline: string, runId: string): Promise<{ field: string; count: number; type: string }[] | null>;
+  /** Unknown source fields this run saw first. */
+  newDriftFields(pipeline: string, runId: string): Promise<{ field: string; count: number; type: string }[]>;
   /**
    * Sets the checkpoint by hand (null removes it; with `clearFileLedger` the
    * file ledger goes too, so every file is read again): `aetl state`.

@@ -60,7 +60,7 @@ describe('simulator → aetl run → BigQuery (the real client, against the stan
   it('status and on-demand checks read the BigQuery warehouse', () =>
     expectStatusAndChecks((sql) => standIn.rows(sql), 'aetl.', bqConfig, { AETL_NOW: LATER, BQ_TOKEN: TOKEN }, TOKEN));
 
-  it('replay re-pulls a loaded hour and adds nothing; --force-update is refused here', () =>
+  it('replay re-pulls a loaded hour and adds nothing, with --force-update too', () =>
     expectReplayAddsNothing(
       (sql) => standIn.rows(sql),
       'aetl.',

@@ -243,6 +243,7 @@ describe('aetl doctor', () => {
         CREATE TABLE aetl.etl_lock AS SELECT 'default' AS pipeline, 'run-x' AS owner, 'host-b' AS host,
           4242::BIGINT AS pid, 'run' AS command, now() AS acquired_at, now() AS heartbeat_at,
           now() + INTERVAL 1 MINUTE AS expires_at, 7::BIGINT AS token`);
+      await standIn.captureTable('aetl-test', 'aetl', 'etl_lock');
       const held = checksOf(await doctor(config, { BQ_TOKEN: token }))['run lock']!;
       expect(held.status).toBe('warn');
       expect(held.detail).toMatch(

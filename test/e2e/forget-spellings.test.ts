@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { aetl } from '../helpers/cli.js';
 import { shapeA } from '../helpers/events.js';
 import { query } from '../helpers/duckdb.js';
+import { namesIn } from '../helpers/reject-names.js';
 import { Workspace } from '../helpers/workspace.js';
 
 /** Neither is in the reference data. `jane_q` is plain ASCII, spelled with escapes of ASCII letters. */
@@ -67,21 +68,6 @@ const OTHER_REJECTS = {
   'r-prefix': `{"id": "r-prefix", "user_id": "josefina", "decision": "allow", "timest`,
   'r-other-ascii': JSON.stringify(lateA('r-other-ascii', 7, 'jane_qq', { decision: 'maybe' })),
 };
-
-/** Every user id a reject's payload names, read independently of the loader: parsed, or its string tokens decoded. */
-function namesIn(payload: string): string[] {
-  const strings = (value: unknown): string[] =>
-    typeof value === 'string'
-      ? [value.trim()]
-      : value !== null && typeof value === 'object'
-        ? Object.values(value).flatMap(strings)
-        : [];
-  try {
-    return strings(JSON.parse(payload));
-  } catch {
-    return [...payload.matchAll(/"(?:[^"\\]|\\.)*"/g)].map((m) => (JSON.parse(m[0]) as string).trim());
-  }
-}
 
 function filesUnder(dir: string): string[] {
   if (!existsSync(dir)) return [];

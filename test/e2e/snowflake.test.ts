@@ -82,7 +82,7 @@ describe('simulator → aetl run → Snowflake (the real snowflake-sdk driver, a
   it('status and on-demand checks read the Snowflake warehouse', () =>
     expectStatusAndChecks((sql) => standIn.rows(sql), 'aetl.public.', sfConfig, { AETL_NOW: LATER, ...env }, PASSWORD));
 
-  it('replay re-pulls a loaded hour and adds nothing; --force-update is refused here', () =>
+  it('replay re-pulls a loaded hour and adds nothing, with --force-update too', () =>
     expectReplayAddsNothing(
       (sql) => standIn.rows(sql),
       'aetl.public.',

@@ -6,9 +6,12 @@ import type { DuckDBSettings } from '../../src/warehouse/duckdb/duckdb-driver.js
 /** The in-memory DuckDB a remote driver writes Parquet through, for tests that open a driver themselves. */
 export const SCRATCH: DuckDBSettings = { memoryLimit: '128MB', tempDirectory: join(tmpdir(), 'aetl-test-spill') };
 
-/** Runs one query against a DuckDB file (opened read-only, closed after) and returns plain JS rows. */
-export async function query(file: string, sql: string): Promise<Record<string, unknown>[]> {
-  const instance = await DuckDBInstance.create(file, { access_mode: 'READ_ONLY' });
+/**
+ * Runs one query against a DuckDB file (opened read-only unless `write`, closed after) and returns
+ * plain JS rows. No run may hold the file meanwhile.
+ */
+export async function query(file: string, sql: string, write = false): Promise<Record<string, unknown>[]> {
+  const instance = await DuckDBInstance.create(file, write ? {} : { access_mode: 'READ_ONLY' });
   const connection = await instance.connect();
   try {
     await connection.run("SET TimeZone = 'UTC'");

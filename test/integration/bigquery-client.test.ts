@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BigQueryClient } from '../../src/warehouse/bigquery/bigquery-driver.js';
-import { BigQueryStandIn } from '../stand-ins/bigquery/server.js';
+import { BigQueryStandIn, type QueryParameter } from '../stand-ins/bigquery/server.js';
 import { REPO, Workspace } from '../helpers/workspace.js';
 
 const TOKEN = 'ya29.test-token-that-must-never-show';
@@ -73,10 +73,41 @@ describe('BigQuery client against the stand-in (the real @google-cloud/bigquery 
     expect(await standIn.rows("SELECT 1 FROM information_schema.tables WHERE table_name = 'stage_run1'")).toEqual([]);
   });
 
+  it('sends every parameter with its type, a NULL too; an untyped one is refused, as BigQuery does', async () => {
+    const types = ['STRING', 'INT64', 'FLOAT64', 'BOOL', 'TIMESTAMP', 'DATE', 'NUMERIC'] as const;
+    const names = types.map((type) => type.toLowerCase());
+    const sql = `SELECT ${names.map((name) => `@${name} IS NULL AS ${name}`).join(', ')}`;
+    const params = Object.fromEntries(types.map((type, i) => [names[i]!, { type, value: null }]));
+    const [row] = await client.query('binding NULLs', sql, params);
+    expect(row).toEqual(Object.fromEntries(names.map((name) => [name, true])));
+    const job = [...standIn.jobs.values()].find((j) => JSON.stringify(j.resource).includes('@string IS NULL'))!;
+    const sent = (job.resource.configuration as { query: { queryParameters: QueryParameter[] } }).query.queryParameters;
+    expect(sent.map((p) => [p.name, p.parameterType])).toEqual(names.map((name, i) => [name, { type: types[i] }]));
+
+    // The client itself refuses to send a NULL without a type; a raw request shows the stand-in refuses one too.
+    const untyped = await standIn.uncaptured(() =>
+      fetch(`${standIn.url}/bigquery/v2/projects/proj/queries`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ query: 'SELECT @x IS NULL', queryParameters: [{ name: 'x', parameterValue: {} }] }),
+      }),
+    );
+    expect(untyped.status).toBe(400);
+    expect(await untyped.text()).toContain("Query parameter 'x' has no parameterType");
+  });
+
+  it('refuses a statement past its query-complexity limit, as BigQuery does a long UNION ALL of rows', async () => {
+    const union = (n: number) => Array.from({ length: n }, (_, i) => `SELECT ${i} AS n`).join(' UNION ALL ');
+    const [row] = await client.query('counting', `SELECT COUNT(*) AS n FROM (${union(101)})`);
+    expect(String(row!.n)).toBe('101');
+    const error = (await client.query('recording check results', union(102)).catch((e: unknown) => e)) as Error;
+    expect(error.message).toMatch(/too many subqueries or query is too complex/);
+  });
+
   it('names the purpose and the job id of a failed statement, never the token', async () => {
-    const error = (await client
-      .query('merging the batch', 'SELECT * FROM `proj.aetl.no_such_table`')
-      .catch((e: unknown) => e)) as Error;
+    const error = (await standIn.uncaptured(() =>
+      client.query('merging the batch', 'SELECT * FROM `proj.aetl.no_such_table`').catch((e: unknown) => e),
+    )) as Error;
     expect(error.message).toMatch(
       /^BigQuery merging the batch failed \(job aetl_merging_the_batch_[0-9a-f]{32}, invalidQuery\): /,
     );

@@ -31,7 +31,7 @@ describe('check SQL: one code path, three dialects', () => {
     expect(duck!.hourly).toMatch(/f\.date_key BETWEEN CAST\(strftime\(\$from::TIMESTAMPTZ/);
 
     expect(bq!.hourly).toContain('TIMESTAMP_TRUNC(f.event_ts, HOUR)');
-    expect(bq!.hourly).toContain('APPROX_QUANTILES(f.latency_ms, 100)[OFFSET(99)]');
+    expect(bq!.hourly).toContain('APPROX_QUANTILES(f.latency_ms, 100)[SAFE_OFFSET(99)]');
     expect(bq!.hourly).toContain('COUNTIF(f.was_blocked)');
     expect(bq!.hourly).toContain('`proj.analytics.fact_ai_event` f');
     expect(bq!.hourly).toContain('f.event_ts >= TIMESTAMP(@from)');

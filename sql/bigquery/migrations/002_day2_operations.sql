@@ -22,13 +22,14 @@ ALTER TABLE `{{dataset}}.etl_rejected_event` ADD COLUMN IF NOT EXISTS replayed_r
 ALTER TABLE `{{dataset}}.etl_conflict` ADD COLUMN IF NOT EXISTS resolution STRING;
 UPDATE `{{dataset}}.etl_conflict` SET resolution = 'kept_first' WHERE resolution IS NULL;
 
--- What `aetl retention --apply` removed; rows are only ever added.
+-- What `aetl retention --apply` removed; rows are only ever added. ROWS is reserved in BigQuery:
+-- the column is quoted, here and in queries, so it keeps DuckDB's name.
 CREATE TABLE IF NOT EXISTS `{{dataset}}.etl_retention` (
   run_id      STRING NOT NULL,
   pipeline    STRING NOT NULL,
   table_name  STRING NOT NULL,
   event_date  DATE,
-  rows        INT64 NOT NULL,
+  `rows`      INT64 NOT NULL, -- quoted: ROWS is a reserved keyword in BigQuery
   archived_to STRING,
   applied_at  TIMESTAMP NOT NULL
 );

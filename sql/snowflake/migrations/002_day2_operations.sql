@@ -22,13 +22,14 @@ ALTER TABLE {{schema}}.etl_rejected_event ADD COLUMN IF NOT EXISTS replayed_run_
 ALTER TABLE {{schema}}.etl_conflict ADD COLUMN IF NOT EXISTS resolution VARCHAR;
 UPDATE {{schema}}.etl_conflict SET resolution = 'kept_first' WHERE resolution IS NULL;
 
--- What `aetl retention --apply` removed; rows are only ever added.
+-- What `aetl retention --apply` removed; rows are only ever added. ROWS is reserved in Snowflake:
+-- the column is quoted ("ROWS"), here and in queries, so it keeps DuckDB's name.
 CREATE TABLE IF NOT EXISTS {{schema}}.etl_retention (
   run_id      VARCHAR NOT NULL,
   pipeline    VARCHAR NOT NULL,
   table_name  VARCHAR NOT NULL,
   event_date  DATE,
-  rows        BIGINT NOT NULL,
+  "ROWS"      BIGINT NOT NULL,
   archived_to VARCHAR,
   applied_at  TIMESTAMP_TZ NOT NULL
 );

@@ -25,15 +25,26 @@ export function bigqueryDialect(dataset: string): Dialect {
     hour: (column) => `TIMESTAMP_TRUNC(${column}, HOUR)`,
     epochMs: (expression) => `UNIX_MILLIS(${expression})`,
     countIf: (condition) => `COUNTIF(${condition})`,
-    percentile: (expression, fraction) => `APPROX_QUANTILES(${expression}, 100)[OFFSET(${Math.round(fraction * 100)})]`,
+    // SAFE_OFFSET: NULL, never an index error, where a group's array is short (its values all NULL).
+    percentile: (expression, fraction) =>
+      `APPROX_QUANTILES(${expression}, 100)[SAFE_OFFSET(${Math.round(fraction * 100)})]`,
     jsonText: (expression, path) => `JSON_VALUE(${expression}, '${checkedPath(path)}')`,
+    // Numbers beyond FLOAT64's precision are rounded, not refused: the text is still JSON.
+    tryParseJson: (text) => `SAFE.PARSE_JSON(${text}, wide_number_mode => 'round')`,
+    regexMatches: (text, pattern, alias) => ({
+      join: `UNNEST(REGEXP_EXTRACT_ALL(${text}, ${pattern})) AS ${alias}`,
+      match: alias,
+    }),
+    // RE2, as ours; a capturing group would make REGEXP_EXTRACT_ALL return the group, not the match.
+    regexPattern: (re2) => re2,
+    jsonString: (expression) => `TO_JSON_STRING(${expression})`,
     indexedIdIn: (alias, ids) => `${alias}.event_id IN (SELECT i.event_id FROM (${ids}) i)`,
     parseJson: (expression) => `PARSE_JSON(${expression})`,
     dateOfKey: (expression) => `PARSE_DATE('%Y%m%d', CAST(${expression} AS STRING))`,
     createWorkTable: (table, query) => `CREATE OR REPLACE TABLE ${table} AS\n${query}`,
     inJsonList: (expression, param) => `${expression} IN UNNEST(JSON_VALUE_ARRAY(@${param}))`,
     extraFieldCounts: (table, where) =>
-      `SELECT field, COUNT(*) AS n FROM ${table} t, UNNEST(JSON_KEYS(PARSE_JSON(t.metadata)._extra_fields, 1)) AS field
+      `SELECT field, COUNT(*) AS n FROM ${table} t, UNNEST(JSON_KEYS(JSON_QUERY(PARSE_JSON(t.metadata), '$._extra_fields'), 1)) AS field
        WHERE ${where} GROUP BY field`,
     indexKey: () => ({ columns: '', values: '' }),
     // Tables are partitioned on DATE(event_ts): the event_ts predicate prunes by itself.

@@ -15,6 +15,7 @@ import {
   type SqlParam,
   type SqlParams,
   type SqlRow,
+  type SqlRows,
   type SqlType,
 } from '../driver.js';
 import { isStagingTableOf, type StagingTables } from '../sql/sql-load.js';
@@ -34,15 +35,21 @@ export interface BigQuerySettings {
   accessToken?: string | undefined;
 }
 
-/** A bound query parameter and its BigQuery type (always explicit: no guessing from JS values). */
-export interface BigQueryParam {
-  type: 'STRING' | 'INT64' | 'FLOAT64' | 'BOOL' | 'TIMESTAMP' | 'DATE' | 'NUMERIC';
-  value: string | number | boolean | null;
-}
+type BigQueryType = 'STRING' | 'INT64' | 'FLOAT64' | 'BOOL' | 'TIMESTAMP' | 'DATE' | 'NUMERIC';
+type BigQueryValue = string | number | boolean | null;
+
+/**
+ * A bound query parameter and its BigQuery type, always explicit (no guessing
+ * from JS values; BigQuery has no untyped NULL): a value, or rows as an
+ * ARRAY<STRUCT> whose fields are typed.
+ */
+export type BigQueryParam =
+  | { type: BigQueryType; value: BigQueryValue }
+  | { type: 'ARRAY<STRUCT>'; fields: Record<string, BigQueryType>; value: Record<string, BigQueryValue>[] };
 
 export type BigQueryRow = Record<string, unknown>;
 
-const TYPES: Record<SqlType, BigQueryParam['type']> = {
+const TYPES: Record<SqlType, BigQueryType> = {
   text: 'STRING',
   int: 'INT64',
   float: 'FLOAT64',
@@ -52,9 +59,15 @@ const TYPES: Record<SqlType, BigQueryParam['type']> = {
   numeric: 'NUMERIC',
 };
 
-/** A typed value as BigQuery binds it (64-bit integers as exact text). */
-function bigqueryParam({ type, value }: SqlParam): BigQueryParam {
-  return { type: TYPES[type], value: typeof value === 'bigint' ? value.toString() : value };
+/** 64-bit integers as exact text. */
+const exact = (value: SqlParam['value']): BigQueryValue => (typeof value === 'bigint' ? value.toString() : value);
+
+/** A typed value, or typed rows, as BigQuery binds them. */
+function bigqueryParam(param: SqlParam | SqlRows): BigQueryParam {
+  if (param.type !== 'rows') return { type: TYPES[param.type], value: exact(param.value) };
+  const fields = Object.fromEntries(Object.entries(param.fields).map(([name, type]) => [name, TYPES[type]]));
+  const value = param.value.map((row) => Object.fromEntries(Object.entries(row).map(([k, v]) => [k, exact(v)])));
+  return { type: 'ARRAY<STRUCT>', fields, value };
 }
 
 function bigqueryParams(params: SqlParams): Record<string, BigQueryParam> {
@@ -78,11 +91,21 @@ function wireText(type: string | undefined, value: string | null): string | null
 }
 
 /** The client reads TIMESTAMP and DATE values from its own wrappers, not from plain strings. */
-function clientValue({ type, value }: BigQueryParam): unknown {
+function clientScalar(type: BigQueryType, value: BigQueryValue): unknown {
   if (value === null) return null;
   if (type === 'TIMESTAMP') return BigQuery.timestamp(String(value));
   if (type === 'DATE') return BigQuery.date(String(value));
   return value;
+}
+
+/** A parameter's value and type as the client takes them (a struct array's type: `[{field: type}]`). */
+function clientParam(param: BigQueryParam): { value: unknown; type: string | [Record<string, string>] } {
+  if (param.type !== 'ARRAY<STRUCT>') return { value: clientScalar(param.type, param.value), type: param.type };
+  const { fields } = param;
+  const value = param.value.map((row) =>
+    Object.fromEntries(Object.entries(row).map(([k, v]) => [k, clientScalar(fields[k]!, v)])),
+  );
+  return { value, type: [fields] };
 }
 
 /** A TIMESTAMP as the client gives it (ISO text, nanosecond digits when there are any) to the microsecond. */
@@ -138,8 +161,9 @@ export class BigQueryClient {
   private queryJob(sql: string, params: Record<string, BigQueryParam>, jobId: string): Query {
     const query: Query = { query: sql, jobId, location: this.settings.location };
     if (Object.keys(params).length > 0) {
-      query.params = Object.fromEntries(Object.entries(params).map(([k, p]) => [k, clientValue(p)]));
-      query.types = Object.fromEntries(Object.entries(params).map(([k, p]) => [k, p.type]));
+      const bound = Object.entries(params).map(([k, p]) => [k, clientParam(p)] as const);
+      query.params = Object.fromEntries(bound.map(([k, p]) => [k, p.value]));
+      query.types = Object.fromEntries(bound.map(([k, p]) => [k, p.type]));
     }
     return query;
   }
@@ -386,7 +410,10 @@ async function checkDrift(client: BigQueryClient): Promise<void> {
 export function expectedColumns(ddl: string): Map<string, [string, string][]> {
   const tables = new Map<string, [string, string][]>();
   for (const match of ddl.matchAll(/CREATE TABLE IF NOT EXISTS `\{\{dataset\}\}\.(\w+)` \(([\s\S]*?)\n\)/g)) {
-    const columns = [...match[2]!.matchAll(/^\s+(\w+)\s+([A-Z0-9]+)/gm)].map((c) => [c[1]!, c[2]!] as [string, string]);
+    // A reserved word as a column name is backtick-quoted (`rows`).
+    const columns = [...match[2]!.matchAll(/^\s+`?(\w+)`?\s+([A-Z0-9]+)/gm)].map(
+      (c) => [c[1]!, c[2]!] as [string, string],
+    );
     tables.set(match[1]!, columns);
   }
   for (const alter of ddl.matchAll(/ALTER TABLE `\{\{dataset\}\}\.(\w+)`([^;]*);/g)) {

@@ -24,6 +24,13 @@ export const duckdbDialect: Dialect = {
   countIf: (condition) => `count(*) FILTER (WHERE ${condition})`,
   percentile: (expression, fraction) => `quantile_cont(${expression}, ${fraction})`,
   jsonText: (expression, path) => `json_extract_string(${expression}, '${checkedPath(path)}')`,
+  tryParseJson: (text) => `TRY_CAST(${text} AS JSON)`,
+  regexMatches: (text, pattern, alias) => ({
+    join: `unnest(regexp_extract_all(${text}, ${pattern})) AS ${alias}(${alias})`,
+    match: alias,
+  }),
+  regexPattern: (re2) => re2,
+  jsonString: (expression) => `CAST(${expression} AS VARCHAR)`,
   indexedIdIn: (alias, ids) => `${alias}.id_key IN (SELECT md5_number_lower(i.event_id) FROM (${ids}) i)`,
   parseJson: (expression) => `json(${expression})`,
   dateOfKey: (expression) => `strptime(CAST(${expression} AS VARCHAR), '%Y%m%d')::DATE`,

@@ -1,8 +1,9 @@
 import type { Logger } from '../../log/logger.js';
-import { mkdirSync } from 'node:fs';
+import { chmodSync, mkdirSync, rmSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { DuckDBInstance, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
 import { RunFailedError } from '../../util/errors.js';
+import { renameDurably } from '../../util/durable-write.js';
 import { jsonInteger, type Driver, type JsonValue, type SqlParams, type SqlRow } from '../driver.js';
 import { applyMigrations } from '../sql/migrations.js';
 import type { StagingTables } from '../sql/sql-load.js';
@@ -149,6 +150,7 @@ export function typedPlaceholders(sql: string, params: SqlParams): { sql: string
         : piece.replace(/\$([A-Za-z_][A-Za-z0-9_]*)/g, (placeholder, name: string) => {
             const param = params[name];
             if (!param) throw new Error(`no value bound for $${name}`);
+            if (param.type === 'rows') throw new Error(`DuckDB binds no array of rows ($${name})`);
             values[name] = param.value;
             return param.type === 'text'
               ? placeholder
@@ -175,7 +177,8 @@ export class DuckDBDriver implements Driver {
 
   private constructor(
     private readonly db: OpenDuckDB,
-    path: string,
+    private readonly path: string,
+    private readonly settings: DuckDBSettings,
     logger?: Logger,
   ) {
     this.description = `DuckDB ${path}`;
@@ -183,7 +186,7 @@ export class DuckDBDriver implements Driver {
   }
 
   static async open(path: string, settings: DuckDBSettings, logger?: Logger): Promise<DuckDBDriver> {
-    return new DuckDBDriver(await openDuckDB(path, settings), path, logger);
+    return new DuckDBDriver(await openDuckDB(path, settings), path, settings, logger);
   }
 
   async run(_purpose: string, sql: string, params: SqlParams = {}): Promise<SqlRow[]> {
@@ -259,4 +262,42 @@ export class DuckDBDriver implements Driver {
   async close(): Promise<void> {
     this.db.close();
   }
+
+  /** DuckDB keeps deleted values in free blocks of its file, where a byte search still finds them. */
+  async reclaimErasedSpace(): Promise<void> {
+    try {
+      await compactFile(this.path, this.settings);
+    } catch (error) {
+      throw new RunFailedError(
+        `the erasure is committed, but compacting ${this.path} failed (${(error as Error).message}); ` +
+          'the removed values stay in its free blocks until `aetl forget` runs again',
+      );
+    }
+  }
+}
+
+/**
+ * Rewrites a DuckDB file with only its live data: a copy into a fresh database
+ * holds none of the free blocks. The copy is built beside the file and renamed
+ * over it, so a crash leaves the old file whole. Every connection is closed.
+ */
+async function compactFile(path: string, settings: DuckDBSettings): Promise<void> {
+  const fresh = `${path}.compact`;
+  // Leftovers of a crashed compaction.
+  for (const file of [fresh, `${fresh}.wal`]) rmSync(file, { force: true });
+  const db = await openDuckDB(path, settings);
+  try {
+    const runner = new SqlRunner(db.connection);
+    const [row] = await runner.rows('SELECT current_database() AS name');
+    const source = `"${String(row!.name).replaceAll('"', '""')}"`;
+    await runner.exec(`ATTACH ${sqlString(fresh)} AS compacted`);
+    await runner.exec(`COPY FROM DATABASE ${source} TO compacted`);
+    await runner.exec('DETACH compacted'); // checkpoints the copy: no WAL of its own is left
+  } finally {
+    db.close();
+  }
+  // A WAL of the old file must never be replayed onto the new one (a clean close leaves none).
+  rmSync(`${path}.wal`, { force: true });
+  chmodSync(fresh, statSync(path).mode); // whoever could not read the old file cannot read the new one
+  renameDurably(fresh, path);
 }

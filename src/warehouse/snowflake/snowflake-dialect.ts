@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { checkedPath, checkedTable, type Dialect } from '../dialect.js';
-import type { SqlParams, SqlType } from '../driver.js';
+import type { SqlParam, SqlParams, SqlType } from '../driver.js';
 import type { StagingTables } from '../sql/sql-load.js';
 
 /**
@@ -41,15 +41,27 @@ export function snowflakeDialect(database: string, schema: string): Dialect {
     epochMs: (expression) => `DATE_PART(epoch_millisecond, ${expression})`,
     countIf: (condition) => `COUNT_IF(${condition})`,
     percentile: (expression, fraction) => `PERCENTILE_CONT(${fraction}) WITHIN GROUP (ORDER BY ${expression})`,
-    // Snowflake's paths have no leading `$`.
-    jsonText: (expression, path) => `GET_PATH(${expression}, '${checkedPath(path).slice(1)}')::STRING`,
+    // Snowflake's paths have no leading `$.` (`a.b`, `[0].b`); the value itself is cast.
+    jsonText: (expression, path) =>
+      checkedPath(path) === '$'
+        ? `(${expression})::STRING`
+        : `GET_PATH(${expression}, '${path.replace(/^\$\.?/, '')}')::STRING`,
+    tryParseJson: (text) => `TRY_PARSE_JSON(${text})`,
+    regexMatches: (text, pattern, alias) => ({
+      join: `LATERAL FLATTEN(input => REGEXP_SUBSTR_ALL(${text}, ${pattern})) ${alias}`,
+      match: `${alias}.value::STRING`,
+    }),
+    // POSIX ERE has no non-capturing groups; REGEXP_SUBSTR_ALL returns the whole match whatever the groups.
+    regexPattern: (re2) => re2.replaceAll('(?:', '('),
+    jsonString: (expression) => `TO_JSON(${expression})`,
     parseJson: (expression) => `PARSE_JSON(${expression})`,
     dateOfKey: (expression) => `TO_DATE(TO_VARCHAR(${expression}), 'YYYYMMDD')`,
     // Work tables are dropped after the load: transient tables skip fail-safe storage for them.
     createWorkTable: (table, query) => `CREATE OR REPLACE TRANSIENT TABLE ${table} AS\n${query}`,
     inJsonList: (expression, param) => `ARRAY_CONTAINS(TO_VARIANT(${expression}), PARSE_JSON(:${param}))`,
+    // GET, not the path `:_extra_fields`, which the driver's binding would read as a placeholder.
     extraFieldCounts: (table, where) =>
-      `SELECT f.key AS field, COUNT(*) AS n FROM ${table} t, LATERAL FLATTEN(input => PARSE_JSON(t.metadata):_extra_fields) f
+      `SELECT f.key AS field, COUNT(*) AS n FROM ${table} t, LATERAL FLATTEN(input => GET(PARSE_JSON(t.metadata), '_extra_fields')) f
        WHERE ${where} GROUP BY f.key`,
     indexKey: () => ({ columns: '', values: '' }),
     indexedIdIn: (alias, ids) => `${alias}.event_id IN (SELECT i.event_id FROM (${ids}) i)`,
@@ -78,7 +90,7 @@ const PLACEHOLDER: Record<SqlType, (bind: string) => string> = {
   numeric: (b) => `CAST(${b} AS DECIMAL(38, 9))`,
 };
 
-function bindValue(type: SqlType, value: SqlParams[string]['value']): SnowflakeBind {
+function bindValue({ type, value }: SqlParam): SnowflakeBind {
   if (value === null) return null;
   if (type === 'int' || typeof value === 'bigint') return String(value); // 64-bit keys exceed a JS number
   return value;
@@ -99,12 +111,13 @@ export function positional(sql: string, params: SqlParams): { sqlText: string; b
         : piece.replace(/(?<![:\w$]):([A-Za-z_][A-Za-z0-9_]*)/g, (_, name: string) => {
             const param = params[name];
             if (!param) throw new Error(`no value bound for :${name}`);
+            if (param.type === 'rows') throw new Error(`Snowflake binds no array of rows (:${name})`);
             if (!order.includes(name)) order.push(name);
             return PLACEHOLDER[param.type](`:${order.indexOf(name) + 1}`);
           }),
     )
     .join('');
-  return { sqlText, binds: order.map((name) => bindValue(params[name]!.type, params[name]!.value)) };
+  return { sqlText, binds: order.map((name) => bindValue(params[name] as SqlParam)) };
 }
 
 /** The statements of one of our SQL texts, `{{name}}`s replaced (the files hold no `;` inside literals). */

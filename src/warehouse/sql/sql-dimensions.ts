@@ -6,25 +6,16 @@ import {
 } from '../../reference/reference-data.js';
 import { FIRST_VALID_FROM_MS, planScd2, versionKey, type MemberVersion } from '../../transform/scd2.js';
 import { DAY_MS, isoDay, startOfUtcDay } from '../../util/dates.js';
-import {
-  bool,
-  day,
-  instant,
-  int,
-  int64,
-  numeric,
-  text,
-  type SqlEngine,
-  type SqlParam,
-  type SqlParams,
-} from '../driver.js';
+import { bool, day, instant, int, int64, numeric, text, type SqlEngine, type SqlParam } from '../driver.js';
+import { markLakePendingSql } from './sql-load.js';
+import { insertRowsSql } from './sql-rows.js';
 
 /**
  * The dimensions in a remote warehouse, with the same plan (transform/scd2.ts)
  * and the same surrogate keys as DuckDB, so every warehouse holds the same history.
  */
 const NUMERIC_COLUMNS = new Set(['input_price_per_1k', 'output_price_per_1k']);
-/** A first load over years adds thousands of days: 11 parameters each, under BigQuery's 10,000. */
+/** A first load over years adds thousands of days: on Snowflake, 11 parameters each. */
 const DAYS_PER_INSERT = 500;
 const END_OF_TIME_MS = Date.UTC(9999, 11, 31);
 
@@ -167,6 +158,45 @@ export class SqlDimensions {
     }
   }
 
+  /**
+   * `aetl rebuild-dims`: points facts and policy rows at the member versions valid
+   * at their event times. `count` (facts whose keys change) and the lake marks
+   * read the facts before `statements` re-key them, so run them in that order,
+   * together; they bind `pipeline` and `run_id`.
+   */
+  rekeyQueries(): { count: string; statements: string[] } {
+    const specs = Object.values(REFERENCE_DIMENSIONS);
+    // The version `n` of the member `o` a row points at, valid at its event time, where that is another version.
+    const stale = (spec: Scd2Spec, row: string) =>
+      `${row}.${spec.key} = o.${spec.key} AND o.${spec.key} <> 0 AND n.${spec.natural} = o.${spec.natural}
+       AND ${row}.event_ts >= n.valid_from AND ${row}.event_ts < n.valid_to AND ${row}.${spec.key} <> n.${spec.key}`;
+    const staleFacts = specs
+      .map(
+        (spec) =>
+          `SELECT f.event_id, f.date_key FROM ${this.t('fact_ai_event')} f, ${this.t(spec.table)} o, ${this.t(spec.table)} n
+           WHERE ${stale(spec, 'f')}`,
+      )
+      .join('\nUNION ALL\n');
+    // One source row per target row (versions do not overlap), as BigQuery's UPDATE ... FROM requires.
+    const updates = specs.flatMap((spec) =>
+      ['fact_ai_event', 'fact_policy_evaluation'].map(
+        (fact) =>
+          `UPDATE ${this.t(fact)} f SET ${spec.key} = n.${spec.key}
+           FROM ${this.t(spec.table)} o, ${this.t(spec.table)} n
+           WHERE ${stale(spec, 'f')}`,
+      ),
+    );
+    const d = this.engine.dialect;
+    return {
+      count: `SELECT COUNT(DISTINCT s.event_id) AS n FROM (${staleFacts}) s`,
+      statements: [
+        markLakePendingSql(d, `SELECT s.date_key FROM (${staleFacts}) s`),
+        markLakePendingSql(d, null),
+        ...updates,
+      ],
+    };
+  }
+
   /** dim_date covers the whole loaded range without gaps (quiet days are days too), as in DuckDB. */
   async insertMissingDates(batchFromMs: number, batchToMs: number): Promise<void> {
     const present = new Set(
@@ -185,28 +215,22 @@ export class SqlDimensions {
 
   private async insertDays(days: number[]): Promise<void> {
     if (days.length === 0) return;
-    const params: SqlParams = {};
-    const rows = days.map((dayMs, i) => {
-      const row = dateRow(dayMs);
-      for (const [column, value] of Object.entries(row)) {
-        params[`${column}_${i}`] =
+    const rows = days.map((dayMs) =>
+      Object.fromEntries(
+        Object.entries(dateRow(dayMs)).map(([column, value]): [string, SqlParam] => [
+          column,
           typeof value === 'boolean'
             ? bool(value)
             : typeof value === 'number'
               ? int(value)
               : column === 'date'
                 ? day(value)
-                : text(value);
-      }
-      return `SELECT ${Object.keys(row)
-        .map((column) => this.p(`${column}_${i}`))
-        .join(', ')}`;
-    });
-    await this.engine.run(
-      'adding dim_date days',
-      `INSERT INTO ${this.t('dim_date')} (${Object.keys(dateRow(days[0]!)).join(', ')})\n${rows.join('\nUNION ALL ')}`,
-      params,
+                : text(value),
+        ]),
+      ),
     );
+    const { sql, params } = insertRowsSql(this.engine.dialect, 'dim_date', rows);
+    await this.engine.run('adding dim_date days', sql, params);
   }
 }
 

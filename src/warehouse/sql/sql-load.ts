@@ -68,15 +68,23 @@ const DIMENSION_TABLES = ['dim_user', 'dim_gateway', 'dim_model', 'dim_policy', 
 const names = (column: string, values: string[]) =>
   `(${values.map((v) => `SELECT '${v}' AS ${column}`).join(' UNION ALL ')})`;
 
+/** The pipelines of the warehouse, as `p`: `all`, every one that ran here and this one; `others`, all but this one. */
+export function pipelinesSql(d: Dialect, which: 'all' | 'others'): string {
+  const p = (name: string) => d.param(name);
+  return which === 'all'
+    ? `SELECT DISTINCT p FROM (SELECT ${p('pipeline')} AS p UNION ALL SELECT pipeline FROM ${d.table('etl_run')}) a`
+    : `SELECT DISTINCT pipeline AS p FROM ${d.table('etl_run')} WHERE pipeline <> ${p('pipeline')}`;
+}
+
 /**
  * Lake partitions to rewrite after the commit (decision 2), pending for every
- * pipeline of the warehouse: they share its facts, and each keeps its own
- * lake. `dateKeys` selects `date_key`s of both fact tables; null means the
+ * pipeline of the warehouse (`which`): they share its facts, and each keeps its
+ * own lake. `dateKeys` selects `date_key`s of both fact tables; null means the
  * (unpartitioned) dimensions.
  */
-export function markLakePendingSql(d: Dialect, dateKeys: string | null): string {
+export function markLakePendingSql(d: Dialect, dateKeys: string | null, which: 'all' | 'others' = 'all'): string {
   const p = (name: string) => d.param(name);
-  const pipelines = `(SELECT DISTINCT p FROM (SELECT ${p('pipeline')} AS p UNION ALL SELECT pipeline FROM ${d.table('etl_run')}) a) pl`;
+  const pipelines = `(${pipelinesSql(d, which)}) pl`;
   const partitions =
     dateKeys === null
       ? `${names('tbl', DIMENSION_TABLES)} tb CROSS JOIN ${pipelines}`

@@ -1,8 +1,9 @@
 import type { CheckResult, RunRecord, RunStatus } from '../warehouse.js';
 import { redact, redactNullable } from '../../util/redact.js';
-import { bool, float, instant, text, type SqlEngine, type SqlParams } from '../driver.js';
+import { bool, float, instant, text, type SqlEngine } from '../driver.js';
+import { insertRowsSql } from './sql-rows.js';
 
-/** BigQuery takes at most 10,000 parameters per query; a check result binds 8. */
+/** Rows per statement: Snowflake binds a check result's 11 values each (BigQuery gets one array parameter). */
 const CHECK_ROWS_PER_INSERT = 500;
 
 /**
@@ -138,29 +139,20 @@ export class SqlState {
     results: CheckResult[],
     nowMs: number,
   ): Promise<void> {
-    const params: SqlParams = { run_id: text(runId), pipeline: text(pipeline), checked_at: instant(nowMs) };
-    const rows = results.map((check, i) => {
-      params[`name_${i}`] = text(check.name);
-      params[`scope_${i}`] = text(check.scope);
-      params[`status_${i}`] = text(check.status);
-      params[`blocking_${i}`] = bool(check.blocking);
-      params[`observed_${i}`] = float(
-        check.observed === null || !Number.isFinite(check.observed) ? null : check.observed,
-      );
-      params[`expected_${i}`] = text(check.expected);
-      params[`message_${i}`] = text(redact(check.message));
-      params[`bucket_${i}`] = instant(check.bucket ?? null);
-      const values = ['run_id', 'pipeline', `name_${i}`, `scope_${i}`, `status_${i}`, `blocking_${i}`]
-        .concat([`observed_${i}`, `expected_${i}`, `message_${i}`, 'checked_at', `bucket_${i}`])
-        .map((name) => this.p(name));
-      return `SELECT ${values.join(', ')}`;
-    });
-    await this.engine.run(
-      'recording check results',
-      `INSERT INTO ${this.t('dq_check_result')}
-         (run_id, pipeline, check_name, scope, status, blocking, observed, expected, message, checked_at, bucket)
-       ${rows.join('\nUNION ALL ')}`,
-      params,
-    );
+    const rows = results.map((check) => ({
+      run_id: text(runId),
+      pipeline: text(pipeline),
+      check_name: text(check.name),
+      scope: text(check.scope),
+      status: text(check.status),
+      blocking: bool(check.blocking),
+      observed: float(check.observed === null || !Number.isFinite(check.observed) ? null : check.observed),
+      expected: text(check.expected),
+      message: text(redact(check.message)),
+      checked_at: instant(nowMs),
+      bucket: instant(check.bucket ?? null),
+    }));
+    const { sql, params } = insertRowsSql(this.engine.dialect, 'dq_check_result', rows);
+    await this.engine.run('recording check results', sql, params);
   }
 }

@@ -2,7 +2,6 @@ import { qualifiedTables, type Dialect } from '../dialect.js';
 import { presentCountSql, storedIdsSql } from '../../checks/check-sql.js';
 import type { ReferenceData } from '../../reference/reference-data.js';
 import { fault, failpoint } from '../../util/failpoint.js';
-import { UsageError } from '../../util/errors.js';
 import type {
   CheckResult,
   ErasureOutcome,
@@ -48,6 +47,10 @@ import {
   type StagingTables,
 } from './sql-load.js';
 import { SqlState } from './sql-state.js';
+import { eraseUser } from './sql-erasure.js';
+import { applyRetention, retentionPlan } from './sql-retention.js';
+import { SqlRejects } from './sql-rejects.js';
+import { SqlDrift } from './sql-drift.js';
 import { clearPendingSql, lakePartitionQuery, pendingPartitions, pendingPartitionsSql } from './sql-lake.js';
 import { accountedRecords, fileCompleteness } from '../file-completeness.js';
 
@@ -73,6 +76,10 @@ export class SqlWarehouse implements Warehouse {
   readonly dialect: Dialect;
   protected readonly state: SqlState;
   protected readonly dims: SqlDimensions;
+  /** An erasure committed: the engine's storage is reclaimed once closed. */
+  private erased = false;
+  private readonly rejects: SqlRejects;
+  private readonly drift: SqlDrift;
 
   /** `fence`: the run lock's check (its lease), run inside every transaction that changes state. */
   constructor(
@@ -83,14 +90,17 @@ export class SqlWarehouse implements Warehouse {
     this.dialect = driver.dialect;
     this.state = new SqlState(driver);
     this.dims = new SqlDimensions(driver);
+    this.rejects = new SqlRejects(driver);
+    this.drift = new SqlDrift(driver);
   }
 
   migrate(): Promise<number> {
     return this.driver.migrate();
   }
 
-  close(): Promise<void> {
-    return this.driver.close();
+  async close(): Promise<void> {
+    await this.driver.close();
+    if (this.erased) await this.driver.reclaimErasedSpace?.();
   }
 
   query(sql: string, params: Record<string, string | number | null>): Promise<Record<string, unknown>[]> {
@@ -143,8 +153,17 @@ export class SqlWarehouse implements Warehouse {
     });
   }
 
-  async rebuildDimensions(_pipeline: string, _runId: string): Promise<number> {
-    throw new Error(`aetl rebuild-dims is not available on ${this.dialect.name} yet; it is on DuckDB`);
+  /** Re-keys facts to the member versions valid at their event times; marks the partitions it touches. */
+  rebuildDimensions(pipeline: string, runId: string): Promise<number> {
+    const rekey = this.dims.rekeyQueries();
+    return this.driver.transaction(async () => {
+      const [row] = await this.driver.run('counting facts to re-key', rekey.count);
+      await this.driver.runTogether('re-keying facts', rekey.statements, {
+        pipeline: text(pipeline),
+        run_id: text(runId),
+      });
+      return Number(row!.n);
+    });
   }
 
   startRun(run: RunRecord): Promise<void> {
@@ -183,71 +202,50 @@ export class SqlWarehouse implements Warehouse {
     );
   }
 
-  /** Day-2 commands built on DuckDB first (README, Operations). */
-  private duckdbOnly(command: string): UsageError {
-    return new UsageError(`aetl ${command} is not available on ${this.dialect.name} yet; it is on DuckDB`);
+  listRejects(pipeline: string, filter: RejectFilter): Promise<Record<string, unknown>[]> {
+    return this.rejects.list(pipeline, filter);
   }
 
-  /**
-   * The quarantine, newest first. `--reason` matches the first reason (its field and message);
-   * replays are DuckDB-only, so nothing here has been replayed.
-   */
-  async listRejects(pipeline: string, filter: RejectFilter): Promise<Record<string, unknown>[]> {
-    const d = this.dialect;
-    const field = d.jsonText('reasons', '$[0].path');
-    const reason = d.jsonText('reasons', '$[0].message');
-    const params: SqlParams = { pipeline: text(pipeline) };
-    const where = [`pipeline = ${d.param('pipeline')}`];
-    if (filter.runId !== null) {
-      where.push(`run_id = ${d.param('run_id')}`);
-      params.run_id = text(filter.runId);
-    }
-    if (filter.reason !== null) {
-      where.push(`LOWER(CONCAT(COALESCE(${field}, ''), ' ', COALESCE(${reason}, ''))) LIKE ${d.param('reason')}`);
-      params.reason = text(`%${filter.reason.toLowerCase()}%`);
-    }
-    const rows = await this.driver.run(
-      'listing rejects',
-      `SELECT run_id, CAST(rejected_at AS STRING) AS rejected_at, source_location, source_ref, event_id,
-         ${field} AS field, ${reason} AS reason, payload_bytes, payload_truncated
-       FROM ${d.table('etl_rejected_event')} WHERE ${where.join(' AND ')}
-       ORDER BY rejected_at DESC, source_location, source_ref
-       LIMIT ${Math.trunc(filter.limit)}`,
-      params,
-    );
-    return rows.map(plainNumbers);
-  }
-
-  async rejectsToReplay(
-    _pipeline: string,
-    _runId: string | null,
-    _after: RejectKey | null,
-    _limit: number,
+  rejectsToReplay(
+    pipeline: string,
+    runId: string | null,
+    after: RejectKey | null,
+    limit: number,
   ): Promise<StoredReject[]> {
-    throw this.duckdbOnly('rejects replay');
+    return this.rejects.toReplay(pipeline, runId, after, limit);
   }
 
-  async retentionPlan(_pipeline: string, _cutoffMs: number): Promise<RetentionItem[]> {
-    throw this.duckdbOnly('retention');
+  retentionPlan(pipeline: string, cutoffMs: number): Promise<RetentionItem[]> {
+    return retentionPlan(this.driver, pipeline, cutoffMs);
   }
 
   async applyRetention(
-    _pipeline: string,
-    _runId: string,
-    _cutoffMs: number,
-    _archiveDir: string | null,
-    _nowMs: number,
+    pipeline: string,
+    runId: string,
+    cutoffMs: number,
+    archiveDir: string | null,
+    nowMs: number,
   ): Promise<RetentionItem[]> {
-    throw this.duckdbOnly('retention');
+    const plan = await retentionPlan(this.driver, pipeline, cutoffMs);
+    return applyRetention(this.driver, plan, { pipeline, runId, cutoffMs, archiveDir, nowMs }, this.fence);
   }
 
-  async eraseUser(_request: ErasureRequest): Promise<ErasureOutcome> {
-    throw this.duckdbOnly('forget');
+  async eraseUser(request: ErasureRequest): Promise<ErasureOutcome> {
+    const outcome = await eraseUser(this.driver, request, this.fence);
+    // What killed runs of any pipeline left staged may hold the user too (we hold the run lock).
+    for (const pipeline of outcome.pipelines) await this.driver.dropLeftovers(pipeline);
+    this.erased = true;
+    return outcome;
   }
 
-  /** Nobody can be erased here yet (forget is DuckDB-only), so no load has anyone to leave out. */
   async erasedSubjects(): Promise<string[]> {
-    return [];
+    // A read-only open (dry run) may predate the migration that made the table.
+    if (!(await this.driver.tableExists('etl_erasure'))) return [];
+    const rows = await this.driver.run(
+      'reading erased users',
+      `SELECT DISTINCT subject_hash FROM ${this.dialect.table('etl_erasure')}`,
+    );
+    return rows.map((r) => String(r.subject_hash));
   }
 
   async pendingLakePartitions(pipeline: string): Promise<LakePartition[]> {
@@ -465,7 +463,7 @@ export class SqlWarehouse implements Warehouse {
       'reading recent runs',
       `SELECT r.run_id, r.command, r.status, CAST(r.started_at AS STRING) AS started_at,
          CAST(r.finished_at AS STRING) AS finished_at,
-         (${this.dialect.epochMs('r.finished_at')} - ${this.dialect.epochMs('r.started_at')}) / 1000 AS duration_s,
+         ROUND((${this.dialect.epochMs('r.finished_at')} - ${this.dialect.epochMs('r.started_at')}) / 1000, 1) AS duration_s,
          r.error, COUNT(w.seq) AS windows,
          CAST(MIN(w.window_start) AS STRING) AS window_start, CAST(MAX(w.window_end) AS STRING) AS window_end,
          COALESCE(SUM(w.read), 0) AS read, COALESCE(SUM(w.inserted), 0) AS inserted,
@@ -492,7 +490,7 @@ export class SqlWarehouse implements Warehouse {
     );
     const [rejects] = await this.driver.run(
       'counting rejects',
-      `SELECT COUNT(*) AS n FROM ${t('etl_rejected_event')} WHERE pipeline = ${p('pipeline')}`,
+      `SELECT COUNT(*) AS n FROM ${t('etl_rejected_event')} WHERE pipeline = ${p('pipeline')} AND replayed_at IS NULL`,
       { pipeline: text(pipeline) },
     );
     return {
@@ -502,15 +500,11 @@ export class SqlWarehouse implements Warehouse {
       tables: Object.fromEntries(counts.map((r) => [String(r.name), Number(r.n)])),
       checks: checks.map(plainNumbers),
       rejects: Number(rejects!.n),
-      drift: null,
+      drift: await this.drift.fields(pipeline, new Set(runs.map((r) => String(r.run_id)))),
     };
   }
 
-  /** Drift is recorded per run window (etl_run_window.drift) but not gathered into etl_schema_drift here yet. */
-  async newDriftFields(
-    _pipeline: string,
-    _runId: string,
-  ): Promise<{ field: string; count: number; type: string }[] | null> {
-    return null;
+  newDriftFields(pipeline: string, runId: string): Promise<{ field: string; count: number; type: string }[]> {
+    return this.drift.firstSeenBy(pipeline, runId);
   }
 }

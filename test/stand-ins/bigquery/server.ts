@@ -1,11 +1,20 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import {
+  BIGINT,
+  BOOLEAN,
+  DOUBLE,
   DuckDBTimestampTZValue,
   DuckDBTypeId,
+  LIST,
+  listValue,
+  STRUCT,
+  structValue,
+  TIMESTAMPTZ,
+  VARCHAR,
   type DuckDBMaterializedResult,
   type DuckDBType,
   type DuckDBValue,
@@ -19,12 +28,32 @@ import { toDuckDB } from './translate.js';
  * is a schema). It serves what our loader calls: datasets and tables (get,
  * insert, delete), `jobs.query`, `getQueryResults`, multipart Parquet load
  * jobs and job polling, with BigQuery's response shapes. Not an emulator.
+ * With AETL_BQ_CAPTURE_DIR set, it records every statement it receives, with
+ * its parameters' types, and every table a load job leaves, one JSON line
+ * each, in a file of its own there: test/zetasql judges them with ZetaSQL.
  */
+export interface ParameterType {
+  type: string;
+  arrayType?: ParameterType;
+  structTypes?: { name?: string; type: ParameterType }[];
+}
+
+interface ParameterValue {
+  value?: string | boolean | null;
+  arrayValues?: ParameterValue[];
+  structValues?: Record<string, ParameterValue>;
+}
+
 export interface QueryParameter {
   name: string;
-  parameterType: { type: string };
-  parameterValue?: { value?: string };
+  parameterType?: ParameterType;
+  parameterValue?: ParameterValue;
 }
+
+/** One line of a capture file: a statement with its parameters' types, or a table's schema after a load job. */
+export type CapturedCall =
+  | { query: string; params: Record<string, ParameterType | null> }
+  | { load: string; schema: { name: string; type: string }[] };
 
 interface JobRecord {
   resource: Record<string, unknown>;
@@ -78,10 +107,27 @@ function wireValue(value: DuckDBValue, type: DuckDBType): string | null {
   return String(value);
 }
 
-function bindValue(parameter: QueryParameter): DuckDBValue {
-  const value = parameter.parameterValue?.value;
+/**
+ * BigQuery refuses a query its planner finds too complex; a long UNION ALL
+ * chain (a SELECT per inserted row) is one. Its limit is not a published
+ * number: the stand-in refuses past this many.
+ */
+const MAX_UNIONS = 100;
+const COMPLEXITY_ERROR =
+  'Resources exceeded during query execution: Not enough resources for query planning - too many subqueries or query is too complex.';
+
+/** A parameter's value as DuckDB binds it: arrays of structs too (BigQuery's `UNNEST(@rows)`). */
+function bindValue(type: ParameterType, parameterValue: ParameterValue | undefined): DuckDBValue {
+  if (type.type === 'ARRAY') {
+    return listValue((parameterValue?.arrayValues ?? []).map((item) => bindValue(type.arrayType!, item)));
+  }
+  if (type.type === 'STRUCT') {
+    const fields = type.structTypes!.map((f) => [f.name!, bindValue(f.type, parameterValue?.structValues?.[f.name!])]);
+    return structValue(Object.fromEntries(fields));
+  }
+  const value = parameterValue?.value;
   if (value === undefined || value === null) return null;
-  switch (parameter.parameterType.type) {
+  switch (type.type) {
     case 'INT64':
       return BigInt(value);
     case 'FLOAT64':
@@ -90,18 +136,35 @@ function bindValue(parameter: QueryParameter): DuckDBValue {
       return String(value) === 'true'; // the client sends booleans as JSON booleans
     case 'TIMESTAMP': {
       // Typed, as BigQuery binds it (text would leave `@from - INTERVAL ...` without a type).
-      const fraction = /\.(\d+)/.exec(value)?.[1] ?? '';
-      return new DuckDBTimestampTZValue(
-        BigInt(Date.parse(value)) * 1000n + BigInt(fraction.padEnd(6, '0').slice(3, 6)),
-      );
+      const text = String(value);
+      const fraction = /\.(\d+)/.exec(text)?.[1] ?? '';
+      return new DuckDBTimestampTZValue(BigInt(Date.parse(text)) * 1000n + BigInt(fraction.padEnd(6, '0').slice(3, 6)));
     }
     default:
-      return value;
+      return String(value);
   }
 }
 
+/** The DuckDB type of an array or struct parameter (DuckDB cannot infer one from a list that may be empty or hold NULLs). */
+function nestedType(type: ParameterType): DuckDBType {
+  if (type.type === 'ARRAY') return LIST(nestedType(type.arrayType!));
+  if (type.type === 'STRUCT')
+    return STRUCT(Object.fromEntries(type.structTypes!.map((f) => [f.name!, nestedType(f.type)])));
+  return { INT64: BIGINT, FLOAT64: DOUBLE, BOOL: BOOLEAN, TIMESTAMP: TIMESTAMPTZ }[type.type] ?? VARCHAR; // text that DuckDB casts where it is used
+}
+
 /** BigQuery functions our SQL calls that DuckDB lacks (only the formats we use). */
-const BIGQUERY_FUNCTIONS = ['CREATE MACRO parse_date(fmt, s) AS CAST(strptime(s, fmt) AS DATE)'];
+const BIGQUERY_FUNCTIONS = [
+  'CREATE MACRO parse_date(fmt, s) AS CAST(strptime(s, fmt) AS DATE)',
+  // SAFE.PARSE_JSON (translate.ts): NULL for text that is not JSON; DuckDB reads wide numbers anyway.
+  "CREATE MACRO safe_parse_json(text, wide_number_mode := 'exact') AS TRY_CAST(text AS JSON)",
+  // The JSON text of any value, typed STRING (not JSON) as in BigQuery.
+  'CREATE MACRO to_json_string(x) AS CAST(to_json(x) AS VARCHAR)',
+  // JSON_KEYS(json, max_depth), translated to this name: DuckDB's json_keys takes a path second.
+  "CREATE MACRO bq_json_keys(j, depth) AS CASE WHEN depth = 1 THEN json_keys(j) ELSE error('the stand-in knows JSON_KEYS with max_depth 1 only') END",
+  // Of a JSON array of strings (the only kind we pass).
+  `CREATE MACRO json_value_array(j) AS from_json(j, '["VARCHAR"]')`,
+];
 
 /** Statements of a script, split at semicolons ending a line (our SQL has none inside literals; `IF ... END IF` is one line). */
 function statementsOf(script: string): string[] {
@@ -118,6 +181,9 @@ export class BigQueryStandIn extends DuckDBBackedServer {
   readonly pagesServed: number[] = [];
   readonly jobs = new Map<string, JobRecord>();
   private readonly uploads = mkdtempSync(join(tmpdir(), 'bq-standin-'));
+  private readonly captureFile = process.env.AETL_BQ_CAPTURE_DIR
+    ? join(process.env.AETL_BQ_CAPTURE_DIR, `bigquery-${randomUUID()}.jsonl`)
+    : null;
 
   private constructor(
     parts: ServerParts,
@@ -132,6 +198,37 @@ export class BigQueryStandIn extends DuckDBBackedServer {
 
   protected cleanup(): void {
     rmSync(this.uploads, { recursive: true, force: true });
+  }
+
+  private capturing = true;
+
+  private capture(call: CapturedCall): void {
+    if (this.captureFile && this.capturing) appendFileSync(this.captureFile, `${JSON.stringify(call)}\n`);
+  }
+
+  /**
+   * Records a table's schema as it is now, as after a load job: one a load
+   * made, or one a test made behind BigQuery's back (with `rows`), so the
+   * analysis of the captured SQL knows it.
+   */
+  async captureTable(project: string, dataset: string, table: string): Promise<void> {
+    const { schema } = (await this.getTable(project, dataset, table)) as {
+      schema: { fields: { name: string; type: string }[] };
+    };
+    this.capture({
+      load: `${project}.${dataset}.${table}`,
+      schema: schema.fields.map(({ name, type }) => ({ name, type })),
+    });
+  }
+
+  /** Runs `work` with nothing recorded: for a test that sends invalid SQL on purpose. */
+  async uncaptured<T>(work: () => Promise<T>): Promise<T> {
+    this.capturing = false;
+    try {
+      return await work();
+    } finally {
+      this.capturing = true;
+    }
   }
 
   protected async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -253,7 +350,25 @@ export class BigQueryStandIn extends DuckDBBackedServer {
 
   private async execute(sql: string, parameters: QueryParameter[]): Promise<QueryResult> {
     this.statements.push(sql);
-    const values = Object.fromEntries(parameters.map((p) => [p.name, bindValue(p)]));
+    this.capture({ query: sql, params: Object.fromEntries(parameters.map((p) => [p.name, p.parameterType ?? null])) });
+    // BigQuery types every parameter from its declaration, never from the value: a NULL needs a type too.
+    const untyped = parameters.find((p) => !p.parameterType?.type);
+    if (untyped) throw new HttpError(400, 'invalidQuery', `Query parameter '${untyped.name}' has no parameterType`);
+    const unions = sql.match(/\bUNION\s+ALL\b/gi)?.length ?? 0;
+    if (unions > MAX_UNIONS) {
+      throw new HttpError(
+        400,
+        'resourcesExceeded',
+        `${COMPLEXITY_ERROR} (the stand-in's limit: ${MAX_UNIONS} UNION ALL, this has ${unions})`,
+      );
+    }
+    const values = Object.fromEntries(parameters.map((p) => [p.name, bindValue(p.parameterType!, p.parameterValue)]));
+    const nested = parameters.filter((p) => ['ARRAY', 'STRUCT'].includes(p.parameterType!.type));
+    const nestedTypes = Object.fromEntries(nested.map((p) => [p.name, nestedType(p.parameterType!)]));
+    // With a capturing group, BigQuery's REGEXP_EXTRACT_ALL returns the group, DuckDB's the whole match.
+    if (/\bREGEXP_EXTRACT_ALL\b/i.test(sql) && Object.values(values).some((v) => /(^|[^\\])\((?!\?)/.test(String(v)))) {
+      throw new HttpError(400, 'invalidQuery', 'stand-in: a capturing group in REGEXP_EXTRACT_ALL is not modelled');
+    }
     let last: DuckDBMaterializedResult | undefined;
     let affected = 0;
     try {
@@ -261,7 +376,7 @@ export class BigQueryStandIn extends DuckDBBackedServer {
         const used = Object.fromEntries(
           Object.entries(values).filter(([name]) => new RegExp(`\\$${name}\\b`).test(statement)),
         );
-        last = await this.connection.run(statement, used);
+        last = await this.connection.run(statement, used, nestedTypes);
         affected += last.rowsChanged;
         // @@row_count: what the script's previous statement changed if it was DML, else NULL.
         const dml = /^(INSERT|UPDATE|DELETE|MERGE)\b/i.test(statement) ? last.rowsChanged : null;
@@ -361,6 +476,7 @@ export class BigQueryStandIn extends DuckDBBackedServer {
       if (!exists || writeDisposition === 'WRITE_TRUNCATE')
         await this.connection.run(`CREATE OR REPLACE TABLE ${target} AS ${source}`);
       else await this.connection.run(`INSERT INTO ${target} BY NAME ${source}`); // BigQuery matches Parquet columns by name
+      await this.captureTable(project, destinationTable.datasetId, destinationTable.tableId);
     } catch (error) {
       status.errorResult = { reason: 'invalid', message: (error as Error).message };
       status.errors = [status.errorResult];

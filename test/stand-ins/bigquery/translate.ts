@@ -1,3 +1,5 @@
+import { rewriteCalls } from '../sql-calls.js';
+
 /**
  * BigQuery SQL as we emit it → DuckDB SQL, for the test stand-in only. It
  * covers the constructs our own statements use, nothing more: backtick
@@ -22,6 +24,7 @@ const TYPES: [RegExp, string][] = [
 
 /** BigQuery functions we call, by their DuckDB names. */
 const FUNCTIONS: [RegExp, string][] = [
+  [/\bSAFE\.PARSE_JSON\s*\(/gi, 'safe_parse_json('], // a macro (server.ts), before PARSE_JSON's rule
   [/\bTIMESTAMP_ADD\s*\(\s*(.+?)\s*,\s*INTERVAL\s+(\S+)\s+MILLISECOND\s*\)/gi, '($1 + to_milliseconds($2))'],
   [/\bUNIX_MILLIS\s*\(/gi, 'epoch_ms('],
   [/\bPARSE_JSON\s*\(/gi, 'json('],
@@ -31,6 +34,8 @@ const FUNCTIONS: [RegExp, string][] = [
   [/\bUNIX_DATE\s*\(/gi, "date_diff('day', DATE '1970-01-01', "],
   [/\bCOUNTIF\s*\(/gi, 'count_if('],
   [/\bTIMESTAMP_TRUNC\s*\(\s*([^,]+?)\s*,\s*HOUR\s*\)/g, "date_trunc('hour', $1)"],
+  [/\bJSON_QUERY\s*\(/gi, 'json_extract('],
+  [/\bJSON_KEYS\s*\(/gi, 'bq_json_keys('], // a macro of the stand-in's (server.ts)
   // With a time zone, whose literal follows this piece of code: 'UTC' stays the zone argument.
   [/\bTIMESTAMP_TRUNC\s*\(\s*([^,]+?)\s*,\s*HOUR\s*,(?=\s*$)/g, 'time_bucket(INTERVAL 1 HOUR, $1,'],
   [/\bTIMESTAMP_SUB\s*\(\s*([^,()]+?)\s*,\s*(INTERVAL \d+ \w+)\s*\)/g, '($1 - $2)'],
@@ -51,7 +56,7 @@ function outsideStrings(sql: string, replace: (code: string) => string): string 
     .join('');
 }
 
-/** `APPROX_QUANTILES(x, 100)[OFFSET(n)]` → `quantile_cont(x, n/100)`; x may hold parentheses. */
+/** `APPROX_QUANTILES(x, 100)[OFFSET(n)]` or `[SAFE_OFFSET(n)]` → `quantile_cont(x, n/100)`; x may hold parentheses. */
 function quantiles(code: string): string {
   const head = 'APPROX_QUANTILES(';
   let out = '';
@@ -61,12 +66,26 @@ function quantiles(code: string): string {
     let i = start + head.length;
     for (; depth > 0; i++) depth += code[i] === '(' ? 1 : code[i] === ')' ? -1 : 0;
     const inner = code.slice(start + head.length, i - 1);
-    const tail = /^\[OFFSET\((\d+)\)\]/.exec(code.slice(i))!;
+    const tail = /^\[(?:SAFE_)?OFFSET\((\d+)\)\]/.exec(code.slice(i))!;
     const expression = inner.slice(0, inner.lastIndexOf(','));
     out += `${code.slice(at, start)}quantile_cont(${expression}, ${Number(tail[1]) / 100})`;
     at = i + tail[0].length;
   }
   return out + code.slice(at);
+}
+
+/**
+ * `x IN UNNEST(array)` is a subquery in DuckDB; `UNNEST(array) AS name`, a value table in
+ * BigQuery, names its one column in DuckDB: `AS name(name)`.
+ */
+function unnests(sql: string): string {
+  const inUnnest = rewriteCalls(sql, 'IN UNNEST(', (inner) => ({ text: `IN (SELECT unnest(${inner}))`, consumed: 0 }));
+  return rewriteCalls(inUnnest, 'UNNEST(', (inner, rest) => {
+    const alias = /^\s+AS\s+(\w+)\b(?!\s*\()/.exec(rest);
+    return alias
+      ? { text: `UNNEST(${inner}) AS ${alias[1]}(${alias[1]})`, consumed: alias[0].length }
+      : { text: `UNNEST(${inner})`, consumed: 0 };
+  });
 }
 
 /** A dataset's INFORMATION_SCHEMA.COLUMNS with BigQuery's type names. */
@@ -87,7 +106,7 @@ export function toDuckDB(sql: string): string {
     .replace(/--[^\n]*/g, '')
     .replace(RAISE_IF, '$1SELECT CASE WHEN $2 THEN error($3) END')
     .replace(/@@row_count\b/gi, "getvariable('row_count')");
-  return outsideStrings(uncommented, (code) => {
+  return outsideStrings(unnests(uncommented), (code) => {
     let out = quantiles(code).replace(/`([^`]+)`/g, (_, name: string) => quoteName(name));
     for (const [pattern, replacement] of [...FUNCTIONS, ...TYPES]) out = out.replace(pattern, replacement);
     out = out

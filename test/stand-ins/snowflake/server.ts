@@ -7,6 +7,7 @@ import { join, sep } from 'node:path';
 import { createHash, randomUUID, verify, type KeyObject } from 'node:crypto';
 import { DuckDBTypeId, type DuckDBType, type DuckDBValue } from '@duckdb/node-api';
 import { DuckDBBackedServer, type ServerParts } from '../duckdb-backed-server.js';
+import { rewriteCalls } from '../sql-calls.js';
 
 /**
  * A Snowflake stand-in for tests: a small HTTP server on 127.0.0.1 that the
@@ -124,11 +125,30 @@ function bindRows(bindings: Record<string, Binding> | undefined): DuckDBValue[][
   return [columns.map((c) => bindValue(c.type, c.value as string | null))];
 }
 
+/**
+ * `LATERAL FLATTEN(input => x)`: over an array (REGEXP_SUBSTR_ALL's), one row per element, read
+ * for its VALUE column; over an object, one row per key, read for its KEY column (none for NULL).
+ */
+function flattens(sql: string): string {
+  return rewriteCalls(sql, 'LATERAL FLATTEN(', (inner) => {
+    const input = inner.replace(/^\s*input\s*=>\s*/i, '');
+    const rows = /^REGEXP_SUBSTR_ALL\(/i.test(input)
+      ? `unnest(${input}) AS value`
+      : `unnest(json_keys(${input})) AS key`;
+    return { text: `LATERAL (SELECT ${rows})`, consumed: 0 };
+  });
+}
+
 /** Snowflake SQL as we emit it → DuckDB: type and function names and `:n` binds, outside literals. */
 export function toDuckDB(sql: string): string {
   return (
-    sql
-      .replace(/\bGET_PATH\(([^,]+),\s*'([^']*)'\)::STRING/g, "json_extract_string($1, '$$$2')")
+    flattens(sql)
+      .replace(
+        /\bGET_PATH\(([^,]+),\s*'([^']*)'\)::STRING/g,
+        (_, json: string, path: string) => `json_extract_string(${json}, '$${path.startsWith('[') ? '' : '.'}${path}')`,
+      )
+      // A JSON value cast to text is the string itself in Snowflake, its JSON text in DuckDB.
+      .replace(/\((TRY_PARSE_JSON\((?:[^()]|\((?:[^()]|\([^()]*\))*\))*\))\)::STRING/g, "json_extract_string($1, '$$')")
       .replace(/"[A-Z0-9_$]+"\.INFORMATION_SCHEMA\./g, 'INFORMATION_SCHEMA.')
       // LISTAGG of no (or only NULL) values is '' in Snowflake, where DuckDB's string_agg gives NULL.
       .replace(
@@ -150,6 +170,7 @@ export function toDuckDB(sql: string): string {
               )
               .replace(/\bDATE_PART\(\s*epoch_millisecond\s*,/gi, 'epoch_ms(')
               .replace(/\bPARSE_JSON\(/gi, 'json(')
+              .replace(/\bARRAY_CONTAINS\(/gi, 'sf_array_contains(')
               .replace(/\bIFF\(/gi, 'if(')
               .replace(/\bCREATE OR REPLACE TRANSIENT TABLE\b/gi, 'CREATE OR REPLACE TABLE')
               .replace(/\bVARIANT\b/gi, 'JSON')
@@ -221,6 +242,12 @@ const SNOWFLAKE_FUNCTIONS = [
   'CREATE MACRO to_varchar(x) AS CAST(x AS VARCHAR)',
   "CREATE MACRO to_date(s, fmt) AS CASE WHEN fmt = 'YYYYMMDD' THEN CAST(strptime(s, '%Y%m%d') AS DATE) " +
     "ELSE error('the stand-in knows TO_DATE with YYYYMMDD only, not ' || fmt) END",
+  'CREATE MACRO try_parse_json(text) AS TRY_CAST(text AS JSON)',
+  'CREATE MACRO regexp_substr_all(subject, pattern) AS regexp_extract_all(subject, pattern)',
+  "CREATE MACRO get(v, k) AS json_extract(v, '$.' || k)",
+  // Of strings only, as we call them; ARRAY_CONTAINS is renamed to this (DuckDB's own takes the list first).
+  'CREATE MACRO to_variant(x) AS x',
+  `CREATE MACRO sf_array_contains(v, arr) AS list_contains(from_json(arr, '["VARCHAR"]'), v)`,
 ];
 
 export interface StandInUser {
@@ -374,6 +401,11 @@ export class SnowflakeStandIn extends DuckDBBackedServer {
       return this.error(queryId, `statement refused for the session opened with password ${this.user.password}`);
     }
     const kind = STATEMENT_TYPES[sqlText.trim().split(/\s+/)[0]!.toUpperCase()] ?? 0x6000;
+    // Snowflake's regular expressions are POSIX: no non-capturing groups (DuckDB's RE2 would take them).
+    const binds = Object.values(bindings ?? {}).flatMap((b) => b.value);
+    if (/\bREGEXP_/i.test(sqlText) && binds.some((v) => v?.includes('(?:'))) {
+      return this.error(queryId, 'Invalid regular expression: non-capturing groups are not supported');
+    }
     try {
       const sql = toDuckDB(sqlText);
       let reader;

@@ -1,0 +1,137 @@
+import { dirname } from 'node:path';
+import type { Dialect } from '../dialect.js';
+import { checkedTable } from '../dialect.js';
+import { day, instant, int, int64, text, type Driver, type Fence, type SqlParams } from '../driver.js';
+import type { RetentionItem } from '../warehouse.js';
+import { DAY_MS, isoDay, isoDayOfKey } from '../../util/dates.js';
+import { mkdirDurably, renameDurably } from '../../util/durable-write.js';
+import { pathInside } from '../../util/safe-path.js';
+import { markLakePendingSql } from './sql-load.js';
+
+/**
+ * Retention, written once for every engine: fact partitions (by UTC date)
+ * before the cutoff, and the pipeline's ledger rows (rejects, check results,
+ * conflicts) recorded before it. Facts are shared by every pipeline of the
+ * warehouse; ledger rows are the pipeline's own. A fact's date_key is the UTC
+ * day of its event_ts, so `event_ts < cutoff` (a UTC midnight) is exactly the
+ * partitions before it, and lets every engine skip the others (BigQuery
+ * partitions by DATE(event_ts)).
+ */
+const FACT_TABLES = ['fact_ai_event', 'fact_policy_evaluation'];
+const LEDGER_TABLES: Record<string, string> = {
+  etl_rejected_event: 'rejected_at',
+  dq_check_result: 'checked_at',
+  etl_conflict: 'detected_at',
+};
+
+const isFact = (table: string) => FACT_TABLES.includes(table);
+
+/** A table's rows before the cutoff (binds `cutoff`, and `pipeline` for a ledger). */
+function beforeCutoff(d: Dialect, table: string): string {
+  if (isFact(table)) return `event_ts < ${d.param('cutoff')}`;
+  const column = LEDGER_TABLES[table];
+  if (!column) throw new Error(`not a table retention removes rows from: ${table}`);
+  return `pipeline = ${d.param('pipeline')} AND ${column} < ${d.param('cutoff')}`;
+}
+
+/** What retention would remove: each fact partition's rows, and each ledger's, with counts (none: left out). */
+export async function retentionPlan(driver: Driver, pipeline: string, cutoffMs: number): Promise<RetentionItem[]> {
+  const d = driver.dialect;
+  const facts = FACT_TABLES.map(
+    (table) => `SELECT '${table}' AS table_name, date_key, COUNT(*) AS n FROM ${d.table(table)}
+  WHERE ${beforeCutoff(d, table)} GROUP BY date_key`,
+  );
+  const ledgers = Object.keys(LEDGER_TABLES).map(
+    (table) => `SELECT '${table}' AS table_name, NULL AS date_key, COUNT(*) AS n FROM ${d.table(table)}
+  WHERE ${beforeCutoff(d, table)}`,
+  );
+  const rows = await driver.run(
+    'planning retention',
+    `${[...facts, ...ledgers].join('\nUNION ALL\n')}\nORDER BY table_name, date_key`,
+    { pipeline: text(pipeline), cutoff: instant(cutoffMs) },
+  );
+  return rows
+    .map((r) => ({
+      table: String(r.table_name),
+      eventDate: r.date_key === null ? null : isoDayOfKey(int64(r.date_key)),
+      rows: Number(int64(r.n)),
+    }))
+    .filter((item) => item.rows > 0);
+}
+
+/** The rows of one plan item, to archive: a fact partition's day, or a ledger's rows before the cutoff. */
+function itemRows(d: Dialect, item: RetentionItem, base: SqlParams): { sql: string; params: SqlParams } {
+  const from = `SELECT * FROM ${d.table(item.table)} WHERE`;
+  if (item.eventDate === null) return { sql: `${from} ${beforeCutoff(d, item.table)}`, params: base };
+  const dayMs = Date.parse(`${item.eventDate}T00:00:00Z`);
+  return {
+    sql: `${from} event_ts >= ${d.param('day_start')} AND event_ts < ${d.param('day_end')}`,
+    params: { day_start: instant(dayMs), day_end: instant(dayMs + DAY_MS) },
+  };
+}
+
+/** The audit rows of what was removed (binds `date_i`, `rows_i`, `archived_i` per item). */
+function recordSql(d: Dialect, items: RetentionItem[]): string {
+  const p = (name: string) => d.param(name);
+  const rows = items.map(
+    (item, i) =>
+      `SELECT ${p('run_id')}, ${p('pipeline')}, '${checkedTable(item.table)}', ${p(`date_${i}`)}, ${p(`rows_${i}`)}, ${p(`archived_${i}`)}, ${p('now')}`,
+  );
+  // By position: `rows` is a reserved word in BigQuery and Snowflake.
+  return `INSERT INTO ${d.table('etl_retention')}\n${rows.join('\nUNION ALL ')}`;
+}
+
+/**
+ * Archives each item to `<archive>/<table>/event_date=…/<run id>.parquet`
+ * (ledger tables: `before=<cutoff>/`), written under a temporary name and
+ * renamed; then deletes everything and records it, all together, behind the
+ * run lock's `fence`. A crash before that deletes nothing (the archive is
+ * simply written again).
+ */
+export async function applyRetention(
+  driver: Driver,
+  plan: RetentionItem[],
+  context: { pipeline: string; runId: string; cutoffMs: number; archiveDir: string | null; nowMs: number },
+  fence?: Fence,
+): Promise<RetentionItem[]> {
+  const d = driver.dialect;
+  const base: SqlParams = { pipeline: text(context.pipeline), cutoff: instant(context.cutoffMs) };
+  const done: RetentionItem[] = [];
+  for (const item of plan) {
+    let archivedTo: string | null = null;
+    if (context.archiveDir !== null) {
+      const partition = item.eventDate === null ? `before=${isoDay(context.cutoffMs)}` : `event_date=${item.eventDate}`;
+      // Named by run: a later retention of the same date (late rows) adds a file, never overwrites one.
+      archivedTo = pathInside(context.archiveDir, item.table, partition, `${context.runId}.parquet`);
+      mkdirDurably(dirname(archivedTo));
+      const tmp = `${archivedTo}.tmp`;
+      const rows = itemRows(d, item, base);
+      await driver.exportParquet(`archiving ${item.table}`, rows.sql, rows.params, item.table, tmp);
+      renameDurably(tmp, archivedTo);
+    }
+    done.push({ ...item, archivedTo });
+  }
+  if (done.length === 0) return done;
+  const tables = [...new Set(done.map((item) => item.table))];
+  const factTables = tables.filter(isFact);
+  const days = factTables.map((t) => `SELECT DISTINCT date_key FROM ${d.table(t)} WHERE ${beforeCutoff(d, t)}`);
+  const statements = [
+    // The other pipelines sharing these facts rewrite these partitions in their own lakes, without
+    // the old rows; this pipeline's lake folders before the cutoff are removed instead.
+    ...(days.length > 0 ? [markLakePendingSql(d, days.join(' UNION ALL '), 'others')] : []),
+    ...tables.map((table) => `DELETE FROM ${d.table(table)} WHERE ${beforeCutoff(d, table)}`),
+    // The id index forgets the removed events: one re-sent now is loaded again, not taken as present.
+    ...(tables.includes('fact_ai_event')
+      ? [`DELETE FROM ${d.table('etl_event_id')} WHERE event_ts < ${d.param('cutoff')}`]
+      : []),
+    recordSql(d, done),
+  ];
+  const params: SqlParams = { ...base, run_id: text(context.runId), now: instant(context.nowMs) };
+  done.forEach((item, i) => {
+    params[`date_${i}`] = item.eventDate === null ? { type: 'date', value: null } : day(item.eventDate);
+    params[`rows_${i}`] = int(item.rows);
+    params[`archived_${i}`] = text(item.archivedTo ?? null);
+  });
+  await driver.transaction(() => driver.runTogether('applying retention', statements, params, fence));
+  return done;
+}

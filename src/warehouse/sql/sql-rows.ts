@@ -1,0 +1,36 @@
+import type { Dialect } from '../dialect.js';
+import type { SqlParam, SqlParams } from '../driver.js';
+
+const COLUMN = /^[a-z_][a-z0-9_]*$/;
+
+/**
+ * `INSERT INTO table (columns)` of many rows, every value bound. BigQuery
+ * gets the rows as one typed ARRAY<STRUCT> parameter it UNNESTs: a SELECT
+ * per row joined by UNION ALL grows the statement with the rows, and
+ * BigQuery refuses statements past its query-complexity limits. Snowflake
+ * binds each value and joins the rows with UNION ALL (it cannot bind an
+ * array of structs). Every row has the same columns and types.
+ */
+export function insertRowsSql(
+  d: Dialect,
+  table: string,
+  rows: Record<string, SqlParam>[],
+): { sql: string; params: SqlParams } {
+  const columns = Object.keys(rows[0]!);
+  for (const column of columns) if (!COLUMN.test(column)) throw new Error(`not a column name: ${column}`);
+  const insert = `INSERT INTO ${d.table(table)} (${columns.join(', ')})`;
+  if (d.name === 'bigquery') {
+    const fields = Object.fromEntries(columns.map((c) => [c, rows[0]![c]!.type]));
+    const value = rows.map((row) => Object.fromEntries(columns.map((c) => [c, row[c]!.value])));
+    return {
+      sql: `${insert}\nSELECT ${columns.map((c) => `r.${c}`).join(', ')} FROM UNNEST(${d.param('rows')}) AS r`,
+      params: { rows: { type: 'rows', fields, value } },
+    };
+  }
+  const params: SqlParams = {};
+  const selects = rows.map((row, i) => {
+    for (const c of columns) params[`${c}_${i}`] = row[c]!;
+    return `SELECT ${columns.map((c) => d.param(`${c}_${i}`)).join(', ')}`;
+  });
+  return { sql: `${insert}\n${selects.join('\nUNION ALL ')}`, params };
+}
