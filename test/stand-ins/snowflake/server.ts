@@ -170,6 +170,7 @@ export function toDuckDB(sql: string): string {
               )
               .replace(/\bDATE_PART\(\s*epoch_millisecond\s*,/gi, 'epoch_ms(')
               .replace(/\bPARSE_JSON\(/gi, 'json(')
+              .replace(/\bTO_JSON\(/gi, 'sf_to_json(')
               .replace(/\bARRAY_CONTAINS\(/gi, 'sf_array_contains(')
               .replace(/\bIFF\(/gi, 'if(')
               .replace(/\bCREATE OR REPLACE TRANSIENT TABLE\b/gi, 'CREATE OR REPLACE TABLE')
@@ -247,6 +248,8 @@ const SNOWFLAKE_FUNCTIONS = [
   "CREATE MACRO get(v, k) AS json_extract(v, '$.' || k)",
   // Of strings only, as we call them; ARRAY_CONTAINS is renamed to this (DuckDB's own takes the list first).
   'CREATE MACRO to_variant(x) AS x',
+  // TO_JSON gives the JSON text as a VARCHAR, not a VARIANT the driver would parse.
+  'CREATE MACRO sf_to_json(x) AS CAST(x AS VARCHAR)',
   `CREATE MACRO sf_array_contains(v, arr) AS list_contains(from_json(arr, '["VARCHAR"]'), v)`,
 ];
 
