@@ -21,11 +21,12 @@ export function duckdbWarehouse(config: Config, command: string): DuckDBConfig {
 }
 
 /**
- * The in-memory DuckDB a remote engine writes its lake Parquet through: the
- * default memory limit (decision 16), spilling beside the staging packages.
+ * The in-memory DuckDB a remote engine writes its lake Parquet through: it
+ * holds one partition at a time, so a small memory limit (measured: 128MB
+ * and 256MB give the same peak), spilling beside the staging packages.
  */
 export function scratchSettings(config: Config): DuckDBSettings {
-  return { memoryLimit: '256MB', tempDirectory: join(config.staging.path, '.duckdb-spill') };
+  return { memoryLimit: '128MB', tempDirectory: join(config.staging.path, '.duckdb-spill') };
 }
 
 /** The DuckDB settings a config asks for (memory limit, spill folder, threads). */

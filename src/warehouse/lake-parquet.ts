@@ -13,7 +13,7 @@ import { migrationFiles, migrationText } from './sql/migrations.js';
 export type ExactValue = (value: unknown) => JsonValue;
 
 /** Rows per page a driver reads a result in and hands the writer: one page at a time is held in JS. */
-export const EXPORT_PAGE_ROWS = 10_000;
+export const EXPORT_PAGE_ROWS = 5_000;
 
 /**
  * Writes the lake's Parquet for the engines that are not DuckDB: rows paged

@@ -3,6 +3,7 @@ import { compressors } from 'hyparquet-compressors';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BigQueryDriver } from '../../src/warehouse/bigquery/bigquery-driver.js';
 import type { Driver } from '../../src/warehouse/driver.js';
+import { EXPORT_PAGE_ROWS } from '../../src/warehouse/lake-parquet.js';
 import { SnowflakeDriver } from '../../src/warehouse/snowflake/snowflake-driver.js';
 import { SqlWarehouse } from '../../src/warehouse/sql/sql-warehouse.js';
 import { queryWith, SCRATCH } from '../helpers/duckdb.js';
@@ -12,7 +13,7 @@ import { SnowflakeStandIn } from '../stand-ins/snowflake/server.js';
 
 process.env.NO_PROXY = '127.0.0.1,localhost';
 const SECRET = 'lake-export-secret';
-const BULK = 25_000; // more than one result page (10,000 rows)
+const BULK = 25_000; // several result pages (EXPORT_PAGE_ROWS) and Snowflake chunks (10,000 rows)
 
 interface Remote {
   driver: Driver;
@@ -75,7 +76,14 @@ const BULK_ROWS = `SELECT 'bulk-' || lpad(i::VARCHAR, 6, '0'), md5(i::VARCHAR),
   FROM range(${BULK}) t(i)`;
 
 describe.each([
-  { name: 'BigQuery', start: bigquery, pages: [10_000, 10_000, 5_002] },
+  {
+    name: 'BigQuery',
+    start: bigquery,
+    pages: [
+      ...Array<number>(Math.floor((BULK + 2) / EXPORT_PAGE_ROWS)).fill(EXPORT_PAGE_ROWS),
+      (BULK + 2) % EXPORT_PAGE_ROWS,
+    ],
+  },
   { name: 'Snowflake', start: snowflake, pages: [10_000, 5_002] },
 ])('a lake partition exported from $name (the real client, the stand-in)', ({ start, pages }) => {
   const ws = new Workspace();
