@@ -14,11 +14,13 @@ import { SnowflakeStandIn } from '../stand-ins/snowflake/server.js';
 
 /**
  * A warehouse made by the previous release (DuckDB: migrations 001-011; BigQuery and Snowflake:
- * their single `ddl.sql`, recorded as version 1) is migrated by the next run: every later
- * migration applies once, the run loads, and what was loaded before keeps working.
+ * their single `ddl.sql`, applied as one script and recorded as version 1 named `ddl.sql`; that
+ * file is migration 001 unchanged) is migrated by the next run: every later migration applies
+ * once, the run loads, and what was loaded before keeps working.
  */
+const previousDdl = (engine: string) =>
+  readFileSync(join(REPO, `sql/${engine}/migrations/001_initial_schema.sql`), 'utf8');
 const NOW = '2026-05-01T12:00:00.000Z';
-const FIXTURES = join(REPO, 'test/fixtures/previous-release');
 const simulator = { seed: 5, rate_per_minute: 2, bad_record_rate: 0 };
 const PASSWORD = 'migrate-secret';
 const TOKEN = 'migrate-token';
@@ -76,7 +78,7 @@ const engines: Engine[] = [
       };
       const client = BigQueryClient.create(settings);
       await client.ensureDataset();
-      const ddl = readFileSync(join(FIXTURES, 'bigquery-ddl.sql'), 'utf8').replaceAll('{{dataset}}', 'aetl-test.old');
+      const ddl = previousDdl('bigquery').replaceAll('{{dataset}}', 'aetl-test.old');
       await client.query('previous schema', ddl);
       await client.query(
         'previous version',
@@ -111,7 +113,7 @@ const engines: Engine[] = [
       };
       const client = await SnowflakeClient.connect(settings);
       await client.query('schema', 'CREATE SCHEMA IF NOT EXISTS "AETL"."OLD"');
-      const ddl = readFileSync(join(FIXTURES, 'snowflake-ddl.sql'), 'utf8');
+      const ddl = previousDdl('snowflake');
       for (const statement of sqlStatements(ddl, { schema: '"AETL"."OLD"' }))
         await client.query('previous schema', statement);
       await client.query(

@@ -1,8 +1,8 @@
 import { checkedPath, checkedTable, type Dialect } from '../dialect.js';
 import type { SqlType } from '../driver.js';
 
-/** Each bound value's column type. */
-const BIGQUERY_TYPES: Record<SqlType, string> = {
+/** Each bound value's column type (the driver sends parameters with these types too). */
+export const BIGQUERY_TYPES = {
   text: 'STRING',
   int: 'INT64',
   float: 'FLOAT64',
@@ -10,7 +10,7 @@ const BIGQUERY_TYPES: Record<SqlType, string> = {
   timestamp: 'TIMESTAMP',
   date: 'DATE',
   numeric: 'NUMERIC',
-};
+} as const satisfies Record<SqlType, string>;
 
 /** `dataset` is validated by the caller's config schema; it is quoted here with backticks. */
 export function bigqueryDialect(dataset: string): Dialect {

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { BigQuery, BigQueryInt, BigQueryTimestamp, type Query, type QueryResultsOptions } from '@google-cloud/bigquery';
 import { OAuth2Client } from 'google-auth-library';
-import { bigqueryDialect, requireOneRowChanged, transactionScript } from './bigquery-dialect.js';
+import { BIGQUERY_TYPES, bigqueryDialect, requireOneRowChanged, transactionScript } from './bigquery-dialect.js';
 import { RunFailedError } from '../../util/errors.js';
 import { join } from 'node:path';
 import {
@@ -35,7 +35,7 @@ export interface BigQuerySettings {
   accessToken?: string | undefined;
 }
 
-type BigQueryType = 'STRING' | 'INT64' | 'FLOAT64' | 'BOOL' | 'TIMESTAMP' | 'DATE' | 'NUMERIC';
+type BigQueryType = (typeof BIGQUERY_TYPES)[SqlType];
 type BigQueryValue = string | number | boolean | null;
 
 /**
@@ -49,23 +49,13 @@ export type BigQueryParam =
 
 export type BigQueryRow = Record<string, unknown>;
 
-const TYPES: Record<SqlType, BigQueryType> = {
-  text: 'STRING',
-  int: 'INT64',
-  float: 'FLOAT64',
-  bool: 'BOOL',
-  timestamp: 'TIMESTAMP',
-  date: 'DATE',
-  numeric: 'NUMERIC',
-};
-
 /** 64-bit integers as exact text. */
 const exact = (value: SqlParam['value']): BigQueryValue => (typeof value === 'bigint' ? value.toString() : value);
 
 /** A typed value, or typed rows, as BigQuery binds them. */
 function bigqueryParam(param: SqlParam | SqlRows): BigQueryParam {
-  if (param.type !== 'rows') return { type: TYPES[param.type], value: exact(param.value) };
-  const fields = Object.fromEntries(Object.entries(param.fields).map(([name, type]) => [name, TYPES[type]]));
+  if (param.type !== 'rows') return { type: BIGQUERY_TYPES[param.type], value: exact(param.value) };
+  const fields = Object.fromEntries(Object.entries(param.fields).map(([name, type]) => [name, BIGQUERY_TYPES[type]]));
   const value = param.value.map((row) => Object.fromEntries(Object.entries(row).map(([k, v]) => [k, exact(v)])));
   return { type: 'ARRAY<STRUCT>', fields, value };
 }
