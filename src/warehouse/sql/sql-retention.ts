@@ -1,12 +1,12 @@
 import { dirname } from 'node:path';
 import type { Dialect } from '../dialect.js';
-import { checkedTable } from '../dialect.js';
 import { day, instant, int, int64, text, type Driver, type Fence, type SqlParams } from '../driver.js';
 import type { RetentionItem } from '../warehouse.js';
 import { DAY_MS, isoDay, isoDayOfKey } from '../../util/dates.js';
 import { mkdirDurably, renameDurably } from '../../util/durable-write.js';
 import { pathInside } from '../../util/safe-path.js';
 import { markLakePendingSql } from './sql-load.js';
+import { insertRowsSql } from './sql-rows.js';
 
 /**
  * Retention, written once for every engine: fact partitions (by UTC date)
@@ -70,17 +70,6 @@ function itemRows(d: Dialect, item: RetentionItem, base: SqlParams): { sql: stri
   };
 }
 
-/** The audit rows of what was removed (binds `date_i`, `rows_i`, `archived_i` per item). */
-function recordSql(d: Dialect, items: RetentionItem[]): string {
-  const p = (name: string) => d.param(name);
-  const rows = items.map(
-    (item, i) =>
-      `SELECT ${p('run_id')}, ${p('pipeline')}, '${checkedTable(item.table)}', ${p(`date_${i}`)}, ${p(`rows_${i}`)}, ${p(`archived_${i}`)}, ${p('now')}`,
-  );
-  // By position: `rows` is a reserved word in BigQuery and Snowflake.
-  return `INSERT INTO ${d.table('etl_retention')}\n${rows.join('\nUNION ALL ')}`;
-}
-
 /**
  * Archives each item to `<archive>/<table>/event_date=…/<run id>.parquet`
  * (ledger tables: `before=<cutoff>/`), written under a temporary name and
@@ -112,6 +101,21 @@ export async function applyRetention(
     done.push({ ...item, archivedTo });
   }
   if (done.length === 0) return done;
+  // By position: the column `rows` is a reserved word in BigQuery and Snowflake.
+  const record = insertRowsSql(
+    d,
+    'etl_retention',
+    done.map((item) => ({
+      run_id: text(context.runId),
+      pipeline: text(context.pipeline),
+      table_name: text(item.table),
+      event_date: item.eventDate === null ? { type: 'date', value: null } : day(item.eventDate),
+      removed: int(item.rows),
+      archived_to: text(item.archivedTo ?? null),
+      applied_at: instant(context.nowMs),
+    })),
+    { byPosition: true },
+  );
   const tables = [...new Set(done.map((item) => item.table))];
   const factTables = tables.filter(isFact);
   const days = factTables.map((t) => `SELECT DISTINCT date_key FROM ${d.table(t)} WHERE ${beforeCutoff(d, t)}`);
@@ -124,14 +128,15 @@ export async function applyRetention(
     ...(tables.includes('fact_ai_event')
       ? [`DELETE FROM ${d.table('etl_event_id')} WHERE event_ts < ${d.param('cutoff')}`]
       : []),
-    recordSql(d, done),
+    record.sql,
   ];
-  const params: SqlParams = { ...base, run_id: text(context.runId), now: instant(context.nowMs) };
-  done.forEach((item, i) => {
-    params[`date_${i}`] = item.eventDate === null ? { type: 'date', value: null } : day(item.eventDate);
-    params[`rows_${i}`] = int(item.rows);
-    params[`archived_${i}`] = text(item.archivedTo ?? null);
-  });
-  await driver.transaction(() => driver.runTogether('applying retention', statements, params, fence));
+  await driver.transaction(() =>
+    driver.runTogether(
+      'applying retention',
+      statements,
+      { ...base, run_id: text(context.runId), ...record.params },
+      fence,
+    ),
+  );
   return done;
 }

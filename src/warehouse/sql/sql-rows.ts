@@ -9,16 +9,19 @@ const COLUMN = /^[a-z_][a-z0-9_]*$/;
  * per row joined by UNION ALL grows the statement with the rows, and
  * BigQuery refuses statements past its query-complexity limits. Snowflake
  * binds each value and joins the rows with UNION ALL (it cannot bind an
- * array of structs). Every row has the same columns and types.
+ * array of structs). Every row has the same columns and types. `byPosition`:
+ * the rows hold every column in the table's order, under names of their own
+ * (a column may be a reserved word, as etl_retention's `rows`).
  */
 export function insertRowsSql(
   d: Dialect,
   table: string,
   rows: Record<string, SqlParam>[],
+  options: { byPosition?: boolean } = {},
 ): { sql: string; params: SqlParams } {
   const columns = Object.keys(rows[0]!);
   for (const column of columns) if (!COLUMN.test(column)) throw new Error(`not a column name: ${column}`);
-  const insert = `INSERT INTO ${d.table(table)} (${columns.join(', ')})`;
+  const insert = `INSERT INTO ${d.table(table)}${options.byPosition ? '' : ` (${columns.join(', ')})`}`;
   if (d.name === 'bigquery') {
     const fields = Object.fromEntries(columns.map((c) => [c, rows[0]![c]!.type]));
     const value = rows.map((row) => Object.fromEntries(columns.map((c) => [c, row[c]!.value])));
