@@ -1,6 +1,8 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { parseDuration } from '../config/duration.js';
-import { loadConfig } from '../config/load.js';
+import { discoverConfig } from '../config/discover.js';
+import { loadConfig, type ConfigUse } from '../config/load.js';
+import type { Config } from '../config/schema.js';
 import { createLogger, type Logger } from '../log/logger.js';
 import { runSession, type Command as PipelineCommand, type Session } from '../pipeline/session.js';
 import { nowMs } from '../util/clock.js';
@@ -28,7 +30,8 @@ export function currentExitCode(): ExitCode {
 }
 
 export interface GlobalOptions {
-  config: string;
+  /** `--config` or `AETL_CONFIG`; otherwise found in the working folder (`commandConfig`). */
+  config?: string;
   logLevel: string;
   json?: boolean;
   quiet?: boolean;
@@ -36,6 +39,25 @@ export interface GlobalOptions {
 export function context(command: Command): { options: GlobalOptions; logger: Logger } {
   const options = command.optsWithGlobals<GlobalOptions>();
   return { options, logger: createLogger(options.logLevel) };
+}
+
+/** Commands that never read the source: its token may be unset for them (decision 23). */
+export const WITHOUT_SOURCE: ConfigUse = { unused: ['source'] };
+
+/** The config file a command uses (DESIGN.md decision 23), named in the log so no one wonders which. */
+export function configFile(options: GlobalOptions, logger: Logger): string {
+  const found = discoverConfig(options.config, process.env, process.cwd());
+  logger.info({ config: found.file, found_by: found.how }, 'config');
+  return found.file;
+}
+
+/** `context` plus the command's config, found and loaded, resolving only the secrets of the sections it uses. */
+export function configured(
+  command: Command,
+  use: ConfigUse = {},
+): { options: GlobalOptions; logger: Logger; config: Config } {
+  const { options, logger } = context(command);
+  return { options, logger, config: loadConfig(configFile(options, logger), process.env, use) };
 }
 
 export function print(options: GlobalOptions, json: unknown, human: string): void {
@@ -84,14 +106,16 @@ export function withLockOptions(command: Command): Command {
     .option('--skip-if-locked', 'exit 0 without doing anything if another run holds the lock');
 }
 
+/** The session commands that pull from the source; the others run with its secrets unset. */
+const READS_SOURCE: ReadonlySet<PipelineCommand> = new Set(['run', 'backfill', 'reconcile', 'replay']);
+
 export async function runCommand(
   command: Command,
   name: PipelineCommand,
   lockOptions: LockOptions,
   work: (session: Session) => Promise<unknown>,
 ): Promise<void> {
-  const { options, logger } = context(command);
-  const config = loadConfig(options.config);
+  const { options, logger, config } = configured(command, READS_SOURCE.has(name) ? {} : WITHOUT_SOURCE);
   const summary = await runSession(
     config,
     logger,

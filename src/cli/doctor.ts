@@ -15,6 +15,7 @@ import { isDynamicPattern } from 'tinyglobby';
 import { loadConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
+import { configFile as configFileOf, type GlobalOptions } from './command-kit.js';
 import { sourceHttp } from '../pipeline/open-source.js';
 import {
   connectDriver,
@@ -64,9 +65,11 @@ const messageOf = (error: unknown) => (error instanceof Error ? error.message : 
 /** Skew the `Date` header cannot resolve (whole seconds) plus a slow answer: below it, clocks agree. */
 const SKEW_WARN_MS = 5_000;
 
-export async function doctor(configFile: string, logger: Logger): Promise<DoctorReport> {
+export async function doctor(options: GlobalOptions, logger: Logger): Promise<DoctorReport> {
   let config: Config;
+  let configFile: string;
   try {
+    configFile = configFileOf(options, logger);
     config = loadConfig(configFile);
   } catch (error) {
     return report([fail('config', messageOf(error))]);

@@ -69,15 +69,16 @@ export function initProject(dir: string): string[] {
   return targets;
 }
 
+/** What to do next, from the folder init wrote: every command there finds ./aetl.yaml by itself. */
 export function nextSteps(dir: string): string {
-  const config = join(dir, 'aetl.yaml');
   return [
-    `wrote ${config} and ${join(dir, 'reference')}/{users,gateways,models}.csv`,
+    `wrote ${join(dir, 'aetl.yaml')} and ${join(dir, 'reference')}/{users,gateways,models}.csv`,
     '',
     'next:',
-    `  1. try it against the simulator:   aetl run --config ${config}`,
-    `  2. look at what happened:          aetl status --config ${config}`,
-    `  3. point source: at your Events API (token from the environment), edit the reference CSVs`,
-    `  4. schedule it:                    aetl schedule --config ${config}   (or cron, Airflow: see the README)`,
+    ...(resolve(dir) === process.cwd() ? [] : [`  0. go there:                        cd ${dir}`]),
+    '  1. try it against the simulator:   aetl run',
+    '  2. look at what happened:          aetl status',
+    '  3. point source: at your Events API (token from the environment), edit the reference CSVs',
+    '  4. schedule it:                    aetl schedule   (or cron, Airflow: see the README)',
   ].join('\n');
 }

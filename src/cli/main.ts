@@ -1,6 +1,5 @@
 #!/usr/bin/env node
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { loadConfig } from '../config/load.js';
 import { LOG_LEVELS } from '../log/logger.js';
 import { runIncremental } from '../pipeline/incremental.js';
 import { reconcile } from '../pipeline/reconcile.js';
@@ -26,6 +25,7 @@ import { initProject, nextSteps } from './init.js';
 import { lakeBytes } from '../lake/lake-size.js';
 import { LockHeldError } from '../state/lock.js';
 import {
+  configured,
   context,
   currentExitCode,
   durationArg,
@@ -36,6 +36,7 @@ import {
   runCommand,
   setExitCode,
   withLockOptions,
+  WITHOUT_SOURCE,
   type LockOptions,
   type RangeOptions,
 } from './command-kit.js';
@@ -49,7 +50,7 @@ const { version } = JSON.parse(readFileSync(new URL('../../package.json', import
 const program = new Command('aetl')
   .description('Batch ETL and warehouse loader for AI-gateway decision events')
   .version(version, '-V, --version', 'print the version of aetl')
-  .addOption(new Option('-c, --config <file>', 'config file (YAML)').env('AETL_CONFIG').default('config/aetl.yaml'))
+  .option('-c, --config <file>', 'config file (YAML); else AETL_CONFIG, else ./aetl.yaml, else ./config/aetl.yaml')
   .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS).default('info'))
   .option('--json', 'print machine-readable JSON on stdout')
   .option('-q, --quiet', 'no progress line on a terminal (log lines only)')
@@ -74,10 +75,10 @@ withLockOptions(
     throw new UsageError('--from and --to go together');
   }
   if (opts.dryRun) {
-    const { options, logger } = context(command);
+    const { options, logger, config } = configured(command);
     const range = opts.from === undefined ? null : rangeOf(opts as RangeOptions);
     try {
-      const report = await dryRun(loadConfig(options.config), logger, nowMs(), range, opts.wait);
+      const report = await dryRun(config, logger, nowMs(), range, opts.wait);
       print(options, report, formatDryRun(report));
     } catch (error) {
       if (!(error instanceof LockHeldError) || !opts.skipIfLocked) throw error;
@@ -148,8 +149,8 @@ withLockOptions(
   checkRetentionAge(opts.olderThan);
   const options = { olderThanMs: opts.olderThan, archiveDir: opts.archive ? resolve(opts.archive) : null };
   if (opts.apply) return runCommand(command, 'retention', opts, applyRetention(options));
-  const { options: global, logger } = context(command);
-  const plan = await retentionPlan(loadConfig(global.config), logger, nowMs(), options);
+  const { options: global, logger, config } = configured(command, WITHOUT_SOURCE);
+  const plan = await retentionPlan(config, logger, nowMs(), options);
   print(global, plan, formatRetention(plan));
 });
 
@@ -158,8 +159,7 @@ program
   .description('checkpoint, last runs, table row counts and the latest check results')
   .option('--runs <n>', 'how many recent runs to show', positiveInt, 10)
   .action(async (opts: { runs: number }, command: Command) => {
-    const { options, logger } = context(command);
-    const config = loadConfig(options.config);
+    const { options, logger, config } = configured(command, WITHOUT_SOURCE);
     const warehouse = await openWarehouse(config, logger);
     try {
       const report = await warehouse.status(config.pipeline.name, opts.runs);
@@ -181,10 +181,8 @@ program
   .option('--list', 'print each job with its next fire times, then exit')
   .option('--once <job>', 'run one configured job now, as the scheduler would, and exit with its exit code')
   .action(async (opts: ScheduleOptions, command: Command) => {
-    const { options, logger } = context(command);
-    setExitCode(
-      await scheduleCommand(loadConfig(options.config), logger, opts, (json, human) => print(options, json, human)),
-    );
+    const { options, logger, config } = configured(command);
+    setExitCode(await scheduleCommand(config, logger, opts, (json, human) => print(options, json, human)));
   });
 
 const runs = program.command('runs').description('the run ledger');
@@ -193,8 +191,7 @@ runs
   .description("one run's full record: windows, counts, checks, rejects by field")
   .argument('<run-id>', 'as aetl status lists it')
   .action(async (runId: string, _: unknown, command: Command) => {
-    const { options, logger } = context(command);
-    const config = loadConfig(options.config);
+    const { options, logger, config } = configured(command, WITHOUT_SOURCE);
     const warehouse = await openWarehouse(config, logger);
     try {
       const detail = await runDetail(warehouse, config.pipeline.name, runId);
@@ -210,8 +207,7 @@ program
   .option('--days <n>', 'how many days back from now', positiveInt, 30)
   .option('--out <file>', 'where to write it', 'report.html')
   .action(async (opts: { days: number; out: string }, command: Command) => {
-    const { options, logger } = context(command);
-    const config = loadConfig(options.config);
+    const { options, logger, config } = configured(command, WITHOUT_SOURCE);
     const warehouse = await openWarehouse(config, logger);
     try {
       const data = await reportData(warehouse, config.pipeline.name, opts.days, nowMs());
@@ -240,8 +236,8 @@ program
   .option('-p, --param <name=value>', 'a parameter (repeatable)', collectParam, {})
   .option('--lake', 'query the Parquet lake instead of the warehouse')
   .action(async (query: string, opts: { param: Record<string, string>; lake?: boolean }, command: Command) => {
-    const { options } = context(command);
-    const result = await runQuery(loadConfig(options.config), query, opts.param, opts.lake ?? false);
+    const { options, config } = configured(command, WITHOUT_SOURCE);
+    const result = await runQuery(config, query, opts.param, opts.lake ?? false);
     print(options, result, result.rows.length === 0 ? '(no rows)' : formatRows(result.rows));
   });
 
@@ -249,8 +245,8 @@ program
   .command('migrate')
   .description('apply pending warehouse migrations and exit')
   .action(async (_: unknown, command: Command) => {
-    const { options, logger } = context(command);
-    const warehouse = await openWarehouse(loadConfig(options.config), logger);
+    const { logger, config } = configured(command, WITHOUT_SOURCE);
+    const warehouse = await openWarehouse(config, logger);
     await warehouse.close();
   });
 
@@ -264,8 +260,7 @@ simulate
   .option('--seed <seed>', 'seed (default: the config’s source.simulator.seed)', (v) => Number.parseInt(v, 10))
   .addOption(new Option('--token <token>', 'bearer token clients must send').env('AETL_SIMULATOR_TOKEN'))
   .action(async (opts: { port: number; seed?: number; token?: string }, command: Command) => {
-    const { options, logger } = context(command);
-    const config = loadConfig(options.config);
+    const { options, logger, config } = configured(command);
     const settings = { ...config.source.simulator, ...(opts.seed === undefined ? {} : { seed: opts.seed }) };
     const simulator = await startSimulator(settings, loadReferenceData(config.reference), () => nowMs(), {
       port: opts.port,

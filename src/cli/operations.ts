@@ -1,11 +1,11 @@
 import type { Command } from 'commander';
-import { loadConfig } from '../config/load.js';
 import { replayRange } from '../pipeline/explicit.js';
 import { osUserName, prepareForget } from '../pipeline/forget.js';
 import { openWarehouse } from '../pipeline/open-warehouse.js';
 import { replayRejects } from '../pipeline/replay-rejects.js';
 import { EXIT, UsageError } from '../util/errors.js';
 import {
+  configured,
   context,
   instantArg,
   positiveInt,
@@ -14,6 +14,7 @@ import {
   runCommand,
   setExitCode,
   withLockOptions,
+  WITHOUT_SOURCE,
   type LockOptions,
   type RangeOptions,
 } from './command-kit.js';
@@ -31,8 +32,7 @@ export function registerOperations(program: Command): void {
     .command('show')
     .description('the checkpoint, the last window committed and how many files the ledger holds')
     .action(async (_: unknown, command: Command) => {
-      const { options, logger } = context(command);
-      const config = loadConfig(options.config);
+      const { options, logger, config } = configured(command, WITHOUT_SOURCE);
       const warehouse = await openWarehouse(config, logger);
       try {
         const pipeline = config.pipeline.name;
@@ -90,8 +90,7 @@ export function registerOperations(program: Command): void {
     .option('--replayed', 'include the ones a replay has loaded since')
     .option('--limit <n>', 'at most this many', positiveInt, 100)
     .action(async (opts: { run?: string; reason?: string; replayed?: boolean; limit: number }, command: Command) => {
-      const { options, logger } = context(command);
-      const config = loadConfig(options.config);
+      const { options, logger, config } = configured(command, WITHOUT_SOURCE);
       const warehouse = await openWarehouse(config, logger);
       try {
         const filter = {
@@ -125,8 +124,8 @@ export function registerOperations(program: Command): void {
       .option('--requested-by <name>', 'who asked, for the etl_erasure audit row', osUserName())
       .option('--yes', 'do not ask'),
   ).action(async (opts: LockOptions & { user: string; requestedBy: string; yes?: boolean }, command: Command) => {
-    const { options } = context(command);
-    const forget = prepareForget(loadConfig(options.config), { userId: opts.user, requestedBy: opts.requestedBy });
+    const { config } = configured(command, WITHOUT_SOURCE);
+    const forget = prepareForget(config, { userId: opts.user, requestedBy: opts.requestedBy });
     // The question leaves the id out: stderr may be collected with the logs.
     await confirm("erase the user's rows from the warehouse and the lake (this cannot be undone)", opts.yes ?? false);
     return runCommand(command, 'forget', opts, forget);
@@ -139,7 +138,7 @@ export function registerOperations(program: Command): void {
     )
     .action(async (_: unknown, command: Command) => {
       const { options, logger } = context(command);
-      const report = await doctor(options.config, logger);
+      const report = await doctor(options, logger);
       print(options, report, formatRows(report.checks));
       setExitCode(report.ok ? EXIT.ok : EXIT.runFailed);
     });

@@ -8,28 +8,53 @@ import { configSchema, type Config } from './schema.js';
 
 const ENV_REF = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
 
+/**
+ * The top-level sections a command never reads (DESIGN.md decision 23: a
+ * secret is resolved only by a command that uses it): an unset variable there
+ * is left as written, `${NAME}`, so e.g. `status` runs without the source token.
+ */
+export interface ConfigUse {
+  unused?: readonly string[];
+}
+
+/** Where an unset variable was left as written: key path → variable. */
+type Unresolved = Map<string, string>;
+
 /** Replaces `${NAME}` / `${NAME:-default}` in every string value; a missing variable names its key path. */
-function interpolateEnv(value: unknown, path: string[], file: string, env: NodeJS.ProcessEnv): unknown {
+function interpolateEnv(
+  value: unknown,
+  path: string[],
+  file: string,
+  env: NodeJS.ProcessEnv,
+  left: Unresolved,
+  use: ConfigUse,
+): unknown {
   if (typeof value === 'string') {
-    return value.replace(ENV_REF, (_, name: string, fallback: string | undefined) => {
+    return value.replace(ENV_REF, (reference: string, name: string, fallback: string | undefined) => {
       const found = env[name];
       if (found !== undefined && found !== '') return found;
       if (fallback !== undefined) return fallback;
+      if (use.unused?.includes(path[0]!)) {
+        left.set(path.join('.'), name);
+        return reference;
+      }
       throw new ConfigError(`${file}: ${path.join('.')}: environment variable ${name} is not set`);
     });
   }
-  if (Array.isArray(value)) return value.map((item, i) => interpolateEnv(item, [...path, String(i)], file, env));
+  const inner = (item: unknown, key: string) => interpolateEnv(item, [...path, key], file, env, left, use);
+  if (Array.isArray(value)) return value.map((item, i) => inner(item, String(i)));
   if (value !== null && typeof value === 'object') {
-    return Object.fromEntries(
-      Object.entries(value).map(([key, item]) => [key, interpolateEnv(item, [...path, key], file, env)]),
-    );
+    return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, inner(item, key)]));
   }
   return value;
 }
 
-function describeIssues(file: string, error: z.ZodError): string {
+function describeIssues(file: string, error: z.ZodError, left: Unresolved): string {
   const lines = error.issues.map((issue) => {
     const path = issue.path.join('.') || '(top level)';
+    // A value left as `${NAME}` is invalid because its variable is unset: say that.
+    const unset = left.get(path);
+    if (unset !== undefined) return `  ${path}: environment variable ${unset} is not set`;
     if (issue.code === 'unrecognized_keys') {
       const keys = issue.keys.map((key) => (path === '(top level)' ? key : `${path}.${key}`));
       return `  ${keys.join(', ')}: unknown key`;
@@ -78,7 +103,12 @@ function registerSecrets(value: unknown, path: string[]): void {
   }
 }
 
-export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv = process.env): Config {
+export function parseConfig(
+  text: string,
+  file: string,
+  env: NodeJS.ProcessEnv = process.env,
+  use: ConfigUse = {},
+): Config {
   let raw: unknown;
   try {
     raw = parseYaml(text);
@@ -88,19 +118,20 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
     throw new ConfigError(`${file}: expected a YAML mapping at the top level`);
   }
-  const interpolated = interpolateEnv(raw, [], file, env);
+  const left: Unresolved = new Map();
+  const interpolated = interpolateEnv(raw, [], file, env, left, use);
   registerSecrets(interpolated, []);
   const parsed = configSchema.safeParse(interpolated);
-  if (!parsed.success) throw new ConfigError(describeIssues(file, parsed.error));
+  if (!parsed.success) throw new ConfigError(describeIssues(file, parsed.error, left));
   return resolvePaths(parsed.data, dirname(resolve(file)));
 }
 
-export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): Config {
+export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env, use: ConfigUse = {}): Config {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (error) {
     throw new ConfigError(`cannot read config ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
   }
-  return parseConfig(text, file, env);
+  return parseConfig(text, file, env, use);
 }

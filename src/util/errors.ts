@@ -3,7 +3,7 @@
  * Anything else that escapes a command is a run failure (exit 1).
  */
 export class ConfigError extends Error {
-  override readonly name = 'ConfigError';
+  override readonly name: string = 'ConfigError';
 }
 
 /** The command line asks for something impossible (exit 2). */
@@ -16,8 +16,17 @@ export class RunFailedError extends Error {
   override readonly name = 'RunFailedError';
 }
 
-/** The source refused our credentials: retrying cannot help. */
-export class SourceAuthError extends Error {
+/**
+ * The source or the warehouse refused our credential: retrying cannot help,
+ * so it is a configuration error (exit 2, decision 14) and the orchestrator
+ * does not retry it. The message names the credential's config key, never its value.
+ */
+export class CredentialRefusedError extends ConfigError {
+  override readonly name: string = 'CredentialRefusedError';
+}
+
+/** The source refused our token. */
+export class SourceAuthError extends CredentialRefusedError {
   override readonly name = 'SourceAuthError';
 }
 

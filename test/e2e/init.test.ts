@@ -13,13 +13,16 @@ describe('aetl init', () => {
     const dir = ws.path('new-pipeline');
     const init = await aetl(['init', dir]);
     expect(init.code, init.stderr).toBe(0);
-    expect(init.stdout).toContain(`aetl run --config ${join(dir, 'aetl.yaml')}`);
+    expect(init.stdout).toContain(`cd ${dir}`);
+    expect(init.stdout).toMatch(/aetl run\n/);
     const config = readFileSync(join(dir, 'aetl.yaml'), 'utf8');
     expect(config).toMatch(/^# ai-event-etl pipeline config/);
     expect(config).toContain('# token: ${AETL_SOURCE_TOKEN}');
 
-    const run = await aetl(['run', '--config', join(dir, 'aetl.yaml')], { AETL_NOW: '2026-06-10T06:00:00Z' });
+    // The next steps as printed: from the new folder, no flags (./aetl.yaml is found there).
+    const run = await aetl(['run'], { AETL_NOW: '2026-06-10T06:00:00Z' }, 60_000, dir);
     expect(run.code, run.stderr).toBe(0);
+    expect(run.stderr).toContain('"found_by":"the working folder"');
     const [facts] = await query(join(dir, 'data', 'warehouse.duckdb'), 'SELECT count(*) AS n FROM fact_ai_event');
     expect(Number(facts!.n)).toBeGreaterThan(1000);
     const [users] = await query(

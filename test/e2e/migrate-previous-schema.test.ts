@@ -23,6 +23,15 @@ const previousDdl = (engine: string) =>
 const NOW = '2026-05-01T12:00:00.000Z';
 const simulator = { seed: 5, rate_per_minute: 2, bad_record_rate: 0 };
 const PASSWORD = 'migrate-secret';
+
+/** One event the previous release loaded (`{ts}` is the engine's timestamp literal). */
+const oldFact = (
+  table: string,
+  ts: string,
+) => `INSERT INTO ${table} (event_id, event_hash, event_ts, date_key, user_key,
+    model_key, gateway_key, decision, was_blocked, latency_ms, input_tokens, output_tokens, total_tokens, cost_usd,
+    policies_evaluated_count, policies_triggered_count, run_id, loaded_at)
+  VALUES ('evt-old', 'hash-old', ${ts}, 20260401, 0, 0, 0, 'allow', false, 5, 1, 1, 2, 0.01, 0, 0, 'run-old', ${ts})`;
 const TOKEN = 'migrate-token';
 
 interface Engine {
@@ -51,11 +60,7 @@ const engines: Engine[] = [
         await connection.run(`INSERT INTO etl_schema_version VALUES (${Number(file.slice(0, 3))}, '${file}', now())`);
       }
       // One event the previous release loaded, indexed without its hash (the index had none).
-      await connection.run(`INSERT INTO fact_ai_event (event_id, event_hash, event_ts, date_key, user_key, model_key,
-          gateway_key, decision, was_blocked, latency_ms, input_tokens, output_tokens, total_tokens, cost_usd,
-          policies_evaluated_count, policies_triggered_count, run_id, loaded_at)
-        VALUES ('evt-old', 'hash-old', TIMESTAMPTZ '2026-04-01 10:00:00+00', 20260401, 0, 0, 0, 'allow', false, 5,
-          1, 1, 2, 0.01, 0, 0, 'run-old', now())`);
+      await connection.run(oldFact('fact_ai_event', "TIMESTAMPTZ '2026-04-01 10:00:00+00'"));
       await connection.run(`INSERT INTO etl_event_id VALUES (md5_number_lower('evt-old'), 'default', 'evt-old',
           TIMESTAMPTZ '2026-04-01 10:00:00+00', 20260401)`);
       connection.closeSync();
@@ -84,6 +89,8 @@ const engines: Engine[] = [
         'previous version',
         "INSERT INTO `aetl-test.old.etl_schema_version` VALUES (1, 'ddl.sql', CURRENT_TIMESTAMP())",
       );
+      // Loaded before the id index existed: the dataset has the fact, the index nothing.
+      await client.query('old fact', oldFact('`aetl-test.old.fact_ai_event`', "TIMESTAMP '2026-04-01 10:00:00+00'"));
       return {
         warehouse: {
           kind: 'bigquery',
@@ -119,6 +126,11 @@ const engines: Engine[] = [
       await client.query(
         'previous version',
         'INSERT INTO "AETL"."OLD"."ETL_SCHEMA_VERSION" SELECT 1, \'ddl.sql\', CURRENT_TIMESTAMP()',
+      );
+      // Loaded before the id index existed: the dataset has the fact, the index nothing.
+      await client.query(
+        'old fact',
+        oldFact('"AETL"."OLD"."FACT_AI_EVENT"', "'2026-04-01 10:00:00+00:00'::TIMESTAMP_TZ"),
       );
       await client.close();
       return {
@@ -169,11 +181,13 @@ describe.each(engines)('a $name warehouse of the previous release', (engine) => 
     expect(await engine.rows(ws, 'SELECT count(*) AS n FROM {s}etl_schema_version')).toEqual([
       { n: BigInt(files.length) },
     ]);
-    if (engine.name === 'duckdb') {
-      // Migration 012 gave the old index row its stored hash, so the next load finds it by the index alone.
-      expect(await query(ws.warehouse, "SELECT event_hash FROM etl_event_id WHERE event_id = 'evt-old'")).toEqual([
-        { event_hash: 'hash-old' },
-      ]);
-    }
+    // The old fact is in the id index with its stored hash (DuckDB: migration 012 filled the hash of
+    // the index row it had; BigQuery and Snowflake: 004 indexed the fact), so a load finds it by the index alone.
+    expect(
+      await engine.rows(
+        ws,
+        "SELECT pipeline, event_hash, date_key::INTEGER AS date_key FROM {s}etl_event_id WHERE event_id = 'evt-old'",
+      ),
+    ).toEqual([{ pipeline: 'default', event_hash: 'hash-old', date_key: 20260401 }]);
   }, 120_000);
 });

@@ -110,7 +110,7 @@ describe('secrets never leave the process: logs, errors, status, the run ledger,
   it('a source that answers 401, and a proxy that echoes the token into its error page: censored everywhere', async () => {
     const { ws, config } = workspace({ source: { kind: 'events_api', url: simulator.url, token: '${BAD_TOKEN}' } });
     const denied = await aetl(['run', '--config', config], { BAD_TOKEN: `${TOKEN}-wrong`, AETL_NOW: NOW });
-    expect(denied.code).toBe(1);
+    expect(denied.code).toBe(2);
     expect(denied.stderr).toContain('HTTP 401');
     // The failed run pages too: the alert carries the error, so it must be censored there as well.
     const echoed = workspace({

@@ -33,7 +33,7 @@ describe('Events API authentication', () => {
     ws.remove();
   });
 
-  it('fails fast with exit 1 on 401 and never shows the token', async () => {
+  it('a refused token is a configuration error: exit 2 at once (an orchestrator does not retry it), naming source.token, never showing it', async () => {
     const config = ws.writeConfig({
       source: { kind: 'events_api', url: simulator.url, token: '${AETL_SOURCE_TOKEN}', max_retries: 3 },
     });
@@ -42,8 +42,8 @@ describe('Events API authentication', () => {
       AETL_SOURCE_TOKEN: SECRET,
       AETL_NOW: '2026-05-01T12:00:00Z',
     });
-    expect(run.code).toBe(1);
-    expect(run.stderr).toMatch(/authentication failed: .*HTTP 401/);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/authentication failed: .*HTTP 401; check source\.token/);
     expect(Date.now() - started).toBeLessThan(15_000); // no retry loop on 401
     expect(run.stdout + run.stderr).not.toContain(SECRET);
     const [ledger] = await query(ws.warehouse, 'SELECT status, error FROM etl_run');
@@ -75,7 +75,7 @@ describe('Events API authentication', () => {
         AETL_SOURCE_TOKEN: SECRET,
         AETL_NOW: '2026-05-01T12:00:00Z',
       });
-      expect(run.code).toBe(1);
+      expect(run.code).toBe(2);
       expect(bodies).toHaveLength(1);
       const alert = JSON.parse(bodies[0]!) as { status: string; checks: { status: string; message: string }[] };
       expect(alert.status).toBe('failed');

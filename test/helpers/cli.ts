@@ -12,8 +12,13 @@ export interface CliResult {
 const CLI = join(REPO, 'dist/cli/main.js');
 
 /** Runs the built CLI as a child process (its own process group, killed on timeout). */
-export async function aetl(args: string[], env: Record<string, string> = {}, timeoutMs = 60_000): Promise<CliResult> {
-  const running = spawnAetl(args, env);
+export async function aetl(
+  args: string[],
+  env: Record<string, string> = {},
+  timeoutMs = 60_000,
+  cwd = REPO,
+): Promise<CliResult> {
+  const running = spawnAetl(args, env, cwd);
   let timedOut = false;
   const timer = setTimeout(() => {
     timedOut = true;
@@ -37,9 +42,9 @@ export interface RunningCli {
 }
 
 /** Starts the built CLI without waiting for it (long runs, the scheduler): its own process group. */
-export function spawnAetl(args: string[], env: Record<string, string> = {}): RunningCli {
+export function spawnAetl(args: string[], env: Record<string, string> = {}, cwd = REPO): RunningCli {
   const child = spawn(process.execPath, [CLI, ...args], {
-    cwd: REPO,
+    cwd,
     env: { ...process.env, NO_PROXY: '127.0.0.1,localhost', ...env },
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],

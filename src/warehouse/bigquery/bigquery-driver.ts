@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { BigQuery, BigQueryInt, BigQueryTimestamp, type Query, type QueryResultsOptions } from '@google-cloud/bigquery';
 import { OAuth2Client } from 'google-auth-library';
 import { BIGQUERY_TYPES, bigqueryDialect, requireOneRowChanged, transactionScript } from './bigquery-dialect.js';
-import { RunFailedError } from '../../util/errors.js';
+import { CredentialRefusedError, RunFailedError } from '../../util/errors.js';
 import { join } from 'node:path';
 import {
   exactDecimal,
@@ -111,10 +111,32 @@ function timestampMicros({ value }: BigQueryTimestamp): bigint {
  */
 export class BigQueryError extends RunFailedError {
   constructor(purpose: string, jobId: string, cause: unknown) {
-    const reason = (cause as { errors?: { reason?: string }[] } | null)?.errors?.[0]?.reason;
+    const reason = reasonOf(cause);
     const message = cause instanceof Error ? cause.message : String(cause);
     super(`BigQuery ${purpose} failed (job ${jobId}${reason ? `, ${reason}` : ''}): ${message}`);
   }
+}
+
+const reasonOf = (cause: unknown) => (cause as { errors?: { reason?: string }[] } | null)?.errors?.[0]?.reason;
+
+/** 403 reasons that mean "not allowed" (others, e.g. rateLimitExceeded, pass with time). */
+const DENIED = new Set(['accessDenied', 'forbidden', 'unauthorized']);
+
+/**
+ * A refused credential is a configuration error (exit 2: retrying cannot
+ * help, decision 14), naming where the credential is configured; anything
+ * else is a failed run.
+ */
+function bigQueryFailure(purpose: string, jobId: string, cause: unknown): Error {
+  const status = (cause as { code?: unknown } | null)?.code;
+  const reason = reasonOf(cause);
+  if (status === 401 || (status === 403 && reason !== undefined && DENIED.has(reason))) {
+    return new CredentialRefusedError(
+      `BigQuery refused the credential while ${purpose} (HTTP ${status}, ${reason ?? 'no reason'}): check ` +
+        'warehouse.access_token (or, without it, the Application Default Credentials) and its roles on the dataset',
+    );
+  }
+  return new BigQueryError(purpose, jobId, cause);
 }
 
 /** The thin part that executes SQL through the real client; SQL text is generated elsewhere. */
@@ -166,7 +188,7 @@ export class BigQueryClient {
       const [rows] = await job.getQueryResults({ wrapIntegers: true });
       return rows as BigQueryRow[];
     } catch (error) {
-      throw new BigQueryError(purpose, jobId, error);
+      throw bigQueryFailure(purpose, jobId, error);
     }
   }
 
@@ -195,7 +217,7 @@ export class BigQueryClient {
         page = (next ?? null) as QueryResultsOptions | null;
       }
     } catch (error) {
-      throw new BigQueryError(purpose, jobId, error);
+      throw bigQueryFailure(purpose, jobId, error);
     }
   }
 
@@ -206,7 +228,7 @@ export class BigQueryClient {
       const [exists] = await dataset.exists();
       if (!exists) await dataset.create({ location: this.settings.location });
     } catch (error) {
-      throw new BigQueryError(`creating dataset ${this.settings.dataset}`, '-', error);
+      throw bigQueryFailure(`creating dataset ${this.settings.dataset}`, '-', error);
     }
   }
 
@@ -222,7 +244,7 @@ export class BigQueryClient {
         location: this.settings.location,
       });
     } catch (error) {
-      throw new BigQueryError(purpose, jobId, error);
+      throw bigQueryFailure(purpose, jobId, error);
     }
   }
 
@@ -231,7 +253,7 @@ export class BigQueryClient {
       const [exists] = await this.bigquery.dataset(this.settings.dataset).table(table).exists();
       return exists;
     } catch (error) {
-      throw new BigQueryError(`looking for table ${table}`, '-', error);
+      throw bigQueryFailure(`looking for table ${table}`, '-', error);
     }
   }
 
@@ -241,7 +263,7 @@ export class BigQueryClient {
       const [tables] = await this.bigquery.dataset(this.settings.dataset).getTables();
       return tables.map((t) => t.id!).filter((id) => id.startsWith(prefix));
     } catch (error) {
-      throw new BigQueryError('listing tables', '-', error);
+      throw bigQueryFailure('listing tables', '-', error);
     }
   }
 
@@ -250,7 +272,7 @@ export class BigQueryClient {
     try {
       await this.bigquery.dataset(this.settings.dataset).table(table).delete({ ignoreNotFound: true });
     } catch (error) {
-      throw new BigQueryError(`dropping ${table}`, '-', error);
+      throw bigQueryFailure(`dropping ${table}`, '-', error);
     }
   }
 }

@@ -12,7 +12,7 @@ import {
   stagingDdl,
   type SnowflakeBind,
 } from './snowflake-dialect.js';
-import { RunFailedError } from '../../util/errors.js';
+import { CredentialRefusedError, RunFailedError } from '../../util/errors.js';
 import { join } from 'node:path';
 import {
   exactDecimal,
@@ -52,6 +52,22 @@ export interface SnowflakeSettings {
 
 // The driver logs to its own file and console unless told not to; our logs are pino's.
 snowflake.configure({ logLevel: 'OFF' });
+
+/**
+ * Snowflake's login refusals (390100 wrong user or password, 390144 a bad key
+ * pair JWT, 3901xx locked or disabled users...) are configuration errors
+ * (exit 2, decision 14): retrying cannot help. The message names the config key.
+ */
+function loginFailure(settings: Omit<SnowflakeSettings, 'auth'>, auth: SnowflakeAuth, cause: unknown): Error {
+  const code = String((cause as { code?: unknown } | null)?.code ?? '');
+  const purpose = `connecting as ${settings.user} to account ${settings.account}`;
+  if (!/^3901\d\d$/.test(code)) return new SnowflakeError(purpose, undefined, cause);
+  const key = 'password' in auth ? 'warehouse.password' : 'warehouse.private_key (or private_key_path)';
+  const message = cause instanceof Error ? cause.message : String(cause);
+  return new CredentialRefusedError(
+    `Snowflake refused the login ${purpose} (${code}: ${message}): check ${key} and warehouse.user`,
+  );
+}
 
 /** Every error names what we were doing and the query id, never a credential (only the driver's message is kept). */
 export class SnowflakeError extends RunFailedError {
@@ -125,13 +141,7 @@ export class SnowflakeClient {
     });
     // connect(callback), not connectAsync(): measured, the promise resolves even when the login is refused.
     await new Promise<void>((resolve, reject) =>
-      connection.connect((error) =>
-        error
-          ? reject(
-              new SnowflakeError(`connecting as ${settings.user} to account ${settings.account}`, undefined, error),
-            )
-          : resolve(),
-      ),
+      connection.connect((error) => (error ? reject(loginFailure(settings, auth, error)) : resolve())),
     );
     const client = new SnowflakeClient(connection, settings);
     // UTC everywhere (decision 7): TIMESTAMP_TZ values and DATE_TRUNC follow the session's time zone.
