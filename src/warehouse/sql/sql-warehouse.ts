@@ -108,9 +108,8 @@ export class SqlWarehouse implements Warehouse {
   }
 
   /** `aetl query`: an analyst query in this engine's dialect, its values bound; rows as `--json` prints them. */
-  async analystQuery(sql: string, params: SqlParams): Promise<Record<string, JsonValue>[]> {
-    const rows = await this.driver.run('running an analyst query', qualifiedTables(sql, this.dialect), params);
-    return rows.map((row) => Object.fromEntries(Object.entries(row).map(([k, v]) => [k, this.driver.jsonValue(v)])));
+  analystQuery(sql: string, params: SqlParams): Promise<Record<string, JsonValue>[]> {
+    return this.driver.runJson('running an analyst query', qualifiedTables(sql, this.dialect), params);
   }
 
   writeCheckResults(pipeline: string, runId: string, results: CheckResult[], nowMs: number): Promise<void> {
