@@ -120,6 +120,19 @@ export function int64(value: unknown): bigint {
   return BigInt(value as string | number | bigint);
 }
 
+/**
+ * A result row with plain JS numbers: clients return bigints (DuckDB, Snowflake)
+ * or wrapped integers (BigQuery), which JSON output cannot hold.
+ */
+export function plainNumbers(row: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(
+    Object.entries(row).map(([k, v]) => [
+      k,
+      typeof v === 'bigint' || (typeof v === 'object' && v !== null && !(v instanceof Date)) ? Number(v) : v,
+    ]),
+  );
+}
+
 /** Rows with every value converted by `json` (each engine's own conversion of its client's values). */
 export function jsonRows<V>(rows: Record<string, V>[], json: (value: V) => JsonValue): Record<string, JsonValue>[] {
   return rows.map((row) => Object.fromEntries(Object.entries(row).map(([k, v]) => [k, json(v)])));
