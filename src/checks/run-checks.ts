@@ -2,7 +2,7 @@ import type { Config } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
 import type { WindowedSource } from '../source/source.js';
 import { DAY_MS, HOUR_MS, isoDay, startOfUtcDay } from '../util/dates.js';
-import type { CheckResult, LoadCounts, Warehouse } from '../warehouse/warehouse.js';
+import type { CheckResult, LoadCounts, WarehouseChecks } from '../warehouse/warehouse.js';
 import { failedStatus as failed } from './status.js';
 import { completenessResult } from './blocking.js';
 import {
@@ -29,7 +29,7 @@ import {
  * appended to dq_check_result. The blocking ones live in blocking.ts.
  */
 export interface CheckRequest {
-  warehouse: Warehouse;
+  warehouse: WarehouseChecks;
   config: Config;
   logger: Logger;
   runId: string;

@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DuckDBDecimalValue, DuckDBTimestampTZValue, DuckDBTimestampValue, type DuckDBValue } from '@duckdb/node-api';
 import type { Config } from '../config/schema.js';
 import { openDuckDB, sqlString } from '../warehouse/duckdb/duckdb-driver.js';
-import { exactDecimal, isoMicros, jsonInteger, type JsonValue, type SqlParams } from '../warehouse/driver.js';
+import { jsonRows, type JsonValue, type SqlParams } from '../warehouse/driver.js';
+import { duckdbJsonValue } from '../warehouse/duckdb/duckdb-json.js';
 import type { Dialect } from '../warehouse/dialect.js';
 import { connectSqlWarehouse, duckdbSettings, duckdbWarehouse } from '../pipeline/open-warehouse.js';
 import { queryFile, SQL_DIR } from './query-file.js';
@@ -74,9 +74,7 @@ async function duckdbQuery(
     }
     const values = Object.fromEntries(Object.entries(params).map(([k, p]) => [k, String(p.value)]));
     const reader = await db.connection.runAndReadAll(sql, values);
-    return reader
-      .getRowObjects()
-      .map((row) => Object.fromEntries(Object.entries(row).map(([k, v]) => [k, duckdbJsonValue(v)])));
+    return jsonRows(reader.getRowObjects(), duckdbJsonValue);
   } finally {
     db.close();
   }
@@ -85,12 +83,4 @@ async function duckdbQuery(
 function duckdbFile(config: Config): Parameters<typeof openDuckDB> {
   const warehouse = duckdbWarehouse(config, 'query');
   return [warehouse.path, duckdbSettings(config, warehouse, true)];
-}
-
-function duckdbJsonValue(value: DuckDBValue): JsonValue {
-  if (typeof value === 'bigint') return jsonInteger(value);
-  if (value instanceof DuckDBDecimalValue) return exactDecimal(value.toString());
-  if (value instanceof DuckDBTimestampTZValue || value instanceof DuckDBTimestampValue) return isoMicros(value.micros);
-  // Dates print as YYYY-MM-DD; lists, structs and the rest as DuckDB writes them.
-  return value !== null && typeof value === 'object' ? value.toString() : value;
 }

@@ -1,5 +1,6 @@
 import { createInterface } from 'node:readline/promises';
 import type { Session } from '../pipeline/session.js';
+import type { WarehouseState } from '../warehouse/warehouse.js';
 import { UsageError } from '../util/errors.js';
 
 /** What `aetl state` changes, asked for on a terminal, or given with --yes (never assumed). */
@@ -14,7 +15,9 @@ export async function confirm(question: string, yes: boolean): Promise<void> {
 
 /** `aetl state set-checkpoint` / `reset`, run as a session: under the lock and in the run ledger. */
 export function setState(checkpointMs: number | null, clearFileLedger: boolean) {
-  return async (session: Session): Promise<{ before: string | null; after: string | null }> => {
+  return async (
+    session: Session<Pick<WarehouseState, 'getCheckpoint' | 'setState'>>,
+  ): Promise<{ before: string | null; after: string | null }> => {
     const pipeline = session.config.pipeline.name;
     const before = await session.warehouse.getCheckpoint(pipeline);
     await session.warehouse.setState(pipeline, session.runId, checkpointMs, clearFileLedger, session.nowMs);

@@ -5,7 +5,7 @@ import type { Logger } from '../log/logger.js';
 import { renameDurably } from '../util/durable-write.js';
 import { failpoint } from '../util/failpoint.js';
 import { pathInside } from '../util/safe-path.js';
-import type { LakePartition, Warehouse } from '../warehouse/warehouse.js';
+import type { LakePartition, WarehouseLake } from '../warehouse/warehouse.js';
 
 const DATE = /^\d{4}-\d{2}-\d{2}$/;
 
@@ -29,7 +29,7 @@ export function partitionFile(lakePath: string, partition: LakePartition): strin
  * before clearing the marks only means the same files are written again.
  */
 export async function publishPendingLake(
-  warehouse: Warehouse,
+  warehouse: WarehouseLake,
   pipeline: string,
   lakePath: string,
   logger: Logger,

@@ -9,7 +9,7 @@ import { isoDayOfKey } from '../util/dates.js';
 import { StopSignal } from '../util/stop.js';
 import { UsageError } from '../util/errors.js';
 import { openDuckDB, sqlString, toNumber } from '../warehouse/duckdb/duckdb-driver.js';
-import type { Warehouse } from '../warehouse/warehouse.js';
+import type { Warehouse, WarehouseQuery } from '../warehouse/warehouse.js';
 import type { ExplicitRange } from './explicit.js';
 import { fileSource, freshFiles, windowsFrom } from './incremental.js';
 import { openSource } from './open-source.js';
@@ -54,7 +54,7 @@ interface Summarizer {
   close(): Promise<void>;
 }
 
-async function summarizer(warehouse: Warehouse | null, config: Config): Promise<Summarizer> {
+async function summarizer(warehouse: WarehouseQuery | null, config: Config): Promise<Summarizer> {
   if (warehouse?.dialect.name === 'duckdb') {
     return { query: (sql) => warehouse.query(sql, {}), knowsFacts: true, close: async () => undefined };
   }

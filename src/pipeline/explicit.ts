@@ -1,9 +1,10 @@
 import { freshnessLimitMs } from '../checks/run-checks.js';
 import { clipToSignpost, planWindows, splitRange } from '../state/window.js';
 import { ConfigError } from '../util/errors.js';
-import { extractTimeWindow, loadPackage, type ExtractedPackage } from './package-steps.js';
+import { extractTimeWindow, loadPackage, type ExtractedPackage, type PackageWarehouse } from './package-steps.js';
 import { checkAfterLoads } from './post-load.js';
 import type { Session } from './session.js';
+import type { WarehouseChecks, WarehouseState } from '../warehouse/warehouse.js';
 
 export interface ExplicitRange {
   fromMs: number;
@@ -11,7 +12,7 @@ export interface ExplicitRange {
 }
 
 /** The windowed source and the range clipped to the signpost, or a usage error. */
-function prepare(session: Session, range: ExplicitRange, command: string) {
+function prepare(session: Session<unknown>, range: ExplicitRange, command: string) {
   const { source } = session;
   if (source.kind !== 'windowed') {
     throw new ConfigError(`${command} --from/--to needs a time-windowed source (source.kind events_api or simulator)`);
@@ -32,7 +33,9 @@ function prepare(session: Session, range: ExplicitRange, command: string) {
  * caught. It moves the incremental checkpoint only when it is the next
  * window (from ≤ checkpoint < to) or the first one (DESIGN.md decision 18).
  */
-export function runExplicit(range: ExplicitRange): (session: Session) => Promise<void> {
+export function runExplicit(
+  range: ExplicitRange,
+): (session: Session<PackageWarehouse & WarehouseChecks & Pick<WarehouseState, 'getCheckpoint'>>) => Promise<void> {
   return async (session) => {
     const { source, fromMs, toMs } = prepare(session, range, 'run');
     const w = session.config.window;
@@ -72,7 +75,12 @@ export interface BackfillDetail {
  * earlier backfill completed are skipped, so an interrupted backfill resumes.
  * With N > 1, N days are extracted at once while one writer loads them in order.
  */
-export function backfill(range: ExplicitRange, parallel: number): (session: Session) => Promise<BackfillDetail> {
+export function backfill(
+  range: ExplicitRange,
+  parallel: number,
+): (
+  session: Session<PackageWarehouse & WarehouseChecks & Pick<WarehouseState, 'completedWindows'>>,
+) => Promise<BackfillDetail> {
   return async (session) => {
     const { source, fromMs, toMs } = prepare(session, range, 'backfill');
     const days = splitRange(fromMs, toMs, 0, true);
@@ -117,7 +125,10 @@ export interface ReplayDetail {
  * moving the checkpoint. Insert-only as always, so what was loaded stays;
  * with --force-update an event whose content changed replaces the loaded one.
  */
-export function replayRange(range: ExplicitRange, forceUpdate: boolean): (session: Session) => Promise<ReplayDetail> {
+export function replayRange(
+  range: ExplicitRange,
+  forceUpdate: boolean,
+): (session: Session<PackageWarehouse & WarehouseChecks>) => Promise<ReplayDetail> {
   return async (session) => {
     const { source, fromMs, toMs } = prepare(session, range, 'replay');
     const windows = splitRange(fromMs, toMs, session.config.window.max_window);

@@ -7,7 +7,7 @@ import { loadReferenceData } from '../reference/reference-data.js';
 import { UsageError } from '../util/errors.js';
 import { registerSecret } from '../util/redact.js';
 import { pathInside } from '../util/safe-path.js';
-import type { ErasureOutcome } from '../warehouse/warehouse.js';
+import type { ErasureOutcome, WarehouseOperations } from '../warehouse/warehouse.js';
 import type { Session } from './session.js';
 
 /** dim_user's unknown member (key 0): the facts without a user, not a person. */
@@ -58,7 +58,10 @@ function removeStagingLeftovers(stagingPath: string, pipelines: string[]): strin
  * cannot wait for the session). The id and its pseudonym are registered with
  * the redaction layer, so no output, log line or run ledger error shows them.
  */
-export function prepareForget(config: Config, options: ForgetOptions): (session: Session) => Promise<ForgetDetail> {
+export function prepareForget(
+  config: Config,
+  options: ForgetOptions,
+): (session: Session<Pick<WarehouseOperations, 'eraseUser'>>) => Promise<ForgetDetail> {
   const userId = options.userId.trim(); // as the contract stores ids
   if (userId === '' || userId === UNKNOWN_MEMBER) {
     throw new UsageError('--user must name a user (not empty, not the unknown member)');

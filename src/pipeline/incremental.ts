@@ -4,9 +4,10 @@ import { RunFailedError } from '../util/errors.js';
 import type { WindowedSource } from '../source/source.js';
 import { planWindows } from '../state/window.js';
 import { DAY_MS } from '../util/dates.js';
-import { extractAndLoad, timeWindowSource, type PackageSource } from './package-steps.js';
+import { extractAndLoad, timeWindowSource, type PackageSource, type PackageWarehouse } from './package-steps.js';
 import { checkAfterLoads } from './post-load.js';
 import type { Session } from './session.js';
+import type { WarehouseChecks, WarehouseState } from '../warehouse/warehouse.js';
 
 /** The windows `aetl run` loads next, from the checkpoint (or window.initial_start) to the signpost. */
 export function windowsFrom(config: Config, checkpoint: number | null, nowMs: number): ReturnType<typeof planWindows> {
@@ -44,7 +45,10 @@ export function fileSource(config: Config, file: SourceFile): PackageSource {
 }
 
 /** `aetl run` on a time-windowed source: consecutive windows from the checkpoint to the signpost. */
-async function loadWindows(session: Session, source: WindowedSource): Promise<void> {
+async function loadWindows(
+  session: Session<PackageWarehouse & Pick<WarehouseState, 'getCheckpoint'>>,
+  source: WindowedSource,
+): Promise<void> {
   const checkpoint = await session.warehouse.getCheckpoint(session.config.pipeline.name);
   const plan = windowsFrom(session.config, checkpoint, session.nowMs);
   if (plan.windows.length === 0) session.logger.info('nothing to load: the checkpoint is at the signpost');
@@ -62,7 +66,10 @@ async function loadWindows(session: Session, source: WindowedSource): Promise<vo
  * out of the ledger (so a fixed file is retried) without holding up the
  * others; an unreadable one fails the run at the end, naming it.
  */
-async function loadFiles(session: Session, pattern: string): Promise<void> {
+async function loadFiles(
+  session: Session<PackageWarehouse & Pick<WarehouseState, 'loadedFiles'>>,
+  pattern: string,
+): Promise<void> {
   const ledger = await session.warehouse.loadedFiles(session.config.pipeline.name);
   const { found, fresh } = await freshFiles(session.config, pattern, ledger, session.nowMs);
   session.logger.info({ found, new: fresh.length }, 'source files listed');
@@ -86,7 +93,9 @@ async function loadFiles(session: Session, pattern: string): Promise<void> {
     throw new RunFailedError(`${unreadable.length} file(s) could not be read: ${unreadable.join('; ')}`);
 }
 
-export async function runIncremental(session: Session): Promise<void> {
+export async function runIncremental(
+  session: Session<PackageWarehouse & WarehouseChecks & Pick<WarehouseState, 'getCheckpoint' | 'loadedFiles'>>,
+): Promise<void> {
   const { source } = session;
   try {
     if (source.kind === 'files') await loadFiles(session, source.pattern);

@@ -92,7 +92,7 @@ export async function connectDriver(w: RemoteConfig, scratch: DuckDBSettings): P
 }
 
 /** BigQuery or Snowflake: the one SQL warehouse over the engine's driver, not migrated. */
-export async function connectSqlWarehouse(config: Config, w: RemoteConfig): Promise<SqlWarehouse> {
+export async function connectSqlWarehouse(config: Config, w: RemoteConfig): Promise<Warehouse> {
   return new SqlWarehouse(await connectDriver(w, scratchSettings(config)));
 }
 

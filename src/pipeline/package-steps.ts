@@ -10,7 +10,7 @@ import type { TimeWindow } from '../state/window.js';
 import type { PackageManifest } from '../staging/package.js';
 import { fault, failpoint } from '../util/failpoint.js';
 import { RunFailedError } from '../util/errors.js';
-import type { LoadOutcome, LoadRequest } from '../warehouse/warehouse.js';
+import type { LoadOutcome, LoadRequest, WarehouseLake, WarehouseLoad } from '../warehouse/warehouse.js';
 import { PackageBuilder } from './extract.js';
 import type { Session } from './session.js';
 
@@ -36,6 +36,9 @@ export interface PackageSource {
   /** Files: the reader's own count of the records it found, complete once the file is read. */
   found?: RecordTally;
 }
+
+/** What loading a package needs of the warehouse: the load, then the lake publish of what it marked. */
+export type PackageWarehouse = WarehouseLoad & WarehouseLake;
 
 /** What extraction needs of a session: a dry run extracts with no warehouse to write to. */
 export type ExtractContext = Pick<
@@ -119,7 +122,7 @@ export async function extractPackage(session: ExtractContext, input: PackageSour
  * that already counted the window passes its count.
  */
 export async function extractTimeWindow(
-  session: Session,
+  session: ExtractContext,
   source: WindowedSource,
   window: TimeWindow,
   counted?: number,
@@ -139,7 +142,7 @@ export async function timeWindowSource(
 
 /** Load → check → commit (checkpoint or ledger) → publish the lake partitions it touched → drop the package. */
 export async function loadPackage(
-  session: Session,
+  session: Session<PackageWarehouse>,
   pkg: ExtractedPackage,
   checkpointTo: number | null,
   options: Pick<LoadRequest, 'replayedRejects' | 'forceUpdate' | 'accountedBefore'> = {},
@@ -193,7 +196,7 @@ export async function loadPackage(
  * unmoved), so it is redone whole once fixed; what loaded is not loaded twice.
  */
 export async function extractAndLoad(
-  session: Session,
+  session: Session<PackageWarehouse>,
   input: PackageSource,
   checkpointTo: number | null,
 ): Promise<WindowResult> {

@@ -1,11 +1,12 @@
 import { runChecks, type CheckRequest } from '../checks/run-checks.js';
 import type { WindowedSource } from '../source/source.js';
+import type { WarehouseChecks, WarehouseState } from '../warehouse/warehouse.js';
 import { sumCounts, type Session } from './session.js';
 import { DAY_MS } from '../util/dates.js';
 import { UsageError } from '../util/errors.js';
 
 /** The span the session's loads covered: their windows, or for files the events' own times. */
-function loadedRange(session: Session): { fromMs: number; toMs: number } | null {
+function loadedRange(session: Pick<Session, 'results'>): { fromMs: number; toMs: number } | null {
   const spans = session.results.map((r) => r.window ?? r.eventSpan).filter((s) => s !== null);
   if (spans.length === 0) return null;
   const starts = spans.map((s) => ('startMs' in s ? s.startMs : s.fromMs));
@@ -15,7 +16,7 @@ function loadedRange(session: Session): { fromMs: number; toMs: number } | null 
 
 /** Runs the post-load checks over what this session loaded; their results decide exit 3. */
 export async function checkAfterLoads(
-  session: Session,
+  session: Session<WarehouseChecks>,
   kind: CheckRequest['kind'],
   scheduleIntervalMs?: number,
 ): Promise<void> {
@@ -26,7 +27,7 @@ export async function checkAfterLoads(
 
 /** Runs the checks with the session's warehouse, config and clock; their results decide the exit code. */
 async function checkInSession(
-  session: Session,
+  session: Session<WarehouseChecks>,
   request: Pick<CheckRequest, 'fromMs' | 'toMs' | 'kind' | 'counts' | 'source' | 'scheduleIntervalMs'>,
 ): Promise<void> {
   const { warehouse, config, logger, runId, nowMs } = session;
@@ -45,7 +46,7 @@ export function checkRange(requested: {
   toMs?: number;
   /** Judge the window the pipeline loaded last instead. */
   lastWindow?: boolean;
-}): (session: Session) => Promise<void> {
+}): (session: Session<WarehouseChecks & Pick<WarehouseState, 'lastWindow' | 'loadedSpan'>>) => Promise<void> {
   return async (session) => {
     const source: WindowedSource | undefined = session.source.kind === 'windowed' ? session.source.source : undefined;
     const last = requested.lastWindow ? await session.warehouse.lastWindow(session.config.pipeline.name) : null;

@@ -1,9 +1,10 @@
 import type { WindowedSource } from '../source/source.js';
 import { ConfigError } from '../util/errors.js';
 import { DAY_MS, isoDay, startOfUtcDay } from '../util/dates.js';
-import { extractTimeWindow, loadPackage } from './package-steps.js';
+import { extractTimeWindow, loadPackage, type PackageWarehouse } from './package-steps.js';
 import { checkAfterLoads } from './post-load.js';
 import type { Session } from './session.js';
+import type { WarehouseChecks, WarehouseState } from '../warehouse/warehouse.js';
 
 export interface ReconcileDay {
   day: string;
@@ -24,7 +25,11 @@ export interface ReconcileDay {
  * does not move. A day still short afterwards is reported as `short`,
  * never hidden.
  */
-export function reconcile(days: number): (session: Session) => Promise<ReconcileDay[]> {
+export function reconcile(
+  days: number,
+): (
+  session: Session<PackageWarehouse & WarehouseChecks & Pick<WarehouseState, 'loadedSpan'>>,
+) => Promise<ReconcileDay[]> {
   return async (session) => {
     const { source } = session;
     if (source.kind !== 'windowed') {
@@ -53,12 +58,15 @@ export function reconcile(days: number): (session: Session) => Promise<Reconcile
   };
 }
 
-function presentIn(session: Session, window: { startMs: number; endMs: number }): Promise<number> {
+function presentIn(
+  session: Session<Pick<WarehouseChecks, 'presentCount'>>,
+  window: { startMs: number; endMs: number },
+): Promise<number> {
   return session.warehouse.presentCount(session.config.pipeline.name, window.startMs, window.endMs);
 }
 
 async function reconcileDay(
-  session: Session,
+  session: Session<PackageWarehouse & Pick<WarehouseChecks, 'presentCount'>>,
   source: WindowedSource,
   window: { startMs: number; endMs: number },
 ): Promise<ReconcileDay> {

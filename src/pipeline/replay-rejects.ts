@@ -2,9 +2,9 @@ import { join } from 'node:path';
 import type { RawRecord } from '../source/source.js';
 import { validateBatch, type ValidationRules } from '../staging/validate-batch.js';
 import { isMaskedUserId, USER_FIELDS } from '../contract/privacy.js';
-import type { RejectKey, StoredReject } from '../warehouse/warehouse.js';
+import type { RejectKey, StoredReject, WarehouseOperations } from '../warehouse/warehouse.js';
 import { PackageBuilder } from './extract.js';
-import { loadPackage, validationRules } from './package-steps.js';
+import { loadPackage, validationRules, type PackageWarehouse } from './package-steps.js';
 import type { Session } from './session.js';
 
 export interface RejectsReplayDetail {
@@ -33,7 +33,9 @@ function asRecord(reject: StoredReject): RawRecord {
  * twice. The records that passed are marked replayed in the load's
  * transaction, never deleted; the others stay as they were.
  */
-export function replayRejects(runId: string | null): (session: Session) => Promise<RejectsReplayDetail> {
+export function replayRejects(
+  runId: string | null,
+): (session: Session<PackageWarehouse & Pick<WarehouseOperations, 'rejectsToReplay'>>) => Promise<RejectsReplayDetail> {
   return async (session) => {
     const rules: ValidationRules = validationRules(session, null);
     // Stored payloads were masked already (pseudonyms stay as they are; dropped keys are gone).
@@ -78,7 +80,11 @@ function refusedForMaskedUser(reject: StoredReject): boolean {
 }
 
 /** One package of records that pass now, loaded like any other; marked replayed in the load's transaction. */
-async function loadReplayed(session: Session, rules: ValidationRules, passing: StoredReject[]): Promise<void> {
+async function loadReplayed(
+  session: Session<PackageWarehouse>,
+  rules: ValidationRules,
+  passing: StoredReject[],
+): Promise<void> {
   const seq = session.nextSeq();
   const dir = join(session.stagingRoot, session.runId, String(seq).padStart(4, '0'));
   const started = performance.now();

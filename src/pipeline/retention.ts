@@ -4,7 +4,7 @@ import type { Logger } from '../log/logger.js';
 import { DAY_MS, isoDay, startOfUtcDay } from '../util/dates.js';
 import { UsageError } from '../util/errors.js';
 import { pathInside } from '../util/safe-path.js';
-import type { RetentionItem } from '../warehouse/warehouse.js';
+import type { RetentionItem, WarehouseOperations } from '../warehouse/warehouse.js';
 import { openWarehouse } from './open-warehouse.js';
 import type { Session } from './session.js';
 
@@ -79,7 +79,9 @@ export async function retentionPlan(
  * command; the warehouse archives and deletes in one transaction, then the
  * lake's old partition folders are removed.
  */
-export function applyRetention(options: RetentionOptions): (session: Session) => Promise<RetentionDetail> {
+export function applyRetention(
+  options: RetentionOptions,
+): (session: Session<Pick<WarehouseOperations, 'applyRetention'>>) => Promise<RetentionDetail> {
   return async (session) => {
     const { config, warehouse } = session;
     const cutoffMs = cutoffOf(session.nowMs, options.olderThanMs);

@@ -1,4 +1,5 @@
-import { plainNumbers, type Warehouse } from '../warehouse/warehouse.js';
+import { plainNumbers } from '../warehouse/driver.js';
+import type { WarehouseQuery } from '../warehouse/warehouse.js';
 import { rejectsByFieldSql } from '../checks/check-sql.js';
 import { UsageError } from '../util/errors.js';
 
@@ -18,7 +19,7 @@ export interface RunDetail {
  * and `status`, not for every run's summary (it groups the whole quarantine).
  */
 export async function rejectsByField(
-  warehouse: Warehouse,
+  warehouse: WarehouseQuery,
   pipeline: string,
   runId: string | null,
 ): Promise<RejectsByField> {
@@ -38,7 +39,7 @@ function plain(row: Record<string, unknown>, times: string[]): Record<string, un
 }
 
 /** Read through the warehouse's dialect, so it works on every engine; the run must be this pipeline's. */
-export async function runDetail(warehouse: Warehouse, pipeline: string, runId: string): Promise<RunDetail> {
+export async function runDetail(warehouse: WarehouseQuery, pipeline: string, runId: string): Promise<RunDetail> {
   const d = warehouse.dialect;
   const t = (name: string) => d.table(name);
   const p = (name: string) => d.param(name);

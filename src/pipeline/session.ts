@@ -30,11 +30,14 @@ export type Command =
   | 'rejects-replay'
   | 'forget';
 
-/** Everything one command's work needs while it holds the lock. */
-export interface Session {
+/**
+ * Everything one command's work needs while it holds the lock; `W`: the
+ * warehouse roles that work uses (the session itself holds every one).
+ */
+export interface Session<W = Warehouse> {
   config: Config;
   logger: Logger;
-  warehouse: Warehouse;
+  warehouse: W;
   source: OpenedSource;
   runId: string;
   command: Command;

@@ -1,6 +1,6 @@
 import type { Dialect } from '../warehouse/dialect.js';
 import { DAY_MS, isoDay, isoDayOfKey } from '../util/dates.js';
-import type { Warehouse } from '../warehouse/warehouse.js';
+import type { Warehouse, WarehouseQuery } from '../warehouse/warehouse.js';
 
 /**
  * What `aetl report` shows, read with the check dialect so it runs on every
@@ -31,7 +31,7 @@ export interface ReportData {
 }
 
 export async function reportData(
-  warehouse: Warehouse,
+  warehouse: WarehouseQuery & Pick<Warehouse, 'description'>,
   pipeline: string,
   days: number,
   nowMs: number,

@@ -80,8 +80,8 @@ export interface Driver extends SqlEngine {
    * `table` names the star table the rows come from (their lake schema).
    */
   exportParquet(purpose: string, sql: string, params: SqlParams, table: string, file: string): Promise<void>;
-  /** One value of a row `run` returned, as the JSON contract has it (the client's own types differ per engine). */
-  jsonValue(value: unknown): JsonValue;
+  /** Runs a read-only query (`aetl query`); its rows as `--json` prints them, exactly (the client's types differ per engine). */
+  runJson(purpose: string, sql: string, params: SqlParams): Promise<Record<string, JsonValue>[]>;
   close(): Promise<void>;
   /**
    * After an erasure, once closed (still under the run lock): rewrites storage that keeps
@@ -118,6 +118,24 @@ export function typedParams(params: Record<string, string | number | null>): Sql
 export function int64(value: unknown): bigint {
   if (typeof value === 'object' && value !== null && 'value' in value) return BigInt(String(value.value));
   return BigInt(value as string | number | bigint);
+}
+
+/**
+ * A result row with plain JS numbers: clients return bigints (DuckDB, Snowflake)
+ * or wrapped integers (BigQuery), which JSON output cannot hold.
+ */
+export function plainNumbers(row: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(
+    Object.entries(row).map(([k, v]) => [
+      k,
+      typeof v === 'bigint' || (typeof v === 'object' && v !== null && !(v instanceof Date)) ? Number(v) : v,
+    ]),
+  );
+}
+
+/** Rows with every value converted by `json` (each engine's own conversion of its client's values). */
+export function jsonRows<V>(rows: Record<string, V>[], json: (value: V) => JsonValue): Record<string, JsonValue>[] {
+  return rows.map((row) => Object.fromEntries(Object.entries(row).map(([k, v]) => [k, json(v)])));
 }
 
 /** A whole number as the JSON contract has it: a number, or exact text where a double would round it. */

@@ -5,7 +5,7 @@ import { openDuckDB, sqlString, type DuckDBSettings, type OpenDuckDB } from './d
 import { migrationFiles, migrationText } from './sql/migrations.js';
 
 /**
- * A client's value in the JSON contract's exact form (Driver.jsonValue):
+ * A client's value in the JSON contract's exact form (each remote driver's jsonValue):
  * integers beyond 2^53 and decimals as exact text, instants as ISO text to the
  * microsecond. Its text casts exactly into the lake column's type (the
  * appender casts VARCHAR to the column type); null is NULL.

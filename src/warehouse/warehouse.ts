@@ -1,26 +1,54 @@
 import type { ReferenceData } from '../reference/reference-data.js';
 import type { PackageManifest } from '../staging/package.js';
 import type { Dialect } from './dialect.js';
+import type { JsonValue, SqlParams } from './driver.js';
 
 /**
- * The one interface every warehouse engine implements (after Kysely's
- * dialects): the pipeline speaks only to this, each engine lives in its own
- * folder with its SQL generation apart from its client.
+ * The roles the pipeline needs of a warehouse (after Kysely's split of a
+ * dialect into its parts): each consumer depends on the role(s) it uses, and
+ * `Warehouse`, every role at once, is what opening an engine returns. Each
+ * engine lives in its own folder with its SQL generation apart from its
+ * client; the one implementation is sql/sql-warehouse.ts.
  */
-export type CheckStatus = 'pass' | 'warn' | 'fail' | 'error' | 'skipped' | 'insufficient_history';
 
-export interface CheckResult {
-  name: string;
-  scope: string;
-  status: CheckStatus;
-  /** A failing blocking check keeps the checkpoint where it is. */
-  blocking: boolean;
-  observed: number | null;
-  expected: string | null;
-  message: string;
-  /** The hour an anomaly result judged (epoch ms), or null. */
-  bucket?: number | null;
+// --- State: where the pipeline is, and the run ledger ---
+
+export interface RunRecord {
+  runId: string;
+  pipeline: string;
+  command: string;
+  startedMs: number;
 }
+
+export type RunStatus = 'succeeded' | 'failed' | 'checks_failed' | 'abandoned';
+
+export interface WarehouseState {
+  getCheckpoint(pipeline: string): Promise<number | null>;
+  loadedFiles(pipeline: string): Promise<Map<string, string>>;
+  /** The span of the windows this pipeline has committed, or null before any. */
+  loadedSpan(pipeline: string): Promise<{ fromMs: number; toMs: number } | null>;
+  /** The window this pipeline committed last, or null before any. */
+  lastWindow(pipeline: string): Promise<{ fromMs: number; toMs: number } | null>;
+  /** Windows (`startMs-endMs`) that earlier runs of `command` completed, checks passed. */
+  completedWindows(pipeline: string, command: string): Promise<Set<string>>;
+  /**
+   * Sets the checkpoint by hand (null removes it; with `clearFileLedger` the
+   * file ledger goes too, so every file is read again): `aetl state`.
+   */
+  setState(
+    pipeline: string,
+    runId: string,
+    checkpointMs: number | null,
+    clearFileLedger: boolean,
+    nowMs: number,
+  ): Promise<void>;
+  startRun(run: RunRecord): Promise<void>;
+  /** Runs left `running` by a crashed process; called while holding the lock, so none is really running. */
+  abandonUnfinishedRuns(pipeline: string, nowMs: number): Promise<void>;
+  finishRun(runId: string, status: RunStatus, error: string | null, finishedMs: number): Promise<void>;
+}
+
+// --- Load: packages and reference data into the star schema ---
 
 /** What one load did; read = inserted + alreadyPresent + inBatchDuplicates + rejected + outOfWindow. */
 export interface LoadCounts {
@@ -47,6 +75,12 @@ export interface LoadFacts {
   completeness: { expected: number; present: number; scope: string } | null;
 }
 
+/** A quarantined record's key (DESIGN.md decision 3). */
+export interface RejectKey {
+  sourceLocation: string;
+  payloadHash: string;
+}
+
 export interface LoadRequest {
   pipeline: string;
   runId: string;
@@ -66,32 +100,6 @@ export interface LoadRequest {
   accountedBefore?: number;
 }
 
-/** A quarantined record's key (DESIGN.md decision 3). */
-export interface RejectKey {
-  sourceLocation: string;
-  payloadHash: string;
-}
-
-/** A quarantined record as stored, for replay. */
-export interface StoredReject extends RejectKey {
-  sourceRef: string;
-  payload: string;
-  /** The fields its reasons named. */
-  reasonPaths: string[];
-  /** The payload is only the record's start (it was over 64 KiB): never replayed. */
-  truncated: boolean;
-}
-
-export interface RejectFilter {
-  /** Only the rejects this run quarantined. */
-  runId: string | null;
-  /** Only those whose reasons contain this text (case-insensitive). */
-  reason: string | null;
-  /** Include the ones already replayed. */
-  replayed: boolean;
-  limit: number;
-}
-
 export interface LoadOutcome {
   counts: LoadCounts;
   checks: CheckResult[];
@@ -107,19 +115,105 @@ export interface LoadOutcome {
   accounted: number;
 }
 
-export interface RunRecord {
-  runId: string;
-  pipeline: string;
-  command: string;
-  startedMs: number;
+export interface WarehouseLoad {
+  loadPackage(request: LoadRequest): Promise<LoadOutcome>;
+  /** Applies reference data to the SCD2 dimensions as of `nowMs`; returns how many versions changed. */
+  syncReference(reference: ReferenceData, pipeline: string, runId: string, nowMs: number): Promise<number>;
+  /** Subject hashes of every user `aetl forget` erased from this warehouse (their reloaded events go without them). */
+  erasedSubjects(): Promise<string[]>;
 }
 
-export type RunStatus = 'succeeded' | 'failed' | 'checks_failed' | 'abandoned';
+// --- Lake: the partitions loads marked, for the publish (lake/publish.ts) ---
 
 export interface LakePartition {
   table: string;
   /** `YYYY-MM-DD`, or null for a whole (unpartitioned) dimension. */
   eventDate: string | null;
+}
+
+export interface WarehouseLake {
+  pendingLakePartitions(pipeline: string): Promise<LakePartition[]>;
+  /** Writes one partition's file (Parquet, zstd) with the lake's schema, whatever the engine. */
+  exportLakePartition(partition: LakePartition, file: string): Promise<void>;
+  /** Clears the marks of the partitions a publish wrote, in one statement. */
+  clearLakePending(pipeline: string, partitions: LakePartition[]): Promise<void>;
+}
+
+// --- Checks: what they read, and their results ---
+
+export type CheckStatus = 'pass' | 'warn' | 'fail' | 'error' | 'skipped' | 'insufficient_history';
+
+export interface CheckResult {
+  name: string;
+  scope: string;
+  status: CheckStatus;
+  /** A failing blocking check keeps the checkpoint where it is. */
+  blocking: boolean;
+  observed: number | null;
+  expected: string | null;
+  message: string;
+  /** The hour an anomaly result judged (epoch ms), or null. */
+  bucket?: number | null;
+}
+
+/** Read-only SQL written in the engine's dialect: check SQL, reports, run details. */
+export interface WarehouseQuery {
+  /** How check SQL is written for this engine (checks/check-sql.ts). */
+  readonly dialect: Dialect;
+  /** Runs a read-only query (check SQL) with named parameters. */
+  query(sql: string, params: Record<string, string | number | null>): Promise<Record<string, unknown>[]>;
+}
+
+export interface WarehouseChecks extends WarehouseQuery {
+  /** Distinct events in `[fromMs, toMs)` this pipeline loaded (or found loaded) or quarantined (DESIGN.md decision 9). */
+  presentCount(pipeline: string, fromMs: number, toMs: number): Promise<number>;
+  /** Unknown source fields this run saw first. */
+  newDriftFields(pipeline: string, runId: string): Promise<{ field: string; count: number; type: string }[]>;
+  /** Appends check results (history is never overwritten). */
+  writeCheckResults(pipeline: string, runId: string, results: CheckResult[], nowMs: number): Promise<void>;
+}
+
+// --- Operations: the day-2 commands ---
+
+export interface DriftField {
+  field: string;
+  first_seen: string;
+  last_seen: string;
+  count: number;
+  example_type: string;
+  /** First seen by one of the runs the report lists. */
+  new: boolean;
+}
+
+export interface StatusReport {
+  pipeline: string;
+  checkpoint: string | null;
+  runs: Record<string, unknown>[];
+  tables: Record<string, number>;
+  checks: Record<string, unknown>[];
+  rejects: number;
+  /** Unknown source fields, newest first. */
+  drift: DriftField[];
+}
+
+export interface RejectFilter {
+  /** Only the rejects this run quarantined. */
+  runId: string | null;
+  /** Only those whose reasons contain this text (case-insensitive). */
+  reason: string | null;
+  /** Include the ones already replayed. */
+  replayed: boolean;
+  limit: number;
+}
+
+/** A quarantined record as stored, for replay. */
+export interface StoredReject extends RejectKey {
+  sourceRef: string;
+  payload: string;
+  /** The fields its reasons named. */
+  reasonPaths: string[];
+  /** The payload is only the record's start (it was over 64 KiB): never replayed. */
+  truncated: boolean;
 }
 
 /** What retention removes: a fact partition (its UTC date) or a ledger table's old rows (eventDate null). */
@@ -152,60 +246,7 @@ export interface ErasureOutcome {
   pipelines: string[];
 }
 
-export interface StatusReport {
-  pipeline: string;
-  checkpoint: string | null;
-  runs: Record<string, unknown>[];
-  tables: Record<string, number>;
-  checks: Record<string, unknown>[];
-  rejects: number;
-  /** Unknown source fields, newest first. */
-  drift: DriftField[];
-}
-
-export interface DriftField {
-  field: string;
-  first_seen: string;
-  last_seen: string;
-  count: number;
-  example_type: string;
-  /** First seen by one of the runs the report lists. */
-  new: boolean;
-}
-
-export interface Warehouse {
-  readonly description: string;
-  /** How check SQL is written for this engine (checks/check-sql.ts). */
-  readonly dialect: Dialect;
-  /** Runs a read-only query (check SQL) with named parameters. */
-  query(sql: string, params: Record<string, string | number | null>): Promise<Record<string, unknown>[]>;
-  /** Appends check results (history is never overwritten). */
-  writeCheckResults(pipeline: string, runId: string, results: CheckResult[], nowMs: number): Promise<void>;
-  migrate(): Promise<number>;
-  getCheckpoint(pipeline: string): Promise<number | null>;
-  loadedFiles(pipeline: string): Promise<Map<string, string>>;
-  /** The span of the windows this pipeline has committed, or null before any. */
-  loadedSpan(pipeline: string): Promise<{ fromMs: number; toMs: number } | null>;
-  /** The window this pipeline committed last, or null before any. */
-  lastWindow(pipeline: string): Promise<{ fromMs: number; toMs: number } | null>;
-  /** Windows (`startMs-endMs`) that earlier runs of `command` completed, checks passed. */
-  completedWindows(pipeline: string, command: string): Promise<Set<string>>;
-  /** Distinct events in `[fromMs, toMs)` this pipeline loaded (or found loaded) or quarantined (DESIGN.md decision 9). */
-  presentCount(pipeline: string, fromMs: number, toMs: number): Promise<number>;
-  /** Applies reference data to the SCD2 dimensions as of `nowMs`; returns how many versions changed. */
-  syncReference(reference: ReferenceData, pipeline: string, runId: string, nowMs: number): Promise<number>;
-  /** Points facts at the member versions valid at their event times; returns the rows re-keyed. */
-  rebuildDimensions(pipeline: string, runId: string): Promise<number>;
-  loadPackage(request: LoadRequest): Promise<LoadOutcome>;
-  startRun(run: RunRecord): Promise<void>;
-  /** Runs left `running` by a crashed process; called while holding the lock, so none is really running. */
-  abandonUnfinishedRuns(pipeline: string, nowMs: number): Promise<void>;
-  finishRun(runId: string, status: RunStatus, error: string | null, finishedMs: number): Promise<void>;
-  pendingLakePartitions(pipeline: string): Promise<LakePartition[]>;
-  /** Writes one partition's file (Parquet, zstd) with the lake's schema, whatever the engine. */
-  exportLakePartition(partition: LakePartition, file: string): Promise<void>;
-  /** Clears the marks of the partitions a publish wrote, in one statement. */
-  clearLakePending(pipeline: string, partitions: LakePartition[]): Promise<void>;
+export interface WarehouseOperations {
   status(pipeline: string, lastRuns: number): Promise<StatusReport>;
   /** Quarantined records, newest first (`aetl rejects list`). */
   listRejects(pipeline: string, filter: RejectFilter): Promise<Record<string, unknown>[]>;
@@ -216,19 +257,6 @@ export interface Warehouse {
     after: RejectKey | null,
     limit: number,
   ): Promise<StoredReject[]>;
-  /** Unknown source fields this run saw first. */
-  newDriftFields(pipeline: string, runId: string): Promise<{ field: string; count: number; type: string }[]>;
-  /**
-   * Sets the checkpoint by hand (null removes it; with `clearFileLedger` the
-   * file ledger goes too, so every file is read again): `aetl state`.
-   */
-  setState(
-    pipeline: string,
-    runId: string,
-    checkpointMs: number | null,
-    clearFileLedger: boolean,
-    nowMs: number,
-  ): Promise<void>;
   /** Fact partitions before `cutoffMs` (a UTC midnight), and this pipeline's ledger rows older than it. */
   retentionPlan(pipeline: string, cutoffMs: number): Promise<RetentionItem[]>;
   /** Archives (with `archiveDir`) then deletes the plan in one transaction, recorded in etl_retention. */
@@ -241,20 +269,15 @@ export interface Warehouse {
   ): Promise<RetentionItem[]>;
   /** Deletes one user's facts, policy rows, dimension rows and rejects in one transaction, recorded in etl_erasure. */
   eraseUser(request: ErasureRequest): Promise<ErasureOutcome>;
-  /** Subject hashes of every user `aetl forget` erased from this warehouse (their reloaded events go without them). */
-  erasedSubjects(): Promise<string[]>;
-  close(): Promise<void>;
+  /** Points facts at the member versions valid at their event times; returns the rows re-keyed. */
+  rebuildDimensions(pipeline: string, runId: string): Promise<number>;
+  /** `aetl query`: an analyst query in this engine's dialect, its values bound; rows as `--json` prints them. */
+  analystQuery(sql: string, params: SqlParams): Promise<Record<string, JsonValue>[]>;
 }
 
-/**
- * A result row with plain JS numbers: clients return bigints (DuckDB, Snowflake)
- * or wrapped integers (BigQuery), which JSON output cannot hold.
- */
-export function plainNumbers(row: Record<string, unknown>): Record<string, unknown> {
-  return Object.fromEntries(
-    Object.entries(row).map(([k, v]) => [
-      k,
-      typeof v === 'bigint' || (typeof v === 'object' && v !== null && !(v instanceof Date)) ? Number(v) : v,
-    ]),
-  );
+/** Every role, as opening an engine returns it, with its lifecycle. */
+export interface Warehouse extends WarehouseState, WarehouseLoad, WarehouseLake, WarehouseChecks, WarehouseOperations {
+  readonly description: string;
+  migrate(): Promise<number>;
+  close(): Promise<void>;
 }

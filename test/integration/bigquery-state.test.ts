@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BigQueryDriver } from '../../src/warehouse/bigquery/bigquery-driver.js';
+import { SqlChecks } from '../../src/warehouse/sql/sql-checks.js';
 import { SqlState } from '../../src/warehouse/sql/sql-state.js';
 import { migrationFiles } from '../../src/warehouse/sql/migrations.js';
 import { BigQueryStandIn } from '../stand-ins/bigquery/server.js';
@@ -12,6 +13,7 @@ const T0 = Date.parse('2026-11-23T10:00:00Z');
 describe('BigQuery pipeline state (real client, stand-in)', () => {
   let standIn: BigQueryStandIn;
   let state: SqlState;
+  let checks: SqlChecks;
   let migrate: () => Promise<number>;
 
   beforeAll(async () => {
@@ -27,6 +29,7 @@ describe('BigQuery pipeline state (real client, stand-in)', () => {
       SCRATCH,
     );
     state = new SqlState(driver);
+    checks = new SqlChecks(driver);
     migrate = () => driver.migrate();
   });
   afterAll(() => standIn.close());
@@ -69,7 +72,7 @@ describe('BigQuery pipeline state (real client, stand-in)', () => {
       message: `bucket ${i}`,
       bucket: i === 3 ? null : T0,
     }));
-    await state.writeCheckResults('default', 'r1', results, T0);
+    await checks.writeCheckResults('default', 'r1', results, T0);
     const [summary] = await standIn.rows(
       `SELECT count(*) AS n, count(observed) AS observed, count(expected) AS expected, count(bucket) AS buckets,
               sum(observed)::BIGINT AS total, count(*) FILTER (WHERE status = 'fail') AS failed FROM etl.dq_check_result`,

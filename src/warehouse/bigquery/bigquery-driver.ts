@@ -9,6 +9,7 @@ import {
   int64,
   isoMicros,
   jsonInteger,
+  jsonRows,
   type Driver,
   type Fence,
   type JsonValue,
@@ -368,6 +369,10 @@ export class BigQueryDriver implements Driver {
   async exportParquet(purpose: string, sql: string, params: SqlParams, table: string, file: string): Promise<void> {
     const pages = this.client.pages(purpose, sql, bigqueryParams(params), EXPORT_PAGE_ROWS);
     await this.lake.write(table, file, pages, (value) => this.jsonValue(value));
+  }
+
+  async runJson(purpose: string, sql: string, params: SqlParams): Promise<Record<string, JsonValue>[]> {
+    return jsonRows(await this.run(purpose, sql, params), (value) => this.jsonValue(value));
   }
 
   /** The client's wrappers: INT64 (exact text inside), NUMERIC (a big.js decimal), TIMESTAMP, DATE and the like. */

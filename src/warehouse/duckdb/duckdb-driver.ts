@@ -4,11 +4,12 @@ import { dirname, join } from 'node:path';
 import { DuckDBInstance, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
 import { RunFailedError } from '../../util/errors.js';
 import { renameDurably } from '../../util/durable-write.js';
-import { jsonInteger, type Driver, type JsonValue, type SqlParams, type SqlRow } from '../driver.js';
+import { jsonRows, type Driver, type JsonValue, type SqlParams, type SqlRow } from '../driver.js';
 import { applyMigrations } from '../sql/migrations.js';
 import type { StagingTables } from '../sql/sql-load.js';
 import type { LoadRequest } from '../warehouse.js';
 import { duckdbDialect } from './duckdb-dialect.js';
+import { duckdbJsonValue } from './duckdb-json.js';
 
 export interface DuckDBSettings {
   memoryLimit: string;
@@ -116,9 +117,17 @@ export class SqlRunner {
     return result.rowsChanged;
   }
 
+  private read(statement: string, params: Params) {
+    return this.timed(statement, this.connection.runAndReadAll(statement, paramsFor(statement, params)));
+  }
+
   async rows(statement: string, params: Params = {}): Promise<Row[]> {
-    const reader = await this.timed(statement, this.connection.runAndReadAll(statement, paramsFor(statement, params)));
-    return reader.getRowObjectsJS() as Row[];
+    return (await this.read(statement, params)).getRowObjectsJS() as Row[];
+  }
+
+  /** Rows as the JSON contract has them: read as DuckDB values, never through lossy JS numbers (decimals). */
+  async jsonRows(statement: string, params: Params = {}): Promise<Record<string, JsonValue>[]> {
+    return jsonRows((await this.read(statement, params)).getRowObjects(), duckdbJsonValue);
   }
 
   async transaction<T>(work: () => Promise<T>): Promise<T> {
@@ -251,12 +260,9 @@ export class DuckDBDriver implements Driver {
     );
   }
 
-  /** Rows come as JS values (getRowObjectsJS): 64-bit integers as bigint, instants as Date. */
-  jsonValue(value: unknown): JsonValue {
-    if (typeof value === 'bigint') return jsonInteger(value);
-    if (value instanceof Date) return value.toISOString();
-    if (value === undefined) return null;
-    return value !== null && typeof value === 'object' ? JSON.stringify(value) : (value as JsonValue);
+  runJson(_purpose: string, sql: string, params: SqlParams): Promise<Record<string, JsonValue>[]> {
+    const typed = typedPlaceholders(sql, params);
+    return this.runner.jsonRows(typed.sql, typed.values);
   }
 
   async close(): Promise<void> {

@@ -18,6 +18,7 @@ import {
   exactDecimal,
   isoMicros,
   jsonInteger,
+  jsonRows,
   text,
   type Driver,
   type Fence,
@@ -402,6 +403,10 @@ export class SnowflakeDriver implements Driver {
   async close(): Promise<void> {
     await this.lake.close();
     if (!this.sessionLost) await this.client.close();
+  }
+
+  async runJson(purpose: string, sql: string, params: SqlParams): Promise<Record<string, JsonValue>[]> {
+    return jsonRows(await this.run(purpose, sql, params), (value) => this.jsonValue(value));
   }
 
   /** Rows are typed by column already (typedRows): integers are bigints, timestamps the driver's Dates. */

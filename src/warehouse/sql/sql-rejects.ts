@@ -1,6 +1,5 @@
 import type { RejectFilter, RejectKey, StoredReject } from '../warehouse.js';
-import { plainNumbers } from '../warehouse.js';
-import { text, type SqlEngine, type SqlParams } from '../driver.js';
+import { plainNumbers, text, type SqlEngine, type SqlParams } from '../driver.js';
 
 /** Instants read as epoch milliseconds (`<name>_ms`, exact on every engine) and shown as ISO text under `<name>`. */
 function withInstants(row: Record<string, unknown>): Record<string, unknown> {

@@ -1,19 +1,20 @@
-import type { CheckResult, RunRecord, RunStatus } from '../warehouse.js';
-import { redact, redactNullable } from '../../util/redact.js';
-import { bool, float, instant, text, type SqlEngine } from '../driver.js';
-import { insertRowsSql } from './sql-rows.js';
-
-/** Rows per statement: Snowflake binds a check result's 11 values each (BigQuery gets one array parameter). */
-const CHECK_ROWS_PER_INSERT = 500;
+import type { RunRecord, RunStatus, WarehouseState } from '../warehouse.js';
+import { redactNullable } from '../../util/redact.js';
+import { instant, text, type Driver, type Fence } from '../driver.js';
 
 /**
- * The pipeline's own state in the warehouse: run ledger,
- * the checkpoint and file ledger as readers see them, and check results.
+ * The pipeline's own state in the warehouse (the state role): the run ledger,
+ * and the checkpoint and file ledger as readers see them and `aetl state`
+ * sets them (loads commit theirs in their own transaction, sql-load-commit.ts).
  * Inserts are `INSERT ... SELECT`, never `VALUES`: Snowflake refuses
  * expressions such as PARSE_JSON or casts of binds in a VALUES list.
  */
-export class SqlState {
-  constructor(private readonly engine: SqlEngine) {}
+export class SqlState implements WarehouseState {
+  /** `fence`: the run lock's check, run inside the transaction of `aetl state`. */
+  constructor(
+    private readonly engine: Driver,
+    private readonly fence?: Fence,
+  ) {}
 
   private t(table: string): string {
     return this.engine.dialect.table(table);
@@ -79,11 +80,16 @@ export class SqlState {
     return new Set(rows.map((r) => `${Number(r.s)}-${Number(r.e)}`));
   }
 
-  /** The statements of `aetl state` (the caller runs them together). */
-  setStateStatements(checkpoint: boolean, clearFileLedger: boolean): string[] {
-    return [
+  async setState(
+    pipeline: string,
+    runId: string,
+    checkpointMs: number | null,
+    clearFileLedger: boolean,
+    nowMs: number,
+  ): Promise<void> {
+    const statements = [
       `DELETE FROM ${this.t('etl_state')} WHERE pipeline = ${this.p('pipeline')}`,
-      ...(checkpoint
+      ...(checkpointMs !== null
         ? [
             `INSERT INTO ${this.t('etl_state')} (pipeline, checkpoint, run_id, updated_at)
              SELECT ${this.p('pipeline')}, ${this.p('checkpoint')}, ${this.p('run_id')}, ${this.p('now')}`,
@@ -91,6 +97,19 @@ export class SqlState {
         : []),
       ...(clearFileLedger ? [`DELETE FROM ${this.t('etl_file_ledger')} WHERE pipeline = ${this.p('pipeline')}`] : []),
     ];
+    await this.engine.transaction(() =>
+      this.engine.runTogether(
+        'setting the pipeline state',
+        statements,
+        {
+          pipeline: text(pipeline),
+          run_id: text(runId),
+          now: instant(nowMs),
+          ...(checkpointMs === null ? {} : { checkpoint: instant(checkpointMs) }),
+        },
+        this.fence,
+      ),
+    );
   }
 
   async startRun(run: RunRecord): Promise<void> {
@@ -107,6 +126,7 @@ export class SqlState {
     );
   }
 
+  /** Also drops what those runs staged: under the run lock, no live run owns any of it. */
   async abandonUnfinishedRuns(pipeline: string, nowMs: number): Promise<void> {
     await this.engine.run(
       'marking abandoned runs',
@@ -115,6 +135,7 @@ export class SqlState {
        WHERE pipeline = ${this.p('pipeline')} AND status = 'running'`,
       { pipeline: text(pipeline), now: instant(nowMs) },
     );
+    await this.engine.dropLeftovers(pipeline);
   }
 
   async finishRun(runId: string, status: RunStatus, error: string | null, finishedMs: number): Promise<void> {
@@ -125,35 +146,5 @@ export class SqlState {
        WHERE run_id = ${this.p('run_id')}`,
       { run_id: text(runId), status: text(status), error: text(redactNullable(error)), finished: instant(finishedMs) },
     );
-  }
-
-  /** Appends check results (history is never overwritten), every value bound. */
-  async writeCheckResults(pipeline: string, runId: string, results: CheckResult[], nowMs: number): Promise<void> {
-    for (let i = 0; i < results.length; i += CHECK_ROWS_PER_INSERT) {
-      await this.insertCheckResults(pipeline, runId, results.slice(i, i + CHECK_ROWS_PER_INSERT), nowMs);
-    }
-  }
-
-  private async insertCheckResults(
-    pipeline: string,
-    runId: string,
-    results: CheckResult[],
-    nowMs: number,
-  ): Promise<void> {
-    const rows = results.map((check) => ({
-      run_id: text(runId),
-      pipeline: text(pipeline),
-      check_name: text(check.name),
-      scope: text(check.scope),
-      status: text(check.status),
-      blocking: bool(check.blocking),
-      observed: float(check.observed === null || !Number.isFinite(check.observed) ? null : check.observed),
-      expected: text(check.expected),
-      message: text(redact(check.message)),
-      checked_at: instant(nowMs),
-      bucket: instant(check.bucket ?? null),
-    }));
-    const { sql, params } = insertRowsSql(this.engine.dialect, 'dq_check_result', rows);
-    await this.engine.run('recording check results', sql, params);
   }
 }

@@ -1,0 +1,66 @@
+import { presentCountSql } from '../../checks/check-sql.js';
+import { redact } from '../../util/redact.js';
+import type { Dialect } from '../dialect.js';
+import { bool, float, instant, text, typedParams, type SqlEngine } from '../driver.js';
+import type { CheckResult, WarehouseChecks } from '../warehouse.js';
+import { SqlDrift } from './sql-drift.js';
+import { insertRowsSql } from './sql-rows.js';
+
+/** Rows per statement: Snowflake binds a check result's 11 values each (BigQuery gets one array parameter). */
+const CHECK_ROWS_PER_INSERT = 500;
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+/** The checks role on every engine: check SQL run with plain values, what they measure, and their results. */
+export class SqlChecks implements WarehouseChecks {
+  readonly dialect: Dialect;
+  private readonly drift: SqlDrift;
+
+  constructor(private readonly engine: SqlEngine) {
+    this.dialect = engine.dialect;
+    this.drift = new SqlDrift(engine);
+  }
+
+  query(sql: string, params: Record<string, string | number | null>): Promise<Record<string, unknown>[]> {
+    return this.engine.run('running a check', sql, typedParams(params));
+  }
+
+  async presentCount(pipeline: string, fromMs: number, toMs: number): Promise<number> {
+    const [row] = await this.query(presentCountSql(this.dialect), { pipeline, from: iso(fromMs), to: iso(toMs) });
+    return Number(row!.present);
+  }
+
+  newDriftFields(pipeline: string, runId: string): Promise<{ field: string; count: number; type: string }[]> {
+    return this.drift.firstSeenBy(pipeline, runId);
+  }
+
+  /** Appends check results (history is never overwritten), every value bound. */
+  async writeCheckResults(pipeline: string, runId: string, results: CheckResult[], nowMs: number): Promise<void> {
+    for (let i = 0; i < results.length; i += CHECK_ROWS_PER_INSERT) {
+      await this.insertCheckResults(pipeline, runId, results.slice(i, i + CHECK_ROWS_PER_INSERT), nowMs);
+    }
+  }
+
+  private async insertCheckResults(
+    pipeline: string,
+    runId: string,
+    results: CheckResult[],
+    nowMs: number,
+  ): Promise<void> {
+    const rows = results.map((check) => ({
+      run_id: text(runId),
+      pipeline: text(pipeline),
+      check_name: text(check.name),
+      scope: text(check.scope),
+      status: text(check.status),
+      blocking: bool(check.blocking),
+      observed: float(check.observed === null || !Number.isFinite(check.observed) ? null : check.observed),
+      expected: text(check.expected),
+      message: text(redact(check.message)),
+      checked_at: instant(nowMs),
+      bucket: instant(check.bucket ?? null),
+    }));
+    const { sql, params } = insertRowsSql(this.dialect, 'dq_check_result', rows);
+    await this.engine.run('recording check results', sql, params);
+  }
+}
