@@ -1,5 +1,5 @@
 import type { RunSummary } from '../pipeline/session.js';
-import type { CheckResult, StatusReport } from '../warehouse/warehouse.js';
+import { RUN_STAGES, type CheckResult, type StatusReport } from '../warehouse/warehouse.js';
 import type { ReconcileDay } from '../pipeline/reconcile.js';
 import type { RetentionDetail } from '../pipeline/retention.js';
 import type { ForgetDetail } from '../pipeline/forget.js';
@@ -274,6 +274,12 @@ export function formatRunDetail(r: RunDetail): string {
     `started  ${String(run.started_at)}  finished ${String(run.finished_at ?? '(not finished)')}${seconds}`,
   ];
   if (run.error) lines.push(`error    ${String(run.error)}`);
+  // Busy time per stage: they overlap (extraction runs beside loading), so they need not sum to the duration.
+  const stages = RUN_STAGES.filter((stage) => run[`${stage}_ms`] != null);
+  if (stages.length > 0)
+    lines.push(
+      `stages   ${stages.map((stage) => `${stage} ${(Number(run[`${stage}_ms`]) / 1000).toFixed(1)} s`).join('  ')}`,
+    );
   if (r.windows.length > 0) {
     const columns = [
       'seq',
@@ -283,7 +289,7 @@ export function formatRunDetail(r: RunDetail): string {
       'inserted',
       'already_present',
       'in_batch_duplicates',
-    ].concat(['rejected', 'checks_passed', 'checkpoint_moved', 'load_ms']);
+    ].concat(['rejected', 'checks_passed', 'checkpoint_moved', 'extract_ms', 'load_ms']);
     lines.push('', table([columns, ...r.windows.map((w) => columns.map((c) => String(w[c] ?? '')))]));
   }
   if (r.checks.length > 0) {

@@ -150,6 +150,8 @@ export async function loadPackage(
   session.stop.throwIfRequested();
   if (session.lock.lost)
     throw new RunFailedError('the run lock was taken over by another process; stopping before loading');
+  session.timings.add('extract', pkg.extractMs);
+  const loadStarted = performance.now();
   const outcome = await session.warehouse.loadPackage({
     pipeline: session.config.pipeline.name,
     runId: session.runId,
@@ -162,8 +164,12 @@ export async function loadPackage(
     blockingChecks: blockingChecks(session.config.checks),
     ...options,
   });
+  session.timings.add('stage', outcome.stageMs);
+  session.timings.add('load', performance.now() - loadStarted - outcome.stageMs);
   failpoint('load:after-commit');
-  await publishPendingLake(session.warehouse, session.config.pipeline.name, session.config.lake.path, session.logger);
+  await session.timings.time('lake', () =>
+    publishPendingLake(session.warehouse, session.config.pipeline.name, session.config.lake.path, session.logger),
+  );
   rmSync(pkg.dir, { recursive: true, force: true });
   const { window } = pkg.manifest;
   const result: WindowResult = {

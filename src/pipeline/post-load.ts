@@ -32,7 +32,10 @@ async function checkInSession(
 ): Promise<void> {
   const { warehouse, config, logger, runId, nowMs } = session;
   const files = session.source.kind === 'files';
-  session.checks.push(...(await runChecks({ warehouse, config, logger, runId, nowMs, files, ...request })));
+  const results = await session.timings.time('checks', () =>
+    runChecks({ warehouse, config, logger, runId, nowMs, files, ...request }),
+  );
+  session.checks.push(...results);
 }
 
 /**

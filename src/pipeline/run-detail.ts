@@ -1,5 +1,5 @@
 import { plainNumbers } from '../warehouse/driver.js';
-import type { WarehouseQuery } from '../warehouse/warehouse.js';
+import { RUN_STAGES, type WarehouseQuery } from '../warehouse/warehouse.js';
 import { rejectsByFieldSql } from '../checks/check-sql.js';
 import { UsageError } from '../util/errors.js';
 
@@ -30,11 +30,11 @@ export async function rejectsByField(
 
 const iso = (ms: unknown) => (ms === null || ms === undefined ? null : new Date(Number(ms)).toISOString());
 
-/** Numbers as plain numbers; the `_ms` columns named in `times` as ISO text under their name without `_ms`. */
+/** Numbers as plain numbers; the `_ms` instants named in `times` as ISO text under their name without `_ms` (durations keep theirs). */
 function plain(row: Record<string, unknown>, times: string[]): Record<string, unknown> {
   const numbers = plainNumbers(row);
   return Object.fromEntries(
-    Object.entries(numbers).map(([k, v]) => [k.replace(/_ms$/, ''), times.includes(k) ? iso(v) : v]),
+    Object.entries(numbers).map(([k, v]) => (times.includes(k) ? [k.replace(/_ms$/, ''), iso(v)] : [k, v])),
   );
 }
 
@@ -45,7 +45,8 @@ export async function runDetail(warehouse: WarehouseQuery, pipeline: string, run
   const p = (name: string) => d.param(name);
   const params = { pipeline, run_id: runId };
   const [run] = await warehouse.query(
-    `SELECT run_id, command, status, ${d.epochMs('started_at')} AS started_at_ms, ${d.epochMs('finished_at')} AS finished_at_ms, error
+    `SELECT run_id, command, status, ${d.epochMs('started_at')} AS started_at_ms, ${d.epochMs('finished_at')} AS finished_at_ms, error,
+       ${RUN_STAGES.map((stage) => `${stage}_ms`).join(', ')}
      FROM ${t('etl_run')} WHERE pipeline = ${p('pipeline')} AND run_id = ${p('run_id')}`,
     params,
   );

@@ -13,6 +13,7 @@ import { failpoint } from '../util/failpoint.js';
 import { StopSignal } from '../util/stop.js';
 import type { CheckResult, LoadCounts, RunStatus, Warehouse } from '../warehouse/warehouse.js';
 import { sendAlert } from '../checks/alert.js';
+import { StageTimings } from './stage-timings.js';
 import { openSource, type OpenedSource } from './open-source.js';
 import { openWarehouse } from './open-warehouse.js';
 import { acquireRunLock } from './run-lock.js';
@@ -50,6 +51,8 @@ export interface Session<W = Warehouse> {
   checks: CheckResult[];
   /** Users `aetl forget` erased: should the source send their events again, they load without them. */
   erasedSubjects: string[];
+  /** Busy time per stage, recorded with the run's end. */
+  timings: StageTimings;
   nextSeq(): number;
   /** Progress of long work, for a terminal; undefined when nobody watches. */
   progress?: (progress: Progress) => void;
@@ -237,7 +240,8 @@ export async function runSession(
       const stagingRoot = join(config.staging.path, pipeline);
       // Packages of a crashed run were never committed: the checkpoint did not move, so they are redone.
       rmSync(stagingRoot, { recursive: true, force: true });
-      await publishPendingLake(warehouse, pipeline, config.lake.path, logger);
+      const timings = new StageTimings();
+      await timings.time('lake', () => publishPendingLake(warehouse, pipeline, config.lake.path, logger));
       await warehouse.abandonUnfinishedRuns(pipeline, Date.now());
       await warehouse.startRun({ runId, pipeline, command: options.command, startedMs: Date.now() });
       let seq = 0;
@@ -254,6 +258,7 @@ export async function runSession(
         results: [],
         checks: [],
         erasedSubjects: [],
+        timings,
         nextSeq: () => ++seq,
         progress: options.onProgress,
       };
@@ -276,13 +281,13 @@ export async function runSession(
           await source.close();
         }
         outcome = outcomeOf(session.results, session.checks);
-        await publishPendingLake(warehouse, pipeline, config.lake.path, logger);
+        await timings.time('lake', () => publishPendingLake(warehouse, pipeline, config.lake.path, logger));
         rmSync(join(stagingRoot, runId), { recursive: true, force: true });
         failpoint('run:before-finish');
-        await warehouse.finishRun(runId, outcome.status, outcome.error, Date.now());
+        await warehouse.finishRun(runId, outcome.status, outcome.error, Date.now(), timings.totals);
       } catch (error) {
         const message = (error as Error).message;
-        await warehouse.finishRun(runId, 'failed', message, Date.now()).catch(() => undefined);
+        await warehouse.finishRun(runId, 'failed', message, Date.now(), timings.totals).catch(() => undefined);
         // A run that failed outright pages too: as one `error` result.
         const failure = {
           name: 'run',

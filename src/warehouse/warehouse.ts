@@ -20,6 +20,11 @@ export interface RunRecord {
   startedMs: number;
 }
 
+/** The stages of a run whose busy time the run ledger records (`etl_run.<stage>_ms`, `aetl runs show`). */
+export const RUN_STAGES = ['extract', 'stage', 'load', 'checks', 'lake'] as const;
+export type RunStage = (typeof RUN_STAGES)[number];
+export type RunTimings = Record<RunStage, number>;
+
 export type RunStatus = 'succeeded' | 'failed' | 'checks_failed' | 'abandoned';
 
 export interface WarehouseState {
@@ -45,7 +50,14 @@ export interface WarehouseState {
   startRun(run: RunRecord): Promise<void>;
   /** Runs left `running` by a crashed process; called while holding the lock, so none is really running. */
   abandonUnfinishedRuns(pipeline: string, nowMs: number): Promise<void>;
-  finishRun(runId: string, status: RunStatus, error: string | null, finishedMs: number): Promise<void>;
+  /** Ends the run's ledger row, with its busy time per stage when it got that far. */
+  finishRun(
+    runId: string,
+    status: RunStatus,
+    error: string | null,
+    finishedMs: number,
+    timings?: RunTimings,
+  ): Promise<void>;
 }
 
 // --- Load: packages and reference data into the star schema ---
@@ -113,6 +125,8 @@ export interface LoadOutcome {
   replaced: number;
   /** This package's records accounted for, measured: distinct events stored + in-batch duplicates + quarantined + out of window. */
   accounted: number;
+  /** Of the load's time, how long staging the package in the warehouse took (views, load jobs, PUT + COPY). */
+  stageMs: number;
 }
 
 export interface WarehouseLoad {

@@ -114,8 +114,8 @@ describe('simulator → aetl run → DuckDB', () => {
     const shown = await aetl(['runs', 'show', runId, '--json', '--config', config]);
     expect(shown.code, shown.stderr).toBe(0);
     const detail = JSON.parse(shown.stdout) as {
-      run: { run_id: string; status: string; started_at: string };
-      windows: { read: number; inserted: number; checks_passed: boolean }[];
+      run: Record<string, unknown> & { run_id: string; status: string; started_at: string };
+      windows: { read: number; inserted: number; checks_passed: boolean; extract_ms: number; load_ms: number }[];
       checks: { check_name: string; status: string }[];
       rejectsByField: { rejects: number }[];
     };
@@ -127,6 +127,15 @@ describe('simulator → aetl run → DuckDB', () => {
     expect(detail.windows).toHaveLength(Number(sums!.windows));
     expect(detail.windows.reduce((s, w) => s + w.read, 0)).toBe(Number(sums!.read));
     expect(detail.windows.every((w) => w.checks_passed)).toBe(true);
+    // Every stage's busy time is recorded, for the run and for each window.
+    for (const stage of ['extract', 'stage', 'load', 'checks', 'lake'])
+      expect(detail.run[`${stage}_ms`], stage).toEqual(expect.any(Number));
+    expect(detail.windows.every((w) => w.extract_ms > 0 && w.load_ms > 0)).toBe(true);
+    const [windowMs] = await query(
+      ws.warehouse,
+      `SELECT sum(extract_ms) AS ms FROM etl_run_window WHERE run_id = '${runId}'`,
+    );
+    expect(detail.run.extract_ms).toBe(Number(windowMs!.ms));
     expect(detail.checks.map((c) => c.check_name)).toEqual(expect.arrayContaining(['completeness', 'duplicates']));
     const [rejects] = await query(
       ws.warehouse,
@@ -135,6 +144,9 @@ describe('simulator → aetl run → DuckDB', () => {
     expect(detail.rejectsByField.reduce((s, f) => s + f.rejects, 0)).toBe(Number(rejects!.n));
     const human = await aetl(['runs', 'show', runId, '--config', config]);
     expect(human.stdout).toContain(`run      ${runId}  run  SUCCEEDED`);
+    expect(human.stdout).toMatch(
+      /stages {3}extract \d+\.\d s {2}stage \d+\.\d s {2}load \d+\.\d s {2}checks \d+\.\d s {2}lake \d+\.\d s/,
+    );
     const unknown = await aetl(['runs', 'show', 'no-such-run', '--config', config]);
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toContain('no run no-such-run in pipeline default');

@@ -50,6 +50,7 @@ export class SqlLoader implements WarehouseLoad {
     const base = { pipeline: text(request.pipeline), run_id: text(request.runId), now: instant(request.nowMs) };
     try {
       await this.driver.stage(request, staging);
+      const stageMs = Math.round(performance.now() - started);
       failpoint('load:after-staging');
       let stats = { rows: 0, distinctIds: 0, conflictingIds: 0 };
       let eventSpan: LoadOutcome['eventSpan'] = null;
@@ -123,7 +124,8 @@ export class SqlLoader implements WarehouseLoad {
         const commit = { counts, drift, checksPassed, checkpointMoved, started };
         await commitLoad(this.driver, this.state, request, commit, this.fence);
         const accounted = accountedRecords(counts, stored.present);
-        return { counts, checks, checksPassed, checkpointMoved, eventSpan, replaced: loaded.replaced, accounted };
+        const replaced = loaded.replaced;
+        return { counts, checks, checksPassed, checkpointMoved, eventSpan, replaced, accounted, stageMs };
       });
     } finally {
       await this.driver.dropStaging(request, staging);

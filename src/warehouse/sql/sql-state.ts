@@ -1,6 +1,6 @@
-import type { RunRecord, RunStatus, WarehouseState } from '../warehouse.js';
+import { RUN_STAGES, type RunRecord, type RunStatus, type RunTimings, type WarehouseState } from '../warehouse.js';
 import { redactNullable } from '../../util/redact.js';
-import { instant, text, type Driver, type Fence } from '../driver.js';
+import { instant, int, text, type Driver, type Fence } from '../driver.js';
 
 /**
  * The pipeline's own state in the warehouse (the state role): the run ledger,
@@ -138,13 +138,27 @@ export class SqlState implements WarehouseState {
     await this.engine.dropLeftovers(pipeline);
   }
 
-  async finishRun(runId: string, status: RunStatus, error: string | null, finishedMs: number): Promise<void> {
+  async finishRun(
+    runId: string,
+    status: RunStatus,
+    error: string | null,
+    finishedMs: number,
+    timings?: RunTimings,
+  ): Promise<void> {
+    const stageColumns = RUN_STAGES.map((stage) => `, ${stage}_ms = ${this.p(`${stage}_ms`)}`).join('');
+    const stageValues = Object.fromEntries(RUN_STAGES.map((stage) => [`${stage}_ms`, int(timings?.[stage] ?? null)]));
     await this.engine.run(
       'recording the run end',
       `UPDATE ${this.t('etl_run')} SET status = ${this.p('status')}, error = ${this.p('error')},
-         finished_at = ${this.p('finished')}
+         finished_at = ${this.p('finished')}${stageColumns}
        WHERE run_id = ${this.p('run_id')}`,
-      { run_id: text(runId), status: text(status), error: text(redactNullable(error)), finished: instant(finishedMs) },
+      {
+        run_id: text(runId),
+        status: text(status),
+        error: text(redactNullable(error)),
+        finished: instant(finishedMs),
+        ...stageValues,
+      },
     );
   }
 }
