@@ -15,6 +15,7 @@ import { isDynamicPattern } from 'tinyglobby';
 import { loadConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
+import { loadReferenceData, REFERENCE_DIMENSIONS, type ReferenceKind } from '../reference/reference-data.js';
 import { configFile as configFileOf, type GlobalOptions } from './command-kit.js';
 import { sourceHttp } from '../pipeline/open-source.js';
 import {
@@ -80,7 +81,8 @@ export async function doctor(options: GlobalOptions, logger: Logger): Promise<Do
     pass('config', `${configFile}: valid (pipeline ${config.pipeline.name})`),
     ...(await guarded(['source', 'clock skew'], () => sourceChecks(config, logger))),
     ...(await guarded(['warehouse', 'migrations', 'scratch table'], () => warehouseChecks(config, logger))),
-    ...(await guarded(['lake'], async () => [lakeCheck(config)])),
+    ...referenceChecks(config),
+    ...(await guarded(['lake', 'staging'], async () => folderChecks(config))),
     ...lock,
   ];
   return report(checks);
@@ -205,12 +207,38 @@ function unwritable(dir: string): string | undefined {
   }
 }
 
-/** The lake is at lake.path whatever the warehouse (DESIGN.md decision 2). */
-function lakeCheck(config: Config): DoctorCheck {
-  const why = unwritable(config.lake.path);
-  return why
-    ? fail('lake', `lake.path ${config.lake.path} is not writable (${why})`)
-    : pass('lake', `${config.lake.path} is writable`);
+/**
+ * Every folder a run writes: the lake (at lake.path whatever the warehouse,
+ * DESIGN.md decision 2), staging, and the metrics textfile's folder.
+ */
+function folderChecks(config: Config): DoctorCheck[] {
+  const folder = (check: string, key: string, dir: string) => {
+    const why = unwritable(dir);
+    return why
+      ? fail(check, `${key} ${dir} is not writable (${why}): point ${key} at a folder this user can write`)
+      : pass(check, `${dir} is writable`);
+  };
+  const metrics = config.metrics.textfile;
+  return [
+    folder('lake', 'lake.path', config.lake.path),
+    folder('staging', 'staging.path', config.staging.path),
+    ...(metrics ? [folder('metrics textfile', 'metrics.textfile', dirname(metrics))] : []),
+  ];
+}
+
+/** Each configured reference CSV is read and validated as a run would, so a bad path or row shows before a run. */
+function referenceChecks(config: Config): DoctorCheck[] {
+  return (Object.keys(REFERENCE_DIMENSIONS) as ReferenceKind[]).map((kind) => {
+    const check = `reference ${kind}`;
+    const path = config.reference[kind];
+    if (path === undefined) return skipped(check, `reference.${kind} not configured: facts get inferred members`);
+    try {
+      const rows = loadReferenceData({ [kind]: path })[kind].length;
+      return pass(check, `${path}: ${rows} rows`);
+    } catch (error) {
+      return fail(check, messageOf(error));
+    }
+  });
 }
 
 async function warehouseChecks(config: Config, logger: Logger): Promise<DoctorCheck[]> {

@@ -81,7 +81,8 @@ describe('aetl doctor', () => {
     expect(result.code, result.stderr).toBe(0);
     const checks = checksOf(result);
     for (const c of Object.values(checks)) expect(['pass', 'skipped', 'warn'], c.check).toContain(c.status);
-    for (const name of ['config', 'source', 'warehouse', 'migrations', 'scratch table', 'lake', 'run lock']) {
+    const passing = ['config', 'source', 'warehouse', 'migrations', 'scratch table', 'lake', 'staging', 'run lock'];
+    for (const name of [...passing, 'reference users', 'reference gateways', 'reference models']) {
       expect(checks[name]!.status, name).toBe('pass');
     }
     expect(checks['clock skew']!.status).toBe('skipped');
@@ -91,6 +92,37 @@ describe('aetl doctor', () => {
     expect(human.code).toBe(0);
     expect(human.stdout).toMatch(/^check\s+status\s+detail\n/);
     expect(human.stdout).toMatch(/scratch table\s+pass\s+create, insert, MERGE and drop succeeded/);
+  });
+
+  it('a missing reference CSV, a malformed one and an unwritable staging folder each fail, saying what to fix', async () => {
+    writeFileSync(ws.path('models.csv'), 'model,provider,input_price_per_1k\nm-1,acme,not-a-price\n');
+    writeFileSync(ws.path('staging-file'), 'not a folder');
+    const config = ws.writeConfig(
+      {
+        reference: { users: ws.path('no-such-users.csv'), models: ws.path('models.csv') },
+        staging: { path: 'staging-file/staging' },
+      },
+      'bad-paths.yaml',
+    );
+    const result = await doctor(config);
+    expect(result.code).toBe(1);
+    const checks = checksOf(result);
+    expect(checks['reference users']).toMatchObject({
+      status: 'fail',
+      detail: expect.stringMatching(/^reference\.users: cannot read .*no-such-users\.csv \(ENOENT\); fix the path/),
+    });
+    expect(checks['reference models']).toMatchObject({
+      status: 'fail',
+      detail: expect.stringContaining('line 2: input_price_per_1k must be a decimal number, got "not-a-price"'),
+    });
+    expect(checks['reference gateways']!.status).toBe('skipped');
+    expect(checks.staging).toMatchObject({
+      status: 'fail',
+      detail: expect.stringMatching(
+        /^staging\.path .*staging-file\/staging is not writable \(ENOTDIR\): point staging\.path at/,
+      ),
+    });
+    expect(checks.lake!.status).toBe('pass');
   });
 
   it('a wrong token and an unwritable lake both fail (exit 1); the token shows nowhere', async () => {
