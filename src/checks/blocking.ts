@@ -1,5 +1,6 @@
 import type { ChecksConfig } from '../config/checks-schema.js';
-import type { CheckResult, LoadFacts } from '../warehouse/warehouse.js';
+import type { TimeWindow } from '../state/window.js';
+import type { AcceptedLoss, CheckResult, LoadFacts } from '../warehouse/warehouse.js';
 import { failedStatus as failed } from './status.js';
 
 /** A reject-rate breach fails the run (exit 1), unlike other check failures (exit 3): DESIGN.md decision 3. */
@@ -12,7 +13,11 @@ const pct = (ratio: number) => `${(ratio * 100).toFixed(3).replace(/\.?0+$/, '')
  * a failing blocking check keeps the checkpoint where it is; the loaded data
  * is kept either way.
  */
-export function blockingChecks(config: ChecksConfig): (facts: LoadFacts) => CheckResult[] {
+export function blockingChecks(
+  config: ChecksConfig,
+  window: TimeWindow | null = null,
+  accepted: AcceptedLoss[] = [],
+): (facts: LoadFacts) => CheckResult[] {
   return ({ counts, duplicateIdsInRange, completeness }) => {
     const accounted =
       counts.inserted + counts.alreadyPresent + counts.inBatchDuplicates + counts.rejected + counts.outOfWindow;
@@ -50,7 +55,7 @@ export function blockingChecks(config: ChecksConfig): (facts: LoadFacts) => Chec
         message: `${counts.rejected} of ${inWindow} records rejected (${pct(rejectRate)}); limit ${pct(config.max_reject_rate)}`,
       },
     ];
-    if (completeness) results.push(completenessResult(config, completeness));
+    if (completeness) results.push(judgedLoss(completenessResult(config, completeness), window, accepted));
     return results;
   };
 }
@@ -80,5 +85,31 @@ export function completenessResult(
     observed: Number.isFinite(ratio) ? ratio : null,
     expected: `>= ${config.completeness.min_ratio}`,
     message: `${present} of ${expected} source events present${expected === 0 ? '' : ` (${pct(ratio)})`}, ${balance}`,
+  };
+}
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+/**
+ * A window's failing completeness, as the operator can act on it (issue 20,
+ * item 5): inside a loss accepted with `aetl accept-loss` it warns and no
+ * longer blocks, naming the acceptance; otherwise it says how to accept the
+ * loss if the source lost those events for good (reconcile retries later).
+ */
+function judgedLoss(result: CheckResult, window: TimeWindow | null, accepted: AcceptedLoss[]): CheckResult {
+  if (result.status === 'pass' || window === null) return result;
+  const covering = accepted.find((loss) => loss.fromMs <= window.startMs && window.endMs <= loss.toMs);
+  if (covering) {
+    return {
+      ...result,
+      status: 'warn',
+      blocking: false,
+      message: `${result.message}; accepted loss "${covering.reason}" (by ${covering.acceptedBy}, run ${covering.runId})`,
+    };
+  }
+  const range = `--from ${iso(window.startMs)} --to ${iso(window.endMs)}`;
+  return {
+    ...result,
+    message: `${result.message}. If the source re-sends them, a later run or \`aetl reconcile\` loads them; if it lost them for good, \`aetl accept-loss ${range} --reason TEXT\` lets runs move on`,
   };
 }

@@ -168,6 +168,13 @@ program
         lag_seconds: report.checkpoint === null ? null : Math.round((nowMs() - Date.parse(report.checkpoint)) / 1000),
         lake_bytes: lakeBytes(config.lake.path),
         rejectsByField: await rejectsByField(warehouse, config.pipeline.name, null),
+        accepted_losses: (await warehouse.acceptedLosses(config.pipeline.name)).map((loss) => ({
+          from: new Date(loss.fromMs).toISOString(),
+          to: new Date(loss.toMs).toISOString(),
+          reason: loss.reason,
+          accepted_by: loss.acceptedBy,
+          run_id: loss.runId,
+        })),
       };
       print(options, { ...report, ...extra }, formatStatus(report, extra));
     } finally {

@@ -118,6 +118,34 @@ export function registerOperations(program: Command): void {
 
   withLockOptions(
     program
+      .command('accept-loss')
+      .description('record that the source lost the events of a window for good, so completeness stops blocking it')
+      .requiredOption('--from <instant>', 'start of the lost range (a date means UTC midnight)', instantArg)
+      .requiredOption('--to <instant>', 'end, exclusive', instantArg)
+      .requiredOption('--reason <text>', 'why (kept in etl_accepted_loss and shown by status)')
+      .option('--accepted-by <name>', 'who decided, for the record', osUserName()),
+  ).action((opts: LockOptions & RangeOptions & { reason: string; acceptedBy: string }, command: Command) => {
+    const range = rangeOf(opts);
+    if (opts.reason.trim() === '') throw new UsageError('--reason must say why the loss is accepted');
+    return runCommand(command, 'accept-loss', opts, async (session) => {
+      const loss = { ...range, reason: opts.reason, acceptedBy: opts.acceptedBy };
+      await session.warehouse.acceptLoss({
+        ...loss,
+        pipeline: session.config.pipeline.name,
+        runId: session.runId,
+        acceptedMs: session.nowMs,
+      });
+      return {
+        from: new Date(range.fromMs).toISOString(),
+        to: new Date(range.toMs).toISOString(),
+        reason: opts.reason,
+        accepted_by: opts.acceptedBy,
+      };
+    });
+  });
+
+  withLockOptions(
+    program
       .command('forget')
       .description("erase one user's facts, policy rows, dimension rows and rejects from the warehouse and the lake")
       .requiredOption('--user <id>', 'the user id as the source sends it (its pseudonym is matched too)')

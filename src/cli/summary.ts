@@ -212,7 +212,12 @@ function rejectsTable(byField: RejectsByField): string {
 
 export function formatStatus(
   r: StatusReport,
-  extra: { lag_seconds: number | null; lake_bytes: number; rejectsByField: RejectsByField },
+  extra: {
+    lag_seconds: number | null;
+    lake_bytes: number;
+    rejectsByField: RejectsByField;
+    accepted_losses: { from: string; to: string; reason: string; accepted_by: string }[];
+  },
 ): string {
   const lag = extra.lag_seconds === null ? '' : ` (${(extra.lag_seconds / 60).toFixed(1)} min behind now)`;
   const lines = [
@@ -220,6 +225,7 @@ export function formatStatus(
     `checkpoint ${r.checkpoint ?? '(none: no run has committed yet)'}${lag}`,
     `rejects    ${n(r.rejects)} quarantined`,
     `lake       ${mb(extra.lake_bytes)} of Parquet`,
+    ...extra.accepted_losses.map((l) => `accepted   loss ${l.from} → ${l.to}: "${l.reason}" (by ${l.accepted_by})`),
     '',
   ];
   lines.push(

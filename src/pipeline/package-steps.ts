@@ -161,7 +161,7 @@ export async function loadPackage(
     checkpointTo,
     extractMs: pkg.extractMs,
     nowMs: session.nowMs,
-    blockingChecks: blockingChecks(session.config.checks),
+    blockingChecks: blockingChecks(session.config.checks, pkg.manifest.window, session.acceptedLosses),
     ...options,
   });
   session.timings.add('stage', outcome.stageMs);

@@ -11,7 +11,7 @@ import { ConfigError, EXIT, UsageError, type ExitCode } from '../util/errors.js'
 import { writeMetricsTextfile } from '../report/metrics-textfile.js';
 import { failpoint } from '../util/failpoint.js';
 import { StopSignal } from '../util/stop.js';
-import type { CheckResult, LoadCounts, RunStatus, Warehouse } from '../warehouse/warehouse.js';
+import type { AcceptedLoss, CheckResult, LoadCounts, RunStatus, Warehouse } from '../warehouse/warehouse.js';
 import { sendAlert } from '../checks/alert.js';
 import { StageTimings } from './stage-timings.js';
 import { openSource, type OpenedSource } from './open-source.js';
@@ -29,7 +29,8 @@ export type Command =
   | 'state'
   | 'replay'
   | 'rejects-replay'
-  | 'forget';
+  | 'forget'
+  | 'accept-loss';
 
 /**
  * Everything one command's work needs while it holds the lock; `W`: the
@@ -51,6 +52,8 @@ export interface Session<W = Warehouse> {
   checks: CheckResult[];
   /** Users `aetl forget` erased: should the source send their events again, they load without them. */
   erasedSubjects: string[];
+  /** Losses accepted with `aetl accept-loss`: completeness over them warns instead of blocking. */
+  acceptedLosses: AcceptedLoss[];
   /** Busy time per stage, recorded with the run's end. */
   timings: StageTimings;
   nextSeq(): number;
@@ -258,6 +261,7 @@ export async function runSession(
         results: [],
         checks: [],
         erasedSubjects: [],
+        acceptedLosses: [],
         timings,
         nextSeq: () => ++seq,
         progress: options.onProgress,
@@ -267,6 +271,7 @@ export async function runSession(
       const alert = config.checks.alert;
       try {
         session.erasedSubjects = await warehouse.erasedSubjects();
+        session.acceptedLosses = await warehouse.acceptedLosses(pipeline);
         const source = await openSource(config, reference, logger, () => nowMs);
         try {
           // The source (the simulator) serves raw ids; the warehouse only ever sees pseudonyms.

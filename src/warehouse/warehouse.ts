@@ -27,6 +27,17 @@ export type RunTimings = Record<RunStage, number>;
 
 export type RunStatus = 'succeeded' | 'failed' | 'checks_failed' | 'abandoned';
 
+/** `aetl accept-loss`: the source lost the events of `[fromMs, toMs)` for good, said by whom and why. */
+export interface AcceptedLoss {
+  pipeline: string;
+  fromMs: number;
+  toMs: number;
+  reason: string;
+  acceptedBy: string;
+  runId: string;
+  acceptedMs: number;
+}
+
 export interface WarehouseState {
   getCheckpoint(pipeline: string): Promise<number | null>;
   loadedFiles(pipeline: string): Promise<Map<string, string>>;
@@ -47,6 +58,10 @@ export interface WarehouseState {
     clearFileLedger: boolean,
     nowMs: number,
   ): Promise<void>;
+  /** Records an accepted loss (under the run lock, in the ledger as its run). */
+  acceptLoss(loss: AcceptedLoss): Promise<void>;
+  /** This pipeline's accepted losses, oldest first: completeness over them warns instead of blocking. */
+  acceptedLosses(pipeline: string): Promise<AcceptedLoss[]>;
   startRun(run: RunRecord): Promise<void>;
   /** Runs left `running` by a crashed process; called while holding the lock, so none is really running. */
   abandonUnfinishedRuns(pipeline: string, nowMs: number): Promise<void>;

@@ -1,4 +1,11 @@
-import { RUN_STAGES, type RunRecord, type RunStatus, type RunTimings, type WarehouseState } from '../warehouse.js';
+import {
+  RUN_STAGES,
+  type AcceptedLoss,
+  type RunRecord,
+  type RunStatus,
+  type RunTimings,
+  type WarehouseState,
+} from '../warehouse.js';
 import { redactNullable } from '../../util/redact.js';
 import { instant, int, text, type Driver, type Fence } from '../driver.js';
 
@@ -110,6 +117,47 @@ export class SqlState implements WarehouseState {
         this.fence,
       ),
     );
+  }
+
+  async acceptLoss(loss: AcceptedLoss): Promise<void> {
+    await this.engine.transaction(() =>
+      this.engine.runTogether(
+        'recording an accepted loss',
+        [
+          `INSERT INTO ${this.t('etl_accepted_loss')} (pipeline, from_ts, to_ts, reason, accepted_by, run_id, accepted_at)
+           SELECT ${['pipeline', 'from', 'to', 'reason', 'by', 'run_id', 'now'].map((n) => this.p(n)).join(', ')}`,
+        ],
+        {
+          pipeline: text(loss.pipeline),
+          from: instant(loss.fromMs),
+          to: instant(loss.toMs),
+          reason: text(loss.reason),
+          by: text(loss.acceptedBy),
+          run_id: text(loss.runId),
+          now: instant(loss.acceptedMs),
+        },
+        this.fence,
+      ),
+    );
+  }
+
+  async acceptedLosses(pipeline: string): Promise<AcceptedLoss[]> {
+    const rows = await this.engine.run(
+      'reading accepted losses',
+      `SELECT ${this.ms('from_ts')} AS from_ms, ${this.ms('to_ts')} AS to_ms, reason, accepted_by, run_id,
+         ${this.ms('accepted_at')} AS accepted_ms
+       FROM ${this.t('etl_accepted_loss')} WHERE pipeline = ${this.p('pipeline')} ORDER BY accepted_at, from_ts`,
+      { pipeline: text(pipeline) },
+    );
+    return rows.map((r) => ({
+      pipeline,
+      fromMs: Number(r.from_ms),
+      toMs: Number(r.to_ms),
+      reason: String(r.reason),
+      acceptedBy: String(r.accepted_by),
+      runId: String(r.run_id),
+      acceptedMs: Number(r.accepted_ms),
+    }));
   }
 
   async startRun(run: RunRecord): Promise<void> {

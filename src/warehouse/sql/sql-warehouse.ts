@@ -83,6 +83,14 @@ export class SqlWarehouse implements Warehouse {
     return this.state.setState(...args);
   }
 
+  acceptLoss(...args: Parameters<WarehouseState['acceptLoss']>) {
+    return this.state.acceptLoss(...args);
+  }
+
+  acceptedLosses(...args: Parameters<WarehouseState['acceptedLosses']>) {
+    return this.state.acceptedLosses(...args);
+  }
+
   startRun(...args: Parameters<WarehouseState['startRun']>) {
     return this.state.startRun(...args);
   }
