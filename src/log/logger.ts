@@ -1,6 +1,7 @@
 import { pino, type Logger as PinoLogger } from 'pino';
 import pretty from 'pino-pretty';
 import { redact } from '../util/redact.js';
+import { stderrLines } from './terminal.js';
 
 export type Logger = PinoLogger;
 
@@ -31,7 +32,9 @@ export function createLogger(level: string, stream: NodeJS.WriteStream & { fd?: 
     hooks: { streamWrite: redact },
   };
   if (stream.isTTY) {
-    return pino(options, pretty({ destination: stream, colorize: true, sync: true, ignore: 'pid,hostname' }));
+    // On stderr's terminal the lines go through the progress line's owner, which keeps them apart.
+    const destination = stream === process.stderr && stderrLines ? stderrLines.logStream() : stream;
+    return pino(options, pretty({ destination, colorize: true, sync: true, ignore: 'pid,hostname' }));
   }
   return pino(options, pino.destination({ fd: stream.fd ?? 2, sync: true }));
 }

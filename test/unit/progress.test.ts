@@ -1,19 +1,27 @@
 import { describe, expect, it } from 'vitest';
 import { terminalProgress } from '../../src/cli/progress.js';
+import { TerminalLines } from '../../src/log/terminal.js';
+import { screenLines } from '../helpers/terminal-screen.js';
 
 describe('progress on a terminal', () => {
-  it('rewrites one line with done/total, events, rate and ETA; ends it when done', () => {
-    const written: string[] = [];
-    const tty = { isTTY: true, write: (text: string) => written.push(text) } as unknown as NodeJS.WriteStream;
-    const progress = terminalProgress(tty)!;
+  it('one progress line redrawn below the log lines, never sharing a line with one; ended when done', () => {
+    let output = '';
+    const lines = new TerminalLines({ write: (text: string) => (output += text) } as NodeJS.WritableStream);
+    const progress = terminalProgress(lines)!;
+    const log = lines.logStream();
     progress({ done: 1, total: 2, label: 'windows', events: 1500 });
+    log.write('INFO: package loaded (seq 1)\n');
+    log.write('INFO: package loaded (seq 2)\n');
     progress({ done: 2, total: 2, label: 'windows', events: 500 });
-    expect(written[0]!.startsWith('\r\u001b[2K')).toBe(true); // back to the line start, clear it
-    expect(written[0]).toMatch(/1\/2 windows · 1,500 events · [\d,]+\/s · ETA \d+s$/);
-    expect(written[1]).toMatch(/2\/2 windows · 2,000 events .*\n$/);
+    log.write('INFO: run finished\n');
+    const screen = screenLines(output);
+    expect(screen.slice(0, 2)).toEqual(['INFO: package loaded (seq 1)', 'INFO: package loaded (seq 2)']);
+    expect(screen[2]).toMatch(/^2\/2 windows · 2,000 events · [\d,]+\/s · ETA \d+s$/);
+    expect(screen[3]).toBe('INFO: run finished');
+    expect(screen).toHaveLength(4);
   });
 
-  it('says nothing when not on a terminal (log lines already do)', () => {
-    expect(terminalProgress({ isTTY: false } as unknown as NodeJS.WriteStream)).toBeUndefined();
+  it('says nothing when stderr is not a terminal (log lines already do)', () => {
+    expect(terminalProgress(undefined)).toBeUndefined();
   });
 });
