@@ -1,81 +1,35 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EventUniverse } from '../../src/simulator/generator.js';
-import { simulatorSettingsFrom } from '../../src/config/schema.js';
 import { aetl } from '../helpers/cli.js';
 import { query, scalar } from '../helpers/duckdb.js';
-import { shippedReference, Workspace } from '../helpers/workspace.js';
+import { Workspace } from '../helpers/workspace.js';
 
 const NOW = '2026-05-01T12:00:00.000Z';
 const LATER = '2026-05-01T12:20:00.000Z';
 const simulator = { seed: 11, rate_per_minute: 3, bad_record_rate: 0.003 };
-const universe = new EventUniverse(simulatorSettingsFrom(simulator), shippedReference());
-const HOUR = 3_600_000;
-const SETTLE = 120_000;
 
+/**
+ * What a DuckDB pipeline's run ledger and status say after runs (what the runs
+ * load, on every engine, is in incremental-engines.test.ts).
+ */
 describe('simulator → aetl run → DuckDB', () => {
   const ws = new Workspace();
   let config: string;
-  let first: Awaited<ReturnType<typeof aetl>>;
 
   beforeAll(async () => {
     config = ws.writeConfig({ source: { kind: 'simulator', simulator } });
-    first = await aetl(['run', '--config', config], { AETL_NOW: NOW });
+    for (const now of [NOW, LATER]) {
+      const run = await aetl(['run', '--config', config], { AETL_NOW: now });
+      expect(run.code, run.stderr).toBe(0);
+    }
   });
   afterAll(() => ws.remove());
 
-  it('loads exactly the ground truth of the first 24 hours, to the cent', async () => {
-    expect(first.stderr).not.toContain('"level":50');
-    expect(first.code).toBe(0);
-    const now = Date.parse(NOW);
-    const truth = universe.groundTruth(now - 24 * HOUR, now - SETTLE, now);
-    expect(truth.validIds.length).toBeGreaterThan(3000);
-    expect(truth.invalidCount).toBeGreaterThan(0);
-
-    const ids = (await query(ws.warehouse, 'SELECT event_id FROM fact_ai_event ORDER BY event_id')).map(
-      (r) => r.event_id,
-    );
-    expect(ids).toEqual([...truth.validIds].sort());
-    const cost = await scalar(ws.warehouse, 'SELECT sum(cost_usd)::VARCHAR FROM fact_ai_event');
-    expect(cost).toBe((Number(truth.costMicros) / 1e6).toFixed(6));
-    expect(await scalar(ws.warehouse, 'SELECT count(*)::INTEGER FROM etl_rejected_event')).toBe(truth.invalidCount);
-    expect(first.stdout).toContain(`loaded ${truth.validIds.length.toLocaleString('en-US')}`);
-    expect(await scalar(ws.warehouse, "SELECT strftime(checkpoint, '%Y-%m-%dT%H:%M:%S') FROM etl_state")).toBe(
-      '2026-05-01T11:58:00',
-    );
-  });
-
-  it('a second run at the same instant adds nothing', async () => {
+  it('a run at the same instant as the last adds nothing', async () => {
     const before = await scalar(ws.warehouse, 'SELECT count(*)::INTEGER FROM fact_ai_event');
-    const again = await aetl(['run', '--config', config], { AETL_NOW: NOW });
+    const again = await aetl(['run', '--config', config], { AETL_NOW: LATER });
     expect(again.code).toBe(0);
     expect(again.stdout).toContain('nothing new to load');
     expect(await scalar(ws.warehouse, 'SELECT count(*)::INTEGER FROM fact_ai_event')).toBe(before);
-  });
-
-  it('a later run loads only what is new, and the warehouse has no duplicate', async () => {
-    const later = await aetl(['run', '--config', config], { AETL_NOW: LATER });
-    expect(later.code).toBe(0);
-    const now = Date.parse(LATER);
-    const truth = universe.groundTruth(Date.parse(NOW) - 24 * HOUR, now - SETTLE, now);
-    const [row] = await query(
-      ws.warehouse,
-      'SELECT count(*)::INTEGER AS n, count(DISTINCT event_id)::INTEGER AS d, sum(cost_usd)::VARCHAR AS cost FROM fact_ai_event',
-    );
-    expect(row).toEqual({
-      n: truth.validIds.length,
-      d: truth.validIds.length,
-      cost: (Number(truth.costMicros) / 1e6).toFixed(6),
-    });
-    // The re-read lookback hour counts as already present, never as a new row.
-    const [window] = await query(
-      ws.warehouse,
-      `SELECT read::INTEGER AS read, inserted::INTEGER AS inserted, already_present::INTEGER AS present, rejected::INTEGER AS rejected
-       FROM etl_run_window ORDER BY committed_at DESC LIMIT 1`,
-    );
-    expect(window!.present).toBeGreaterThan(0);
-    expect(window!.read).toBe(
-      (window!.inserted as number) + (window!.present as number) + (window!.rejected as number),
-    );
   });
 
   it('status --json reports checkpoint and lag, runs with durations, row counts, rejects by field, lake size', async () => {

@@ -1,11 +1,7 @@
-import { expect } from 'vitest';
-import { aetl } from './cli.js';
-import { query } from './duckdb.js';
-
 /**
- * The star schema as comparable rows, for comparing a remote warehouse (its
- * stand-in's DuckDB) with a DuckDB run: exact values, no load times or run
- * ids. `{s}` is replaced with the schema prefix (`aetl.`, or '' for DuckDB).
+ * The star schema as comparable rows, for comparing two warehouses (a
+ * stand-in's datasets or schemas): exact values, no load times or run ids.
+ * `{s}` is replaced with the schema prefix (`aetl.`, or '' for DuckDB).
  */
 export const STAR: Record<string, string> = {
   facts: `SELECT event_id, event_hash, epoch_us(event_ts) AS ts, date_key, user_key, model_key, gateway_key, decision,
@@ -30,80 +26,3 @@ export const plain = (rows: Record<string, unknown>[]) =>
   rows.map((row) =>
     Object.fromEntries(Object.entries(row).map(([k, v]) => [k, typeof v === 'bigint' ? Number(v) : v])),
   );
-
-type Rows = (sql: string) => Promise<Record<string, unknown>[]>;
-
-/** Every star-schema table in the remote warehouse (`prefix`: its schema) equals the DuckDB run's. */
-export async function expectSameStar(remote: Rows, prefix: string, duckFile: string): Promise<void> {
-  for (const [name, sql] of Object.entries(STAR)) {
-    const inRemote = plain(await remote(sql.replaceAll('{s}', prefix)));
-    const inDuckDB = plain(await query(duckFile, sql.replaceAll('{s}', '')));
-    expect(inRemote.length, name).toBeGreaterThan(0);
-    expect(inRemote, name).toEqual(inDuckDB);
-  }
-}
-
-/** `aetl status --json` reports what the remote warehouse holds, and `aetl check` runs there; no secret shows. */
-export async function expectStatusAndChecks(
-  remote: Rows,
-  prefix: string,
-  config: string,
-  env: Record<string, string>,
-  secret: string,
-): Promise<void> {
-  const status = await aetl(['status', '--json', '--config', config], env);
-  expect(status.code, status.stderr).toBe(0);
-  const report = JSON.parse(status.stdout) as { checkpoint: string; tables: Record<string, number>; runs: unknown[] };
-  const [facts] = await remote(`SELECT count(*) AS n FROM ${prefix}fact_ai_event`);
-  expect(report.tables.fact_ai_event).toBe(Number(facts!.n));
-  expect(report.runs).toHaveLength(2);
-  const [state] = await remote(`SELECT epoch_ms(checkpoint) AS ms FROM ${prefix}etl_state`);
-  expect(Date.parse(report.checkpoint)).toBe(Number(state!.ms));
-  // The quarantine lists from the remote warehouse too, filtered by a reason's field.
-  const listed = await aetl(['rejects', 'list', '--json', '--config', config], env);
-  expect(listed.code, listed.stderr).toBe(0);
-  const rejects = JSON.parse(listed.stdout) as { source_ref: string; field: string; reason: string }[];
-  const stored = await remote(`SELECT source_ref FROM ${prefix}etl_rejected_event ORDER BY source_ref`);
-  expect(rejects.map((r) => r.source_ref).sort()).toEqual(stored.map((r) => String(r.source_ref)).sort());
-  expect(rejects.length).toBeGreaterThan(0);
-  const field = rejects[0]!.field;
-  const byField = await aetl(['rejects', 'list', '--reason', field.toUpperCase(), '--json', '--config', config], env);
-  const filtered = JSON.parse(byField.stdout) as { field: string; reason: string }[];
-  expect(filtered.length).toBeGreaterThanOrEqual(rejects.filter((r) => r.field === field).length);
-  expect(filtered.every((r) => `${r.field} ${r.reason}`.toLowerCase().includes(field.toLowerCase()))).toBe(true);
-  const check = await aetl(['check', '--config', config], env);
-  expect(check.code, check.stderr).toBe(0);
-  expect(status.stdout + status.stderr + check.stdout + check.stderr).not.toContain(secret);
-  const [anomalies] = await remote(
-    `SELECT count(DISTINCT check_name) AS n FROM ${prefix}dq_check_result WHERE check_name LIKE 'anomaly_%'`,
-  );
-  expect(Number(anomalies!.n)).toBeGreaterThan(0);
-}
-
-/** `aetl replay` (and `--force-update`) over a loaded hour: the same source data again, so the warehouse gains nothing and the checkpoint stays. */
-export async function expectReplayAddsNothing(
-  remote: Rows,
-  prefix: string,
-  config: string,
-  env: Record<string, string>,
-  range: { from: string; to: string },
-): Promise<void> {
-  const count = async () => Number((await remote(`SELECT count(*) AS n FROM ${prefix}fact_ai_event`))[0]!.n);
-  const before = await count();
-  const [state] = await remote(`SELECT epoch_ms(checkpoint) AS ms FROM ${prefix}etl_state`);
-  const replay = await aetl(['replay', '--from', range.from, '--to', range.to, '--json', '--config', config], env);
-  expect(replay.code, replay.stderr).toBe(0);
-  const summary = JSON.parse(replay.stdout) as { totals: { read: number; alreadyPresent: number }; detail: unknown };
-  expect(summary.totals.read).toBeGreaterThan(0);
-  expect(summary.detail).toEqual({ windows: 1, inserted: 0, replaced: 0 });
-  expect(await count()).toBe(before);
-  expect(await remote(`SELECT epoch_ms(checkpoint) AS ms FROM ${prefix}etl_state`)).toEqual([state]);
-  // Forced, over unchanged data: every event is the same version, so none is replaced.
-  const forced = await aetl(
-    ['replay', '--from', range.from, '--to', range.to, '--force-update', '--json', '--config', config],
-    env,
-  );
-  expect(forced.code, forced.stderr).toBe(0);
-  expect((JSON.parse(forced.stdout) as { detail: unknown }).detail).toEqual({ windows: 1, inserted: 0, replaced: 0 });
-  expect(await count()).toBe(before);
-}

@@ -6,40 +6,49 @@ import { query } from './duckdb.js';
 /**
  * What "the same warehouse and lake" means (DESIGN.md decision 17): facts,
  * dimensions, the checkpoint, rejects and the lake's content, ignoring the
- * run id and load time.
+ * run id and load time. `{s}` is the warehouse's schema prefix (engines.ts).
  */
 const WAREHOUSE_TABLES: Record<string, string> = {
-  fact_ai_event: 'SELECT * EXCLUDE (run_id, loaded_at) FROM fact_ai_event',
-  fact_policy_evaluation: 'SELECT * EXCLUDE (run_id, loaded_at) FROM fact_policy_evaluation',
-  dim_user: 'SELECT * FROM dim_user',
-  dim_gateway: 'SELECT * FROM dim_gateway',
-  dim_model: 'SELECT * FROM dim_model',
-  dim_policy: 'SELECT * FROM dim_policy',
-  dim_date: 'SELECT * FROM dim_date',
-  etl_state: 'SELECT pipeline, checkpoint FROM etl_state',
-  etl_rejected_event: 'SELECT * EXCLUDE (run_id, rejected_at) FROM etl_rejected_event',
-  etl_conflict: 'SELECT * EXCLUDE (run_id, detected_at) FROM etl_conflict',
-  etl_file_ledger: 'SELECT * EXCLUDE (run_id, loaded_at) FROM etl_file_ledger',
-  etl_lake_pending: 'SELECT * EXCLUDE (run_id) FROM etl_lake_pending',
+  fact_ai_event: 'SELECT * EXCLUDE (run_id, loaded_at) FROM {s}fact_ai_event',
+  fact_policy_evaluation: 'SELECT * EXCLUDE (run_id, loaded_at) FROM {s}fact_policy_evaluation',
+  dim_user: 'SELECT * FROM {s}dim_user',
+  dim_gateway: 'SELECT * FROM {s}dim_gateway',
+  dim_model: 'SELECT * FROM {s}dim_model',
+  dim_policy: 'SELECT * FROM {s}dim_policy',
+  dim_date: 'SELECT * FROM {s}dim_date',
+  etl_state: 'SELECT pipeline, checkpoint FROM {s}etl_state',
+  etl_rejected_event: 'SELECT * EXCLUDE (run_id, rejected_at) FROM {s}etl_rejected_event',
+  etl_conflict: 'SELECT * EXCLUDE (run_id, detected_at) FROM {s}etl_conflict',
+  etl_file_ledger: 'SELECT * EXCLUDE (run_id, loaded_at) FROM {s}etl_file_ledger',
+  etl_lake_pending: 'SELECT * EXCLUDE (run_id) FROM {s}etl_lake_pending',
 };
+
+/** DuckDB SQL over a warehouse of any engine, `{s}` standing for its schema prefix (EngineUnderTest.rows). */
+export type WarehouseRows = (sql: string) => Promise<Record<string, unknown>[]>;
 
 function plain(rows: Record<string, unknown>[]): string[] {
   return rows.map((row) => JSON.stringify(row, (_, v) => (typeof v === 'bigint' ? v.toString() : v)));
 }
 
 /**
+ * The warehouse of a DuckDB file, or of any engine through `rows`.
  * `ignoreRejectRefs` drops where and in which window a reject was read:
  * loads that cut the same range differently (a day vs four 6-hour windows)
  * find the same rejects at different places.
  */
-export async function warehouseSnapshot(file: string, ignoreRejectRefs = false): Promise<Record<string, string[]>> {
+export async function warehouseSnapshot(
+  warehouse: string | WarehouseRows,
+  ignoreRejectRefs = false,
+): Promise<Record<string, string[]>> {
+  const rows: WarehouseRows =
+    typeof warehouse === 'string' ? (sql) => query(warehouse, sql.replaceAll('{s}', '')) : warehouse;
   const snapshot: Record<string, string[]> = {};
   for (const [table, sql] of Object.entries(WAREHOUSE_TABLES)) {
     const select =
       ignoreRejectRefs && table === 'etl_rejected_event'
         ? sql.replace('(run_id,', '(source_ref, read_from, read_to, run_id,')
         : sql;
-    snapshot[table] = plain(await query(file, `${select} ORDER BY ALL`));
+    snapshot[table] = plain(await rows(`${select} ORDER BY ALL`));
   }
   return snapshot;
 }

@@ -23,7 +23,10 @@ import { rewriteCalls } from '../sql-calls.js';
  * coarse way: while one session has one open, every other session's
  * statements wait for it to end (Snowflake makes only conflicting DML wait),
  * at most LOCK_WAIT_MS, then fail as at Snowflake's LOCK_TIMEOUT. Closing a
- * session rolls back its open transaction, as Snowflake does.
+ * session rolls back its open transaction, as Snowflake does; a transaction
+ * left open by a client that went away (killed) is aborted once it blocks
+ * another and has been idle IDLE_ABORT_MS, as Snowflake aborts a detached
+ * one, and its session's next statements fail until it rolls back.
  */
 type Json = Record<string, unknown>;
 interface Binding {
@@ -190,6 +193,8 @@ export function toDuckDB(sql: string): string {
 const CHUNK_ROWS = 10_000;
 /** How long a statement waits for another session's transaction (the driver asks for 600 s; tests want less). */
 const LOCK_WAIT_MS = 10_000;
+/** Snowflake aborts a transaction that blocks another once idle 5 minutes: half the driver's LOCK_TIMEOUT, scaled alike. */
+const IDLE_ABORT_MS = LOCK_WAIT_MS / 2;
 /** `inTurn`'s answer while another session's transaction is open. */
 const BUSY = Symbol('busy');
 
@@ -277,6 +282,10 @@ export class SnowflakeStandIn extends DuckDBBackedServer {
   readonly chunksServed: number[] = [];
   /** The session whose transaction is open (BEGIN until COMMIT or ROLLBACK). */
   private inTransaction: string | undefined;
+  /** When that session's last statement ended. */
+  private transactionActiveAt = 0;
+  /** Sessions whose transaction was aborted while idle: their statements fail until they roll back. */
+  private readonly aborted = new Set<string>();
 
   private constructor(
     parts: ServerParts,
@@ -333,9 +342,17 @@ export class SnowflakeStandIn extends DuckDBBackedServer {
   private async inTurn(session: string | undefined, work: () => Promise<unknown>): Promise<unknown> {
     const until = Date.now() + LOCK_WAIT_MS;
     for (;;) {
-      const reply = await this.exclusive(() =>
-        this.inTransaction === undefined || this.inTransaction === session ? work() : Promise.resolve(BUSY),
-      );
+      const reply = await this.exclusive(async () => {
+        if (this.inTransaction !== undefined && this.inTransaction !== session) {
+          if (Date.now() - this.transactionActiveAt < IDLE_ABORT_MS) return BUSY;
+          await this.connection.run('ROLLBACK');
+          this.aborted.add(this.inTransaction);
+          this.inTransaction = undefined;
+        }
+        const result = await work();
+        if (session !== undefined && session === this.inTransaction) this.transactionActiveAt = Date.now();
+        return result;
+      });
       if (reply !== BUSY) return reply;
       if (Date.now() > until) {
         return failure(
@@ -350,9 +367,17 @@ export class SnowflakeStandIn extends DuckDBBackedServer {
     }
   }
 
+  /** Test reads and set-ups wait for another session's transaction, as statements do: they share its connection. */
+  override async rows(sql: string): Promise<Record<string, unknown>[]> {
+    const reply = await this.inTurn(undefined, () => this.read(sql));
+    if (!Array.isArray(reply)) throw new Error(`stand-in read failed: ${JSON.stringify(reply)}`);
+    return reply as Record<string, unknown>[];
+  }
+
   /** Logout: the session's open transaction is rolled back, and its token is no longer accepted. */
   private async closeSession(session: string): Promise<unknown> {
     await this.exclusive(async () => {
+      this.aborted.delete(session);
       if (this.inTransaction !== session) return;
       this.inTransaction = undefined;
       await this.connection.run('ROLLBACK');
@@ -390,6 +415,13 @@ export class SnowflakeStandIn extends DuckDBBackedServer {
     bindings: Record<string, Binding> | undefined,
   ): Promise<unknown> {
     this.statements.push(sqlText);
+    if (this.aborted.has(session)) {
+      if (!/^\s*ROLLBACK\b/i.test(sqlText)) {
+        return failure('000615', 'Transaction was aborted, SQL execution canceled.', { queryId: randomUUID() });
+      }
+      this.aborted.delete(session);
+      return textRowset(randomUUID(), ['status'], [['Statement executed successfully.']]);
+    }
     if (/^\s*BEGIN\b/i.test(sqlText)) this.inTransaction = session;
     if (/^\s*(COMMIT|ROLLBACK)\b/i.test(sqlText)) this.inTransaction = undefined;
     const queryId = randomUUID();
