@@ -4,6 +4,7 @@ import { blockingChecks } from '../checks/blocking.js';
 import { plausibleRange, privacyRules } from '../config/schema.js';
 import type { ValidationRules } from '../staging/validate-batch.js';
 import { publishPendingLake } from '../lake/publish.js';
+import { lakeSettings } from './open-warehouse.js';
 import type { RecordTally, SourceFile } from '../source/files.js';
 import type { RawRecord, WindowedSource } from '../source/source.js';
 import type { TimeWindow } from '../state/window.js';
@@ -160,7 +161,12 @@ export async function loadPackage(
     ...options,
   });
   failpoint('load:after-commit');
-  await publishPendingLake(session.warehouse, session.config.pipeline.name, session.config.lake.path, session.logger);
+  await publishPendingLake(
+    session.warehouse,
+    session.config.pipeline.name,
+    lakeSettings(session.config),
+    session.logger,
+  );
   rmSync(pkg.dir, { recursive: true, force: true });
   const { window } = pkg.manifest;
   const result: WindowResult = {

@@ -14,7 +14,7 @@ import { StopSignal } from '../util/stop.js';
 import type { CheckResult, LoadCounts, RunStatus, Warehouse } from '../warehouse/warehouse.js';
 import { sendAlert } from '../checks/alert.js';
 import { openSource, type OpenedSource } from './open-source.js';
-import { openWarehouse } from './open-warehouse.js';
+import { lakeSettings, openWarehouse } from './open-warehouse.js';
 import { acquireRunLock } from './run-lock.js';
 import type { WindowResult } from './package-steps.js';
 
@@ -23,6 +23,7 @@ export type Command =
   | 'backfill'
   | 'reconcile'
   | 'rebuild-dims'
+  | 'compact'
   | 'check'
   | 'retention'
   | 'state'
@@ -234,7 +235,7 @@ export async function runSession(
       const stagingRoot = join(config.staging.path, pipeline);
       // Packages of a crashed run were never committed: the checkpoint did not move, so they are redone.
       rmSync(stagingRoot, { recursive: true, force: true });
-      await publishPendingLake(warehouse, pipeline, config.lake.path, logger);
+      await publishPendingLake(warehouse, pipeline, lakeSettings(config), logger);
       await warehouse.abandonUnfinishedRuns(pipeline, Date.now());
       await warehouse.startRun({ runId, pipeline, command: options.command, startedMs: Date.now() });
       let seq = 0;
@@ -273,7 +274,7 @@ export async function runSession(
           await source.close();
         }
         outcome = outcomeOf(session.results, session.checks);
-        await publishPendingLake(warehouse, pipeline, config.lake.path, logger);
+        await publishPendingLake(warehouse, pipeline, lakeSettings(config), logger);
         rmSync(join(stagingRoot, runId), { recursive: true, force: true });
         failpoint('run:before-finish');
         await warehouse.finishRun(runId, outcome.status, outcome.error, Date.now());

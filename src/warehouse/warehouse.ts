@@ -116,10 +116,15 @@ export interface RunRecord {
 
 export type RunStatus = 'succeeded' | 'failed' | 'checks_failed' | 'abandoned';
 
+/** A pending lake mark (DESIGN.md decision 2): one package's file to add, or a partition to rewrite whole. */
 export interface LakePartition {
   table: string;
   /** `YYYY-MM-DD`, or null for a whole (unpartitioned) dimension. */
   eventDate: string | null;
+  /** The run that made the mark. */
+  runId: string;
+  /** The package of that run whose own rows the file holds, or null: the partition is rewritten whole. */
+  packageSeq: number | null;
 }
 
 /** What retention removes: a fact partition (its UTC date) or a ledger table's old rows (eventDate null). */
@@ -202,9 +207,9 @@ export interface Warehouse {
   abandonUnfinishedRuns(pipeline: string, nowMs: number): Promise<void>;
   finishRun(runId: string, status: RunStatus, error: string | null, finishedMs: number): Promise<void>;
   pendingLakePartitions(pipeline: string): Promise<LakePartition[]>;
-  /** Writes one partition's file (Parquet, zstd) with the lake's schema, whatever the engine. */
-  exportLakePartition(partition: LakePartition, file: string): Promise<void>;
-  /** Clears the marks of the partitions a publish wrote, in one statement. */
+  /** Writes one mark's file (Parquet, zstd) for `pipeline`'s lake with the lake's schema, whatever the engine. */
+  exportLakePartition(pipeline: string, partition: LakePartition, file: string): Promise<void>;
+  /** Clears exactly the marks a publish wrote, in one statement. */
   clearLakePending(pipeline: string, partitions: LakePartition[]): Promise<void>;
   status(pipeline: string, lastRuns: number): Promise<StatusReport>;
   /** Quarantined records, newest first (`aetl rejects list`). */

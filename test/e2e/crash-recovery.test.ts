@@ -20,7 +20,8 @@ const source = {
     faults: { duplicate_share: 0.05, unordered: true },
   },
 };
-const overrides = { source, checks: { max_reject_rate: 0.05 } };
+// Compaction after more than two files: the run compacts yesterday's partitions, so a crash can hit it too.
+const overrides = { source, checks: { max_reject_rate: 0.05 }, lake: { path: 'lake', compact_after_files: 2 } };
 
 type Snapshot = { warehouse: Record<string, string[]>; lake: Record<string, string[]> };
 
@@ -71,6 +72,8 @@ describe('crash at any step, then re-run = uninterrupted run', () => {
     'load:after-commit:2', // committed, lake not published
     'lake:after-export:5', // a partition written to .tmp, not swapped in
     'lake:after-rename:3', // a partition swapped in, its pending mark not cleared
+    'lake:before-swap', // a compaction's merged version built beside the current one, not swapped in
+    'lake:after-swap:2', // both tables' merged versions swapped in, the old one of the last not yet removed
     'run:before-finish', // everything done, run ledger still says running
   ];
 

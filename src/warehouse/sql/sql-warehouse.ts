@@ -255,8 +255,8 @@ export class SqlWarehouse implements Warehouse {
     return pendingPartitions(rows);
   }
 
-  async exportLakePartition(partition: LakePartition, file: string): Promise<void> {
-    const { sql, params } = lakePartitionQuery(this.dialect, partition);
+  async exportLakePartition(pipeline: string, partition: LakePartition, file: string): Promise<void> {
+    const { sql, params } = lakePartitionQuery(this.dialect, pipeline, partition);
     const purpose = `exporting ${partition.table} ${partition.eventDate ?? ''} to the lake`;
     await this.driver.exportParquet(purpose, sql, params, partition.table, file);
   }
@@ -299,7 +299,12 @@ export class SqlWarehouse implements Warehouse {
           policies: hasPolicies ? staging.policies : null,
         });
         await this.dims.insertMissingDates(eventSpan.fromMs, eventSpan.toMs - 1);
-        mergeParams = { ...base, lo_ts: instant(eventSpan.fromMs), hi_ts: instant(eventSpan.toMs) };
+        mergeParams = {
+          ...base,
+          seq: int(request.seq),
+          lo_ts: instant(eventSpan.fromMs),
+          hi_ts: instant(eventSpan.toMs),
+        };
         for (const sql of merge.prepare) await this.driver.run('preparing the merge', sql);
       }
       return await this.driver.transaction(async () => {
