@@ -66,6 +66,8 @@ function point(lake: string, table: string, version: string): void {
   mkdirDurably(tmpDir(lake));
   rmSync(link, { force: true });
   symlinkSync(relative(lake, version), link);
+  // A symlink cannot be opened to sync: syncing its folder makes it durable before it is renamed.
+  fsyncPath(tmpDir(lake));
   renameSync(link, pathInside(lake, table));
   fsyncPath(lake);
 }

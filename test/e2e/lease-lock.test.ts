@@ -146,4 +146,3 @@ describe('the run lock lease across processes (BigQuery stand-in)', () => {
     expect(String(runs[0]!.error)).toContain('taken over');
   });
 });
-
