@@ -1,8 +1,17 @@
-// npm run bench [-- --events 1000000 --shape mixed --bad 1% --runs 3]
+// npm run bench [-- --events 1000000 --shape mixed --bad 1% --runs 3 --only day-increment]
 // Generates the input deterministically, runs each scenario in its own child process (so peak
 // RSS is per scenario), prints a table and writes bench/results.json. See BENCHMARKS.md.
 import { spawn } from 'node:child_process';
-import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  createWriteStream,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -22,8 +31,14 @@ const { values } = parseArgs({
     runs: { type: 'string', default: '1' },
     /** Also time all checks over a synthetic fact of this many rows (e.g. 10000000); 0 = skip. */
     'check-rows': { type: 'string', default: '0' },
+    /** The day-increment scenario: this many events loaded into a day already holding `day-events`. */
+    'increment-events': { type: 'string', default: '20000' },
+    'day-events': { type: 'string', default: '300000' },
+    /** Run only the day-increment scenario (issue 19). */
+    only: { type: 'string' },
   },
 });
+if (values.only !== undefined && values.only !== 'day-increment') throw new Error('--only takes day-increment');
 const events = Number(values.events);
 const bad = Number(values.bad.replace('%', '')) / 100;
 const runs = Number(values.runs);
@@ -38,9 +53,9 @@ const reference = {
   models: join(repo, 'config/reference/models.csv'),
 };
 
-/** The input: `events` simulator payloads from 2026-01-01, one JSON line each. */
-async function generate() {
-  const file = join(work, `events-${events}-${values.shape}-${bad}.jsonl`);
+/** The input: `count` simulator payloads from 2026-01-01, one JSON line each. */
+async function generate(count) {
+  const file = join(work, `events-${count}-${values.shape}-${bad}.jsonl`);
   const start = Date.parse('2026-01-01T00:00:00Z');
   if (existsSync(file)) return { file, start, end: JSON.parse(readFileSync(`${file}.meta`, 'utf8')).end };
   const universe = new EventUniverse(
@@ -50,11 +65,11 @@ async function generate() {
   const out = createWriteStream(file);
   let written = 0;
   let minute = start / 60_000;
-  while (written < events) {
+  while (written < count) {
     for (const e of universe.eventsInMinute(minute)) {
       const isA = 'user_id' in e.payload || 'cost_usd' in e.payload;
       if (values.shape !== 'mixed' && isA !== (values.shape === 'a')) continue;
-      if (written === events) break;
+      if (written === count) break;
       if (!out.write(`${JSON.stringify(e.payload)}\n`)) await new Promise((r) => out.once('drain', r));
       written++;
     }
@@ -86,8 +101,9 @@ function child(name, module, args, env = {}) {
   });
 }
 
-function config(dir, source, extra = {}) {
-  rmSync(dir, { recursive: true, force: true });
+/** Writes a config for `source` into `dir`, emptied first unless `keep` (it holds a copied warehouse). */
+function config(dir, source, extra = {}, keep = false) {
+  if (!keep) rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   const file = join(dir, 'config.yaml');
   writeFileSync(
@@ -141,113 +157,160 @@ async function measure(name, count, bytes, once) {
   };
 }
 
-const input = await generate();
-const bytes = statSync(input.file).size;
 const cli = join(repo, 'dist/cli/main.js');
-const nowAfter = new Date(input.end + 10 * 60_000).toISOString();
 const results = [];
 
-results.push(
-  await measure('duckdb-native bound', events, bytes, () =>
-    child('native', join(here, 'native.mjs'), [input.file, join(work, 'native')]),
-  ),
-);
+/** Scenarios 1-6 over the `--events` input. */
+async function standardScenarios() {
+  const input = await generate(events);
+  const bytes = statSync(input.file).size;
+  const nowAfter = new Date(input.end + 10 * 60_000).toISOString();
 
-const filesConfig = () => config(join(work, 'files'), { kind: 'files', files: input.file });
-results.push(
-  await measure('pipeline from files', events, bytes, () =>
-    child('files', cli, ['run', '--log-level', 'warn', '--config', filesConfig()]),
-  ),
-);
+  results.push(
+    await measure('duckdb-native bound', events, bytes, () =>
+      child('native', join(here, 'native.mjs'), [input.file, join(work, 'native')]),
+    ),
+  );
 
-const pages = await withPagesServer(input.file, work);
-try {
-  const apiSource = { kind: 'events_api', url: pages.url, token: 'bench', page_size: 5000 };
-  const window = {
-    initial_start: new Date(input.start).toISOString(),
-    max_window: '30d',
-    lookback: '1h',
-    max_windows: 1,
+  const filesConfig = () => config(join(work, 'files'), { kind: 'files', files: input.file });
+  results.push(
+    await measure('pipeline from files', events, bytes, () =>
+      child('files', cli, ['run', '--log-level', 'warn', '--config', filesConfig()]),
+    ),
+  );
+
+  const pages = await withPagesServer(input.file, work);
+  try {
+    const apiSource = { kind: 'events_api', url: pages.url, token: 'bench', page_size: 5000 };
+    const window = {
+      initial_start: new Date(input.start).toISOString(),
+      max_window: '30d',
+      lookback: '1h',
+      max_windows: 1,
+    };
+    results.push(
+      await measure('pipeline from HTTP', events, bytes, () =>
+        child(
+          'http',
+          cli,
+          ['run', '--log-level', 'warn', '--config', config(join(work, 'http'), apiSource, { window })],
+          { AETL_NOW: nowAfter },
+        ),
+      ),
+    );
+    const from = new Date(input.start).toISOString();
+    const to = new Date(Math.min(input.end, input.start + 15 * 60_000)).toISOString();
+    const windowEvents = countBetween(input.file, Date.parse(from), Date.parse(to));
+    results.push(
+      await measure('15-min incremental window + checks', windowEvents, 0, () =>
+        child(
+          'incremental',
+          cli,
+          [
+            'run',
+            '--from',
+            from,
+            '--to',
+            to,
+            '--log-level',
+            'warn',
+            '--config',
+            config(join(work, 'incremental'), apiSource),
+          ],
+          {
+            AETL_NOW: nowAfter,
+          },
+        ),
+      ),
+    );
+  } finally {
+    pages.stop();
+  }
+
+  const checkArgs = [
+    'check',
+    '--from',
+    new Date(input.start).toISOString(),
+    '--to',
+    new Date(input.end).toISOString(),
+    '--log-level',
+    'warn',
+  ];
+  results.push(
+    await measure(`all checks over a ${events}-row fact`, events, 0, () =>
+      child('checks', cli, [...checkArgs, '--config', join(work, 'files', 'config.yaml')], { AETL_NOW: nowAfter }),
+    ),
+  );
+
+  const checkRows = Number(values['check-rows']);
+  if (checkRows > 0) {
+    const dir = join(work, 'synthetic');
+    const cfg = config(dir, { kind: 'files', files: join(dir, 'none') });
+    await new Promise((r) =>
+      spawn(process.execPath, [cli, 'migrate', '--config', cfg], { stdio: 'ignore' }).on('close', r),
+    );
+    const filled = await new Promise((r) =>
+      spawn(process.execPath, [join(here, 'synthetic-fact.mjs'), join(dir, 'warehouse.duckdb'), String(checkRows)], {
+        stdio: 'inherit',
+      }).on('close', r),
+    );
+    if (filled !== 0) throw new Error('the synthetic fact could not be written');
+    const range = ['--from', '2026-01-01', '--to', '2026-01-15'];
+    results.push(
+      await measure(`all checks over a synthetic ${checkRows}-row fact`, checkRows, 0, () =>
+        child('synthetic-checks', cli, ['check', ...range, '--log-level', 'warn', '--config', cfg], {
+          AETL_NOW: '2026-01-20T00:00:00Z',
+        }),
+      ),
+    );
+  }
+}
+
+/** Splits the first `first` lines of `file` from the rest into two files beside it. */
+function splitLines(file, first) {
+  const lines = readFileSync(file, 'utf8').split('\n').filter(Boolean);
+  const [head, tail] = [file.replace(/\.jsonl$/, '-head.jsonl'), file.replace(/\.jsonl$/, '-tail.jsonl')];
+  writeFileSync(head, `${lines.slice(0, first).join('\n')}\n`);
+  writeFileSync(tail, `${lines.slice(first).join('\n')}\n`);
+  return { head, tail };
+}
+
+/**
+ * Scenario 7 (issue 19): `increment-events` loaded into a day that already holds `day-events`
+ * (3,400 events a minute: both fit in 2026-01-01), against the same load into an empty
+ * warehouse. The full day is loaded once into a template, copied before each timed run.
+ */
+async function dayIncrement() {
+  const base = Number(values['day-events']);
+  const increment = Number(values['increment-events']);
+  const input = await generate(base + increment);
+  const { head, tail } = splitLines(input.file, base);
+  const template = join(work, 'day-template');
+  await child('day-template', cli, [
+    'run',
+    '--log-level',
+    'warn',
+    '--config',
+    config(template, { kind: 'files', files: head }),
+  ]);
+  const into = (name, copy) => () => {
+    const dir = join(work, name);
+    rmSync(dir, { recursive: true, force: true });
+    if (copy) cpSync(template, dir, { recursive: true, verbatimSymlinks: true });
+    const file = config(dir, { kind: 'files', files: tail }, {}, true);
+    return child(name, cli, ['run', '--log-level', 'warn', '--config', file]);
   };
-  results.push(
-    await measure('pipeline from HTTP', events, bytes, () =>
-      child(
-        'http',
-        cli,
-        ['run', '--log-level', 'warn', '--config', config(join(work, 'http'), apiSource, { window })],
-        { AETL_NOW: nowAfter },
-      ),
-    ),
-  );
-  const from = new Date(input.start).toISOString();
-  const to = new Date(Math.min(input.end, input.start + 15 * 60_000)).toISOString();
-  const windowEvents = countBetween(input.file, Date.parse(from), Date.parse(to));
-  results.push(
-    await measure('15-min incremental window + checks', windowEvents, 0, () =>
-      child(
-        'incremental',
-        cli,
-        [
-          'run',
-          '--from',
-          from,
-          '--to',
-          to,
-          '--log-level',
-          'warn',
-          '--config',
-          config(join(work, 'incremental'), apiSource),
-        ],
-        {
-          AETL_NOW: nowAfter,
-        },
-      ),
-    ),
-  );
-} finally {
-  pages.stop();
+  const empty = await measure(`${increment} into an empty warehouse`, increment, 0, into('day-empty', false));
+  const full = await measure(`${increment} into a day holding ${base}`, increment, 0, into('day-full', true));
+  full.ratioToEmpty = full.wallS / empty.wallS;
+  return [empty, full];
 }
 
-const checkArgs = [
-  'check',
-  '--from',
-  new Date(input.start).toISOString(),
-  '--to',
-  new Date(input.end).toISOString(),
-  '--log-level',
-  'warn',
-];
-results.push(
-  await measure(`all checks over a ${events}-row fact`, events, 0, () =>
-    child('checks', cli, [...checkArgs, '--config', join(work, 'files', 'config.yaml')], { AETL_NOW: nowAfter }),
-  ),
-);
+if (values.only === undefined) await standardScenarios();
+results.push(...(await dayIncrement()));
 
-const checkRows = Number(values['check-rows']);
-if (checkRows > 0) {
-  const dir = join(work, 'synthetic');
-  const cfg = config(dir, { kind: 'files', files: join(dir, 'none') });
-  await new Promise((r) =>
-    spawn(process.execPath, [cli, 'migrate', '--config', cfg], { stdio: 'ignore' }).on('close', r),
-  );
-  const filled = await new Promise((r) =>
-    spawn(process.execPath, [join(here, 'synthetic-fact.mjs'), join(dir, 'warehouse.duckdb'), String(checkRows)], {
-      stdio: 'inherit',
-    }).on('close', r),
-  );
-  if (filled !== 0) throw new Error('the synthetic fact could not be written');
-  const range = ['--from', '2026-01-01', '--to', '2026-01-15'];
-  results.push(
-    await measure(`all checks over a synthetic ${checkRows}-row fact`, checkRows, 0, () =>
-      child('synthetic-checks', cli, ['check', ...range, '--log-level', 'warn', '--config', cfg], {
-        AETL_NOW: '2026-01-20T00:00:00Z',
-      }),
-    ),
-  );
-}
-
-const native = results[0].eventsPerS;
-for (const r of results) r.ratioToNative = r.eventsPerS / native;
+const native = results.find((r) => r.scenario === 'duckdb-native bound')?.eventsPerS;
+for (const r of results) r.ratioToNative = native === undefined ? null : r.eventsPerS / native;
 const machine = {
   cpus: cpus().length,
   cpu: cpus()[0]?.model,
@@ -269,9 +332,12 @@ for (const r of results) {
       r.wallS.toFixed(2),
       Math.round(r.eventsPerS).toLocaleString('en-US'),
       r.mbPerS ? r.mbPerS.toFixed(1) : '-',
-      r.ratioToNative.toFixed(2),
+      r.ratioToNative?.toFixed(2) ?? '-',
       `${Math.round(r.peakRssMb)} MB`,
       r.cpuS.toFixed(1),
     ]),
   );
+}
+for (const r of results.filter((r) => r.ratioToEmpty !== undefined)) {
+  console.log(`${r.scenario}: ${r.ratioToEmpty.toFixed(2)}x the same load into an empty warehouse`);
 }

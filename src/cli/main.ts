@@ -8,7 +8,8 @@ import { backfill, runExplicit } from '../pipeline/explicit.js';
 import { dryRun } from '../pipeline/dry-run.js';
 import { runQuery } from './query.js';
 import { scheduleCommand, type ScheduleOptions } from './schedule.js';
-import { openWarehouse } from '../pipeline/open-warehouse.js';
+import { lakeSettings, openWarehouse } from '../pipeline/open-warehouse.js';
+import { compactPartitions, crowdedPartitions } from '../lake/compact.js';
 import { loadReferenceData } from '../reference/reference-data.js';
 import { startSimulator } from '../simulator/simulator.js';
 import { nowMs } from '../util/clock.js';
@@ -136,6 +137,17 @@ withLockOptions(
   runCommand(command, 'rebuild-dims', opts, async (session) => ({
     rekeyed: await session.warehouse.rebuildDimensions(session.config.pipeline.name, session.runId),
   })),
+);
+
+withLockOptions(
+  program
+    .command('compact')
+    .description('merge each lake partition holding several files into one; readers never see rows missing or twice'),
+).action((opts: LockOptions, command: Command) =>
+  runCommand(command, 'compact', opts, async (session) => {
+    const lake = lakeSettings(session.config);
+    return { compacted: await compactPartitions(lake.path, lake.scratch, crowdedPartitions(lake.path, 1)) };
+  }),
 );
 
 withLockOptions(

@@ -1,3 +1,4 @@
+import type { CompactedPartition } from '../lake/compact.js';
 import type { RunSummary } from '../pipeline/session.js';
 import { RUN_STAGES, type CheckResult, type StatusReport } from '../warehouse/warehouse.js';
 import type { ReconcileDay } from '../pipeline/reconcile.js';
@@ -60,6 +61,11 @@ export function formatRunSummary(s: RunSummary): string {
   if (s.command === 'reconcile' && Array.isArray(s.detail)) lines.push('', formatReconcile(s.detail as ReconcileDay[]));
   if (s.command === 'rebuild-dims') lines.push(`re-keyed   ${n((s.detail as { rekeyed: number }).rekeyed)} fact rows`);
   if (s.command === 'retention') lines.push('', formatRetention(s.detail as RetentionDetail));
+  if (s.command === 'compact') {
+    const { compacted } = s.detail as { compacted: CompactedPartition[] };
+    const files = compacted.reduce((sum, p) => sum + p.files, 0);
+    lines.push(`compacted  ${n(compacted.length)} partition(s): ${n(files)} files into ${n(compacted.length)}`);
+  }
   if (s.command === 'replay') {
     const d = s.detail as ReplayDetail;
     lines.push(`replay     ${n(d.windows)} window(s): ${n(d.inserted)} events loaded, ${n(d.replaced)} replaced`);

@@ -77,7 +77,7 @@ function resolvePaths(config: Config, baseDir: string): Config {
         : config.warehouse.kind === 'snowflake'
           ? { ...config.warehouse, private_key_path: optional(config.warehouse.private_key_path) }
           : config.warehouse,
-    lake: { path: at(config.lake.path) },
+    lake: { ...config.lake, path: at(config.lake.path) },
     staging: { ...config.staging, path: at(config.staging.path) },
     metrics: { textfile: optional(config.metrics.textfile) },
     reference: {

@@ -186,7 +186,13 @@ export const configSchema = z.strictObject({
   source,
   window: window.default(window.parse({})),
   warehouse: warehouse.default(duckdbWarehouse.parse({ kind: 'duckdb' })),
-  lake: z.strictObject({ path: z.string().min(1).default('data/lake') }).default({ path: 'data/lake' }),
+  lake: z
+    .strictObject({
+      path: z.string().min(1).default('data/lake'),
+      /** A partition holding more files than this after a publish is compacted into one (decision 2). */
+      compact_after_files: z.number().int().min(1).default(24),
+    })
+    .default({ path: 'data/lake', compact_after_files: 24 }),
   /**
    * The run lock's lease on BigQuery and Snowflake (a row in the warehouse, renewed every sixth of
    * it): a holder silent this long is taken over. DuckDB's lock file keeps its own 60 s.

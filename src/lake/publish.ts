@@ -5,50 +5,91 @@ import type { Logger } from '../log/logger.js';
 import { renameDurably } from '../util/durable-write.js';
 import { failpoint } from '../util/failpoint.js';
 import { pathInside } from '../util/safe-path.js';
+import type { DuckDBSettings } from '../warehouse/duckdb/duckdb-driver.js';
 import type { LakePartition, WarehouseLake } from '../warehouse/warehouse.js';
+import { compactPartitions, type PartitionRef } from './compact.js';
+import { addFile, packageFileName, partitionFiles, removeStaleVersions, replacePartitions, tmpDir } from './layout.js';
 
-const DATE = /^\d{4}-\d{2}-\d{2}$/;
-
-/** `<lake>/<table>/event_date=YYYY-MM-DD/data.parquet`, or `<lake>/<table>/data.parquet` for a dimension. */
-export function partitionFile(lakePath: string, partition: LakePartition): string {
-  if (partition.eventDate !== null && !DATE.test(partition.eventDate)) {
-    throw new Error(`refusing lake partition ${partition.table}/${partition.eventDate}: not a date`);
-  }
-  return partition.eventDate === null
-    ? pathInside(lakePath, partition.table, 'data.parquet')
-    : pathInside(lakePath, partition.table, `event_date=${partition.eventDate}`, 'data.parquet');
+export interface LakeSettings {
+  path: string;
+  /** A partition holding more files than this after a publish is compacted (`lake.compact_after_files`). */
+  compactAfterFiles: number;
+  /** The in-memory DuckDB compaction merges files with. */
+  scratch: DuckDBSettings;
 }
 
 /**
- * Rewrites every partition the warehouse marked as pending (DESIGN.md
- * decision 2), whatever the engine: the whole partition, already deduplicated
- * in the warehouse, is written under `<lake>/.tmp` and renamed over the old
- * file, so a reader sees the old or the new partition, never half of one;
- * synced to disk before the marks are cleared (once, after the last rename),
- * so a power loss cannot leave an empty file marked done. Idempotent: a crash
- * before clearing the marks only means the same files are written again.
+ * Publishes every mark the warehouse holds for this pipeline's lake (DESIGN.md
+ * decision 2), whatever the engine. Each file is written under `<lake>/.tmp`
+ * and synced before it is moved in:
+ * - a package's mark adds that package's own file to its partition, named by
+ *   its batch (`<run id>-<seq>.parquet`): publishing it again after a crash
+ *   replaces the same name, so no row is ever there twice;
+ * - a partition marked whole (a command that changed history) is rewritten
+ *   with every row but those of packages still pending (added next as their
+ *   own files), swapped in with the table's other partitions unchanged
+ *   (layout.ts); a dimension is one file renamed over.
+ * The marks are cleared once, after the last move, so a crash before that
+ * only means the same files are written again. Then partitions holding more
+ * than `compactAfterFiles` files are compacted.
  */
 export async function publishPendingLake(
   warehouse: WarehouseLake,
   pipeline: string,
-  lakePath: string,
+  lake: LakeSettings,
   logger: Logger,
 ): Promise<number> {
-  const tmpDir = join(lakePath, '.tmp');
-  // Leftovers of a crashed publish are partial files nobody reads: start clean.
-  rmSync(tmpDir, { recursive: true, force: true });
+  // Leftovers of a crashed publish or compaction are files nobody reads: start clean.
+  rmSync(tmpDir(lake.path), { recursive: true, force: true });
+  removeStaleVersions(lake.path);
   const pending = await warehouse.pendingLakePartitions(pipeline);
   if (pending.length === 0) return 0;
-  mkdirSync(tmpDir, { recursive: true });
-  for (const partition of pending) {
-    const target = partitionFile(lakePath, partition);
-    const tmp = join(tmpDir, `${randomUUID()}.parquet`);
-    await warehouse.exportLakePartition(partition, tmp);
+  mkdirSync(tmpDir(lake.path), { recursive: true });
+  const exported = async (partition: LakePartition) => {
+    const tmp = join(tmpDir(lake.path), `${randomUUID()}.parquet`);
+    await warehouse.exportLakePartition(pipeline, partition, tmp);
     failpoint('lake:after-export');
-    renameDurably(tmp, target);
+    return tmp;
+  };
+  const whole = unique(pending.filter((p) => p.packageSeq === null));
+  for (const dimension of whole.filter((p) => p.eventDate === null)) {
+    renameDurably(await exported(dimension), pathInside(lake.path, dimension.table, 'data.parquet'));
+    failpoint('lake:after-rename');
+  }
+  for (const table of new Set(whole.filter((p) => p.eventDate !== null).map((p) => p.table))) {
+    const changes = new Map<string, string>();
+    for (const partition of whole.filter((p) => p.table === table)) {
+      changes.set(partition.eventDate!, await exported(partition));
+    }
+    replacePartitions(lake.path, table, changes);
+    failpoint('lake:after-rename');
+  }
+  const packages = pending.filter((p) => p.packageSeq !== null);
+  for (const partition of packages) {
+    const tmp = await exported(partition);
+    addFile(
+      lake.path,
+      partition.table,
+      partition.eventDate!,
+      tmp,
+      packageFileName(partition.runId, partition.packageSeq!),
+    );
     failpoint('lake:after-rename');
   }
   await warehouse.clearLakePending(pipeline, pending);
-  logger.debug({ partitions: pending.length }, 'lake partitions published');
+  logger.debug({ marks: pending.length, packages: packages.length, whole: whole.length }, 'lake published');
+  const crowded = unique(packages)
+    .map((p): PartitionRef => ({ table: p.table, eventDate: p.eventDate! }))
+    .filter((p) => partitionFiles(lake.path, p.table, p.eventDate).length > lake.compactAfterFiles);
+  if (crowded.length > 0) {
+    const compacted = await compactPartitions(lake.path, lake.scratch, crowded);
+    logger.debug({ partitions: compacted.length }, 'lake partitions compacted');
+  }
   return pending.length;
+}
+
+/** One mark per partition (table and date). */
+function unique(partitions: LakePartition[]): LakePartition[] {
+  const seen = new Map(partitions.map((p) => [`${p.table}/${p.eventDate ?? ''}`, p]));
+  return [...seen.values()];
 }

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Config } from '../config/schema.js';
+import type { LakeSettings } from '../lake/publish.js';
 import type { Logger } from '../log/logger.js';
 import { UsageError } from '../util/errors.js';
 import { DuckDBDriver } from '../warehouse/duckdb/duckdb-driver.js';
@@ -27,6 +28,15 @@ export function duckdbWarehouse(config: Config, command: string): DuckDBConfig {
  */
 export function scratchSettings(config: Config): DuckDBSettings {
   return { memoryLimit: '128MB', tempDirectory: join(config.staging.path, '.duckdb-spill') };
+}
+
+/** Where the lake is and how it is published and compacted (lake/publish.ts). */
+export function lakeSettings(config: Config): LakeSettings {
+  return {
+    path: config.lake.path,
+    compactAfterFiles: config.lake.compact_after_files,
+    scratch: scratchSettings(config),
+  };
 }
 
 /** The DuckDB settings a config asks for (memory limit, spill folder, threads). */

@@ -4,6 +4,7 @@ import { blockingChecks } from '../checks/blocking.js';
 import { plausibleRange, privacyRules } from '../config/schema.js';
 import type { ValidationRules } from '../staging/validate-batch.js';
 import { publishPendingLake } from '../lake/publish.js';
+import { lakeSettings } from './open-warehouse.js';
 import type { RecordTally, SourceFile } from '../source/files.js';
 import type { RawRecord, WindowedSource } from '../source/source.js';
 import type { TimeWindow } from '../state/window.js';
@@ -168,7 +169,7 @@ export async function loadPackage(
   session.timings.add('load', performance.now() - loadStarted - outcome.stageMs);
   failpoint('load:after-commit');
   await session.timings.time('lake', () =>
-    publishPendingLake(session.warehouse, session.config.pipeline.name, session.config.lake.path, session.logger),
+    publishPendingLake(session.warehouse, session.config.pipeline.name, lakeSettings(session.config), session.logger),
   );
   rmSync(pkg.dir, { recursive: true, force: true });
   const { window } = pkg.manifest;

@@ -1,5 +1,5 @@
-import { existsSync, readdirSync, rmSync } from 'node:fs';
 import type { Config } from '../config/schema.js';
+import { FACT_TABLES, partitionDates, partitionName, replacePartitions } from '../lake/layout.js';
 import type { Logger } from '../log/logger.js';
 import { DAY_MS, isoDay, startOfUtcDay } from '../util/dates.js';
 import { UsageError } from '../util/errors.js';
@@ -10,7 +10,6 @@ import type { Session } from './session.js';
 
 /** Younger data is inside reconcile's reach (7 days by default): deleting it would only have it loaded again. */
 const MIN_AGE_MS = 7 * DAY_MS;
-const FACT_TABLES = ['fact_ai_event', 'fact_policy_evaluation'];
 
 export interface RetentionOptions {
   olderThanMs: number;
@@ -41,15 +40,14 @@ function cutoffOf(nowMs: number, olderThanMs: number): number {
 }
 
 /** Fact partitions of the lake before the cutoff, found on disk: what an interrupted earlier run left goes too. */
-function lakePartitionsBefore(lake: string, cutoffMs: number): string[] {
+function lakePartitionsBefore(lake: string, cutoffMs: number): { table: string; dates: string[] }[] {
   const cutoff = isoDay(cutoffMs);
-  return FACT_TABLES.flatMap((table) => {
-    const dir = pathInside(lake, table);
-    if (!existsSync(dir)) return [];
-    return readdirSync(dir)
-      .filter((name) => /^event_date=\d{4}-\d{2}-\d{2}$/.test(name) && name.slice('event_date='.length) < cutoff)
-      .map((name) => pathInside(lake, table, name));
-  });
+  return FACT_TABLES.map((table) => ({ table, dates: partitionDates(lake, table).filter((date) => date < cutoff) }));
+}
+
+/** The partitions' folders, as the report names them. */
+function folders(lake: string, partitions: { table: string; dates: string[] }[]): string[] {
+  return partitions.flatMap(({ table, dates }) => dates.map((date) => pathInside(lake, table, partitionName(date))));
 }
 
 /** `aetl retention` without --apply: what would go, read without writing anything. */
@@ -66,7 +64,7 @@ export async function retentionPlan(
     return {
       cutoff: isoDay(cutoffMs),
       items,
-      lakePartitions: lakePartitionsBefore(config.lake.path, cutoffMs),
+      lakePartitions: folders(config.lake.path, lakePartitionsBefore(config.lake.path, cutoffMs)),
       applied: false,
     };
   } finally {
@@ -92,8 +90,13 @@ export function applyRetention(
       options.archiveDir,
       session.nowMs,
     );
-    const lakePartitions = lakePartitionsBefore(config.lake.path, cutoffMs);
-    for (const dir of lakePartitions) rmSync(dir, { recursive: true, force: true });
+    const lake = config.lake.path;
+    const old = lakePartitionsBefore(lake, cutoffMs);
+    // Removed all at once per table (layout.ts): a reader never sees a partition half gone.
+    for (const { table, dates } of old) {
+      if (dates.length > 0) replacePartitions(lake, table, new Map(dates.map((date) => [date, null])));
+    }
+    const lakePartitions = folders(lake, old);
     session.logger.info(
       { cutoff: isoDay(cutoffMs), items: items.length, lakePartitions: lakePartitions.length },
       'retention applied',

@@ -15,7 +15,7 @@ import type { AcceptedLoss, CheckResult, LoadCounts, RunStatus, Warehouse } from
 import { sendAlert } from '../checks/alert.js';
 import { StageTimings } from './stage-timings.js';
 import { openSource, type OpenedSource } from './open-source.js';
-import { openWarehouse } from './open-warehouse.js';
+import { lakeSettings, openWarehouse } from './open-warehouse.js';
 import { acquireRunLock } from './run-lock.js';
 import type { WindowResult } from './package-steps.js';
 
@@ -24,6 +24,7 @@ export type Command =
   | 'backfill'
   | 'reconcile'
   | 'rebuild-dims'
+  | 'compact'
   | 'check'
   | 'retention'
   | 'state'
@@ -244,7 +245,7 @@ export async function runSession(
       // Packages of a crashed run were never committed: the checkpoint did not move, so they are redone.
       rmSync(stagingRoot, { recursive: true, force: true });
       const timings = new StageTimings();
-      await timings.time('lake', () => publishPendingLake(warehouse, pipeline, config.lake.path, logger));
+      await timings.time('lake', () => publishPendingLake(warehouse, pipeline, lakeSettings(config), logger));
       await warehouse.abandonUnfinishedRuns(pipeline, Date.now());
       await warehouse.startRun({ runId, pipeline, command: options.command, startedMs: Date.now() });
       let seq = 0;
@@ -286,7 +287,7 @@ export async function runSession(
           await source.close();
         }
         outcome = outcomeOf(session.results, session.checks);
-        await timings.time('lake', () => publishPendingLake(warehouse, pipeline, config.lake.path, logger));
+        await timings.time('lake', () => publishPendingLake(warehouse, pipeline, lakeSettings(config), logger));
         rmSync(join(stagingRoot, runId), { recursive: true, force: true });
         failpoint('run:before-finish');
         await warehouse.finishRun(runId, outcome.status, outcome.error, Date.now(), timings.totals);

@@ -154,17 +154,22 @@ export interface WarehouseLoad {
 
 // --- Lake: the partitions loads marked, for the publish (lake/publish.ts) ---
 
+/** A pending lake mark (DESIGN.md decision 2): one package's file to add, or a partition to rewrite whole. */
 export interface LakePartition {
   table: string;
   /** `YYYY-MM-DD`, or null for a whole (unpartitioned) dimension. */
   eventDate: string | null;
+  /** The run that made the mark. */
+  runId: string;
+  /** The package of that run whose own rows the file holds, or null: the partition is rewritten whole. */
+  packageSeq: number | null;
 }
 
 export interface WarehouseLake {
   pendingLakePartitions(pipeline: string): Promise<LakePartition[]>;
-  /** Writes one partition's file (Parquet, zstd) with the lake's schema, whatever the engine. */
-  exportLakePartition(partition: LakePartition, file: string): Promise<void>;
-  /** Clears the marks of the partitions a publish wrote, in one statement. */
+  /** Writes one mark's file (Parquet, zstd) for `pipeline`'s lake with the lake's schema, whatever the engine. */
+  exportLakePartition(pipeline: string, partition: LakePartition, file: string): Promise<void>;
+  /** Clears exactly the marks a publish wrote, in one statement. */
   clearLakePending(pipeline: string, partitions: LakePartition[]): Promise<void>;
 }
 

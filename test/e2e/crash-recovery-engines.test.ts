@@ -24,6 +24,8 @@ const overrides = {
   },
   window: { initial_start: '2026-06-09T14:00:00Z', max_window: '8h' },
   checks: { max_reject_rate: 0.1 },
+  // A partition holding two package files is compacted after the publish, so a crash can hit compaction too.
+  lake: { path: 'lake', compact_after_files: 1 },
 };
 /** The lease a crashing run takes on BigQuery and Snowflake: short, so a re-run does not wait a minute for it. */
 const CRASH_LEASE = '3s';
@@ -36,6 +38,8 @@ const FAILPOINTS = {
   afterCommit: 'load:after-commit:2', // committed, lake not published
   afterExport: 'lake:after-export:5', // a partition written to .tmp, not swapped in
   afterRename: 'lake:after-rename:3', // a partition swapped in, its pending mark not cleared
+  beforeSwap: 'lake:before-swap', // a compaction's merged version built beside the current one, not swapped in
+  afterSwap: 'lake:after-swap:2', // both tables' merged versions swapped in, the old one of the last not yet removed
   beforeFinish: 'run:before-finish', // everything done, run ledger still says running
 };
 

@@ -1,5 +1,5 @@
 import { existsSync, readdirSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
 import { asyncBufferFromFile, parquetMetadataAsync, parquetReadObjects, parquetSchema } from 'hyparquet';
 import { compressors } from 'hyparquet-compressors';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -62,10 +62,12 @@ async function cli(args: string[], config: string, now: string, extra: Record<st
   return aetl([...args, '--config', config], { AETL_NOW: now, SECRET, ...extra }, 90_000);
 }
 
-interface LakeFile {
-  /** Each column's Parquet schema element: name, physical and logical type, precision, scale. */
+interface LakePartition {
+  /** How many files: one per package that inserted rows into it (the lake is append-only per package). */
+  files: number;
+  /** Each column's Parquet schema element: name, physical and logical type, precision, scale (the same in every file). */
   schema: unknown[];
-  /** Rows as text, without the load's run id and time; timestamps in exact microseconds, JSON as its text. */
+  /** Rows as text, sorted, without the load's run id, package and time; timestamps in exact microseconds, JSON as its text. */
   rows: string[];
 }
 
@@ -74,7 +76,7 @@ const exact = {
   jsonFromBytes: (bytes: Uint8Array) => new TextDecoder().decode(bytes),
 };
 
-async function readLakeFile(path: string): Promise<LakeFile> {
+async function readLakeFile(path: string): Promise<Omit<LakePartition, 'files'>> {
   const file = await asyncBufferFromFile(path);
   const metadata = await parquetMetadataAsync(file);
   const codecs = new Set(metadata.row_groups.flatMap((g) => g.columns.map((c) => c.meta_data?.codec)));
@@ -83,29 +85,36 @@ async function readLakeFile(path: string): Promise<LakeFile> {
   return {
     schema: parquetSchema(metadata).children.map((c) => c.element),
     rows: rows.map((row) => {
-      const { run_id: _run, loaded_at: _loaded, ...rest } = row;
+      const { run_id: _run, loaded_at: _loaded, package_seq: _package, ...rest } = row;
       return JSON.stringify(rest, (_, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
     }),
   };
 }
 
-/** Every Parquet file of a lake by its path (`fact_ai_event/event_date=…/data.parquet`), and nothing left in .tmp. */
-async function readLake(lake: string): Promise<Record<string, LakeFile>> {
-  const files = readdirSync(lake, { recursive: true, withFileTypes: true })
-    .filter((e) => e.isFile())
-    .map((e) => relative(lake, join(e.parentPath, e.name)))
-    .sort();
-  expect(files.filter((f) => f.startsWith('.tmp'))).toEqual([]);
-  const read: Record<string, LakeFile> = {};
-  for (const file of files) read[file] = await readLakeFile(join(lake, file));
+/**
+ * Every partition of a lake (`fact_ai_event/event_date=…`, or a dimension's folder), read through the
+ * table folders as a reader does; nothing left in .tmp.
+ */
+async function readLake(lake: string): Promise<Record<string, LakePartition>> {
+  expect(existsSync(join(lake, '.tmp')) ? readdirSync(join(lake, '.tmp')) : []).toEqual([]);
+  const read: Record<string, LakePartition> = {};
+  for (const table of readdirSync(lake).filter((name) => !name.startsWith('.'))) {
+    const folders = table.startsWith('fact_') ? readdirSync(join(lake, table)).map((p) => `${table}/${p}`) : [table];
+    for (const folder of folders.sort()) {
+      const files = readdirSync(join(lake, folder)).sort();
+      const parts = await Promise.all(files.map((file) => readLakeFile(join(lake, folder, file))));
+      for (const part of parts) expect(part.schema, folder).toEqual(parts[0]!.schema);
+      read[folder] = { files: files.length, schema: parts[0]!.schema, rows: parts.flatMap((p) => p.rows).sort() };
+    }
+  }
   return read;
 }
 
-const LAKE_TABLES = ['dim_date', 'dim_gateway', 'dim_model', 'dim_policy', 'dim_user'].map((t) => `${t}/data.parquet`);
+const LAKE_TABLES = ['dim_date', 'dim_gateway', 'dim_model', 'dim_policy', 'dim_user'];
 
 describe('the Parquet lake whatever the engine', () => {
   /** The DuckDB warehouse's lake after the first run and after the second. */
-  const reference: Record<string, LakeFile>[] = [];
+  const reference: Record<string, LakePartition>[] = [];
 
   beforeAll(async () => {
     bigquery = await BigQueryStandIn.start(SECRET);
@@ -124,15 +133,19 @@ describe('the Parquet lake whatever the engine', () => {
   });
 
   it('the reference lake holds two days of both fact tables and every dimension, with the lake types', () => {
-    const [, last] = reference;
+    const [first, last] = reference;
     expect(Object.keys(last!)).toEqual([
       ...LAKE_TABLES,
-      'fact_ai_event/event_date=2026-04-30/data.parquet',
-      'fact_ai_event/event_date=2026-05-01/data.parquet',
-      'fact_policy_evaluation/event_date=2026-04-30/data.parquet',
-      'fact_policy_evaluation/event_date=2026-05-01/data.parquet',
+      'fact_ai_event/event_date=2026-04-30',
+      'fact_ai_event/event_date=2026-05-01',
+      'fact_policy_evaluation/event_date=2026-04-30',
+      'fact_policy_evaluation/event_date=2026-05-01',
     ]);
-    const facts = last!['fact_ai_event/event_date=2026-05-01/data.parquet']!;
+    // The second run added one file to today's partitions, holding what it inserted; yesterday's stayed as they were.
+    const today = 'fact_ai_event/event_date=2026-05-01';
+    expect(last![today]!.files).toBe(first![today]!.files + 1);
+    expect(last!['fact_ai_event/event_date=2026-04-30']).toEqual(first!['fact_ai_event/event_date=2026-04-30']);
+    const facts = last![today]!;
     expect(facts.rows.length).toBeGreaterThan(1000);
     const column = (name: string) => (facts.schema as { name: string }[]).find((c) => c.name === name);
     expect(column('event_ts')).toMatchObject({
@@ -154,10 +167,8 @@ describe('the Parquet lake whatever the engine', () => {
         expect(run.stdout + run.stderr).not.toContain(SECRET);
         const lake = await readLake(ws.lake);
         expect(Object.keys(lake)).toEqual(Object.keys(reference[i]!));
-        for (const [file, expected] of Object.entries(reference[i]!)) {
-          expect(lake[file]!.schema, file).toEqual(expected.schema);
-          expect(lake[file]!.rows, file).toEqual(expected.rows);
-        }
+        for (const [partition, expected] of Object.entries(reference[i]!))
+          expect(lake[partition], partition).toEqual(expected);
       }
       // The lake holds what the warehouse holds: exact ids, keys, cost and times.
       const totals = `SELECT count(*)::VARCHAR AS n, count(DISTINCT event_id)::VARCHAR AS ids,
@@ -194,9 +205,8 @@ describe('the Parquet lake whatever the engine', () => {
       expect(rerun.code, rerun.stderr).toBe(0);
       const lake = await readLake(ws.lake);
       expect(Object.keys(lake)).toEqual(Object.keys(reference[0]!));
-      for (const [file, expected] of Object.entries(reference[0]!))
-        expect(lake[file]!.rows, file).toEqual(expected.rows);
-      expect(existsSync(join(ws.lake, '.tmp')) ? readdirSync(join(ws.lake, '.tmp')) : []).toEqual([]);
+      for (const [partition, expected] of Object.entries(reference[0]!))
+        expect(lake[partition]!.rows, partition).toEqual(expected.rows);
     }, 240_000);
   });
 });

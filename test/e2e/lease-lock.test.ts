@@ -1,7 +1,6 @@
-import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { aetl, spawnAetl, type RunningCli } from '../helpers/cli.js';
+import { aetl, spawnAetl, stopped, type RunningCli } from '../helpers/cli.js';
 import { workspacesForFile } from '../helpers/workspace.js';
 import { BigQueryStandIn } from '../stand-ins/bigquery/server.js';
 
@@ -147,14 +146,3 @@ describe('the run lock lease across processes (BigQuery stand-in)', () => {
     expect(String(runs[0]!.error)).toContain('taken over');
   });
 });
-
-/** Resolves once `run` has stopped itself (state T in /proc): its failpoint was reached. */
-async function stopped(run: RunningCli): Promise<void> {
-  for (let i = 0; i < 1200; i++) {
-    if (run.child.exitCode !== null) throw new Error(`the run ended before its failpoint:\n${(await run.done).stderr}`);
-    const state = readFileSync(`/proc/${run.child.pid}/stat`, 'utf8').split(') ')[1];
-    if (state?.startsWith('T')) return;
-    await sleep(50);
-  }
-  throw new Error('the run never reached its failpoint');
-}

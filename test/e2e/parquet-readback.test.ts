@@ -1,4 +1,4 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { asyncBufferFromFile, parquetMetadataAsync, parquetReadObjects, parquetSchema } from 'hyparquet';
 import { compressors } from 'hyparquet-compressors';
@@ -81,13 +81,14 @@ describe('Parquet read back by an independent reader (hyparquet)', () => {
     ]);
   });
 
-  it('lake partitions: zstd, one file per event_date, equal to the warehouse', async () => {
+  it('lake partitions: zstd, one file per package and event_date, equal to the warehouse', async () => {
     const config = ws.writeConfig({ source: { kind: 'files', files: ws.path('in.jsonl') } });
     const run = await aetl(['run', '--config', config]);
     expect(run.code, run.stderr).toBe(0);
-    const { columns, rows, codecs } = await readParquet(
-      join(ws.lake, 'fact_ai_event/event_date=2026-04-01/data.parquet'),
-    );
+    const partition = join(ws.lake, 'fact_ai_event/event_date=2026-04-01');
+    const files = readdirSync(partition);
+    expect(files).toHaveLength(1);
+    const { columns, rows, codecs } = await readParquet(join(partition, files[0]!));
     expect([...codecs]).toEqual(['ZSTD']);
     expect(columns.event_ts!.logical_type).toMatchObject({ type: 'TIMESTAMP', isAdjustedToUTC: true });
     expect(columns.cost_usd!.logical_type).toMatchObject({ type: 'DECIMAL', precision: 18, scale: 6 });

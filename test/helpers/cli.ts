@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO } from './workspace.js';
 
@@ -83,4 +84,15 @@ export function spawnAetl(args: string[], env: Record<string, string> = {}, cwd 
       }
     },
   };
+}
+
+/** Resolves once the child stopped itself (a SIGSTOP failpoint, AETL_FAILPOINT_SIGNAL); rejects if it ended first. */
+export async function stopped(run: RunningCli): Promise<void> {
+  for (let i = 0; i < 1200; i++) {
+    if (run.child.exitCode !== null) throw new Error(`the run ended before its failpoint:\n${(await run.done).stderr}`);
+    const state = readFileSync(`/proc/${run.child.pid}/stat`, 'utf8').split(') ')[1];
+    if (state?.startsWith('T')) return;
+    await sleep(50);
+  }
+  throw new Error('the run never reached its failpoint');
 }

@@ -6,11 +6,14 @@ import { query } from './duckdb.js';
 /**
  * What "the same warehouse and lake" means (DESIGN.md decision 17): facts,
  * dimensions, the checkpoint, rejects and the lake's content, ignoring the
- * run id and load time. `{s}` is the warehouse's schema prefix (engines.ts).
+ * run id, the package of the run and load time (a load cut into other
+ * packages, or resumed by another run, numbers them differently). `{s}` is
+ * the warehouse's schema prefix (engines.ts).
  */
+const LOAD = 'run_id, loaded_at, package_seq';
 const WAREHOUSE_TABLES: Record<string, string> = {
-  fact_ai_event: 'SELECT * EXCLUDE (run_id, loaded_at) FROM {s}fact_ai_event',
-  fact_policy_evaluation: 'SELECT * EXCLUDE (run_id, loaded_at) FROM {s}fact_policy_evaluation',
+  fact_ai_event: `SELECT * EXCLUDE (${LOAD}) FROM {s}fact_ai_event`,
+  fact_policy_evaluation: `SELECT * EXCLUDE (${LOAD}) FROM {s}fact_policy_evaluation`,
   dim_user: 'SELECT * FROM {s}dim_user',
   dim_gateway: 'SELECT * FROM {s}dim_gateway',
   dim_model: 'SELECT * FROM {s}dim_model',
@@ -20,7 +23,7 @@ const WAREHOUSE_TABLES: Record<string, string> = {
   etl_rejected_event: 'SELECT * EXCLUDE (run_id, rejected_at) FROM {s}etl_rejected_event',
   etl_conflict: 'SELECT * EXCLUDE (run_id, detected_at) FROM {s}etl_conflict',
   etl_file_ledger: 'SELECT * EXCLUDE (run_id, loaded_at) FROM {s}etl_file_ledger',
-  etl_lake_pending: 'SELECT * EXCLUDE (run_id) FROM {s}etl_lake_pending',
+  etl_lake_pending: 'SELECT * EXCLUDE (run_id, package_seq) FROM {s}etl_lake_pending',
 };
 
 /** DuckDB SQL over a warehouse of any engine, `{s}` standing for its schema prefix (EngineUnderTest.rows). */
@@ -65,7 +68,7 @@ export async function lakeSnapshot(lake: string): Promise<Record<string, string[
       .sort()) {
       const partitioned = table.startsWith('fact_');
       const glob = partitioned ? join(lake, table, '*', '*.parquet') : join(lake, table, '*.parquet');
-      const exclude = partitioned ? ' EXCLUDE (run_id, loaded_at)' : '';
+      const exclude = partitioned ? ` EXCLUDE (${LOAD})` : '';
       const reader = await connection.runAndReadAll(
         `SELECT *${exclude} FROM read_parquet('${glob}', hive_partitioning = ${partitioned}) ORDER BY ALL`,
       );

@@ -63,16 +63,16 @@ async function snowflake(): Promise<Remote> {
 const EDGE_ROWS = `
   ('edge-first', 'h1', TIMESTAMPTZ '2026-05-01 00:00:00.000001+00', 20260501, -9223372036854775808, 9223372036854775807,
    1, 'block', true, 0.1, 9007199254740993, 0, 9007199254740993, 123456789012.345678, 2, 1, 'team-a', 'b-1', 'api',
-   '{"a":[1,2.5,"x"],"nested":{"k":null}}', 'run-1', TIMESTAMPTZ '2026-05-02 03:04:05.678901+00'),
+   '{"a":[1,2.5,"x"],"nested":{"k":null}}', 'run-1', TIMESTAMPTZ '2026-05-02 03:04:05.678901+00', 1),
   ('edge-last', 'h2', TIMESTAMPTZ '2026-05-01 23:59:59.999999+00', 20260501, 0, 0, 0, 'allow', false, NULL, 0, 0, 0,
-   -0.000001, 0, 0, NULL, NULL, NULL, NULL, 'run-1', TIMESTAMPTZ '2026-05-02 03:04:05+00'),
+   -0.000001, 0, 0, NULL, NULL, NULL, NULL, 'run-1', TIMESTAMPTZ '2026-05-02 03:04:05+00', 1),
   ('other-day', 'h3', TIMESTAMPTZ '2026-05-02 00:00:00+00', 20260502, 1, 1, 1, 'allow', false, 1, 1, 1, 2, 1, 0, 0,
-   NULL, NULL, NULL, NULL, 'run-1', TIMESTAMPTZ '2026-05-02 03:04:05+00')`;
+   NULL, NULL, NULL, NULL, 'run-1', TIMESTAMPTZ '2026-05-02 03:04:05+00', 1)`;
 
 const BULK_ROWS = `SELECT 'bulk-' || lpad(i::VARCHAR, 6, '0'), md5(i::VARCHAR),
     TIMESTAMPTZ '2026-05-01 12:00:00+00' + to_microseconds(i * 1001), 20260501, i * 1000003, -i, i % 7, 'allow', false,
     i / 8, i, i, 2 * i, (i * 0.000007)::DECIMAL(18, 6), 1, 0, NULL, NULL, 'api', '{"i":' || i || '}', 'run-1',
-    TIMESTAMPTZ '2026-05-02 03:04:05+00'
+    TIMESTAMPTZ '2026-05-02 03:04:05+00', 1
   FROM range(${BULK}) t(i)`;
 
 describe.each([
@@ -99,7 +99,8 @@ describe.each([
     file = ws.path('partition.parquet');
     pagesBefore = remote.pages.length;
     await new SqlWarehouse(remote.driver).exportLakePartition(
-      { table: 'fact_ai_event', eventDate: '2026-05-01' },
+      'default',
+      { table: 'fact_ai_event', eventDate: '2026-05-01', runId: 'run-1', packageSeq: null },
       file,
     );
   }, 120_000);

@@ -6,7 +6,7 @@ import { screenLines } from '../helpers/terminal-screen.js';
 describe('progress on a terminal', () => {
   it('one progress line redrawn below the log lines, never sharing a line with one; ended when done', () => {
     let output = '';
-    const lines = new TerminalLines({ write: (text: string) => (output += text) } as NodeJS.WritableStream);
+    const lines = new TerminalLines({ write: (text: string) => (output += text) } as unknown as NodeJS.WritableStream);
     const progress = terminalProgress(lines)!;
     const log = lines.logStream();
     progress({ done: 1, total: 2, label: 'windows', events: 1500 });

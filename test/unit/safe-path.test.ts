@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { partitionFile } from '../../src/lake/publish.js';
+import { partitionFiles, partitionName } from '../../src/lake/layout.js';
 import { pathInside } from '../../src/util/safe-path.js';
 
 describe('paths derived from data stay inside their root', () => {
@@ -17,11 +17,7 @@ describe('paths derived from data stay inside their root', () => {
   });
 
   it('lake partitions take only a table name and a date', () => {
-    expect(() => partitionFile('/lake', { table: '../dim_user', eventDate: null })).toThrow(
-      /refusing the path segment/,
-    );
-    expect(() => partitionFile('/lake', { table: 'fact_ai_event', eventDate: '2026-05-01/../../x' })).toThrow(
-      /not a date/,
-    );
+    expect(() => partitionFiles('/lake', '../dim_user', '2026-05-01')).toThrow(/refusing the path segment/);
+    expect(() => partitionName('2026-05-01/../../x')).toThrow(/not a date/);
   });
 });

@@ -15,8 +15,8 @@ export class SqlLakeExport implements WarehouseLake {
     return pendingPartitions(rows);
   }
 
-  async exportLakePartition(partition: LakePartition, file: string): Promise<void> {
-    const { sql, params } = lakePartitionQuery(this.driver.dialect, partition);
+  async exportLakePartition(pipeline: string, partition: LakePartition, file: string): Promise<void> {
+    const { sql, params } = lakePartitionQuery(this.driver.dialect, pipeline, partition);
     const purpose = `exporting ${partition.table} ${partition.eventDate ?? ''} to the lake`;
     await this.driver.exportParquet(purpose, sql, params, partition.table, file);
   }

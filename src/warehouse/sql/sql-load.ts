@@ -59,13 +59,13 @@ FROM ${events}`;
 
 const FACT_COLUMNS = `event_id, event_hash, event_ts, date_key, user_key, model_key, gateway_key, decision,
     was_blocked, latency_ms, input_tokens, output_tokens, total_tokens, cost_usd, policies_evaluated_count,
-    policies_triggered_count, team_id, batch_id, request_source, metadata, run_id, loaded_at`;
+    policies_triggered_count, team_id, batch_id, request_source, metadata, run_id, loaded_at, package_seq`;
 
-const FACT_TABLES = ['fact_ai_event', 'fact_policy_evaluation'];
+const FACT_TABLES = ['fact_ai_event', 'fact_policy_evaluation'] as const;
 const DIMENSION_TABLES = ['dim_user', 'dim_gateway', 'dim_model', 'dim_policy', 'dim_date'];
 
 /** A one-column relation of literal names (VALUES lists are not portable: BigQuery has none). */
-const names = (column: string, values: string[]) =>
+const names = (column: string, values: readonly string[]) =>
   `(${values.map((v) => `SELECT '${v}' AS ${column}`).join(' UNION ALL ')})`;
 
 /** The pipelines of the warehouse, as `p`: `all`, every one that ran here and this one; `others`, all but this one. */
@@ -77,10 +77,10 @@ export function pipelinesSql(d: Dialect, which: 'all' | 'others'): string {
 }
 
 /**
- * Lake partitions to rewrite after the commit (decision 2), pending for every
- * pipeline of the warehouse (`which`): they share its facts, and each keeps its
- * own lake. `dateKeys` selects `date_key`s of both fact tables; null means the
- * (unpartitioned) dimensions.
+ * Lake partitions to rewrite whole after the commit (decision 2), pending for
+ * every pipeline of the warehouse (`which`): they share its facts, and each
+ * keeps its own lake. `dateKeys` selects `date_key`s of both fact tables; null
+ * means the (unpartitioned) dimensions.
  */
 export function markLakePendingSql(d: Dialect, dateKeys: string | null, which: 'all' | 'others' = 'all'): string {
   const p = (name: string) => d.param(name);
@@ -95,12 +95,25 @@ SELECT pl.p, tb.tbl, ${date}, ${p('run_id')} FROM ${partitions}`;
 }
 
 /**
+ * The package's own file (`run_id`, `seq`) to add to each partition of the fact
+ * `table` it inserted rows into (`dateKeys` selects their `date_key`s), pending
+ * for every pipeline of the warehouse: the lake grows by what was inserted,
+ * never by rewriting the day (decision 2).
+ */
+function markPackageFileSql(d: Dialect, table: (typeof FACT_TABLES)[number], dateKeys: string): string {
+  const p = (name: string) => d.param(name);
+  return `INSERT INTO ${d.table('etl_lake_pending')} (pipeline, table_name, event_date, run_id, package_seq)
+SELECT pl.p, '${table}', ${d.dateOfKey('dk.date_key')}, ${p('run_id')}, ${p('seq')}
+FROM (SELECT DISTINCT date_key FROM (${dateKeys}) k) dk CROSS JOIN (${pipelinesSql(d, 'all')}) pl`;
+}
+
+/**
  * One package's merge over work tables (`winner`, `existing`, `to_insert`,
  * `changed`): de-duplicate the batch (smallest hash wins), find the events
  * already loaded through the id index whatever their date (recording a
  * different version as a conflict: first loaded wins, unless `forceUpdate`
  * replaces it), MERGE the rest insert-only on `event_id`, add their policy
- * rows and index rows, mark their lake partitions, and count. Every read of
+ * rows and index rows, mark the files they add to the lake, and count. Every read of
  * a fact table is restricted to the batch's span (`lo_ts`, `hi_ts`), so
  * warehouses prune partitions; the MERGE's join has no OR.
  */
@@ -142,9 +155,9 @@ export function mergeQueries(d: Dialect, staging: StagingTables, options: MergeO
   const policies = options.hasPolicies
     ? [
         `INSERT INTO ${t('fact_policy_evaluation')} (event_id, ordinal, policy_key, event_ts, date_key, user_key, model_key,
-    gateway_key, result, latency_ms, entities_found, triggered, run_id, loaded_at)
+    gateway_key, result, latency_ms, entities_found, triggered, run_id, loaded_at, package_seq)
 SELECT p.event_id, p.ordinal, dp.policy_key, f.event_ts, f.date_key, f.user_key, f.model_key, f.gateway_key,
-  p.result, p.latency_ms, p.entities_found, p.triggered, ${p('run_id')}, ${p('now')}
+  p.result, p.latency_ms, p.entities_found, p.triggered, ${p('run_id')}, ${p('now')}, ${p('seq')}
 FROM ${t(staging.policies)} p
 JOIN ${toInsert} w ON w.staged_row = p.staged_row
 JOIN ${t('fact_ai_event')} f ON f.event_id = w.event_id AND ${inSpan('f')}
@@ -230,13 +243,22 @@ WHEN NOT MATCHED THEN INSERT (${FACT_COLUMNS})
   VALUES (s.event_id, s.event_hash, s.event_ts, s.date_key, s.user_key, s.model_key, s.gateway_key, s.decision,
     s.was_blocked, s.latency_ms, s.input_tokens, s.output_tokens, s.total_tokens, s.cost_usd,
     s.policies_evaluated_count, s.policies_triggered_count, s.team_id, s.batch_id, s.request_source, s.metadata,
-    ${p('run_id')}, ${p('now')})`,
+    ${p('run_id')}, ${p('now')}, ${p('seq')})`,
       `INSERT INTO ${t('etl_event_id')} (pipeline, event_id, event_hash, event_ts, date_key${index.columns})
 SELECT ${p('pipeline')}, event_id, event_hash, event_ts, date_key${index.values} FROM ${toInsert}`,
       `INSERT INTO ${t('etl_event_id')} (pipeline, event_id, event_hash, event_ts, date_key${index.columns})
 SELECT ${p('pipeline')}, event_id, loaded_hash, loaded_ts, loaded_date_key${index.values} FROM ${existing} WHERE accounted = 0`,
       ...policies,
-      markLakePendingSql(d, `SELECT date_key FROM ${toInsert}`),
+      markPackageFileSql(d, 'fact_ai_event', `SELECT date_key FROM ${toInsert}`),
+      ...(options.hasPolicies
+        ? [
+            markPackageFileSql(
+              d,
+              'fact_policy_evaluation',
+              `SELECT w.date_key FROM ${toInsert} w WHERE EXISTS (SELECT 1 FROM ${t(staging.policies)} p WHERE p.staged_row = w.staged_row)`,
+            ),
+          ]
+        : []),
       markLakePendingSql(d, null),
     ],
     // Inserted is measured in the fact table, so counts_balance catches an insert that lost rows.

@@ -2,7 +2,7 @@ import { storedIdsSql } from '../../checks/check-sql.js';
 import type { ReferenceData } from '../../reference/reference-data.js';
 import { fault, failpoint } from '../../util/failpoint.js';
 import type { Dialect } from '../dialect.js';
-import { instant, text, type Driver, type Fence, type SqlParams } from '../driver.js';
+import { instant, int, text, type Driver, type Fence, type SqlParams } from '../driver.js';
 import { accountedRecords, fileCompleteness } from '../file-completeness.js';
 import type { LoadCounts, LoadFacts, LoadOutcome, LoadRequest, WarehouseLoad } from '../warehouse.js';
 import type { SqlChecks } from './sql-checks.js';
@@ -76,7 +76,12 @@ export class SqlLoader implements WarehouseLoad {
           policies: hasPolicies ? staging.policies : null,
         });
         await this.dims.insertMissingDates(eventSpan.fromMs, eventSpan.toMs - 1);
-        mergeParams = { ...base, lo_ts: instant(eventSpan.fromMs), hi_ts: instant(eventSpan.toMs) };
+        mergeParams = {
+          ...base,
+          seq: int(request.seq),
+          lo_ts: instant(eventSpan.fromMs),
+          hi_ts: instant(eventSpan.toMs),
+        };
         for (const sql of merge.prepare) await this.driver.run('preparing the merge', sql);
       }
       return await this.driver.transaction(async () => {

@@ -1,0 +1,210 @@
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { DuckDBInstance } from '@duckdb/node-api';
+import { asyncBufferFromFile, parquetReadObjects } from 'hyparquet';
+import { compressors } from 'hyparquet-compressors';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { aetl, spawnAetl, stopped } from '../helpers/cli.js';
+import { query, queryWith } from '../helpers/duckdb.js';
+import { Workspace } from '../helpers/workspace.js';
+
+/**
+ * DESIGN.md decision 2 (revised): each committed package adds one file per
+ * lake partition it touched, holding the rows it inserted; a publish killed
+ * after a file's rename writes the same name again; compaction (by hand, or
+ * after a publish once a partition holds too many files) merges a
+ * partition's files into one while readers count the same rows throughout.
+ */
+const NOW = '2026-05-01T12:00:00Z'; // windows over 2026-04-30 12:00 .. 2026-05-01 11:58, one across midnight
+const LATER = '2026-05-01T12:20:00Z';
+const LAST = '2026-05-01T12:40:00Z';
+const TODAY = 'event_date=2026-05-01';
+const FACTS = { fact_ai_event: 'event_id', fact_policy_evaluation: "event_id || '#' || ordinal" };
+type Fact = keyof typeof FACTS;
+
+const partitions = (ws: Workspace, table: Fact) => readdirSync(join(ws.lake, table)).sort();
+const files = (ws: Workspace, table: Fact, partition: string) => readdirSync(join(ws.lake, table, partition)).sort();
+
+/** A lake file's row ids (hyparquet, an independent reader), sorted. */
+async function fileIds(path: string, table: Fact): Promise<string[]> {
+  const rows = await parquetReadObjects({ file: await asyncBufferFromFile(path), compressors });
+  return rows
+    .map((r) => (table === 'fact_ai_event' ? String(r.event_id) : `${String(r.event_id)}#${r.ordinal}`))
+    .sort();
+}
+
+/** The warehouse's row ids of one partition, by the package that inserted them (`<run id>-<seq>.parquet`). */
+async function idsByPackage(ws: Workspace, table: Fact, partition: string): Promise<Record<string, string[]>> {
+  const key = Number(partition.slice('event_date='.length).replaceAll('-', ''));
+  const rows = await query(
+    ws.warehouse,
+    `SELECT run_id || '-' || package_seq || '.parquet' AS file, list(${FACTS[table]} ORDER BY ${FACTS[table]}) AS ids
+     FROM ${table} WHERE date_key = ${key} GROUP BY ALL ORDER BY file`,
+  );
+  return Object.fromEntries(rows.map((r) => [String(r.file), (r.ids as string[]).map(String)]));
+}
+
+/** Every row id of a fact table, in the lake (through the table folder, as a reader globs it) and in the warehouse. */
+async function lakeAndWarehouse(ws: Workspace, table: Fact): Promise<{ lake: string[]; warehouse: string[] }> {
+  const lake = await queryWith(
+    ':memory:',
+    `SELECT ${FACTS[table]} AS id FROM read_parquet('${ws.lake}/${table}/**/*.parquet') ORDER BY id`,
+    {},
+  );
+  const warehouse = await query(ws.warehouse, `SELECT ${FACTS[table]} AS id FROM ${table} ORDER BY id`);
+  return { lake: lake.map((r) => String(r.id)), warehouse: warehouse.map((r) => String(r.id)) };
+}
+
+/** Each fact_ai_event partition of the lake: its files and rows, counted by DuckDB through the table folder. */
+async function lakeRows(ws: Workspace): Promise<{ date: string; files: number; rows: number }[]> {
+  const rows = await queryWith(
+    ':memory:',
+    `SELECT strftime(event_date, '%Y-%m-%d') AS date, count(DISTINCT filename)::INTEGER AS files, count(*)::INTEGER AS rows
+     FROM read_parquet('${ws.lake}/fact_ai_event/*/*.parquet', hive_partitioning = true, filename = true)
+     GROUP BY ALL ORDER BY date`,
+    {},
+  );
+  return rows.map((r) => ({ date: String(r.date), files: Number(r.files), rows: Number(r.rows) }));
+}
+
+/** Counts the lake's facts in a loop, as an analyst's DuckDB would, until stopped: every answer it got. */
+function readerLoop(lake: string): { stop(): Promise<{ counts: number[]; errors: string[] }> } {
+  let running = true;
+  const counts: number[] = [];
+  const errors: string[] = [];
+  const loop = (async () => {
+    const instance = await DuckDBInstance.create(':memory:');
+    const connection = await instance.connect();
+    while (running) {
+      try {
+        const reader = await connection.runAndReadAll(
+          `SELECT count(*) FROM read_parquet('${lake}/fact_ai_event/**/*.parquet')`,
+        );
+        counts.push(Number(reader.getRows()[0]![0]));
+      } catch (error) {
+        errors.push((error as Error).message);
+      }
+    }
+    connection.closeSync();
+    instance.closeSync();
+  })();
+  return {
+    async stop() {
+      running = false;
+      await loop;
+      return { counts, errors };
+    },
+  };
+}
+
+describe('the lake grows by one file per package and compacts atomically', () => {
+  const ws = new Workspace();
+  let config: string;
+  /** The first run's packages that inserted rows, by the name their lake files carry. */
+  let packages: string[];
+
+  beforeAll(async () => {
+    config = ws.writeConfig();
+    const run = await aetl(['run', '--json', '--config', config], { AETL_NOW: NOW });
+    expect(run.code, run.stderr).toBe(0);
+    const summary = JSON.parse(run.stdout) as {
+      runId: string;
+      windows: { seq: number; counts: { inserted: number } }[];
+    };
+    packages = summary.windows.filter((w) => w.counts.inserted > 0).map((w) => `${summary.runId}-${w.seq}.parquet`);
+  }, 120_000);
+  afterAll(() => ws.remove());
+
+  it('each package added one file to each partition it touched, holding exactly the rows it inserted', async () => {
+    for (const table of Object.keys(FACTS) as Fact[]) {
+      expect(partitions(ws, table)).toEqual(['event_date=2026-04-30', TODAY]);
+      const names: string[] = [];
+      for (const partition of partitions(ws, table)) {
+        const expected = await idsByPackage(ws, table, partition);
+        expect(files(ws, table, partition)).toEqual(Object.keys(expected));
+        for (const [file, ids] of Object.entries(expected)) {
+          expect(await fileIds(join(ws.lake, table, partition, file), table), file).toEqual(ids);
+        }
+        names.push(...Object.keys(expected));
+      }
+      // Every package has its file, in each day it loaded (the one across midnight in both).
+      expect([...new Set(names)].sort()).toEqual([...packages].sort());
+      expect(names.length).toBe(packages.length + 1);
+    }
+  });
+
+  it('a publish killed after a package file was renamed in writes the same name again: no row twice', async () => {
+    // Publish order: the five dimensions, then the package's fact_ai_event file (the 6th rename).
+    const killed = await aetl(['run', '--config', config], { AETL_NOW: LATER, AETL_FAILPOINT: 'lake:after-rename:6' });
+    expect(killed.code, 'the failpoint was not reached').toBeNull();
+    expect(await query(ws.warehouse, 'SELECT count(*)::INTEGER AS n FROM etl_lake_pending')).not.toEqual([{ n: 0 }]);
+    const before = files(ws, 'fact_ai_event', TODAY);
+    const added = before.filter((name) => name.startsWith(LATER.replace(/[-:]/g, '').slice(0, 15)));
+    expect(added).toHaveLength(1);
+    const inode = statSync(join(ws.lake, 'fact_ai_event', TODAY, added[0]!)).ino;
+
+    const rerun = await aetl(['run', '--config', config], { AETL_NOW: LATER });
+    expect(rerun.code, rerun.stderr).toBe(0);
+    expect(files(ws, 'fact_ai_event', TODAY)).toEqual(Object.keys(await idsByPackage(ws, 'fact_ai_event', TODAY)));
+    expect(files(ws, 'fact_ai_event', TODAY)).toEqual(before);
+    expect(statSync(join(ws.lake, 'fact_ai_event', TODAY, added[0]!)).ino).not.toBe(inode);
+    for (const table of Object.keys(FACTS) as Fact[]) {
+      const { lake, warehouse } = await lakeAndWarehouse(ws, table);
+      expect(lake, table).toEqual(warehouse);
+      expect(new Set(lake).size).toBe(lake.length);
+    }
+    expect(await query(ws.warehouse, 'SELECT count(*)::INTEGER AS n FROM etl_lake_pending')).toEqual([{ n: 0 }]);
+  }, 120_000);
+
+  it('aetl compact merges each partition into one file; a reader counts the same rows before, during and after', async () => {
+    const before = await lakeRows(ws);
+    const total = before.reduce((sum, p) => sum + p.rows, 0);
+    const reader = readerLoop(ws.lake);
+    // Stopped with the merged version of fact_ai_event built beside the current one, not yet swapped in.
+    const compact = spawnAetl(['compact', '--json', '--config', config], {
+      AETL_NOW: LATER,
+      AETL_FAILPOINT: 'lake:before-swap',
+      AETL_FAILPOINT_SIGNAL: 'SIGSTOP',
+    });
+    await stopped(compact);
+    const [current, next] = readdirSync(join(ws.lake, '.versions', 'fact_ai_event')).sort();
+    expect(readdirSync(join(ws.lake, '.versions', 'fact_ai_event', next!, TODAY))).toEqual(['data.parquet']);
+    expect(await lakeRows(ws)).toEqual(before);
+    compact.signal('SIGCONT');
+    const done = await compact.done;
+    const { counts, errors } = await reader.stop();
+    expect(done.code, done.stderr).toBe(0);
+    expect(counts.length).toBeGreaterThan(0);
+    expect(counts.filter((n) => n !== total)).toEqual([]);
+    // A query that listed the files just before a swap and opened them after it fails, never miscounts.
+    for (const error of errors) expect(error).toMatch(/No such file|No files found|Cannot open file/i);
+
+    const { compacted } = (JSON.parse(done.stdout) as { detail: { compacted: Record<string, unknown>[] } }).detail;
+    expect(compacted.filter((p) => p.table === 'fact_ai_event')).toEqual(
+      before
+        .filter((p) => p.files > 1)
+        .map((p) => ({ table: 'fact_ai_event', event_date: p.date, files: p.files, rows: p.rows })),
+    );
+    expect(await lakeRows(ws)).toEqual(before.map((p) => ({ ...p, files: 1 })));
+    for (const table of Object.keys(FACTS) as Fact[]) {
+      for (const partition of partitions(ws, table)) expect(files(ws, table, partition)).toEqual(['data.parquet']);
+      const { lake, warehouse } = await lakeAndWarehouse(ws, table);
+      expect(lake, table).toEqual(warehouse);
+    }
+    expect(current).toBeDefined();
+    expect(readdirSync(join(ws.lake, '.versions', 'fact_ai_event'))).toEqual([next]);
+  }, 120_000);
+
+  it('a publish that leaves a partition with more than lake.compact_after_files files compacts it', async () => {
+    const compactEarly = ws.writeConfig({ lake: { path: 'lake', compact_after_files: 1 } });
+    const run = await aetl(['run', '--json', '--config', compactEarly], { AETL_NOW: LAST });
+    expect(run.code, run.stderr).toBe(0);
+    // The run added rows today (a second file there, then merged with the first); yesterday is untouched.
+    expect((JSON.parse(run.stdout) as { totals: { inserted: number } }).totals.inserted).toBeGreaterThan(0);
+    for (const table of Object.keys(FACTS) as Fact[]) {
+      expect(files(ws, table, TODAY)).toEqual(['data.parquet']);
+      const { lake, warehouse } = await lakeAndWarehouse(ws, table);
+      expect(lake, table).toEqual(warehouse);
+    }
+  }, 120_000);
+});
