@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { aetl } from '../helpers/cli.js';
 import { BigQueryStandIn } from '../stand-ins/bigquery/server.js';
-import { expectReplayAddsNothing, expectSameStar, expectStatusAndChecks, plain, STAR } from '../helpers/remote-e2e.js';
+import { expectSameStar, expectStatusAndChecks, plain, STAR } from '../helpers/remote-e2e.js';
 import { Workspace } from '../helpers/workspace.js';
 
 const NOW = '2026-05-01T12:00:00.000Z';
@@ -59,18 +59,6 @@ describe('simulator → aetl run → BigQuery (the real client, against the stan
 
   it('status and on-demand checks read the BigQuery warehouse', () =>
     expectStatusAndChecks((sql) => standIn.rows(sql), 'aetl.', bqConfig, { AETL_NOW: LATER, BQ_TOKEN: TOKEN }, TOKEN));
-
-  it('replay re-pulls a loaded hour and adds nothing, with --force-update too', () =>
-    expectReplayAddsNothing(
-      (sql) => standIn.rows(sql),
-      'aetl.',
-      bqConfig,
-      { AETL_NOW: LATER, BQ_TOKEN: TOKEN },
-      {
-        from: '2026-05-01T11:00:00Z',
-        to: '2026-05-01T12:00:00Z',
-      },
-    ));
 
   it('emits this SQL in a first run (each distinct statement once, run ids left out)', () => {
     const distinct = new Set(

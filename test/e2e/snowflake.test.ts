@@ -2,7 +2,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { aetl } from '../helpers/cli.js';
-import { expectReplayAddsNothing, expectSameStar, expectStatusAndChecks, plain, STAR } from '../helpers/remote-e2e.js';
+import { expectSameStar, expectStatusAndChecks, plain, STAR } from '../helpers/remote-e2e.js';
 import { SnowflakeStandIn } from '../stand-ins/snowflake/server.js';
 import { Workspace } from '../helpers/workspace.js';
 
@@ -81,18 +81,6 @@ describe('simulator → aetl run → Snowflake (the real snowflake-sdk driver, a
 
   it('status and on-demand checks read the Snowflake warehouse', () =>
     expectStatusAndChecks((sql) => standIn.rows(sql), 'aetl.public.', sfConfig, { AETL_NOW: LATER, ...env }, PASSWORD));
-
-  it('replay re-pulls a loaded hour and adds nothing, with --force-update too', () =>
-    expectReplayAddsNothing(
-      (sql) => standIn.rows(sql),
-      'aetl.public.',
-      sfConfig,
-      { AETL_NOW: LATER, ...env },
-      {
-        from: '2026-05-01T11:00:00Z',
-        to: '2026-05-01T12:00:00Z',
-      },
-    ));
 
   it('emits this SQL in a first run (each distinct statement once, run ids and paths left out)', () => {
     const distinct = new Set(

@@ -79,31 +79,3 @@ export async function expectStatusAndChecks(
   );
   expect(Number(anomalies!.n)).toBeGreaterThan(0);
 }
-
-/** `aetl replay` (and `--force-update`) over a loaded hour: the same source data again, so the warehouse gains nothing and the checkpoint stays. */
-export async function expectReplayAddsNothing(
-  remote: Rows,
-  prefix: string,
-  config: string,
-  env: Record<string, string>,
-  range: { from: string; to: string },
-): Promise<void> {
-  const count = async () => Number((await remote(`SELECT count(*) AS n FROM ${prefix}fact_ai_event`))[0]!.n);
-  const before = await count();
-  const [state] = await remote(`SELECT epoch_ms(checkpoint) AS ms FROM ${prefix}etl_state`);
-  const replay = await aetl(['replay', '--from', range.from, '--to', range.to, '--json', '--config', config], env);
-  expect(replay.code, replay.stderr).toBe(0);
-  const summary = JSON.parse(replay.stdout) as { totals: { read: number; alreadyPresent: number }; detail: unknown };
-  expect(summary.totals.read).toBeGreaterThan(0);
-  expect(summary.detail).toEqual({ windows: 1, inserted: 0, replaced: 0 });
-  expect(await count()).toBe(before);
-  expect(await remote(`SELECT epoch_ms(checkpoint) AS ms FROM ${prefix}etl_state`)).toEqual([state]);
-  // Forced, over unchanged data: every event is the same version, so none is replaced.
-  const forced = await aetl(
-    ['replay', '--from', range.from, '--to', range.to, '--force-update', '--json', '--config', config],
-    env,
-  );
-  expect(forced.code, forced.stderr).toBe(0);
-  expect((JSON.parse(forced.stdout) as { detail: unknown }).detail).toEqual({ windows: 1, inserted: 0, replaced: 0 });
-  expect(await count()).toBe(before);
-}
