@@ -3,7 +3,8 @@ import { aetl } from '../helpers/cli.js';
 import { query, queryWith } from '../helpers/duckdb.js';
 import { lakeSnapshot } from '../helpers/snapshot.js';
 import { Workspace } from '../helpers/workspace.js';
-import { serveLocal, type LocalServer } from '../helpers/local-server.js';
+import type { LocalServer } from '../helpers/local-server.js';
+import { vendorApi } from '../helpers/vendor-api.js';
 
 const NOW = '2026-04-11T00:00:00Z';
 
@@ -24,20 +25,6 @@ function event(id: string, hour: number, extra: Record<string, unknown> = {}) {
   };
 }
 
-/** A vendor's Events API whose data the test can fix: one page per window, `count=true` honoured. */
-function vendor(events: Record<string, unknown>[]): Promise<LocalServer> {
-  return serveLocal((req, res) => {
-    const url = new URL(req.url!, 'http://127.0.0.1');
-    const since = Date.parse(url.searchParams.get('since')!);
-    const until = Date.parse(url.searchParams.get('until')!);
-    const data = events.filter(
-      (e) => Date.parse(String(e.timestamp)) >= since && Date.parse(String(e.timestamp)) < until,
-    );
-    res.setHeader('content-type', 'application/json');
-    res.end(JSON.stringify(url.searchParams.get('count') === 'true' ? { count: data.length } : { data }));
-  });
-}
-
 interface Summary {
   runId: string;
   detail: { windows: number; inserted: number; replaced: number };
@@ -54,7 +41,7 @@ describe('aetl replay --from --to [--force-update]', () => {
     );
 
   beforeAll(async () => {
-    api = await vendor(events);
+    api = await vendorApi(events);
     config = ws.writeConfig({
       source: { kind: 'events_api', url: api.url, token: 'test-token' },
       window: { initial_start: '2026-04-10T00:00:00Z' },
