@@ -1,4 +1,4 @@
-import { appendFileSync, copyFileSync, existsSync, readFileSync } from 'node:fs';
+import { appendFileSync, copyFileSync, existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Dialect } from '../../src/warehouse/dialect.js';
@@ -395,6 +395,19 @@ const CASES: Record<string, ParityCase> = {
     expect(inLake.map((r) => r.event_id)).toEqual(await s.factIds());
   }),
 
+  compact: yes(['compact'], async (s) => {
+    await s.json(['compact']);
+    // Every fact partition is one file, holding what the warehouse holds.
+    const table = join(s.ws.lake, 'fact_ai_event');
+    for (const partition of readdirSync(table)) expect(readdirSync(join(table, partition)), partition).toHaveLength(1);
+    const inLake = await queryWith(
+      ':memory:',
+      `SELECT event_id FROM read_parquet('${table}/*/*.parquet') ORDER BY 1`,
+      {},
+    );
+    expect(inLake.map((r) => r.event_id)).toEqual(await s.factIds());
+  }),
+
   doctor: yes(['doctor'], async (s) => {
     const report = await s.json<{ ok: boolean; checks: { check: string; status: string }[] }>(['doctor']);
     expect(report.ok).toBe(true);
@@ -407,6 +420,14 @@ const CASES: Record<string, ParityCase> = {
     expect(await s.factIds("event_id LIKE 'gone-%'")).toEqual([]);
     expect(await s.rows(`SELECT count(*) AS n FROM {s}dim_user WHERE user_id = '${GONE}'`)).toEqual([{ n: 0 }]);
     expect(await s.rows('SELECT count(*) AS n FROM {s}etl_erasure')).toEqual([{ n: 1 }]);
+  }),
+
+  'accept-loss': yes(['accept-loss', ...HOUR, '--reason', 'vendor outage'], async (s) => {
+    await s.json(['accept-loss', ...HOUR, '--reason', 'vendor outage', '--accepted-by', 'ops']);
+    const stored = await s.rows('SELECT epoch_ms(from_ts) AS from_ms, reason, accepted_by FROM {s}etl_accepted_loss');
+    expect(stored).toEqual([{ from_ms: Date.parse(HOUR[1]!), reason: 'vendor outage', accepted_by: 'ops' }]);
+    const status = await s.json<{ accepted_losses: { reason: string }[] }>(['status']);
+    expect(status.accepted_losses.map((l) => l.reason)).toEqual(['vendor outage']);
   }),
 
   'retention [--apply] [--archive]': yes(['retention', '--older-than', '30d'], async (s) => {
