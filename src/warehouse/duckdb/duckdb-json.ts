@@ -1,5 +1,11 @@
-import { DuckDBDecimalValue, DuckDBTimestampTZValue, DuckDBTimestampValue, type DuckDBValue } from '@duckdb/node-api';
-import { exactDecimal, isoMicros, jsonInteger, type JsonValue } from '../driver.js';
+import {
+  DuckDBDecimalValue,
+  DuckDBTimestampTZValue,
+  DuckDBTimestampValue,
+  type DuckDBConnection,
+  type DuckDBValue,
+} from '@duckdb/node-api';
+import { exactDecimal, isoMicros, jsonInteger, type JsonPage, type JsonValue } from '../driver.js';
 
 /**
  * One DuckDB value (as `getRowObjects` gives it, not the lossy JS form) as the
@@ -12,4 +18,31 @@ export function duckdbJsonValue(value: DuckDBValue): JsonValue {
   if (value instanceof DuckDBDecimalValue) return exactDecimal(value.toString());
   if (value instanceof DuckDBTimestampTZValue || value instanceof DuckDBTimestampValue) return isoMicros(value.micros);
   return value !== null && typeof value === 'object' ? value.toString() : value;
+}
+
+/**
+ * A query's result streamed (DuckDB produces it chunk by chunk as it is read, never whole),
+ * regrouped into pages of `pageRows` rows; at least one page, so an empty result names its columns.
+ */
+export async function* duckdbJsonPages(
+  connection: DuckDBConnection,
+  sql: string,
+  values: Record<string, DuckDBValue>,
+  pageRows: number,
+): AsyncGenerator<JsonPage> {
+  const result = await connection.stream(sql, values);
+  const columns = result.columnNames();
+  let rows: JsonPage['rows'] = [];
+  let pages = 0;
+  for await (const chunk of result.yieldRowObjects()) {
+    for (const row of chunk) {
+      rows.push(Object.fromEntries(Object.entries(row).map(([k, v]) => [k, duckdbJsonValue(v)])));
+      if (rows.length === pageRows) {
+        yield { columns, rows };
+        pages++;
+        rows = [];
+      }
+    }
+  }
+  if (rows.length > 0 || pages === 0) yield { columns, rows };
 }
