@@ -41,7 +41,7 @@ describe('aetl query on DuckDB: 300,000 rows streamed in bounded memory (issue 2
   const ws = new Workspace();
   let config: string;
   let file: string;
-  const runs = {} as Record<'csv' | 'jsonl' | 'json' | 'table' | 'limited', CliResult>;
+  const runs = {} as Record<'csv' | 'jsonl' | 'json' | 'table' | 'limited' | 'failed', CliResult>;
 
   beforeAll(async () => {
     config = ws.writeConfig();
@@ -53,15 +53,22 @@ describe('aetl query on DuckDB: 300,000 rows streamed in bounded memory (issue 2
          CASE range WHEN ${ROWS - 1} THEN 'a, "b"' || chr(10) || 'c' WHEN 0 THEN '' END AS note
        FROM range(${ROWS})`,
     );
-    const query = (...args: string[]) => aetl(['query', file, ...args, '--config', config], SMALL_HEAP, 180_000);
-    [runs.csv, runs.jsonl, runs.json, runs.table, runs.limited] = await Promise.all([
-      query('--format', 'csv', '--out', ws.path('rows.csv')),
-      query('--format', 'jsonl'),
-      query('--json'),
-      query(), // a table, and stdout is no terminal: every row
-      query('--limit', '5'),
+    writeFileSync(
+      ws.path('fails.sql'),
+      `SELECT range AS n, CASE WHEN range = 5000 THEN error('no row ' || range) END AS e FROM range(${ROWS})`,
+    );
+    const query = (...args: string[]) => aetl(['query', ...args, '--config', config], SMALL_HEAP, 180_000);
+    [runs.csv, runs.jsonl, runs.json, runs.table, runs.limited, runs.failed] = await Promise.all([
+      query(file, '--format', 'csv', '--out', ws.path('rows.csv')),
+      query(file, '--format', 'jsonl'),
+      query(file, '--json'),
+      query(file), // a table, and stdout is no terminal: every row
+      query(file, '--limit', '5'),
+      query(ws.path('fails.sql'), '--out', ws.path('fails.csv')),
     ]);
-    for (const run of Object.values(runs)) expect(run.code, run.stderr).toBe(0);
+    const { failed, ...passed } = runs;
+    for (const run of Object.values(passed)) expect(run.code, run.stderr).toBe(0);
+    expect(failed.code, failed.stderr).toBe(1);
   }, 240_000);
   afterAll(() => ws.remove());
 
@@ -69,6 +76,11 @@ describe('aetl query on DuckDB: 300,000 rows streamed in bounded memory (issue 2
     expect(runs.csv.stdout).toBe(`wrote 300,000 row(s) to ${ws.path('rows.csv')} (csv)\n`);
     expectCsv(readFileSync(ws.path('rows.csv'), 'utf8'), ROWS);
     expect(readdirSync(ws.dir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+  });
+
+  it('a query that fails partway exits 1 with its error, and leaves no file behind', () => {
+    expect(runs.failed.stderr).toMatch(/aetl: error: .*no row 5000\n/);
+    expect(readdirSync(ws.dir).filter((f) => f.startsWith('fails.csv'))).toEqual([]);
   });
 
   it('--format jsonl: one JSON object per row, values as the JSON contract has them', () => {

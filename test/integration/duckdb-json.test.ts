@@ -46,4 +46,12 @@ describe('DuckDB analyst rows as the JSON contract has them (DuckDBDriver.stream
     expect(pages.every((p) => p.columns.join() === 'n')).toBe(true);
     expect(await pagesOf('SELECT 1 AS a, 2 AS b WHERE false', {}, 1_500)).toEqual([{ columns: ['a', 'b'], rows: [] }]);
   });
+
+  it("a query that fails partway fails with DuckDB's message (the streaming client drops it)", async () => {
+    const failing =
+      "SELECT range AS n, CASE WHEN range = 250000 THEN error('boom at 250000') END AS e FROM range(300000)";
+    await expect(pagesOf(failing, {}, 1_000)).rejects.toThrow(/^the query failed after [\d,]+ rows: .*boom at 250000/);
+    // The connection serves the next query.
+    expect((await pagesOf('SELECT 42 AS answer', {}, 1_000))[0]!.rows).toEqual([{ answer: 42 }]);
+  });
 });
