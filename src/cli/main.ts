@@ -7,6 +7,14 @@ import { checkRange } from '../pipeline/post-load.js';
 import { backfill, runExplicit } from '../pipeline/explicit.js';
 import { dryRun } from '../pipeline/dry-run.js';
 import { runQuery } from './query.js';
+import {
+  outputPlan,
+  QUERY_FORMATS,
+  TERMINAL_ROWS,
+  truncationNote,
+  writeQuery,
+  type QueryOutputOptions,
+} from './query-output.js';
 import { scheduleCommand, type ScheduleOptions } from './schedule.js';
 import { lakeSettings, openWarehouse } from '../pipeline/open-warehouse.js';
 import { compactPartitions, crowdedPartitions } from '../lake/compact.js';
@@ -15,7 +23,7 @@ import { startSimulator } from '../simulator/simulator.js';
 import { nowMs } from '../util/clock.js';
 import { ConfigError, EXIT, UsageError, type ExitCode } from '../util/errors.js';
 import { redact } from '../util/redact.js';
-import { formatDryRun, formatRetention, formatRows, formatRunDetail, formatStatus } from './summary.js';
+import { formatDryRun, formatRetention, formatRunDetail, formatStatus } from './summary.js';
 import { rejectsByField, runDetail } from '../pipeline/run-detail.js';
 import { applyRetention, checkRetentionAge, retentionPlan } from '../pipeline/retention.js';
 import { resolve } from 'node:path';
@@ -254,11 +262,32 @@ program
   .argument('<query>', "a shipped query (e.g. top_users_by_cost, in the warehouse's own dialect) or a SQL file")
   .option('-p, --param <name=value>', 'a parameter (repeatable)', collectParam, {})
   .option('--lake', 'query the Parquet lake instead of the warehouse')
-  .action(async (query: string, opts: { param: Record<string, string>; lake?: boolean }, command: Command) => {
-    const { options, config } = configured(command, WITHOUT_SOURCE);
-    const result = await runQuery(config, query, opts.param, opts.lake ?? false);
-    print(options, result, result.rows.length === 0 ? '(no rows)' : formatRows(result.rows));
-  });
+  .addOption(
+    new Option('--format <format>', 'table, csv (RFC 4180, a header row), jsonl, or json (as --json)').choices(
+      QUERY_FORMATS,
+    ),
+  )
+  .option('--limit <n>', `at most N rows (default: ${TERMINAL_ROWS} in a table on a terminal, else all)`, positiveInt)
+  .option('--out <file>', 'write the rows to FILE (format from --format, else from .csv, .jsonl or .json)')
+  .action(
+    async (
+      query: string,
+      opts: QueryOutputOptions & { param: Record<string, string>; lake?: boolean },
+      command: Command,
+    ) => {
+      const { options, config } = configured(command, WITHOUT_SOURCE);
+      const plan = outputPlan(opts, options.json ?? false, process.stdout.isTTY === true);
+      const stream = runQuery(config, query, opts.param, opts.lake ?? false);
+      const outcome = await writeQuery(stream, plan);
+      if (outcome.truncated) process.stderr.write(truncationNote(outcome, plan));
+      if (plan.out !== null) {
+        const { query: name, engine, lake } = stream;
+        const written = { query: name, engine, lake, out: plan.out, format: plan.format, row_count: outcome.rows };
+        const human = `wrote ${outcome.rows.toLocaleString('en-US')} row(s) to ${plan.out} (${plan.format})`;
+        print(options, { ...written, truncated: outcome.truncated }, human);
+      }
+    },
+  );
 
 program
   .command('migrate')

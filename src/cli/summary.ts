@@ -12,24 +12,37 @@ import type { DryRunReport } from '../pipeline/dry-run.js';
 const n = (value: number) => value.toLocaleString('en-US');
 const when = (ms: number) => new Date(ms).toISOString().replace('.000Z', 'Z');
 
+/** A value as a table cell shows it. */
+export const cellText = (v: unknown) =>
+  v === null || v === undefined ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v);
+
 /** Query results as an aligned text table. */
 export function formatRows(rows: Record<string, unknown>[]): string {
   const columns = Object.keys(rows[0] ?? {});
-  const cell = (v: unknown) =>
-    v === null || v === undefined ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v);
-  return table([columns, ...rows.map((r) => columns.map((c) => cell(r[c])))]);
+  return table([columns, ...rows.map((r) => columns.map((c) => cellText(r[c])))]);
 }
 
-function table(rows: string[][]): string {
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+/** Each column's width, its widest cell: a loop, as `Math.max(...cells)` overflows the stack on many rows. */
+export function columnWidths(rows: string[][]): number[] {
+  const widths = rows[0]!.map(() => 0);
+  for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
+  return widths;
+}
+
+/** Rows as lines with their cells padded to `widths` (a wider cell pushes the rest of its line out). */
+export function alignedLines(rows: string[][], widths: number[]): string {
   return rows
     .map((r) =>
       r
-        .map((cell, i) => cell.padEnd(widths[i]!))
+        .map((cell, i) => cell.padEnd(widths[i] ?? 0))
         .join('  ')
         .trimEnd(),
     )
     .join('\n');
+}
+
+function table(rows: string[][]): string {
+  return alignedLines(rows, columnWidths(rows));
 }
 
 /** The short human summary `aetl run` prints on stdout. */

@@ -34,6 +34,15 @@ export type SqlRow = Record<string, unknown>;
  */
 export type JsonValue = string | number | boolean | null;
 
+/**
+ * One page of a streamed result: its column names (so an empty result still names them)
+ * and at most the page size of rows, values as `--json` prints them.
+ */
+export interface JsonPage {
+  columns: string[];
+  rows: Record<string, JsonValue>[];
+}
+
 export interface SqlEngine {
   readonly dialect: Dialect;
   /** Runs one statement; rows come back with lower-case column names. */
@@ -80,8 +89,12 @@ export interface Driver extends SqlEngine {
    * `table` names the star table the rows come from (their lake schema).
    */
   exportParquet(purpose: string, sql: string, params: SqlParams, table: string, file: string): Promise<void>;
-  /** Runs a read-only query (`aetl query`); its rows as `--json` prints them, exactly (the client's types differ per engine). */
-  runJson(purpose: string, sql: string, params: SqlParams): Promise<Record<string, JsonValue>[]>;
+  /**
+   * Runs a read-only query (`aetl query`) and reads its result page by page (`pageRows` rows,
+   * at least one page, the first maybe empty), values as `--json` prints them, exactly (the
+   * client's types differ per engine). Stopping early stops reading the result.
+   */
+  streamJson(purpose: string, sql: string, params: SqlParams, pageRows: number): AsyncIterable<JsonPage>;
   close(): Promise<void>;
   /**
    * After an erasure, once closed (still under the run lock): rewrites storage that keeps
@@ -131,6 +144,11 @@ export function plainNumbers(row: Record<string, unknown>): Record<string, unkno
       typeof v === 'bigint' || (typeof v === 'object' && v !== null && !(v instanceof Date)) ? Number(v) : v,
     ]),
   );
+}
+
+/** Only the rows of each page (what the lake writer takes). */
+export async function* rowsOf<R>(pages: AsyncIterable<{ rows: R[] }>): AsyncGenerator<R[]> {
+  for await (const page of pages) yield page.rows;
 }
 
 /** Rows with every value converted by `json` (each engine's own conversion of its client's values). */

@@ -1,7 +1,7 @@
 import type { ReferenceData } from '../reference/reference-data.js';
 import type { PackageManifest } from '../staging/package.js';
 import type { Dialect } from './dialect.js';
-import type { JsonValue, SqlParams } from './driver.js';
+import type { JsonPage, SqlParams } from './driver.js';
 
 /**
  * The roles the pipeline needs of a warehouse (after Kysely's split of a
@@ -305,8 +305,11 @@ export interface WarehouseOperations {
   eraseUser(request: ErasureRequest): Promise<ErasureOutcome>;
   /** Points facts at the member versions valid at their event times; returns the rows re-keyed. */
   rebuildDimensions(pipeline: string, runId: string): Promise<number>;
-  /** `aetl query`: an analyst query in this engine's dialect, its values bound; rows as `--json` prints them. */
-  analystQuery(sql: string, params: SqlParams): Promise<Record<string, JsonValue>[]>;
+  /**
+   * `aetl query`: an analyst query in this engine's dialect, its values bound; its result
+   * read page by page (`pageRows` rows), values as `--json` prints them.
+   */
+  analystQuery(sql: string, params: SqlParams, pageRows: number): AsyncIterable<JsonPage>;
 }
 
 /** Every role, as opening an engine returns it, with its lifecycle. */

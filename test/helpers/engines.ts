@@ -15,6 +15,8 @@ export interface EngineUnderTest {
   env: Record<string, string>;
   /** DuckDB SQL over (or, for a test's setup, into) what the warehouse holds; `{s}` is replaced by our schema's prefix. */
   rows(sql: string): Promise<Record<string, unknown>[]>;
+  /** BigQuery and Snowflake: the rows of each result page (BigQuery) or chunk after the inline rows (Snowflake) served so far. */
+  pagesServed?: number[];
   close(): Promise<void>;
 }
 
@@ -45,6 +47,7 @@ export const ENGINES: { name: string; start(ws: Workspace): Promise<EngineUnderT
         },
         env: { BQ_TOKEN },
         rows: (sql) => standIn.rows(sql.replaceAll('{s}', 'aetl.')),
+        pagesServed: standIn.pagesServed,
         close: () => standIn.close(),
       };
     },
@@ -66,6 +69,7 @@ export const ENGINES: { name: string; start(ws: Workspace): Promise<EngineUnderT
         },
         env: { SF_PASSWORD },
         rows: (sql) => standIn.rows(sql.replaceAll('{s}', 'aetl.public.')),
+        pagesServed: standIn.chunksServed,
         close: () => standIn.close(),
       };
     },

@@ -1,17 +1,16 @@
 import { randomUUID } from 'node:crypto';
-import { BigQuery, BigQueryInt, BigQueryTimestamp, type Query, type QueryResultsOptions } from '@google-cloud/bigquery';
+import { BigQuery, type Query, type QueryResultsOptions, type TableField } from '@google-cloud/bigquery';
 import { OAuth2Client } from 'google-auth-library';
 import { BIGQUERY_TYPES, bigqueryDialect, requireOneRowChanged, transactionScript } from './bigquery-dialect.js';
 import { CredentialRefusedError, RunFailedError } from '../../util/errors.js';
 import { join } from 'node:path';
 import {
   exactDecimal,
-  int64,
   isoMicros,
-  jsonInteger,
-  jsonRows,
+  rowsOf,
   type Driver,
   type Fence,
+  type JsonPage,
   type JsonValue,
   type SqlParam,
   type SqlParams,
@@ -67,18 +66,57 @@ function bigqueryParams(params: SqlParams): Record<string, BigQueryParam> {
 
 /** A result row as the API sends it (`skipParsing`): each cell's value as text, in schema order. */
 interface WireRow {
-  f: { v: string | null }[];
+  f: { v: WireValue }[];
 }
 
+/** A wire cell: text, or for a REPEATED field a list of cells, for a RECORD a row of them. */
+type WireValue = string | null | { v: WireValue }[] | WireRow;
+
 /**
- * A wire value as exact text: BigQuery sends every scalar as text (INT64 and
- * NUMERIC exactly), and TIMESTAMP as int64 microseconds, made ISO here. Read
- * this way rather than through the client's parsed values (doubles, Big,
- * wrapped integers), which also cost most of an export's CPU time.
+ * A wire value as the JSON contract has it, by its field's type: BigQuery sends
+ * every scalar as exact text (INT64 and NUMERIC exactly) and TIMESTAMP as int64
+ * microseconds. Read this way rather than through the client's parsed values
+ * (doubles, Big, wrapped integers), which also cost most of an export's CPU
+ * time. An ARRAY or STRUCT becomes its JSON text.
  */
-function wireText(type: string | undefined, value: string | null): string | null {
-  if (value === null || type !== 'TIMESTAMP') return value;
-  return isoMicros(BigInt(value));
+function wireJson(field: TableField, value: WireValue): JsonValue {
+  const plain = wirePlain(field, value);
+  return plain !== null && typeof plain === 'object' ? JSON.stringify(plain) : plain;
+}
+
+type Plain = JsonValue | Plain[] | { [name: string]: Plain };
+
+function wirePlain(field: TableField, value: WireValue): Plain {
+  if (value === null) return null;
+  if (field.mode === 'REPEATED') {
+    return (value as { v: WireValue }[]).map((cell) => wirePlain({ ...field, mode: 'NULLABLE' }, cell.v));
+  }
+  if (typeof value !== 'string') {
+    const fields = field.fields ?? [];
+    return Object.fromEntries(fields.map((f, i) => [f.name!, wirePlain(f, (value as WireRow).f[i]!.v)]));
+  }
+  switch (field.type) {
+    case 'INTEGER':
+    case 'INT64': {
+      const number = Number(value);
+      return Number.isSafeInteger(number) ? number : value;
+    }
+    case 'FLOAT':
+    case 'FLOAT64': {
+      const number = Number(value);
+      return Number.isFinite(number) ? number : value; // NaN and Infinity have no JSON number
+    }
+    case 'NUMERIC':
+    case 'BIGNUMERIC':
+      return exactDecimal(value);
+    case 'BOOLEAN':
+    case 'BOOL':
+      return value === 'true';
+    case 'TIMESTAMP':
+      return isoMicros(BigInt(value));
+    default:
+      return value;
+  }
 }
 
 /** The client reads TIMESTAMP and DATE values from its own wrappers, not from plain strings. */
@@ -97,12 +135,6 @@ function clientParam(param: BigQueryParam): { value: unknown; type: string | [Re
     Object.fromEntries(Object.entries(row).map(([k, v]) => [k, clientScalar(fields[k]!, v)])),
   );
   return { value, type: [fields] };
-}
-
-/** A TIMESTAMP as the client gives it (ISO text, nanosecond digits when there are any) to the microsecond. */
-function timestampMicros({ value }: BigQueryTimestamp): bigint {
-  const fraction = /\.(\d+)Z$/.exec(value)?.[1] ?? '';
-  return BigInt(Date.parse(value)) * 1000n + BigInt(fraction.padEnd(6, '0').slice(3, 6));
 }
 
 /**
@@ -196,14 +228,15 @@ export class BigQueryClient {
   /**
    * A query job's rows page by page (getQueryResults with maxResults and the
    * page token), so a result larger than memory is never held whole; values
-   * as exact text (see wireText).
+   * as the JSON contract has them (see wireJson). At least one page, so an
+   * empty result names its columns.
    */
   async *pages(
     purpose: string,
     sql: string,
     params: Record<string, BigQueryParam>,
     pageRows: number,
-  ): AsyncGenerator<BigQueryRow[]> {
+  ): AsyncGenerator<JsonPage> {
     const jobId = this.jobId(purpose);
     try {
       const [job] = await this.bigquery.createQueryJob(this.queryJob(sql, params, jobId));
@@ -211,9 +244,15 @@ export class BigQueryClient {
       while (page) {
         const [rows, next, response] = await job.getQueryResults(page);
         const fields = response?.schema?.fields ?? [];
-        yield (rows as WireRow[]).map((row) =>
-          Object.fromEntries(fields.map((field, i) => [field.name!, wireText(field.type, row.f[i]!.v)])),
-        );
+        // Until the job completes, an answer holds neither rows nor schema: asked again below.
+        if (response?.jobComplete !== false) {
+          yield {
+            columns: fields.map((field) => field.name!),
+            rows: (rows as WireRow[]).map((row) =>
+              Object.fromEntries(fields.map((field, i) => [field.name!, wireJson(field, row.f[i]!.v)])),
+            ),
+          };
+        }
         // Our options plus the next page token (or again, while the job is still running); null after the last page.
         page = (next ?? null) as QueryResultsOptions | null;
       }
@@ -368,22 +407,12 @@ export class BigQueryDriver implements Driver {
 
   async exportParquet(purpose: string, sql: string, params: SqlParams, table: string, file: string): Promise<void> {
     const pages = this.client.pages(purpose, sql, bigqueryParams(params), EXPORT_PAGE_ROWS);
-    await this.lake.write(table, file, pages, (value) => this.jsonValue(value));
+    // The pages hold the JSON contract's exact values already (wireJson).
+    await this.lake.write(table, file, rowsOf(pages), (value) => value as JsonValue);
   }
 
-  async runJson(purpose: string, sql: string, params: SqlParams): Promise<Record<string, JsonValue>[]> {
-    return jsonRows(await this.run(purpose, sql, params), (value) => this.jsonValue(value));
-  }
-
-  /** The client's wrappers: INT64 (exact text inside), NUMERIC (a big.js decimal), TIMESTAMP, DATE and the like. */
-  jsonValue(value: unknown): JsonValue {
-    if (value === null || value === undefined) return null;
-    if (value instanceof BigQueryInt) return jsonInteger(int64(value));
-    if (value instanceof BigQueryTimestamp) return isoMicros(timestampMicros(value));
-    if (typeof value !== 'object') return value as JsonValue;
-    // NUMERIC: toFixed() without digits is its exact plain text (toString may use an exponent).
-    if ('toFixed' in value && typeof value.toFixed === 'function') return exactDecimal(String(value.toFixed()));
-    return 'value' in value ? String(value.value) : JSON.stringify(value);
+  streamJson(purpose: string, sql: string, params: SqlParams, pageRows: number): AsyncIterable<JsonPage> {
+    return this.client.pages(purpose, sql, bigqueryParams(params), pageRows);
   }
 
   close(): Promise<void> {

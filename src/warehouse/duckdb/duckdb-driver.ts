@@ -4,12 +4,12 @@ import { dirname, join } from 'node:path';
 import { DuckDBInstance, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
 import { RunFailedError } from '../../util/errors.js';
 import { renameDurably } from '../../util/durable-write.js';
-import { jsonRows, type Driver, type JsonValue, type SqlParams, type SqlRow } from '../driver.js';
+import type { Driver, JsonPage, SqlParams, SqlRow } from '../driver.js';
 import { applyMigrations } from '../sql/migrations.js';
 import type { StagingTables } from '../sql/sql-load.js';
 import type { LoadRequest } from '../warehouse.js';
 import { duckdbDialect } from './duckdb-dialect.js';
-import { duckdbJsonValue } from './duckdb-json.js';
+import { duckdbJsonPages } from './duckdb-json.js';
 
 export interface DuckDBSettings {
   memoryLimit: string;
@@ -123,11 +123,6 @@ export class SqlRunner {
 
   async rows(statement: string, params: Params = {}): Promise<Row[]> {
     return (await this.read(statement, params)).getRowObjectsJS() as Row[];
-  }
-
-  /** Rows as the JSON contract has them: read as DuckDB values, never through lossy JS numbers (decimals). */
-  async jsonRows(statement: string, params: Params = {}): Promise<Record<string, JsonValue>[]> {
-    return jsonRows((await this.read(statement, params)).getRowObjects(), duckdbJsonValue);
   }
 
   async transaction<T>(work: () => Promise<T>): Promise<T> {
@@ -260,9 +255,9 @@ export class DuckDBDriver implements Driver {
     );
   }
 
-  runJson(_purpose: string, sql: string, params: SqlParams): Promise<Record<string, JsonValue>[]> {
+  streamJson(_purpose: string, sql: string, params: SqlParams, pageRows: number): AsyncIterable<JsonPage> {
     const typed = typedPlaceholders(sql, params);
-    return this.runner.jsonRows(typed.sql, typed.values);
+    return duckdbJsonPages(this.db.connection, typed.sql, typed.values, pageRows);
   }
 
   async close(): Promise<void> {

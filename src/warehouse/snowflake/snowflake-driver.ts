@@ -19,9 +19,11 @@ import {
   isoMicros,
   jsonInteger,
   jsonRows,
+  rowsOf,
   text,
   type Driver,
   type Fence,
+  type JsonPage,
   type JsonValue,
   type SqlParams,
   type SqlRow,
@@ -174,9 +176,15 @@ export class SnowflakeClient {
 
   /**
    * A statement's rows streamed (`streamRows`: the driver fetches result
-   * chunks as they are read), in pages of `pageRows`, typed as `query` types them.
+   * chunks as they are read), in pages of `pageRows`, typed as `query` types
+   * them; at least one page, so an empty result names its columns.
    */
-  async *pages(purpose: string, sqlText: string, binds: SnowflakeBind[], pageRows: number): AsyncGenerator<SqlRow[]> {
+  async *pages(
+    purpose: string,
+    sqlText: string,
+    binds: SnowflakeBind[],
+    pageRows: number,
+  ): AsyncGenerator<{ columns: string[]; rows: SqlRow[] }> {
     const statement = await new Promise<snowflake.RowStatement>((resolve, reject) => {
       this.connection.execute({
         sqlText,
@@ -189,20 +197,23 @@ export class SnowflakeClient {
         },
       });
     });
-    const columns = statement.getColumns() ?? [];
+    const types = statement.getColumns() ?? [];
+    const columns = types.map((column) => column.getName().toLowerCase());
     let page: SqlRow[] = [];
+    let pages = 0;
     try {
       for await (const row of statement.streamRows()) {
         page.push(row as SqlRow);
         if (page.length === pageRows) {
-          yield typedRows(page, columns);
+          yield { columns, rows: typedRows(page, types) };
+          pages++;
           page = [];
         }
       }
     } catch (error) {
       throw new SnowflakeError(purpose, statement.getQueryId(), error);
     }
-    if (page.length > 0) yield typedRows(page, columns);
+    if (page.length > 0 || pages === 0) yield { columns, rows: typedRows(page, types) };
   }
 
   /**
@@ -397,7 +408,7 @@ export class SnowflakeDriver implements Driver {
   async exportParquet(purpose: string, sql: string, params: SqlParams, table: string, file: string): Promise<void> {
     const { sqlText, binds } = positional(sql, params);
     const pages = this.client.pages(purpose, sqlText, binds, EXPORT_PAGE_ROWS);
-    await this.lake.write(table, file, pages, (value) => this.jsonValue(value));
+    await this.lake.write(table, file, rowsOf(pages), (value) => this.jsonValue(value));
   }
 
   async close(): Promise<void> {
@@ -405,8 +416,11 @@ export class SnowflakeDriver implements Driver {
     if (!this.sessionLost) await this.client.close();
   }
 
-  async runJson(purpose: string, sql: string, params: SqlParams): Promise<Record<string, JsonValue>[]> {
-    return jsonRows(await this.run(purpose, sql, params), (value) => this.jsonValue(value));
+  async *streamJson(purpose: string, sql: string, params: SqlParams, pageRows: number): AsyncGenerator<JsonPage> {
+    const { sqlText, binds } = positional(sql, params);
+    for await (const page of this.client.pages(purpose, sqlText, binds, pageRows)) {
+      yield { columns: page.columns, rows: jsonRows(page.rows, (value) => this.jsonValue(value)) };
+    }
   }
 
   /** Rows are typed by column already (typedRows): integers are bigints, timestamps the driver's Dates. */

@@ -1,5 +1,5 @@
 import { qualifiedTables } from '../dialect.js';
-import { text, type Driver, type Fence, type JsonValue, type SqlParams } from '../driver.js';
+import { text, type Driver, type Fence, type JsonPage, type SqlParams } from '../driver.js';
 import type {
   ErasureOutcome,
   ErasureRequest,
@@ -85,7 +85,8 @@ export class SqlOperations implements WarehouseOperations {
     });
   }
 
-  analystQuery(sql: string, params: SqlParams): Promise<Record<string, JsonValue>[]> {
-    return this.driver.runJson('running an analyst query', qualifiedTables(sql, this.driver.dialect), params);
+  analystQuery(sql: string, params: SqlParams, pageRows: number): AsyncIterable<JsonPage> {
+    const qualified = qualifiedTables(sql, this.driver.dialect);
+    return this.driver.streamJson('running an analyst query', qualified, params, pageRows);
   }
 }

@@ -40,6 +40,7 @@ const FUNCTIONS: [RegExp, string][] = [
   [/\bTIMESTAMP_TRUNC\s*\(\s*([^,]+?)\s*,\s*HOUR\s*,(?=\s*$)/g, 'time_bucket(INTERVAL 1 HOUR, $1,'],
   [/\bTIMESTAMP_SUB\s*\(\s*([^,()]+?)\s*,\s*(INTERVAL \d+ \w+)\s*\)/g, '($1 - $2)'],
   [/\bUNIX_SECONDS\s*\(/gi, 'epoch('],
+  [/\bGENERATE_ARRAY\s*\(/gi, 'generate_series('], // both ends included in each (a test's rows)
 ];
 
 function quoteName(name: string): string {

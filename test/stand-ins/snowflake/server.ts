@@ -167,6 +167,9 @@ export function toDuckDB(sql: string): string {
           : piece
               .replace(/\bTO_TIMESTAMP_TZ\(([^()]*)\)/gi, 'CAST($1 AS TIMESTAMPTZ)')
               .replace(/\bCURRENT_TIMESTAMP\(\)/gi, 'now()')
+              // A test's generated rows: GENERATOR's rows as DuckDB's range(), SEQ4() as its column.
+              .replace(/\bTABLE\(\s*GENERATOR\(\s*ROWCOUNT\s*=>\s*(\d+)\s*\)\s*\)/gi, 'range($1)')
+              .replace(/\bSEQ4\(\)/gi, 'range')
               .replace(
                 /\bDATEADD\(\s*millisecond\s*,\s*(CAST\([^()]*\)|[^,()]+)\s*,\s*now\(\)\s*\)/gi,
                 '(now() + to_milliseconds($1))',
