@@ -247,6 +247,7 @@ export async function runSession(
       const timings = new StageTimings();
       await timings.time('lake', () => publishPendingLake(warehouse, pipeline, lakeSettings(config), logger));
       await warehouse.abandonUnfinishedRuns(pipeline, Date.now());
+      await warehouse.adoptLake(pipeline, runId);
       await warehouse.startRun({ runId, pipeline, command: options.command, startedMs: Date.now() });
       let seq = 0;
       const session: Omit<Session, 'source'> = {

@@ -166,6 +166,8 @@ export interface LakePartition {
 }
 
 export interface WarehouseLake {
+  /** Before a pipeline's first run: its lake starts with everything the warehouse already holds. */
+  adoptLake(pipeline: string, runId: string): Promise<void>;
   pendingLakePartitions(pipeline: string): Promise<LakePartition[]>;
   /** Writes one mark's file (Parquet, zstd) for `pipeline`'s lake with the lake's schema, whatever the engine. */
   exportLakePartition(pipeline: string, partition: LakePartition, file: string): Promise<void>;

@@ -63,7 +63,7 @@ function historySql(injected: boolean): string[] {
        0.01 + (i % 5) * 0.001 AS cost_usd, 0 AS policies_evaluated_count, 0 AS policies_triggered_count,
        'history' AS run_id, h + INTERVAL 1 HOUR AS loaded_at
      FROM hours, range(n) r(i)`,
-    `INSERT INTO etl_run VALUES ('history', 'default', 'backfill', 'succeeded', TIMESTAMPTZ '${HISTORY_TO}', TIMESTAMPTZ '${HISTORY_TO}', NULL)`,
+    `INSERT INTO etl_run (run_id, pipeline, command, status, started_at, finished_at, error) VALUES ('history', 'default', 'backfill', 'succeeded', TIMESTAMPTZ '${HISTORY_TO}', TIMESTAMPTZ '${HISTORY_TO}', NULL)`,
     `INSERT INTO etl_run_window BY NAME
      SELECT 'history' AS run_id, 'default' AS pipeline, row_number() OVER (ORDER BY s)::INTEGER AS seq,
        s AS window_start, e AS window_end, 0 AS read, 0 AS inserted, 0 AS already_present, 0 AS in_batch_duplicates,

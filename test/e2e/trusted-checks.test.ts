@@ -88,7 +88,7 @@ describe('completeness counts this pipeline only', () => {
       ),
     );
     expect(missing).toBeGreaterThan(0);
-    expect(ofA[0]!.message).toMatch(new RegExp(`, ${missing} missing$`));
+    expect(ofA[0]!.message).toMatch(new RegExp(`, ${missing} missing\\. If the source re-sends them`));
     // Nothing was loaded twice by the second pipeline.
     expect(await scalar(ws.warehouse, 'SELECT count(*) - count(DISTINCT event_id) FROM fact_ai_event')).toBe(0n);
   });
@@ -126,7 +126,10 @@ describe('completeness counts this pipeline only', () => {
       const run = await aetl(['run', '--config', ws.writeConfig(base)], env);
       expect(run.code, run.stderr.slice(-2000)).toBe(3);
       const [first] = await checkRows(ws, "check_name = 'completeness'");
-      expect(first!.message).toMatch(/^7 of 9 source events present .*, 2 missing$/);
+      // A window's failing completeness also says what to do about it.
+      expect(first!.message).toMatch(
+        /^7 of 9 source events present .*, 2 missing\. If the source re-sends them, .*`aetl accept-loss --from 2026-04-10T08:00:00\.000Z --to \S+ --reason TEXT` lets runs move on$/,
+      );
 
       const fixed = ws.writeConfig({ ...base, contract: { decision_aliases: { warned: 'allow' } } });
       const replay = await aetl(['rejects', 'replay', '--all', '--config', fixed], env);

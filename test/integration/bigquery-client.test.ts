@@ -1,3 +1,4 @@
+import { CredentialRefusedError } from '../../src/util/errors.js';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
@@ -115,7 +116,11 @@ describe('BigQuery client against the stand-in (the real @google-cloud/bigquery 
     expect(error.message).not.toContain(TOKEN);
     const wrong = BigQueryClient.create({ ...client.settings, accessToken: 'wrong-token' });
     const denied = (await wrong.query('reading state', 'SELECT 1').catch((e: unknown) => e)) as Error;
-    expect(denied.message).toMatch(/^BigQuery reading state failed \(job aetl_reading_state_\w+, unauthorized\): /);
+    // A refused credential is a configuration error (exit 2), naming the key to fix.
+    expect(denied).toBeInstanceOf(CredentialRefusedError);
+    expect(denied.message).toMatch(
+      /^BigQuery refused the credential while reading state \(HTTP 401, unauthorized\): check warehouse\.access_token/,
+    );
     expect(denied.message).not.toContain('wrong-token');
   });
 });

@@ -1,3 +1,4 @@
+import { CredentialRefusedError } from '../../src/util/errors.js';
 import { generateKeyPairSync, createPrivateKey, createPublicKey } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
@@ -103,7 +104,11 @@ describe('Snowflake client against the stand-in (the real snowflake-sdk driver)'
     const denied = (await SnowflakeClient.connect(settings(standIn.url, 'wrong-password')).catch(
       (e: unknown) => e,
     )) as Error;
-    expect(denied.message).toMatch(/^Snowflake connecting as loader to account aetl_test failed/);
+    // A refused login is a configuration error (exit 2), naming the key to fix.
+    expect(denied).toBeInstanceOf(CredentialRefusedError);
+    expect(denied.message).toMatch(
+      /^Snowflake refused the login connecting as loader to account aetl_test \(390100: .*\): check warehouse\.password and warehouse\.user$/,
+    );
     expect(denied.message).not.toContain('wrong-password');
   });
 });
@@ -142,7 +147,8 @@ describe('Snowflake key-pair login (the driver signs a JWT; the stand-in checks 
       const denied = (await SnowflakeClient.connect({ ...settings(standIn.url), auth: stranger }).catch(
         (e: unknown) => e,
       )) as Error;
-      expect(denied.message).toMatch(/^Snowflake connecting as loader to account aetl_test failed/);
+      expect(denied).toBeInstanceOf(CredentialRefusedError);
+      expect(denied.message).toMatch(/^Snowflake refused the login .*\(3901\d\d: .*check warehouse\.private_key/);
       expect(denied.message).not.toContain('PRIVATE KEY');
     } finally {
       await standIn.close();

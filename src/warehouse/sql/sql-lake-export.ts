@@ -1,10 +1,30 @@
 import { text, type Driver } from '../driver.js';
+import { markLakePendingSql } from './sql-load.js';
 import type { LakePartition, WarehouseLake } from '../warehouse.js';
 import { clearPendingSql, lakePartitionQuery, pendingPartitions, pendingPartitionsSql } from './sql-lake.js';
 
 /** The lake role on every engine: the partitions loads marked, each written out through the driver, then cleared. */
 export class SqlLakeExport implements WarehouseLake {
   constructor(private readonly driver: Driver) {}
+
+  /**
+   * A pipeline new to this warehouse starts its lake with what the warehouse
+   * already holds: every fact partition and dimension is marked for a whole
+   * write (later packages add their own files). Nothing for a known pipeline.
+   */
+  async adoptLake(pipeline: string, runId: string): Promise<void> {
+    const d = this.driver.dialect;
+    const params = { pipeline: text(pipeline), run_id: text(runId) };
+    const [known] = await this.driver.run(
+      'looking for the pipeline in the run ledger',
+      `SELECT count(*) AS n FROM ${d.table('etl_run')} WHERE pipeline = ${d.param('pipeline')}`,
+      params,
+    );
+    if (Number(known!.n) > 0) return;
+    const dates = `SELECT date_key FROM ${d.table('fact_ai_event')}`;
+    await this.driver.run('marking the lake a new pipeline adopts', markLakePendingSql(d, dates, 'self'), params);
+    await this.driver.run('marking the dimensions a new pipeline adopts', markLakePendingSql(d, null, 'self'), params);
+  }
 
   async pendingLakePartitions(pipeline: string): Promise<LakePartition[]> {
     const rows = await this.driver.run(

@@ -69,8 +69,9 @@ const names = (column: string, values: readonly string[]) =>
   `(${values.map((v) => `SELECT '${v}' AS ${column}`).join(' UNION ALL ')})`;
 
 /** The pipelines of the warehouse, as `p`: `all`, every one that ran here and this one; `others`, all but this one. */
-export function pipelinesSql(d: Dialect, which: 'all' | 'others'): string {
+export function pipelinesSql(d: Dialect, which: 'all' | 'others' | 'self'): string {
   const p = (name: string) => d.param(name);
+  if (which === 'self') return `SELECT ${p('pipeline')} AS p`;
   return which === 'all'
     ? `SELECT DISTINCT p FROM (SELECT ${p('pipeline')} AS p UNION ALL SELECT pipeline FROM ${d.table('etl_run')}) a`
     : `SELECT DISTINCT pipeline AS p FROM ${d.table('etl_run')} WHERE pipeline <> ${p('pipeline')}`;
@@ -82,7 +83,11 @@ export function pipelinesSql(d: Dialect, which: 'all' | 'others'): string {
  * keeps its own lake. `dateKeys` selects `date_key`s of both fact tables; null
  * means the (unpartitioned) dimensions.
  */
-export function markLakePendingSql(d: Dialect, dateKeys: string | null, which: 'all' | 'others' = 'all'): string {
+export function markLakePendingSql(
+  d: Dialect,
+  dateKeys: string | null,
+  which: 'all' | 'others' | 'self' = 'all',
+): string {
   const p = (name: string) => d.param(name);
   const pipelines = `(${pipelinesSql(d, which)}) pl`;
   const partitions =

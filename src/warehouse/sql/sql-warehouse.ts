@@ -119,6 +119,10 @@ export class SqlWarehouse implements Warehouse {
 
   // Lake
 
+  adoptLake(...args: Parameters<WarehouseLake['adoptLake']>) {
+    return this.lake.adoptLake(...args);
+  }
+
   pendingLakePartitions(...args: Parameters<WarehouseLake['pendingLakePartitions']>) {
     return this.lake.pendingLakePartitions(...args);
   }
