@@ -99,6 +99,13 @@ export function durationArg(text: string): number {
   return ms;
 }
 
+/** `--from` and `--to`, both required (backfill, replay, accept-loss); `start` names what `--from` is. */
+export function withRequiredRange(command: Command, start: string, clipped = true): Command {
+  return command
+    .requiredOption('--from <instant>', `${start} (a date means UTC midnight)`, instantArg)
+    .requiredOption('--to <instant>', `end, exclusive${clipped ? '; clipped to now − settle_delay' : ''}`, instantArg);
+}
+
 /** The lock options every loading command takes. */
 export function withLockOptions(command: Command): Command {
   return command

@@ -45,6 +45,7 @@ import {
   runCommand,
   setExitCode,
   withLockOptions,
+  withRequiredRange,
   WITHOUT_SOURCE,
   type LockOptions,
   type RangeOptions,
@@ -100,12 +101,12 @@ withLockOptions(
 });
 
 withLockOptions(
-  program
-    .command('backfill')
-    .description('load a historical range in UTC day windows; never moves the checkpoint; resumable')
-    .requiredOption('--from <instant>', 'first day (a date means UTC midnight)', instantArg)
-    .requiredOption('--to <instant>', 'end, exclusive; clipped to now − settle_delay', instantArg)
-    .option('--parallel <n>', 'days extracted at once (one writer loads them in order)', positiveInt, 1),
+  withRequiredRange(
+    program
+      .command('backfill')
+      .description('load a historical range in UTC day windows; never moves the checkpoint; resumable'),
+    'first day',
+  ).option('--parallel <n>', 'days extracted at once (one writer loads them in order)', positiveInt, 1),
 ).action((opts: LockOptions & RangeOptions & { parallel: number }, command: Command) =>
   runCommand(command, 'backfill', opts, backfill(rangeOf(opts), opts.parallel)),
 );

@@ -14,6 +14,7 @@ import {
   runCommand,
   setExitCode,
   withLockOptions,
+  withRequiredRange,
   WITHOUT_SOURCE,
   type LockOptions,
   type RangeOptions,
@@ -71,12 +72,12 @@ export function registerOperations(program: Command): void {
   });
 
   withLockOptions(
-    program
-      .command('replay')
-      .description('pull a range from the source again and load what is missing (never moves the checkpoint)')
-      .requiredOption('--from <instant>', 'range start (a date means UTC midnight)', instantArg)
-      .requiredOption('--to <instant>', 'range end, exclusive; clipped to now − settle_delay', instantArg)
-      .option('--force-update', 'replace loaded events whose content changed (old and new hash go to etl_conflict)'),
+    withRequiredRange(
+      program
+        .command('replay')
+        .description('pull a range from the source again and load what is missing (never moves the checkpoint)'),
+      'range start',
+    ).option('--force-update', 'replace loaded events whose content changed (old and new hash go to etl_conflict)'),
   ).action((opts: LockOptions & RangeOptions & { forceUpdate?: boolean }, command: Command) =>
     runCommand(command, 'replay', opts, replayRange(rangeOf(opts), opts.forceUpdate ?? false)),
   );
@@ -117,11 +118,13 @@ export function registerOperations(program: Command): void {
   });
 
   withLockOptions(
-    program
-      .command('accept-loss')
-      .description('record that the source lost the events of a window for good, so completeness stops blocking it')
-      .requiredOption('--from <instant>', 'start of the lost range (a date means UTC midnight)', instantArg)
-      .requiredOption('--to <instant>', 'end, exclusive', instantArg)
+    withRequiredRange(
+      program
+        .command('accept-loss')
+        .description('record that the source lost the events of a window for good, so completeness stops blocking it'),
+      'start of the lost range',
+      false,
+    )
       .requiredOption('--reason <text>', 'why (kept in etl_accepted_loss and shown by status)')
       .option('--accepted-by <name>', 'who decided, for the record', osUserName()),
   ).action((opts: LockOptions & RangeOptions & { reason: string; acceptedBy: string }, command: Command) => {
