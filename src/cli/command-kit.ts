@@ -121,8 +121,10 @@ export async function runCommand(
   name: PipelineCommand,
   lockOptions: LockOptions,
   work: (session: Session) => Promise<unknown>,
+  /** The command's config when it read it already (to prepare its work): found and loaded once. */
+  loaded?: ReturnType<typeof configured>,
 ): Promise<void> {
-  const { options, logger, config } = configured(command, READS_SOURCE.has(name) ? {} : WITHOUT_SOURCE);
+  const { options, logger, config } = loaded ?? configured(command, READS_SOURCE.has(name) ? {} : WITHOUT_SOURCE);
   const summary = await runSession(
     config,
     logger,

@@ -155,11 +155,11 @@ export function registerOperations(program: Command): void {
       .option('--requested-by <name>', 'who asked, for the etl_erasure audit row', osUserName())
       .option('--yes', 'do not ask'),
   ).action(async (opts: LockOptions & { user: string; requestedBy: string; yes?: boolean }, command: Command) => {
-    const { config } = configured(command, WITHOUT_SOURCE);
-    const forget = prepareForget(config, { userId: opts.user, requestedBy: opts.requestedBy });
+    const loaded = configured(command, WITHOUT_SOURCE);
+    const forget = prepareForget(loaded.config, { userId: opts.user, requestedBy: opts.requestedBy });
     // The question leaves the id out: stderr may be collected with the logs.
     await confirm("erase the user's rows from the warehouse and the lake (this cannot be undone)", opts.yes ?? false);
-    return runCommand(command, 'forget', opts, forget);
+    return runCommand(command, 'forget', opts, forget, loaded);
   });
 
   program

@@ -8,6 +8,7 @@ import { startSimulator, type RunningSimulator } from '../../src/simulator/simul
 import { aetl, type CliResult } from '../helpers/cli.js';
 import { BigQueryStandIn } from '../stand-ins/bigquery/server.js';
 import { query } from '../helpers/duckdb.js';
+import { bigqueryWarehouse } from '../helpers/engines.js';
 import { shippedReference, Workspace } from '../helpers/workspace.js';
 import { serveLocal } from '../helpers/local-server.js';
 
@@ -240,18 +241,7 @@ describe('aetl doctor', () => {
     const token = 'ya29.doctor-token-not-for-logs';
     const standIn = await BigQueryStandIn.start(token);
     try {
-      const config = ws.writeConfig(
-        {
-          warehouse: {
-            kind: 'bigquery',
-            project: 'aetl-test',
-            dataset: 'aetl',
-            api_endpoint: standIn.url,
-            access_token: '${BQ_TOKEN}',
-          },
-        },
-        'bigquery.yaml',
-      );
+      const config = ws.writeConfig({ warehouse: bigqueryWarehouse(standIn.url) }, 'bigquery.yaml');
       const result = await doctor(config, { BQ_TOKEN: token });
       expect(result.code, result.stderr).toBe(0);
       const checks = checksOf(result);

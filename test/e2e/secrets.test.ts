@@ -5,6 +5,7 @@ import { simulatorSettingsFrom } from '../../src/config/schema.js';
 import { startSimulator, type RunningSimulator } from '../../src/simulator/simulator.js';
 import { aetl, type CliResult } from '../helpers/cli.js';
 import { query, tablesAsText } from '../helpers/duckdb.js';
+import { snowflakeWarehouse } from '../helpers/engines.js';
 import { shippedReference, Workspace } from '../helpers/workspace.js';
 import { serveLocal, type LocalServer } from '../helpers/local-server.js';
 import { SnowflakeStandIn } from '../stand-ins/snowflake/server.js';
@@ -144,14 +145,7 @@ describe('secrets never leave the process: logs, errors, status, the run ledger,
     try {
       const { ws, config } = workspace({
         source: { kind: 'simulator', simulator: { seed: 5, rate_per_minute: 3 } },
-        warehouse: {
-          kind: 'snowflake',
-          account: 'aetl_test',
-          user: 'loader',
-          password: '${SF_PASSWORD}',
-          database: 'aetl',
-          access_url: standIn.url,
-        },
+        warehouse: snowflakeWarehouse(standIn.url),
       });
       const failed = await aetl(['run', '--config', config], { ...env, AETL_NOW: NOW });
       expect(failed.code).toBe(1);

@@ -23,6 +23,27 @@ export interface EngineUnderTest {
 const BQ_TOKEN = 'ya29.engines-test-token';
 const SF_PASSWORD = 'sf-engines-test-password';
 
+/** The config's `warehouse:` block for a BigQuery stand-in at `url`; its token is read from `BQ_TOKEN`. */
+export const bigqueryWarehouse = (url: string) => ({
+  kind: 'bigquery',
+  project: 'aetl-test',
+  dataset: 'aetl',
+  api_endpoint: url,
+  access_token: '${BQ_TOKEN}',
+});
+
+/** The config's `warehouse:` block for a Snowflake stand-in at `url`; its password is read from `SF_PASSWORD`. */
+export const snowflakeWarehouse = (url: string) => ({
+  kind: 'snowflake',
+  account: 'aetl_test',
+  user: 'loader',
+  password: '${SF_PASSWORD}',
+  database: 'aetl',
+  schema: 'public',
+  warehouse: 'load_wh',
+  access_url: url,
+});
+
 export const ENGINES: { name: string; start(ws: Workspace): Promise<EngineUnderTest> }[] = [
   {
     name: 'duckdb',
@@ -38,13 +59,7 @@ export const ENGINES: { name: string; start(ws: Workspace): Promise<EngineUnderT
     start: async () => {
       const standIn = await BigQueryStandIn.start(BQ_TOKEN);
       return {
-        warehouse: {
-          kind: 'bigquery',
-          project: 'aetl-test',
-          dataset: 'aetl',
-          api_endpoint: standIn.url,
-          access_token: '${BQ_TOKEN}',
-        },
+        warehouse: bigqueryWarehouse(standIn.url),
         env: { BQ_TOKEN },
         rows: (sql) => standIn.rows(sql.replaceAll('{s}', 'aetl.')),
         pagesServed: standIn.pagesServed,
@@ -57,16 +72,7 @@ export const ENGINES: { name: string; start(ws: Workspace): Promise<EngineUnderT
     start: async () => {
       const standIn = await SnowflakeStandIn.start(SF_PASSWORD);
       return {
-        warehouse: {
-          kind: 'snowflake',
-          account: 'aetl_test',
-          user: 'loader',
-          password: '${SF_PASSWORD}',
-          database: 'aetl',
-          schema: 'public',
-          warehouse: 'load_wh',
-          access_url: standIn.url,
-        },
+        warehouse: snowflakeWarehouse(standIn.url),
         env: { SF_PASSWORD },
         rows: (sql) => standIn.rows(sql.replaceAll('{s}', 'aetl.public.')),
         pagesServed: standIn.chunksServed,
