@@ -49,7 +49,8 @@ const cost = z.union([z.string(), z.number()]).transform((value, ctx) => {
   return micros;
 });
 
-const decisionAliases = {
+/** Each decision spelling either shape accepts, and the canonical decision it means. */
+export const DECISION_SPELLINGS = {
   allow: 'allow',
   allowed: 'allow',
   block: 'block',
@@ -60,11 +61,11 @@ const decisionAliases = {
   escalated: 'escalate',
 } as const;
 /** Every decision value either shape accepts as it is. */
-export const ACCEPTED_DECISIONS: readonly string[] = Object.keys(decisionAliases);
+export const ACCEPTED_DECISIONS: readonly string[] = Object.keys(DECISION_SPELLINGS);
 
 const decision = z
-  .enum(Object.keys(decisionAliases) as [keyof typeof decisionAliases, ...(keyof typeof decisionAliases)[]])
-  .transform((value) => decisionAliases[value]);
+  .enum(Object.keys(DECISION_SPELLINGS) as [keyof typeof DECISION_SPELLINGS, ...(keyof typeof DECISION_SPELLINGS)[]])
+  .transform((value) => DECISION_SPELLINGS[value]);
 
 const policyObject = z.looseObject({
   name: text,
