@@ -51,6 +51,7 @@ import {
   type RangeOptions,
 } from './command-kit.js';
 import { registerOperations } from './operations.js';
+import { nextStepFor } from '../pipeline/next-step.js';
 
 /** The installed package's own version, read beside the built files (not from the working folder). */
 const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
@@ -339,6 +340,14 @@ process.stdout.on('error', (error: NodeJS.ErrnoException) => {
   if (error.code !== 'EPIPE') throw error;
 });
 
+/** The command being run, as its help names it (`rejects replay`), for the next step after an error. */
+let commandPath: string | undefined;
+program.hook('preAction', (_, action) => {
+  const names: string[] = [];
+  for (let at: Command | null = action; at !== null && at !== program; at = at.parent) names.unshift(at.name());
+  commandPath = names.join(' ');
+});
+
 try {
   await program.parseAsync(process.argv);
 } catch (error) {
@@ -346,7 +355,7 @@ try {
   if (!(error instanceof CommanderError)) {
     const message = error instanceof Error ? error.message : String(error);
     const prefix = error instanceof ConfigError || error instanceof UsageError ? '' : 'error: ';
-    process.stderr.write(redact(`aetl: ${prefix}${message}\n`));
+    process.stderr.write(redact(`aetl: ${prefix}${message}\nnext: ${nextStepFor(error, commandPath)}\n`));
   }
 }
 process.exitCode = currentExitCode();
