@@ -101,7 +101,6 @@ export function formatRunSummary(s: RunSummary): string {
   }
   lines.push('', `warehouse  ${s.warehouse}`, `lake       ${s.lake}`);
   if (s.error) lines.push(`error      ${s.error}`);
-  if (s.nextStep) lines.push(`next       ${s.nextStep}`);
   return lines.join('\n');
 }
 
