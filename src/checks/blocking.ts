@@ -1,10 +1,13 @@
 import type { ChecksConfig } from '../config/checks-schema.js';
 import type { TimeWindow } from '../state/window.js';
 import type { AcceptedLoss, CheckResult, LoadFacts } from '../warehouse/warehouse.js';
+import { acceptLossCommand } from '../pipeline/next-step.js';
 import { failedStatus as failed } from './status.js';
 
 /** A reject-rate breach fails the run (exit 1), unlike other check failures (exit 3): DESIGN.md decision 3. */
 export const REJECT_RATE_CHECK = 'reject_rate';
+/** A blocking completeness failure holds the checkpoint until the events arrive or the loss is accepted. */
+export const COMPLETENESS_CHECK = 'completeness';
 
 const pct = (ratio: number) => `${(ratio * 100).toFixed(3).replace(/\.?0+$/, '')}%`;
 
@@ -78,7 +81,7 @@ export function completenessResult(
         ? `${present - expected} more present than the source counted`
         : 'none missing';
   return {
-    name: 'completeness',
+    name: COMPLETENESS_CHECK,
     scope,
     status: ok ? 'pass' : failed(config.completeness.severity),
     blocking: config.completeness.blocking,
@@ -87,8 +90,6 @@ export function completenessResult(
     message: `${present} of ${expected} source events present${expected === 0 ? '' : ` (${pct(ratio)})`}, ${balance}`,
   };
 }
-
-const iso = (ms: number) => new Date(ms).toISOString();
 
 /**
  * A window's failing completeness, as the operator can act on it (issue 20,
@@ -107,9 +108,8 @@ function judgedLoss(result: CheckResult, window: TimeWindow | null, accepted: Ac
       message: `${result.message}; accepted loss "${covering.reason}" (by ${covering.acceptedBy}, run ${covering.runId})`,
     };
   }
-  const range = `--from ${iso(window.startMs)} --to ${iso(window.endMs)}`;
   return {
     ...result,
-    message: `${result.message}. If the source re-sends them, a later run or \`aetl reconcile\` loads them; if it lost them for good, \`aetl accept-loss ${range} --reason TEXT\` lets runs move on`,
+    message: `${result.message}. If the source re-sends them, a later run or \`aetl reconcile\` loads them; if it lost them for good, \`${acceptLossCommand(window)}\` lets runs move on`,
   };
 }

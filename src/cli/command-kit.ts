@@ -138,5 +138,7 @@ export async function runCommand(
     work,
   );
   print(options, summary, formatRunSummary(summary));
+  // The last line on stderr says what to run next (as an uncaught error's does, in main.ts).
+  if (summary.nextStep !== null) process.stderr.write(redact(`next: ${summary.nextStep}\n`));
   setExitCode(summary.exitCode);
 }

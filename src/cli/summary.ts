@@ -266,6 +266,9 @@ export function formatStatus(
       ]),
     ]),
   );
+  // The newest run's next step, when it failed: the one to act on (`--json` has every run's).
+  const next = r.runs[0]?.next_step;
+  if (next) lines.push(`next: ${String(next)}`);
   if (extra.rejectsByField.length > 0) {
     lines.push('', rejectsTable(extra.rejectsByField));
   }
@@ -299,6 +302,7 @@ export function formatRunDetail(r: RunDetail): string {
     `started  ${String(run.started_at)}  finished ${String(run.finished_at ?? '(not finished)')}${seconds}`,
   ];
   if (run.error) lines.push(`error    ${String(run.error)}`);
+  if (run.next_step) lines.push(`next     ${String(run.next_step)}`);
   // Busy time per stage: they overlap (extraction runs beside loading), so they need not sum to the duration.
   const stages = RUN_STAGES.filter((stage) => run[`${stage}_ms`] != null);
   if (stages.length > 0)

@@ -20,6 +20,18 @@ export interface ConfigUse {
 /** Where an unset variable was left as written: key path → variable. */
 type Unresolved = Map<string, string>;
 
+/**
+ * Which environment variable filled each key of the config loaded last (key path → variable), so
+ * a refused credential's next step names the variable to fix (pipeline/next-step.ts). A process
+ * runs one config, so the last one loaded is the one in use.
+ */
+let variables = new Map<string, string>();
+
+/** The environment variable the config in use reads `keyPath` from (e.g. `source.token`), if any. */
+export function configVariable(keyPath: string): string | undefined {
+  return variables.get(keyPath);
+}
+
 /** Replaces `${NAME}` / `${NAME:-default}` in every string value; a missing variable names its key path. */
 function interpolateEnv(
   value: unknown,
@@ -28,9 +40,11 @@ function interpolateEnv(
   env: NodeJS.ProcessEnv,
   left: Unresolved,
   use: ConfigUse,
+  read: Map<string, string>,
 ): unknown {
   if (typeof value === 'string') {
     return value.replace(ENV_REF, (reference: string, name: string, fallback: string | undefined) => {
+      read.set(path.join('.'), name);
       const found = env[name];
       if (found !== undefined && found !== '') return found;
       if (fallback !== undefined) return fallback;
@@ -41,7 +55,7 @@ function interpolateEnv(
       throw new ConfigError(`${file}: ${path.join('.')}: environment variable ${name} is not set`);
     });
   }
-  const inner = (item: unknown, key: string) => interpolateEnv(item, [...path, key], file, env, left, use);
+  const inner = (item: unknown, key: string) => interpolateEnv(item, [...path, key], file, env, left, use, read);
   if (Array.isArray(value)) return value.map((item, i) => inner(item, String(i)));
   if (value !== null && typeof value === 'object') {
     return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, inner(item, key)]));
@@ -119,10 +133,12 @@ export function parseConfig(
     throw new ConfigError(`${file}: expected a YAML mapping at the top level`);
   }
   const left: Unresolved = new Map();
-  const interpolated = interpolateEnv(raw, [], file, env, left, use);
+  const read = new Map<string, string>();
+  const interpolated = interpolateEnv(raw, [], file, env, left, use, read);
   registerSecrets(interpolated, []);
   const parsed = configSchema.safeParse(interpolated);
   if (!parsed.success) throw new ConfigError(describeIssues(file, parsed.error, left));
+  variables = read;
   return resolvePaths(parsed.data, dirname(resolve(file)));
 }
 

@@ -1,6 +1,6 @@
 import { listSourceFiles, readSourceFile, UnreadableFileError, type SourceFile } from '../source/files.js';
 import type { Config } from '../config/schema.js';
-import { RunFailedError } from '../util/errors.js';
+import { UnreadableFilesError } from '../util/errors.js';
 import type { WindowedSource } from '../source/source.js';
 import { planWindows } from '../state/window.js';
 import { DAY_MS } from '../util/dates.js';
@@ -73,7 +73,7 @@ async function loadFiles(
   const ledger = await session.warehouse.loadedFiles(session.config.pipeline.name);
   const { found, fresh } = await freshFiles(session.config, pattern, ledger, session.nowMs);
   session.logger.info({ found, new: fresh.length }, 'source files listed');
-  const unreadable: string[] = [];
+  const unreadable: UnreadableFileError[] = [];
   for (const [i, file] of fresh.entries()) {
     session.stop.throwIfRequested();
     try {
@@ -86,11 +86,14 @@ async function loadFiles(
         { file: file.path, err: error.message },
         'file not recorded as loaded: it cannot be read to its end',
       );
-      unreadable.push(error.message);
+      unreadable.push(error);
     }
   }
   if (unreadable.length > 0)
-    throw new RunFailedError(`${unreadable.length} file(s) could not be read: ${unreadable.join('; ')}`);
+    throw new UnreadableFilesError(
+      unreadable.map((e) => e.message),
+      unreadable.map((e) => e.path),
+    );
 }
 
 export async function runIncremental(

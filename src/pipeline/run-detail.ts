@@ -45,7 +45,7 @@ export async function runDetail(warehouse: WarehouseQuery, pipeline: string, run
   const p = (name: string) => d.param(name);
   const params = { pipeline, run_id: runId };
   const [run] = await warehouse.query(
-    `SELECT run_id, command, status, ${d.epochMs('started_at')} AS started_at_ms, ${d.epochMs('finished_at')} AS finished_at_ms, error,
+    `SELECT run_id, command, status, ${d.epochMs('started_at')} AS started_at_ms, ${d.epochMs('finished_at')} AS finished_at_ms, error, next_step,
        ${RUN_STAGES.map((stage) => `${stage}_ms`).join(', ')}
      FROM ${t('etl_run')} WHERE pipeline = ${p('pipeline')} AND run_id = ${p('run_id')}`,
     params,

@@ -1,7 +1,7 @@
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { REJECT_RATE_CHECK } from '../checks/blocking.js';
+import { COMPLETENESS_CHECK, REJECT_RATE_CHECK } from '../checks/blocking.js';
 import { privacyRules, type Config } from '../config/schema.js';
 import { publishPendingLake } from '../lake/publish.js';
 import type { Logger } from '../log/logger.js';
@@ -18,6 +18,8 @@ import { openSource, type OpenedSource } from './open-source.js';
 import { lakeSettings, openWarehouse } from './open-warehouse.js';
 import { acquireRunLock } from './run-lock.js';
 import type { WindowResult } from './package-steps.js';
+import { nextStepFor, nextStepForOutcome, type OutcomeFailure } from './next-step.js';
+import type { TimeWindow } from '../state/window.js';
 
 export type Command =
   | 'run'
@@ -88,6 +90,8 @@ export interface RunSummary {
   status: RunStatus | 'skipped';
   exitCode: ExitCode;
   error: string | null;
+  /** What to run next after a failure (pipeline/next-step.ts); null when nothing failed. */
+  nextStep: string | null;
   windows: WindowResult[];
   /** Post-load (or on-demand) check results; blocking ones are with their windows. */
   checks: CheckResult[];
@@ -133,30 +137,51 @@ function warehouseLocation(config: Config): string {
   return w.kind === 'bigquery' ? `${w.project}.${w.dataset}` : `${w.account}/${w.database}.${w.schema}`;
 }
 
-function outcomeOf(
-  results: WindowResult[],
-  checks: CheckResult[],
-): { status: RunStatus; exitCode: ExitCode; error: string | null } {
+interface Outcome {
+  status: RunStatus;
+  exitCode: ExitCode;
+  error: string | null;
+  nextStep: string | null;
+}
+
+/** The windows a failing blocking completeness check held back. */
+function blockedWindows(results: WindowResult[]): TimeWindow[] {
+  return results.flatMap((r) =>
+    r.window !== null && r.checks.some((c) => c.name === COMPLETENESS_CHECK && c.blocking && c.status === 'fail')
+      ? [r.window]
+      : [],
+  );
+}
+
+function outcomeOf(results: WindowResult[], checks: CheckResult[], runId: string): Outcome {
+  const failedWith = (status: RunStatus, exitCode: ExitCode, error: string, failure: OutcomeFailure): Outcome => ({
+    status,
+    exitCode,
+    error,
+    nextStep: nextStepForOutcome(failure, runId),
+  });
   const all = [...results.flatMap((r) => r.checks), ...checks];
   const failed = all.filter((c) => c.status === 'fail');
   const rejectBreach = failed.find((c) => c.name === REJECT_RATE_CHECK);
   const broken = all.filter((c) => c.status === 'error');
   // A check that could not run is a failed run (DESIGN.md decision 14), not a verdict on the data.
   if (broken.length > 0) {
-    return {
-      status: 'failed',
-      exitCode: EXIT.runFailed,
-      error: broken.map((c) => `${c.name}: ${c.message}`).join('; '),
-    };
+    const error = broken.map((c) => `${c.name}: ${c.message}`).join('; ');
+    return failedWith('failed', EXIT.runFailed, error, { kind: 'check_error' });
   }
   if (rejectBreach) {
-    return { status: 'failed', exitCode: EXIT.runFailed, error: `reject rate too high: ${rejectBreach.message}` };
+    const error = `reject rate too high: ${rejectBreach.message}`;
+    return failedWith('failed', EXIT.runFailed, error, { kind: 'reject_rate' });
   }
   if (failed.length > 0) {
     const error = failed.map((c) => `${c.name}: ${c.message}`).join('; ');
-    return { status: 'checks_failed', exitCode: EXIT.checksFailed, error };
+    const [blocked, ...more] = blockedWindows(results);
+    const failure: OutcomeFailure = blocked
+      ? { kind: 'completeness', window: blocked, more: more.length }
+      : { kind: 'checks_failed' };
+    return failedWith('checks_failed', EXIT.checksFailed, error, failure);
   }
-  return { status: 'succeeded', exitCode: EXIT.ok, error: null };
+  return { status: 'succeeded', exitCode: EXIT.ok, error: null, nextStep: null };
 }
 
 /**
@@ -225,6 +250,7 @@ export async function runSession(
       status: 'skipped',
       exitCode: EXIT.ok,
       error: error.message,
+      nextStep: null,
       windows: [],
       checks: [],
       totals: { ...ZERO },
@@ -269,7 +295,7 @@ export async function runSession(
         progress: options.onProgress,
       };
       let detail: unknown;
-      let outcome: ReturnType<typeof outcomeOf>;
+      let outcome: Outcome;
       const alert = config.checks.alert;
       try {
         session.erasedSubjects = await warehouse.erasedSubjects();
@@ -287,14 +313,16 @@ export async function runSession(
         } finally {
           await source.close();
         }
-        outcome = outcomeOf(session.results, session.checks);
+        outcome = outcomeOf(session.results, session.checks, runId);
         await timings.time('lake', () => publishPendingLake(warehouse, pipeline, lakeSettings(config), logger));
         rmSync(join(stagingRoot, runId), { recursive: true, force: true });
         failpoint('run:before-finish');
-        await warehouse.finishRun(runId, outcome.status, outcome.error, Date.now(), timings.totals);
+        await warehouse.finishRun(runId, outcome.status, outcome.error, outcome.nextStep, Date.now(), timings.totals);
       } catch (error) {
         const message = (error as Error).message;
-        await warehouse.finishRun(runId, 'failed', message, Date.now(), timings.totals).catch(() => undefined);
+        await warehouse
+          .finishRun(runId, 'failed', message, nextStepFor(error), Date.now(), timings.totals)
+          .catch(() => undefined);
         // A run that failed outright pages too: as one `error` result.
         const failure = {
           name: 'run',

@@ -251,6 +251,12 @@ async function* csvRows(path: string, input: Readable, maxBytes: number): AsyncI
 /** A file that cannot be read to its end (truncated gzip, broken JSON array, unclosed CSV quote). */
 export class UnreadableFileError extends Error {
   override readonly name = 'UnreadableFileError';
+  constructor(
+    readonly path: string,
+    message: string,
+  ) {
+    super(message);
+  }
 }
 
 /**
@@ -276,6 +282,7 @@ export async function* readSourceFile(
     yield* batched(records, tally);
   } catch (error) {
     throw new UnreadableFileError(
+      path,
       `${path}: cannot be read to its end (${format ?? 'unknown format'}): ${(error as Error).message}`,
     );
   } finally {

@@ -92,6 +92,7 @@ async function exchange<T>(
       throw new AbortError(
         new SourceAuthError(
           `authentication failed: ${where} answered HTTP ${response.status}; check source.token (the token is not shown)`,
+          'source.token',
         ),
       );
     }

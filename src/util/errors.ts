@@ -23,11 +23,29 @@ export class RunFailedError extends Error {
  */
 export class CredentialRefusedError extends ConfigError {
   override readonly name: string = 'CredentialRefusedError';
+  constructor(
+    message: string,
+    /** The config key that holds the refused credential, for the next step (pipeline/next-step.ts). */
+    readonly configKey: string,
+  ) {
+    super(message);
+  }
 }
 
 /** The source refused our token. */
 export class SourceAuthError extends CredentialRefusedError {
   override readonly name = 'SourceAuthError';
+}
+
+/** Files the run could not read to their end: they stay out of the file ledger and are read whole next time. */
+export class UnreadableFilesError extends RunFailedError {
+  constructor(
+    /** Each file's reason, naming the file. */
+    reasons: string[],
+    readonly paths: string[],
+  ) {
+    super(`${reasons.length} file(s) could not be read: ${reasons.join('; ')}`);
+  }
 }
 
 export const EXIT = { ok: 0, runFailed: 1, usage: 2, checksFailed: 3 } as const;

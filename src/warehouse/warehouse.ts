@@ -65,11 +65,12 @@ export interface WarehouseState {
   startRun(run: RunRecord): Promise<void>;
   /** Runs left `running` by a crashed process; called while holding the lock, so none is really running. */
   abandonUnfinishedRuns(pipeline: string, nowMs: number): Promise<void>;
-  /** Ends the run's ledger row, with its busy time per stage when it got that far. */
+  /** Ends the run's ledger row, with what to run next after a failure and its busy time per stage when it got that far. */
   finishRun(
     runId: string,
     status: RunStatus,
     error: string | null,
+    nextStep: string | null,
     finishedMs: number,
     timings?: RunTimings,
   ): Promise<void>;

@@ -9,6 +9,7 @@ import { queryWith } from '../helpers/duckdb.js';
 import { ENGINES, type EngineUnderTest } from '../helpers/engines.js';
 import { shapeA } from '../helpers/events.js';
 import type { LocalServer } from '../helpers/local-server.js';
+import { readmeFrom } from '../helpers/readme.js';
 import { plain } from '../helpers/remote-e2e.js';
 import { vendorApi } from '../helpers/vendor-api.js';
 import { REFERENCE_PATHS, REPO, shippedReference, Workspace } from '../helpers/workspace.js';
@@ -70,10 +71,7 @@ interface Matrix {
 }
 
 function readmeMatrix(): Matrix {
-  const readme = readFileSync(join(REPO, 'README.md'), 'utf8');
-  const start = readme.indexOf(`${SECTION}\n`);
-  if (start < 0) throw new Error(`README.md has no section "${SECTION}"`);
-  const lines = readme.slice(start).split('\n');
+  const lines = readmeFrom(SECTION);
   const first = lines.findIndex((line) => line.startsWith('|'));
   const table = lines.slice(
     first,

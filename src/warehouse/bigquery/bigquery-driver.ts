@@ -167,6 +167,7 @@ function bigQueryFailure(purpose: string, jobId: string, cause: unknown): Error 
     return new CredentialRefusedError(
       `BigQuery refused the credential while ${purpose} (HTTP ${status}, ${reason ?? 'no reason'}): check ` +
         'warehouse.access_token (or, without it, the Application Default Credentials) and its roles on the dataset',
+      'warehouse.access_token',
     );
   }
   return new BigQueryError(purpose, jobId, cause);

@@ -65,10 +65,12 @@ function loginFailure(settings: Omit<SnowflakeSettings, 'auth'>, auth: Snowflake
   const code = String((cause as { code?: unknown } | null)?.code ?? '');
   const purpose = `connecting as ${settings.user} to account ${settings.account}`;
   if (!/^3901\d\d$/.test(code)) return new SnowflakeError(purpose, undefined, cause);
-  const key = 'password' in auth ? 'warehouse.password' : 'warehouse.private_key (or private_key_path)';
+  const key = 'password' in auth ? 'warehouse.password' : 'warehouse.private_key';
   const message = cause instanceof Error ? cause.message : String(cause);
+  const named = 'password' in auth ? key : `${key} (or private_key_path)`;
   return new CredentialRefusedError(
-    `Snowflake refused the login ${purpose} (${code}: ${message}): check ${key} and warehouse.user`,
+    `Snowflake refused the login ${purpose} (${code}: ${message}): check ${named} and warehouse.user`,
+    key,
   );
 }
 

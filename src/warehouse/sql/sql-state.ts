@@ -190,6 +190,7 @@ export class SqlState implements WarehouseState {
     runId: string,
     status: RunStatus,
     error: string | null,
+    nextStep: string | null,
     finishedMs: number,
     timings?: RunTimings,
   ): Promise<void> {
@@ -198,12 +199,13 @@ export class SqlState implements WarehouseState {
     await this.engine.run(
       'recording the run end',
       `UPDATE ${this.t('etl_run')} SET status = ${this.p('status')}, error = ${this.p('error')},
-         finished_at = ${this.p('finished')}${stageColumns}
+         next_step = ${this.p('next_step')}, finished_at = ${this.p('finished')}${stageColumns}
        WHERE run_id = ${this.p('run_id')}`,
       {
         run_id: text(runId),
         status: text(status),
         error: text(redactNullable(error)),
+        next_step: text(redactNullable(nextStep)),
         finished: instant(finishedMs),
         ...stageValues,
       },

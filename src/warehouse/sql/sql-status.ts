@@ -30,14 +30,14 @@ export class SqlStatus {
       `SELECT r.run_id, r.command, r.status, CAST(r.started_at AS STRING) AS started_at,
          CAST(r.finished_at AS STRING) AS finished_at,
          ROUND((${d.epochMs('r.finished_at')} - ${d.epochMs('r.started_at')}) / 1000, 1) AS duration_s,
-         r.error, COUNT(w.seq) AS windows,
+         r.error, r.next_step, COUNT(w.seq) AS windows,
          CAST(MIN(w.window_start) AS STRING) AS window_start, CAST(MAX(w.window_end) AS STRING) AS window_end,
          COALESCE(SUM(w.read), 0) AS read, COALESCE(SUM(w.inserted), 0) AS inserted,
          COALESCE(SUM(w.already_present), 0) AS already_present,
          COALESCE(SUM(w.in_batch_duplicates), 0) AS in_batch_duplicates, COALESCE(SUM(w.rejected), 0) AS rejected
        FROM ${t('etl_run')} r LEFT JOIN ${t('etl_run_window')} w ON w.run_id = r.run_id
        WHERE r.pipeline = ${p('pipeline')}
-       GROUP BY r.run_id, r.command, r.status, r.started_at, r.finished_at, r.error
+       GROUP BY r.run_id, r.command, r.status, r.started_at, r.finished_at, r.error, r.next_step
        ORDER BY r.started_at DESC LIMIT ${Math.max(1, Math.trunc(lastRuns))}`,
       { pipeline: text(pipeline) },
     );
