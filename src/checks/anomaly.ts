@@ -150,6 +150,20 @@ export function robustStats(values: number[]): { centre: number; sd: number } {
   return { centre, sd: mad > 0 ? mad : (deviations.reduce((a, b) => a + b, 0) / values.length) * 1.2533 };
 }
 
+const trainingShortText = (found: number, seasonality: Seasonality, needed: number) =>
+  `${found} ${seasonality} training buckets, ${needed} needed`;
+const TRAINING_SHORT = /: (\d+) (hour_of_day|hour_of_week|none) training buckets, (\d+) needed$/;
+
+/**
+ * How much training an `insufficient_history` result lacked, read back from its message (the
+ * ledger keeps no other column for it): `aetl report` says how much more history the checks need.
+ */
+export function trainingShortfall(message: string): { found: number; needed: number; seasonality: Seasonality } | null {
+  const match = TRAINING_SHORT.exec(message);
+  if (!match) return null;
+  return { found: Number(match[1]), seasonality: match[2] as Seasonality, needed: Number(match[3]) };
+}
+
 const fmt = (value: number) => (Math.abs(value) >= 100 ? value.toFixed(0) : Number(value.toPrecision(4)).toString());
 
 function judge(
@@ -216,7 +230,7 @@ export function scoreAnomalies(input: AnomalyInput, seasonality: Seasonality): C
           .map((h) => ({ point: at(scope, h), value: usable(at(scope, h)) }))
           .filter((t): t is { point: HourlyPoint; value: number } => t.value !== null);
         if (training.length < config.min_training) {
-          const message = `${metric.name} for ${scope} at ${when}: ${training.length} ${seasonality} training buckets, ${config.min_training} needed`;
+          const message = `${metric.name} for ${scope} at ${when}: ${trainingShortText(training.length, seasonality, config.min_training)}`;
           results.push({ ...base, status: 'insufficient_history', observed, expected: null, message });
           continue;
         }

@@ -1,10 +1,10 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { parseDuration } from '../config/duration.js';
 import { discoverConfig } from '../config/discover.js';
-import { loadConfig, type ConfigUse } from '../config/load.js';
+import type { ConfigUse } from '../config/load.js';
 import type { Config } from '../config/schema.js';
-import { createLogger, type Logger } from '../log/logger.js';
-import { runSession, type Command as PipelineCommand, type Session } from '../pipeline/session.js';
+import type { Logger } from '../log/logger.js';
+import type { Command as PipelineCommand, Session } from '../pipeline/session.js';
 import { nowMs } from '../util/clock.js';
 import { parseCliInstant } from '../util/dates.js';
 import { EXIT, UsageError, type ExitCode } from '../util/errors.js';
@@ -16,7 +16,8 @@ import { formatRunSummary } from './summary.js';
  * What every command's registration shares: the global options, printing
  * (always through the redaction layer), option parsers, the lock options and
  * running a pipeline command in a session. The process exit code is set here
- * and read once by main.ts.
+ * and read once by main.ts. The logger, config loading (zod) and the pipeline
+ * are imported when a command runs, so `--version` and `--help` load none of them.
  */
 
 let exitCode: ExitCode = EXIT.ok;
@@ -36,8 +37,11 @@ export interface GlobalOptions {
   json?: boolean;
   quiet?: boolean;
 }
-export function context(command: Command): { options: GlobalOptions; logger: Logger } {
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+export async function context(command: Command): Promise<{ options: GlobalOptions; logger: Logger }> {
   const options = command.optsWithGlobals<GlobalOptions>();
+  const { createLogger } = await import('../log/logger.js');
   return { options, logger: createLogger(options.logLevel) };
 }
 
@@ -52,11 +56,12 @@ export function configFile(options: GlobalOptions, logger: Logger): string {
 }
 
 /** `context` plus the command's config, found and loaded, resolving only the secrets of the sections it uses. */
-export function configured(
+export async function configured(
   command: Command,
   use: ConfigUse = {},
-): { options: GlobalOptions; logger: Logger; config: Config } {
-  const { options, logger } = context(command);
+): Promise<{ options: GlobalOptions; logger: Logger; config: Config }> {
+  const { options, logger } = await context(command);
+  const { loadConfig } = await import('../config/load.js');
   return { options, logger, config: loadConfig(configFile(options, logger), process.env, use) };
 }
 
@@ -122,9 +127,11 @@ export async function runCommand(
   lockOptions: LockOptions,
   work: (session: Session) => Promise<unknown>,
   /** The command's config when it read it already (to prepare its work): found and loaded once. */
-  loaded?: ReturnType<typeof configured>,
+  loaded?: Awaited<ReturnType<typeof configured>>,
 ): Promise<void> {
-  const { options, logger, config } = loaded ?? configured(command, READS_SOURCE.has(name) ? {} : WITHOUT_SOURCE);
+  const { options, logger, config } =
+    loaded ?? (await configured(command, READS_SOURCE.has(name) ? {} : WITHOUT_SOURCE));
+  const { runSession } = await import('../pipeline/session.js');
   const summary = await runSession(
     config,
     logger,

@@ -2,7 +2,6 @@
 import { Command, CommanderError } from 'commander';
 import { ConfigError, EXIT, UsageError, type ExitCode } from '../util/errors.js';
 import { redact } from '../util/redact.js';
-import { nextStepFor } from '../pipeline/next-step.js';
 import { currentExitCode, setExitCode } from './command-kit.js';
 import { buildProgram } from './program.js';
 
@@ -35,6 +34,8 @@ try {
   if (!(error instanceof CommanderError)) {
     const message = error instanceof Error ? error.message : String(error);
     const prefix = error instanceof ConfigError || error instanceof UsageError ? '' : 'error: ';
+    // Loaded only on failure: it reads the config module, which `--version` and `--help` need not load.
+    const { nextStepFor } = await import('../pipeline/next-step.js');
     process.stderr.write(redact(`aetl: ${prefix}${message}\nnext: ${nextStepFor(error, commandPath)}\n`));
   }
 }

@@ -1,8 +1,5 @@
 import type { Command } from 'commander';
-import { replayRange } from '../pipeline/explicit.js';
-import { osUserName, prepareForget } from '../pipeline/forget.js';
-import { openWarehouse } from '../pipeline/open-warehouse.js';
-import { replayRejects } from '../pipeline/replay-rejects.js';
+import { osUserName } from '../util/os-user.js';
 import { EXIT, UsageError } from '../util/errors.js';
 import {
   configured,
@@ -19,7 +16,6 @@ import {
   type LockOptions,
   type RangeOptions,
 } from './command-kit.js';
-import { doctor } from './doctor.js';
 import { confirm, setState } from './state.js';
 import { formatRows } from './summary.js';
 
@@ -33,7 +29,8 @@ export function registerOperations(program: Command): void {
     .command('show')
     .description('the checkpoint, the last window committed and how many files the ledger holds')
     .action(async (_: unknown, command: Command) => {
-      const { options, logger, config } = configured(command, WITHOUT_SOURCE);
+      const { options, logger, config } = await configured(command, WITHOUT_SOURCE);
+      const { openWarehouse } = await import('../pipeline/open-warehouse.js');
       const warehouse = await openWarehouse(config, logger);
       try {
         const pipeline = config.pipeline.name;
@@ -78,9 +75,10 @@ export function registerOperations(program: Command): void {
         .description('pull a range from the source again and load what is missing (never moves the checkpoint)'),
       'range start',
     ).option('--force-update', 'replace loaded events whose content changed (old and new hash go to etl_conflict)'),
-  ).action((opts: LockOptions & RangeOptions & { forceUpdate?: boolean }, command: Command) =>
-    runCommand(command, 'replay', opts, replayRange(rangeOf(opts), opts.forceUpdate ?? false)),
-  );
+  ).action(async (opts: LockOptions & RangeOptions & { forceUpdate?: boolean }, command: Command) => {
+    const { replayRange } = await import('../pipeline/explicit.js');
+    return runCommand(command, 'replay', opts, replayRange(rangeOf(opts), opts.forceUpdate ?? false));
+  });
 
   const rejects = program.command('rejects').description('the quarantine (etl_rejected_event)');
   rejects
@@ -91,7 +89,8 @@ export function registerOperations(program: Command): void {
     .option('--replayed', 'include the ones a replay has loaded since')
     .option('--limit <n>', 'at most this many', positiveInt, 100)
     .action(async (opts: { run?: string; reason?: string; replayed?: boolean; limit: number }, command: Command) => {
-      const { options, logger, config } = configured(command, WITHOUT_SOURCE);
+      const { options, logger, config } = await configured(command, WITHOUT_SOURCE);
+      const { openWarehouse } = await import('../pipeline/open-warehouse.js');
       const warehouse = await openWarehouse(config, logger);
       try {
         const filter = {
@@ -112,8 +111,9 @@ export function registerOperations(program: Command): void {
       .description('re-validate quarantined records with the current contract and config; load those that pass')
       .option('--run <run-id>', 'only the rejects of this run')
       .option('--all', 'every reject not replayed yet'),
-  ).action((opts: LockOptions & { run?: string; all?: boolean }, command: Command) => {
+  ).action(async (opts: LockOptions & { run?: string; all?: boolean }, command: Command) => {
     if ((opts.run === undefined) === (opts.all === undefined)) throw new UsageError('pass either --run ID or --all');
+    const { replayRejects } = await import('../pipeline/replay-rejects.js');
     return runCommand(command, 'rejects-replay', opts, replayRejects(opts.run ?? null));
   });
 
@@ -155,7 +155,8 @@ export function registerOperations(program: Command): void {
       .option('--requested-by <name>', 'who asked, for the etl_erasure audit row', osUserName())
       .option('--yes', 'do not ask'),
   ).action(async (opts: LockOptions & { user: string; requestedBy: string; yes?: boolean }, command: Command) => {
-    const loaded = configured(command, WITHOUT_SOURCE);
+    const loaded = await configured(command, WITHOUT_SOURCE);
+    const { prepareForget } = await import('../pipeline/forget.js');
     const forget = prepareForget(loaded.config, { userId: opts.user, requestedBy: opts.requestedBy });
     // The question leaves the id out: stderr may be collected with the logs.
     await confirm("erase the user's rows from the warehouse and the lake (this cannot be undone)", opts.yes ?? false);
@@ -168,7 +169,8 @@ export function registerOperations(program: Command): void {
       'check config, source and token, clock, warehouse, lake and lock; changes nothing; exit 1 if one fails',
     )
     .action(async (_: unknown, command: Command) => {
-      const { options, logger } = context(command);
+      const { options, logger } = await context(command);
+      const { doctor } = await import('./doctor.js');
       const report = await doctor(options, logger);
       print(options, report, formatRows(report.checks));
       setExitCode(report.ok ? EXIT.ok : EXIT.runFailed);

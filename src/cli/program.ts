@@ -1,11 +1,4 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { LOG_LEVELS } from '../log/logger.js';
-import { runIncremental } from '../pipeline/incremental.js';
-import { reconcile } from '../pipeline/reconcile.js';
-import { checkRange } from '../pipeline/post-load.js';
-import { backfill, runExplicit } from '../pipeline/explicit.js';
-import { dryRun } from '../pipeline/dry-run.js';
-import { runQuery } from './query.js';
 import {
   outputPlan,
   QUERY_FORMATS,
@@ -14,17 +7,12 @@ import {
   writeQuery,
   type QueryOutputOptions,
 } from './query-output.js';
-import { scheduleCommand, type ScheduleOptions } from './schedule.js';
-import { lakeSettings, openWarehouse } from '../pipeline/open-warehouse.js';
-import { compactPartitions, crowdedPartitions } from '../lake/compact.js';
-import { loadReferenceData } from '../reference/reference-data.js';
-import { startSimulator } from '../simulator/simulator.js';
+import type { ScheduleOptions } from './schedule.js';
 import { nowMs } from '../util/clock.js';
 import { UsageError } from '../util/errors.js';
 import { redact } from '../util/redact.js';
 import { formatDryRun, formatRetention, formatRunDetail, formatStatus } from './summary.js';
 import { rejectsByField, runDetail } from '../pipeline/run-detail.js';
-import { applyRetention, checkRetentionAge, retentionPlan } from '../pipeline/retention.js';
 import { resolve } from 'node:path';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { reportData } from '../report/report-data.js';
@@ -37,6 +25,7 @@ import {
   context,
   durationArg,
   instantArg,
+  LOG_LEVELS,
   positiveInt,
   print,
   rangeOf,
@@ -49,6 +38,12 @@ import {
   type RangeOptions,
 } from './command-kit.js';
 import { registerOperations } from './operations.js';
+
+/*
+ * Each command imports the heavy modules it uses when it runs (`await import`): the DuckDB native
+ * module, zod, the pipeline and the simulator cost about a second of CPU to load, which
+ * `aetl --version`, `--help` and the light commands need not pay.
+ */
 
 /** The installed package's own version, read beside the built files (not from the working folder). */
 const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
@@ -85,8 +80,9 @@ export function buildProgram(): Command {
       throw new UsageError('--from and --to go together');
     }
     if (opts.dryRun) {
-      const { options, logger, config } = configured(command);
+      const { options, logger, config } = await configured(command);
       const range = opts.from === undefined ? null : rangeOf(opts as RangeOptions);
+      const { dryRun } = await import('../pipeline/dry-run.js');
       try {
         const report = await dryRun(config, logger, nowMs(), range, opts.wait);
         print(options, report, formatDryRun(report));
@@ -96,7 +92,10 @@ export function buildProgram(): Command {
       }
       return;
     }
-    const work = opts.from === undefined ? runIncremental : runExplicit(rangeOf(opts as RangeOptions));
+    const work =
+      opts.from === undefined
+        ? (await import('../pipeline/incremental.js')).runIncremental
+        : (await import('../pipeline/explicit.js')).runExplicit(rangeOf(opts as RangeOptions));
     return runCommand(command, 'run', opts, work);
   });
 
@@ -107,18 +106,20 @@ export function buildProgram(): Command {
         .description('load a historical range in UTC day windows; never moves the checkpoint; resumable'),
       'first day',
     ).option('--parallel <n>', 'days extracted at once (one writer loads them in order)', positiveInt, 1),
-  ).action((opts: LockOptions & RangeOptions & { parallel: number }, command: Command) =>
-    runCommand(command, 'backfill', opts, backfill(rangeOf(opts), opts.parallel)),
-  );
+  ).action(async (opts: LockOptions & RangeOptions & { parallel: number }, command: Command) => {
+    const { backfill } = await import('../pipeline/explicit.js');
+    return runCommand(command, 'backfill', opts, backfill(rangeOf(opts), opts.parallel));
+  });
 
   withLockOptions(
     program
       .command('reconcile')
       .description('compare per-day source counts with the warehouse and re-pull the days that differ')
       .option('--days <n>', 'how many days back from now', positiveInt, 7),
-  ).action((opts: LockOptions & { days: number }, command: Command) =>
-    runCommand(command, 'reconcile', opts, reconcile(opts.days)),
-  );
+  ).action(async (opts: LockOptions & { days: number }, command: Command) => {
+    const { reconcile } = await import('../pipeline/reconcile.js');
+    return runCommand(command, 'reconcile', opts, reconcile(opts.days));
+  });
 
   withLockOptions(
     program
@@ -127,7 +128,7 @@ export function buildProgram(): Command {
       .option('--window', 'judge the window the pipeline loaded last')
       .option('--from <instant>', 'range start (a date means UTC midnight)', instantArg)
       .option('--to <instant>', 'range end, exclusive', instantArg),
-  ).action((opts: LockOptions & Partial<RangeOptions> & { window?: boolean }, command: Command) => {
+  ).action(async (opts: LockOptions & Partial<RangeOptions> & { window?: boolean }, command: Command) => {
     if (opts.window && (opts.from !== undefined || opts.to !== undefined)) {
       throw new UsageError('--window and --from/--to exclude each other');
     }
@@ -135,6 +136,7 @@ export function buildProgram(): Command {
       opts.from !== undefined && opts.to !== undefined
         ? rangeOf(opts as RangeOptions)
         : { fromMs: opts.from, toMs: opts.to };
+    const { checkRange } = await import('../pipeline/post-load.js');
     return runCommand(command, 'check', opts, checkRange({ ...range, lastWindow: opts.window }));
   });
 
@@ -154,6 +156,8 @@ export function buildProgram(): Command {
       .description('merge each lake partition holding several files into one; readers never see rows missing or twice'),
   ).action((opts: LockOptions, command: Command) =>
     runCommand(command, 'compact', opts, async (session) => {
+      const { lakeSettings } = await import('../pipeline/open-warehouse.js');
+      const { compactPartitions, crowdedPartitions } = await import('../lake/compact.js');
       const lake = lakeSettings(session.config);
       return { compacted: await compactPartitions(lake.path, lake.scratch, crowdedPartitions(lake.path, 1)) };
     }),
@@ -169,10 +173,11 @@ export function buildProgram(): Command {
       .option('--archive <dir>', 'write what goes to Parquet under this folder first')
       .option('--apply', 'delete for real (without it, only print what would go)'),
   ).action(async (opts: LockOptions & { olderThan: number; archive?: string; apply?: boolean }, command: Command) => {
+    const { applyRetention, checkRetentionAge, retentionPlan } = await import('../pipeline/retention.js');
     checkRetentionAge(opts.olderThan);
     const options = { olderThanMs: opts.olderThan, archiveDir: opts.archive ? resolve(opts.archive) : null };
     if (opts.apply) return runCommand(command, 'retention', opts, applyRetention(options));
-    const { options: global, logger, config } = configured(command, WITHOUT_SOURCE);
+    const { options: global, logger, config } = await configured(command, WITHOUT_SOURCE);
     const plan = await retentionPlan(config, logger, nowMs(), options);
     print(global, plan, formatRetention(plan));
   });
@@ -182,7 +187,8 @@ export function buildProgram(): Command {
     .description('checkpoint, last runs, table row counts and the latest check results')
     .option('--runs <n>', 'how many recent runs to show', positiveInt, 10)
     .action(async (opts: { runs: number }, command: Command) => {
-      const { options, logger, config } = configured(command, WITHOUT_SOURCE);
+      const { options, logger, config } = await configured(command, WITHOUT_SOURCE);
+      const { openWarehouse } = await import('../pipeline/open-warehouse.js');
       const warehouse = await openWarehouse(config, logger);
       try {
         const report = await warehouse.status(config.pipeline.name, opts.runs);
@@ -211,7 +217,8 @@ export function buildProgram(): Command {
     .option('--list', 'print each job with its next fire times, then exit')
     .option('--once <job>', 'run one configured job now, as the scheduler would, and exit with its exit code')
     .action(async (opts: ScheduleOptions, command: Command) => {
-      const { options, logger, config } = configured(command);
+      const { options, logger, config } = await configured(command);
+      const { scheduleCommand } = await import('./schedule.js');
       setExitCode(await scheduleCommand(config, logger, opts, (json, human) => print(options, json, human)));
     });
 
@@ -221,7 +228,8 @@ export function buildProgram(): Command {
     .description("one run's full record: windows, counts, checks, rejects by field")
     .argument('<run-id>', 'as aetl status lists it')
     .action(async (runId: string, _: unknown, command: Command) => {
-      const { options, logger, config } = configured(command, WITHOUT_SOURCE);
+      const { options, logger, config } = await configured(command, WITHOUT_SOURCE);
+      const { openWarehouse } = await import('../pipeline/open-warehouse.js');
       const warehouse = await openWarehouse(config, logger);
       try {
         const detail = await runDetail(warehouse, config.pipeline.name, runId);
@@ -237,7 +245,8 @@ export function buildProgram(): Command {
     .option('--days <n>', 'how many days back from now', positiveInt, 30)
     .option('--out <file>', 'where to write it', 'report.html')
     .action(async (opts: { days: number; out: string }, command: Command) => {
-      const { options, logger, config } = configured(command, WITHOUT_SOURCE);
+      const { options, logger, config } = await configured(command, WITHOUT_SOURCE);
+      const { openWarehouse } = await import('../pipeline/open-warehouse.js');
       const warehouse = await openWarehouse(config, logger);
       try {
         const data = await reportData(warehouse, config.pipeline.name, opts.days, nowMs());
@@ -253,8 +262,8 @@ export function buildProgram(): Command {
     .command('init')
     .description('write a starter config and reference CSV templates into a folder (default: here)')
     .argument('[dir]', 'the folder', '.')
-    .action((dir: string, _: unknown, command: Command) => {
-      const { options } = context(command);
+    .action(async (dir: string, _: unknown, command: Command) => {
+      const { options } = await context(command);
       const written = initProject(dir);
       print(options, { written }, nextSteps(dir));
     });
@@ -280,7 +289,8 @@ export function buildProgram(): Command {
         opts: QueryOutputOptions & { param: Record<string, string>; lake?: boolean },
         command: Command,
       ) => {
-        const { options, config } = configured(command, WITHOUT_SOURCE);
+        const { options, config } = await configured(command, WITHOUT_SOURCE);
+        const { runQuery } = await import('./query.js');
         const plan = outputPlan(opts, options.json ?? false, process.stdout.isTTY === true);
         const stream = runQuery(config, query, opts.param, opts.lake ?? false);
         const outcome = await writeQuery(stream, plan);
@@ -298,7 +308,8 @@ export function buildProgram(): Command {
     .command('migrate')
     .description('apply pending warehouse migrations and exit')
     .action(async (_: unknown, command: Command) => {
-      const { logger, config } = configured(command, WITHOUT_SOURCE);
+      const { logger, config } = await configured(command, WITHOUT_SOURCE);
+      const { openWarehouse } = await import('../pipeline/open-warehouse.js');
       const warehouse = await openWarehouse(config, logger);
       await warehouse.close();
     });
@@ -313,7 +324,9 @@ export function buildProgram(): Command {
     .option('--seed <seed>', 'seed (default: the config’s source.simulator.seed)', (v) => Number.parseInt(v, 10))
     .addOption(new Option('--token <token>', 'bearer token clients must send').env('AETL_SIMULATOR_TOKEN'))
     .action(async (opts: { port: number; seed?: number; token?: string }, command: Command) => {
-      const { options, logger, config } = configured(command);
+      const { options, logger, config } = await configured(command);
+      const { startSimulator } = await import('../simulator/simulator.js');
+      const { loadReferenceData } = await import('../reference/reference-data.js');
       const settings = { ...config.source.simulator, ...(opts.seed === undefined ? {} : { seed: opts.seed }) };
       const simulator = await startSimulator(settings, loadReferenceData(config.reference), () => nowMs(), {
         port: opts.port,

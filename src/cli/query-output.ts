@@ -1,7 +1,6 @@
 import { createWriteStream, openSync, rmSync } from 'node:fs';
 import { extname, resolve } from 'node:path';
 import { finished } from 'node:stream/promises';
-import { stringify } from 'csv-stringify/sync';
 import type { JsonPage } from '../warehouse/driver.js';
 import { renameDurably } from '../util/durable-write.js';
 import { UsageError } from '../util/errors.js';
@@ -81,7 +80,9 @@ const CSV_OPTIONS = {
   cast: { boolean: (value: boolean) => String(value) },
 } as const;
 
-function csvFormat(): RowsFormat {
+/** The CSV writer is loaded only for CSV output (every `aetl` start would pay for it otherwise). */
+async function csvFormat(): Promise<RowsFormat> {
+  const { stringify } = await import('csv-stringify/sync');
   return {
     page: ({ columns, rows }, first) => stringify(rows, { ...CSV_OPTIONS, columns, header: first }),
     end: () => '',
@@ -125,7 +126,7 @@ function tableFormat(): RowsFormat {
   };
 }
 
-const FORMATS: Record<QueryFormat, (stream: QueryStream) => RowsFormat> = {
+const FORMATS: Record<QueryFormat, (stream: QueryStream) => RowsFormat | Promise<RowsFormat>> = {
   table: tableFormat,
   csv: csvFormat,
   jsonl: jsonLinesFormat,
@@ -172,7 +173,7 @@ export interface QueryOutcome {
 
 /** Writes the rows up to the plan's limit; stops reading the result when the limit is reached or the sink is gone. */
 async function writeRows(stream: QueryStream, plan: OutputPlan, sink: StreamSink): Promise<QueryOutcome> {
-  const format = FORMATS[plan.format](stream);
+  const format = await FORMATS[plan.format](stream);
   let rows = 0;
   let first = true;
   let truncated = false;

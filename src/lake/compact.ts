@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { openDuckDB, sqlString, type DuckDBSettings } from '../warehouse/duckdb/duckdb-driver.js';
+import type { DuckDBSettings } from '../warehouse/duckdb/duckdb-driver.js';
 import { lakeOrder } from '../warehouse/sql/sql-lake.js';
 import { FACT_TABLES, partitionDates, partitionFiles, replacePartitions, tmpDir } from './layout.js';
 
@@ -41,6 +41,8 @@ export async function compactPartitions(
   partitions: readonly PartitionRef[],
 ): Promise<CompactedPartition[]> {
   const done: CompactedPartition[] = [];
+  // Loaded here: a remote engine's commands reach this module but need DuckDB only to compact.
+  const { openDuckDB, sqlString } = await import('../warehouse/duckdb/duckdb-driver.js');
   const db = await openDuckDB(':memory:', scratch);
   try {
     mkdirSync(tmpDir(lake), { recursive: true });

@@ -1,5 +1,6 @@
 import { pino, type Logger as PinoLogger } from 'pino';
-import pretty from 'pino-pretty';
+import { createRequire } from 'node:module';
+import type pinoPretty from 'pino-pretty';
 import { redact } from '../util/redact.js';
 import { stderrLines } from './terminal.js';
 
@@ -34,9 +35,9 @@ export function createLogger(level: string, stream: NodeJS.WriteStream & { fd?: 
   if (stream.isTTY) {
     // On stderr's terminal the lines go through the progress line's owner, which keeps them apart.
     const destination = stream === process.stderr && stderrLines ? stderrLines.logStream() : stream;
+    // Required only here, for a terminal: every other start (pipes, tests, cron) would load it for nothing.
+    const pretty = createRequire(import.meta.url)('pino-pretty') as typeof pinoPretty;
     return pino(options, pretty({ destination, colorize: true, sync: true, ignore: 'pid,hostname' }));
   }
   return pino(options, pino.destination({ fd: stream.fd ?? 2, sync: true }));
 }
-
-export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;

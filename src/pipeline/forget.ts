@@ -1,5 +1,4 @@
 import { existsSync, readdirSync, rmSync } from 'node:fs';
-import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import type { Config } from '../config/schema.js';
 import { pseudonym, subjectHash } from '../contract/privacy.js';
@@ -23,15 +22,6 @@ export interface ForgetDetail extends ErasureOutcome {
   requestedBy: string;
   /** Leftover load packages deleted from the staging folder (`<pipeline>/<run id>`). */
   stagingPackages: string[];
-}
-
-/** Who runs the command: the default requester. */
-export function osUserName(): string {
-  try {
-    return userInfo().username;
-  } catch {
-    return process.env.USER ?? 'unknown'; // a uid without a passwd entry (containers)
-  }
 }
 
 /**

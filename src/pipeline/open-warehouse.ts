@@ -4,7 +4,6 @@ import type { Config } from '../config/schema.js';
 import type { LakeSettings } from '../lake/publish.js';
 import type { Logger } from '../log/logger.js';
 import { UsageError } from '../util/errors.js';
-import { DuckDBDriver } from '../warehouse/duckdb/duckdb-driver.js';
 import type { SnowflakeAuth } from '../warehouse/snowflake/snowflake-driver.js';
 import type { Warehouse } from '../warehouse/warehouse.js';
 import { SqlWarehouse } from '../warehouse/sql/sql-warehouse.js';
@@ -112,7 +111,11 @@ export async function connectSqlWarehouse(config: Config, w: RemoteConfig): Prom
  */
 export async function connectWarehouse(config: Config, logger: Logger, fence?: Fence): Promise<Warehouse> {
   const w = config.warehouse;
-  if (w.kind === 'duckdb') return new SqlWarehouse(await DuckDBDriver.open(w.path, duckdbSettings(config, w), logger));
+  if (w.kind === 'duckdb') {
+    // Loaded when a warehouse is opened, like the cloud clients: its native module is large.
+    const { DuckDBDriver } = await import('../warehouse/duckdb/duckdb-driver.js');
+    return new SqlWarehouse(await DuckDBDriver.open(w.path, duckdbSettings(config, w), logger));
+  }
   return new SqlWarehouse(await connectDriver(w, scratchSettings(config)), fence);
 }
 
@@ -124,6 +127,7 @@ export async function openWarehouseToRead(config: Config, logger: Logger): Promi
   const w = config.warehouse;
   if (w.kind !== 'duckdb') return connectWarehouse(config, logger);
   if (!existsSync(w.path)) return null;
+  const { DuckDBDriver } = await import('../warehouse/duckdb/duckdb-driver.js');
   return new SqlWarehouse(await DuckDBDriver.open(w.path, duckdbSettings(config, w, true), logger));
 }
 

@@ -1,3 +1,4 @@
+import { trainingShortfall, type Seasonality } from '../checks/anomaly.js';
 import type { Dialect } from '../warehouse/dialect.js';
 import { DAY_MS, isoDay, isoDayOfKey } from '../util/dates.js';
 import type { Warehouse, WarehouseQuery } from '../warehouse/warehouse.js';
@@ -6,7 +7,9 @@ import type { Warehouse, WarehouseQuery } from '../warehouse/warehouse.js';
  * What `aetl report` shows, read with the check dialect so it runs on every
  * warehouse: hourly volume by decision (days are summed from it), block rate
  * with the anomaly hours flagged, cost by team and model, p99 latency by
- * gateway and day, runs with their durations and rejects, and check results.
+ * gateway and day, runs with their durations and rejects, and check results:
+ * the failing ones with their rows, and what the page must say in words
+ * (nothing loaded yet, anomaly checks short of history).
  */
 export interface ReportData {
   pipeline: string;
@@ -27,8 +30,35 @@ export interface ReportData {
     inserted: number;
     rejected: number;
   }[];
-  checks: { name: string; scope: string; status: string; message: string; checkedMs: number }[];
+  /** Fail and error results first, then warnings; newest first; at most CHECK_ROWS. */
+  checks: {
+    name: string;
+    scope: string;
+    status: string;
+    message: string;
+    checkedMs: number;
+    runId: string;
+    /** The hour an anomaly result judged (null for checks of a window). */
+    bucketMs: number | null;
+    observed: number | null;
+    expected: string | null;
+  }[];
+  /** Fail and error results per check in the range, all of them (`checks` may hold fewer). */
+  failing: { name: string; results: number }[];
+  /** The latest anomaly hour's `insufficient_history` results: the training each one lacked. */
+  shortOfHistory: {
+    check: string;
+    scope: string;
+    bucketMs: number;
+    found: number;
+    needed: number;
+    seasonality: Seasonality;
+  }[];
+  /** Events this pipeline has loaded, any date: tells "nothing loaded yet" from "nothing in this range". */
+  loadedEvents: number;
 }
+
+export const CHECK_ROWS = 500;
 
 export async function reportData(
   warehouse: WarehouseQuery & Pick<Warehouse, 'description'>,
@@ -76,10 +106,28 @@ export async function reportData(
      GROUP BY r.run_id, r.command, r.status, r.started_at, r.finished_at ORDER BY r.started_at`,
   );
   const checks = await q(
-    `SELECT c.check_name, c.scope, c.status, c.message, ${d.epochMs('c.checked_at')} AS checked_ms
+    `SELECT c.check_name, c.scope, c.status, c.message, ${d.epochMs('c.checked_at')} AS checked_ms, c.run_id,
+       ${d.epochMs('c.bucket')} AS bucket_ms, c.observed, c.expected
      FROM ${t('dq_check_result')} c
      WHERE c.pipeline = ${d.param('pipeline')} AND ${since('c', 'checked_at')} AND c.status IN ('fail', 'error', 'warn')
-     ORDER BY c.checked_at DESC LIMIT 200`,
+     ORDER BY CASE WHEN c.status = 'warn' THEN 1 ELSE 0 END, c.checked_at DESC LIMIT ${CHECK_ROWS}`,
+  );
+  const failing = await q(
+    `SELECT c.check_name, COUNT(*) AS n FROM ${t('dq_check_result')} c
+     WHERE c.pipeline = ${d.param('pipeline')} AND ${since('c', 'checked_at')} AND c.status IN ('fail', 'error')
+     GROUP BY c.check_name ORDER BY c.check_name`,
+  );
+  // The newest hour the anomaly checks judged: if it was short of training, so is the pipeline now.
+  const short = await q(
+    `SELECT c.check_name, c.scope, ${d.epochMs('c.bucket')} AS bucket_ms, c.message FROM ${t('dq_check_result')} c
+     WHERE c.pipeline = ${d.param('pipeline')} AND c.status = 'insufficient_history' AND c.bucket = (
+       SELECT MAX(a.bucket) FROM ${t('dq_check_result')} a
+       WHERE a.pipeline = ${d.param('pipeline')} AND ${since('a', 'checked_at')} AND a.check_name LIKE 'anomaly_%')
+     ORDER BY c.check_name, c.scope`,
+  );
+  const [loaded] = await q(
+    `SELECT COALESCE(SUM(w.inserted), 0) AS n FROM ${t('etl_run_window')} w
+     JOIN ${t('etl_run')} r ON r.run_id = w.run_id WHERE r.pipeline = ${d.param('pipeline')}`,
   );
   return {
     pipeline,
@@ -110,6 +158,17 @@ export async function reportData(
       status: String(r.status),
       message: String(r.message),
       checkedMs: Number(r.checked_ms),
+      runId: String(r.run_id),
+      bucketMs: r.bucket_ms == null ? null : Number(r.bucket_ms),
+      observed: r.observed == null ? null : Number(r.observed),
+      expected: r.expected == null ? null : String(r.expected),
     })),
+    failing: failing.map((r) => ({ name: String(r.check_name), results: Number(r.n) })),
+    shortOfHistory: short.flatMap((r) => {
+      const shortfall = trainingShortfall(String(r.message));
+      if (!shortfall) return [];
+      return [{ check: String(r.check_name), scope: String(r.scope), bucketMs: Number(r.bucket_ms), ...shortfall }];
+    }),
+    loadedEvents: Number(loaded?.n ?? 0),
   };
 }

@@ -2,13 +2,16 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { isoDay } from '../util/dates.js';
-import type { ReportData } from './report-data.js';
+import { CHECK_ROWS, type ReportData } from './report-data.js';
 
 /**
  * `aetl report` as one self-contained HTML file: Chart.js (MIT) is inlined,
  * the data is embedded as JSON, nothing is fetched; it opens from disk in any
  * browser. Charts are drawn without animation, so a headless browser (and a
  * screenshot) sees them complete; `data-rendered` on <body> says when.
+ * What a chart cannot show is said in words: nothing loaded yet, anomaly
+ * checks short of history, and the failing checks first, each linked to
+ * its rows further down.
  */
 /** Chart.js's browser build, beside its package entry (the package exports no path to it). */
 function chartJs(): string {
@@ -43,8 +46,16 @@ function scriptJson(value: unknown): string {
 
 const hourLabel = (ms: number) => new Date(ms).toISOString().slice(5, 13).replace('T', ' ') + 'h';
 
+interface ChartSpec {
+  id: string;
+  title: string;
+  config: unknown;
+  /** Said instead of drawing an empty chart. */
+  empty: string | null;
+}
+
 /** Chart.js configurations, computed here so the page only draws. */
-function charts(data: ReportData): { id: string; title: string; config: unknown }[] {
+function charts(data: ReportData): ChartSpec[] {
   const hours = [...new Set(data.hourly.map((h) => h.hourMs))].sort((a, b) => a - b);
   const days = [...new Set(data.hourly.map((h) => isoDay(h.hourMs)))].sort();
   const count = (filter: (h: ReportData['hourly'][number]) => boolean) =>
@@ -70,10 +81,12 @@ function charts(data: ReportData): { id: string; title: string; config: unknown 
   const models = [...new Set(data.cost.map((c) => c.model))].sort();
   const gateways = [...new Set(data.latency.map((l) => l.gateway))].sort();
   const latencyDays = [...new Set(data.latency.map((l) => l.day))].sort();
+  const noEvents = hours.length === 0 ? noEventsText(data) : null;
 
   return [
     {
       id: 'daily-volume',
+      empty: noEvents,
       title: 'Daily volume by decision',
       config: {
         type: 'bar',
@@ -83,6 +96,7 @@ function charts(data: ReportData): { id: string; title: string; config: unknown 
     },
     {
       id: 'hourly-volume',
+      empty: noEvents,
       title: 'Hourly volume by decision',
       config: {
         type: 'bar',
@@ -95,6 +109,7 @@ function charts(data: ReportData): { id: string; title: string; config: unknown 
     },
     {
       id: 'block-rate',
+      empty: noEvents,
       title: 'Block rate per hour (red: anomaly flagged by the checks)',
       config: {
         type: 'line',
@@ -117,6 +132,7 @@ function charts(data: ReportData): { id: string; title: string; config: unknown 
     },
     {
       id: 'cost',
+      empty: data.cost.length === 0 ? (noEvents ?? 'No cost recorded in this range.') : null,
       title: 'Cost (USD) by team and model',
       config: {
         type: 'bar',
@@ -133,6 +149,7 @@ function charts(data: ReportData): { id: string; title: string; config: unknown 
     },
     {
       id: 'latency',
+      empty: data.latency.length === 0 ? (noEvents ?? 'No latency recorded in this range.') : null,
       title: 'p99 latency (ms) by gateway',
       config: {
         type: 'line',
@@ -152,6 +169,7 @@ function charts(data: ReportData): { id: string; title: string; config: unknown 
     },
     {
       id: 'runs',
+      empty: data.runs.length === 0 ? 'No runs in this range.' : null,
       title: 'Runs: duration (s) and records rejected',
       config: {
         type: 'bar',
@@ -185,15 +203,118 @@ function charts(data: ReportData): { id: string; title: string; config: unknown 
   ];
 }
 
+type CheckRow = ReportData['checks'][number];
+
+const instant = (ms: number) => new Date(ms).toISOString();
+const hourText = (ms: number) => `${instant(ms).slice(0, 13)}:00Z`;
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+
+/** What the event charts say when the range holds no event. */
+function noEventsText(data: ReportData): string {
+  if (data.loadedEvents === 0) return 'No events loaded yet: run `aetl run`.';
+  return `No events in this range (${data.loadedEvents.toLocaleString('en-US')} loaded outside it: try a longer \`aetl report --days N\`).`;
+}
+
+const SLOT_UNIT: Record<ReportData['shortOfHistory'][number]['seasonality'], string> = {
+  hour_of_day: 'day',
+  hour_of_week: 'week',
+  none: 'hour',
+};
+
+/** The notices above the charts: nothing loaded, anomaly checks still learning. */
+function notices(data: ReportData): string[] {
+  const said: string[] = [];
+  if (data.hourly.length === 0) said.push(noEventsText(data));
+  const short = data.shortOfHistory.reduce<ReportData['shortOfHistory'][number] | null>(
+    (most, s) => (most === null || s.needed - s.found > most.needed - most.found ? s : most),
+    null,
+  );
+  if (short) {
+    const missing = short.needed - short.found;
+    said.push(
+      `Anomaly checks need ${plural(missing, `more ${SLOT_UNIT[short.seasonality]}`)} of history (insufficient_history): ` +
+        `the newest hour judged, ${hourText(short.bucketMs)}, had ${short.found} of the ${short.needed} ${short.seasonality} training buckets ` +
+        `(${short.check} for ${short.scope}); until then they neither pass nor fail.`,
+    );
+  }
+  return said;
+}
+/** The anchor of a failing check's rows. */
+const anchor = (check: string) => `check-${check.replace(/[^A-Za-z0-9_-]/g, '-')}`;
+
+function checkRow(c: CheckRow, withName: boolean): string {
+  const cells = [
+    instant(c.checkedMs),
+    c.status,
+    ...(withName ? [c.name] : []),
+    c.scope,
+    c.bucketMs === null ? '' : hourText(c.bucketMs),
+    c.observed === null ? '' : String(c.observed),
+    c.expected ?? '',
+    c.message,
+  ];
+  return `<tr class="${escapeHtml(c.status)}">${cells.map((cell) => `<td>${escapeHtml(cell)}</td>`).join('')}</tr>`;
+}
+
+function checkTable(rows: CheckRow[], withName: boolean, attributes = ''): string {
+  const head = [
+    'checked',
+    'status',
+    ...(withName ? ['check'] : []),
+    'scope',
+    'hour',
+    'observed',
+    'expected',
+    'message',
+  ];
+  return `<table${attributes}>
+<thead><tr>${head.map((h) => `<th>${h}</th>`).join('')}</tr></thead>
+<tbody>
+${rows.map((r) => checkRow(r, withName)).join('\n')}
+</tbody>
+</table>`;
+}
+
+/** The "Failing checks" list at the top: one line per check, linked to its rows. */
+function failingList(data: ReportData): string {
+  if (data.failing.length === 0) return '<p>No failing checks in this range.</p>';
+  const items = data.failing.map(({ name, results }) => {
+    const latest = data.checks.find((c) => c.name === name && c.status !== 'warn');
+    const status = latest?.status ?? 'fail';
+    return (
+      `<li class="${escapeHtml(status)}"><a href="#${anchor(name)}">${escapeHtml(name)}</a>: ` +
+      `${escapeHtml(plural(results, `${status} result`))}${latest ? `, latest: ${escapeHtml(latest.message)}` : ''}</li>`
+    );
+  });
+  return `<ul>\n${items.join('\n')}\n</ul>`;
+}
+
+/** Each failing check's rows under its anchor, with the command that lists them from the ledger. */
+function failingRows(data: ReportData): string {
+  return data.failing
+    .map(({ name, results }) => {
+      const rows = data.checks.filter((c) => c.name === name && c.status !== 'warn');
+      const runs = [...new Set(rows.map((r) => r.runId))].slice(0, 3);
+      const commands = runs.map((run) => `<code>aetl runs show ${escapeHtml(run)}</code>`).join(', ');
+      const more =
+        results > rows.length
+          ? `<p>${results - rows.length} more not shown (the page keeps ${CHECK_ROWS} results).</p>`
+          : '';
+      return `<section class="check-rows" id="${anchor(name)}">
+<h3>${escapeHtml(name)}: ${escapeHtml(plural(results, 'failing result'))}</h3>
+${runs.length > 0 ? `<p>In the run ledger: ${commands}</p>` : ''}
+${checkTable(rows, false)}
+${more}
+</section>`;
+    })
+    .join('\n');
+}
+
 export function reportHtml(data: ReportData): string {
   const all = charts(data);
-  const rows = data.checks
-    .map(
-      (c) =>
-        `<tr class="${escapeHtml(c.status)}"><td>${escapeHtml(new Date(c.checkedMs).toISOString())}</td><td>${escapeHtml(c.status)}</td>` +
-        `<td>${escapeHtml(c.name)}</td><td>${escapeHtml(c.scope)}</td><td>${escapeHtml(c.message)}</td></tr>`,
-    )
-    .join('\n');
+  const drawn = all.filter((c) => c.empty === null);
+  const warnings = data.checks.filter((c) => c.status === 'warn');
+  const said = notices(data);
   const title = `aetl report: ${data.pipeline}`;
   return `<!doctype html>
 <html lang="en">
@@ -205,31 +326,43 @@ export function reportHtml(data: ReportData): string {
   body { font: 14px/1.4 system-ui, sans-serif; margin: 24px; color: #222; }
   h1 { font-size: 20px; margin: 0 0 4px; }
   .meta { color: #666; margin: 0 0 16px; }
+  .notice { background: #fff8e1; border: 1px solid #f0d98c; border-radius: 6px; padding: 8px 12px; }
   .grid { display: grid; grid-template-columns: repeat(auto-fit, minmax(520px, 1fr)); gap: 16px; }
   figure { margin: 0; border: 1px solid #ddd; border-radius: 6px; padding: 12px; }
   figcaption { font-weight: 600; margin-bottom: 8px; }
   .chart { position: relative; height: 260px; }
+  .empty { color: #666; }
   table { border-collapse: collapse; width: 100%; margin-top: 8px; }
   th, td { text-align: left; padding: 4px 8px; border-bottom: 1px solid #eee; vertical-align: top; }
-  tr.fail td, tr.error td { color: #b00020; }
+  li.fail, li.error, tr.fail td, tr.error td { color: #b00020; }
   tr.warn td { color: #8a6d00; }
 </style>
 </head>
 <body>
 <h1>${escapeHtml(title)}</h1>
-<p class="meta">${escapeHtml(data.warehouse)} · ${escapeHtml(isoDay(data.fromMs))} to ${escapeHtml(new Date(data.toMs).toISOString())} · generated ${escapeHtml(new Date(data.generatedMs).toISOString())}</p>
-<section class="grid">
-${all.map((c) => `<figure><figcaption>${escapeHtml(c.title)}</figcaption><div class="chart"><canvas id="${c.id}"></canvas></div></figure>`).join('\n')}
+<p class="meta">${escapeHtml(data.warehouse)} · ${escapeHtml(isoDay(data.fromMs))} to ${escapeHtml(instant(data.toMs))} · generated ${escapeHtml(instant(data.generatedMs))}</p>
+${said.map((text) => `<p class="notice">${escapeHtml(text)}</p>`).join('\n')}
+<section id="failing">
+<h2>Failing checks</h2>
+${failingList(data)}
 </section>
-<h2>Check results: failures and warnings</h2>
-<table id="checks">
-<thead><tr><th>checked</th><th>status</th><th>check</th><th>scope</th><th>message</th></tr></thead>
-<tbody>
-${rows || '<tr><td colspan="5">no failure or warning in this range</td></tr>'}
-</tbody>
-</table>
+<section class="grid">
+${all
+  .map(
+    (c) =>
+      `<figure><figcaption>${escapeHtml(c.title)}</figcaption>` +
+      (c.empty === null
+        ? `<div class="chart"><canvas id="${c.id}"></canvas></div>`
+        : `<p class="empty" id="${c.id}">${escapeHtml(c.empty)}</p>`) +
+      '</figure>',
+  )
+  .join('\n')}
+</section>
+${data.failing.length > 0 ? `<h2>Failing checks: their results</h2>\n${failingRows(data)}` : ''}
+<h2>Warnings</h2>
+${warnings.length > 0 ? checkTable(warnings, true, ' id="warnings"') : '<p>No warning in this range.</p>'}
 <script>${chartJs()}</script>
-<script type="application/json" id="charts">${scriptJson(all.map(({ id, config }) => ({ id, config })))}</script>
+<script type="application/json" id="charts">${scriptJson(drawn.map(({ id, config }) => ({ id, config })))}</script>
 <script>
   for (const { id, config } of JSON.parse(document.getElementById('charts').textContent)) {
     new Chart(document.getElementById(id), config);

@@ -1,7 +1,7 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { checkedTable } from './dialect.js';
 import type { JsonValue, SqlRow } from './driver.js';
-import { openDuckDB, sqlString, type DuckDBSettings, type OpenDuckDB } from './duckdb/duckdb-driver.js';
+import type { DuckDBSettings, OpenDuckDB } from './duckdb/duckdb-driver.js';
 import { migrationFiles, migrationText } from './sql/migrations.js';
 
 /**
@@ -30,7 +30,7 @@ export class LakeParquetWriter {
 
   constructor(private readonly settings: DuckDBSettings) {}
 
-  /** Opened on the first export: most commands of a remote engine write no lake file. */
+  /** Opened (and DuckDB loaded) on the first export: most commands of a remote engine write no lake file. */
   private async connection(): Promise<DuckDBConnection> {
     this.db ??= openLakeSchema(this.settings);
     return (await this.db).connection;
@@ -55,6 +55,7 @@ export class LakeParquetWriter {
   async write(table: string, file: string, pages: AsyncIterable<SqlRow[]>, exact: ExactValue): Promise<void> {
     const name = checkedTable(table);
     const connection = await this.connection();
+    const { sqlString } = await import('./duckdb/duckdb-driver.js');
     const columns = await this.columnsOf(connection, name);
     // Empty before (the migrations seed the unknown members) and after (memory) each export.
     await connection.run(`TRUNCATE ${name}`);
@@ -96,6 +97,7 @@ export class LakeParquetWriter {
 
 /** An in-memory DuckDB holding our DuckDB schema, applied from the migration files. */
 async function openLakeSchema(settings: DuckDBSettings): Promise<OpenDuckDB> {
+  const { openDuckDB } = await import('./duckdb/duckdb-driver.js');
   const db = await openDuckDB(':memory:', { ...settings, preserveInsertionOrder: true });
   try {
     for (const file of migrationFiles('duckdb')) {

@@ -4,6 +4,7 @@ import {
   resolveSeasonality,
   robustStats,
   scoreAnomalies,
+  trainingShortfall,
   type HourlyPoint,
 } from '../../src/checks/anomaly.js';
 import { checksSchema } from '../../src/config/checks-schema.js';
@@ -78,7 +79,10 @@ describe('anomaly scoring: robust centre and spread', () => {
 
   it('hours no committed load covered are unknown, never zeros: too few covered hours is insufficient_history', () => {
     const points = series(NOISY.slice(0, 6), 10);
-    expect(status(score(points), 'anomaly_volume')).toBe('insufficient_history');
+    const short = score(points).find((r) => r.name === 'anomaly_volume')!;
+    expect(short.status).toBe('insufficient_history');
+    // What `aetl report` reads back from the ledger's message: 6 of the 7 buckets it needs.
+    expect(trainingShortfall(short.message)).toEqual({ found: 6, needed: 7, seasonality: 'hour_of_day' });
     // The same six days, and eight more covered hours without a single event: zeros that train the baseline.
     const covered = new Set([
       ...points.map((p) => p.hourMs),
@@ -86,7 +90,9 @@ describe('anomaly scoring: robust centre and spread', () => {
     ]);
     const withZeros = score(points, covered);
     expect(status(withZeros, 'anomaly_volume')).toBe('pass');
-    expect(withZeros.find((r) => r.name === 'anomaly_volume')!.message).toMatch(/over 14 hour_of_day buckets/);
+    const judged = withZeros.find((r) => r.name === 'anomaly_volume')!.message;
+    expect(judged).toMatch(/over 14 hour_of_day buckets/);
+    expect(trainingShortfall(judged)).toBeNull();
   });
 
   it('a drop to zero in a covered hour shows', () => {
