@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { replayRange } from '../pipeline/explicit.js';
 import { osUserName, prepareForget } from '../pipeline/forget.js';
-import { openWarehouse } from '../pipeline/open-warehouse.js';
+import { openWarehouseForReading } from '../pipeline/open-warehouse.js';
 import { replayRejects } from '../pipeline/replay-rejects.js';
 import { EXIT, UsageError } from '../util/errors.js';
 import {
@@ -34,7 +34,7 @@ export function registerOperations(program: Command): void {
     .description('the checkpoint, the last window committed and how many files the ledger holds')
     .action(async (_: unknown, command: Command) => {
       const { options, logger, config } = configured(command, WITHOUT_SOURCE);
-      const warehouse = await openWarehouse(config, logger);
+      const warehouse = await openWarehouseForReading(config, logger);
       try {
         const pipeline = config.pipeline.name;
         const checkpoint = await warehouse.getCheckpoint(pipeline);
@@ -92,7 +92,7 @@ export function registerOperations(program: Command): void {
     .option('--limit <n>', 'at most this many', positiveInt, 100)
     .action(async (opts: { run?: string; reason?: string; replayed?: boolean; limit: number }, command: Command) => {
       const { options, logger, config } = configured(command, WITHOUT_SOURCE);
-      const warehouse = await openWarehouse(config, logger);
+      const warehouse = await openWarehouseForReading(config, logger);
       try {
         const filter = {
           runId: opts.run ?? null,
