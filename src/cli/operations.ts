@@ -30,8 +30,8 @@ export function registerOperations(program: Command): void {
     .description('the checkpoint, the last window committed and how many files the ledger holds')
     .action(async (_: unknown, command: Command) => {
       const { options, logger, config } = await configured(command, WITHOUT_SOURCE);
-      const { openWarehouse } = await import('../pipeline/open-warehouse.js');
-      const warehouse = await openWarehouse(config, logger);
+      const { openWarehouseForReading } = await import('../pipeline/open-warehouse.js');
+      const warehouse = await openWarehouseForReading(config, logger);
       try {
         const pipeline = config.pipeline.name;
         const checkpoint = await warehouse.getCheckpoint(pipeline);
@@ -90,8 +90,8 @@ export function registerOperations(program: Command): void {
     .option('--limit <n>', 'at most this many', positiveInt, 100)
     .action(async (opts: { run?: string; reason?: string; replayed?: boolean; limit: number }, command: Command) => {
       const { options, logger, config } = await configured(command, WITHOUT_SOURCE);
-      const { openWarehouse } = await import('../pipeline/open-warehouse.js');
-      const warehouse = await openWarehouse(config, logger);
+      const { openWarehouseForReading } = await import('../pipeline/open-warehouse.js');
+      const warehouse = await openWarehouseForReading(config, logger);
       try {
         const filter = {
           runId: opts.run ?? null,

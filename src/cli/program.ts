@@ -20,6 +20,7 @@ import { reportHtml } from '../report/report-html.js';
 import { initProject, nextSteps } from './init.js';
 import { lakeBytes } from '../lake/lake-size.js';
 import { LockHeldError } from '../state/lock.js';
+import { progressPath, readProgress } from '../state/run-progress.js';
 import {
   configured,
   context,
@@ -188,14 +189,16 @@ export function buildProgram(): Command {
     .option('--runs <n>', 'how many recent runs to show', positiveInt, 10)
     .action(async (opts: { runs: number }, command: Command) => {
       const { options, logger, config } = await configured(command, WITHOUT_SOURCE);
-      const { openWarehouse } = await import('../pipeline/open-warehouse.js');
-      const warehouse = await openWarehouse(config, logger);
+      const { openWarehouseForReading } = await import('../pipeline/open-warehouse.js');
+      const warehouse = await openWarehouseForReading(config, logger);
       try {
         const report = await warehouse.status(config.pipeline.name, opts.runs);
         const extra = {
           // How far behind now the checkpoint is: the first number to look at when loads fall behind.
           lag_seconds: report.checkpoint === null ? null : Math.round((nowMs() - Date.parse(report.checkpoint)) / 1000),
           lake_bytes: lakeBytes(config.lake.path),
+          // A DuckDB run under way holds the database: its progress comes from the file beside it.
+          running: config.warehouse.kind === 'duckdb' ? readProgress(progressPath(config.warehouse.path)) : null,
           rejectsByField: await rejectsByField(warehouse, config.pipeline.name, null),
           accepted_losses: (await warehouse.acceptedLosses(config.pipeline.name)).map((loss) => ({
             from: new Date(loss.fromMs).toISOString(),
@@ -229,8 +232,8 @@ export function buildProgram(): Command {
     .argument('<run-id>', 'as aetl status lists it')
     .action(async (runId: string, _: unknown, command: Command) => {
       const { options, logger, config } = await configured(command, WITHOUT_SOURCE);
-      const { openWarehouse } = await import('../pipeline/open-warehouse.js');
-      const warehouse = await openWarehouse(config, logger);
+      const { openWarehouseForReading } = await import('../pipeline/open-warehouse.js');
+      const warehouse = await openWarehouseForReading(config, logger);
       try {
         const detail = await runDetail(warehouse, config.pipeline.name, runId);
         print(options, detail, formatRunDetail(detail));
@@ -246,8 +249,8 @@ export function buildProgram(): Command {
     .option('--out <file>', 'where to write it', 'report.html')
     .action(async (opts: { days: number; out: string }, command: Command) => {
       const { options, logger, config } = await configured(command, WITHOUT_SOURCE);
-      const { openWarehouse } = await import('../pipeline/open-warehouse.js');
-      const warehouse = await openWarehouse(config, logger);
+      const { openWarehouseForReading } = await import('../pipeline/open-warehouse.js');
+      const warehouse = await openWarehouseForReading(config, logger);
       try {
         const data = await reportData(warehouse, config.pipeline.name, opts.days, nowMs());
         const file = resolve(opts.out);

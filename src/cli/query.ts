@@ -5,7 +5,12 @@ import { openDuckDB, sqlString } from '../warehouse/duckdb/duckdb-driver.js';
 import type { JsonPage, SqlParams } from '../warehouse/driver.js';
 import { duckdbJsonPages } from '../warehouse/duckdb/duckdb-json.js';
 import type { Dialect } from '../warehouse/dialect.js';
-import { connectSqlWarehouse, duckdbSettings, duckdbWarehouse, type RemoteConfig } from '../pipeline/open-warehouse.js';
+import {
+  connectSqlWarehouse,
+  duckdbWarehouse,
+  openDuckDBReader,
+  type RemoteConfig,
+} from '../pipeline/open-warehouse.js';
 import { queryFile, SQL_DIR } from './query-file.js';
 
 const LAKE_VIEWS = `${SQL_DIR}duckdb/lake_views.sql`;
@@ -59,30 +64,30 @@ async function* remotePages(
 }
 
 /**
- * The DuckDB file opened read-only, or (`lake`) an in-memory DuckDB over the Parquet lake, which
- * every engine writes; values bound as text, which DuckDB's files cast.
+ * The DuckDB file opened read-only (waiting while a run commits to it), or (`lake`) an in-memory
+ * DuckDB over the Parquet lake, which every engine writes; values bound as text, which DuckDB casts.
  */
 async function* duckdbPages(config: Config, sql: string, params: SqlParams, lake: boolean): AsyncGenerator<JsonPage> {
-  const db = lake
-    ? await openDuckDB(':memory:', {
-        memoryLimit: LAKE_MEMORY,
-        tempDirectory: join(config.staging.path, '.duckdb-spill'),
-      })
-    : await openDuckDB(...duckdbFile(config));
-  try {
-    if (lake) {
-      // A function replacement, so a `$` in the path stays literal.
-      const prefix = sqlString(`${config.lake.path}/`).slice(0, -1);
-      await db.connection.run(readFileSync(LAKE_VIEWS, 'utf8').replaceAll("'data/lake/", () => prefix));
+  const values = Object.fromEntries(Object.entries(params).map(([k, p]) => [k, String(p.value)]));
+  if (!lake) {
+    const driver = await openDuckDBReader(config, duckdbWarehouse(config, 'query'));
+    try {
+      yield* driver.streamValues(sql, values, QUERY_PAGE_ROWS);
+    } finally {
+      await driver.close();
     }
-    const values = Object.fromEntries(Object.entries(params).map(([k, p]) => [k, String(p.value)]));
+    return;
+  }
+  const db = await openDuckDB(':memory:', {
+    memoryLimit: LAKE_MEMORY,
+    tempDirectory: join(config.staging.path, '.duckdb-spill'),
+  });
+  try {
+    // A function replacement, so a `$` in the path stays literal.
+    const prefix = sqlString(`${config.lake.path}/`).slice(0, -1);
+    await db.connection.run(readFileSync(LAKE_VIEWS, 'utf8').replaceAll("'data/lake/", () => prefix));
     yield* duckdbJsonPages(db.connection, sql, values, QUERY_PAGE_ROWS);
   } finally {
     db.close();
   }
-}
-
-function duckdbFile(config: Config): Parameters<typeof openDuckDB> {
-  const warehouse = duckdbWarehouse(config, 'query');
-  return [warehouse.path, duckdbSettings(config, warehouse, true)];
 }

@@ -8,6 +8,7 @@ import type { RejectsByField, RunDetail } from '../pipeline/run-detail.js';
 import type { ReplayDetail } from '../pipeline/explicit.js';
 import type { RejectsReplayDetail } from '../pipeline/replay-rejects.js';
 import type { DryRunReport } from '../pipeline/dry-run.js';
+import type { RunProgress } from '../state/run-progress.js';
 
 const n = (value: number) => value.toLocaleString('en-US');
 const when = (ms: number) => new Date(ms).toISOString().replace('.000Z', 'Z');
@@ -229,11 +230,21 @@ function rejectsTable(byField: RejectsByField): string {
   ]);
 }
 
+/** A run under way: who, what it does now, how far it got. */
+function runningLine(p: RunProgress): string {
+  const window = p.window ? `, window ${p.window.from} → ${p.window.to}` : '';
+  return (
+    `${p.command} ${p.run_id} (pid ${p.pid} on ${p.host}, since ${p.started_at}): ${p.stage}${window}, ` +
+    `${n(p.packages_done)} package(s) loaded, ${n(p.records_read)} records read`
+  );
+}
+
 export function formatStatus(
   r: StatusReport,
   extra: {
     lag_seconds: number | null;
     lake_bytes: number;
+    running: RunProgress | null;
     rejectsByField: RejectsByField;
     accepted_losses: { from: string; to: string; reason: string; accepted_by: string }[];
   },
@@ -244,6 +255,7 @@ export function formatStatus(
     `checkpoint ${r.checkpoint ?? '(none: no run has committed yet)'}${lag}`,
     `rejects    ${n(r.rejects)} quarantined`,
     `lake       ${mb(extra.lake_bytes)} of Parquet`,
+    ...(extra.running ? [`running    ${runningLine(extra.running)}`] : []),
     ...extra.accepted_losses.map((l) => `accepted   loss ${l.from} → ${l.to}: "${l.reason}" (by ${l.accepted_by})`),
     '',
   ];

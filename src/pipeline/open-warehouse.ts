@@ -7,7 +7,9 @@ import { UsageError } from '../util/errors.js';
 import type { SnowflakeAuth } from '../warehouse/snowflake/snowflake-driver.js';
 import type { Warehouse } from '../warehouse/warehouse.js';
 import { SqlWarehouse } from '../warehouse/sql/sql-warehouse.js';
-import type { DuckDBSettings } from '../warehouse/duckdb/duckdb-driver.js';
+import type { DuckDBDriver, DuckDBSettings } from '../warehouse/duckdb/duckdb-driver.js';
+import type { FileWait } from '../warehouse/duckdb/duckdb-file.js';
+import { pendingMigrations } from '../warehouse/sql/migrations.js';
 import type { Driver, Fence } from '../warehouse/driver.js';
 
 type DuckDBConfig = Extract<Config['warehouse'], { kind: 'duckdb' }>;
@@ -46,6 +48,37 @@ export function duckdbSettings(config: Config, warehouse: DuckDBConfig, readOnly
     threads: warehouse.threads,
     readOnly,
   };
+}
+
+/**
+ * A command that only reads waits for a run to commit the package it loads (seconds at most,
+ * and the file is free while the run extracts), saying so; a command that writes waits longer,
+ * for readers such as a long `aetl query`.
+ */
+const READER_WAIT: FileWait = {
+  maxMs: 30_000,
+  onWait: (path, holder, maxMs) =>
+    process.stderr.write(
+      `aetl: a run${holder} is loading into ${path}; waiting for it to commit (up to ${maxMs / 1000} s)\n`,
+    ),
+};
+
+function writerWait(logger: Logger): FileWait {
+  return {
+    maxMs: 600_000,
+    onWait: (path, holder, maxMs) =>
+      logger.warn({ file: path, waitSeconds: maxMs / 1000 }, `another process${holder} has the file open; waiting`),
+  };
+}
+
+/** The DuckDB file opened read-only, waiting (bounded) while a run writes to it. */
+export async function openDuckDBReader(
+  config: Config,
+  warehouse: DuckDBConfig,
+  logger?: Logger,
+): Promise<DuckDBDriver> {
+  const { DuckDBDriver } = await import('../warehouse/duckdb/duckdb-driver.js');
+  return DuckDBDriver.open(warehouse.path, duckdbSettings(config, warehouse, true), logger, READER_WAIT);
 }
 
 type SnowflakeConfig = Extract<Config['warehouse'], { kind: 'snowflake' }>;
@@ -114,7 +147,7 @@ export async function connectWarehouse(config: Config, logger: Logger, fence?: F
   if (w.kind === 'duckdb') {
     // Loaded when a warehouse is opened, like the cloud clients: its native module is large.
     const { DuckDBDriver } = await import('../warehouse/duckdb/duckdb-driver.js');
-    return new SqlWarehouse(await DuckDBDriver.open(w.path, duckdbSettings(config, w), logger));
+    return new SqlWarehouse(await DuckDBDriver.open(w.path, duckdbSettings(config, w), logger, writerWait(logger)));
   }
   return new SqlWarehouse(await connectDriver(w, scratchSettings(config)), fence);
 }
@@ -127,8 +160,22 @@ export async function openWarehouseToRead(config: Config, logger: Logger): Promi
   const w = config.warehouse;
   if (w.kind !== 'duckdb') return connectWarehouse(config, logger);
   if (!existsSync(w.path)) return null;
-  const { DuckDBDriver } = await import('../warehouse/duckdb/duckdb-driver.js');
-  return new SqlWarehouse(await DuckDBDriver.open(w.path, duckdbSettings(config, w, true), logger));
+  return new SqlWarehouse(await openDuckDBReader(config, w, logger));
+}
+
+/**
+ * Opens the warehouse for the commands that only read (`status`, `runs show`, `rejects list`,
+ * `report`, `state show`): DuckDB read-only, so they work while a run holds the run lock. A
+ * file not created yet, or with migrations pending, is opened as every command opens it.
+ */
+export async function openWarehouseForReading(config: Config, logger: Logger): Promise<Warehouse> {
+  const w = config.warehouse;
+  if (w.kind === 'duckdb' && existsSync(w.path)) {
+    const driver = await openDuckDBReader(config, w, logger);
+    if ((await pendingMigrations(driver)).length === 0) return new SqlWarehouse(driver);
+    await driver.close();
+  }
+  return openWarehouse(config, logger);
 }
 
 /** Opens the configured warehouse and applies pending migrations (every command does this first, under the run lock). */

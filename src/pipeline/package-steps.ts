@@ -11,7 +11,7 @@ import type { TimeWindow } from '../state/window.js';
 import type { PackageManifest } from '../staging/package.js';
 import { fault, failpoint } from '../util/failpoint.js';
 import { RunFailedError } from '../util/errors.js';
-import type { LoadOutcome, LoadRequest, WarehouseLake, WarehouseLoad } from '../warehouse/warehouse.js';
+import type { LoadOutcome, LoadRequest, Warehouse, WarehouseLake, WarehouseLoad } from '../warehouse/warehouse.js';
 import { PackageBuilder } from './extract.js';
 import type { Session } from './session.js';
 
@@ -38,13 +38,16 @@ export interface PackageSource {
   found?: RecordTally;
 }
 
-/** What loading a package needs of the warehouse: the load, then the lake publish of what it marked. */
-export type PackageWarehouse = WarehouseLoad & WarehouseLake;
+/**
+ * What loading a package needs of the warehouse: the load, then the lake publish of what it
+ * marked, then letting readers in other processes at a DuckDB file (between two loads).
+ */
+export type PackageWarehouse = WarehouseLoad & WarehouseLake & Pick<Warehouse, 'letReadersIn'>;
 
 /** What extraction needs of a session: a dry run extracts with no warehouse to write to. */
 export type ExtractContext = Pick<
   Session,
-  'config' | 'runId' | 'stagingRoot' | 'stop' | 'nextSeq' | 'erasedSubjects' | 'nowMs'
+  'config' | 'runId' | 'stagingRoot' | 'stop' | 'nextSeq' | 'erasedSubjects' | 'nowMs' | 'stagingBuffer' | 'runProgress'
 >;
 
 /** What validation needs from the config and the warehouse, for records read in `window` (null: no clipping). */
@@ -81,10 +84,12 @@ async function extractPart(
   const seq = session.nextSeq();
   const dir = join(session.stagingRoot, session.runId, String(seq).padStart(4, '0'));
   const started = performance.now();
+  session.runProgress?.stage('extract', input.window);
   const builder = await PackageBuilder.create(
     dir,
     validationRules(session, input.window),
     session.config.staging.workers,
+    session.stagingBuffer,
   );
   try {
     let taken = 0;
@@ -99,6 +104,7 @@ async function extractPart(
       // A fault for the file-completeness test: a record the reader found never reaches the package.
       await builder.add(fault('extract:drop-record') && taken === 0 ? next.value.slice(1) : next.value);
       taken += next.value.length;
+      session.runProgress?.read(next.value.length);
       failpoint('extract:page');
     }
     const manifest = exhausted
@@ -152,6 +158,7 @@ export async function loadPackage(
   if (session.lock.lost)
     throw new RunFailedError('the run lock was taken over by another process; stopping before loading');
   session.timings.add('extract', pkg.extractMs);
+  session.runProgress?.stage('load', pkg.manifest.window);
   const loadStarted = performance.now();
   const outcome = await session.warehouse.loadPackage({
     pipeline: session.config.pipeline.name,
@@ -171,7 +178,9 @@ export async function loadPackage(
   await session.timings.time('lake', () =>
     publishPendingLake(session.warehouse, session.config.pipeline.name, lakeSettings(session.config), session.logger),
   );
+  await session.warehouse.letReadersIn?.();
   rmSync(pkg.dir, { recursive: true, force: true });
+  session.runProgress?.packageDone();
   const { window } = pkg.manifest;
   const result: WindowResult = {
     seq: pkg.seq,

@@ -32,6 +32,7 @@ async function checkInSession(
 ): Promise<void> {
   const { warehouse, config, logger, runId, nowMs } = session;
   const files = session.source.kind === 'files';
+  session.runProgress?.stage('checks');
   const results = await session.timings.time('checks', () =>
     runChecks({ warehouse, config, logger, runId, nowMs, files, ...request }),
   );

@@ -7,6 +7,7 @@ import { publishPendingLake } from '../lake/publish.js';
 import type { Logger } from '../log/logger.js';
 import { loadReferenceData, pseudonymizedReference } from '../reference/reference-data.js';
 import { LockHeldError, type HeldLock } from '../state/lock.js';
+import { ProgressFile, progressPath } from '../state/run-progress.js';
 import { ConfigError, EXIT, UsageError, type ExitCode } from '../util/errors.js';
 import { writeMetricsTextfile } from '../report/metrics-textfile.js';
 import { failpoint } from '../util/failpoint.js';
@@ -14,6 +15,7 @@ import { StopSignal } from '../util/stop.js';
 import type { AcceptedLoss, CheckResult, LoadCounts, RunStatus, Warehouse } from '../warehouse/warehouse.js';
 import { sendAlert } from '../checks/alert.js';
 import { StageTimings } from './stage-timings.js';
+import type { OpenDuckDB } from '../warehouse/duckdb/duckdb-driver.js';
 import { openSource, type OpenedSource } from './open-source.js';
 import { lakeSettings, openWarehouse } from './open-warehouse.js';
 import { acquireRunLock } from './run-lock.js';
@@ -59,6 +61,10 @@ export interface Session<W = Warehouse> {
   acceptedLosses: AcceptedLoss[];
   /** Busy time per stage, recorded with the run's end. */
   timings: StageTimings;
+  /** DuckDB: staging writers buffer in the warehouse's instance (one buffer pool per run). */
+  stagingBuffer?: () => Promise<OpenDuckDB>;
+  /** DuckDB: the file `aetl status` reads the run's progress from while the run holds the database. */
+  runProgress?: ProgressFile;
   nextSeq(): number;
   /** Progress of long work, for a terminal; undefined when nobody watches. */
   progress?: (progress: Progress) => void;
@@ -260,6 +266,9 @@ export async function runSession(
     };
   }
   const stop = options.stop ?? new StopSignal();
+  const w = config.warehouse;
+  const runProgress =
+    w.kind === 'duckdb' ? ProgressFile.start(progressPath(w.path), runId, options.command) : undefined;
   let finished: RunSummary | undefined;
   let failure: unknown;
   try {
@@ -291,6 +300,8 @@ export async function runSession(
         erasedSubjects: [],
         acceptedLosses: [],
         timings,
+        stagingBuffer: warehouse.stagingBuffer,
+        runProgress,
         nextSeq: () => ++seq,
         progress: options.onProgress,
       };
@@ -314,6 +325,7 @@ export async function runSession(
           await source.close();
         }
         outcome = outcomeOf(session.results, session.checks, runId);
+        runProgress?.stage('finishing');
         await timings.time('lake', () => publishPendingLake(warehouse, pipeline, lakeSettings(config), logger));
         rmSync(join(stagingRoot, runId), { recursive: true, force: true });
         failpoint('run:before-finish');
@@ -367,6 +379,7 @@ export async function runSession(
   } finally {
     reportMetrics(config, logger, options.command, Math.round(performance.now() - started), finished, failure);
     stop.dispose();
+    runProgress?.remove();
     await lock.release();
   }
 }

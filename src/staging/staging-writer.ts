@@ -15,7 +15,12 @@ const STAGING_MEMORY_LIMIT = '64MB';
 const CHARS_PER_PART = 4 * 1024 ** 2;
 /** Raw records the SQL contract checks at once: large enough that a query's fixed cost is small, bounded in memory. */
 const RAW_RECORDS_PER_CHECK = 16_384;
-const RAW_CHARS_PER_CHECK = 4 * 1024 ** 2;
+const RAW_CHARS_PER_CHECK = 2 * 1024 ** 2;
+/**
+ * Longer lines go straight to zod: an event that SQL could accept (empty metadata) is a few hundred
+ * bytes, and a long line would only take the buffer pool the warehouse shares with staging.
+ */
+const SQL_MAX_LINE_CHARS = 64 * 1024;
 
 /** What staging raw records came to: the counts of those SQL settled, and the records left to zod. */
 export interface RawOutcome {
@@ -47,15 +52,18 @@ export class StagingWriter {
     private readonly contract: SqlContract,
   ) {}
 
-  static async create(dir: string, rules: ValidationRules): Promise<StagingWriter> {
+  /** `buffer`: where rows are buffered when not in an instance of its own (a DuckDB run's one instance). */
+  static async create(dir: string, rules: ValidationRules, buffer?: () => Promise<OpenDuckDB>): Promise<StagingWriter> {
     mkdirSync(dir, { recursive: true });
     // One thread: writing a part is a small share of extraction, and the warehouse may be loading meanwhile.
-    const db = await openDuckDB(':memory:', {
-      memoryLimit: STAGING_MEMORY_LIMIT,
-      tempDirectory: join(dir, '.spill'),
-      threads: 1,
-      preserveInsertionOrder: false, // rows are numbered (staged_row); lets ROW_GROUP_SIZE_BYTES bound a part's row groups
-    });
+    const db = buffer
+      ? await buffer()
+      : await openDuckDB(':memory:', {
+          memoryLimit: STAGING_MEMORY_LIMIT,
+          tempDirectory: join(dir, '.spill'),
+          threads: 1,
+          preserveInsertionOrder: false, // rows are numbered (staged_row); lets ROW_GROUP_SIZE_BYTES bound a part's row groups
+        });
     for (const table of Object.values(STAGING_TABLES)) await db.connection.run(table.ddl);
     const writer = new StagingWriter(db, dir, await SqlContract.create(db.connection, rules));
     await writer.openAppenders();
@@ -73,7 +81,7 @@ export class StagingWriter {
     // number parsed as Infinity becomes null), and its parse is already paid for.
     const forZod: RawRecord[] = [];
     for (const record of records) {
-      if (record.kind !== 'line') {
+      if (record.kind !== 'line' || record.text.length > SQL_MAX_LINE_CHARS) {
         forZod.push(record);
         continue;
       }

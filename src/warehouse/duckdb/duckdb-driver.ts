@@ -10,6 +10,7 @@ import type { StagingTables } from '../sql/sql-load.js';
 import type { LoadRequest } from '../warehouse.js';
 import { duckdbDialect } from './duckdb-dialect.js';
 import { duckdbJsonPages } from './duckdb-json.js';
+import { AttachedFile, describeOpenError, type FileWait } from './duckdb-file.js';
 
 export interface DuckDBSettings {
   memoryLimit: string;
@@ -26,12 +27,17 @@ export interface OpenDuckDB {
   close(): void;
 }
 
+/** An open instance: its first connection, and the instance for more (DuckDBDriver's staging buffers). */
+interface OpenInstance extends OpenDuckDB {
+  instance: DuckDBInstance;
+}
+
 /**
  * Opens a DuckDB database (a file or `:memory:`) with the settings every
  * connection of ours needs (DESIGN.md decisions 7 and 16): UTC, a memory
  * limit, a spill directory, and no extension downloads at run time.
  */
-export async function openDuckDB(path: string, settings: DuckDBSettings): Promise<OpenDuckDB> {
+export async function openDuckDB(path: string, settings: DuckDBSettings): Promise<OpenInstance> {
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
   mkdirSync(settings.tempDirectory, { recursive: true });
   const options: Record<string, string> = {
@@ -52,23 +58,12 @@ export async function openDuckDB(path: string, settings: DuckDBSettings): Promis
   await connection.run("SET TimeZone = 'UTC'");
   return {
     connection,
+    instance,
     close: () => {
       connection.closeSync();
       instance.closeSync();
     },
   };
-}
-
-function describeOpenError(path: string, error: Error): Error {
-  const held = /Could not set lock on file.*?(?:PID (\d+))?/s.exec(error.message);
-  if (held) {
-    const pid = /PID (\d+)/.exec(error.message)?.[1];
-    return new RunFailedError(
-      `the DuckDB file ${path} is in use by another process${pid ? ` (PID ${pid})` : ''}; ` +
-        'wait for that run to finish or stop it, then retry',
-    );
-  }
-  return new RunFailedError(`cannot open DuckDB file ${path}: ${error.message}`);
 }
 
 /** Quotes a DuckDB string literal (used only for file paths in COPY/read_parquet, which cannot be bound). */
@@ -90,51 +85,59 @@ function paramsFor(statement: string, params: Params): Params {
   return Object.fromEntries(Object.entries(params).filter(([name]) => statement.includes(`$${name}`)));
 }
 
+/** Runs `work` with what its statements need at hand: the warehouse file attached (DuckDBDriver). */
+type Hold = <T>(work: () => Promise<T>) => Promise<T>;
+
 /** Runs statements on one connection with bound parameters; the pieces of the DuckDB adapter share it. */
 export class SqlRunner {
   constructor(
     readonly connection: DuckDBConnection,
     private readonly logger?: Logger,
+    private readonly hold: Hold = (work) => work(),
   ) {}
 
   /** With `--log-level debug`, each statement's duration: where a slow load spends its time. */
-  private async timed<T>(statement: string, work: Promise<T>): Promise<T> {
-    if (!this.logger?.isLevelEnabled('debug')) return work;
-    const started = performance.now();
-    const result = await work;
-    const ms = Math.round(performance.now() - started);
-    this.logger.debug({ ms, sql: statement.replace(/\s+/g, ' ').slice(0, 160) }, 'sql');
-    return result;
+  private timed<T>(statement: string, work: () => Promise<T>): Promise<T> {
+    return this.hold(async () => {
+      if (!this.logger?.isLevelEnabled('debug')) return work();
+      const started = performance.now();
+      const result = await work();
+      const ms = Math.round(performance.now() - started);
+      this.logger.debug({ ms, sql: statement.replace(/\s+/g, ' ').slice(0, 160) }, 'sql');
+      return result;
+    });
   }
 
   async exec(statement: string, params: Params = {}): Promise<void> {
-    await this.timed(statement, this.connection.run(statement, paramsFor(statement, params)));
+    await this.timed(statement, () => this.connection.run(statement, paramsFor(statement, params)));
   }
 
   /** Runs a DML statement and returns how many rows it changed. */
   async execCount(statement: string, params: Params = {}): Promise<number> {
-    const result = await this.timed(statement, this.connection.run(statement, paramsFor(statement, params)));
+    const result = await this.timed(statement, () => this.connection.run(statement, paramsFor(statement, params)));
     return result.rowsChanged;
   }
 
   private read(statement: string, params: Params) {
-    return this.timed(statement, this.connection.runAndReadAll(statement, paramsFor(statement, params)));
+    return this.timed(statement, () => this.connection.runAndReadAll(statement, paramsFor(statement, params)));
   }
 
   async rows(statement: string, params: Params = {}): Promise<Row[]> {
     return (await this.read(statement, params)).getRowObjectsJS() as Row[];
   }
 
-  async transaction<T>(work: () => Promise<T>): Promise<T> {
-    await this.connection.run('BEGIN TRANSACTION');
-    try {
-      const result = await work();
-      await this.connection.run('COMMIT');
-      return result;
-    } catch (error) {
-      await this.connection.run('ROLLBACK').catch(() => undefined);
-      throw error;
-    }
+  transaction<T>(work: () => Promise<T>): Promise<T> {
+    return this.hold(async () => {
+      await this.connection.run('BEGIN TRANSACTION');
+      try {
+        const result = await work();
+        await this.connection.run('COMMIT');
+        return result;
+      } catch (error) {
+        await this.connection.run('ROLLBACK').catch(() => undefined);
+        throw error;
+      }
+    });
   }
 }
 
@@ -168,29 +171,85 @@ export function typedPlaceholders(sql: string, params: SqlParams): { sql: string
 /** A package's files as one relation DuckDB reads in place. */
 const parquetFiles = (files: readonly string[]) => `read_parquet([${files.map(sqlString).join(', ')}])`;
 
+const NO_WAIT: FileWait = { maxMs: 0, onWait: () => undefined };
+
 /**
- * The embedded warehouse's driver: one connection to the DuckDB file (one
- * writer process at a time, opened per command), a package staged as views
- * over its own Parquet files (nothing copied), work tables as temporary
- * tables that leave with the connection.
+ * The embedded warehouse's driver: one connection to an in-memory DuckDB
+ * instance, to which the warehouse file is attached while statements use it
+ * (AttachedFile: one writer process at a time holds the file), a package
+ * staged as views over its own Parquet files (nothing copied), work tables
+ * as temporary tables that leave with the connection. The run's staging
+ * writers buffer in the same instance (`stagingBuffer`): one buffer pool,
+ * sized by `memoryLimit`, per process.
  */
 export class DuckDBDriver implements Driver {
   readonly dialect = duckdbDialect;
   readonly description: string;
   readonly runner: SqlRunner;
+  private buffers = 0;
+  /** Staging buffers being dropped; the instance closes after them. */
+  private readonly dropping = new Set<Promise<unknown>>();
 
   private constructor(
-    private readonly db: OpenDuckDB,
+    private readonly db: OpenInstance,
+    private readonly file: AttachedFile,
     private readonly path: string,
     private readonly settings: DuckDBSettings,
     logger?: Logger,
   ) {
     this.description = `DuckDB ${path}`;
-    this.runner = new SqlRunner(db.connection, logger);
+    this.runner = new SqlRunner(db.connection, logger, (work) => file.use(work));
   }
 
-  static async open(path: string, settings: DuckDBSettings, logger?: Logger): Promise<DuckDBDriver> {
-    return new DuckDBDriver(await openDuckDB(path, settings), path, settings, logger);
+  /** `wait`: how long to wait while another process holds the file (a run loading, or a reader); by default not. */
+  static async open(
+    path: string,
+    settings: DuckDBSettings,
+    logger?: Logger,
+    wait: FileWait = NO_WAIT,
+  ): Promise<DuckDBDriver> {
+    const readOnly = settings.readOnly ?? false;
+    if (!readOnly) mkdirSync(dirname(path), { recursive: true });
+    const db = await openDuckDB(':memory:', { ...settings, readOnly: false });
+    const driver = new DuckDBDriver(db, new AttachedFile(db.connection, path, readOnly, wait), path, settings, logger);
+    try {
+      await driver.file.use(async () => undefined); // a file that cannot be opened fails here, not at the first statement
+    } catch (error) {
+      db.close();
+      throw error;
+    }
+    return driver;
+  }
+
+  /**
+   * Where a staging writer buffers rows (staging/staging-writer.ts): a connection of this instance
+   * whose default database is a fresh in-memory one, detached (its memory given back) on close.
+   */
+  async stagingBuffer(): Promise<OpenDuckDB> {
+    const connection = await this.db.instance.connect();
+    const name = `staging_${++this.buffers}`;
+    for (const statement of [
+      "SET TimeZone = 'UTC'",
+      // Rows are numbered (staged_row); lets ROW_GROUP_SIZE_BYTES bound a part's row groups.
+      'SET SESSION preserve_insertion_order = false',
+      `ATTACH ':memory:' AS ${name}`,
+      `USE ${name}`,
+    ])
+      await connection.run(statement);
+    return {
+      connection,
+      close: () => {
+        const dropped = connection
+          .run('USE memory')
+          .then(() => connection.run(`DETACH ${name}`))
+          .catch(() => undefined)
+          .finally(() => {
+            connection.closeSync();
+            this.dropping.delete(dropped);
+          });
+        this.dropping.add(dropped);
+      },
+    };
   }
 
   async run(_purpose: string, sql: string, params: SqlParams = {}): Promise<SqlRow[]> {
@@ -257,10 +316,21 @@ export class DuckDBDriver implements Driver {
 
   streamJson(_purpose: string, sql: string, params: SqlParams, pageRows: number): AsyncIterable<JsonPage> {
     const typed = typedPlaceholders(sql, params);
-    return duckdbJsonPages(this.db.connection, typed.sql, typed.values, pageRows);
+    return this.streamValues(typed.sql, typed.values, pageRows);
+  }
+
+  /** A query's pages with its values bound as given (`aetl query` binds text, which DuckDB casts). */
+  streamValues(sql: string, values: Params, pageRows: number): AsyncIterable<JsonPage> {
+    return this.file.stream(duckdbJsonPages(this.db.connection, sql, values, pageRows));
+  }
+
+  letReadersIn(): Promise<void> {
+    return this.file.letReadersIn();
   }
 
   async close(): Promise<void> {
+    await this.file.close();
+    await Promise.all(this.dropping);
     this.db.close();
   }
 
