@@ -34,11 +34,13 @@ const { values } = parseArgs({
     /** The day-increment scenario: this many events loaded into a day already holding `day-events`. */
     'increment-events': { type: 'string', default: '20000' },
     'day-events': { type: 'string', default: '300000' },
-    /** Run only the day-increment scenario (issue 19). */
+    /** Run only the day-increment scenario or only the synthetic checks scenario (issue 19). */
     only: { type: 'string' },
   },
 });
-if (values.only !== undefined && values.only !== 'day-increment') throw new Error('--only takes day-increment');
+if (values.only !== undefined && !['day-increment', 'checks'].includes(values.only))
+  throw new Error('--only takes day-increment or checks');
+if (values.only === 'checks' && Number(values['check-rows']) <= 0) throw new Error('--only checks needs --check-rows');
 const events = Number(values.events);
 const bad = Number(values.bad.replace('%', '')) / 100;
 const runs = Number(values.runs);
@@ -241,29 +243,29 @@ async function standardScenarios() {
       child('checks', cli, [...checkArgs, '--config', join(work, 'files', 'config.yaml')], { AETL_NOW: nowAfter }),
     ),
   );
+}
 
-  const checkRows = Number(values['check-rows']);
-  if (checkRows > 0) {
-    const dir = join(work, 'synthetic');
-    const cfg = config(dir, { kind: 'files', files: join(dir, 'none') });
-    await new Promise((r) =>
-      spawn(process.execPath, [cli, 'migrate', '--config', cfg], { stdio: 'ignore' }).on('close', r),
-    );
-    const filled = await new Promise((r) =>
-      spawn(process.execPath, [join(here, 'synthetic-fact.mjs'), join(dir, 'warehouse.duckdb'), String(checkRows)], {
-        stdio: 'inherit',
-      }).on('close', r),
-    );
-    if (filled !== 0) throw new Error('the synthetic fact could not be written');
-    const range = ['--from', '2026-01-01', '--to', '2026-01-15'];
-    results.push(
-      await measure(`all checks over a synthetic ${checkRows}-row fact`, checkRows, 0, () =>
-        child('synthetic-checks', cli, ['check', ...range, '--log-level', 'warn', '--config', cfg], {
-          AETL_NOW: '2026-01-20T00:00:00Z',
-        }),
-      ),
-    );
-  }
+/** Scenario 6: all checks over a synthetic `--check-rows` fact (`bench/synthetic-fact.mjs`). */
+async function syntheticChecks(checkRows) {
+  const dir = join(work, 'synthetic');
+  const cfg = config(dir, { kind: 'files', files: join(dir, 'none') });
+  await new Promise((r) =>
+    spawn(process.execPath, [cli, 'migrate', '--config', cfg], { stdio: 'ignore' }).on('close', r),
+  );
+  const filled = await new Promise((r) =>
+    spawn(process.execPath, [join(here, 'synthetic-fact.mjs'), join(dir, 'warehouse.duckdb'), String(checkRows)], {
+      stdio: 'inherit',
+    }).on('close', r),
+  );
+  if (filled !== 0) throw new Error('the synthetic fact could not be written');
+  const range = ['--from', '2026-01-01', '--to', '2026-01-15'];
+  results.push(
+    await measure(`all checks over a synthetic ${checkRows}-row fact`, checkRows, 0, () =>
+      child('synthetic-checks', cli, ['check', ...range, '--log-level', 'warn', '--config', cfg], {
+        AETL_NOW: '2026-01-20T00:00:00Z',
+      }),
+    ),
+  );
 }
 
 /** Splits the first `first` lines of `file` from the rest into two files beside it. */
@@ -306,8 +308,10 @@ async function dayIncrement() {
   return [empty, full];
 }
 
+const checkRows = Number(values['check-rows']);
 if (values.only === undefined) await standardScenarios();
-results.push(...(await dayIncrement()));
+if ((values.only === undefined || values.only === 'checks') && checkRows > 0) await syntheticChecks(checkRows);
+if (values.only === undefined || values.only === 'day-increment') results.push(...(await dayIncrement()));
 
 const native = results.find((r) => r.scenario === 'duckdb-native bound')?.eventsPerS;
 for (const r of results) r.ratioToNative = native === undefined ? null : r.eventsPerS / native;
