@@ -1,4 +1,4 @@
-// npm run bench [-- --events 1000000 --shape mixed --bad 1% --runs 3 --only day-increment]
+// npm run bench [-- --events 1000000 --shape mixed --bad 1% --runs 3 --only day-increment|checks|incremental]
 // Generates the input deterministically, runs each scenario in its own child process (so peak
 // RSS is per scenario), prints a table and writes bench/results.json. See BENCHMARKS.md.
 import { spawn } from 'node:child_process';
@@ -34,12 +34,12 @@ const { values } = parseArgs({
     /** The day-increment scenario: this many events loaded into a day already holding `day-events`. */
     'increment-events': { type: 'string', default: '20000' },
     'day-events': { type: 'string', default: '300000' },
-    /** Run only the day-increment scenario or only the synthetic checks scenario (issue 19). */
+    /** Run only one scenario of issue 19: day-increment, checks (the synthetic fact) or incremental (15 minutes). */
     only: { type: 'string' },
   },
 });
-if (values.only !== undefined && !['day-increment', 'checks'].includes(values.only))
-  throw new Error('--only takes day-increment or checks');
+if (values.only !== undefined && !['day-increment', 'checks', 'incremental'].includes(values.only))
+  throw new Error('--only takes day-increment, checks or incremental');
 if (values.only === 'checks' && Number(values['check-rows']) <= 0) throw new Error('--only checks needs --check-rows');
 const events = Number(values.events);
 const bad = Number(values.bad.replace('%', '')) / 100;
@@ -200,31 +200,7 @@ async function standardScenarios() {
         ),
       ),
     );
-    const from = new Date(input.start).toISOString();
-    const to = new Date(Math.min(input.end, input.start + 15 * 60_000)).toISOString();
-    const windowEvents = countBetween(input.file, Date.parse(from), Date.parse(to));
-    results.push(
-      await measure('15-min incremental window + checks', windowEvents, 0, () =>
-        child(
-          'incremental',
-          cli,
-          [
-            'run',
-            '--from',
-            from,
-            '--to',
-            to,
-            '--log-level',
-            'warn',
-            '--config',
-            config(join(work, 'incremental'), apiSource),
-          ],
-          {
-            AETL_NOW: nowAfter,
-          },
-        ),
-      ),
-    );
+    results.push(await incrementalWindow(input, apiSource, nowAfter));
   } finally {
     pages.stop();
   }
@@ -243,6 +219,31 @@ async function standardScenarios() {
       child('checks', cli, [...checkArgs, '--config', join(work, 'files', 'config.yaml')], { AETL_NOW: nowAfter }),
     ),
   );
+}
+
+/** Scenario 4: `aetl run --from --to` over the first 15 minutes of the input, on a fresh warehouse. */
+async function incrementalWindow(input, apiSource, nowAfter) {
+  const from = new Date(input.start).toISOString();
+  const to = new Date(Math.min(input.end, input.start + 15 * 60_000)).toISOString();
+  const windowEvents = countBetween(input.file, Date.parse(from), Date.parse(to));
+  const args = ['run', '--from', from, '--to', to, '--log-level', 'warn'];
+  return measure('15-min incremental window + checks', windowEvents, 0, () =>
+    child('incremental', cli, [...args, '--config', config(join(work, 'incremental'), apiSource)], {
+      AETL_NOW: nowAfter,
+    }),
+  );
+}
+
+/** Scenario 4 alone (`--only incremental`), from an input of `--events`. */
+async function incrementalOnly() {
+  const input = await generate(events);
+  const pages = await withPagesServer(input.file, work);
+  try {
+    const apiSource = { kind: 'events_api', url: pages.url, token: 'bench', page_size: 5000 };
+    results.push(await incrementalWindow(input, apiSource, new Date(input.end + 10 * 60_000).toISOString()));
+  } finally {
+    pages.stop();
+  }
 }
 
 /** Scenario 6: all checks over a synthetic `--check-rows` fact (`bench/synthetic-fact.mjs`). */
@@ -311,6 +312,7 @@ async function dayIncrement() {
 const checkRows = Number(values['check-rows']);
 if (values.only === undefined) await standardScenarios();
 if ((values.only === undefined || values.only === 'checks') && checkRows > 0) await syntheticChecks(checkRows);
+if (values.only === 'incremental') await incrementalOnly();
 if (values.only === undefined || values.only === 'day-increment') results.push(...(await dayIncrement()));
 
 const native = results.find((r) => r.scenario === 'duckdb-native bound')?.eventsPerS;
