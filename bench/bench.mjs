@@ -1,4 +1,4 @@
-// npm run bench [-- --events 1000000 --shape mixed --bad 1% --runs 3 --only day-increment]
+// npm run bench [-- --events 1000000 --shape mixed --bad 1% --runs 3 --only day-increment|checks|incremental]
 // Generates the input deterministically, runs each scenario in its own child process (so peak
 // RSS is per scenario), prints a table and writes bench/results.json. See BENCHMARKS.md.
 import { spawn } from 'node:child_process';
@@ -34,11 +34,13 @@ const { values } = parseArgs({
     /** The day-increment scenario: this many events loaded into a day already holding `day-events`. */
     'increment-events': { type: 'string', default: '20000' },
     'day-events': { type: 'string', default: '300000' },
-    /** Run only the day-increment scenario (issue 19). */
+    /** Run only one scenario of issue 19: day-increment, checks (the synthetic fact) or incremental (15 minutes). */
     only: { type: 'string' },
   },
 });
-if (values.only !== undefined && values.only !== 'day-increment') throw new Error('--only takes day-increment');
+if (values.only !== undefined && !['day-increment', 'checks', 'incremental'].includes(values.only))
+  throw new Error('--only takes day-increment, checks or incremental');
+if (values.only === 'checks' && Number(values['check-rows']) <= 0) throw new Error('--only checks needs --check-rows');
 const events = Number(values.events);
 const bad = Number(values.bad.replace('%', '')) / 100;
 const runs = Number(values.runs);
@@ -198,31 +200,7 @@ async function standardScenarios() {
         ),
       ),
     );
-    const from = new Date(input.start).toISOString();
-    const to = new Date(Math.min(input.end, input.start + 15 * 60_000)).toISOString();
-    const windowEvents = countBetween(input.file, Date.parse(from), Date.parse(to));
-    results.push(
-      await measure('15-min incremental window + checks', windowEvents, 0, () =>
-        child(
-          'incremental',
-          cli,
-          [
-            'run',
-            '--from',
-            from,
-            '--to',
-            to,
-            '--log-level',
-            'warn',
-            '--config',
-            config(join(work, 'incremental'), apiSource),
-          ],
-          {
-            AETL_NOW: nowAfter,
-          },
-        ),
-      ),
-    );
+    results.push(await incrementalWindow(input, apiSource, nowAfter));
   } finally {
     pages.stop();
   }
@@ -241,29 +219,54 @@ async function standardScenarios() {
       child('checks', cli, [...checkArgs, '--config', join(work, 'files', 'config.yaml')], { AETL_NOW: nowAfter }),
     ),
   );
+}
 
-  const checkRows = Number(values['check-rows']);
-  if (checkRows > 0) {
-    const dir = join(work, 'synthetic');
-    const cfg = config(dir, { kind: 'files', files: join(dir, 'none') });
-    await new Promise((r) =>
-      spawn(process.execPath, [cli, 'migrate', '--config', cfg], { stdio: 'ignore' }).on('close', r),
-    );
-    const filled = await new Promise((r) =>
-      spawn(process.execPath, [join(here, 'synthetic-fact.mjs'), join(dir, 'warehouse.duckdb'), String(checkRows)], {
-        stdio: 'inherit',
-      }).on('close', r),
-    );
-    if (filled !== 0) throw new Error('the synthetic fact could not be written');
-    const range = ['--from', '2026-01-01', '--to', '2026-01-15'];
-    results.push(
-      await measure(`all checks over a synthetic ${checkRows}-row fact`, checkRows, 0, () =>
-        child('synthetic-checks', cli, ['check', ...range, '--log-level', 'warn', '--config', cfg], {
-          AETL_NOW: '2026-01-20T00:00:00Z',
-        }),
-      ),
-    );
+/** Scenario 4: `aetl run --from --to` over the first 15 minutes of the input, on a fresh warehouse. */
+async function incrementalWindow(input, apiSource, nowAfter) {
+  const from = new Date(input.start).toISOString();
+  const to = new Date(Math.min(input.end, input.start + 15 * 60_000)).toISOString();
+  const windowEvents = countBetween(input.file, Date.parse(from), Date.parse(to));
+  const args = ['run', '--from', from, '--to', to, '--log-level', 'warn'];
+  return measure('15-min incremental window + checks', windowEvents, 0, () =>
+    child('incremental', cli, [...args, '--config', config(join(work, 'incremental'), apiSource)], {
+      AETL_NOW: nowAfter,
+    }),
+  );
+}
+
+/** Scenario 4 alone (`--only incremental`), from an input of `--events`. */
+async function incrementalOnly() {
+  const input = await generate(events);
+  const pages = await withPagesServer(input.file, work);
+  try {
+    const apiSource = { kind: 'events_api', url: pages.url, token: 'bench', page_size: 5000 };
+    results.push(await incrementalWindow(input, apiSource, new Date(input.end + 10 * 60_000).toISOString()));
+  } finally {
+    pages.stop();
   }
+}
+
+/** Scenario 6: all checks over a synthetic `--check-rows` fact (`bench/synthetic-fact.mjs`). */
+async function syntheticChecks(checkRows) {
+  const dir = join(work, 'synthetic');
+  const cfg = config(dir, { kind: 'files', files: join(dir, 'none') });
+  await new Promise((r) =>
+    spawn(process.execPath, [cli, 'migrate', '--config', cfg], { stdio: 'ignore' }).on('close', r),
+  );
+  const filled = await new Promise((r) =>
+    spawn(process.execPath, [join(here, 'synthetic-fact.mjs'), join(dir, 'warehouse.duckdb'), String(checkRows)], {
+      stdio: 'inherit',
+    }).on('close', r),
+  );
+  if (filled !== 0) throw new Error('the synthetic fact could not be written');
+  const range = ['--from', '2026-01-01', '--to', '2026-01-15'];
+  results.push(
+    await measure(`all checks over a synthetic ${checkRows}-row fact`, checkRows, 0, () =>
+      child('synthetic-checks', cli, ['check', ...range, '--log-level', 'warn', '--config', cfg], {
+        AETL_NOW: '2026-01-20T00:00:00Z',
+      }),
+    ),
+  );
 }
 
 /** Splits the first `first` lines of `file` from the rest into two files beside it. */
@@ -306,8 +309,11 @@ async function dayIncrement() {
   return [empty, full];
 }
 
+const checkRows = Number(values['check-rows']);
 if (values.only === undefined) await standardScenarios();
-results.push(...(await dayIncrement()));
+if ((values.only === undefined || values.only === 'checks') && checkRows > 0) await syntheticChecks(checkRows);
+if (values.only === 'incremental') await incrementalOnly();
+if (values.only === undefined || values.only === 'day-increment') results.push(...(await dayIncrement()));
 
 const native = results.find((r) => r.scenario === 'duckdb-native bound')?.eventsPerS;
 for (const r of results) r.ratioToNative = native === undefined ? null : r.eventsPerS / native;

@@ -13,16 +13,30 @@ export const ACCEPTED_DECISIONS = ['allow', 'block', 'redact', 'escalate'] as co
 export const ACCEPTED_POLICY_RESULTS = ['pass', 'block', 'redact', 'escalate', 'flag', 'triggered'] as const;
 const list = (values: readonly string[]) => values.map((v) => `'${v}'`).join(', ');
 
-/** Hourly volume, blocks, cost and p99 latency, in total or per gateway (sparse: empty hours are absent). */
+/**
+ * Hourly volume, blocks, cost (with its sum of squares) and the latency bucket holding the p99, in
+ * total or per gateway, from the hourly aggregates (sparse: empty hours are absent). `from` and
+ * `to` are whole hours.
+ */
 export function hourlyMetricsSql(d: Dialect, byGateway: boolean): string {
-  const scope = byGateway ? 'g.gateway_id' : `'total'`;
-  const join = byGateway ? `JOIN ${d.table('dim_gateway')} g ON g.gateway_key = f.gateway_key` : '';
-  return `SELECT ${d.epochMs(d.hour('f.event_ts'))} AS hour_ms, ${scope} AS scope,
-  COUNT(*) AS events, ${d.countIf('f.was_blocked')} AS blocked, SUM(f.cost_usd) AS cost,
-  STDDEV_SAMP(f.cost_usd) AS cost_sd, ${d.percentile('f.latency_ms', 0.99)} AS latency_p99
-FROM ${d.table('fact_ai_event')} f ${join}
-WHERE ${inRange(d, 'f')}
-GROUP BY 1, 2`;
+  const scope = byGateway ? 'a.gateway_id' : `'total'`;
+  const where = (alias: string) =>
+    `${alias}.hour >= ${d.timestamp('from')} AND ${alias}.hour < ${d.timestamp('to')}${byGateway ? ` AND ${alias}.gateway_id <> ''` : ''}`;
+  return `WITH m AS (
+  SELECT a.hour, ${scope} AS scope, SUM(a.events) AS events, SUM(a.blocked) AS blocked, SUM(a.cost_usd) AS cost,
+    SUM(a.cost_sq) AS cost_sq
+  FROM ${d.table('agg_event_hourly')} a WHERE ${where('a')} GROUP BY 1, 2),
+b AS (
+  SELECT a.hour, ${scope} AS scope, a.latency_bucket, SUM(a.events) AS events
+  FROM ${d.table('agg_latency_hourly')} a WHERE ${where('a')} GROUP BY 1, 2, 3),
+c AS (
+  SELECT hour, scope, latency_bucket,
+    SUM(events) OVER (PARTITION BY hour, scope ORDER BY latency_bucket ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS upto,
+    SUM(events) OVER (PARTITION BY hour, scope) AS total
+  FROM b),
+p AS (SELECT hour, scope, MIN(latency_bucket) AS latency_bucket FROM c WHERE upto >= 0.99 * total GROUP BY hour, scope)
+SELECT ${d.epochMs('m.hour')} AS hour_ms, m.scope, m.events, m.blocked, m.cost, m.cost_sq, p.latency_bucket
+FROM m LEFT JOIN p ON p.hour = m.hour AND p.scope = m.scope`;
 }
 
 /**
@@ -62,18 +76,49 @@ SELECT COUNT(*) AS fact_rows, COUNT(DISTINCT f.event_id) AS present FROM ${d.tab
 WHERE f.event_id IN (SELECT event_id FROM ids) AND f.date_key IN (SELECT date_key FROM dates)`;
 }
 
-/** Duplicate event_id rows among the facts in [from, to), their copies on any date included. */
+/**
+ * Duplicate event_id rows among the facts in [from, to), their copies on any date included, as
+ * storedIdsSql counts them (the rows of the range's ids on their own days and on the days the index
+ * names, less the distinct ids). Every such row's id is one of the range's, so that is the range's
+ * own rows less its distinct ids, plus the other rows of its ids: on its days outside the range,
+ * and on the days outside its days that the index names for them. Those few rows are joined to the
+ * range's ids, never the other way round: matching millions of ids in the index cost minutes.
+ */
 export function duplicateIdsSql(d: Dialect): string {
-  return `SELECT s.fact_rows - s.present AS n FROM (${storedIdsSql(d, `SELECT x.event_id, x.date_key FROM ${d.table('fact_ai_event')} x WHERE ${inRange(d, 'x')}`)}) s`;
+  const fact = d.table('fact_ai_event');
+  return `WITH r AS (SELECT x.event_id, x.date_key FROM ${fact} x WHERE ${inRange(d, 'x')}),
+own AS (SELECT DISTINCT date_key FROM r),
+edge AS (SELECT e.event_id FROM ${fact} e WHERE e.date_key IN (SELECT date_key FROM own)
+  AND NOT (e.event_ts >= ${d.timestamp('from')} AND e.event_ts < ${d.timestamp('to')})),
+other AS (SELECT DISTINCT ix.date_key FROM ${d.table('etl_event_id')} ix
+  WHERE ix.date_key NOT IN (SELECT date_key FROM own) AND ix.event_id IN (SELECT event_id FROM r)),
+elsewhere AS (SELECT o.event_id FROM ${fact} o WHERE o.date_key IN (SELECT date_key FROM other))
+SELECT (SELECT COUNT(*) - COUNT(DISTINCT event_id) FROM r)
+  + (SELECT COUNT(*) FROM edge WHERE edge.event_id IN (SELECT event_id FROM r))
+  + (SELECT COUNT(*) FROM elsewhere WHERE elsewhere.event_id IN (SELECT event_id FROM r)) AS n`;
 }
 
 /** Integrity probes: each returns one count `n` of offending rows. */
 export function integritySql(d: Dialect): { name: string; what: string; sql: string }[] {
+  // A fact's key names no version valid at its time when no row has the key at all (an anti-join on
+  // one integer column), or when its time falls in a gap of the key's versions: before the first,
+  // between two, or after the last (few rows, so the range join stays small).
   const orphan = (dim: string, key: string) => ({
     name: `integrity_${dim}`,
     what: `facts whose ${key} has no ${dim} version valid at the event time`,
-    sql: `SELECT COUNT(*) AS n FROM ${d.table('fact_ai_event')} f WHERE ${inRange(d, 'f')}
-  AND NOT EXISTS (SELECT 1 FROM ${d.table(dim)} m WHERE m.${key} = f.${key} AND f.event_ts >= m.valid_from AND f.event_ts < m.valid_to)`,
+    sql: `WITH v AS (
+  SELECT ${key} AS k, valid_from, LEAD(valid_from) OVER (PARTITION BY ${key} ORDER BY valid_from) AS next_from,
+    MAX(valid_to) OVER (PARTITION BY ${key} ORDER BY valid_from ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS covered_to,
+    ROW_NUMBER() OVER (PARTITION BY ${key} ORDER BY valid_from) AS nth
+  FROM ${d.table(dim)}),
+gaps AS (
+  SELECT k, CAST(NULL AS ${d.columnType('timestamp')}) AS gap_from, valid_from AS gap_to FROM v WHERE nth = 1
+  UNION ALL SELECT k, covered_to, next_from FROM v WHERE next_from IS NULL OR next_from > covered_to)
+SELECT (SELECT COUNT(*) FROM ${d.table('fact_ai_event')} f WHERE ${inRange(d, 'f')}
+          AND f.${key} NOT IN (SELECT ${key} FROM ${d.table(dim)}))
+  + (SELECT COUNT(*) FROM ${d.table('fact_ai_event')} f JOIN gaps g ON g.k = f.${key}
+     WHERE ${inRange(d, 'f')} AND (g.gap_from IS NULL OR f.event_ts >= g.gap_from)
+       AND (g.gap_to IS NULL OR f.event_ts < g.gap_to)) AS n`,
   });
   return [
     orphan('dim_user', 'user_key'),
@@ -112,11 +157,19 @@ export function integritySql(d: Dialect): { name: string; what: string; sql: str
   ];
 }
 
-/** Ingestion lag of the rows one run loaded (loaded_at − event_ts, seconds) and the newest event overall. */
+/**
+ * Ingestion lag of the rows one run loaded (loaded_at − event_ts, seconds), and the newest event in
+ * [from, to): from the hourly aggregate for the hours before `to`'s, from the facts of that hour only.
+ */
 export function lagSql(d: Dialect): string {
   const lag = `(${d.epochMs('f.loaded_at')} - ${d.epochMs('f.event_ts')}) / 1000.0`;
+  const toHour = d.hour(d.timestamp('to'));
+  const newest = `SELECT MAX(a.last_event_ts) AS ts FROM ${d.table('agg_event_hourly')} a
+    WHERE a.hour >= ${d.hour(d.timestamp('from'))} AND a.hour < ${toHour} AND a.last_event_ts >= ${d.timestamp('from')}
+    UNION ALL
+    SELECT MAX(x.event_ts) AS ts FROM ${d.table('fact_ai_event')} x WHERE ${inRange(d, 'x')} AND x.event_ts >= ${toHour}`;
   return `SELECT ${d.percentile(lag, 0.5)} AS lag_p50_s, ${d.percentile(lag, 0.99)} AS lag_p99_s,
-  (SELECT ${d.epochMs('MAX(x.event_ts)')} FROM ${d.table('fact_ai_event')} x WHERE ${inRange(d, 'x')}) AS newest_ms
+  (SELECT ${d.epochMs('MAX(n.ts)')} FROM (${newest}) n) AS newest_ms
 FROM ${d.table('fact_ai_event')} f WHERE f.run_id = ${d.param('run_id')} AND ${inRange(d, 'f')}`;
 }
 

@@ -2,6 +2,7 @@ import type { Config } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
 import type { WindowedSource } from '../source/source.js';
 import { DAY_MS, HOUR_MS, isoDay, startOfUtcDay } from '../util/dates.js';
+import { bucketLatency } from '../warehouse/sql/sql-aggregates.js';
 import type { CheckResult, LoadCounts, WarehouseChecks } from '../warehouse/warehouse.js';
 import { failedStatus as failed } from './status.js';
 import { completenessResult } from './blocking.js';
@@ -203,15 +204,21 @@ async function anomalies(request: CheckRequest): Promise<CheckResult[]> {
     ...(await warehouse.query(hourlyMetricsSql(warehouse.dialect, false), q)),
     ...(a.per_gateway ? await warehouse.query(hourlyMetricsSql(warehouse.dialect, true), q) : []),
   ];
-  const points: HourlyPoint[] = rows.map((r) => ({
-    hourMs: Number(r.hour_ms),
-    scope: r.scope === 'total' ? 'total' : `gateway:${String(r.scope)}`,
-    events: Number(r.events),
-    blocked: Number(r.blocked),
-    cost: Number(r.cost),
-    costSd: toNumberOrNull(r.cost_sd),
-    latencyP99: toNumberOrNull(r.latency_p99),
-  }));
+  const points: HourlyPoint[] = rows.map((r) => {
+    const events = Number(r.events);
+    const cost = Number(r.cost);
+    const bucket = toNumberOrNull(r.latency_bucket);
+    return {
+      hourMs: Number(r.hour_ms),
+      scope: r.scope === 'total' ? 'total' : `gateway:${String(r.scope)}`,
+      events,
+      blocked: Number(r.blocked),
+      cost,
+      // The sample standard deviation from the sums (clamped: rounding can take it a hair below 0).
+      costSd: events < 2 ? null : Math.sqrt(Math.max(0, (Number(r.cost_sq) - (cost * cost) / events) / (events - 1))),
+      latencyP99: bucket === null ? null : bucketLatency(bucket),
+    };
+  });
   const scopes = ['total', ...[...new Set(points.map((p) => p.scope))].filter((s) => s !== 'total').sort()];
   return scoreAnomalies({ points, scopes, candidates, covered, flagged, config: a }, seasonality);
 }

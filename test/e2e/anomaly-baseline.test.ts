@@ -1,5 +1,7 @@
 import { DuckDBInstance } from '@duckdb/node-api';
 import { afterAll, describe, expect, it } from 'vitest';
+import { duckdbDialect } from '../../src/warehouse/duckdb/duckdb-dialect.js';
+import { recomputeAggregatesSql } from '../../src/warehouse/sql/sql-aggregates.js';
 import { aetl } from '../helpers/cli.js';
 import { query } from '../helpers/duckdb.js';
 import { Workspace } from '../helpers/workspace.js';
@@ -73,8 +75,12 @@ function historySql(injected: boolean): string[] {
            UNION ALL SELECT TIMESTAMPTZ '${HISTORY_FROM}', TIMESTAMPTZ '2026-06-02 00:00:00+00'
            UNION ALL SELECT d, least(d + INTERVAL 1 DAY, TIMESTAMPTZ '${HISTORY_TO}')
            FROM range(TIMESTAMPTZ '2026-06-02 00:00:00+00', TIMESTAMPTZ '${HISTORY_TO}', INTERVAL 1 DAY) t(d))`,
+    ...aggregated('SELECT DISTINCT date_key FROM fact_ai_event'),
   ];
 }
+
+/** The hourly aggregates of the days `dateKeys` selects, from the facts, as the product keeps them. */
+const aggregated = (dateKeys: string) => recomputeAggregatesSql(duckdbDialect, dateKeys);
 
 /** A warehouse holding the history; the simulator source serves nothing (so per-day completeness has 0 to count). */
 async function history(injected: boolean): Promise<{ ws: Workspace; config: string }> {
@@ -123,6 +129,7 @@ describe('anomaly baseline: committed hours only, robust centre and spread', () 
     // Every event of a covered hour gone: an hour with no event counts as 0, and a drop to zero shows.
     await sql(ws.warehouse, [
       `DELETE FROM fact_ai_event WHERE event_ts >= '${EMPTIED}' AND event_ts < TIMESTAMPTZ '${EMPTIED}' + INTERVAL 1 HOUR`,
+      ...aggregated(`SELECT ${EMPTIED.slice(0, 10).replaceAll('-', '')} AS date_key`),
     ]);
     const second = await check(config);
     expect(flagged(second.checks)).toEqual([

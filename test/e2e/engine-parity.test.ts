@@ -6,6 +6,7 @@ import { migrationFiles } from '../../src/warehouse/sql/migrations.js';
 import { versionKey } from '../../src/transform/scd2.js';
 import { aetl, spawnAetl, type CliResult, type RunningCli } from '../helpers/cli.js';
 import { queryWith } from '../helpers/duckdb.js';
+import { expectAggregatesExact } from '../helpers/aggregates.js';
 import { ENGINES, type EngineUnderTest } from '../helpers/engines.js';
 import { shapeA } from '../helpers/events.js';
 import type { LocalServer } from '../helpers/local-server.js';
@@ -539,4 +540,7 @@ describe.each(ENGINES)('every README command on $name', ({ name, start }) => {
       await proof(s);
     });
   }
+
+  it('the hourly aggregates equal the facts grouped by hour after every command (replay --force-update, forget, retention among them)', () =>
+    expectAggregatesExact((sql) => s.rows(sql)));
 });

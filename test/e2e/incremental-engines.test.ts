@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { simulatorSettingsFrom } from '../../src/config/schema.js';
 import { EventUniverse } from '../../src/simulator/generator.js';
+import { expectAggregatesExact } from '../helpers/aggregates.js';
 import { aetl } from '../helpers/cli.js';
 import { queryWith } from '../helpers/duckdb.js';
 import { ENGINES, type EngineUnderTest } from '../helpers/engines.js';
@@ -249,6 +250,9 @@ describe.each(ENGINES)('incremental runs, reconcile, explicit windows, backfill 
     expect(lake!.n).toBe(lake!.ids);
     expect([lake]).toEqual(await engine.rows(`${totals} FROM {s}fact_ai_event`));
   });
+
+  it('the hourly aggregates equal the facts grouped by hour after every kind of load', () =>
+    expectAggregatesExact(rows));
 
   it('aetl check over tampered hours: the same results on every engine, completeness and duplicates failing', async () => {
     const victims = await rows(

@@ -6,6 +6,7 @@ import { BigQueryClient } from '../../src/warehouse/bigquery/bigquery-driver.js'
 import { migrationFiles } from '../../src/warehouse/sql/migrations.js';
 import { SnowflakeClient } from '../../src/warehouse/snowflake/snowflake-driver.js';
 import { sqlStatements } from '../../src/warehouse/snowflake/snowflake-dialect.js';
+import { expectAggregatesExact } from '../helpers/aggregates.js';
 import { aetl } from '../helpers/cli.js';
 import { query } from '../helpers/duckdb.js';
 import { REPO, Workspace } from '../helpers/workspace.js';
@@ -189,5 +190,15 @@ describe.each(engines)('a $name warehouse of the previous release', (engine) => 
         "SELECT pipeline, event_hash, date_key::INTEGER AS date_key FROM {s}etl_event_id WHERE event_id = 'evt-old'",
       ),
     ).toEqual([{ pipeline: 'default', event_hash: 'hash-old', date_key: 20260401 }]);
+    // The hourly aggregates (DuckDB 016, BigQuery and Snowflake 008) were backfilled from the facts
+    // there were, the old one among them, and the run's load added its own hours.
+    expect(
+      await engine.rows(
+        ws,
+        `SELECT events::INTEGER AS events, cost_usd::DECIMAL(18, 6)::VARCHAR AS cost FROM {s}agg_event_hourly
+         WHERE hour = TIMESTAMPTZ '2026-04-01 10:00:00+00'`,
+      ),
+    ).toEqual([{ events: 1, cost: '0.010000' }]);
+    await expectAggregatesExact((sql) => engine.rows(ws, sql));
   }, 120_000);
 });

@@ -2,6 +2,7 @@ import type { Dialect } from '../dialect.js';
 import { instant, int, int64, text, type Driver, type Fence, type SqlParams } from '../driver.js';
 import type { ErasureOutcome, ErasureRequest } from '../warehouse.js';
 import { isoDayOfKey } from '../../util/dates.js';
+import { boundDateKeysSql, recomputeAggregatesSql } from './sql-aggregates.js';
 import { markLakePendingSql, pipelinesSql } from './sql-load.js';
 
 /**
@@ -123,10 +124,13 @@ SELECT ${['run_id', 'pipeline', 'subject', 'requested_by', 'now'].map((name) => 
         markLakePendingSql(d, dateKeys),
         markLakePendingSql(d, null),
         ...erased.map(([table, w]) => `DELETE FROM ${d.table(table)} WHERE ${w}`),
+        // The hourly aggregates of the user's days, computed again without the user's events.
+        ...(days.length > 0 ? recomputeAggregatesSql(d, boundDateKeysSql(d, days.length)) : []),
         record,
       ],
       {
         ...params,
+        ...Object.fromEntries(days.map((day, i) => [`day_${i}`, int(Number(int64(day.date_key)))])),
         subject: text(request.subjectHash),
         requested_by: text(request.requestedBy),
         now: instant(request.nowMs),

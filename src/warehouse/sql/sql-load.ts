@@ -1,5 +1,6 @@
 import type { Dialect } from '../dialect.js';
 import type { RejectKey } from '../warehouse.js';
+import { mergeAggregatesSql, recomputeAggregatesSql } from './sql-aggregates.js';
 
 /**
  * The SQL of one package's load, as text, written once for the remote
@@ -255,6 +256,10 @@ SELECT ${p('pipeline')}, event_id, event_hash, event_ts, date_key${index.values}
 SELECT ${p('pipeline')}, event_id, loaded_hash, loaded_ts, loaded_date_key${index.values} FROM ${existing} WHERE accounted = 0`,
       ...policies,
       markPackageFileSql(d, 'fact_ai_event', `SELECT date_key FROM ${toInsert}`),
+      // The hourly aggregates in the same transaction: this package's hours added, and the days a
+      // replaced version left computed again from the facts.
+      ...mergeAggregatesSql(d, `f.run_id = ${p('run_id')} AND f.package_seq = ${p('seq')} AND ${inSpan('f')}`),
+      ...(options.forceUpdate ? recomputeAggregatesSql(d, `SELECT loaded_date_key FROM ${changed}`) : []),
       ...(options.hasPolicies
         ? [
             markPackageFileSql(

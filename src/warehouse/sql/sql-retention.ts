@@ -5,6 +5,7 @@ import type { RetentionItem } from '../warehouse.js';
 import { DAY_MS, isoDay, isoDayOfKey } from '../../util/dates.js';
 import { mkdirDurably, renameDurably } from '../../util/durable-write.js';
 import { pathInside } from '../../util/safe-path.js';
+import { dropAggregatesBeforeSql } from './sql-aggregates.js';
 import { markLakePendingSql } from './sql-load.js';
 import { insertRowsSql } from './sql-rows.js';
 
@@ -125,8 +126,12 @@ export async function applyRetention(
     ...(days.length > 0 ? [markLakePendingSql(d, days.join(' UNION ALL '), 'others')] : []),
     ...tables.map((table) => `DELETE FROM ${d.table(table)} WHERE ${beforeCutoff(d, table)}`),
     // The id index forgets the removed events: one re-sent now is loaded again, not taken as present.
+    // So do the hourly aggregates (the cutoff is a UTC midnight: their hours go whole).
     ...(tables.includes('fact_ai_event')
-      ? [`DELETE FROM ${d.table('etl_event_id')} WHERE event_ts < ${d.param('cutoff')}`]
+      ? [
+          `DELETE FROM ${d.table('etl_event_id')} WHERE event_ts < ${d.param('cutoff')}`,
+          ...dropAggregatesBeforeSql(d, 'cutoff'),
+        ]
       : []),
     record.sql,
   ];
