@@ -100,28 +100,25 @@ function withoutKeys(value: unknown, keys: string[]): unknown {
   return Object.fromEntries(Object.entries(value).filter(([key]) => !keys.includes(key)));
 }
 
-/**
- * A valid event's user id as stored: the erased marker (a replayed reject of an erased user) and an
- * erased id are nobody (the unknown user); with a key, a pseudonym.
- */
-export function storedUserId(user: string | null, rules: PrivacyRules): string | null {
-  if (user === null || user === ERASED) return null;
-  if (!masks(rules)) return user;
-  if (isErased(rules, user)) return null;
-  return rules.pseudonymKey === null || (rules.keepPseudonyms && PSEUDONYM.test(user))
-    ? user
-    : pseudonym(rules.pseudonymKey, user);
-}
-
 /** The event as it may be stored: pseudonymised user, named metadata keys gone (drift included). */
 export function applyPrivacy(event: CanonicalEvent, rules: PrivacyRules): CanonicalEvent {
-  const user_id = storedUserId(event.user_id, rules);
-  if (!masks(rules)) return user_id === event.user_id ? event : { ...event, user_id };
+  // The erased marker (a replayed reject of an erased user) is nobody: the unknown user, like the erased id.
+  if (event.user_id === ERASED) return applyPrivacy({ ...event, user_id: null }, rules);
+  if (!masks(rules)) return event;
+  if (event.user_id !== null && isErased(rules, event.user_id)) return applyPrivacy({ ...event, user_id: null }, rules);
   const metadata = withoutKeys(event.metadata, rules.dropMetadataKeys) as Record<string, unknown>;
   if (DRIFT_METADATA_KEY in metadata) {
     metadata[DRIFT_METADATA_KEY] = withoutKeys(metadata[DRIFT_METADATA_KEY], rules.dropMetadataKeys);
   }
-  return { ...event, user_id, metadata };
+  const user = event.user_id;
+  return {
+    ...event,
+    user_id:
+      user === null || rules.pseudonymKey === null || (rules.keepPseudonyms && PSEUDONYM.test(user))
+        ? user
+        : pseudonym(rules.pseudonymKey, user),
+    metadata,
+  };
 }
 
 /** A rejected record's parsed value, masked the same way (it is stored as the reject's payload). */

@@ -49,8 +49,7 @@ const cost = z.union([z.string(), z.number()]).transform((value, ctx) => {
   return micros;
 });
 
-/** Each decision spelling either shape accepts, and the canonical decision it means. */
-export const DECISION_SPELLINGS = {
+const decisionAliases = {
   allow: 'allow',
   allowed: 'allow',
   block: 'block',
@@ -61,11 +60,11 @@ export const DECISION_SPELLINGS = {
   escalated: 'escalate',
 } as const;
 /** Every decision value either shape accepts as it is. */
-export const ACCEPTED_DECISIONS: readonly string[] = Object.keys(DECISION_SPELLINGS);
+export const ACCEPTED_DECISIONS: readonly string[] = Object.keys(decisionAliases);
 
 const decision = z
-  .enum(Object.keys(DECISION_SPELLINGS) as [keyof typeof DECISION_SPELLINGS, ...(keyof typeof DECISION_SPELLINGS)[]])
-  .transform((value) => DECISION_SPELLINGS[value]);
+  .enum(Object.keys(decisionAliases) as [keyof typeof decisionAliases, ...(keyof typeof decisionAliases)[]])
+  .transform((value) => decisionAliases[value]);
 
 const policyObject = z.looseObject({
   name: text,

@@ -126,32 +126,20 @@ export class PackageBuilder {
     workers = 0,
     buffer?: () => Promise<OpenDuckDB>,
   ): Promise<PackageBuilder> {
-    return new PackageBuilder(await StagingWriter.create(dir, rules, buffer), dir, rules, workers);
+    return new PackageBuilder(await StagingWriter.create(dir, buffer), dir, rules, workers);
   }
 
-  /** SQL stages what it is sure of (sql-contract.ts); zod validates the rest, on workers past INLINE_RECORDS. */
-  async add(records: RawRecord[]): Promise<void> {
-    const outcome = await this.inTurn(() => this.writer.stageRaw(records));
-    addCounts(this.counts, outcome.counts);
-    if (outcome.deferred.length > 0) await this.validate(outcome.deferred);
-  }
-
-  private validate(records: RawRecord[]): Promise<void> {
+  add(records: RawRecord[]): Promise<void> {
     if (!this.pool && this.workers > 0 && this.counts.read >= INLINE_RECORDS) {
-      this.pool = new WorkerPool(this.workers, this.rules, (batch) => this.inTurn(() => this.stage(batch)));
+      this.pool = new WorkerPool(this.workers, this.rules, (batch) => this.stageInTurn(batch));
     }
     if (this.pool) return this.pool.validate(records);
-    return this.inTurn(() => this.stage(validateBatch(records, this.rules)));
+    return this.stage(validateBatch(records, this.rules));
   }
 
-  /** The writer's work one step at a time: a part may be being written out when the next batch arrives. */
-  private inTurn<T>(step: () => Promise<T>): Promise<T> {
-    const done = this.staged.then(step);
-    this.staged = done.then(
-      () => undefined,
-      () => undefined,
-    );
-    return done;
+  private stageInTurn(batch: ValidatedBatch): Promise<void> {
+    this.staged = this.staged.then(() => this.stage(batch));
+    return this.staged;
   }
 
   private async stage(batch: ValidatedBatch): Promise<void> {
@@ -167,9 +155,6 @@ export class PackageBuilder {
     sourceFiles: PackageManifest['sourceFiles'],
     sourceRecords: number | null = null,
   ): Promise<PackageManifest> {
-    const rest = await this.inTurn(() => this.writer.drainRaw());
-    addCounts(this.counts, rest.counts);
-    if (rest.deferred.length > 0) await this.validate(rest.deferred);
     await this.pool?.drain();
     const manifest: PackageManifest = {
       runId,

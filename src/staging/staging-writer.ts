@@ -1,11 +1,9 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { openDuckDB, sqlString, type OpenDuckDB } from '../warehouse/duckdb/duckdb-driver.js';
-import type { RawRecord } from '../source/source.js';
 import { ChunkAppender } from './chunk-appender.js';
-import { STAGING_TABLES, type ExtractCounts, type StagingFiles, type StagingTable } from './package.js';
-import { SqlContract } from './sql-contract.js';
-import type { ValidatedBatch, ValidationRules } from './validate-batch.js';
+import { STAGING_TABLES, type StagingFiles, type StagingTable } from './package.js';
+import type { ValidatedBatch } from './validate-batch.js';
 
 /** Rows buffered in memory before they are written out as one Parquet part. */
 const ROWS_PER_PART = 100_000;
@@ -13,20 +11,6 @@ const ROWS_PER_PART = 100_000;
 const STAGING_MEMORY_LIMIT = '64MB';
 /** Text buffered before a part is written out: an in-memory table cannot spill, so large payloads must not fill the pool. */
 const CHARS_PER_PART = 4 * 1024 ** 2;
-/** Raw records the SQL contract checks at once: large enough that a query's fixed cost is small, bounded in memory. */
-const RAW_RECORDS_PER_CHECK = 16_384;
-const RAW_CHARS_PER_CHECK = 2 * 1024 ** 2;
-/**
- * Longer lines go straight to zod: an event that SQL could accept (empty metadata) is a few hundred
- * bytes, and a long line would only take the buffer pool the warehouse shares with staging.
- */
-const SQL_MAX_LINE_CHARS = 64 * 1024;
-
-/** What staging raw records came to: the counts of those SQL settled, and the records left to zod. */
-export interface RawOutcome {
-  counts: ExtractCounts;
-  deferred: RawRecord[];
-}
 
 /**
  * Writes a window's validated events, their policy evaluations and its
@@ -36,10 +20,6 @@ export interface RawOutcome {
  */
 export class StagingWriter {
   private appenders!: Record<StagingTable, ChunkAppender>;
-  private raw!: ChunkAppender;
-  /** The records in `raw_lines`, by index: a record SQL hands back is validated from its original. */
-  private rawRecords: RawRecord[] = [];
-  private rawChars = 0;
   private pending = 0;
   private pendingChars = 0;
   private part = 0;
@@ -49,11 +29,10 @@ export class StagingWriter {
   private constructor(
     private readonly db: OpenDuckDB,
     private readonly dir: string,
-    private readonly contract: SqlContract,
   ) {}
 
   /** `buffer`: where rows are buffered when not in an instance of its own (a DuckDB run's one instance). */
-  static async create(dir: string, rules: ValidationRules, buffer?: () => Promise<OpenDuckDB>): Promise<StagingWriter> {
+  static async create(dir: string, buffer?: () => Promise<OpenDuckDB>): Promise<StagingWriter> {
     mkdirSync(dir, { recursive: true });
     // One thread: writing a part is a small share of extraction, and the warehouse may be loading meanwhile.
     const db = buffer
@@ -65,58 +44,9 @@ export class StagingWriter {
           preserveInsertionOrder: false, // rows are numbered (staged_row); lets ROW_GROUP_SIZE_BYTES bound a part's row groups
         });
     for (const table of Object.values(STAGING_TABLES)) await db.connection.run(table.ddl);
-    const writer = new StagingWriter(db, dir, await SqlContract.create(db.connection, rules));
+    const writer = new StagingWriter(db, dir);
     await writer.openAppenders();
-    writer.raw = new ChunkAppender(await db.connection.createAppender('raw_lines'));
     return writer;
-  }
-
-  /**
-   * Buffers JSON lines for the SQL contract and, once enough are buffered, checks them: what SQL
-   * accepts is staged; the lines it hands back (and every record that is not a line) are returned
-   * for zod to validate and `append`.
-   */
-  async stageRaw(records: readonly RawRecord[]): Promise<RawOutcome> {
-    // A parsed value stays with zod: JSON.stringify would hide what SQL must see (an overflowing
-    // number parsed as Infinity becomes null), and its parse is already paid for.
-    const forZod: RawRecord[] = [];
-    for (const record of records) {
-      if (record.kind !== 'line' || record.text.length > SQL_MAX_LINE_CHARS) {
-        forZod.push(record);
-        continue;
-      }
-      this.rawChars += this.raw.push([this.rawRecords.length, record.text]);
-      this.rawRecords.push(record);
-    }
-    const full = this.rawRecords.length >= RAW_RECORDS_PER_CHECK || this.rawChars >= RAW_CHARS_PER_CHECK;
-    const outcome = full ? await this.checkRaw() : { counts: noCounts(), deferred: [] };
-    outcome.deferred.push(...forZod);
-    return outcome;
-  }
-
-  /** Checks what `stageRaw` still buffers. */
-  drainRaw(): Promise<RawOutcome> {
-    return this.checkRaw();
-  }
-
-  private async checkRaw(): Promise<RawOutcome> {
-    const records = this.rawRecords;
-    if (records.length === 0) return { counts: noCounts(), deferred: [] };
-    this.raw.close();
-    const base = this.nextRow;
-    this.nextRow += records.length;
-    const { valid, outOfWindow, deferred } = await this.contract.run(base);
-    const c = this.db.connection;
-    await c.run('DELETE FROM raw_lines');
-    this.raw = new ChunkAppender(await c.createAppender('raw_lines'));
-    this.rawRecords = [];
-    this.rawChars = 0;
-    this.pending += valid;
-    if (this.pending >= ROWS_PER_PART) await this.flush();
-    return {
-      counts: { read: records.length - deferred.length, valid, rejected: 0, outOfWindow },
-      deferred: deferred.map((i) => records[i]!),
-    };
   }
 
   private async openAppenders(): Promise<void> {
@@ -171,7 +101,7 @@ export class StagingWriter {
   /** Flushes the rest and closes the buffer; returns the Parquet files written, per table. */
   async finish(): Promise<StagingFiles> {
     await this.flush();
-    for (const appender of [...Object.values(this.appenders), this.raw]) appender.close();
+    for (const appender of Object.values(this.appenders)) appender.close();
     this.db.close();
     return this.files;
   }
@@ -183,8 +113,4 @@ export class StagingWriter {
       // already closed: nothing to release
     }
   }
-}
-
-function noCounts(): ExtractCounts {
-  return { read: 0, valid: 0, rejected: 0, outOfWindow: 0 };
 }
