@@ -4,6 +4,8 @@ import { discoverConfig } from '../config/discover.js';
 import { loadConfig, type ConfigUse } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { createLogger, type Logger } from '../log/logger.js';
+import { openWarehouse } from '../pipeline/open-warehouse.js';
+import type { Warehouse } from '../warehouse/warehouse.js';
 import { runSession, type Command as PipelineCommand, type Session } from '../pipeline/session.js';
 import { nowMs } from '../util/clock.js';
 import { parseCliInstant } from '../util/dates.js';
@@ -11,6 +13,7 @@ import { EXIT, UsageError, type ExitCode } from '../util/errors.js';
 import { redact } from '../util/redact.js';
 import { terminalProgress } from './progress.js';
 import { formatRunSummary } from './summary.js';
+import { jsonText, summaryJson } from './json-output.js';
 
 /**
  * What every command's registration shares: the global options, printing
@@ -60,8 +63,39 @@ export function configured(
   return { options, logger, config: loadConfig(configFile(options, logger), process.env, use) };
 }
 
-export function print(options: GlobalOptions, json: unknown, human: string): void {
-  process.stdout.write(redact(options.json ? `${JSON.stringify(json, null, 2)}\n` : `${human}\n`));
+/**
+ * A command that reads the warehouse, never the source: its config, and the warehouse opened by
+ * `open` (by default with pending migrations applied, as every command does), closed after `work`.
+ */
+export async function withWarehouse(
+  command: Command,
+  work: (context: ReturnType<typeof configured> & { warehouse: Warehouse }) => Promise<void>,
+  open: (config: Config, logger: Logger) => Promise<Warehouse> = openWarehouse,
+): Promise<void> {
+  const loaded = configured(command, WITHOUT_SOURCE);
+  const warehouse = await open(loaded.config, loaded.logger);
+  try {
+    await work({ ...loaded, warehouse });
+  } finally {
+    await warehouse.close();
+  }
+}
+
+let printed = false;
+
+/** Whether a command printed its result: a failure after that goes to stderr only (`--json` prints one object). */
+export function resultPrinted(): boolean {
+  return printed;
+}
+
+/**
+ * A command's result on stdout, always through the redaction layer: `human`, or with `--json`
+ * the one object of the JSON contract (json-output.ts). Sets the exit code the result means.
+ */
+export function print(options: GlobalOptions, json: object, human: string, exitCode: ExitCode = EXIT.ok): void {
+  setExitCode(exitCode);
+  printed = true;
+  process.stdout.write(redact(options.json ? jsonText(json, exitCode) : `${human}\n`));
 }
 
 export interface LockOptions {
@@ -137,6 +171,5 @@ export async function runCommand(
     },
     work,
   );
-  print(options, summary, formatRunSummary(summary));
-  setExitCode(summary.exitCode);
+  print(options, summaryJson(summary), formatRunSummary(summary), summary.exitCode);
 }

@@ -1,337 +1,32 @@
 #!/usr/bin/env node
-import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { LOG_LEVELS } from '../log/logger.js';
-import { runIncremental } from '../pipeline/incremental.js';
-import { reconcile } from '../pipeline/reconcile.js';
-import { checkRange } from '../pipeline/post-load.js';
-import { backfill, runExplicit } from '../pipeline/explicit.js';
-import { dryRun } from '../pipeline/dry-run.js';
-import { runQuery } from './query.js';
-import {
-  outputPlan,
-  QUERY_FORMATS,
-  TERMINAL_ROWS,
-  truncationNote,
-  writeQuery,
-  type QueryOutputOptions,
-} from './query-output.js';
-import { scheduleCommand, type ScheduleOptions } from './schedule.js';
-import { lakeSettings, openWarehouse } from '../pipeline/open-warehouse.js';
-import { compactPartitions, crowdedPartitions } from '../lake/compact.js';
-import { loadReferenceData } from '../reference/reference-data.js';
-import { startSimulator } from '../simulator/simulator.js';
-import { nowMs } from '../util/clock.js';
+import { CommanderError } from 'commander';
 import { ConfigError, EXIT, UsageError, type ExitCode } from '../util/errors.js';
 import { redact } from '../util/redact.js';
-import { formatDryRun, formatRetention, formatRunDetail, formatStatus } from './summary.js';
-import { rejectsByField, runDetail } from '../pipeline/run-detail.js';
-import { applyRetention, checkRetentionAge, retentionPlan } from '../pipeline/retention.js';
-import { resolve } from 'node:path';
-import { readFileSync, writeFileSync } from 'node:fs';
-import { reportData } from '../report/report-data.js';
-import { reportHtml } from '../report/report-html.js';
-import { initProject, nextSteps } from './init.js';
-import { lakeBytes } from '../lake/lake-size.js';
-import { LockHeldError } from '../state/lock.js';
-import {
-  configured,
-  context,
-  currentExitCode,
-  durationArg,
-  instantArg,
-  positiveInt,
-  print,
-  rangeOf,
-  runCommand,
-  setExitCode,
-  withLockOptions,
-  withRequiredRange,
-  WITHOUT_SOURCE,
-  type LockOptions,
-  type RangeOptions,
-} from './command-kit.js';
-import { registerOperations } from './operations.js';
+import { currentExitCode, resultPrinted, setExitCode } from './command-kit.js';
+import { errorJson, errorKind, EXIT_OF_KIND, jsonText } from './json-output.js';
+import { buildProgram } from './program.js';
 
-/** The installed package's own version, read beside the built files (not from the working folder). */
-const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
-  version: string;
-};
-
-const program = new Command('aetl')
-  .description('Batch ETL and warehouse loader for AI-gateway decision events')
-  .version(version, '-V, --version', 'print the version of aetl')
-  .option('-c, --config <file>', 'config file (YAML); else AETL_CONFIG, else ./aetl.yaml, else ./config/aetl.yaml')
-  .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS).default('info'))
-  .option('--json', 'print machine-readable JSON on stdout')
-  .option('-q, --quiet', 'no progress line on a terminal (log lines only)')
-  .exitOverride()
-  .configureOutput({ writeErr: (text) => process.stderr.write(text) });
-
-function collectParam(text: string, all: Record<string, string>): Record<string, string> {
-  const at = text.indexOf('=');
-  if (at < 1) throw new InvalidArgumentError(`expected name=value, got "${text}"`);
-  return { ...all, [text.slice(0, at)]: text.slice(at + 1) };
+/**
+ * Whether `--json` was asked for, read from the command line itself: a usage error can stop
+ * commander before it has parsed the option, and the failure still owes its one JSON object.
+ */
+function jsonWanted(argv: string[]): boolean {
+  const end = argv.indexOf('--');
+  return argv.slice(2, end === -1 ? undefined : end).includes('--json');
 }
-
-withLockOptions(
-  program
-    .command('run')
-    .description('load every new window (or file) up to now − settle_delay, then check it')
-    .option('--from <instant>', 'explicit window start (a date means UTC midnight); needs --to', instantArg)
-    .option('--to <instant>', 'explicit window end, exclusive; clipped to now − settle_delay', instantArg)
-    .option('--dry-run', 'extract and validate, print what would load per table and day, write nothing'),
-).action(async (opts: LockOptions & Partial<RangeOptions> & { dryRun?: boolean }, command: Command) => {
-  if ((opts.from === undefined) !== (opts.to === undefined)) {
-    throw new UsageError('--from and --to go together');
-  }
-  if (opts.dryRun) {
-    const { options, logger, config } = configured(command);
-    const range = opts.from === undefined ? null : rangeOf(opts as RangeOptions);
-    try {
-      const report = await dryRun(config, logger, nowMs(), range, opts.wait);
-      print(options, report, formatDryRun(report));
-    } catch (error) {
-      if (!(error instanceof LockHeldError) || !opts.skipIfLocked) throw error;
-      print(options, { skipped: true, reason: error.message }, `dry run skipped: ${error.message}`);
-    }
-    return;
-  }
-  const work = opts.from === undefined ? runIncremental : runExplicit(rangeOf(opts as RangeOptions));
-  return runCommand(command, 'run', opts, work);
-});
-
-withLockOptions(
-  withRequiredRange(
-    program
-      .command('backfill')
-      .description('load a historical range in UTC day windows; never moves the checkpoint; resumable'),
-    'first day',
-  ).option('--parallel <n>', 'days extracted at once (one writer loads them in order)', positiveInt, 1),
-).action((opts: LockOptions & RangeOptions & { parallel: number }, command: Command) =>
-  runCommand(command, 'backfill', opts, backfill(rangeOf(opts), opts.parallel)),
-);
-
-withLockOptions(
-  program
-    .command('reconcile')
-    .description('compare per-day source counts with the warehouse and re-pull the days that differ')
-    .option('--days <n>', 'how many days back from now', positiveInt, 7),
-).action((opts: LockOptions & { days: number }, command: Command) =>
-  runCommand(command, 'reconcile', opts, reconcile(opts.days)),
-);
-
-withLockOptions(
-  program
-    .command('check')
-    .description('run every data-quality check over a range (default: the 24 hours before now − settle_delay)')
-    .option('--window', 'judge the window the pipeline loaded last')
-    .option('--from <instant>', 'range start (a date means UTC midnight)', instantArg)
-    .option('--to <instant>', 'range end, exclusive', instantArg),
-).action((opts: LockOptions & Partial<RangeOptions> & { window?: boolean }, command: Command) => {
-  if (opts.window && (opts.from !== undefined || opts.to !== undefined)) {
-    throw new UsageError('--window and --from/--to exclude each other');
-  }
-  const range =
-    opts.from !== undefined && opts.to !== undefined
-      ? rangeOf(opts as RangeOptions)
-      : { fromMs: opts.from, toMs: opts.to };
-  return runCommand(command, 'check', opts, checkRange({ ...range, lastWindow: opts.window }));
-});
-
-withLockOptions(
-  program
-    .command('rebuild-dims')
-    .description('re-point facts at the dimension versions valid at their event times (after adding history)'),
-).action((opts: LockOptions, command: Command) =>
-  runCommand(command, 'rebuild-dims', opts, async (session) => ({
-    rekeyed: await session.warehouse.rebuildDimensions(session.config.pipeline.name, session.runId),
-  })),
-);
-
-withLockOptions(
-  program
-    .command('compact')
-    .description('merge each lake partition holding several files into one; readers never see rows missing or twice'),
-).action((opts: LockOptions, command: Command) =>
-  runCommand(command, 'compact', opts, async (session) => {
-    const lake = lakeSettings(session.config);
-    return { compacted: await compactPartitions(lake.path, lake.scratch, crowdedPartitions(lake.path, 1)) };
-  }),
-);
-
-withLockOptions(
-  program
-    .command('retention')
-    .description('archive and delete fact partitions and ledger rows older than a duration (a dry run without --apply)')
-    .requiredOption('--older-than <duration>', 'e.g. 400d (at least 7d)', durationArg)
-    .option('--archive <dir>', 'write what goes to Parquet under this folder first')
-    .option('--apply', 'delete for real (without it, only print what would go)'),
-).action(async (opts: LockOptions & { olderThan: number; archive?: string; apply?: boolean }, command: Command) => {
-  checkRetentionAge(opts.olderThan);
-  const options = { olderThanMs: opts.olderThan, archiveDir: opts.archive ? resolve(opts.archive) : null };
-  if (opts.apply) return runCommand(command, 'retention', opts, applyRetention(options));
-  const { options: global, logger, config } = configured(command, WITHOUT_SOURCE);
-  const plan = await retentionPlan(config, logger, nowMs(), options);
-  print(global, plan, formatRetention(plan));
-});
-
-program
-  .command('status')
-  .description('checkpoint, last runs, table row counts and the latest check results')
-  .option('--runs <n>', 'how many recent runs to show', positiveInt, 10)
-  .action(async (opts: { runs: number }, command: Command) => {
-    const { options, logger, config } = configured(command, WITHOUT_SOURCE);
-    const warehouse = await openWarehouse(config, logger);
-    try {
-      const report = await warehouse.status(config.pipeline.name, opts.runs);
-      const extra = {
-        // How far behind now the checkpoint is: the first number to look at when loads fall behind.
-        lag_seconds: report.checkpoint === null ? null : Math.round((nowMs() - Date.parse(report.checkpoint)) / 1000),
-        lake_bytes: lakeBytes(config.lake.path),
-        rejectsByField: await rejectsByField(warehouse, config.pipeline.name, null),
-        accepted_losses: (await warehouse.acceptedLosses(config.pipeline.name)).map((loss) => ({
-          from: new Date(loss.fromMs).toISOString(),
-          to: new Date(loss.toMs).toISOString(),
-          reason: loss.reason,
-          accepted_by: loss.acceptedBy,
-          run_id: loss.runId,
-        })),
-      };
-      print(options, { ...report, ...extra }, formatStatus(report, extra));
-    } finally {
-      await warehouse.close();
-    }
-  });
-
-program
-  .command('schedule')
-  .description('fire the jobs in the config (schedule.jobs) on their cron schedules until SIGTERM/SIGINT')
-  .option('--list', 'print each job with its next fire times, then exit')
-  .option('--once <job>', 'run one configured job now, as the scheduler would, and exit with its exit code')
-  .action(async (opts: ScheduleOptions, command: Command) => {
-    const { options, logger, config } = configured(command);
-    setExitCode(await scheduleCommand(config, logger, opts, (json, human) => print(options, json, human)));
-  });
-
-const runs = program.command('runs').description('the run ledger');
-runs
-  .command('show')
-  .description("one run's full record: windows, counts, checks, rejects by field")
-  .argument('<run-id>', 'as aetl status lists it')
-  .action(async (runId: string, _: unknown, command: Command) => {
-    const { options, logger, config } = configured(command, WITHOUT_SOURCE);
-    const warehouse = await openWarehouse(config, logger);
-    try {
-      const detail = await runDetail(warehouse, config.pipeline.name, runId);
-      print(options, detail, formatRunDetail(detail));
-    } finally {
-      await warehouse.close();
-    }
-  });
-
-program
-  .command('report')
-  .description('write one self-contained HTML file with charts of volume, block rate, cost, latency, runs and checks')
-  .option('--days <n>', 'how many days back from now', positiveInt, 30)
-  .option('--out <file>', 'where to write it', 'report.html')
-  .action(async (opts: { days: number; out: string }, command: Command) => {
-    const { options, logger, config } = configured(command, WITHOUT_SOURCE);
-    const warehouse = await openWarehouse(config, logger);
-    try {
-      const data = await reportData(warehouse, config.pipeline.name, opts.days, nowMs());
-      const file = resolve(opts.out);
-      writeFileSync(file, redact(reportHtml(data)));
-      print(options, { file, checks: data.checks.length }, `report written to ${file}`);
-    } finally {
-      await warehouse.close();
-    }
-  });
-
-program
-  .command('init')
-  .description('write a starter config and reference CSV templates into a folder (default: here)')
-  .argument('[dir]', 'the folder', '.')
-  .action((dir: string, _: unknown, command: Command) => {
-    const { options } = context(command);
-    const written = initProject(dir);
-    print(options, { written }, nextSteps(dir));
-  });
-
-program
-  .command('query')
-  .description('run an analyst query (a shipped one by name, or a SQL file) on the warehouse, any engine, or the lake')
-  .argument('<query>', "a shipped query (e.g. top_users_by_cost, in the warehouse's own dialect) or a SQL file")
-  .option('-p, --param <name=value>', 'a parameter (repeatable)', collectParam, {})
-  .option('--lake', 'query the Parquet lake instead of the warehouse')
-  .addOption(
-    new Option('--format <format>', 'table, csv (RFC 4180, a header row), jsonl, or json (as --json)').choices(
-      QUERY_FORMATS,
-    ),
-  )
-  .option('--limit <n>', `at most N rows (default: ${TERMINAL_ROWS} in a table on a terminal, else all)`, positiveInt)
-  .option('--out <file>', 'write the rows to FILE (format from --format, else from .csv, .jsonl or .json)')
-  .action(
-    async (
-      query: string,
-      opts: QueryOutputOptions & { param: Record<string, string>; lake?: boolean },
-      command: Command,
-    ) => {
-      const { options, config } = configured(command, WITHOUT_SOURCE);
-      const plan = outputPlan(opts, options.json ?? false, process.stdout.isTTY === true);
-      const stream = runQuery(config, query, opts.param, opts.lake ?? false);
-      const outcome = await writeQuery(stream, plan);
-      if (outcome.truncated) process.stderr.write(truncationNote(outcome, plan));
-      if (plan.out !== null) {
-        const { query: name, engine, lake } = stream;
-        const written = { query: name, engine, lake, out: plan.out, format: plan.format, row_count: outcome.rows };
-        const human = `wrote ${outcome.rows.toLocaleString('en-US')} row(s) to ${plan.out} (${plan.format})`;
-        print(options, { ...written, truncated: outcome.truncated }, human);
-      }
-    },
-  );
-
-program
-  .command('migrate')
-  .description('apply pending warehouse migrations and exit')
-  .action(async (_: unknown, command: Command) => {
-    const { logger, config } = configured(command, WITHOUT_SOURCE);
-    const warehouse = await openWarehouse(config, logger);
-    await warehouse.close();
-  });
-
-registerOperations(program);
-
-const simulate = program.command('simulate').description('the built-in event simulator');
-simulate
-  .command('serve')
-  .description('serve the simulated Events API on 127.0.0.1 until stopped')
-  .option('--port <port>', 'port (0 = any free port)', (v) => Number.parseInt(v, 10), 8787)
-  .option('--seed <seed>', 'seed (default: the config’s source.simulator.seed)', (v) => Number.parseInt(v, 10))
-  .addOption(new Option('--token <token>', 'bearer token clients must send').env('AETL_SIMULATOR_TOKEN'))
-  .action(async (opts: { port: number; seed?: number; token?: string }, command: Command) => {
-    const { options, logger, config } = configured(command);
-    const settings = { ...config.source.simulator, ...(opts.seed === undefined ? {} : { seed: opts.seed }) };
-    const simulator = await startSimulator(settings, loadReferenceData(config.reference), () => nowMs(), {
-      port: opts.port,
-      token: opts.token,
-    });
-    print(
-      options,
-      { url: simulator.url, token: simulator.token, seed: settings.seed },
-      `simulator listening on ${simulator.url} (seed ${settings.seed})\ntoken: ${simulator.token}`,
-    );
-    logger.info({ url: simulator.url }, 'simulator serving; stop with Ctrl-C');
-    await new Promise<void>((resolve) => {
-      for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => resolve());
-    });
-    await simulator.close();
-  });
 
 function exitCodeFor(error: unknown): ExitCode {
-  if (error instanceof CommanderError) return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
-  if (error instanceof ConfigError || error instanceof UsageError) return EXIT.usage;
-  return EXIT.runFailed;
+  if (error instanceof CommanderError && error.exitCode === 0) return EXIT.ok;
+  return EXIT_OF_KIND[errorKind(error)];
 }
+
+const json = jsonWanted(process.argv);
+// With --json, commander's own output (help, the version) is returned as the object's text: stdout holds one object.
+let commanderText = '';
+const program = buildProgram().configureOutput({
+  writeErr: (text) => process.stderr.write(text),
+  writeOut: (text) => (json ? (commanderText += text) : process.stdout.write(text)),
+});
 
 // A reader that goes away (`aetl query ... | head`) is not a failure: later output is dropped
 // and the command ends as it would have, instead of dying on an unhandled EPIPE.
@@ -342,11 +37,21 @@ process.stdout.on('error', (error: NodeJS.ErrnoException) => {
 try {
   await program.parseAsync(process.argv);
 } catch (error) {
-  setExitCode(exitCodeFor(error));
+  const code = exitCodeFor(error);
+  setExitCode(code);
   if (!(error instanceof CommanderError)) {
     const message = error instanceof Error ? error.message : String(error);
     const prefix = error instanceof ConfigError || error instanceof UsageError ? '' : 'error: ';
     process.stderr.write(redact(`aetl: ${prefix}${message}\n`));
+  }
+  if (json && !resultPrinted()) {
+    const result =
+      code === EXIT.ok
+        ? (error as CommanderError).code === 'commander.version'
+          ? { version: commanderText.trim() }
+          : { help: commanderText }
+        : { error: errorJson(error) };
+    process.stdout.write(redact(jsonText(result, code)));
   }
 }
 process.exitCode = currentExitCode();

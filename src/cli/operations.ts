@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
 import { replayRange } from '../pipeline/explicit.js';
 import { osUserName, prepareForget } from '../pipeline/forget.js';
-import { openWarehouse } from '../pipeline/open-warehouse.js';
 import { replayRejects } from '../pipeline/replay-rejects.js';
 import { EXIT, UsageError } from '../util/errors.js';
 import {
@@ -12,9 +11,9 @@ import {
   print,
   rangeOf,
   runCommand,
-  setExitCode,
   withLockOptions,
   withRequiredRange,
+  withWarehouse,
   WITHOUT_SOURCE,
   type LockOptions,
   type RangeOptions,
@@ -32,10 +31,8 @@ export function registerOperations(program: Command): void {
   state
     .command('show')
     .description('the checkpoint, the last window committed and how many files the ledger holds')
-    .action(async (_: unknown, command: Command) => {
-      const { options, logger, config } = configured(command, WITHOUT_SOURCE);
-      const warehouse = await openWarehouse(config, logger);
-      try {
+    .action((_: unknown, command: Command) =>
+      withWarehouse(command, async ({ options, config, warehouse }) => {
         const pipeline = config.pipeline.name;
         const checkpoint = await warehouse.getCheckpoint(pipeline);
         const last = await warehouse.lastWindow(pipeline);
@@ -47,10 +44,8 @@ export function registerOperations(program: Command): void {
           ledger_files: files,
         };
         print(options, shown, formatRows([shown]));
-      } finally {
-        await warehouse.close();
-      }
-    });
+      }),
+    );
   withLockOptions(
     state
       .command('set-checkpoint')
@@ -90,10 +85,8 @@ export function registerOperations(program: Command): void {
     .option('--reason <text>', 'only those whose reasons contain this text')
     .option('--replayed', 'include the ones a replay has loaded since')
     .option('--limit <n>', 'at most this many', positiveInt, 100)
-    .action(async (opts: { run?: string; reason?: string; replayed?: boolean; limit: number }, command: Command) => {
-      const { options, logger, config } = configured(command, WITHOUT_SOURCE);
-      const warehouse = await openWarehouse(config, logger);
-      try {
+    .action((opts: { run?: string; reason?: string; replayed?: boolean; limit: number }, command: Command) =>
+      withWarehouse(command, async ({ options, config, warehouse }) => {
         const filter = {
           runId: opts.run ?? null,
           reason: opts.reason ?? null,
@@ -101,11 +94,9 @@ export function registerOperations(program: Command): void {
           limit: opts.limit,
         };
         const rows = await warehouse.listRejects(config.pipeline.name, filter);
-        print(options, rows, rows.length === 0 ? '(no rejects)' : formatRows(rows));
-      } finally {
-        await warehouse.close();
-      }
-    });
+        print(options, { rejects: rows }, rows.length === 0 ? '(no rejects)' : formatRows(rows));
+      }),
+    );
   withLockOptions(
     rejects
       .command('replay')
@@ -170,7 +161,8 @@ export function registerOperations(program: Command): void {
     .action(async (_: unknown, command: Command) => {
       const { options, logger } = context(command);
       const report = await doctor(options, logger);
-      print(options, report, formatRows(report.checks));
-      setExitCode(report.ok ? EXIT.ok : EXIT.runFailed);
+      const failed = report.checks.filter((c) => c.status === 'fail').map((c) => c.check);
+      const error = report.ok ? null : { kind: 'run_failed', message: `doctor check(s) failed: ${failed.join(', ')}` };
+      print(options, { ...report, error }, formatRows(report.checks), report.ok ? EXIT.ok : EXIT.runFailed);
     });
 }
