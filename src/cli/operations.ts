@@ -19,6 +19,7 @@ import {
   type RangeOptions,
 } from './command-kit.js';
 import { doctor } from './doctor.js';
+import type { JsonError } from './json-output.js';
 import { confirm, setState } from './state.js';
 import { formatRows } from './summary.js';
 
@@ -162,7 +163,9 @@ export function registerOperations(program: Command): void {
       const { options, logger } = context(command);
       const report = await doctor(options, logger);
       const failed = report.checks.filter((c) => c.status === 'fail').map((c) => c.check);
-      const error = report.ok ? null : { kind: 'run_failed', message: `doctor check(s) failed: ${failed.join(', ')}` };
+      const error: JsonError | null = report.ok
+        ? null
+        : { kind: 'run_failed', message: `doctor check(s) failed: ${failed.join(', ')}` };
       print(options, { ...report, error }, formatRows(report.checks), report.ok ? EXIT.ok : EXIT.runFailed);
     });
 }

@@ -112,7 +112,8 @@ describe('anomaly baseline: committed hours only, robust centre and spread', () 
     const first = await check(config);
     expect(first.code).toBe(3);
     expect(flagged(first.checks)).toEqual([`anomaly_block_rate @ ${BLOCK_SPIKE}`, `anomaly_volume @ ${DROP}`]);
-    const judged = (name: string, at: string) => first.checks.find((c) => c.name === name && c.bucket === at)!;
+    const judged = (name: string, at: string) =>
+      first.checks.find((c) => c.name === name && c.bucket === new Date(at).toISOString())!;
     // The unloaded hour is not a bucket at all, and it trains nothing: 11 same-hour buckets, not 12.
     expect(first.checks.some((c) => c.bucket === '2026-06-01T00:00:00.000Z')).toBe(false);
     expect(judged('anomaly_volume', DROP).message).toMatch(/over 11 hour_of_day buckets/);

@@ -319,7 +319,7 @@ const CASES: Record<string, ParityCase> = {
     const [flagged] = await s.rows(
       "SELECT count(*) AS n FROM {s}dq_check_result WHERE status IN ('fail', 'error', 'warn')",
     );
-    expect(report).toEqual({ file: out, checks: flagged!.n });
+    expect(report).toEqual({ file: out, checks: flagged!.n, exit_code: 0 });
     expect(readFileSync(out, 'utf8')).toMatch(/<td>schema_drift<\/td>.*region_hint/);
   }),
 
