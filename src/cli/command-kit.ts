@@ -11,6 +11,7 @@ import { EXIT, UsageError, type ExitCode } from '../util/errors.js';
 import { redact } from '../util/redact.js';
 import { terminalProgress } from './progress.js';
 import { formatRunSummary } from './summary.js';
+import { jsonText, summaryJson } from './json-output.js';
 
 /**
  * What every command's registration shares: the global options, printing
@@ -65,8 +66,21 @@ export async function configured(
   return { options, logger, config: loadConfig(configFile(options, logger), process.env, use) };
 }
 
-export function print(options: GlobalOptions, json: unknown, human: string): void {
-  process.stdout.write(redact(options.json ? `${JSON.stringify(json, null, 2)}\n` : `${human}\n`));
+let printed = false;
+
+/** Whether a command printed its result: a failure after that goes to stderr only (`--json` prints one object). */
+export function resultPrinted(): boolean {
+  return printed;
+}
+
+/**
+ * A command's result on stdout, always through the redaction layer: `human`, or with `--json`
+ * the one object of the JSON contract (json-output.ts). Sets the exit code the result means.
+ */
+export function print(options: GlobalOptions, json: object, human: string, exitCode: ExitCode = EXIT.ok): void {
+  setExitCode(exitCode);
+  printed = true;
+  process.stdout.write(redact(options.json ? jsonText(json, exitCode) : `${human}\n`));
 }
 
 export interface LockOptions {
@@ -144,8 +158,7 @@ export async function runCommand(
     },
     work,
   );
-  print(options, summary, formatRunSummary(summary));
+  print(options, summaryJson(summary), formatRunSummary(summary), summary.exitCode);
   // The last line on stderr says what to run next (as an uncaught error's does, in main.ts).
   if (summary.nextStep !== null) process.stderr.write(redact(`next: ${summary.nextStep}\n`));
-  setExitCode(summary.exitCode);
 }

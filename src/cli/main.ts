@@ -2,16 +2,31 @@
 import { Command, CommanderError } from 'commander';
 import { ConfigError, EXIT, UsageError, type ExitCode } from '../util/errors.js';
 import { redact } from '../util/redact.js';
-import { currentExitCode, setExitCode } from './command-kit.js';
+import { currentExitCode, resultPrinted, setExitCode } from './command-kit.js';
+import { errorJson, errorKind, EXIT_OF_KIND, jsonText } from './json-output.js';
 import { buildProgram } from './program.js';
 
-const program = buildProgram();
+/**
+ * Whether `--json` was asked for, read from the command line itself: a usage error can stop
+ * commander before it has parsed the option, and the failure still owes its one JSON object.
+ */
+function jsonWanted(argv: string[]): boolean {
+  const end = argv.indexOf('--');
+  return argv.slice(2, end === -1 ? undefined : end).includes('--json');
+}
 
 function exitCodeFor(error: unknown): ExitCode {
-  if (error instanceof CommanderError) return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
-  if (error instanceof ConfigError || error instanceof UsageError) return EXIT.usage;
-  return EXIT.runFailed;
+  if (error instanceof CommanderError && error.exitCode === 0) return EXIT.ok;
+  return EXIT_OF_KIND[errorKind(error)];
 }
+
+const json = jsonWanted(process.argv);
+// With --json, commander's own output (help, the version) is returned as the object's text: stdout holds one object.
+let commanderText = '';
+const program = buildProgram().configureOutput({
+  writeErr: (text) => process.stderr.write(text),
+  writeOut: (text) => (json ? (commanderText += text) : process.stdout.write(text)),
+});
 
 // A reader that goes away (`aetl query ... | head`) is not a failure: later output is dropped
 // and the command ends as it would have, instead of dying on an unhandled EPIPE.
@@ -30,13 +45,25 @@ program.hook('preAction', (_, action) => {
 try {
   await program.parseAsync(process.argv);
 } catch (error) {
-  setExitCode(exitCodeFor(error));
+  const code = exitCodeFor(error);
+  setExitCode(code);
+  let nextStep: string | null = null;
   if (!(error instanceof CommanderError)) {
     const message = error instanceof Error ? error.message : String(error);
     const prefix = error instanceof ConfigError || error instanceof UsageError ? '' : 'error: ';
     // Loaded only on failure: it reads the config module, which `--version` and `--help` need not load.
     const { nextStepFor } = await import('../pipeline/next-step.js');
-    process.stderr.write(redact(`aetl: ${prefix}${message}\nnext: ${nextStepFor(error, commandPath)}\n`));
+    nextStep = nextStepFor(error, commandPath);
+    process.stderr.write(redact(`aetl: ${prefix}${message}\nnext: ${nextStep}\n`));
+  }
+  if (json && !resultPrinted()) {
+    const result =
+      code === EXIT.ok
+        ? (error as CommanderError).code === 'commander.version'
+          ? { version: commanderText.trim() }
+          : { help: commanderText }
+        : { error: { ...errorJson(error), ...(nextStep === null ? {} : { next_step: nextStep }) } };
+    process.stdout.write(redact(jsonText(result, code)));
   }
 }
 process.exitCode = currentExitCode();

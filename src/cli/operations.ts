@@ -9,13 +9,13 @@ import {
   print,
   rangeOf,
   runCommand,
-  setExitCode,
   withLockOptions,
   withRequiredRange,
   WITHOUT_SOURCE,
   type LockOptions,
   type RangeOptions,
 } from './command-kit.js';
+import type { JsonError } from './json-output.js';
 import { confirm, setState } from './state.js';
 import { formatRows } from './summary.js';
 
@@ -100,7 +100,7 @@ export function registerOperations(program: Command): void {
           limit: opts.limit,
         };
         const rows = await warehouse.listRejects(config.pipeline.name, filter);
-        print(options, rows, rows.length === 0 ? '(no rejects)' : formatRows(rows));
+        print(options, { rejects: rows }, rows.length === 0 ? '(no rejects)' : formatRows(rows));
       } finally {
         await warehouse.close();
       }
@@ -172,7 +172,10 @@ export function registerOperations(program: Command): void {
       const { options, logger } = await context(command);
       const { doctor } = await import('./doctor.js');
       const report = await doctor(options, logger);
-      print(options, report, formatRows(report.checks));
-      setExitCode(report.ok ? EXIT.ok : EXIT.runFailed);
+      const failed = report.checks.filter((c) => c.status === 'fail').map((c) => c.check);
+      const error: JsonError | null = report.ok
+        ? null
+        : { kind: 'run_failed', message: `doctor check(s) failed: ${failed.join(', ')}` };
+      print(options, { ...report, error }, formatRows(report.checks), report.ok ? EXIT.ok : EXIT.runFailed);
     });
 }

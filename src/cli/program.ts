@@ -66,8 +66,7 @@ export function buildProgram(): Command {
     .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS).default('info'))
     .option('--json', 'print machine-readable JSON on stdout')
     .option('-q, --quiet', 'no progress line on a terminal (log lines only)')
-    .exitOverride()
-    .configureOutput({ writeErr: (text) => process.stderr.write(text) });
+    .exitOverride();
 
   withLockOptions(
     program
@@ -222,7 +221,9 @@ export function buildProgram(): Command {
     .action(async (opts: ScheduleOptions, command: Command) => {
       const { options, logger, config } = await configured(command);
       const { scheduleCommand } = await import('./schedule.js');
-      setExitCode(await scheduleCommand(config, logger, opts, (json, human) => print(options, json, human)));
+      setExitCode(
+        await scheduleCommand(config, logger, opts, (json, human, code) => print(options, json, human, code)),
+      );
     });
 
   const runs = program.command('runs').description('the run ledger');
@@ -311,10 +312,16 @@ export function buildProgram(): Command {
     .command('migrate')
     .description('apply pending warehouse migrations and exit')
     .action(async (_: unknown, command: Command) => {
-      const { logger, config } = await configured(command, WITHOUT_SOURCE);
-      const { openWarehouse } = await import('../pipeline/open-warehouse.js');
-      const warehouse = await openWarehouse(config, logger);
-      await warehouse.close();
+      const { options, logger, config } = await configured(command, WITHOUT_SOURCE);
+      // Connected without migrating, so that migrating is this command's own result.
+      const { connectWarehouse } = await import('../pipeline/open-warehouse.js');
+      const warehouse = await connectWarehouse(config, logger);
+      try {
+        const applied = await warehouse.migrate();
+        print(options, { warehouse: warehouse.description, applied }, `${applied} migration(s) applied`);
+      } finally {
+        await warehouse.close();
+      }
     });
 
   registerOperations(program);

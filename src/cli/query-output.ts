@@ -93,8 +93,11 @@ function jsonLinesFormat(): RowsFormat {
   return { page: ({ rows }) => rows.map((row) => `${JSON.stringify(row)}\n`).join(''), end: () => '' };
 }
 
-/** `{"query", "engine", "lake", "rows": [...], "truncated"}`, one row per line, written as the rows come. */
-function jsonObjectFormat(stream: QueryStream): RowsFormat {
+/**
+ * `{"query", "engine", "lake", "rows": [...], "truncated"}`, one row per line, written as the rows come;
+ * on stdout it is the command's result, so it ends with its `exit_code` (the JSON contract).
+ */
+function jsonObjectFormat(stream: QueryStream, stdout: boolean): RowsFormat {
   let rowsSoFar = 0;
   return {
     page: ({ rows }, first) => {
@@ -106,7 +109,8 @@ function jsonObjectFormat(stream: QueryStream): RowsFormat {
       rowsSoFar += rows.length;
       return head + text;
     },
-    end: (truncated) => `${rowsSoFar === 0 ? '' : '\n  '}],\n  "truncated": ${truncated}\n}\n`,
+    end: (truncated) =>
+      `${rowsSoFar === 0 ? '' : '\n  '}],\n  "truncated": ${truncated}${stdout ? ',\n  "exit_code": 0' : ''}\n}\n`,
   };
 }
 
@@ -126,7 +130,7 @@ function tableFormat(): RowsFormat {
   };
 }
 
-const FORMATS: Record<QueryFormat, (stream: QueryStream) => RowsFormat | Promise<RowsFormat>> = {
+const FORMATS: Record<QueryFormat, (stream: QueryStream, stdout: boolean) => RowsFormat | Promise<RowsFormat>> = {
   table: tableFormat,
   csv: csvFormat,
   jsonl: jsonLinesFormat,
@@ -173,7 +177,7 @@ export interface QueryOutcome {
 
 /** Writes the rows up to the plan's limit; stops reading the result when the limit is reached or the sink is gone. */
 async function writeRows(stream: QueryStream, plan: OutputPlan, sink: StreamSink): Promise<QueryOutcome> {
-  const format = await FORMATS[plan.format](stream);
+  const format = await FORMATS[plan.format](stream, plan.out === null);
   let rows = 0;
   let first = true;
   let truncated = false;

@@ -5,13 +5,14 @@ import { Scheduler } from '../schedule/scheduler.js';
 import { ConfigError, EXIT, UsageError, type ExitCode } from '../util/errors.js';
 import { StopSignal } from '../util/stop.js';
 import { formatRows, formatRunSummary } from './summary.js';
+import { summaryJson } from './json-output.js';
 
 export interface ScheduleOptions {
   list?: boolean;
   once?: string;
 }
 
-type Print = (json: unknown, human: string) => void;
+type Print = (json: object, human: string, exitCode?: ExitCode) => void;
 
 /**
  * `aetl schedule`: fire the configured jobs until SIGTERM/SIGINT (the first
@@ -37,7 +38,7 @@ export async function scheduleCommand(
     const stop = new StopSignal();
     try {
       const summary = await runJob(config, logger, job, stop);
-      print(summary, formatRunSummary(summary));
+      print(summaryJson(summary), formatRunSummary(summary), summary.exitCode);
       return summary.exitCode;
     } finally {
       stop.dispose();
@@ -54,7 +55,7 @@ export async function scheduleCommand(
   });
   if (options.list) {
     const fires = scheduler.nextFires(3);
-    print(fires, formatRows(fires.map((f) => ({ ...f, next: f.next.join('  ') }))));
+    print({ jobs: fires }, formatRows(fires.map((f) => ({ ...f, next: f.next.join('  ') }))));
     return EXIT.ok;
   }
   await scheduler.start();
@@ -74,5 +75,6 @@ export async function scheduleCommand(
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
   });
+  print({ stopped: true }, 'scheduler stopped');
   return EXIT.ok;
 }

@@ -1,4 +1,4 @@
-import { plainNumbers } from '../warehouse/driver.js';
+import { plainNumbers, withInstants } from '../warehouse/driver.js';
 import { RUN_STAGES, type WarehouseQuery } from '../warehouse/warehouse.js';
 import { rejectsByFieldSql } from '../checks/check-sql.js';
 import { UsageError } from '../util/errors.js';
@@ -28,16 +28,6 @@ export async function rejectsByField(
   return rows.map((r) => ({ field: String(r.field), rejects: Number(r.rejects), example: String(r.example) }));
 }
 
-const iso = (ms: unknown) => (ms === null || ms === undefined ? null : new Date(Number(ms)).toISOString());
-
-/** Numbers as plain numbers; the `_ms` instants named in `times` as ISO text under their name without `_ms` (durations keep theirs). */
-function plain(row: Record<string, unknown>, times: string[]): Record<string, unknown> {
-  const numbers = plainNumbers(row);
-  return Object.fromEntries(
-    Object.entries(numbers).map(([k, v]) => (times.includes(k) ? [k.replace(/_ms$/, ''), iso(v)] : [k, v])),
-  );
-}
-
 /** Read through the warehouse's dialect, so it works on every engine; the run must be this pipeline's. */
 export async function runDetail(warehouse: WarehouseQuery, pipeline: string, runId: string): Promise<RunDetail> {
   const d = warehouse.dialect;
@@ -64,9 +54,9 @@ export async function runDetail(warehouse: WarehouseQuery, pipeline: string, run
     params,
   );
   return {
-    run: plain(run, ['started_at_ms', 'finished_at_ms']),
-    windows: windows.map((w) => plain(w, ['window_start_ms', 'window_end_ms'])),
-    checks: checks.map((c) => plain(c, [])),
+    run: withInstants(run, ['started_at_ms', 'finished_at_ms']),
+    windows: windows.map((w) => withInstants(w, ['window_start_ms', 'window_end_ms'])),
+    checks: checks.map(plainNumbers),
     rejectsByField: await rejectsByField(warehouse, pipeline, runId),
   };
 }

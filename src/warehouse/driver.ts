@@ -151,6 +151,18 @@ export function plainNumbers(row: Record<string, unknown>): Record<string, unkno
   );
 }
 
+/**
+ * `plainNumbers`, with the instants read as `<name>_ms` (epoch milliseconds: exact on every
+ * engine, where a timestamp cast to text is not) as ISO-8601 UTC text under `<name>`.
+ */
+export function withInstants(row: Record<string, unknown>, instants: string[]): Record<string, unknown> {
+  return Object.fromEntries(
+    Object.entries(plainNumbers(row)).map(([k, v]) =>
+      instants.includes(k) ? [k.slice(0, -3), v === null ? null : new Date(Number(v)).toISOString()] : [k, v],
+    ),
+  );
+}
+
 /** Only the rows of each page (what the lake writer takes). */
 export async function* rowsOf<R>(pages: AsyncIterable<{ rows: R[] }>): AsyncGenerator<R[]> {
   for await (const page of pages) yield page.rows;

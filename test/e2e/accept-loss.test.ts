@@ -8,7 +8,7 @@ const FROM = '2026-06-10T00:00:00.000Z';
 const TO = '2026-06-10T05:58:00.000Z'; // now − settle_delay: where a complete run moves the checkpoint
 
 interface Summary {
-  runId: string;
+  run_id: string;
   windows: { checks: { name: string; status: string; blocking: boolean; message: string }[] }[];
 }
 

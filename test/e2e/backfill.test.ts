@@ -44,7 +44,7 @@ describe('backfill', () => {
       },
     );
     expect(resumed.code, resumed.stderr).toBe(0);
-    expect(JSON.parse(resumed.stdout).detail).toEqual({ days: 4, alreadyDone: 2, loaded: 2 });
+    expect(JSON.parse(resumed.stdout).detail).toEqual({ days: 4, already_done: 2, loaded: 2 });
     const [row] = await query(
       ws.warehouse,
       'SELECT count(*)::INTEGER AS n, count(DISTINCT event_id)::INTEGER AS d FROM fact_ai_event',

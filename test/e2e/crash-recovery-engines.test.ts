@@ -87,7 +87,7 @@ describe.each(ENGINES)('crash at any step on $name, then re-run = uninterrupted 
     const rerun = async () => {
       const run = await cli(['run', '--wait', '1m', '--json']);
       expect(run.code, run.stderr).toBe(0);
-      return (JSON.parse(run.stdout) as { runId: string }).runId;
+      return (JSON.parse(run.stdout) as { run_id: string }).run_id;
     };
     return { ws, engine, crashing, cli, rerun };
   }

@@ -73,16 +73,16 @@ describe('aetl run --dry-run', () => {
     // The real run at the same instant loads exactly what the dry run said would be new.
     const run = await aetl(['run', '--json', '--config', config], { AETL_NOW: LATER });
     expect(run.code, run.stderr).toBe(0);
-    const summary = JSON.parse(run.stdout) as { runId: string; totals: { inserted: number; rejected: number } };
+    const summary = JSON.parse(run.stdout) as { run_id: string; totals: { inserted: number; rejected: number } };
     const loaded = await query(
       ws.warehouse,
       `SELECT strftime(event_ts, '%Y-%m-%d') AS day, count(*)::INTEGER AS n FROM fact_ai_event
-       WHERE run_id = '${summary.runId}' GROUP BY 1 ORDER BY 1`,
+       WHERE run_id = '${summary.run_id}' GROUP BY 1 ORDER BY 1`,
     );
     expect(loaded).toEqual(report.days.filter((d) => d.new_events > 0).map((d) => ({ day: d.day, n: d.new_events })));
     const policies = await query(
       ws.warehouse,
-      `SELECT count(*)::INTEGER AS n FROM fact_policy_evaluation WHERE run_id = '${summary.runId}'`,
+      `SELECT count(*)::INTEGER AS n FROM fact_policy_evaluation WHERE run_id = '${summary.run_id}'`,
     );
     const newShare = report.days.reduce((s, d) => s + d.policy_rows, 0);
     expect(policies[0]!.n).toBeLessThanOrEqual(newShare); // re-read events' policy rows are not loaded again

@@ -101,7 +101,7 @@ const WARNED = 'warned-1';
 const OLD_DAY = '2026-02-01';
 
 interface Summary {
-  runId: string;
+  run_id: string;
   status: string;
   detail: Record<string, unknown>;
   checks: { name: string; status: string; observed: number | null }[];
@@ -255,7 +255,7 @@ const CASES: Record<string, ParityCase> = {
   'run --from/--to': yes(['run', ...HOUR], async (s) => {
     s.arrives('late-1', 30);
     const run = await s.json(['run', ...HOUR]);
-    expect(await s.factIds(`run_id = '${run.runId}'`)).toEqual(['late-1']);
+    expect(await s.factIds(`run_id = '${run.run_id}'`)).toEqual(['late-1']);
   }),
 
   'run --dry-run': yes(['run', '--dry-run', ...HOUR], async (s) => {
@@ -269,19 +269,19 @@ const CASES: Record<string, ParityCase> = {
 
   reconcile: yes(['reconcile', '--days', '1'], async (s) => {
     const run = await s.json(['reconcile', '--days', '1']);
-    expect(await s.factIds(`run_id = '${run.runId}'`)).toEqual(['dry-1']);
+    expect(await s.factIds(`run_id = '${run.run_id}'`)).toEqual(['dry-1']);
   }),
 
   backfill: yes(['backfill', '--from', OLD_DAY, '--to', '2026-02-02'], async (s) => {
     const run = await s.json(['backfill', '--from', OLD_DAY, '--to', '2026-02-02']);
-    expect(run.detail).toEqual({ days: 1, alreadyDone: 0, loaded: 1 });
-    expect(await s.factIds(`run_id = '${run.runId}'`)).toEqual(['old-1', 'old-2']);
+    expect(run.detail).toEqual({ days: 1, already_done: 0, loaded: 1 });
+    expect(await s.factIds(`run_id = '${run.run_id}'`)).toEqual(['old-1', 'old-2']);
   }),
 
   check: yes(['check', ...HOUR], async (s) => {
     const run = await s.json(['check', ...HOUR]);
     expect(run.checks.length).toBeGreaterThan(0);
-    const stored = await s.rows(`SELECT check_name FROM {s}dq_check_result WHERE run_id = '${run.runId}' ORDER BY 1`);
+    const stored = await s.rows(`SELECT check_name FROM {s}dq_check_result WHERE run_id = '${run.run_id}' ORDER BY 1`);
     expect(stored.map((r) => r.check_name)).toEqual(run.checks.map((c) => c.name).sort());
   }),
 
@@ -305,9 +305,9 @@ const CASES: Record<string, ParityCase> = {
     const detail = await s.json<{ run: Record<string, unknown>; windows: unknown[] }>([
       'runs',
       'show',
-      s.firstRun.runId,
+      s.firstRun.run_id,
     ]);
-    expect(detail.run).toMatchObject({ run_id: s.firstRun.runId, command: 'run', status: 'succeeded' });
+    expect(detail.run).toMatchObject({ run_id: s.firstRun.run_id, command: 'run', status: 'succeeded' });
     expect(detail.windows).toHaveLength(1);
   }),
 
@@ -318,20 +318,20 @@ const CASES: Record<string, ParityCase> = {
     const [flagged] = await s.rows(
       "SELECT count(*) AS n FROM {s}dq_check_result WHERE status IN ('fail', 'error', 'warn')",
     );
-    expect(report).toEqual({ file: out, checks: flagged!.n });
+    expect(report).toEqual({ file: out, checks: flagged!.n, exit_code: 0 });
     expect(readFileSync(out, 'utf8')).toMatch(/<td>schema_drift<\/td>.*region_hint/);
   }),
 
   'rejects list': yes(['rejects', 'list'], async (s) => {
-    const listed = await s.json<{ event_id: string; run_id: string }[]>(['rejects', 'list']);
-    expect(listed).toMatchObject([{ event_id: WARNED, run_id: s.firstRun.runId }]);
+    const { rejects: listed } = await s.json<{ rejects: { event_id: string; run_id: string }[] }>(['rejects', 'list']);
+    expect(listed).toMatchObject([{ event_id: WARNED, run_id: s.firstRun.run_id }]);
   }),
 
   'rejects replay': yes(['rejects', 'replay', '--all'], async (s) => {
     const aliased = s.writeConfig({ contract: { decision_aliases: { warned: 'allow' } } }, 'aliased.yaml');
     const run = await s.json(['rejects', 'replay', '--all'], aliased);
-    expect(run.detail).toMatchObject({ examined: 1, replayed: 1, stillRejected: 0 });
-    expect(await s.rows(`SELECT decision FROM {s}fact_ai_event WHERE run_id = '${run.runId}'`)).toEqual([
+    expect(run.detail).toMatchObject({ examined: 1, replayed: 1, still_rejected: 0 });
+    expect(await s.rows(`SELECT decision FROM {s}fact_ai_event WHERE run_id = '${run.run_id}'`)).toEqual([
       { decision: 'allow' },
     ]);
   }),
@@ -340,7 +340,7 @@ const CASES: Record<string, ParityCase> = {
     s.arrives('missed-1', 40);
     const run = await s.json(['replay', ...HOUR]);
     expect(run.detail).toMatchObject({ inserted: 1, replaced: 0 });
-    expect(await s.factIds(`run_id = '${run.runId}'`)).toEqual(['missed-1']);
+    expect(await s.factIds(`run_id = '${run.run_id}'`)).toEqual(['missed-1']);
   }),
 
   'replay --force-update': yes(['replay', ...HOUR, '--force-update'], async (s) => {
@@ -350,7 +350,7 @@ const CASES: Record<string, ParityCase> = {
     expect(run.detail).toMatchObject({ inserted: 0, replaced: 1 });
     expect(
       await s.rows("SELECT run_id, cost_usd * 100 AS cents FROM {s}fact_ai_event WHERE event_id = 'evt-3'"),
-    ).toEqual([{ run_id: run.runId, cents: 25 }]);
+    ).toEqual([{ run_id: run.run_id, cents: 25 }]);
     expect(await s.rows('SELECT event_id, resolution FROM {s}etl_conflict')).toEqual([
       { event_id: 'evt-3', resolution: 'replaced' },
     ]);
@@ -450,7 +450,7 @@ const CASES: Record<string, ParityCase> = {
     const [before] = await state();
     expect(show.checkpoint).toBe(new Date(Number(before!.ms)).toISOString());
     const set = await s.json(['state', 'set-checkpoint', '2026-04-10T09:00:00Z', '--yes']);
-    expect(await state()).toEqual([{ ms: Date.parse('2026-04-10T09:00:00Z'), run_id: set.runId }]);
+    expect(await state()).toEqual([{ ms: Date.parse('2026-04-10T09:00:00Z'), run_id: set.run_id }]);
     await s.json(['state', 'reset', '--yes']);
     expect(await state()).toEqual([]);
   }),

@@ -89,7 +89,7 @@ async function parquetStrings(dir: string): Promise<string[]> {
 
 interface ForgetJson {
   status: string;
-  detail: { rows: Record<string, number>; eventDates: string[]; stagingPackages: string[] };
+  detail: { rows: Record<string, number>; event_dates: string[]; staging_packages: string[] };
 }
 
 describe('aetl forget matches a user in any JSON spelling, everywhere', () => {
@@ -187,9 +187,9 @@ describe('aetl forget matches a user in any JSON spelling, everywhere', () => {
       etl_rejected_event: Object.keys(REJECTS_NAMING[JOSE]).length,
     };
     expect(summary.detail.rows).toEqual(expectedRows);
-    expect(summary.detail.eventDates).toEqual(['2026-04-01', '2026-04-02']);
-    expect(summary.detail.stagingPackages).toHaveLength(1);
-    expect(summary.detail.stagingPackages[0]).toMatch(/^b\/\d{8}T\d{6}Z-[0-9a-f]{6}$/);
+    expect(summary.detail.event_dates).toEqual(['2026-04-01', '2026-04-02']);
+    expect(summary.detail.staging_packages).toHaveLength(1);
+    expect(summary.detail.staging_packages[0]).toMatch(/^b\/\d{8}T\d{6}Z-[0-9a-f]{6}$/);
 
     const [audit] = await query(ws.warehouse, 'SELECT rows_removed::VARCHAR AS rows FROM etl_erasure');
     expect(JSON.parse(String(audit!.rows))).toEqual(expectedRows);

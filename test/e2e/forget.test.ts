@@ -159,7 +159,7 @@ describe.each([
     expect(forget.stdout + forget.stderr).not.toContain(pseudonymOf(TARGET));
     const summary = JSON.parse(forget.stdout) as {
       status: string;
-      detail: { rows: Record<string, number>; eventDates: string[]; subjectHash: string };
+      detail: { rows: Record<string, number>; event_dates: string[]; subject_hash: string };
     };
     expect(summary.status).toBe('succeeded');
     expect(summary.detail.rows).toEqual({
@@ -170,7 +170,7 @@ describe.each([
       dim_user: 1,
       etl_rejected_event: userBefore.rejects,
     });
-    expect(summary.detail.eventDates).toEqual(['2026-04-01', '2026-04-02']);
+    expect(summary.detail.event_dates).toEqual(['2026-04-01', '2026-04-02']);
 
     // Totals fell by exactly the user's rows; every other event is there, unchanged.
     const allAfter = await totals(ws.warehouse, null);

@@ -160,16 +160,14 @@ describe('one hostile file of a few MB: huge fields, deep nesting, bad UTF-8 and
     expect(detail).toEqual({
       examined: file.hostile.length,
       replayed: 0,
-      stillRejected: file.hostile.length,
+      still_rejected: file.hostile.length,
       truncated,
     });
     expect(await query(ws.warehouse, "SELECT event_id FROM fact_ai_event WHERE event_id LIKE 'cut-%'")).toEqual([]);
     const list = await aetl(['rejects', 'list', '--json', '--config', ws.path('config.yaml')]);
-    const rows = JSON.parse(list.stdout) as {
-      payload_truncated: boolean;
-      payload_bytes: number;
-      replayed_at: unknown;
-    }[];
+    const { rejects: rows } = JSON.parse(list.stdout) as {
+      rejects: { payload_truncated: boolean; payload_bytes: number; replayed_at: unknown }[];
+    };
     expect(rows).toHaveLength(file.hostile.length);
     expect(rows.filter((r) => r.payload_truncated)).toHaveLength(truncated);
     expect(rows.every((r) => r.payload_bytes > 0 && r.replayed_at === null)).toBe(true);

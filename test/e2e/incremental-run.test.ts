@@ -42,7 +42,7 @@ describe('simulator → aetl run → DuckDB', () => {
       runs: { status: string; duration_s: number; read: number; rejected: number }[];
       tables: Record<string, number>;
       rejects: number;
-      rejectsByField: { field: string; rejects: number; example: string }[];
+      rejects_by_field: { field: string; rejects: number; example: string }[];
     };
     expect(report.checkpoint).toBe('2026-05-01T12:18:00.000Z');
     expect(report.lag_seconds).toBe(12 * 60);
@@ -54,8 +54,8 @@ describe('simulator → aetl run → DuckDB', () => {
     expect(report.tables.fact_ai_event).toBe(await scalar(ws.warehouse, 'SELECT count(*)::INTEGER FROM fact_ai_event'));
     // Every quarantined record is under one field, each with an example reason.
     expect(report.rejects).toBe(await scalar(ws.warehouse, 'SELECT count(*)::INTEGER FROM etl_rejected_event'));
-    expect(report.rejectsByField.reduce((sum, f) => sum + f.rejects, 0)).toBe(report.rejects);
-    for (const f of report.rejectsByField) expect(f.example.length, f.field).toBeGreaterThan(0);
+    expect(report.rejects_by_field.reduce((sum, f) => sum + f.rejects, 0)).toBe(report.rejects);
+    for (const f of report.rejects_by_field) expect(f.example.length, f.field).toBeGreaterThan(0);
     expect(report.lake_bytes).toBeGreaterThan(10_000);
     const human = await aetl(['status', '--config', config], { AETL_NOW: '2026-05-01T12:30:00.000Z' });
     expect(human.stdout).toContain('(12.0 min behind now)');
@@ -71,7 +71,7 @@ describe('simulator → aetl run → DuckDB', () => {
       run: Record<string, unknown> & { run_id: string; status: string; started_at: string };
       windows: { read: number; inserted: number; checks_passed: boolean; extract_ms: number; load_ms: number }[];
       checks: { check_name: string; status: string }[];
-      rejectsByField: { rejects: number }[];
+      rejects_by_field: { rejects: number }[];
     };
     expect(detail.run).toMatchObject({ run_id: runId, status: 'succeeded' });
     const [sums] = await query(
@@ -95,7 +95,7 @@ describe('simulator → aetl run → DuckDB', () => {
       ws.warehouse,
       `SELECT count(*) AS n FROM etl_rejected_event WHERE run_id = '${runId}'`,
     );
-    expect(detail.rejectsByField.reduce((s, f) => s + f.rejects, 0)).toBe(Number(rejects!.n));
+    expect(detail.rejects_by_field.reduce((s, f) => s + f.rejects, 0)).toBe(Number(rejects!.n));
     const human = await aetl(['runs', 'show', runId, '--config', config]);
     expect(human.stdout).toContain(`run      ${runId}  run  SUCCEEDED`);
     expect(human.stdout).toMatch(

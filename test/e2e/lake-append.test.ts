@@ -108,10 +108,10 @@ describe('the lake grows by one file per package and compacts atomically', () =>
     const run = await aetl(['run', '--json', '--config', config], { AETL_NOW: NOW });
     expect(run.code, run.stderr).toBe(0);
     const summary = JSON.parse(run.stdout) as {
-      runId: string;
+      run_id: string;
       windows: { seq: number; counts: { inserted: number } }[];
     };
-    packages = summary.windows.filter((w) => w.counts.inserted > 0).map((w) => `${summary.runId}-${w.seq}.parquet`);
+    packages = summary.windows.filter((w) => w.counts.inserted > 0).map((w) => `${summary.run_id}-${w.seq}.parquet`);
   }, 120_000);
   afterAll(() => ws.remove());
 

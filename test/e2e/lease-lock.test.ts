@@ -14,9 +14,9 @@ const TOKEN = 'ya29.lease-e2e-token';
 const env = { AETL_NOW: NOW, BQ_TOKEN: TOKEN };
 
 interface Summary {
-  runId: string;
+  run_id: string;
   status: string;
-  totals: { read: number; inserted: number; alreadyPresent: number; rejected: number; inBatchDuplicates: number };
+  totals: { read: number; inserted: number; already_present: number; rejected: number; in_batch_duplicates: number };
 }
 
 describe('the run lock lease across processes (BigQuery stand-in)', () => {
@@ -121,7 +121,7 @@ describe('the run lock lease across processes (BigQuery stand-in)', () => {
     const second = await aetl(['run', '--wait', '30s', '--json', '--config', config], env);
     expect(second.code, second.stderr).toBe(0);
     const summary = JSON.parse(second.stdout) as Summary;
-    expect(await rows('SELECT owner, token FROM paused.etl_lock')).toEqual([{ owner: summary.runId, token: 2n }]);
+    expect(await rows('SELECT owner, token FROM paused.etl_lock')).toEqual([{ owner: summary.run_id, token: 2n }]);
     const loaded = await facts('paused');
 
     paused.signal('SIGCONT');
@@ -129,7 +129,7 @@ describe('the run lock lease across processes (BigQuery stand-in)', () => {
     expect(resumed.code).toBe(1);
     expect(resumed.stderr).toMatch(
       new RegExp(
-        `the run lock lease of pipeline default was taken over by run ${summary.runId}, pid \\d+ on \\S+, since \\S+ \\(token 2; this run had 1\\).*nothing of this transaction was committed`,
+        `the run lock lease of pipeline default was taken over by run ${summary.run_id}, pid \\d+ on \\S+, since \\S+ \\(token 2; this run had 1\\).*nothing of this transaction was committed`,
       ),
     );
 
@@ -137,10 +137,10 @@ describe('the run lock lease across processes (BigQuery stand-in)', () => {
     expect(await facts('paused')).toEqual(loaded);
     expect(loaded.n).toBe(loaded.d);
     const { totals } = summary;
-    expect(Number(loaded.n)).toBe(totals.inserted + totals.alreadyPresent);
-    expect(Number(loaded.n)).toBe(totals.read - totals.rejected - totals.inBatchDuplicates);
-    expect(await rows('SELECT run_id FROM paused.etl_state')).toEqual([{ run_id: summary.runId }]);
-    expect(await rows('SELECT DISTINCT run_id FROM paused.etl_run_window')).toEqual([{ run_id: summary.runId }]);
+    expect(Number(loaded.n)).toBe(totals.inserted + totals.already_present);
+    expect(Number(loaded.n)).toBe(totals.read - totals.rejected - totals.in_batch_duplicates);
+    expect(await rows('SELECT run_id FROM paused.etl_state')).toEqual([{ run_id: summary.run_id }]);
+    expect(await rows('SELECT DISTINCT run_id FROM paused.etl_run_window')).toEqual([{ run_id: summary.run_id }]);
     const runs = await rows('SELECT run_id, status, error FROM paused.etl_run ORDER BY started_at');
     expect(runs.map((r) => r.status)).toEqual(['failed', 'succeeded']);
     expect(String(runs[0]!.error)).toContain('taken over');

@@ -24,13 +24,13 @@ function samples(file: string): Map<string, number> {
 }
 
 interface Summary {
-  runId: string;
-  exitCode: number;
+  run_id: string;
+  exit_code: number;
   totals: { read: number; inserted: number; rejected: number };
   checks: unknown[];
   windows: { checks: unknown[] }[];
   checkpoint: string;
-  durationMs: number;
+  duration_ms: number;
 }
 
 describe('metrics.textfile: the run summary for node_exporter', () => {
@@ -48,7 +48,7 @@ describe('metrics.textfile: the run summary for node_exporter', () => {
     const loaded = await aetl(['run', '--json', '--config', config], { AETL_NOW: NOW });
     expect(loaded.code, loaded.stderr).toBe(0);
     const summary = JSON.parse(loaded.stdout) as Summary;
-    expect(summary.runId).toMatch(/^\d{8}T\d{6}Z-[0-9a-f]{6}$/);
+    expect(summary.run_id).toMatch(/^\d{8}T\d{6}Z-[0-9a-f]{6}$/);
     expect(summary.totals.inserted).toBeGreaterThan(0);
 
     let values = samples(textfile);

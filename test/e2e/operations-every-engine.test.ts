@@ -8,7 +8,7 @@ import { jsonLines, shapeA } from '../helpers/events.js';
 import { REFERENCE, Workspace } from '../helpers/workspace.js';
 
 interface Summary {
-  runId: string;
+  run_id: string;
   detail: Record<string, number>;
   checks: { name: string; status: string; observed: number | null }[];
 }
@@ -61,7 +61,7 @@ describe.each(ENGINES)('rejects, rebuild-dims and drift on $name', ({ start }) =
 
   it('lists the quarantine and shows the unknown field in status, new to this run', async () => {
     expect(firstRun.checks.find((c) => c.name === 'schema_drift')).toMatchObject({ status: 'warn', observed: 1 });
-    const listed = await cli<{ event_id: string; replayed_at: null }[]>(['rejects', 'list']);
+    const { rejects: listed } = await cli<{ rejects: { event_id: string; replayed_at: null }[] }>(['rejects', 'list']);
     expect(listed.map((r) => r.event_id).sort()).toEqual(['evt-bad', ...WARNED]);
     expect(listed.every((r) => r.replayed_at === null)).toBe(true);
     const status = await cli<{ rejects: number; drift: unknown[] }>(['status']);
@@ -72,24 +72,28 @@ describe.each(ENGINES)('rejects, rebuild-dims and drift on $name', ({ start }) =
   it('replays the quarantine once the contract accepts the value: loaded once, marked, never twice', async () => {
     const fixed = configWith({ contract: { decision_aliases: { warned: 'allow' } } });
     const replay = await cli(['rejects', 'replay', '--all'], fixed);
-    expect(replay.detail).toEqual({ examined: 4, replayed: 3, stillRejected: 1, truncated: 0 });
+    expect(replay.detail).toEqual({ examined: 4, replayed: 3, still_rejected: 1, truncated: 0 });
     const loaded = `SELECT event_id, decision, run_id, count(*) OVER (PARTITION BY event_id) AS copies
                     FROM {s}fact_ai_event WHERE event_id LIKE 'evt-w%' ORDER BY 1`;
-    const facts = WARNED.map((id) => ({ event_id: id, decision: 'allow', run_id: replay.runId, copies: 1n }));
+    const facts = WARNED.map((id) => ({ event_id: id, decision: 'allow', run_id: replay.run_id, copies: 1n }));
     expect(await engine.rows(loaded)).toEqual(facts);
     const marks = await engine.rows(
       'SELECT event_id, replayed_run_id, replayed_at IS NOT NULL AS marked FROM {s}etl_rejected_event ORDER BY 1',
     );
     expect(marks).toEqual([
       { event_id: 'evt-bad', replayed_run_id: null, marked: false },
-      ...WARNED.map((id) => ({ event_id: id, replayed_run_id: replay.runId, marked: true })),
+      ...WARNED.map((id) => ({ event_id: id, replayed_run_id: replay.run_id, marked: true })),
     ]);
 
     const again = await cli(['rejects', 'replay', '--all'], fixed);
-    expect(again.detail).toEqual({ examined: 1, replayed: 0, stillRejected: 1, truncated: 0 });
+    expect(again.detail).toEqual({ examined: 1, replayed: 0, still_rejected: 1, truncated: 0 });
     expect(await engine.rows(loaded)).toEqual(facts);
-    const outstanding = await cli<unknown[]>(['rejects', 'list']);
-    const all = await cli<{ replayed_at: string | null }[]>(['rejects', 'list', '--replayed']);
+    const { rejects: outstanding } = await cli<{ rejects: unknown[] }>(['rejects', 'list']);
+    const { rejects: all } = await cli<{ rejects: { replayed_at: string | null }[] }>([
+      'rejects',
+      'list',
+      '--replayed',
+    ]);
     expect([outstanding.length, all.filter((r) => r.replayed_at !== null).length]).toEqual([1, 3]);
     expect((await cli<{ rejects: number }>(['status'])).rejects).toBe(1);
   });
@@ -112,7 +116,7 @@ describe.each(ENGINES)('rejects, rebuild-dims and drift on $name', ({ start }) =
     // For the lake: the touched day of both fact tables and every dimension were marked, and the
     // command published them before it ended (every engine writes the lake), so none is left pending.
     const pending = await engine.rows(
-      `SELECT count(*) AS n FROM {s}etl_lake_pending WHERE run_id = '${rebuild.runId}'`,
+      `SELECT count(*) AS n FROM {s}etl_lake_pending WHERE run_id = '${rebuild.run_id}'`,
     );
     expect(Number(pending[0]!.n)).toBe(0);
   });

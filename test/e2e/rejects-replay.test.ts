@@ -7,9 +7,9 @@ import { Workspace } from '../helpers/workspace.js';
 import { jsonLines, shapeA } from '../helpers/events.js';
 
 interface Summary {
-  runId: string;
-  exitCode: number;
-  detail: { examined: number; replayed: number; stillRejected: number; truncated: number };
+  run_id: string;
+  exit_code: number;
+  detail: { examined: number; replayed: number; still_rejected: number; truncated: number };
 }
 
 describe('aetl rejects: fix the contract, then replay the quarantine', () => {
@@ -38,14 +38,18 @@ describe('aetl rejects: fix the contract, then replay the quarantine', () => {
   it('lists the quarantine, filtered by reason and by run', async () => {
     const all = await aetl(['rejects', 'list', '--json', '--config', config]);
     expect(all.code, all.stderr).toBe(0);
-    const rows = JSON.parse(all.stdout) as { event_id: string; field: string; run_id: string; source_ref: string }[];
+    const { rejects: rows } = JSON.parse(all.stdout) as {
+      rejects: { event_id: string; field: string; run_id: string; source_ref: string }[];
+    };
     expect(rows.map((r) => r.event_id).sort()).toEqual(['evt-bad', ...warned]);
     const byDecision = await aetl(['rejects', 'list', '--reason', 'DECISION', '--json', '--config', config]);
-    const decisionRows = JSON.parse(byDecision.stdout) as { event_id: string; field: string }[];
+    const { rejects: decisionRows } = JSON.parse(byDecision.stdout) as {
+      rejects: { event_id: string; field: string }[];
+    };
     expect(decisionRows.map((r) => r.event_id).sort()).toEqual(warned);
     expect(decisionRows.every((r) => r.field === 'decision')).toBe(true);
     const ofOtherRun = await aetl(['rejects', 'list', '--run', 'no-such-run', '--json', '--config', config]);
-    expect(JSON.parse(ofOtherRun.stdout)).toEqual([]);
+    expect(JSON.parse(ofOtherRun.stdout)).toEqual({ rejects: [], exit_code: 0 });
     const human = await aetl(['rejects', 'list', '--config', config]);
     expect(human.stdout).toContain('line 7');
   });
@@ -66,7 +70,7 @@ describe('aetl rejects: fix the contract, then replay the quarantine', () => {
     expect((JSON.parse(early.stdout) as Summary).detail).toEqual({
       examined: 4,
       replayed: 0,
-      stillRejected: 4,
+      still_rejected: 4,
       truncated: 0,
     });
 
@@ -74,7 +78,7 @@ describe('aetl rejects: fix the contract, then replay the quarantine', () => {
     const replay = await aetl(['rejects', 'replay', '--all', '--json', '--config', config]);
     expect(replay.code, replay.stderr).toBe(0);
     const summary = JSON.parse(replay.stdout) as Summary;
-    expect(summary.detail).toEqual({ examined: 4, replayed: 3, stillRejected: 1, truncated: 0 });
+    expect(summary.detail).toEqual({ examined: 4, replayed: 3, still_rejected: 1, truncated: 0 });
 
     const facts = await query(
       ws.warehouse,
@@ -82,7 +86,7 @@ describe('aetl rejects: fix the contract, then replay the quarantine', () => {
        WHERE event_id LIKE 'evt-w%' ORDER BY 1`,
     );
     expect(facts).toEqual(
-      warned.map((id, i) => ({ event_id: id, decision: 'allow', run_id: summary.runId, input_tokens: 110 + i })),
+      warned.map((id, i) => ({ event_id: id, decision: 'allow', run_id: summary.run_id, input_tokens: 110 + i })),
     );
     const policies = await query(
       ws.warehouse,
@@ -97,7 +101,7 @@ describe('aetl rejects: fix the contract, then replay the quarantine', () => {
     );
     expect(quarantine).toEqual([
       { event_id: 'evt-bad', replayed_run_id: null, replayed: false },
-      ...warned.map((id) => ({ event_id: id, replayed_run_id: summary.runId, replayed: true })),
+      ...warned.map((id) => ({ event_id: id, replayed_run_id: summary.run_id, replayed: true })),
     ]);
     const status = await aetl(['status', '--json', '--config', config]);
     expect((JSON.parse(status.stdout) as { rejects: number }).rejects).toBe(1);
@@ -112,7 +116,7 @@ describe('aetl rejects: fix the contract, then replay the quarantine', () => {
     expect((JSON.parse(again.stdout) as Summary).detail).toEqual({
       examined: 1,
       replayed: 0,
-      stillRejected: 1,
+      still_rejected: 1,
       truncated: 0,
     });
     expect(await warehouseSnapshot(ws.warehouse)).toEqual(warehouse);
@@ -146,7 +150,7 @@ describe('aetl rejects replay with privacy on: a masked user id is not judged ag
     expect((JSON.parse(replay.stdout) as Summary).detail).toEqual({
       examined: 2,
       replayed: 1,
-      stillRejected: 1,
+      still_rejected: 1,
       truncated: 0,
     });
     const facts = await query(ws.warehouse, 'SELECT event_id FROM fact_ai_event ORDER BY 1');
@@ -181,17 +185,17 @@ describe('aetl rejects replay in pages', () => {
     const replay = await aetl(['rejects', 'replay', '--all', '--json', '--config', config]);
     expect(replay.code, replay.stderr).toBe(0);
     const summary = JSON.parse(replay.stdout) as Summary;
-    expect(summary.detail).toEqual({ examined: count, replayed: count, stillRejected: 0, truncated: 0 });
+    expect(summary.detail).toEqual({ examined: count, replayed: count, still_rejected: 0, truncated: 0 });
     const packages = await query(
       ws.warehouse,
-      `SELECT inserted::INTEGER AS n FROM etl_run_window WHERE run_id = '${summary.runId}' ORDER BY seq`,
+      `SELECT inserted::INTEGER AS n FROM etl_run_window WHERE run_id = '${summary.run_id}' ORDER BY seq`,
     );
     expect(packages).toEqual([{ n: 1000 }, { n: 1000 }, { n: 500 }]);
     const [facts] = await query(ws.warehouse, 'SELECT count(DISTINCT event_id)::INTEGER AS n FROM fact_ai_event');
     expect(facts!.n).toBe(count);
     const [marked] = await query(
       ws.warehouse,
-      `SELECT count(*)::INTEGER AS n FROM etl_rejected_event WHERE replayed_run_id = '${summary.runId}'`,
+      `SELECT count(*)::INTEGER AS n FROM etl_rejected_event WHERE replayed_run_id = '${summary.run_id}'`,
     );
     expect(marked!.n).toBe(count);
   });

@@ -26,7 +26,7 @@ function event(id: string, hour: number, extra: Record<string, unknown> = {}) {
 }
 
 interface Summary {
-  runId: string;
+  run_id: string;
   detail: { windows: number; inserted: number; replaced: number };
 }
 
@@ -97,8 +97,8 @@ describe('aetl replay --from --to [--force-update]', () => {
       "SELECT event_id, event_hash, run_id, date_key FROM fact_ai_event WHERE event_id IN ('r-2', 'r-4') ORDER BY 1",
     );
     expect(replaced.map((r) => [r.event_id, r.run_id, r.date_key])).toEqual([
-      ['r-2', summary.runId, 20260410],
-      ['r-4', summary.runId, 20260409],
+      ['r-2', summary.run_id, 20260410],
+      ['r-4', summary.run_id, 20260409],
     ]);
     const conflicts = await query(
       ws.warehouse,
@@ -114,8 +114,8 @@ describe('aetl replay --from --to [--force-update]', () => {
        WHERE event_id IN ('r-2', 'r-4') GROUP BY 1 ORDER BY 1`,
     );
     expect(policies).toEqual([
-      { event_id: 'r-2', n: 1, run: summary.runId, day: 20260410 },
-      { event_id: 'r-4', n: 1, run: summary.runId, day: 20260409 },
+      { event_id: 'r-2', n: 1, run: summary.run_id, day: 20260410 },
+      { event_id: 'r-4', n: 1, run: summary.run_id, day: 20260409 },
     ]);
     expect((await query(ws.warehouse, 'SELECT count(*)::INTEGER AS n FROM fact_ai_event'))[0]!.n).toBe(5);
     const lake = await lakeSnapshot(ws.lake);

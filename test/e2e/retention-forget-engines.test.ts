@@ -109,7 +109,7 @@ describe.each(ENGINES)('aetl forget and retention on $name', ({ start }) => {
     const forget = await aetl(['forget', '--user', TARGET, '--yes', '--json', '--config', config], env);
     expect(forget.code, forget.stderr).toBe(0);
     expectQuiet(forget.stdout + forget.stderr);
-    const detail = (JSON.parse(forget.stdout) as { detail: { rows: Record<string, number>; eventDates: string[] } })
+    const detail = (JSON.parse(forget.stdout) as { detail: { rows: Record<string, number>; event_dates: string[] } })
       .detail;
     expect(detail.rows).toEqual({
       etl_event_id: user.indexed,
@@ -119,7 +119,7 @@ describe.each(ENGINES)('aetl forget and retention on $name', ({ start }) => {
       dim_user: 1,
       etl_rejected_event: userRejects,
     });
-    expect(detail.eventDates).toEqual(DAYS);
+    expect(detail.event_dates).toEqual(DAYS);
 
     // Totals fell by exactly the user's; every other event is there, unchanged.
     expect(await totals()).toEqual({
@@ -161,12 +161,12 @@ describe.each(ENGINES)('aetl forget and retention on $name', ({ start }) => {
       AETL_NOW: '2026-04-10T06:00:00Z',
     });
     expect(plan.code, plan.stderr).toBe(0);
-    const detail = JSON.parse(plan.stdout) as { cutoff: string; items: { table: string; eventDate: string }[] };
+    const detail = JSON.parse(plan.stdout) as { cutoff: string; items: { table: string; event_date: string }[] };
     expect(detail.cutoff).toBe('2026-04-02');
     const first = days.find((d) => d.date_key === 20260401)!;
     expect(detail.items).toEqual([
-      { table: 'fact_ai_event', eventDate: DAYS[0], rows: first.facts },
-      { table: 'fact_policy_evaluation', eventDate: DAYS[0], rows: first.policies },
+      { table: 'fact_ai_event', event_date: DAYS[0], rows: first.facts },
+      { table: 'fact_policy_evaluation', event_date: DAYS[0], rows: first.policies },
     ]);
     expect(await perDay()).toEqual(days);
   });

@@ -53,11 +53,11 @@ describe('aetl retention', () => {
     expect(dry.code, dry.stderr).toBe(0);
     const plan = JSON.parse(dry.stdout) as {
       cutoff: string;
-      items: { table: string; eventDate: string; rows: number }[];
+      items: { table: string; event_date: string; rows: number }[];
     };
     expect(plan.cutoff).toBe('2026-05-11');
     const facts = plan.items.filter((i) => i.table === 'fact_ai_event');
-    expect(facts.map((i) => [i.eventDate, i.rows])).toEqual(OLD_DAYS.map((d) => [d, before[d]]));
+    expect(facts.map((i) => [i.event_date, i.rows])).toEqual(OLD_DAYS.map((d) => [d, before[d]]));
     expect(plan.items.some((i) => i.table === 'fact_policy_evaluation')).toBe(true);
     expect(await warehouseSnapshot(ws.warehouse)).toEqual(warehouse);
     expect(await lakeSnapshot(ws.lake)).toEqual(lake);

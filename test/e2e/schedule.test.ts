@@ -119,7 +119,9 @@ describe('aetl schedule', () => {
     const { config } = workspace({ jobs: { incremental: { cron: '*/15 * * * *', command: 'run' } } }, 0);
     const list = await aetl(['schedule', '--list', '--json', '--config', config]);
     expect(list.code, list.stderr).toBe(0);
-    const [job] = JSON.parse(list.stdout) as { job: string; next: string[] }[];
+    const {
+      jobs: [job],
+    } = JSON.parse(list.stdout) as { jobs: { job: string; next: string[] }[] };
     expect(job!.job).toBe('incremental');
     expect(job!.next).toHaveLength(3);
     expect(job!.next.every((t) => new Date(t).getUTCMinutes() % 15 === 0 && Date.parse(t) > Date.now())).toBe(true);

@@ -22,7 +22,7 @@ interface Status {
 }
 
 interface Summary {
-  exitCode: number;
+  exit_code: number;
   checks: { name: string; status: string; observed: number; message: string }[];
 }
 

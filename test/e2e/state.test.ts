@@ -50,9 +50,9 @@ describe('aetl state: show, set-checkpoint, reset', () => {
     expect(set.stdout).toContain(`checkpoint ${checkpoint} -> 2026-06-10T00:00:00.000Z`);
     const rerun = await aetl(['run', '--json', '--config', config], { AETL_NOW: NOW });
     expect(rerun.code, rerun.stderr).toBe(0);
-    const summary = JSON.parse(rerun.stdout) as { totals: { inserted: number; alreadyPresent: number } };
+    const summary = JSON.parse(rerun.stdout) as { totals: { inserted: number; already_present: number } };
     expect(summary.totals.inserted).toBe(0);
-    expect(summary.totals.alreadyPresent).toBeGreaterThan(300);
+    expect(summary.totals.already_present).toBeGreaterThan(300);
     const [row] = await query(ws.warehouse, 'SELECT count(*) AS n, count(DISTINCT event_id) AS ids FROM fact_ai_event');
     expect(Number(row!.n)).toBe(facts);
     expect(row!.ids).toBe(row!.n);

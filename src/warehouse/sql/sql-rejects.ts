@@ -1,14 +1,5 @@
 import type { RejectFilter, RejectKey, StoredReject } from '../warehouse.js';
-import { plainNumbers, text, type SqlEngine, type SqlParams } from '../driver.js';
-
-/** Instants read as epoch milliseconds (`<name>_ms`, exact on every engine) and shown as ISO text under `<name>`. */
-function withInstants(row: Record<string, unknown>): Record<string, unknown> {
-  return Object.fromEntries(
-    Object.entries(plainNumbers(row)).map(([k, v]) =>
-      k.endsWith('_ms') ? [k.slice(0, -3), v === null ? null : new Date(Number(v)).toISOString()] : [k, v],
-    ),
-  );
-}
+import { text, withInstants, type SqlEngine, type SqlParams } from '../driver.js';
 
 /**
  * The quarantine for `aetl rejects`, on every engine: listing it and reading
@@ -42,7 +33,7 @@ export class SqlRejects {
        LIMIT ${Math.trunc(filter.limit)}`,
       params,
     );
-    return rows.map(withInstants);
+    return rows.map((row) => withInstants(row, ['rejected_at_ms', 'replayed_at_ms']));
   }
 
   /**

@@ -1,4 +1,4 @@
-import { plainNumbers, text, type SqlEngine } from '../driver.js';
+import { text, withInstants, type SqlEngine } from '../driver.js';
 import type { StatusReport } from '../warehouse.js';
 import { SqlDrift } from './sql-drift.js';
 
@@ -27,11 +27,11 @@ export class SqlStatus {
     const p = (name: string) => d.param(name);
     const runs = await this.engine.run(
       'reading recent runs',
-      `SELECT r.run_id, r.command, r.status, CAST(r.started_at AS STRING) AS started_at,
-         CAST(r.finished_at AS STRING) AS finished_at,
+      `SELECT r.run_id, r.command, r.status, ${d.epochMs('r.started_at')} AS started_at_ms,
+         ${d.epochMs('r.finished_at')} AS finished_at_ms,
          ROUND((${d.epochMs('r.finished_at')} - ${d.epochMs('r.started_at')}) / 1000, 1) AS duration_s,
          r.error, r.next_step, COUNT(w.seq) AS windows,
-         CAST(MIN(w.window_start) AS STRING) AS window_start, CAST(MAX(w.window_end) AS STRING) AS window_end,
+         ${d.epochMs('MIN(w.window_start)')} AS window_start_ms, ${d.epochMs('MAX(w.window_end)')} AS window_end_ms,
          COALESCE(SUM(w.read), 0) AS read, COALESCE(SUM(w.inserted), 0) AS inserted,
          COALESCE(SUM(w.already_present), 0) AS already_present,
          COALESCE(SUM(w.in_batch_duplicates), 0) AS in_batch_duplicates, COALESCE(SUM(w.rejected), 0) AS rejected
@@ -47,7 +47,7 @@ export class SqlStatus {
     );
     const checks = await this.engine.run(
       'reading the latest checks',
-      `SELECT check_name, scope, status, observed, expected, message, CAST(checked_at AS STRING) AS checked_at
+      `SELECT check_name, scope, status, observed, expected, message, ${d.epochMs('checked_at')} AS checked_at_ms
        FROM ${t('dq_check_result')}
        WHERE pipeline = ${p('pipeline')}
          AND run_id = (SELECT run_id FROM ${t('dq_check_result')} WHERE pipeline = ${p('pipeline')} ORDER BY checked_at DESC LIMIT 1)
@@ -62,9 +62,11 @@ export class SqlStatus {
     return {
       pipeline,
       checkpoint: checkpointMs === null ? null : new Date(checkpointMs).toISOString(),
-      runs: runs.map(plainNumbers),
+      runs: runs.map((run) =>
+        withInstants(run, ['started_at_ms', 'finished_at_ms', 'window_start_ms', 'window_end_ms']),
+      ),
       tables: Object.fromEntries(counts.map((r) => [String(r.name), Number(r.n)])),
-      checks: checks.map(plainNumbers),
+      checks: checks.map((check) => withInstants(check, ['checked_at_ms'])),
       rejects: Number(rejects!.n),
       drift: await this.drift.fields(pipeline, new Set(runs.map((r) => String(r.run_id)))),
     };
