@@ -5,6 +5,7 @@ import type { ConfigUse } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
 import type { Command as PipelineCommand, Session } from '../pipeline/session.js';
+import type { Warehouse } from '../warehouse/warehouse.js';
 import { nowMs } from '../util/clock.js';
 import { parseCliInstant } from '../util/dates.js';
 import { EXIT, UsageError, type ExitCode } from '../util/errors.js';
@@ -64,6 +65,27 @@ export async function configured(
   const { options, logger } = await context(command);
   const { loadConfig } = await import('../config/load.js');
   return { options, logger, config: loadConfig(configFile(options, logger), process.env, use) };
+}
+
+type Configured = Awaited<ReturnType<typeof configured>>;
+
+/**
+ * A command that reads the warehouse, never the source: its config, and the warehouse `open`ed
+ * (by default read-only, so it works during a run: open-warehouse.ts), closed after `work`.
+ */
+export async function withWarehouse(
+  command: Command,
+  work: (context: Configured & { warehouse: Warehouse }) => Promise<void>,
+  open?: (config: Config, logger: Logger) => Promise<Warehouse>,
+): Promise<void> {
+  const loaded = await configured(command, WITHOUT_SOURCE);
+  const opener = open ?? (await import('../pipeline/open-warehouse.js')).openWarehouseForReading;
+  const warehouse = await opener(loaded.config, loaded.logger);
+  try {
+    await work({ ...loaded, warehouse });
+  } finally {
+    await warehouse.close();
+  }
 }
 
 let printed = false;

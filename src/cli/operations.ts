@@ -11,6 +11,7 @@ import {
   runCommand,
   withLockOptions,
   withRequiredRange,
+  withWarehouse,
   WITHOUT_SOURCE,
   type LockOptions,
   type RangeOptions,
@@ -28,11 +29,8 @@ export function registerOperations(program: Command): void {
   state
     .command('show')
     .description('the checkpoint, the last window committed and how many files the ledger holds')
-    .action(async (_: unknown, command: Command) => {
-      const { options, logger, config } = await configured(command, WITHOUT_SOURCE);
-      const { openWarehouseForReading } = await import('../pipeline/open-warehouse.js');
-      const warehouse = await openWarehouseForReading(config, logger);
-      try {
+    .action((_: unknown, command: Command) =>
+      withWarehouse(command, async ({ options, config, warehouse }) => {
         const pipeline = config.pipeline.name;
         const checkpoint = await warehouse.getCheckpoint(pipeline);
         const last = await warehouse.lastWindow(pipeline);
@@ -44,10 +42,8 @@ export function registerOperations(program: Command): void {
           ledger_files: files,
         };
         print(options, shown, formatRows([shown]));
-      } finally {
-        await warehouse.close();
-      }
-    });
+      }),
+    );
   withLockOptions(
     state
       .command('set-checkpoint')
@@ -88,11 +84,8 @@ export function registerOperations(program: Command): void {
     .option('--reason <text>', 'only those whose reasons contain this text')
     .option('--replayed', 'include the ones a replay has loaded since')
     .option('--limit <n>', 'at most this many', positiveInt, 100)
-    .action(async (opts: { run?: string; reason?: string; replayed?: boolean; limit: number }, command: Command) => {
-      const { options, logger, config } = await configured(command, WITHOUT_SOURCE);
-      const { openWarehouseForReading } = await import('../pipeline/open-warehouse.js');
-      const warehouse = await openWarehouseForReading(config, logger);
-      try {
+    .action((opts: { run?: string; reason?: string; replayed?: boolean; limit: number }, command: Command) =>
+      withWarehouse(command, async ({ options, config, warehouse }) => {
         const filter = {
           runId: opts.run ?? null,
           reason: opts.reason ?? null,
@@ -101,10 +94,8 @@ export function registerOperations(program: Command): void {
         };
         const rows = await warehouse.listRejects(config.pipeline.name, filter);
         print(options, { rejects: rows }, rows.length === 0 ? '(no rejects)' : formatRows(rows));
-      } finally {
-        await warehouse.close();
-      }
-    });
+      }),
+    );
   withLockOptions(
     rejects
       .command('replay')

@@ -34,6 +34,7 @@ import {
   setExitCode,
   withLockOptions,
   withRequiredRange,
+  withWarehouse,
   WITHOUT_SOURCE,
   type LockOptions,
   type RangeOptions,
@@ -186,11 +187,8 @@ export function buildProgram(): Command {
     .command('status')
     .description('checkpoint, last runs, table row counts and the latest check results')
     .option('--runs <n>', 'how many recent runs to show', positiveInt, 10)
-    .action(async (opts: { runs: number }, command: Command) => {
-      const { options, logger, config } = await configured(command, WITHOUT_SOURCE);
-      const { openWarehouseForReading } = await import('../pipeline/open-warehouse.js');
-      const warehouse = await openWarehouseForReading(config, logger);
-      try {
+    .action((opts: { runs: number }, command: Command) =>
+      withWarehouse(command, async ({ options, config, warehouse }) => {
         const report = await warehouse.status(config.pipeline.name, opts.runs);
         const extra = {
           // How far behind now the checkpoint is: the first number to look at when loads fall behind.
@@ -208,10 +206,8 @@ export function buildProgram(): Command {
           })),
         };
         print(options, { ...report, ...extra }, formatStatus(report, extra));
-      } finally {
-        await warehouse.close();
-      }
-    });
+      }),
+    );
 
   program
     .command('schedule')
@@ -231,36 +227,26 @@ export function buildProgram(): Command {
     .command('show')
     .description("one run's full record: windows, counts, checks, rejects by field")
     .argument('<run-id>', 'as aetl status lists it')
-    .action(async (runId: string, _: unknown, command: Command) => {
-      const { options, logger, config } = await configured(command, WITHOUT_SOURCE);
-      const { openWarehouseForReading } = await import('../pipeline/open-warehouse.js');
-      const warehouse = await openWarehouseForReading(config, logger);
-      try {
+    .action((runId: string, _: unknown, command: Command) =>
+      withWarehouse(command, async ({ options, config, warehouse }) => {
         const detail = await runDetail(warehouse, config.pipeline.name, runId);
         print(options, detail, formatRunDetail(detail));
-      } finally {
-        await warehouse.close();
-      }
-    });
+      }),
+    );
 
   program
     .command('report')
     .description('write one self-contained HTML file with charts of volume, block rate, cost, latency, runs and checks')
     .option('--days <n>', 'how many days back from now', positiveInt, 30)
     .option('--out <file>', 'where to write it', 'report.html')
-    .action(async (opts: { days: number; out: string }, command: Command) => {
-      const { options, logger, config } = await configured(command, WITHOUT_SOURCE);
-      const { openWarehouseForReading } = await import('../pipeline/open-warehouse.js');
-      const warehouse = await openWarehouseForReading(config, logger);
-      try {
+    .action((opts: { days: number; out: string }, command: Command) =>
+      withWarehouse(command, async ({ options, config, warehouse }) => {
         const data = await reportData(warehouse, config.pipeline.name, opts.days, nowMs());
         const file = resolve(opts.out);
         writeFileSync(file, redact(reportHtml(data)));
         print(options, { file, checks: data.checks.length }, `report written to ${file}`);
-      } finally {
-        await warehouse.close();
-      }
-    });
+      }),
+    );
 
   program
     .command('init')
@@ -311,18 +297,17 @@ export function buildProgram(): Command {
   program
     .command('migrate')
     .description('apply pending warehouse migrations and exit')
-    .action(async (_: unknown, command: Command) => {
-      const { options, logger, config } = await configured(command, WITHOUT_SOURCE);
-      // Connected without migrating, so that migrating is this command's own result.
-      const { connectWarehouse } = await import('../pipeline/open-warehouse.js');
-      const warehouse = await connectWarehouse(config, logger);
-      try {
-        const applied = await warehouse.migrate();
-        print(options, { warehouse: warehouse.description, applied }, `${applied} migration(s) applied`);
-      } finally {
-        await warehouse.close();
-      }
-    });
+    .action((_: unknown, command: Command) =>
+      withWarehouse(
+        command,
+        async ({ options, warehouse }) => {
+          const applied = await warehouse.migrate();
+          print(options, { warehouse: warehouse.description, applied }, `${applied} migration(s) applied`);
+        },
+        // Connected without migrating, so that migrating is this command's own result.
+        async (config, logger) => (await import('../pipeline/open-warehouse.js')).connectWarehouse(config, logger),
+      ),
+    );
 
   registerOperations(program);
 

@@ -70,11 +70,11 @@ describe('read-only commands during a DuckDB run', () => {
     const [header, count] = query.stdout.trim().split('\r\n'); // RFC 4180 lines
     expect(header).toBe('n');
     expect(Number(count)).toBeGreaterThan(0);
-    expect((JSON.parse(rejects.stdout) as unknown[]).length).toBeGreaterThan(0);
+    expect((JSON.parse(rejects.stdout) as { rejects: unknown[] }).rejects.length).toBeGreaterThan(0);
 
     const finished = await run.done;
     expect(finished.code, finished.stderr).toBe(0);
-    expect((JSON.parse(finished.stdout) as { runId: string }).runId).toBe(running.run_id);
+    expect((JSON.parse(finished.stdout) as { run_id: string }).run_id).toBe(running.run_id);
     expect(existsSync(progressFile)).toBe(false);
     const after = await cli(['--json', 'status']);
     expect((JSON.parse(after.stdout) as { running: unknown }).running).toBeNull();
