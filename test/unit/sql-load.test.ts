@@ -54,8 +54,9 @@ describe('load SQL generation (one text per dialect)', () => {
       const forced = mergeQueries(d, staging, { ...options, forceUpdate: true });
       expect(batchStatsSql(d, staging.events)).toMatchSnapshot();
       expect(merge).toMatchSnapshot();
-      // A forced update only adds the replacement of changed events, before the insert.
-      expect(forced.statements.filter((sql) => !merge.statements.includes(sql)).length).toBe(8);
+      // A forced update only adds the replacement of changed events, before the insert, and the
+      // recompute of the hourly aggregates of the hours they leave.
+      expect(forced.statements.filter((sql) => !merge.statements.includes(sql)).length).toBe(12);
       expect(insertRejectsSql(d, staging.rejects)).toMatchSnapshot();
       expect(commitStatements(d, { checkpoint: true, files: 1, driftFields: 1 })).toMatchSnapshot();
       expect(mergeQueries(d, staging, { ...options, hasPolicies: false }).statements.join()).not.toMatch(
