@@ -496,6 +496,7 @@ async function provesLock(s: Scenario, holder: () => Promise<string | null> | st
   expect(refused.stderr).toContain(`another run holds the lock`);
   expect(refused.stderr).toContain(owner!);
   paused.signal('SIGKILL');
+  await paused.done; // gone, and its hold on the warehouse with it, before the next case opens it
 }
 
 // ---- The tests ----
