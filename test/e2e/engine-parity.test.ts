@@ -354,6 +354,8 @@ const CASES: Record<string, ParityCase> = {
     expect(await s.rows('SELECT event_id, resolution FROM {s}etl_conflict')).toEqual([
       { event_id: 'evt-3', resolution: 'replaced' },
     ]);
+    // Here, not only at the end: a later forget recomputes the same day and would hide a miss.
+    await expectAggregatesExact((sql) => s.rows(sql));
   }),
 
   'rebuild-dims': yes(['rebuild-dims'], async (s) => {
