@@ -1,3 +1,4 @@
+import { readAhead } from '../util/read-ahead.js';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { blockingChecks } from '../checks/blocking.js';
@@ -144,7 +145,8 @@ export async function timeWindowSource(
   counted?: number,
 ): Promise<PackageSource> {
   const sourceCount = counted ?? (await source.count(window.startMs, window.endMs));
-  return { window, records: source.pages(window.startMs, window.endMs), sourceCount, sourceFiles: [] };
+  // A page is fetched while the one before it is validated: the API's latency overlaps our CPU.
+  return { window, records: readAhead(source.pages(window.startMs, window.endMs)), sourceCount, sourceFiles: [] };
 }
 
 /** Load → check → commit (checkpoint or ledger) → publish the lake partitions it touched → drop the package. */
