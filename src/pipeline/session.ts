@@ -329,11 +329,25 @@ export async function runSession(
         await timings.time('lake', () => publishPendingLake(warehouse, pipeline, lakeSettings(config), logger));
         rmSync(join(stagingRoot, runId), { recursive: true, force: true });
         failpoint('run:before-finish');
-        await warehouse.finishRun(runId, outcome.status, outcome.error, outcome.nextStep, Date.now(), timings.totals);
+        await warehouse.finishRun({
+          runId,
+          status: outcome.status,
+          error: outcome.error,
+          nextStep: outcome.nextStep,
+          finishedMs: Date.now(),
+          timings: timings.totals,
+        });
       } catch (error) {
         const message = (error as Error).message;
         await warehouse
-          .finishRun(runId, 'failed', message, nextStepFor(error), Date.now(), timings.totals)
+          .finishRun({
+            runId,
+            status: 'failed',
+            error: message,
+            nextStep: nextStepFor(error),
+            finishedMs: Date.now(),
+            timings: timings.totals,
+          })
           .catch(() => undefined);
         // A run that failed outright pages too: as one `error` result.
         const failure = {

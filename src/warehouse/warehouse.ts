@@ -67,14 +67,19 @@ export interface WarehouseState {
   /** Runs left `running` by a crashed process; called while holding the lock, so none is really running. */
   abandonUnfinishedRuns(pipeline: string, nowMs: number): Promise<void>;
   /** Ends the run's ledger row, with what to run next after a failure and its busy time per stage when it got that far. */
-  finishRun(
-    runId: string,
-    status: RunStatus,
-    error: string | null,
-    nextStep: string | null,
-    finishedMs: number,
-    timings?: RunTimings,
-  ): Promise<void>;
+  finishRun(end: RunEnd): Promise<void>;
+}
+
+/** How a run ended, for its ledger row. */
+export interface RunEnd {
+  runId: string;
+  status: RunStatus;
+  error: string | null;
+  /** What to run next after a failure. */
+  nextStep: string | null;
+  finishedMs: number;
+  /** Busy time per stage, when the run got that far. */
+  timings?: RunTimings;
 }
 
 // --- Load: packages and reference data into the star schema ---

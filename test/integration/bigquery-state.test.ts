@@ -49,7 +49,7 @@ describe('BigQuery pipeline state (real client, stand-in)', () => {
 
   it('keeps the run ledger: started, finished, and abandoned when a crash left one running', async () => {
     await state.startRun({ runId: 'r1', pipeline: 'default', command: 'run', startedMs: T0 });
-    await state.finishRun('r1', 'succeeded', null, null, T0 + 5000);
+    await state.finishRun({ runId: 'r1', status: 'succeeded', error: null, nextStep: null, finishedMs: T0 + 5000 });
     await state.startRun({ runId: 'r2', pipeline: 'default', command: 'run', startedMs: T0 + 60_000 });
     await state.abandonUnfinishedRuns('default', T0 + 120_000);
     const runs = await standIn.rows(

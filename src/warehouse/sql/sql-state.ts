@@ -1,11 +1,4 @@
-import {
-  RUN_STAGES,
-  type AcceptedLoss,
-  type RunRecord,
-  type RunStatus,
-  type RunTimings,
-  type WarehouseState,
-} from '../warehouse.js';
+import { RUN_STAGES, type AcceptedLoss, type RunEnd, type RunRecord, type WarehouseState } from '../warehouse.js';
 import { redactNullable } from '../../util/redact.js';
 import { instant, int, text, type Driver, type Fence } from '../driver.js';
 
@@ -186,14 +179,7 @@ export class SqlState implements WarehouseState {
     await this.engine.dropLeftovers(pipeline);
   }
 
-  async finishRun(
-    runId: string,
-    status: RunStatus,
-    error: string | null,
-    nextStep: string | null,
-    finishedMs: number,
-    timings?: RunTimings,
-  ): Promise<void> {
+  async finishRun({ runId, status, error, nextStep, finishedMs, timings }: RunEnd): Promise<void> {
     const stageColumns = RUN_STAGES.map((stage) => `, ${stage}_ms = ${this.p(`${stage}_ms`)}`).join('');
     const stageValues = Object.fromEntries(RUN_STAGES.map((stage) => [`${stage}_ms`, int(timings?.[stage] ?? null)]));
     await this.engine.run(

@@ -2,6 +2,7 @@ import type { Dialect } from '../dialect.js';
 import type { Driver, Fence } from '../driver.js';
 import type { OpenDuckDB } from '../duckdb/duckdb-driver.js';
 import type {
+  RunEnd,
   Warehouse,
   WarehouseChecks,
   WarehouseLake,
@@ -104,8 +105,8 @@ export class SqlWarehouse implements Warehouse {
     return this.state.abandonUnfinishedRuns(...args);
   }
 
-  finishRun(...args: Parameters<WarehouseState['finishRun']>) {
-    return this.state.finishRun(...args);
+  finishRun(end: RunEnd) {
+    return this.state.finishRun(end);
   }
 
   // Load
