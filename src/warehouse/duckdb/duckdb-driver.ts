@@ -1,7 +1,8 @@
 import type { Logger } from '../../log/logger.js';
 import { chmodSync, mkdirSync, rmSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { DuckDBInstance, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
+import type { DuckDBConnection, DuckDBValue } from '@duckdb/node-api';
+import { DuckDBInstance } from './duckdb-api.js';
 import { RunFailedError } from '../../util/errors.js';
 import { renameDurably } from '../../util/durable-write.js';
 import type { Driver, JsonPage, SqlParams, SqlRow } from '../driver.js';

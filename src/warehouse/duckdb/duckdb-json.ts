@@ -1,10 +1,5 @@
-import {
-  DuckDBDecimalValue,
-  DuckDBTimestampTZValue,
-  DuckDBTimestampValue,
-  type DuckDBConnection,
-  type DuckDBValue,
-} from '@duckdb/node-api';
+import type { DuckDBConnection, DuckDBValue } from '@duckdb/node-api';
+import { DuckDBDecimalValue, DuckDBTimestampTZValue, DuckDBTimestampValue } from './duckdb-api.js';
 import { RunFailedError } from '../../util/errors.js';
 import { exactDecimal, isoMicros, jsonInteger, type JsonPage, type JsonValue } from '../driver.js';
 
