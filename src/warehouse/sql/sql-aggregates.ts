@@ -65,22 +65,24 @@ function aggregates(d: Dialect): Aggregate[] {
   ];
 }
 
-/** Each fact that `where` (over `f`) keeps, with its hour, its members' natural keys and its latency bucket. */
-function sourceSql(d: Dialect, where: string): string {
+/**
+ * Each row of `facts` (fact_ai_event's columns, as `f`) that `where` keeps (all without one), with its hour, its
+ * members' natural keys and its latency bucket.
+ */
+function sourceSql(d: Dialect, facts: string, where?: string): string {
   // A key with no dimension row (an integrity failure the checks report) keeps its facts under ''.
   return `SELECT ${d.hour('f.event_ts')} AS hour, f.date_key, COALESCE(g.gateway_id, '') AS gateway_id,
   COALESCE(m.model, '') AS model, f.decision, f.was_blocked, f.cost_usd, f.latency_ms, f.event_ts,
   CAST(FLOOR(LN(1 + GREATEST(f.latency_ms, 0)) * ${LATENCY_BUCKETS_PER_E}) AS ${d.columnType('int')}) AS latency_bucket
-FROM ${d.table('fact_ai_event')} f
+FROM ${facts} f
 LEFT JOIN ${d.table('dim_gateway')} g ON g.gateway_key = f.gateway_key
-LEFT JOIN ${d.table('dim_model')} m ON m.model_key = f.model_key
-WHERE ${where}`;
+LEFT JOIN ${d.table('dim_model')} m ON m.model_key = f.model_key${where ? `\nWHERE ${where}` : ''}`;
 }
 
-function groupedSql(d: Dialect, agg: Aggregate, where: string): string {
+function groupedSql(d: Dialect, agg: Aggregate, facts: string, where?: string): string {
   const columns = [...agg.keys.map((k) => `s.${k}`), ...agg.measures.map((m) => `${m.expression} AS ${m.column}`)];
   return `SELECT ${columns.join(', ')}
-FROM (${sourceSql(d, where)}) s${agg.where ? `\nWHERE ${agg.where}` : ''}
+FROM (${sourceSql(d, facts, where)}) s${agg.where ? `\nWHERE ${agg.where}` : ''}
 GROUP BY ${agg.keys.map((k) => `s.${k}`).join(', ')}`;
 }
 
@@ -89,12 +91,15 @@ const merged = (m: Measure) =>
     ? `t.${m.column} + s.${m.column}`
     : `${m.merge === 'least' ? 'LEAST' : 'GREATEST'}(t.${m.column}, s.${m.column})`;
 
-/** Adds the hourly rows of the facts `where` (over `f`) selects to each aggregate: a load's own package. */
-export function mergeAggregatesSql(d: Dialect, where: string): string[] {
+/**
+ * Adds the hourly rows of `inserted` to each aggregate: a load's own package, as a query with
+ * fact_ai_event's columns (the rows its MERGE inserts: read from the batch, not the fact table).
+ */
+export function mergeAggregatesSql(d: Dialect, inserted: string): string[] {
   return aggregates(d).map((agg) => {
     const columns = [...agg.keys, ...agg.measures.map((m) => m.column)];
     return `MERGE INTO ${d.table(agg.table)} t
-USING (${groupedSql(d, agg, where)}) s
+USING (${groupedSql(d, agg, `(${inserted})`)}) s
 ON ${agg.keys.map((k) => `t.${k} = s.${k}`).join(' AND ')}
 WHEN MATCHED THEN UPDATE SET ${agg.measures.map((m) => `${m.column} = ${merged(m)}`).join(', ')}
 WHEN NOT MATCHED THEN INSERT (${columns.join(', ')}) VALUES (${columns.map((c) => `s.${c}`).join(', ')})`;
@@ -106,7 +111,7 @@ export function recomputeAggregatesSql(d: Dialect, dateKeys: string): string[] {
   return aggregates(d).flatMap((agg) => [
     `DELETE FROM ${d.table(agg.table)} WHERE date_key IN (${dateKeys})`,
     `INSERT INTO ${d.table(agg.table)} (${[...agg.keys, ...agg.measures.map((m) => m.column)].join(', ')})
-${groupedSql(d, agg, `f.date_key IN (${dateKeys})`)}`,
+${groupedSql(d, agg, d.table('fact_ai_event'), `f.date_key IN (${dateKeys})`)}`,
   ]);
 }
 

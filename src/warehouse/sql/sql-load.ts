@@ -119,9 +119,12 @@ FROM (SELECT DISTINCT date_key FROM (${dateKeys}) k) dk CROSS JOIN (${pipelinesS
  * already loaded through the id index whatever their date (recording a
  * different version as a conflict: first loaded wins, unless `forceUpdate`
  * replaces it), MERGE the rest insert-only on `event_id`, add their policy
- * rows and index rows, mark the files they add to the lake, and count. Every read of
- * a fact table is restricted to the batch's span (`lo_ts`, `hi_ts`), so
- * warehouses prune partitions; the MERGE's join has no OR.
+ * rows, index rows and hourly aggregates, mark the files they add to the lake, and count.
+ * The work tables are narrow (ids, hash, time, staged row; `to_insert` also the
+ * member keys, looked up once for the facts and their policy rows): the batch's
+ * other columns are read from its staging table where they are inserted, never
+ * copied. Every read of a fact table is restricted to the batch's span (`lo_ts`,
+ * `hi_ts`), so warehouses prune partitions; the MERGE's join has no OR.
  */
 export interface MergeQueries {
   /** DDL creating the work tables, without parameters; runs before the transaction (Snowflake commits on DDL). */
@@ -153,20 +156,28 @@ export function mergeQueries(d: Dialect, staging: StagingTables, options: MergeO
     ]
       .filter(Boolean)
       .join(' ');
+  const events = t(staging.events);
   const winner = t(staging.winner);
   const existing = t(staging.existing);
   const toInsert = t(staging.toInsert);
   const changed = t(staging.changed);
   const index = d.indexKey('event_id');
+  const int = d.columnType('int');
+  // The facts the MERGE inserts, with every fact column: the narrow work row and its staged row.
+  const lost = options.loseInsert ? `\n  WHERE w.staged_row <> (SELECT MIN(staged_row) FROM ${toInsert})` : '';
+  const inserted = `SELECT w.event_id, w.event_hash, w.event_ts, w.date_key, w.user_key, w.model_key, w.gateway_key,
+    e.decision, e.decision = 'block' AS was_blocked, e.latency_ms, e.input_tokens, e.output_tokens,
+    e.input_tokens + e.output_tokens AS total_tokens, e.cost_usd, e.policies_evaluated_count,
+    e.policies_triggered_count, e.team_id, e.batch_id, e.request_source, ${d.parseJson('e.metadata')} AS metadata
+  FROM ${toInsert} w JOIN ${events} e ON e.staged_row = w.staged_row${lost}`;
   const policies = options.hasPolicies
     ? [
         `INSERT INTO ${t('fact_policy_evaluation')} (event_id, ordinal, policy_key, event_ts, date_key, user_key, model_key,
     gateway_key, result, latency_ms, entities_found, triggered, run_id, loaded_at, package_seq)
-SELECT p.event_id, p.ordinal, dp.policy_key, f.event_ts, f.date_key, f.user_key, f.model_key, f.gateway_key,
+SELECT w.event_id, p.ordinal, dp.policy_key, w.event_ts, w.date_key, w.user_key, w.model_key, w.gateway_key,
   p.result, p.latency_ms, p.entities_found, p.triggered, ${p('run_id')}, ${p('now')}, ${p('seq')}
 FROM ${t(staging.policies)} p
 JOIN ${toInsert} w ON w.staged_row = p.staged_row
-JOIN ${t('fact_ai_event')} f ON f.event_id = w.event_id AND ${inSpan('f')}
 JOIN ${t('dim_policy')} dp ON dp.policy_name = p.policy_name`,
       ]
     : [];
@@ -191,12 +202,11 @@ FROM ${winner} w WHERE w.event_id = ix.event_id AND ix.event_id IN (SELECT event
         `DELETE FROM ${existing} WHERE loaded_hash <> incoming_hash`,
       ]
     : [];
-  const lost = options.loseInsert ? `WHERE w.staged_row <> (SELECT MIN(staged_row) FROM ${toInsert})` : '';
   return {
     prepare: [
       d.createWorkTable(
         winner,
-        `SELECT * FROM ${t(staging.events)} WHERE TRUE
+        `SELECT staged_row, event_id, event_hash, event_ts, date_key FROM ${events} WHERE TRUE
 QUALIFY ROW_NUMBER() OVER (PARTITION BY event_id ORDER BY event_hash, staged_row) = 1`,
       ),
       // Shapes only, read from the small staging side: no fact table is scanned (nor billed) here.
@@ -205,7 +215,11 @@ QUALIFY ROW_NUMBER() OVER (PARTITION BY event_id ORDER BY event_hash, staged_row
         `SELECT event_id, event_hash AS incoming_hash, event_ts AS incoming_event_ts, event_hash AS loaded_hash,
   event_ts AS loaded_ts, date_key AS loaded_date_key, 0 AS accounted FROM ${winner} LIMIT 0`,
       ),
-      d.createWorkTable(toInsert, `SELECT * FROM ${winner} LIMIT 0`),
+      d.createWorkTable(
+        toInsert,
+        `SELECT w.*, CAST(0 AS ${int}) AS user_key, CAST(0 AS ${int}) AS model_key, CAST(0 AS ${int}) AS gateway_key
+FROM ${winner} w LIMIT 0`,
+      ),
       d.createWorkTable(
         changed,
         `SELECT event_id, event_hash AS incoming_hash, date_key AS loaded_date_key FROM ${winner} LIMIT 0`,
@@ -227,22 +241,19 @@ WHERE e.loaded_hash <> e.incoming_hash
   AND NOT EXISTS (SELECT 1 FROM ${t('etl_conflict')} c
                   WHERE c.pipeline = ${p('pipeline')} AND c.event_id = e.event_id AND c.incoming_hash = e.incoming_hash)`,
       ...replace,
-      `INSERT INTO ${toInsert}
-SELECT w.* FROM ${winner} w
-WHERE NOT EXISTS (SELECT 1 FROM ${existing} e WHERE e.event_id = w.event_id)`,
+      // The members valid at each event's time, looked up once for its fact and its policy rows.
+      `INSERT INTO ${toInsert} (staged_row, event_id, event_hash, event_ts, date_key, user_key, model_key, gateway_key)
+SELECT w.staged_row, w.event_id, w.event_hash, w.event_ts, w.date_key, COALESCE(u.user_key, 0),
+  COALESCE(m.model_key, 0), COALESCE(g.gateway_key, 0)
+FROM ${winner} w
+JOIN ${events} e ON e.staged_row = w.staged_row
+LEFT JOIN ${t('dim_user')} u ON u.user_id = e.user_id AND w.event_ts >= u.valid_from AND w.event_ts < u.valid_to
+LEFT JOIN ${t('dim_model')} m ON m.model = e.model AND w.event_ts >= m.valid_from AND w.event_ts < m.valid_to
+LEFT JOIN ${t('dim_gateway')} g ON g.gateway_id = e.gateway_id AND w.event_ts >= g.valid_from AND w.event_ts < g.valid_to
+WHERE NOT EXISTS (SELECT 1 FROM ${existing} x WHERE x.event_id = w.event_id)`,
       `MERGE INTO ${t('fact_ai_event')} f
 USING (
-  SELECT w.event_id, w.event_hash, w.event_ts, w.date_key,
-    COALESCE(u.user_key, 0) AS user_key, COALESCE(m.model_key, 0) AS model_key,
-    COALESCE(g.gateway_key, 0) AS gateway_key, w.decision, w.decision = 'block' AS was_blocked, w.latency_ms,
-    w.input_tokens, w.output_tokens, w.input_tokens + w.output_tokens AS total_tokens, w.cost_usd,
-    w.policies_evaluated_count, w.policies_triggered_count, w.team_id, w.batch_id, w.request_source,
-    ${d.parseJson('w.metadata')} AS metadata
-  FROM ${toInsert} w
-  LEFT JOIN ${t('dim_user')} u ON u.user_id = w.user_id AND w.event_ts >= u.valid_from AND w.event_ts < u.valid_to
-  LEFT JOIN ${t('dim_model')} m ON m.model = w.model AND w.event_ts >= m.valid_from AND w.event_ts < m.valid_to
-  LEFT JOIN ${t('dim_gateway')} g ON g.gateway_id = w.gateway_id AND w.event_ts >= g.valid_from AND w.event_ts < g.valid_to
-  ${lost}
+  ${inserted}
 ) s
 ON f.event_id = s.event_id AND ${inSpan('f')}
 WHEN NOT MATCHED THEN INSERT (${FACT_COLUMNS})
@@ -258,7 +269,7 @@ SELECT ${p('pipeline')}, event_id, loaded_hash, loaded_ts, loaded_date_key${inde
       markPackageFileSql(d, 'fact_ai_event', `SELECT date_key FROM ${toInsert}`),
       // The hourly aggregates in the same transaction: this package's hours added, and the days a
       // replaced version left computed again from the facts.
-      ...mergeAggregatesSql(d, `f.run_id = ${p('run_id')} AND f.package_seq = ${p('seq')} AND ${inSpan('f')}`),
+      ...mergeAggregatesSql(d, inserted),
       ...(options.forceUpdate ? recomputeAggregatesSql(d, `SELECT loaded_date_key FROM ${changed}`) : []),
       ...(options.hasPolicies
         ? [
@@ -279,7 +290,10 @@ SELECT ${p('pipeline')}, event_id, loaded_hash, loaded_ts, loaded_date_key${inde
   (SELECT COUNT(*) FROM ${changed}) AS replaced,
   ${options.hasPolicies ? `(SELECT COUNT(*) FROM ${t(staging.policies)} p JOIN ${toInsert} w ON w.staged_row = p.staged_row)` : '0'} AS policy_rows`,
     // A replaced event's fields were counted when its first version loaded.
-    drift: d.extraFieldCounts(toInsert, `event_id NOT IN (SELECT event_id FROM ${changed})`),
+    drift: d.extraFieldCounts(
+      events,
+      `staged_row IN (SELECT staged_row FROM ${toInsert}) AND event_id NOT IN (SELECT event_id FROM ${changed})`,
+    ),
   };
 }
 
