@@ -85,16 +85,21 @@ async function integrity(request: CheckRequest): Promise<CheckResult[]> {
 async function duplicates(request: CheckRequest): Promise<CheckResult[]> {
   const { warehouse, config, counts } = request;
   const [row] = await warehouse.query(duplicateIdsSql(warehouse.dialect), params(request));
-  const n = toNumberOrNull(row?.n) ?? 0;
+  const facts = toNumberOrNull(row?.n) ?? 0;
+  const policies = toNumberOrNull(row?.policy_n) ?? 0;
+  const found = [
+    ...(facts > 0 ? [`${facts} duplicate event_id rows`] : []),
+    ...(policies > 0 ? [`${policies} duplicate policy evaluation rows`] : []),
+  ];
   const results: CheckResult[] = [
     {
       name: 'duplicates',
       scope: 'checked range',
-      status: n === 0 ? 'pass' : failed(config.checks.duplicates.severity),
+      status: found.length === 0 ? 'pass' : failed(config.checks.duplicates.severity),
       blocking: false,
-      observed: n,
+      observed: facts + policies,
       expected: '0',
-      message: n === 0 ? 'no duplicate event_id' : `${n} duplicate event_id rows`,
+      message: found.length === 0 ? 'no duplicate event_id' : found.join(', '),
     },
   ];
   if (counts && counts.read > 0) {

@@ -254,23 +254,55 @@ describe.each(ENGINES)('incremental runs, reconcile, explicit windows, backfill 
   it('the hourly aggregates equal the facts grouped by hour after every kind of load', () =>
     expectAggregatesExact(rows));
 
-  it('aetl check over tampered hours: the same results on every engine, completeness and duplicates failing', async () => {
-    const victims = await rows(
-      `SELECT event_id FROM {s}fact_ai_event
-       WHERE event_ts >= TIMESTAMPTZ '2026-06-09 12:00:00+00' AND event_ts < TIMESTAMPTZ '2026-06-09 14:00:00+00'
-       ORDER BY event_id LIMIT 3`,
+  it('aetl check over tampered hours: the same results on every engine, completeness, duplicates and integrity failing', async () => {
+    const inRange = `event_ts >= TIMESTAMPTZ '2026-06-09 12:00:00+00' AND event_ts < TIMESTAMPTZ '2026-06-09 14:00:00+00'`;
+    const [withPolicies] = await rows(
+      `SELECT event_id FROM {s}fact_policy_evaluation WHERE ${inRange} ORDER BY event_id, ordinal LIMIT 1`,
     );
-    // Two events lost (their facts and policy rows), a third stored twice.
-    const lost = victims.slice(0, 2).map((v) => `'${String(v.event_id)}'`);
-    await engine.rows(`DELETE FROM {s}fact_policy_evaluation WHERE event_id IN (${lost.join(', ')})`);
-    await engine.rows(`DELETE FROM {s}fact_ai_event WHERE event_id IN (${lost.join(', ')})`);
+    const policyEvent = `'${String(withPolicies!.event_id)}'`;
+    const victims = (
+      await rows(
+        `SELECT event_id FROM {s}fact_ai_event WHERE ${inRange} AND event_id <> ${policyEvent} ORDER BY event_id LIMIT 3`,
+      )
+    ).map((v) => `'${String(v.event_id)}'`);
+    // One event lost (its fact and policy rows) and another stored twice: the range holds as many
+    // facts as it should, so only the ids can tell. One policy evaluation stored twice.
+    await engine.rows(`DELETE FROM {s}fact_policy_evaluation WHERE event_id = ${victims[0]}`);
+    await engine.rows(`DELETE FROM {s}fact_ai_event WHERE event_id = ${victims[0]}`);
+    await engine.rows(`INSERT INTO {s}fact_ai_event SELECT * FROM {s}fact_ai_event WHERE event_id = ${victims[1]}`);
     await engine.rows(
-      `INSERT INTO {s}fact_ai_event SELECT * FROM {s}fact_ai_event WHERE event_id = '${String(victims[2]!.event_id)}'`,
+      `INSERT INTO {s}fact_policy_evaluation SELECT * FROM {s}fact_policy_evaluation
+       WHERE event_id = ${policyEvent} AND ordinal = (SELECT MIN(ordinal) FROM {s}fact_policy_evaluation WHERE event_id = ${policyEvent})`,
     );
+    // A fact whose user has no row, and a model whose versions start a second after the range's first
+    // event: its facts until then are orphans.
+    await engine.rows(`UPDATE {s}fact_ai_event SET user_key = -7 WHERE event_id = ${victims[2]}`);
+    const firstFact = `SELECT model_key FROM {s}fact_ai_event WHERE ${inRange} ORDER BY event_ts LIMIT 1`;
+    const [first] = await rows(`SELECT epoch_ms(MIN(event_ts)) AS ms FROM {s}fact_ai_event WHERE ${inRange}`);
+    const cut = new Date(Number(first!.ms) + 1000)
+      .toISOString()
+      .replace('T', ' ')
+      .replace(/\.\d+Z$/, '+00');
+    // (Keys are 64-bit: they stay in SQL.)
+    const [early] = await rows(
+      `SELECT count(*) AS n FROM {s}fact_ai_event
+       WHERE model_key = (${firstFact}) AND ${inRange} AND event_ts < TIMESTAMPTZ '${cut}'`,
+    );
+    await engine.rows(`UPDATE {s}dim_model SET valid_from = TIMESTAMPTZ '${cut}' WHERE model_key = (${firstFact})`);
     const range = ['--from', '2026-06-09T12:00:00Z', '--to', '2026-06-09T14:00:00Z'];
     const { checks } = await cli(['check', ...range], RECONCILE, 3);
     expect(checks.find((c) => c.name === 'completeness')).toMatchObject({ scope: 'day 2026-06-09', status: 'fail' });
-    expect(checks.find((c) => c.name === 'duplicates')).toMatchObject({ status: 'fail', observed: 1 });
+    expect(checks.find((c) => c.name === 'duplicates')).toMatchObject({
+      status: 'fail',
+      observed: 2,
+      message: '1 duplicate event_id rows, 1 duplicate policy evaluation rows',
+    });
+    expect(checks.find((c) => c.name === 'integrity_dim_user')).toMatchObject({ status: 'fail', observed: 1 });
+    expect(Number(early!.n)).toBeGreaterThan(0);
+    expect(checks.find((c) => c.name === 'integrity_dim_model')).toMatchObject({
+      status: 'fail',
+      observed: Number(early!.n),
+    });
     const lines = checks.map((c) => [c.name, c.scope, c.bucket ?? '-', c.status, c.observed, c.expected].join(' | '));
     await expect(`${lines.join('\n')}\n`).toMatchFileSnapshot('__snapshots__/checks-every-engine.txt');
   });
