@@ -40,7 +40,49 @@ export function parseInstant(text: string): { micros: number } | { problem: stri
   return { micros: ms * 1000 + Number(fraction) };
 }
 
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+/** The value of the `count` ASCII digits at `at`, or NaN when one is not a digit. */
+function digits(text: string, at: number, count: number): number {
+  let value = 0;
+  for (let i = at; i < at + count; i++) {
+    const digit = text.charCodeAt(i) - 48;
+    if (digit < 0 || digit > 9) return NaN;
+    value = value * 10 + digit;
+  }
+  return value;
+}
+
+/**
+ * The form every gateway sends, `2026-01-01T00:00:00.013Z`, read character by character without
+ * the regex and the Date of parseInstant (a tenth of the extract CPU); undefined for anything
+ * else (offsets, a space or comma, years before 0100, invalid values), which parseInstant judges.
+ */
+function commonInstantMicros(text: string): number | undefined {
+  const end = text.length - 1;
+  if (end < 19 || end > 29 || text[end] !== 'Z' || text[4] !== '-' || text[7] !== '-' || text[10] !== 'T') return;
+  if (text[13] !== ':' || text[16] !== ':' || (end > 19 && (end === 20 || text[19] !== '.'))) return;
+  const year = digits(text, 0, 4);
+  const month = digits(text, 5, 2);
+  const day = digits(text, 8, 2);
+  const hour = digits(text, 11, 2);
+  const minute = digits(text, 14, 2);
+  const second = digits(text, 17, 2);
+  const leapDay = month === 2 && year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0) ? 1 : 0;
+  // NaN fails every comparison, so a non-digit anywhere falls through to parseInstant.
+  if (!(year >= 100 && month >= 1 && month <= 12 && day >= 1 && day <= DAYS_IN_MONTH[month - 1]! + leapDay)) return;
+  if (!(hour <= 23 && minute <= 59 && second <= 59)) return;
+  // Microseconds: the first six digits, padded; further digits are cut, as parseInstant cuts them.
+  const fractionDigits = Math.max(end - 20, 0);
+  const kept = Math.min(fractionDigits, 6);
+  const micros = digits(text, 20, kept) * 10 ** (6 - kept);
+  if (Number.isNaN(micros) || Number.isNaN(digits(text, 20 + kept, fractionDigits - kept))) return;
+  return Date.UTC(year, month - 1, day, hour, minute, second) * 1000 + micros;
+}
+
 export function parseInstantMicros(text: string): number | undefined {
+  const common = commonInstantMicros(text);
+  if (common !== undefined) return common;
   const parsed = parseInstant(text);
   return 'micros' in parsed ? parsed.micros : undefined;
 }

@@ -3,6 +3,7 @@ import { normalizeRecord, type DecisionAliases } from '../contract/normalize.js'
 import { defaultPlausibleRange, implausibleInstant, type PlausibleRange } from '../contract/ranges.js';
 import { parseInstantMicros } from '../contract/scalars.js';
 import { cutPayload, oversizedMessage, type CanonicalEvent, type RejectReason } from '../contract/event.js';
+import { inspect, LONE_SURROGATE, plainLine } from '../contract/structure.js';
 import {
   applyPrivacy,
   holdsErasedUser,
@@ -32,75 +33,10 @@ export interface ValidationRules {
   plausibleRange?: PlausibleRange;
 }
 
-/** Deeper than any event has reason to be, shallow enough that nothing downstream recurses far. */
-const MAX_DEPTH = 32;
-/** Keys that could reach an object's prototype: never data in this contract, so never trusted. */
-const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
-
-/** Half of a UTF-16 pair without its other half: text no UTF-8 store can hold as it came. */
-const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
-
 /** Reasons kept per reject, and characters per path or message: a reason names a field, it never carries data. */
 const MAX_REASONS = 20;
 const MAX_REASON_CHARS = 300;
 const LONE_SURROGATES = new RegExp(LONE_SURROGATE, 'g');
-
-interface Walked {
-  node: unknown;
-  depth: number;
-  key: string;
-  parent: Walked | null;
-}
-
-/** A node's field path (`metadata.a.b`), built only for the node a reason names. */
-function pathOf(entry: Walked): string {
-  const keys: string[] = [];
-  for (let at: Walked | null = entry; at?.parent; at = at.parent) keys.push(at.key);
-  return keys.reverse().join('.') || '(record)';
-}
-
-/**
- * Why a parsed record is refused before the contract looks at it, or null:
- * too deep, a prototype key, or a string that is not valid Unicode (it would
- * be stored altered). Iterative, so no record can exhaust the stack here.
- * Also returns an upper bound of the record's JSON size in bytes, so the size
- * limit costs nothing on records clearly below it.
- */
-function inspect(value: unknown): { reason: RejectReason | null; maxBytes: number } {
-  const stack: Walked[] = [{ node: value, depth: 0, key: '', parent: null }];
-  let maxBytes = 0;
-  while (stack.length > 0) {
-    const entry = stack.pop()!;
-    const { node, depth } = entry;
-    if (typeof node === 'string') {
-      maxBytes += node.length * 6 + 2; // a UTF-16 unit is at most 6 bytes of JSON (\uXXXX)
-      if (LONE_SURROGATE.test(node))
-        return { reason: { path: pathOf(entry), message: 'not valid Unicode (a lone surrogate)' }, maxBytes };
-      continue;
-    }
-    if (node === null || typeof node !== 'object') {
-      maxBytes += String(node).length + 1;
-      continue;
-    }
-    maxBytes += 2;
-    if (depth > MAX_DEPTH)
-      return { reason: { path: pathOf(entry), message: `nested deeper than ${MAX_DEPTH} levels` }, maxBytes };
-    for (const key of Object.keys(node)) {
-      const child: Walked = { node: (node as Record<string, unknown>)[key], depth: depth + 1, key, parent: entry };
-      maxBytes += key.length * 6 + 4;
-      if (FORBIDDEN_KEYS.has(key))
-        return { reason: { path: pathOf(child), message: `the key "${key}" is not accepted anywhere` }, maxBytes };
-      if (LONE_SURROGATE.test(key)) {
-        return {
-          reason: { path: pathOf(child), message: 'a key that is not valid Unicode (a lone surrogate)' },
-          maxBytes,
-        };
-      }
-      stack.push(child);
-    }
-  }
-  return { reason: null, maxBytes };
-}
 
 /** A staged value: what DuckDB's appender takes (kept free of DuckDB so worker threads never load it). */
 export type StagedValue = string | number | bigint | boolean | null;
@@ -265,19 +201,21 @@ export function validateBatch(records: readonly RawRecord[], rules: ValidationRu
       reject([{ path: '(record)', message: record.error }]);
       continue;
     }
-    const { reason, maxBytes } = inspect(record.value);
-    if (reason) {
-      reject([reason], payloadOf(record, raw, privacy, true));
-      continue;
-    }
-    // Lines were bounded as they were read; values (API pages, arrays, CSV rows) are judged here,
-    // exactly only when they could be over the limit (`maxBytes` bounds their JSON bytes from above).
-    if (raw.kind === 'value' && maxBytes > maxRecordBytes) {
-      const text = stableStringify(maskRecord(record.value, privacy));
-      const bytes = Buffer.byteLength(text);
-      if (bytes > maxRecordBytes) {
-        reject([{ path: '(record)', message: oversizedMessage(maxRecordBytes, bytes) }], text);
+    if (raw.kind !== 'line' || !plainLine(raw.text)) {
+      const { reason, maxBytes } = inspect(record.value);
+      if (reason) {
+        reject([reason], payloadOf(record, raw, privacy, true));
         continue;
+      }
+      // Lines were bounded as they were read; values (API pages, arrays, CSV rows) are judged here,
+      // exactly only when they could be over the limit (`maxBytes` bounds their JSON bytes from above).
+      if (raw.kind === 'value' && maxBytes > maxRecordBytes) {
+        const text = stableStringify(maskRecord(record.value, privacy));
+        const bytes = Buffer.byteLength(text);
+        if (bytes > maxRecordBytes) {
+          reject([{ path: '(record)', message: oversizedMessage(maxRecordBytes, bytes) }], text);
+          continue;
+        }
       }
     }
     const result = normalizeRecord(record.value, true, decisionAliases, plausibleRange);

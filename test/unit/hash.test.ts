@@ -1,10 +1,55 @@
 import { describe, expect, it } from 'vitest';
-import { stableStringify } from '../../src/contract/hash.js';
+import { simulatorSettingsFrom } from '../../src/config/schema.js';
+import type { CanonicalEvent } from '../../src/contract/event.js';
+import { eventHash, sha256Hex, stableStringify } from '../../src/contract/hash.js';
+import { normalizeRecord } from '../../src/contract/normalize.js';
+import { formatCost } from '../../src/contract/scalars.js';
+import { EventUniverse } from '../../src/simulator/generator.js';
+import { shippedReference } from '../helpers/workspace.js';
 
 describe('stableStringify', () => {
   it('writes a bigint as its decimal text (JSON.stringify would throw), keys sorted at every depth', () => {
     expect(stableStringify({ b: 12345678901234567890n, a: [{ d: null, c: 1 }] })).toBe(
       '{"a":[{"c":1,"d":null}],"b":"12345678901234567890"}',
     );
+  });
+});
+
+/** Texts JSON escapes, or nearly does: quotes, backslashes, controls, surrogate pairs and halves, U+2028. */
+const ODD_TEXTS = [
+  'a"b',
+  'a\\b',
+  'tab\there',
+  'nul\u0000',
+  '\u001f',
+  '\u007f',
+  '😀',
+  '\ud800',
+  'x\udc00',
+  '\u2028',
+  'é',
+];
+
+describe('eventHash', () => {
+  it('hashes exactly what stableStringify writes of the event (cost as its DECIMAL text), for every field', () => {
+    const settings = simulatorSettingsFrom({ seed: 4, rate_per_minute: 600, bad_record_rate: 0.05 });
+    const universe = new EventUniverse(settings, shippedReference());
+    const events = [0, 1]
+      .flatMap((i) => universe.eventsInMinute(29_000_000 + i))
+      .map((e) => normalizeRecord(e.payload))
+      .flatMap((result) => (result.ok ? [result.event] : []));
+    expect(events.length).toBeGreaterThan(700);
+    const odd: CanonicalEvent[] = ODD_TEXTS.flatMap((text, i) => {
+      const e = events[i]!;
+      const policy = { name: text, result: text, latency_ms: 0.5, entities_found: null, triggered: true };
+      return [
+        { ...e, event_id: text, user_id: text, gateway_id: text, model: text, provider: text },
+        { ...e, team_id: text, request_source: text, batch_id: text, policies: [policy, ...e.policies] },
+        { ...e, metadata: { [text]: text, nested: { b: [text], a: 1e21 } }, latency_ms: 1e-7 },
+      ];
+    });
+    const authority = (e: CanonicalEvent) =>
+      sha256Hex(stableStringify({ ...e, cost_micros: formatCost(e.cost_micros) }));
+    for (const e of [...events, ...odd]) expect(eventHash(e), JSON.stringify(e.event_id)).toBe(authority(e));
   });
 });
