@@ -5,7 +5,7 @@ export const duckdbWarehouse = z.strictObject({
   kind: z.literal('duckdb'),
   path: z.string().min(1).default('data/warehouse.duckdb'),
   /**
-   * The buffer pool: a run's peak RSS is about this plus ~250-300 MB (Node, its heap, the staging
+   * The buffer pool: a run's peak RSS is about this plus 300-350 MB (Node, its heap, the staging
    * buffer, DuckDB outside the pool; BENCHMARKS.md "Peak RSS of a run"). 128MB failed the load of a
    * 250k-record package with the current load SQL.
    */
