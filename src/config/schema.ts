@@ -214,10 +214,13 @@ export const configSchema = z.strictObject({
         .min(0)
         .max(16)
         .default(() => defaultExtractWorkers()),
-      /** Records per load package at most: a larger file is loaded in several, so memory does not grow with it. */
-      package_records: z.int().min(1000).default(250_000),
+      /**
+       * Records per load package at most: a larger file is loaded in several, so memory does not grow with it.
+       * A package's rows are loaded at once: 250k needed more than a 160MB pool (BENCHMARKS.md "Peak RSS of a run").
+       */
+      package_records: z.int().min(1000).default(100_000),
     })
-    .default(() => ({ path: 'data/staging', workers: defaultExtractWorkers(), package_records: 250_000 })),
+    .default(() => ({ path: 'data/staging', workers: defaultExtractWorkers(), package_records: 100_000 })),
   reference: z
     .strictObject({ users: z.string().optional(), gateways: z.string().optional(), models: z.string().optional() })
     .default({}),

@@ -9,7 +9,6 @@ import {
   type PackageManifest,
 } from '../staging/package.js';
 import { StagingWriter } from '../staging/staging-writer.js';
-import type { OpenDuckDB } from '../warehouse/duckdb/duckdb-driver.js';
 import { validateBatch, type ValidatedBatch, type ValidationRules } from '../staging/validate-batch.js';
 
 /** Batches a worker may have queued: enough to keep it busy, few enough that memory stays bounded. */
@@ -120,13 +119,8 @@ export class PackageBuilder {
     private readonly workers: number,
   ) {}
 
-  static async create(
-    dir: string,
-    rules: ValidationRules,
-    workers = 0,
-    buffer?: () => Promise<OpenDuckDB>,
-  ): Promise<PackageBuilder> {
-    return new PackageBuilder(await StagingWriter.create(dir, buffer), dir, rules, workers);
+  static async create(dir: string, rules: ValidationRules, workers = 0): Promise<PackageBuilder> {
+    return new PackageBuilder(await StagingWriter.create(dir), dir, rules, workers);
   }
 
   add(records: RawRecord[]): Promise<void> {

@@ -48,7 +48,7 @@ export type PackageWarehouse = WarehouseLoad & WarehouseLake & Pick<Warehouse, '
 /** What extraction needs of a session: a dry run extracts with no warehouse to write to. */
 export type ExtractContext = Pick<
   Session,
-  'config' | 'runId' | 'stagingRoot' | 'stop' | 'nextSeq' | 'erasedSubjects' | 'nowMs' | 'stagingBuffer' | 'runProgress'
+  'config' | 'runId' | 'stagingRoot' | 'stop' | 'nextSeq' | 'erasedSubjects' | 'nowMs' | 'runProgress'
 >;
 
 /** What validation needs from the config and the warehouse, for records read in `window` (null: no clipping). */
@@ -90,7 +90,6 @@ async function extractPart(
     dir,
     validationRules(session, input.window),
     session.config.staging.workers,
-    session.stagingBuffer,
   );
   try {
     let taken = 0;

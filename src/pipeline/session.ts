@@ -15,7 +15,6 @@ import { StopSignal } from '../util/stop.js';
 import type { AcceptedLoss, CheckResult, LoadCounts, RunStatus, Warehouse } from '../warehouse/warehouse.js';
 import { sendAlert } from '../checks/alert.js';
 import { StageTimings } from './stage-timings.js';
-import type { OpenDuckDB } from '../warehouse/duckdb/duckdb-driver.js';
 import { openSource, type OpenedSource } from './open-source.js';
 import { lakeSettings, openWarehouse } from './open-warehouse.js';
 import { acquireRunLock } from './run-lock.js';
@@ -61,8 +60,6 @@ export interface Session<W = Warehouse> {
   acceptedLosses: AcceptedLoss[];
   /** Busy time per stage, recorded with the run's end. */
   timings: StageTimings;
-  /** DuckDB: staging writers buffer in the warehouse's instance (one buffer pool per run). */
-  stagingBuffer?: () => Promise<OpenDuckDB>;
   /** DuckDB: the file `aetl status` reads the run's progress from while the run holds the database. */
   runProgress?: ProgressFile;
   nextSeq(): number;
@@ -300,7 +297,6 @@ export async function runSession(
         erasedSubjects: [],
         acceptedLosses: [],
         timings,
-        stagingBuffer: warehouse.stagingBuffer,
         runProgress,
         nextSeq: () => ++seq,
         progress: options.onProgress,

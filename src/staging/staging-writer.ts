@@ -31,18 +31,17 @@ export class StagingWriter {
     private readonly dir: string,
   ) {}
 
-  /** `buffer`: where rows are buffered when not in an instance of its own (a DuckDB run's one instance). */
-  static async create(dir: string, buffer?: () => Promise<OpenDuckDB>): Promise<StagingWriter> {
+  static async create(dir: string): Promise<StagingWriter> {
     mkdirSync(dir, { recursive: true });
-    // One thread: writing a part is a small share of extraction, and the warehouse may be loading meanwhile.
-    const db = buffer
-      ? await buffer()
-      : await openDuckDB(':memory:', {
-          memoryLimit: STAGING_MEMORY_LIMIT,
-          tempDirectory: join(dir, '.spill'),
-          threads: 1,
-          preserveInsertionOrder: false, // rows are numbered (staged_row); lets ROW_GROUP_SIZE_BYTES bound a part's row groups
-        });
+    // An instance of its own, even on DuckDB: sharing the warehouse's pool, a 1M-event run at memory_limit
+    // 128MB failed when the load of one package pinned the blocks the next one's appends needed. One
+    // thread: writing a part is a small share of extraction, and the warehouse may be loading meanwhile.
+    const db = await openDuckDB(':memory:', {
+      memoryLimit: STAGING_MEMORY_LIMIT,
+      tempDirectory: join(dir, '.spill'),
+      threads: 1,
+      preserveInsertionOrder: false, // rows are numbered (staged_row); lets ROW_GROUP_SIZE_BYTES bound a part's row groups
+    });
     for (const table of Object.values(STAGING_TABLES)) await db.connection.run(table.ddl);
     const writer = new StagingWriter(db, dir);
     await writer.openAppenders();

@@ -4,9 +4,14 @@ import { z } from 'zod';
 export const duckdbWarehouse = z.strictObject({
   kind: z.literal('duckdb'),
   path: z.string().min(1).default('data/warehouse.duckdb'),
+  /**
+   * The buffer pool: a run's peak RSS is about this plus 300-350 MB (Node, its heap, the staging
+   * buffer, DuckDB outside the pool; BENCHMARKS.md "Peak RSS of a run"). 128MB failed the load of a
+   * 250k-record package with the current load SQL.
+   */
   memory_limit: z
     .string()
     .regex(/^\d+(\.\d+)?\s?(KB|MB|GB|KiB|MiB|GiB)$/, 'expected a size like 256MB')
-    .default('256MB'),
+    .default('160MB'),
   threads: z.int().min(1).max(64).optional(),
 });
