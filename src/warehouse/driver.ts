@@ -1,5 +1,4 @@
 import type { Dialect } from './dialect.js';
-import type { OpenDuckDB } from './duckdb/duckdb-driver.js';
 import type { LoadRequest } from './warehouse.js';
 import type { StagingTables } from './sql/sql-load.js';
 
@@ -102,8 +101,6 @@ export interface Driver extends SqlEngine {
    * deleted values readable. Only DuckDB needs it; the others manage their own storage.
    */
   reclaimErasedSpace?(): Promise<void>;
-  /** DuckDB: where a run's staging writers buffer rows, in the warehouse's own instance (one buffer pool). */
-  stagingBuffer?(): Promise<OpenDuckDB>;
   /** DuckDB: lets go of the file if other processes wait to read it; the next statement takes it back. */
   letReadersIn?(): Promise<void>;
 }

@@ -1,5 +1,4 @@
 import type { ReferenceData } from '../reference/reference-data.js';
-import type { OpenDuckDB } from './duckdb/duckdb-driver.js';
 import type { PackageManifest } from '../staging/package.js';
 import type { Dialect } from './dialect.js';
 import type { JsonPage, SqlParams } from './driver.js';
@@ -326,8 +325,6 @@ export interface Warehouse extends WarehouseState, WarehouseLoad, WarehouseLake,
   readonly description: string;
   migrate(): Promise<number>;
   close(): Promise<void>;
-  /** DuckDB: a staging writer's buffer in the warehouse's own instance (Driver.stagingBuffer). */
-  readonly stagingBuffer?: () => Promise<OpenDuckDB>;
   /** DuckDB: lets go of the file if other processes wait to read it (Driver.letReadersIn). */
   readonly letReadersIn?: () => Promise<void>;
 }

@@ -28,17 +28,12 @@ export interface OpenDuckDB {
   close(): void;
 }
 
-/** An open instance: its first connection, and the instance for more (DuckDBDriver's staging buffers). */
-interface OpenInstance extends OpenDuckDB {
-  instance: DuckDBInstance;
-}
-
 /**
  * Opens a DuckDB database (a file or `:memory:`) with the settings every
  * connection of ours needs (DESIGN.md decisions 7 and 16): UTC, a memory
  * limit, a spill directory, and no extension downloads at run time.
  */
-export async function openDuckDB(path: string, settings: DuckDBSettings): Promise<OpenInstance> {
+export async function openDuckDB(path: string, settings: DuckDBSettings): Promise<OpenDuckDB> {
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
   mkdirSync(settings.tempDirectory, { recursive: true });
   const options: Record<string, string> = {
@@ -59,7 +54,6 @@ export async function openDuckDB(path: string, settings: DuckDBSettings): Promis
   await connection.run("SET TimeZone = 'UTC'");
   return {
     connection,
-    instance,
     close: () => {
       connection.closeSync();
       instance.closeSync();
@@ -186,20 +180,15 @@ const NO_WAIT: FileWait = { maxMs: 0, onWait: () => undefined };
  * instance, to which the warehouse file is attached while statements use it
  * (AttachedFile: one writer process at a time holds the file), a package
  * staged as views over its own Parquet files (nothing copied), work tables
- * as temporary tables that leave with the connection. The run's staging
- * writers buffer in the same instance (`stagingBuffer`): one buffer pool,
- * sized by `memoryLimit`, per process.
+ * as temporary tables that leave with the connection.
  */
 export class DuckDBDriver implements Driver {
   readonly dialect = duckdbDialect;
   readonly description: string;
   readonly runner: SqlRunner;
-  private buffers = 0;
-  /** Staging buffers being dropped; the instance closes after them. */
-  private readonly dropping = new Set<Promise<unknown>>();
 
   private constructor(
-    private readonly db: OpenInstance,
+    private readonly db: OpenDuckDB,
     private readonly file: AttachedFile,
     private readonly path: string,
     private readonly settings: DuckDBSettings,
@@ -227,37 +216,6 @@ export class DuckDBDriver implements Driver {
       throw error;
     }
     return driver;
-  }
-
-  /**
-   * Where a staging writer buffers rows (staging/staging-writer.ts): a connection of this instance
-   * whose default database is a fresh in-memory one, detached (its memory given back) on close.
-   */
-  async stagingBuffer(): Promise<OpenDuckDB> {
-    const connection = await this.db.instance.connect();
-    const name = `staging_${++this.buffers}`;
-    for (const statement of [
-      "SET TimeZone = 'UTC'",
-      // Rows are numbered (staged_row); lets ROW_GROUP_SIZE_BYTES bound a part's row groups.
-      'SET SESSION preserve_insertion_order = false',
-      `ATTACH ':memory:' AS ${name}`,
-      `USE ${name}`,
-    ])
-      await connection.run(statement);
-    return {
-      connection,
-      close: () => {
-        const dropped = connection
-          .run('USE memory')
-          .then(() => connection.run(`DETACH ${name}`))
-          .catch(() => undefined)
-          .finally(() => {
-            connection.closeSync();
-            this.dropping.delete(dropped);
-          });
-        this.dropping.add(dropped);
-      },
-    };
   }
 
   async run(_purpose: string, sql: string, params: SqlParams = {}): Promise<SqlRow[]> {
@@ -338,7 +296,6 @@ export class DuckDBDriver implements Driver {
 
   async close(): Promise<void> {
     await this.file.close();
-    await Promise.all(this.dropping);
     this.db.close();
   }
 

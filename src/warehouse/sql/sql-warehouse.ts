@@ -1,6 +1,5 @@
 import type { Dialect } from '../dialect.js';
 import type { Driver, Fence } from '../driver.js';
-import type { OpenDuckDB } from '../duckdb/duckdb-driver.js';
 import type {
   RunEnd,
   Warehouse,
@@ -34,7 +33,6 @@ export class SqlWarehouse implements Warehouse {
   private readonly operations: SqlOperations;
   /** An erasure committed: the engine's storage is reclaimed once closed. */
   private erased = false;
-  readonly stagingBuffer?: () => Promise<OpenDuckDB>;
   readonly letReadersIn?: () => Promise<void>;
 
   /** `fence`: the run lock's check (its lease), run inside every transaction that changes state. */
@@ -50,7 +48,6 @@ export class SqlWarehouse implements Warehouse {
     this.loader = new SqlLoader(driver, this.checks, this.state, dims, fence);
     this.lake = new SqlLakeExport(driver);
     this.operations = new SqlOperations(driver, this.state, dims, fence);
-    this.stagingBuffer = driver.stagingBuffer?.bind(driver);
     this.letReadersIn = driver.letReadersIn?.bind(driver);
   }
 
