@@ -145,6 +145,7 @@ SELECT (SELECT COALESCE(SUM(facts), 0) FROM keys WHERE keys.k NOT IN (SELECT ${k
      WHERE ${inRange(d, 'f')} AND (g.gap_from IS NULL OR f.event_ts >= g.gap_from)
        AND (g.gap_to IS NULL OR f.event_ts < g.gap_to)) AS n`,
   });
+  const knownPolicy = `EXISTS (SELECT 1 FROM ${d.table('dim_policy')} p WHERE p.policy_key = e.policy_key)`;
   return [
     orphan('dim_user', 'user_key'),
     orphan('dim_gateway', 'gateway_key'),
@@ -159,9 +160,13 @@ SELECT (SELECT COALESCE(SUM(facts), 0) FROM keys WHERE keys.k NOT IN (SELECT ${k
     {
       name: 'integrity_policy_keys',
       what: 'policy evaluations without their policy or their event',
-      sql: `SELECT COUNT(*) AS n FROM ${d.table('fact_policy_evaluation')} e WHERE ${inRange(d, 'e')}
-  AND (NOT EXISTS (SELECT 1 FROM ${d.table('dim_policy')} p WHERE p.policy_key = e.policy_key)
-       OR NOT EXISTS (SELECT 1 FROM ${d.table('fact_ai_event')} f WHERE f.event_id = e.event_id AND ${inRange(d, 'f')}))`,
+      // Rows without their policy, plus rows with it whose event is missing (so none counts twice). The
+      // event is found by an outer join, not NOT EXISTS: DuckDB runs NOT EXISTS as a mark join, which
+      // cannot spill, and 10M events' ids overflowed a 160MB pool; an unmatched row is never multiplied.
+      sql: `SELECT (SELECT COUNT(*) FROM ${d.table('fact_policy_evaluation')} e WHERE ${inRange(d, 'e')} AND NOT ${knownPolicy})
+  + (SELECT COUNT(*) FROM ${d.table('fact_policy_evaluation')} e
+     LEFT JOIN (SELECT f.event_id FROM ${d.table('fact_ai_event')} f WHERE ${inRange(d, 'f')}) f ON f.event_id = e.event_id
+     WHERE ${inRange(d, 'e')} AND f.event_id IS NULL AND ${knownPolicy}) AS n`,
     },
     {
       name: 'accepted_decision',

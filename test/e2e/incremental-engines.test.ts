@@ -289,8 +289,26 @@ describe.each(ENGINES)('incremental runs, reconcile, explicit windows, backfill 
        WHERE model_key = (${firstFact}) AND ${inRange} AND event_ts < TIMESTAMPTZ '${cut}'`,
     );
     await engine.rows(`UPDATE {s}dim_model SET valid_from = TIMESTAMPTZ '${cut}' WHERE model_key = (${firstFact})`);
+    // Policy evaluations without their policy (one event's), without their event (another's), and one
+    // without both: each row counts once.
+    const others = await rows(
+      `SELECT event_id, count(*) AS n FROM {s}fact_policy_evaluation WHERE ${inRange}
+       AND event_id NOT IN (${[policyEvent, ...victims].join(', ')}) GROUP BY event_id ORDER BY event_id LIMIT 2`,
+    );
+    const [unknownPolicy, lostEvent] = others.map((o) => `'${String(o.event_id)}'`);
+    await engine.rows(`UPDATE {s}fact_policy_evaluation SET policy_key = -9 WHERE event_id = ${unknownPolicy}`);
+    await engine.rows(
+      `UPDATE {s}fact_policy_evaluation SET event_id = CONCAT('gone-', event_id) WHERE event_id = ${lostEvent}`,
+    );
+    await engine.rows(
+      `UPDATE {s}fact_policy_evaluation SET policy_key = -9 WHERE event_id = CONCAT('gone-', ${lostEvent}) AND ordinal = 0`,
+    );
     const range = ['--from', '2026-06-09T12:00:00Z', '--to', '2026-06-09T14:00:00Z'];
     const { checks } = await cli(['check', ...range], RECONCILE, 3);
+    expect(checks.find((c) => c.name === 'integrity_policy_keys')).toMatchObject({
+      status: 'fail',
+      observed: Number(others[0]!.n) + Number(others[1]!.n),
+    });
     expect(checks.find((c) => c.name === 'completeness')).toMatchObject({ scope: 'day 2026-06-09', status: 'fail' });
     expect(checks.find((c) => c.name === 'duplicates')).toMatchObject({
       status: 'fail',
