@@ -59,7 +59,8 @@ export function shippedReference(): ReferenceData {
 /** A test file's workspaces: `workspace()` makes one, and all of them are removed after the file's tests. */
 export function workspacesForFile(): () => Workspace {
   const made: Workspace[] = [];
-  afterAll(() => made.forEach((w) => w.remove()));
+  // Generous: a workspace can hold an installed package tree, slow to delete on a busy machine.
+  afterAll(() => made.forEach((w) => w.remove()), 300_000);
   return () => {
     const ws = new Workspace();
     made.push(ws);

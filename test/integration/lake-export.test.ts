@@ -83,9 +83,11 @@ describe.each([
       ...Array<number>(Math.floor((BULK + 2) / EXPORT_PAGE_ROWS)).fill(EXPORT_PAGE_ROWS),
       (BULK + 2) % EXPORT_PAGE_ROWS,
     ],
+    inOrder: true,
   },
-  { name: 'Snowflake', start: snowflake, pages: [10_000, 5_002] },
-])('a lake partition exported from $name (the real client, the stand-in)', ({ start, pages }) => {
+  // The Snowflake client fetches a result's chunks concurrently: which one the stand-in serves first varies.
+  { name: 'Snowflake', start: snowflake, pages: [10_000, 5_002], inOrder: false },
+])('a lake partition exported from $name (the real client, the stand-in)', ({ start, pages, inOrder }) => {
   const ws = new Workspace();
   let remote: Remote;
   let file: string;
@@ -156,6 +158,7 @@ describe.each([
   });
 
   it('reads the result page by page (BigQuery: a page token; Snowflake: chunks as the stream reaches them)', () => {
-    expect(remote.pages.slice(pagesBefore)).toEqual(pages);
+    const served = remote.pages.slice(pagesBefore);
+    expect(inOrder ? served : served.toSorted((a, b) => b - a)).toEqual(pages);
   });
 });
