@@ -1,7 +1,14 @@
 import { freshnessLimitMs } from '../checks/run-checks.js';
 import { clipToSignpost, planWindows, splitRange } from '../state/window.js';
 import { ConfigError } from '../util/errors.js';
-import { extractTimeWindow, loadPackage, type ExtractedPackage, type PackageWarehouse } from './package-steps.js';
+import {
+  extractAndLoad,
+  extractTimeWindow,
+  loadPackage,
+  timeWindowSource,
+  type ExtractedPackage,
+  type PackageWarehouse,
+} from './package-steps.js';
 import { checkAfterLoads } from './post-load.js';
 import type { Session } from './session.js';
 import type { WarehouseChecks, WarehouseState } from '../warehouse/warehouse.js';
@@ -51,8 +58,9 @@ export function runExplicit(
     });
     for (const window of windows) {
       session.stop.throwIfRequested();
-      const pkg = await extractTimeWindow(session, source, window);
-      const result = await loadPackage(session, pkg, movesCheckpoint ? window.endMs : null);
+      // In packages of at most staging.package_records, as `run` loads a window: memory stays bounded.
+      const input = await timeWindowSource(source, window);
+      const result = await extractAndLoad(session, input, movesCheckpoint ? window.endMs : null);
       if (!result.checksPassed) break;
     }
     // The orchestrator's interval is its schedule: freshness is judged against it for the next interval, or

@@ -165,8 +165,8 @@ export class PackageBuilder {
     return manifest;
   }
 
-  abort(): void {
+  async abort(): Promise<void> {
     void this.pool?.close();
-    this.writer.abort();
+    await this.writer.abort();
   }
 }

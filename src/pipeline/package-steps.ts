@@ -113,7 +113,7 @@ async function extractPart(
     failpoint('extract:after-manifest');
     return { pkg: { seq, dir, manifest, extractMs: Math.round(performance.now() - started) }, exhausted };
   } catch (error) {
-    builder.abort();
+    await builder.abort();
     throw error;
   }
 }

@@ -92,7 +92,7 @@ async function loadReplayed(
   try {
     await builder.add(passing.map(asRecord));
   } catch (error) {
-    builder.abort();
+    await builder.abort();
     throw error;
   }
   const manifest = await builder.finish(session.runId, null, []);

@@ -24,6 +24,11 @@ export class StagingWriter {
   private pendingChars = 0;
   private part = 0;
   private nextRow = 0;
+  /**
+   * The part being written out: DuckDB writes it on its own thread while the main thread
+   * validates the next batch, whose rows wait for it (the part's tables are re-created after).
+   */
+  private writing: Promise<void> = Promise.resolve();
   readonly files: StagingFiles = { events: [], policies: [], rejects: [] };
 
   private constructor(
@@ -56,6 +61,7 @@ export class StagingWriter {
 
   /** Appends a validated batch, numbering its events (staged_row) and pointing its policy rows at them. */
   async append(batch: ValidatedBatch): Promise<void> {
+    await this.writing;
     const first = this.nextRow;
     this.nextRow += batch.events.length;
     batch.events.forEach((row, i) => {
@@ -68,7 +74,11 @@ export class StagingWriter {
     }
     for (const row of batch.rejects) this.pendingChars += this.appenders.rejects.push(row);
     this.pending += batch.events.length + batch.rejects.length;
-    if (this.pending >= ROWS_PER_PART || this.pendingChars >= CHARS_PER_PART) await this.flush();
+    if (this.pending >= ROWS_PER_PART || this.pendingChars >= CHARS_PER_PART) {
+      this.writing = this.flush();
+      // A failed write is thrown by the next append or by finish; it is not left unhandled meanwhile.
+      this.writing.catch(() => undefined);
+    }
   }
 
   /** Writes what is buffered as one Parquet part per table and empties the buffer. */
@@ -99,13 +109,16 @@ export class StagingWriter {
 
   /** Flushes the rest and closes the buffer; returns the Parquet files written, per table. */
   async finish(): Promise<StagingFiles> {
+    await this.writing;
     await this.flush();
     for (const appender of Object.values(this.appenders)) appender.close();
     this.db.close();
     return this.files;
   }
 
-  abort(): void {
+  /** Closes the buffer once a part being written is out (closing under a running COPY is not safe). */
+  async abort(): Promise<void> {
+    await this.writing.catch(() => undefined);
     try {
       this.db.close();
     } catch {

@@ -89,4 +89,30 @@ describe('explicit intervals (the Airflow DAG) get freshness and anomaly checks'
     const rerun = await interval(config, '2026-06-10T00:15:00.000Z', '2026-06-10T02:03:00Z');
     expect(rerun.map((c) => c.name)).not.toContain('freshness');
   }, 300_000);
+
+  it('an interval larger than staging.package_records loads in packages, each event once, the checkpoint with the last', async () => {
+    const ws = new Workspace();
+    workspaces.push(ws);
+    const config = ws.writeConfig({
+      source: { kind: 'simulator', page_size: 500, simulator: { seed: 5, rate_per_minute: 30, bad_record_rate: 0 } },
+      staging: { path: ws.path('staging'), package_records: 1000 },
+    });
+    const to = '2026-06-10T00:15:00.000Z';
+    const run = await aetl(['run', '--from', '2026-06-10T00:00:00.000Z', '--to', to, '--json', '--config', config], {
+      AETL_NOW: '2026-06-10T00:18:00.000Z',
+    });
+    expect(run.code, run.stderr.slice(-1000)).toBe(0);
+    const summary = JSON.parse(run.stdout) as { windows: unknown[]; totals: { read: number } };
+    // 75 minutes read (the lookback included) at ~30 a minute: three packages of at most 1,000.
+    expect(summary.windows.length).toBe(Math.ceil(summary.totals.read / 1000));
+    expect(summary.windows.length).toBeGreaterThanOrEqual(2);
+    const [facts] = await query(
+      ws.warehouse,
+      'SELECT count(*)::INTEGER AS n, count(DISTINCT event_id)::INTEGER AS ids FROM fact_ai_event',
+    );
+    expect(facts).toEqual({ n: summary.totals.read, ids: summary.totals.read });
+    expect(await query(ws.warehouse, `SELECT strftime(checkpoint, '%H:%M') AS c FROM etl_state`)).toEqual([
+      { c: '00:15' },
+    ]);
+  }, 120_000);
 });

@@ -34,6 +34,16 @@ const event = (id: string, second: number, cost: string) => ({
   cost,
 });
 
+const newBuilder = (dir: string) =>
+  PackageBuilder.create(dir, { window: null, maxRecordBytes: 1024 ** 2, privacy: NO_PRIVACY, decisionAliases: {} });
+
+const asRecords = (values: unknown[], batch: number) =>
+  values.map((value, i) => ({
+    kind: 'value' as const,
+    value,
+    location: { source: 'test', ref: `batch ${batch} item ${i + 1}` },
+  }));
+
 describe('Parquet read back by an independent reader (hyparquet)', () => {
   const ws = new Workspace();
   beforeAll(() => {
@@ -44,20 +54,14 @@ describe('Parquet read back by an independent reader (hyparquet)', () => {
 
   it('staging files: snappy, TIMESTAMP adjusted to UTC, DECIMAL(18,6), INT64', async () => {
     const dir = ws.path('package');
-    const builder = await PackageBuilder.create(dir, {
-      window: null,
-      maxRecordBytes: 1024 ** 2,
-      privacy: NO_PRIVACY,
-      decisionAliases: {},
-    });
+    const builder = await newBuilder(dir);
     await builder.add(
-      readFileSync(ws.path('in.jsonl'), 'utf8')
-        .split('\n')
-        .map((line, i) => ({
-          kind: 'value' as const,
-          value: JSON.parse(line),
-          location: { source: 'in.jsonl', ref: `line ${i + 1}` },
-        })),
+      asRecords(
+        readFileSync(ws.path('in.jsonl'), 'utf8')
+          .split('\n')
+          .map((line) => JSON.parse(line)),
+        1,
+      ),
     );
     const manifest = await builder.finish('run-1', null, []);
     expect(manifest.counts).toEqual({ read: 2, valid: 2, rejected: 0, outOfWindow: 0 });
@@ -79,6 +83,32 @@ describe('Parquet read back by an independent reader (hyparquet)', () => {
       ['toxicity', 'triggered', true],
       ['prompt_injection', 'pass', false],
     ]);
+  });
+
+  it('a package of several parts (each written while the next batch is validated) holds every row once', async () => {
+    const dir = ws.path('parts');
+    const builder = await newBuilder(dir);
+    // ~2.5M characters of metadata a batch: a part is written out after every second batch (4M).
+    const big = { note: 'x'.repeat(250_000) };
+    for (let b = 1; b <= 5; b++) {
+      const events = Array.from({ length: 10 }, (_, i) => ({ ...event(`m-${b}-${i}`, i, '1.5'), metadata: big }));
+      await builder.add(asRecords([...events, { id: `bad-${b}` }], b));
+    }
+    const manifest = await builder.finish('run-1', null, []);
+    expect(manifest.counts).toEqual({ read: 55, valid: 50, rejected: 5, outOfWindow: 0 });
+    expect(manifest.files.events).toHaveLength(3);
+    const files = (kind: 'events' | 'policies' | 'rejects') =>
+      `[${manifest.files[kind].map((f) => `'${join(dir, f)}'`).join(', ')}]`;
+    const [counts] = await query(
+      ':memory:',
+      `SELECT (SELECT count(DISTINCT event_id) FROM read_parquet(${files('events')})) AS ids,
+        (SELECT count(DISTINCT staged_row) FROM read_parquet(${files('events')})) AS staged_rows,
+        (SELECT count(*) FROM read_parquet(${files('policies')}) p JOIN read_parquet(${files('events')}) e
+           ON e.staged_row = p.staged_row AND e.event_id = p.event_id) AS policies_beside_their_event,
+        (SELECT count(*) FROM read_parquet(${files('rejects')})) AS rejects`,
+      true,
+    );
+    expect(counts).toEqual({ ids: 50n, staged_rows: 50n, policies_beside_their_event: 100n, rejects: 5n });
   });
 
   it('lake partitions: zstd, one file per package and event_date, equal to the warehouse', async () => {

@@ -231,17 +231,20 @@ export class DuckDBDriver implements Driver {
     return this.runner.transaction(work);
   }
 
+  /**
+   * Every pending file and its version row in one transaction: a failed migration leaves no trace,
+   * and a new warehouse pays one commit, not one per file (17 of them cost ~0.1 s of CPU and a WAL
+   * sync each at the start of a first run).
+   */
   migrate(): Promise<number> {
-    return applyMigrations(this);
+    return this.transaction(() => applyMigrations(this));
   }
 
-  /** The file's statements and its version row in one transaction: a failed migration leaves no trace. */
+  /** Inside `migrate`'s transaction. */
   async applyMigration(_file: string, sql: string, record: { sql: string; params: SqlParams }): Promise<void> {
-    await this.transaction(async () => {
-      const statements = await this.db.connection.extractStatements(sql);
-      for (let i = 0; i < statements.count; i++) await (await statements.prepare(i)).run();
-      await this.run('recording the schema version', record.sql, record.params);
-    });
+    const statements = await this.db.connection.extractStatements(sql);
+    for (let i = 0; i < statements.count; i++) await (await statements.prepare(i)).run();
+    await this.run('recording the schema version', record.sql, record.params);
   }
 
   async tableExists(table: string): Promise<boolean> {
