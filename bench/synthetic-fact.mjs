@@ -1,5 +1,7 @@
-// Fills a migrated warehouse with `rows` synthetic facts over 14 days, their id index and hourly
-// aggregates (SQL only, minutes for 10M), so `aetl check` can be timed on a large fact: node bench/synthetic-fact.mjs <warehouse> <rows>
+// Fills a migrated warehouse with `rows` synthetic facts over 14 days, their policy evaluations (1-3
+// per fact, 2 on average, as the simulator writes), id index and hourly aggregates (SQL only,
+// minutes for 10M), so `aetl check` can be timed on a large fact: node bench/synthetic-fact.mjs <warehouse> <rows>
+// Ids are UUID-shaped like real ones: DuckDB inlines strings of up to 12 bytes, which sort far cheaper.
 import { DuckDBInstance } from '@duckdb/node-api';
 import { duckdbDialect } from '../dist/warehouse/duckdb/duckdb-dialect.js';
 import { recomputeAggregatesSql } from '../dist/warehouse/sql/sql-aggregates.js';
@@ -10,12 +12,21 @@ const c = await db.connect();
 await c.run("SET TimeZone = 'UTC'");
 const span = 14 * 86_400_000_000; // µs
 await c.run(`INSERT INTO fact_ai_event
-  SELECT 'syn-' || i, md5(i::VARCHAR), ts, CAST(strftime(ts, '%Y%m%d') AS INTEGER), 0, 0, 0,
+  SELECT uuid, md5(i::VARCHAR), ts, CAST(strftime(ts, '%Y%m%d') AS INTEGER), 0, 0, 0,
          CASE WHEN i % 17 = 0 THEN 'block' ELSE 'allow' END, i % 17 = 0, (i % 3000)::DOUBLE,
          i % 4000, i % 2000, i % 4000 + i % 2000, ((i % 5000) * 0.000001)::DECIMAL(18,6), 1, 0,
          NULL, NULL, NULL, '{}'::JSON, 'synthetic', now(), 1
-  FROM (SELECT i, make_timestamp(${Date.parse('2026-01-01T00:00:00Z') * 1000} + i * ${Math.floor(span / Number(rows))})::TIMESTAMPTZ AS ts
+  FROM (SELECT i, make_timestamp(${Date.parse('2026-01-01T00:00:00Z') * 1000} + i * ${Math.floor(span / Number(rows))})::TIMESTAMPTZ AS ts,
+          md5('syn-' || i) AS h,
+          substr(h, 1, 8) || '-' || substr(h, 9, 4) || '-' || substr(h, 13, 4) || '-' || substr(h, 17, 4) || '-' || substr(h, 21, 12) AS uuid
         FROM range(${rows}) t(i))`);
+await c.run(`INSERT INTO dim_policy VALUES (1, 'pii_detection'), (2, 'toxicity'), (3, 'audit_logger')`);
+// Ordinals 0 .. (hash % 3): 1, 2 or 3 evaluations per fact.
+await c.run(`INSERT INTO fact_policy_evaluation
+  SELECT f.event_id, o.ordinal, o.ordinal + 1, f.event_ts, f.date_key, f.user_key, f.model_key, f.gateway_key,
+         CASE WHEN f.was_blocked AND o.ordinal = 0 THEN 'block' ELSE 'pass' END, 10, NULL, f.was_blocked AND o.ordinal = 0,
+         f.run_id, f.loaded_at, NULL
+  FROM fact_ai_event f JOIN range(3) o(ordinal) ON o.ordinal <= hash(f.event_id) % 3`);
 // The id index a real load writes beside its facts.
 await c.run(`INSERT INTO etl_event_id (id_key, pipeline, event_id, event_ts, date_key, event_hash)
   SELECT md5_number_lower(event_id), 'default', event_id, event_ts, date_key, event_hash FROM fact_ai_event`);

@@ -20,6 +20,7 @@ import {
   hourlyMetricsSql,
   integritySql,
   lagSql,
+  repeatedHashesSql,
   scoredBucketsSql,
 } from './check-sql.js';
 
@@ -84,7 +85,10 @@ async function integrity(request: CheckRequest): Promise<CheckResult[]> {
 
 async function duplicates(request: CheckRequest): Promise<CheckResult[]> {
   const { warehouse, config, counts } = request;
-  const [row] = await warehouse.query(duplicateIdsSql(warehouse.dialect), params(request));
+  // The cheap screen first: only the tables whose key hashes repeat have their keys compared.
+  const [screen] = await warehouse.query(repeatedHashesSql(warehouse.dialect), params(request));
+  const suspect = { facts: Number(screen?.facts ?? 0) > 0, policies: Number(screen?.policies ?? 0) > 0 };
+  const [row] = await warehouse.query(duplicateIdsSql(warehouse.dialect, suspect), params(request));
   const facts = toNumberOrNull(row?.n) ?? 0;
   const policies = toNumberOrNull(row?.policy_n) ?? 0;
   const found = [

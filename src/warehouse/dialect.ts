@@ -44,6 +44,12 @@ export interface Dialect {
    * collision only adds a date to look at); the others on the id, their index clustered by it.
    */
   indexedIdIn(alias: string, ids: string): string;
+  /**
+   * A 64-bit hash of the values (texts or integers): equal values hash equal, unequal ones rarely
+   * do. Grouping fixed-width hashes costs far less than grouping long texts; whatever a hash finds
+   * equal is then compared by the values themselves, so a collision costs a comparison, never a result.
+   */
+  keyHash(expressions: string[]): string;
   /** JSON text as the engine's JSON value (for JSON / VARIANT columns). */
   parseJson(expression: string): string;
   /** A `yyyymmdd` integer as a DATE. */

@@ -39,6 +39,9 @@ export function bigqueryDialect(dataset: string): Dialect {
     regexPattern: (re2) => re2,
     jsonString: (expression) => `TO_JSON_STRING(${expression})`,
     indexedIdIn: (alias, ids) => `${alias}.event_id IN (SELECT i.event_id FROM (${ids}) i)`,
+    // FARM_FINGERPRINT takes one text: the values joined (a separator only makes collisions rarer).
+    keyHash: (expressions) =>
+      `FARM_FINGERPRINT(CONCAT(${expressions.map((e) => `CAST(${e} AS STRING)`).join(", '|', ")}))`,
     parseJson: (expression) => `PARSE_JSON(${expression})`,
     dateOfKey: (expression) => `PARSE_DATE('%Y%m%d', CAST(${expression} AS STRING))`,
     createWorkTable: (table, query) => `CREATE OR REPLACE TABLE ${table} AS\n${query}`,

@@ -32,6 +32,7 @@ export const duckdbDialect: Dialect = {
   regexPattern: (re2) => re2,
   jsonString: (expression) => `CAST(${expression} AS VARCHAR)`,
   indexedIdIn: (alias, ids) => `${alias}.id_key IN (SELECT md5_number_lower(i.event_id) FROM (${ids}) i)`,
+  keyHash: (expressions) => `hash(${expressions.join(', ')})`,
   parseJson: (expression) => `json(${expression})`,
   dateOfKey: (expression) => `strptime(CAST(${expression} AS VARCHAR), '%Y%m%d')::DATE`,
   createWorkTable: (table, query) => `CREATE OR REPLACE TEMP TABLE ${table} AS\n${query}`,

@@ -54,6 +54,7 @@ export function snowflakeDialect(database: string, schema: string): Dialect {
     // POSIX ERE has no non-capturing groups; REGEXP_SUBSTR_ALL returns the whole match whatever the groups.
     regexPattern: (re2) => re2.replaceAll('(?:', '('),
     jsonString: (expression) => `TO_JSON(${expression})`,
+    keyHash: (expressions) => `HASH(${expressions.join(', ')})`,
     parseJson: (expression) => `PARSE_JSON(${expression})`,
     dateOfKey: (expression) => `TO_DATE(TO_VARCHAR(${expression}), 'YYYYMMDD')`,
     // Work tables are dropped after the load: transient tables skip fail-safe storage for them.
