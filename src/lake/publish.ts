@@ -7,16 +7,24 @@ import { failpoint } from '../util/failpoint.js';
 import { pathInside } from '../util/safe-path.js';
 import type { DuckDBSettings } from '../warehouse/duckdb/duckdb-driver.js';
 import type { LakePartition, WarehouseLake } from '../warehouse/warehouse.js';
-import { compactPartitions, type PartitionRef } from './compact.js';
+import { compactPartitions, crowdedPartitions, type PartitionRef } from './compact.js';
 import { addFile, packageFileName, partitionFiles, removeStaleVersions, replacePartitions, tmpDir } from './layout.js';
 
 export interface LakeSettings {
   path: string;
-  /** A partition holding more files than this after a publish is compacted (`lake.compact_after_files`). */
+  /** A partition holding more files than this at the end of a command is compacted (`lake.compact_after_files`). */
   compactAfterFiles: number;
   /** The in-memory DuckDB compaction merges files with. */
   scratch: DuckDBSettings;
 }
+
+/**
+ * Within one command a partition may grow to this many times
+ * `compactAfterFiles` before it is compacted there and then: a long run
+ * (100M events: ~490 packages a day) is not left with hundreds of files, and
+ * one of ordinary size rewrites each day once, at its end (finishLake).
+ */
+const MID_RUN_FACTOR = 4;
 
 /**
  * Publishes every mark the warehouse holds for this pipeline's lake (DESIGN.md
@@ -30,8 +38,9 @@ export interface LakeSettings {
  *   own files), swapped in with the table's other partitions unchanged
  *   (layout.ts); a dimension is one file renamed over.
  * The marks are cleared once, after the last move, so a crash before that
- * only means the same files are written again. Then partitions holding more
- * than `compactAfterFiles` files are compacted.
+ * only means the same files are written again. A partition it touched that
+ * now holds more than `MID_RUN_FACTOR × compactAfterFiles` files is compacted;
+ * the others wait for the command's end (finishLake).
  */
 export async function publishPendingLake(
   warehouse: WarehouseLake,
@@ -78,14 +87,37 @@ export async function publishPendingLake(
   }
   await warehouse.clearLakePending(pipeline, pending);
   logger.debug({ marks: pending.length, packages: packages.length, whole: whole.length }, 'lake published');
-  const crowded = unique(packages)
-    .map((p): PartitionRef => ({ table: p.table, eventDate: p.eventDate! }))
-    .filter((p) => partitionFiles(lake.path, p.table, p.eventDate).length > lake.compactAfterFiles);
-  if (crowded.length > 0) {
-    const compacted = await compactPartitions(lake.path, lake.scratch, crowded);
-    logger.debug({ partitions: compacted.length }, 'lake partitions compacted');
-  }
+  const cap = MID_RUN_FACTOR * lake.compactAfterFiles;
+  await compact(
+    lake,
+    unique(packages)
+      .map((p): PartitionRef => ({ table: p.table, eventDate: p.eventDate! }))
+      .filter((p) => partitionFiles(lake.path, p.table, p.eventDate).length > cap),
+    logger,
+  );
   return pending.length;
+}
+
+/**
+ * A command's last lake step: publishes what is still pending, then compacts
+ * every partition of the lake holding more than `compactAfterFiles` files,
+ * each once, whether this command crowded it or a command killed before its
+ * end did (nothing else remembers which partitions those were).
+ */
+export async function finishLake(
+  warehouse: WarehouseLake,
+  pipeline: string,
+  lake: LakeSettings,
+  logger: Logger,
+): Promise<void> {
+  await publishPendingLake(warehouse, pipeline, lake, logger);
+  await compact(lake, crowdedPartitions(lake.path, lake.compactAfterFiles), logger);
+}
+
+async function compact(lake: LakeSettings, crowded: PartitionRef[], logger: Logger): Promise<void> {
+  if (crowded.length === 0) return;
+  const compacted = await compactPartitions(lake.path, lake.scratch, crowded);
+  logger.debug({ partitions: compacted.length }, 'lake partitions compacted');
 }
 
 /** One mark per partition (table and date). */

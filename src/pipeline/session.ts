@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { COMPLETENESS_CHECK, REJECT_RATE_CHECK } from '../checks/blocking.js';
 import { privacyRules, type Config } from '../config/schema.js';
-import { publishPendingLake } from '../lake/publish.js';
+import { finishLake, publishPendingLake } from '../lake/publish.js';
 import type { Logger } from '../log/logger.js';
 import { loadReferenceData, pseudonymizedReference } from '../reference/reference-data.js';
 import { LockHeldError, type HeldLock } from '../state/lock.js';
@@ -322,7 +322,7 @@ export async function runSession(
         }
         outcome = outcomeOf(session.results, session.checks, runId);
         runProgress?.stage('finishing');
-        await timings.time('lake', () => publishPendingLake(warehouse, pipeline, lakeSettings(config), logger));
+        await timings.time('lake', () => finishLake(warehouse, pipeline, lakeSettings(config), logger));
         rmSync(join(stagingRoot, runId), { recursive: true, force: true });
         failpoint('run:before-finish');
         await warehouse.finishRun({

@@ -1,4 +1,4 @@
-import { readdirSync, statSync } from 'node:fs';
+import { mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { asyncBufferFromFile, parquetReadObjects } from 'hyparquet';
@@ -6,18 +6,18 @@ import { compressors } from 'hyparquet-compressors';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { aetl, spawnAetl, stopped } from '../helpers/cli.js';
 import { query, queryWith } from '../helpers/duckdb.js';
+import { jsonLines, shapeA } from '../helpers/events.js';
 import { Workspace } from '../helpers/workspace.js';
 
 /**
  * DESIGN.md decision 2 (revised): each committed package adds one file per
  * lake partition it touched, holding the rows it inserted; a publish killed
  * after a file's rename writes the same name again; compaction (by hand, or
- * after a publish once a partition holds too many files) merges a
+ * at a run's end once a partition holds too many files) merges a
  * partition's files into one while readers count the same rows throughout.
  */
 const NOW = '2026-05-01T12:00:00Z'; // windows over 2026-04-30 12:00 .. 2026-05-01 11:58, one across midnight
 const LATER = '2026-05-01T12:20:00Z';
-const LAST = '2026-05-01T12:40:00Z';
 const TODAY = 'event_date=2026-05-01';
 const FACTS = { fact_ai_event: 'event_id', fact_policy_evaluation: "event_id || '#' || ordinal" };
 type Fact = keyof typeof FACTS;
@@ -194,17 +194,108 @@ describe('the lake grows by one file per package and compacts atomically', () =>
     expect(current).toBeDefined();
     expect(readdirSync(join(ws.lake, '.versions', 'fact_ai_event'))).toEqual([next]);
   }, 120_000);
+});
 
-  it('a publish that leaves a partition with more than lake.compact_after_files files compacts it', async () => {
-    const compactEarly = ws.writeConfig({ lake: { path: 'lake', compact_after_files: 1 } });
-    const run = await aetl(['run', '--json', '--config', compactEarly], { AETL_NOW: LAST });
-    expect(run.code, run.stderr).toBe(0);
-    // The run added rows today (a second file there, then merged with the first); yesterday is untouched.
-    expect((JSON.parse(run.stdout) as { totals: { inserted: number } }).totals.inserted).toBeGreaterThan(0);
+describe('a run compacts each crowded partition once, at its end', () => {
+  const ws = new Workspace();
+  const DAYS = ['event_date=2026-04-10', 'event_date=2026-04-11'];
+  /** Packages of 1,000 records from every JSONL file under in/; a partition with more than `compactAfterFiles` files is crowded. */
+  const config = (compactAfterFiles: number) =>
+    ws.writeConfig(
+      {
+        source: { kind: 'files', files: ws.path('in', '*.jsonl') },
+        staging: { path: 'staging', package_records: 1000 },
+        lake: { path: 'lake', compact_after_files: compactAfterFiles },
+      },
+      `compact-after-${compactAfterFiles}.yaml`,
+    );
+  /** `count` events alternating between the two days, so each package adds a file to both partitions. */
+  const addFile = (name: string, count: number) =>
+    writeFileSync(
+      ws.path('in', `${name}.jsonl`),
+      jsonLines(
+        Array.from({ length: count }, (_, i) =>
+          shapeA(`${name}-${i}`, 0, {
+            timestamp: new Date(Date.UTC(2026, 3, 10 + (i % 2), 8) + i * 1000).toISOString(),
+            input_tokens: 100 + (i % 50),
+            cost_usd: (i % 100) / 1000,
+          }),
+        ),
+      ),
+    );
+  const versions = (table: Fact) => readdirSync(join(ws.lake, '.versions', table)).sort();
+  const run = (compactAfterFiles: number, env: Record<string, string> = {}) =>
+    aetl(['run', '--json', '--config', config(compactAfterFiles)], env);
+
+  /** Each partition is one file holding exactly the warehouse's rows: ids of both tables, and the facts' sums (hyparquet). */
+  async function expectCompactedAsWarehouse(): Promise<void> {
     for (const table of Object.keys(FACTS) as Fact[]) {
-      expect(files(ws, table, TODAY)).toEqual(['data.parquet']);
-      const { lake, warehouse } = await lakeAndWarehouse(ws, table);
-      expect(lake, table).toEqual(warehouse);
+      for (const day of DAYS) {
+        expect(files(ws, table, day)).toEqual(['data.parquet']);
+        const ids = Object.values(await idsByPackage(ws, table, day))
+          .flat()
+          .sort();
+        expect(await fileIds(join(ws.lake, table, day, 'data.parquet'), table), `${table} ${day}`).toEqual(ids);
+      }
     }
+    for (const day of DAYS) {
+      const rows = await parquetReadObjects({
+        file: await asyncBufferFromFile(join(ws.lake, 'fact_ai_event', day, 'data.parquet')),
+        compressors,
+      });
+      const lake = {
+        micros: rows.reduce((sum, r) => sum + Math.round(Number(r.cost_usd) * 1e6), 0),
+        tokens: rows.reduce((sum, r) => sum + Number(r.input_tokens), 0),
+      };
+      const [warehouse] = await query(
+        ws.warehouse,
+        `SELECT sum(cost_usd * 1000000)::BIGINT AS micros, sum(input_tokens)::BIGINT AS tokens
+         FROM fact_ai_event WHERE date_key = ${day.slice('event_date='.length).replaceAll('-', '')}`,
+      );
+      expect(lake, day).toEqual({ micros: Number(warehouse!.micros), tokens: Number(warehouse!.tokens) });
+    }
+  }
+
+  let first: string;
+  beforeAll(async () => {
+    mkdirSync(ws.path('in'));
+    addFile('a', 4000);
+    const loaded = await run(2);
+    expect(loaded.code, loaded.stderr).toBe(0);
+    first = (JSON.parse(loaded.stdout) as { run_id: string }).run_id;
+  }, 120_000);
+  afterAll(() => ws.remove());
+
+  it('four packages into partitions allowed two files: one compaction per table, after the last publish', async () => {
+    // Each compaction swaps in a table's next version: version 2 is the only one there has been since the first.
+    for (const table of Object.keys(FACTS) as Fact[]) expect(versions(table)).toEqual(['000002']);
+    await expectCompactedAsWarehouse();
+  });
+
+  it('a run killed in its end compaction leaves every package file in place', async () => {
+    addFile('b', 2000);
+    const killed = await run(2, { AETL_FAILPOINT: 'lake:before-swap' });
+    expect(killed.code, 'the failpoint was not reached').toBeNull();
+    // fact_ai_event's merged version was built beside the current one, not swapped in; the other's not begun.
+    expect(versions('fact_ai_event')).toEqual(['000002', '000003']);
+    expect(versions('fact_policy_evaluation')).toEqual(['000002']);
+    for (const table of Object.keys(FACTS) as Fact[]) {
+      // The current version holds the first run's compaction and each package of the killed run.
+      for (const day of DAYS) {
+        const added = Object.keys(await idsByPackage(ws, table, day)).filter((file) => !file.startsWith(first));
+        expect(added).toHaveLength(2);
+        expect(files(ws, table, day)).toEqual([...added, 'data.parquet']);
+      }
+    }
+  }, 120_000);
+
+  it('the next run compacts what that run left: mid-run once past 4 × compact_after_files, again at its end', async () => {
+    addFile('c', 3000);
+    // The first compaction and two package files, then three packages under compact_after_files 1 (a cap of 4):
+    // the second makes five files, merged into one there (version 3); the third makes two, merged at the end (4).
+    const loaded = await run(1);
+    expect(loaded.code, loaded.stderr).toBe(0);
+    for (const table of Object.keys(FACTS) as Fact[]) expect(versions(table)).toEqual(['000004']);
+    await expectCompactedAsWarehouse();
   }, 120_000);
 });
