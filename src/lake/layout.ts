@@ -92,14 +92,18 @@ function currentVersion(lake: string, table: string): string {
   return first;
 }
 
-/** The dates of the table's partitions, in order (read through its folder: nothing is written). */
-export function partitionDates(lake: string, table: string): string[] {
-  const dir = pathInside(lake, table);
+/** The dates of a folder's `event_date=...` entries, in order. */
+export function datesIn(dir: string): string[] {
   if (!existsSync(dir)) return [];
   return readdirSync(dir)
     .map((name) => PARTITION.exec(name)?.[1])
     .filter((date): date is string => date !== undefined)
     .sort();
+}
+
+/** The dates of the table's partitions, in order (read through its folder: nothing is written). */
+export function partitionDates(lake: string, table: string): string[] {
+  return datesIn(pathInside(lake, table));
 }
 
 /** The Parquet files of one partition (paths through the table's folder), in name order. */

@@ -7,7 +7,8 @@ import { failpoint } from '../util/failpoint.js';
 import { pathInside } from '../util/safe-path.js';
 import type { DuckDBSettings } from '../warehouse/duckdb/duckdb-driver.js';
 import type { LakePartition, WarehouseLake } from '../warehouse/warehouse.js';
-import { compactPartitions, crowdedPartitions, type PartitionRef } from './compact.js';
+import { compactPartitions, type PartitionRef } from './compact.js';
+import { clearDue, duePartitions, markDue } from './due.js';
 import { addFile, packageFileName, partitionFiles, removeStaleVersions, replacePartitions, tmpDir } from './layout.js';
 
 export interface LakeSettings {
@@ -75,6 +76,7 @@ export async function publishPendingLake(
   }
   const packages = pending.filter((p) => p.packageSeq !== null);
   for (const partition of packages) {
+    markDue(lake.path, { table: partition.table, eventDate: partition.eventDate! });
     const tmp = await exported(partition);
     addFile(
       lake.path,
@@ -100,9 +102,9 @@ export async function publishPendingLake(
 
 /**
  * A command's last lake step: publishes what is still pending, then compacts
- * every partition of the lake holding more than `compactAfterFiles` files,
- * each once, whether this command crowded it or a command killed before its
- * end did (nothing else remembers which partitions those were).
+ * each partition a file was added to since the last such step (this
+ * command's, or one killed before its end: due.ts) that holds more than
+ * `compactAfterFiles` files, once.
  */
 export async function finishLake(
   warehouse: WarehouseLake,
@@ -111,7 +113,13 @@ export async function finishLake(
   logger: Logger,
 ): Promise<void> {
   await publishPendingLake(warehouse, pipeline, lake, logger);
-  await compact(lake, crowdedPartitions(lake.path, lake.compactAfterFiles), logger);
+  const due = duePartitions(lake.path);
+  await compact(
+    lake,
+    due.filter((p) => partitionFiles(lake.path, p.table, p.eventDate).length > lake.compactAfterFiles),
+    logger,
+  );
+  clearDue(lake.path, due);
 }
 
 async function compact(lake: LakeSettings, crowded: PartitionRef[], logger: Logger): Promise<void> {

@@ -24,7 +24,7 @@ const overrides = {
   },
   window: { initial_start: '2026-06-09T14:00:00Z', max_window: '8h' },
   checks: { max_reject_rate: 0.1 },
-  // A partition holding two package files is compacted after the publish, so a crash can hit compaction too.
+  // A partition holding two package files is compacted at the run's end, so a crash can hit compaction too.
   lake: { path: 'lake', compact_after_files: 1 },
 };
 /** The lease a crashing run takes on BigQuery and Snowflake: short, so a re-run does not wait a minute for it. */

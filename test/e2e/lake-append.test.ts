@@ -199,6 +199,7 @@ describe('the lake grows by one file per package and compacts atomically', () =>
 describe('a run compacts each crowded partition once, at its end', () => {
   const ws = new Workspace();
   const DAYS = ['event_date=2026-04-10', 'event_date=2026-04-11'];
+  const LATER_DAY = 'event_date=2026-04-12';
   /** Packages of 1,000 records from every JSONL file under in/; a partition with more than `compactAfterFiles` files is crowded. */
   const config = (compactAfterFiles: number) =>
     ws.writeConfig(
@@ -209,14 +210,14 @@ describe('a run compacts each crowded partition once, at its end', () => {
       },
       `compact-after-${compactAfterFiles}.yaml`,
     );
-  /** `count` events alternating between the two days, so each package adds a file to both partitions. */
-  const addFile = (name: string, count: number) =>
+  /** `count` events alternating between the days of `april` (each package adds a file to each of them). */
+  const addFile = (name: string, count: number, april = [10, 11]) =>
     writeFileSync(
       ws.path('in', `${name}.jsonl`),
       jsonLines(
         Array.from({ length: count }, (_, i) =>
           shapeA(`${name}-${i}`, 0, {
-            timestamp: new Date(Date.UTC(2026, 3, 10 + (i % 2), 8) + i * 1000).toISOString(),
+            timestamp: new Date(Date.UTC(2026, 3, april[i % april.length], 8) + i * 1000).toISOString(),
             input_tokens: 100 + (i % 50),
             cost_usd: (i % 100) / 1000,
           }),
@@ -224,13 +225,15 @@ describe('a run compacts each crowded partition once, at its end', () => {
       ),
     );
   const versions = (table: Fact) => readdirSync(join(ws.lake, '.versions', table)).sort();
+  /** The partitions marked for the next command's end to check (src/lake/due.ts). */
+  const due = (table: Fact) => readdirSync(join(ws.lake, '.due', table)).sort();
   const run = (compactAfterFiles: number, env: Record<string, string> = {}) =>
     aetl(['run', '--json', '--config', config(compactAfterFiles)], env);
 
   /** Each partition is one file holding exactly the warehouse's rows: ids of both tables, and the facts' sums (hyparquet). */
-  async function expectCompactedAsWarehouse(): Promise<void> {
+  async function expectCompactedAsWarehouse(days = DAYS): Promise<void> {
     for (const table of Object.keys(FACTS) as Fact[]) {
-      for (const day of DAYS) {
+      for (const day of days) {
         expect(files(ws, table, day)).toEqual(['data.parquet']);
         const ids = Object.values(await idsByPackage(ws, table, day))
           .flat()
@@ -238,7 +241,7 @@ describe('a run compacts each crowded partition once, at its end', () => {
         expect(await fileIds(join(ws.lake, table, day, 'data.parquet'), table), `${table} ${day}`).toEqual(ids);
       }
     }
-    for (const day of DAYS) {
+    for (const day of days) {
       const rows = await parquetReadObjects({
         file: await asyncBufferFromFile(join(ws.lake, 'fact_ai_event', day, 'data.parquet')),
         compressors,
@@ -268,7 +271,7 @@ describe('a run compacts each crowded partition once, at its end', () => {
 
   it('four packages into partitions allowed two files: one compaction per table, after the last publish', async () => {
     // Each compaction swaps in a table's next version: version 2 is the only one there has been since the first.
-    for (const table of Object.keys(FACTS) as Fact[]) expect(versions(table)).toEqual(['000002']);
+    for (const table of Object.keys(FACTS) as Fact[]) expect([versions(table), due(table)]).toEqual([['000002'], []]);
     await expectCompactedAsWarehouse();
   });
 
@@ -279,6 +282,8 @@ describe('a run compacts each crowded partition once, at its end', () => {
     // fact_ai_event's merged version was built beside the current one, not swapped in; the other's not begun.
     expect(versions('fact_ai_event')).toEqual(['000002', '000003']);
     expect(versions('fact_policy_evaluation')).toEqual(['000002']);
+    // What the next command's end reads to find them.
+    for (const table of Object.keys(FACTS) as Fact[]) expect(due(table)).toEqual(DAYS);
     for (const table of Object.keys(FACTS) as Fact[]) {
       // The current version holds the first run's compaction and each package of the killed run.
       for (const day of DAYS) {
@@ -289,13 +294,14 @@ describe('a run compacts each crowded partition once, at its end', () => {
     }
   }, 120_000);
 
-  it('the next run compacts what that run left: mid-run once past 4 × compact_after_files, again at its end', async () => {
-    addFile('c', 3000);
-    // The first compaction and two package files, then three packages under compact_after_files 1 (a cap of 4):
-    // the second makes five files, merged into one there (version 3); the third makes two, merged at the end (4).
+  it('the next run compacts what that run left, and a partition of its own mid-run past 4 × compact_after_files', async () => {
+    // Five packages into a day of their own under compact_after_files 1 (a cap of 4): the fifth file is over
+    // the cap, merged into one there (version 3); the killed run's partitions, marked due, are merged at the end (4).
+    addFile('c', 5000, [12]);
     const loaded = await run(1);
     expect(loaded.code, loaded.stderr).toBe(0);
     for (const table of Object.keys(FACTS) as Fact[]) expect(versions(table)).toEqual(['000004']);
-    await expectCompactedAsWarehouse();
+    await expectCompactedAsWarehouse([...DAYS, LATER_DAY]);
+    for (const table of Object.keys(FACTS) as Fact[]) expect(due(table)).toEqual([]);
   }, 120_000);
 });
