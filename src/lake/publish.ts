@@ -89,14 +89,8 @@ export async function publishPendingLake(
   }
   await warehouse.clearLakePending(pipeline, pending);
   logger.debug({ marks: pending.length, packages: packages.length, whole: whole.length }, 'lake published');
-  const cap = MID_RUN_FACTOR * lake.compactAfterFiles;
-  await compact(
-    lake,
-    unique(packages)
-      .map((p): PartitionRef => ({ table: p.table, eventDate: p.eventDate! }))
-      .filter((p) => partitionFiles(lake.path, p.table, p.eventDate).length > cap),
-    logger,
-  );
+  const touched = unique(packages).map((p): PartitionRef => ({ table: p.table, eventDate: p.eventDate! }));
+  await compactCrowded(lake, touched, MID_RUN_FACTOR * lake.compactAfterFiles, logger);
   return pending.length;
 }
 
@@ -114,15 +108,18 @@ export async function finishLake(
 ): Promise<void> {
   await publishPendingLake(warehouse, pipeline, lake, logger);
   const due = duePartitions(lake.path);
-  await compact(
-    lake,
-    due.filter((p) => partitionFiles(lake.path, p.table, p.eventDate).length > lake.compactAfterFiles),
-    logger,
-  );
+  await compactCrowded(lake, due, lake.compactAfterFiles, logger);
   clearDue(lake.path, due);
 }
 
-async function compact(lake: LakeSettings, crowded: PartitionRef[], logger: Logger): Promise<void> {
+/** Compacts those of `partitions` holding more than `moreThan` files. */
+async function compactCrowded(
+  lake: LakeSettings,
+  partitions: PartitionRef[],
+  moreThan: number,
+  logger: Logger,
+): Promise<void> {
+  const crowded = partitions.filter((p) => partitionFiles(lake.path, p.table, p.eventDate).length > moreThan);
   if (crowded.length === 0) return;
   const compacted = await compactPartitions(lake.path, lake.scratch, crowded);
   logger.debug({ partitions: compacted.length }, 'lake partitions compacted');
