@@ -5,8 +5,8 @@ export const duckdbWarehouse = z.strictObject({
   kind: z.literal('duckdb'),
   path: z.string().min(1).default('data/warehouse.duckdb'),
   /**
-   * The buffer pool: a run's peak RSS is about this plus 300-350 MB (Node, its heap, the staging
-   * buffer, DuckDB outside the pool; BENCHMARKS.md "Peak RSS of a run"). 160MB, not 128MB: at 10M
+   * The buffer pool: a run's peak RSS is about this plus 230-270 MB (Node's code and heap, the staging
+   * buffer, DuckDB outside the pool; BENCHMARKS.md "Allocator retention"). 160MB, not 128MB: at 10M
    * events the checks and loads of a growing warehouse need the headroom (BENCHMARKS.md "Session 9").
    */
   memory_limit: z
