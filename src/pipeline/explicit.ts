@@ -3,10 +3,10 @@ import { clipToSignpost, planWindows, splitRange } from '../state/window.js';
 import { ConfigError } from '../util/errors.js';
 import {
   extractAndLoad,
-  extractTimeWindow,
-  loadPackage,
+  loadStream,
+  packageStream,
   timeWindowSource,
-  type ExtractedPackage,
+  type PackageStream,
   type PackageWarehouse,
 } from './package-steps.js';
 import { checkAfterLoads } from './post-load.js';
@@ -81,7 +81,10 @@ export interface BackfillDetail {
  * `aetl backfill --from --to [--parallel N]`: half-open UTC day windows
  * through the same path as every load, never moving the checkpoint. Days an
  * earlier backfill completed are skipped, so an interrupted backfill resumes.
- * With N > 1, N days are extracted at once while one writer loads them in order.
+ * Each day loads in packages of at most `staging.package_records` and is
+ * recorded done with its last one. Up to N days are extracted at once, each at
+ * most one package ahead of the one writer that loads them in order: memory
+ * holds N + 1 packages, never a day.
  */
 export function backfill(
   range: ExplicitRange,
@@ -96,24 +99,28 @@ export function backfill(
     const todo = days.filter((w) => !done.has(`${w.startMs}-${w.endMs}`));
     session.logger.info({ days: days.length, alreadyDone: days.length - todo.length }, 'backfill planned');
 
-    const extractions: Promise<ExtractedPackage>[] = [];
-    const startNext = () => {
-      const window = todo[extractions.length];
-      if (!window) return;
-      const extraction = extractTimeWindow(session, source, window);
-      extraction.catch(() => undefined); // awaited below in order; this only silences an early, unobserved failure
-      extractions.push(extraction);
+    const streams: PackageStream[] = [];
+    const extracted = new Set<number>(); // days whose extraction is over: last package taken, or the day stopped
+    const startDays = () => {
+      while (streams.length < todo.length && streams.length - extracted.size < parallel) {
+        const day = streams.length;
+        const finish = () => {
+          extracted.add(day);
+          startDays();
+        };
+        streams.push(packageStream(session, timeWindowSource(source, todo[day]!), finish));
+      }
     };
-    for (let i = 0; i < parallel; i++) startNext();
+    startDays();
     try {
       for (let i = 0; i < todo.length; i++) {
-        const pkg = await extractions[i]!;
-        startNext();
-        await loadPackage(session, pkg, null);
-        session.progress?.({ done: i + 1, total: todo.length, label: 'days', events: pkg.manifest.counts.read });
+        const result = await loadStream(session, streams[i]!, null);
+        extracted.add(i);
+        startDays();
+        session.progress?.({ done: i + 1, total: todo.length, label: 'days', events: result.totals.read });
       }
     } finally {
-      await Promise.allSettled(extractions);
+      await Promise.all(streams.map((s) => s.idle()));
     }
     await checkAfterLoads(session, 'history');
     return { days: days.length, alreadyDone: days.length - todo.length, loaded: todo.length };
@@ -143,12 +150,10 @@ export function replayRange(
     const detail: ReplayDetail = { windows: windows.length, inserted: 0, replaced: 0 };
     for (const [i, window] of windows.entries()) {
       session.stop.throwIfRequested();
-      const result = await loadPackage(session, await extractTimeWindow(session, source, window), null, {
-        forceUpdate,
-      });
-      detail.inserted += result.counts.inserted - result.replaced;
-      detail.replaced += result.replaced;
-      session.progress?.({ done: i + 1, total: windows.length, label: 'windows', events: result.counts.read });
+      const { totals } = await extractAndLoad(session, await timeWindowSource(source, window), null, { forceUpdate });
+      detail.inserted += totals.inserted - totals.replaced;
+      detail.replaced += totals.replaced;
+      session.progress?.({ done: i + 1, total: windows.length, label: 'windows', events: totals.read });
     }
     await checkAfterLoads(session, 'history');
     return detail;

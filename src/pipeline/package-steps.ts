@@ -118,26 +118,16 @@ async function extractPart(
   }
 }
 
-/** The whole source as one package (a time window, whose size `window.max_window` bounds). */
+/** The whole source as one package (a dry run's look at a file or time window). */
 export async function extractPackage(session: ExtractContext, input: PackageSource): Promise<ExtractedPackage> {
   return (await extractPart(session, input, input.records[Symbol.asyncIterator](), Infinity)).pkg;
 }
 
 /**
- * Extracts one time window: the source's count first (so events arriving
- * meanwhile cannot make the load look complete), then its pages. A caller
- * that already counted the window passes its count.
+ * A time window as a package source: the source's count first (so events
+ * arriving meanwhile cannot make the load look complete), then its pages. A
+ * caller that already counted the window passes its count.
  */
-export async function extractTimeWindow(
-  session: ExtractContext,
-  source: WindowedSource,
-  window: TimeWindow,
-  counted?: number,
-): Promise<ExtractedPackage> {
-  return extractPackage(session, await timeWindowSource(source, window, counted));
-}
-
-/** A time window as a package source: the source's count first, then its pages. */
 export async function timeWindowSource(
   source: WindowedSource,
   window: TimeWindow,
@@ -204,34 +194,111 @@ export async function loadPackage(
   return result;
 }
 
+/** One extracted package, and whether it ends its input. */
+interface PackagePart {
+  pkg: ExtractedPackage;
+  exhausted: boolean;
+}
+
 /**
- * Both steps for one file or time window, in packages of at most
- * `staging.package_records`: the next package is extracted while the previous
- * one loads (one of each at a time), and only the last one carries the
- * source's count, the file ledger and the checkpoint. A package that fails its
- * blocking checks ends the input there (file out of the ledger, checkpoint
- * unmoved), so it is redone whole once fixed; what loaded is not loaded twice.
+ * One input's packages of at most `staging.package_records`, extracted one
+ * ahead: the first at once, the next as soon as the one before is taken, so
+ * at most one package of an input is being extracted while another loads.
  */
-export async function extractAndLoad(
+export interface PackageStream {
+  next(): Promise<PackagePart>;
+  /** Settles once none of this input's extraction is running (after a failure or an early stop). */
+  idle(): Promise<void>;
+}
+
+/** `onLast`: called when the input's last package is taken (its extraction is over). */
+export function packageStream(
+  session: ExtractContext,
+  input: PackageSource | Promise<PackageSource>,
+  onLast?: () => void,
+): PackageStream {
+  let records: AsyncIterator<RawRecord[]> | undefined;
+  const extract = () => {
+    const part = (async () => {
+      const source = await input;
+      records ??= source.records[Symbol.asyncIterator]();
+      return extractPart(session, source, records, session.config.staging.package_records);
+    })();
+    part.catch(() => undefined); // seen by next(); until then it must not count as unhandled
+    return part;
+  };
+  let ahead = extract();
+  return {
+    async next() {
+      const part = await ahead;
+      if (part.exhausted) onLast?.();
+      else ahead = extract();
+      return part;
+    },
+    idle: () =>
+      ahead.then(
+        () => undefined,
+        () => undefined,
+      ),
+  };
+}
+
+/** One input loaded: its last package's result (checks, checkpoint), with counts over all its packages. */
+export interface InputResult extends WindowResult {
+  totals: { packages: number; read: number; inserted: number; replaced: number };
+}
+
+/**
+ * Loads one file or time window from its package stream: each package while
+ * the next is extracted (one of each at a time), and only the last one carries
+ * the source's count, the file ledger and the checkpoint. A package that fails
+ * its blocking checks ends the input there (file out of the ledger,
+ * checkpoint unmoved), so it is redone whole once fixed; what loaded is not
+ * loaded twice.
+ */
+export async function loadStream(
   session: Session<PackageWarehouse>,
-  input: PackageSource,
+  stream: PackageStream,
   checkpointTo: number | null,
-): Promise<WindowResult> {
-  const records = input.records[Symbol.asyncIterator]();
-  let loading: Promise<WindowResult | null> = Promise.resolve(null);
+  options: Pick<LoadRequest, 'forceUpdate'> = {},
+): Promise<InputResult> {
+  const totals = { packages: 0, read: 0, inserted: 0, replaced: 0 };
   let accountedBefore = 0;
+  const add = (result: WindowResult) => {
+    totals.packages += 1;
+    totals.read += result.counts.read;
+    totals.inserted += result.counts.inserted;
+    totals.replaced += result.replaced;
+    accountedBefore += result.accounted;
+    return result;
+  };
+  let loading: Promise<WindowResult | null> = Promise.resolve(null);
   try {
     for (;;) {
-      const part = await extractPart(session, input, records, session.config.staging.package_records);
-      const previous = await loading; // loads stay in order, and a failed one stops the file here
-      if (previous && !previous.checksPassed) return previous;
-      accountedBefore += previous?.accounted ?? 0;
-      if (part.exhausted) return await loadPackage(session, part.pkg, checkpointTo, { accountedBefore });
-      loading = loadPackage(session, part.pkg, null, { accountedBefore });
+      const part = await stream.next();
+      const previous = await loading; // loads stay in order, and a failed one stops the input here
+      if (previous && !previous.checksPassed) return { ...previous, totals };
+      if (part.exhausted) {
+        const last = await loadPackage(session, part.pkg, checkpointTo, { ...options, accountedBefore });
+        return { ...add(last), totals };
+      }
+      loading = loadPackage(session, part.pkg, null, { ...options, accountedBefore }).then(add);
       loading.catch(() => undefined); // seen by the `await` above or below, not left unhandled
     }
   } catch (error) {
     await loading.catch(() => undefined); // never return while a load is still running
     throw error;
+  } finally {
+    await stream.idle(); // nor while a package is still being extracted
   }
+}
+
+/** Both steps for one file or time window, in packages of at most `staging.package_records`. */
+export function extractAndLoad(
+  session: Session<PackageWarehouse>,
+  input: PackageSource,
+  checkpointTo: number | null,
+  options: Pick<LoadRequest, 'forceUpdate'> = {},
+): Promise<InputResult> {
+  return loadStream(session, packageStream(session, input), checkpointTo, options);
 }

@@ -1,7 +1,7 @@
 import type { WindowedSource } from '../source/source.js';
 import { ConfigError } from '../util/errors.js';
 import { DAY_MS, isoDay, startOfUtcDay } from '../util/dates.js';
-import { extractTimeWindow, loadPackage, type PackageWarehouse } from './package-steps.js';
+import { extractAndLoad, timeWindowSource, type PackageWarehouse } from './package-steps.js';
 import { checkAfterLoads } from './post-load.js';
 import type { Session } from './session.js';
 import type { WarehouseChecks, WarehouseState } from '../warehouse/warehouse.js';
@@ -74,9 +74,10 @@ async function reconcileDay(
   const before = await presentIn(session, window);
   const day = { day: isoDay(window.startMs), fromMs: window.startMs, toMs: window.endMs, source: sourceCount, before };
   if (sourceCount <= before) return { ...day, after: before, loaded: 0, status: 'ok' };
-  const result = await loadPackage(session, await extractTimeWindow(session, source, window, sourceCount), null);
+  // In packages of at most staging.package_records; the last is checked against the count taken above.
+  const { totals } = await extractAndLoad(session, await timeWindowSource(source, window, sourceCount), null);
   const after = await presentIn(session, window);
-  const loaded = result.counts.inserted;
+  const loaded = totals.inserted;
   session.logger.info({ day: day.day, source: sourceCount, before, after, loaded }, 'day reconciled');
   return { ...day, after, loaded, status: after < sourceCount ? 'short' : loaded > 0 ? 'repaired' : 'ok' };
 }

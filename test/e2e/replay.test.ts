@@ -135,3 +135,59 @@ describe('aetl replay --from --to [--force-update]', () => {
     expect((JSON.parse(again.stdout) as Summary).detail).toEqual({ windows: 8, inserted: 0, replaced: 0 });
   });
 });
+
+describe('aetl replay --force-update over a window larger than staging.package_records', () => {
+  const ws = new Workspace();
+  // 2,400 events in one hour, one every 1.5 s: three packages of at most 1,000, read in pages of 250.
+  const at = (i: number) => new Date(Date.parse('2026-04-10T08:00:00Z') + i * 1500).toISOString();
+  const events = Array.from({ length: 2400 }, (_, i) => event(`m-${i}`, 8, { timestamp: at(i) }));
+  let api: LocalServer;
+  let config: string;
+
+  beforeAll(async () => {
+    api = await vendorApi(events);
+    config = ws.writeConfig({
+      source: { kind: 'events_api', url: api.url, token: 'test-token', page_size: 250 },
+      window: { initial_start: '2026-04-10T00:00:00Z' },
+      staging: { path: ws.path('staging'), package_records: 1000 },
+    });
+    const run = await aetl(['run', '--config', config], { AETL_NOW: NOW });
+    expect(run.code, run.stderr).toBe(0);
+  }, 60_000);
+  afterAll(async () => {
+    await api.close();
+    ws.remove();
+  });
+
+  it('counts every package: the changed events of each replaced once, the late ones inserted once', async () => {
+    const changed = [10, 999, 1000, 1777, 2399]; // in the first, second and third package
+    for (const i of changed) events[i] = event(`m-${i}`, 8, { timestamp: at(i), cost_usd: 0.5 });
+    events.push(event('m-late-1', 8, { timestamp: at(1) }), event('m-late-2', 8, { timestamp: at(2100) }));
+    const args = ['replay', '--from', '2026-04-10T08:00:00Z', '--to', '2026-04-10T09:00:00Z', '--force-update'];
+    const replay = await aetl([...args, '--json', '--config', config], { AETL_NOW: NOW });
+    expect(replay.code, replay.stderr).toBe(0);
+    const summary = JSON.parse(replay.stdout) as Summary;
+    expect(summary.detail).toEqual({ windows: 1, inserted: 2, replaced: changed.length });
+    const packages = await query(
+      ws.warehouse,
+      `SELECT read::INTEGER AS read, source_count IS NOT NULL AS counted FROM etl_run_window WHERE run_id = '${summary.run_id}' ORDER BY seq`,
+    );
+    expect(packages).toEqual([
+      { read: 1000, counted: false },
+      { read: 1000, counted: false },
+      { read: 402, counted: true },
+    ]);
+    const facts = await query(
+      ws.warehouse,
+      `SELECT count(*)::INTEGER AS n, count(DISTINCT event_id)::INTEGER AS ids,
+         list(event_id ORDER BY event_id) FILTER (WHERE cost_usd = 0.5) AS changed FROM fact_ai_event`,
+    );
+    expect(facts).toEqual([{ n: 2402, ids: 2402, changed: changed.map((i) => `m-${i}`).sort() }]);
+    const conflicts = await query(ws.warehouse, 'SELECT event_id, resolution FROM etl_conflict ORDER BY 1');
+    expect(conflicts).toEqual(changed.map((i) => ({ event_id: `m-${i}`, resolution: 'replaced' })).sort(byId));
+  });
+});
+
+function byId(a: { event_id: string }, b: { event_id: string }): number {
+  return a.event_id < b.event_id ? -1 : 1;
+}

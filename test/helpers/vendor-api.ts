@@ -2,8 +2,9 @@ import { serveLocal, type LocalServer } from './local-server.js';
 
 /**
  * A vendor's Events API whose data the test can change between commands (push
- * a late event, correct one): one page per window, the events whose timestamp
- * is in [since, until), and `count=true` honoured.
+ * a late event, correct one): the events whose timestamp is in [since, until),
+ * `limit` to a page with the offset of the next one as its cursor, and
+ * `count=true` honoured.
  */
 export function vendorApi(events: Record<string, unknown>[]): Promise<LocalServer> {
   return serveLocal((req, res) => {
@@ -14,6 +15,12 @@ export function vendorApi(events: Record<string, unknown>[]): Promise<LocalServe
       (e) => Date.parse(String(e.timestamp)) >= since && Date.parse(String(e.timestamp)) < until,
     );
     res.setHeader('content-type', 'application/json');
-    res.end(JSON.stringify(url.searchParams.get('count') === 'true' ? { count: data.length } : { data }));
+    if (url.searchParams.get('count') === 'true') {
+      res.end(JSON.stringify({ count: data.length }));
+      return;
+    }
+    const offset = Number(url.searchParams.get('cursor') ?? 0);
+    const end = offset + Number(url.searchParams.get('limit') ?? data.length);
+    res.end(JSON.stringify({ data: data.slice(offset, end), next_cursor: end < data.length ? String(end) : null }));
   });
 }

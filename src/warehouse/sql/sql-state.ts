@@ -74,7 +74,7 @@ export class SqlState implements WarehouseState {
       `SELECT DISTINCT ${this.ms('w.window_start')} AS s, ${this.ms('w.window_end')} AS e
        FROM ${this.t('etl_run_window')} w JOIN ${this.t('etl_run')} r ON r.run_id = w.run_id
        WHERE w.pipeline = ${this.p('pipeline')} AND r.command = ${this.p('command')} AND w.checks_passed
-         AND w.window_start IS NOT NULL`,
+         AND w.window_start IS NOT NULL AND w.source_count IS NOT NULL`, // only a window's last package has the count
       { pipeline: text(pipeline), command: text(command) },
     );
     return new Set(rows.map((r) => `${Number(r.s)}-${Number(r.e)}`));
