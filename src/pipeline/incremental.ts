@@ -55,7 +55,7 @@ async function loadWindows(
   for (const [i, window] of plan.windows.entries()) {
     session.stop.throwIfRequested();
     const result = await extractAndLoad(session, await timeWindowSource(source, window), window.endMs);
-    session.progress?.({ done: i + 1, total: plan.windows.length, label: 'windows', events: result.counts.read });
+    session.progress?.({ done: i + 1, total: plan.windows.length, label: 'windows', events: result.totals.read });
     if (!result.checkpointMoved) break;
   }
 }
@@ -78,7 +78,7 @@ async function loadFiles(
     session.stop.throwIfRequested();
     try {
       const result = await extractAndLoad(session, fileSource(session.config, file), null);
-      session.progress?.({ done: i + 1, total: fresh.length, label: 'files', events: result.counts.read });
+      session.progress?.({ done: i + 1, total: fresh.length, label: 'files', events: result.totals.read });
     } catch (error) {
       if (!(error instanceof UnreadableFileError)) throw error;
       // Packages read before the break are loaded; the file stays out of the ledger and is retried whole.
