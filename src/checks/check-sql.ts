@@ -255,9 +255,11 @@ WHERE ${inRange(d, 'f')}
   AND f.run_id IN (SELECT w.run_id FROM ${d.table('etl_run_window')} w WHERE ${committed} AND w.window_start IS NULL)
 GROUP BY f.run_id, f.date_key`;
   }
+  // A window is covered once its last package (the one carrying the source's count) committed.
   return `SELECT ${d.epochMs('w.window_start')} AS from_ms, ${d.epochMs('w.window_end')} AS to_ms
 FROM ${d.table('etl_run_window')} w
-WHERE ${committed} AND w.window_start < ${d.timestamp('to')} AND w.window_end > ${d.timestamp('from')}`;
+WHERE ${committed} AND w.source_count IS NOT NULL
+  AND w.window_start < ${d.timestamp('to')} AND w.window_end > ${d.timestamp('from')}`;
 }
 
 /** Anomaly buckets already flagged (or already scored) since `from`, per check and scope. */

@@ -108,7 +108,17 @@ export async function finishLake(
 ): Promise<void> {
   await publishPendingLake(warehouse, pipeline, lake, logger);
   const due = duePartitions(lake.path);
-  await compactCrowded(lake, due, lake.compactAfterFiles, logger);
+  try {
+    await compactCrowded(lake, due, lake.compactAfterFiles, logger);
+  } catch (error) {
+    // The lake is whole either way (a compaction swaps versions atomically): the command's outcome
+    // stands, and the marks stay, so the next command's end tries again.
+    logger.warn(
+      { err: (error as Error).message, next: 'aetl compact' },
+      'lake compaction failed; the partitions stay as they are and are retried at the next command',
+    );
+    return;
+  }
   clearDue(lake.path, due);
 }
 

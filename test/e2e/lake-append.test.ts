@@ -1,4 +1,4 @@
-import { mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { asyncBufferFromFile, parquetReadObjects } from 'hyparquet';
@@ -303,5 +303,23 @@ describe('a run compacts each crowded partition once, at its end', () => {
     for (const table of Object.keys(FACTS) as Fact[]) expect(versions(table)).toEqual(['000004']);
     await expectCompactedAsWarehouse([...DAYS, LATER_DAY]);
     for (const table of Object.keys(FACTS) as Fact[]) expect(due(table)).toEqual([]);
+  }, 120_000);
+
+  it('an end compaction that fails keeps the command outcome and its marks; the next command compacts', async () => {
+    // A file DuckDB cannot read, in a partition marked due: the compaction fails, the lake stays as it was.
+    const garbage = join(ws.lake, 'fact_ai_event', LATER_DAY, 'zz-not-parquet.parquet');
+    writeFileSync(garbage, 'not parquet');
+    writeFileSync(join(ws.lake, '.due', 'fact_ai_event', LATER_DAY), '');
+    const failed = await run(1);
+    expect(failed.code, failed.stderr).toBe(0);
+    expect(failed.stderr).toContain('lake compaction failed');
+    expect(due('fact_ai_event')).toEqual([LATER_DAY]);
+    expect(files(ws, 'fact_ai_event', LATER_DAY)).toEqual(['data.parquet', 'zz-not-parquet.parquet']);
+
+    rmSync(garbage);
+    const next = await run(1);
+    expect(next.code, next.stderr).toBe(0);
+    expect(due('fact_ai_event')).toEqual([]);
+    await expectCompactedAsWarehouse([...DAYS, LATER_DAY]);
   }, 120_000);
 });

@@ -186,6 +186,8 @@ export class DuckDBDriver implements Driver {
   readonly dialect = duckdbDialect;
   readonly description: string;
   readonly runner: SqlRunner;
+  /** While `migrate` applies every file to a new warehouse in one transaction. */
+  private migratingNewWarehouse = false;
 
   private constructor(
     private readonly db: OpenDuckDB,
@@ -232,19 +234,30 @@ export class DuckDBDriver implements Driver {
   }
 
   /**
-   * Every pending file and its version row in one transaction: a failed migration leaves no trace,
-   * and a new warehouse pays one commit, not one per file (17 of them cost ~0.1 s of CPU and a WAL
-   * sync each at the start of a first run).
+   * A new warehouse gets every file in one transaction: one commit, not one per file (17 of them
+   * cost ~0.1 s of CPU and a WAL sync each at the start of a first run). An upgrade applies file by
+   * file: DuckDB refuses to commit an ALTER (or CREATE INDEX) of a table that the same transaction
+   * updated, which a later file may do to a table an earlier one rewrote. Either way a failed file
+   * leaves no trace of itself.
    */
-  migrate(): Promise<number> {
-    return this.transaction(() => applyMigrations(this));
+  async migrate(): Promise<number> {
+    if (await this.tableExists('etl_schema_version')) return applyMigrations(this);
+    this.migratingNewWarehouse = true;
+    try {
+      return await this.transaction(() => applyMigrations(this));
+    } finally {
+      this.migratingNewWarehouse = false;
+    }
   }
 
-  /** Inside `migrate`'s transaction. */
+  /** The file's statements and its version row, in a transaction of their own or in `migrate`'s. */
   async applyMigration(_file: string, sql: string, record: { sql: string; params: SqlParams }): Promise<void> {
-    const statements = await this.db.connection.extractStatements(sql);
-    for (let i = 0; i < statements.count; i++) await (await statements.prepare(i)).run();
-    await this.run('recording the schema version', record.sql, record.params);
+    const apply = async () => {
+      const statements = await this.db.connection.extractStatements(sql);
+      for (let i = 0; i < statements.count; i++) await (await statements.prepare(i)).run();
+      await this.run('recording the schema version', record.sql, record.params);
+    };
+    await (this.migratingNewWarehouse ? apply() : this.transaction(apply));
   }
 
   async tableExists(table: string): Promise<boolean> {

@@ -51,7 +51,8 @@ export class SqlState implements WarehouseState {
       'reading the loaded span',
       `SELECT ${this.ms('MIN(window_start)')} AS from_ms, ${this.ms('MAX(window_end)')} AS to_ms
        FROM ${this.t('etl_run_window')}
-       WHERE pipeline = ${this.p('pipeline')} AND checks_passed AND window_start IS NOT NULL`,
+       WHERE pipeline = ${this.p('pipeline')} AND checks_passed AND window_start IS NOT NULL
+         AND source_count IS NOT NULL`, // a window counts once its last package, the one with the count, is in
       { pipeline: text(pipeline) },
     );
     return row?.from_ms == null ? null : { fromMs: Number(row.from_ms), toMs: Number(row.to_ms) };
