@@ -70,7 +70,8 @@ function historySql(injected: boolean): string[] {
      SELECT 'history' AS run_id, 'default' AS pipeline, row_number() OVER (ORDER BY s)::INTEGER AS seq,
        s AS window_start, e AS window_end, 0 AS read, 0 AS inserted, 0 AS already_present, 0 AS in_batch_duplicates,
        0 AS conflicts, 0 AS rejected, 0 AS out_of_window, 0 AS policy_rows, false AS checkpoint_moved, 0 AS extract_ms,
-       0 AS load_ms, TIMESTAMPTZ '${HISTORY_TO}' AS committed_at, true AS checks_passed
+       0 AS load_ms, TIMESTAMPTZ '${HISTORY_TO}' AS committed_at, true AS checks_passed,
+       0 AS source_count -- each window one package: its last, which carries the source's count
      FROM (SELECT TIMESTAMPTZ '${FIRST_WINDOW[0]}' AS s, TIMESTAMPTZ '${FIRST_WINDOW[1]}' AS e
            UNION ALL SELECT TIMESTAMPTZ '${HISTORY_FROM}', TIMESTAMPTZ '2026-06-02 00:00:00+00'
            UNION ALL SELECT d, least(d + INTERVAL 1 DAY, TIMESTAMPTZ '${HISTORY_TO}')
