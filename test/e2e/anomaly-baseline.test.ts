@@ -71,11 +71,13 @@ function historySql(injected: boolean): string[] {
        s AS window_start, e AS window_end, 0 AS read, 0 AS inserted, 0 AS already_present, 0 AS in_batch_duplicates,
        0 AS conflicts, 0 AS rejected, 0 AS out_of_window, 0 AS policy_rows, false AS checkpoint_moved, 0 AS extract_ms,
        0 AS load_ms, TIMESTAMPTZ '${HISTORY_TO}' AS committed_at, true AS checks_passed,
-       0 AS source_count -- each window one package: its last, which carries the source's count
-     FROM (SELECT TIMESTAMPTZ '${FIRST_WINDOW[0]}' AS s, TIMESTAMPTZ '${FIRST_WINDOW[1]}' AS e
-           UNION ALL SELECT TIMESTAMPTZ '${HISTORY_FROM}', TIMESTAMPTZ '2026-06-02 00:00:00+00'
-           UNION ALL SELECT d, least(d + INTERVAL 1 DAY, TIMESTAMPTZ '${HISTORY_TO}')
-           FROM range(TIMESTAMPTZ '2026-06-02 00:00:00+00', TIMESTAMPTZ '${HISTORY_TO}', INTERVAL 1 DAY) t(d))`,
+       c AS source_count -- a window's last package carries the source's count
+     FROM (SELECT TIMESTAMPTZ '${FIRST_WINDOW[0]}' AS s, TIMESTAMPTZ '${FIRST_WINDOW[1]}' AS e, 0 AS c
+           UNION ALL SELECT TIMESTAMPTZ '${HISTORY_FROM}', TIMESTAMPTZ '2026-06-02 00:00:00+00', 0
+           UNION ALL SELECT d, least(d + INTERVAL 1 DAY, TIMESTAMPTZ '${HISTORY_TO}'), 0
+           FROM range(TIMESTAMPTZ '2026-06-02 00:00:00+00', TIMESTAMPTZ '${HISTORY_TO}', INTERVAL 1 DAY) t(d)
+           -- The first package of a window over the unloaded hour, killed before its last: not a covered hour.
+           UNION ALL SELECT TIMESTAMPTZ '${FIRST_WINDOW[1]}', TIMESTAMPTZ '${HISTORY_FROM}', NULL)`,
     ...aggregated('SELECT DISTINCT date_key FROM fact_ai_event'),
   ];
 }
