@@ -17,6 +17,8 @@ import { snowflakeWarehouse } from '../warehouse/snowflake/snowflake-config.js';
 const isoInstant = z.iso.datetime({ offset: true }).transform((text) => new Date(text));
 
 const share = z.number().min(0).max(1).default(0);
+/** See `staging.package_bytes`. */
+const PACKAGE_BYTES = 24 * 1024 ** 2;
 
 /** The hostile source, for tests and demos: every fault is seeded and off by default. */
 const simulatorFaults = z.strictObject({
@@ -219,8 +221,19 @@ export const configSchema = z.strictObject({
        * A package's rows are loaded at once: 250k needed more than a 160MB pool (BENCHMARKS.md "Peak RSS of a run").
        */
       package_records: z.int().min(1000).default(100_000),
+      /**
+       * Record text per load package at most (characters): wide records (large metadata) close a package
+       * sooner. 2,000 records of 60 KB metadata in one package ran a 160MB pool out of memory in the lake
+       * export's sort; 100k simulated events stage ~19 MB, so ordinary packages are not cut by it.
+       */
+      package_bytes: byteSize.default(PACKAGE_BYTES),
     })
-    .default(() => ({ path: 'data/staging', workers: defaultExtractWorkers(), package_records: 100_000 })),
+    .default(() => ({
+      path: 'data/staging',
+      workers: defaultExtractWorkers(),
+      package_records: 100_000,
+      package_bytes: PACKAGE_BYTES,
+    })),
   reference: z
     .strictObject({ users: z.string().optional(), gateways: z.string().optional(), models: z.string().optional() })
     .default({}),

@@ -165,6 +165,11 @@ export class PackageBuilder {
     return manifest;
   }
 
+  /** Text staged so far (validated in threads, a batch may still be on its way). */
+  get stagedChars(): number {
+    return this.writer.stagedChars;
+  }
+
   async abort(): Promise<void> {
     void this.pool?.close();
     await this.writer.abort();

@@ -18,6 +18,9 @@ export type OutcomeFailure =
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
+/** A failed command left the state consistent: running it again resumes, nothing loads twice. */
+const RESUME = 'the same command again: it resumes where the last commit left off';
+
 /** The command that records a window's events as lost for good, so completeness stops blocking it. */
 export function acceptLossCommand(window: TimeWindow): string {
   return `aetl accept-loss --from ${iso(window.startMs)} --to ${iso(window.endMs)} --reason TEXT`;
@@ -59,6 +62,9 @@ export function nextStepFor(error: unknown, command?: string): string {
   }
   if (error instanceof UsageError) return `aetl ${command === undefined ? '' : `${command} `}--help`;
   if (error instanceof ConfigError) return 'fix the config as the message says, then aetl doctor checks it';
-  // A failed run left the state consistent: running again resumes, nothing loads twice.
-  return 'aetl doctor (config, source, warehouse, lake and lock), then the same command again: it resumes where the last commit left off';
+  // DuckDB's words: a package's rows did not fit the warehouse's pool (wide records: large metadata).
+  if (error instanceof Error && error.message.includes('Out of Memory Error')) {
+    return `lower staging.package_bytes (a load package's text; wide records need smaller packages) or raise warehouse.memory_limit, then ${RESUME}`;
+  }
+  return `aetl doctor (config, source, warehouse, lake and lock), then ${RESUME}`;
 }

@@ -80,7 +80,7 @@ async function extractPart(
   session: ExtractContext,
   input: PackageSource,
   records: AsyncIterator<RawRecord[]>,
-  limit: number,
+  limit: { records: number; chars: number },
 ): Promise<{ pkg: ExtractedPackage; exhausted: boolean }> {
   const seq = session.nextSeq();
   const dir = join(session.stagingRoot, session.runId, String(seq).padStart(4, '0'));
@@ -94,7 +94,7 @@ async function extractPart(
   try {
     let taken = 0;
     let exhausted = false;
-    while (taken < limit) {
+    while (taken < limit.records && builder.stagedChars < limit.chars) {
       const next = await records.next();
       if (next.done) {
         exhausted = true;
@@ -120,7 +120,8 @@ async function extractPart(
 
 /** The whole source as one package (a dry run's look at a file or time window). */
 export async function extractPackage(session: ExtractContext, input: PackageSource): Promise<ExtractedPackage> {
-  return (await extractPart(session, input, input.records[Symbol.asyncIterator](), Infinity)).pkg;
+  const unbounded = { records: Infinity, chars: Infinity };
+  return (await extractPart(session, input, input.records[Symbol.asyncIterator](), unbounded)).pkg;
 }
 
 /**
@@ -222,7 +223,8 @@ export function packageStream(
     const part = (async () => {
       const source = await input;
       records ??= source.records[Symbol.asyncIterator]();
-      return extractPart(session, source, records, session.config.staging.package_records);
+      const { package_records, package_bytes } = session.config.staging;
+      return extractPart(session, source, records, { records: package_records, chars: package_bytes });
     })();
     part.catch(() => undefined); // seen by next(); until then it must not count as unhandled
     return part;

@@ -1,5 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { fault } from '../util/failpoint.js';
 import { openDuckDB, sqlString, type OpenDuckDB } from '../warehouse/duckdb/duckdb-driver.js';
 import { ChunkAppender } from './chunk-appender.js';
 import { STAGING_TABLES, type StagingFiles, type StagingTable } from './package.js';
@@ -22,6 +23,8 @@ export class StagingWriter {
   private appenders!: Record<StagingTable, ChunkAppender>;
   private pending = 0;
   private pendingChars = 0;
+  /** Text appended to this package so far: the package closes at `staging.package_bytes` of it. */
+  stagedChars = 0;
   private part = 0;
   private nextRow = 0;
   /**
@@ -63,6 +66,7 @@ export class StagingWriter {
   async append(batch: ValidatedBatch): Promise<void> {
     await this.writing;
     const first = this.nextRow;
+    const charsBefore = this.pendingChars;
     this.nextRow += batch.events.length;
     batch.events.forEach((row, i) => {
       row[0] = BigInt(first + i);
@@ -73,6 +77,7 @@ export class StagingWriter {
       this.pendingChars += this.appenders.policies.push(row);
     }
     for (const row of batch.rejects) this.pendingChars += this.appenders.rejects.push(row);
+    this.stagedChars += this.pendingChars - charsBefore;
     this.pending += batch.events.length + batch.rejects.length;
     if (this.pending >= ROWS_PER_PART || this.pendingChars >= CHARS_PER_PART) {
       this.writing = this.flush();
@@ -90,10 +95,20 @@ export class StagingWriter {
       const count = await c.runAndReadAll(`SELECT count(*) FROM ${table}`);
       if (Number(count.getRows()[0]![0]) === 0) continue;
       const name = `${table}-${String(this.part).padStart(5, '0')}.parquet`;
+      const path = join(this.dir, name);
       const select = STAGING_TABLES[table].exported;
-      await c.run(
-        `COPY (${select}) TO ${sqlString(join(this.dir, name))} (FORMAT parquet, COMPRESSION snappy, ROW_GROUP_SIZE_BYTES '4MB')`,
-      );
+      try {
+        // A part written partway (the disk filled up after the events' part) fails the package.
+        if (table === 'policies' && fault('staging:part-write'))
+          throw new Error('No space left on device (AETL_FAULT)');
+        await c.run(
+          `COPY (${select}) TO ${sqlString(path)} (FORMAT parquet, COMPRESSION snappy, ROW_GROUP_SIZE_BYTES '4MB')`,
+        );
+      } catch (error) {
+        throw new Error(`writing the staging part ${path}: ${error instanceof Error ? error.message : String(error)}`, {
+          cause: error,
+        });
+      }
       this.files[table].push(name);
     }
     // Emptied only once all are written (the policies' export reads the events); dropped and

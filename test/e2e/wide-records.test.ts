@@ -1,0 +1,95 @@
+import { createHash } from 'node:crypto';
+import { readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { asyncBufferFromFile, parquetMetadataAsync } from 'hyparquet';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { aetl, type CliResult } from '../helpers/cli.js';
+import { query, scalar } from '../helpers/duckdb.js';
+import { jsonLines, shapeA } from '../helpers/events.js';
+import { Workspace } from '../helpers/workspace.js';
+
+/**
+ * Records with large metadata: DuckDB sorts a package's rows in memory for the lake, and values
+ * of tens of KB do not spill, so a package is bounded by its text (`staging.package_bytes`) as well
+ * as by its records. The pool is 64MB here so that a few MB show what 160MB does at scale.
+ */
+describe('wide records', () => {
+  const ws = new Workspace();
+  const RECORDS = 400;
+  /** ~60 KB of hex a record that does not compress: what a prompt or a tool trace in metadata looks like. */
+  const padding = (i: number) =>
+    Array.from({ length: 940 }, (_, j) => createHash('sha256').update(`${i}:${j}`).digest('hex')).join('');
+  const events = Array.from({ length: RECORDS }, (_, i) =>
+    shapeA(`evt-${String(i).padStart(4, '0')}`, i % 60, { cost_usd: (i % 7) / 1000, metadata: { trace: padding(i) } }),
+  );
+  const config = (packageBytes: string) =>
+    ws.writeConfig({
+      source: { kind: 'files', files: ws.path('events.jsonl') },
+      warehouse: { kind: 'duckdb', path: 'data/warehouse.duckdb', memory_limit: '64MB' },
+      staging: { path: 'staging', package_bytes: packageBytes },
+    });
+  const env = { AETL_NOW: '2026-04-11T00:00:00Z' };
+  const facts = () => scalar(ws.warehouse, 'SELECT count(*)::INTEGER FROM fact_ai_event');
+  const ledger = () => scalar(ws.warehouse, 'SELECT count(*)::INTEGER FROM etl_file_ledger');
+  let partFailed: CliResult;
+  let unbounded: CliResult;
+  let factsAfterFailures: unknown[] = [];
+  let bounded: CliResult;
+
+  beforeAll(async () => {
+    writeFileSync(ws.path('events.jsonl'), jsonLines(events));
+    partFailed = await aetl(['run', '--config', config('4MB')], { ...env, AETL_FAULT: 'staging:part-write' });
+    factsAfterFailures.push(await facts(), await ledger());
+    unbounded = await aetl(['run', '--config', config('100MB')], env);
+    factsAfterFailures.push(await facts(), await ledger());
+    bounded = await aetl(['run', '--config', config('4MB')], env);
+  }, 180_000);
+  afterAll(() => ws.remove());
+
+  it('a staging part written partway fails the run naming the part, and commits nothing', () => {
+    expect(partFailed.code, partFailed.stderr.slice(-2000)).toBe(1);
+    expect(partFailed.stderr).toMatch(/writing the staging part \S+policies-00001\.parquet: No space left on device/);
+    expect(partFailed.stderr).not.toMatch(/unhandled/i);
+    expect(factsAfterFailures.slice(0, 2)).toEqual([0, 0]);
+  });
+
+  it('one package holding all of them runs out of memory and says which setting to lower', () => {
+    expect(unbounded.code, unbounded.stderr.slice(-2000)).toBe(1);
+    expect(unbounded.stderr).toMatch(/Out of Memory Error/);
+    expect(unbounded.stderr).toMatch(/next: lower staging\.package_bytes .* or raise warehouse\.memory_limit/);
+    expect(factsAfterFailures.slice(2)).toEqual([0, 0]);
+  });
+
+  it('bounded by their text they load in several packages, each record once and unaltered', async () => {
+    expect(bounded.code, bounded.stderr.slice(-2000)).toBe(0);
+    const loaded = await query(
+      ws.warehouse,
+      `SELECT count(*)::INTEGER AS n, count(DISTINCT event_id)::INTEGER AS ids, min(event_id) AS first,
+         max(event_id) AS last, sum(cost_usd)::DOUBLE AS cost FROM fact_ai_event`,
+    );
+    const cost = events.reduce((sum, e) => sum + Math.round(Number(e.cost_usd) * 1e6), 0) / 1e6;
+    expect(loaded).toEqual([{ n: RECORDS, ids: RECORDS, first: 'evt-0000', last: 'evt-0399', cost }]);
+    const packages = await query(
+      ws.warehouse,
+      `SELECT package_seq, sum(strlen(CAST(metadata AS VARCHAR)))::BIGINT AS chars FROM fact_ai_event GROUP BY 1`,
+    );
+    // 4MB closes a package, and at most one more reader batch (4 MiB of text) is in it.
+    expect(packages.length).toBeGreaterThanOrEqual(5);
+    for (const { chars } of packages) expect(Number(chars)).toBeLessThanOrEqual(8 * 1024 ** 2);
+    for (const i of [0, 123, 399]) {
+      const stored = await scalar(
+        ws.warehouse,
+        `SELECT metadata->>'trace' FROM fact_ai_event WHERE event_id = 'evt-${String(i).padStart(4, '0')}'`,
+      );
+      expect(stored).toBe(padding(i));
+    }
+    expect(await scalar(ws.warehouse, 'SELECT count(*)::INTEGER FROM fact_policy_evaluation')).toBe(RECORDS);
+    expect(await ledger()).toBe(1);
+    const partition = join(ws.lake, 'fact_ai_event', 'event_date=2026-04-10');
+    let lakeRows = 0;
+    for (const file of readdirSync(partition)) {
+      lakeRows += Number((await parquetMetadataAsync(await asyncBufferFromFile(join(partition, file)))).num_rows);
+    }
+    expect(lakeRows).toBe(RECORDS);
+  });
+});
