@@ -33,7 +33,7 @@ describe('wide records', () => {
   const ledger = () => scalar(ws.warehouse, 'SELECT count(*)::INTEGER FROM etl_file_ledger');
   let partFailed: CliResult;
   let unbounded: CliResult;
-  let factsAfterFailures: unknown[] = [];
+  const factsAfterFailures: unknown[] = [];
   let bounded: CliResult;
 
   beforeAll(async () => {
