@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -9,6 +9,7 @@ import { sqlStatements } from '../../src/warehouse/snowflake/snowflake-dialect.j
 import { expectAggregatesExact } from '../helpers/aggregates.js';
 import { aetl } from '../helpers/cli.js';
 import { query } from '../helpers/duckdb.js';
+import { jsonLines, shapeA } from '../helpers/events.js';
 import { REPO, Workspace } from '../helpers/workspace.js';
 import { BigQueryStandIn } from '../stand-ins/bigquery/server.js';
 import { SnowflakeStandIn } from '../stand-ins/snowflake/server.js';
@@ -17,7 +18,8 @@ import { SnowflakeStandIn } from '../stand-ins/snowflake/server.js';
  * A warehouse made by the previous release (DuckDB: migrations 001-011; BigQuery and Snowflake:
  * their single `ddl.sql`, applied as one script and recorded as version 1 named `ddl.sql`; that
  * file is migration 001 unchanged) is migrated by the next run: every later migration applies
- * once, the run loads, and what was loaded before keeps working.
+ * once, the run loads, and what was loaded before keeps working: re-sent, an old event is a duplicate
+ * (its stored hash is what this release computes), not a conflict (issue 19, "hash migration").
  */
 const previousDdl = (engine: string) =>
   readFileSync(join(REPO, `sql/${engine}/migrations/001_initial_schema.sql`), 'utf8');
@@ -25,14 +27,29 @@ const NOW = '2026-05-01T12:00:00.000Z';
 const simulator = { seed: 5, rate_per_minute: 2, bad_record_rate: 0 };
 const PASSWORD = 'migrate-secret';
 
-/** One event the previous release loaded (`{ts}` is the engine's timestamp literal). */
+/** The event the previous release loaded, as its source sent it. */
+const OLD_EVENT = shapeA('evt-old', 0, {
+  timestamp: '2026-04-01T10:00:00Z',
+  input_tokens: 1,
+  output_tokens: 1,
+  cost_usd: 0.01,
+  latency_ms: 5,
+});
+/**
+ * Its event hash (DESIGN.md decision 4) as every release so far computed and stored it. Pinned on
+ * purpose: a release that changes the hash must migrate the stored ones, or a re-sent event
+ * becomes a conflict instead of a duplicate (the last assertion below).
+ */
+const OLD_HASH = 'e66ccc502949d13d2b6c8c95d2d46e17ca749bbe88f73f07cca18f2f410b55f7';
+
+/** The old event as the previous release stored it (`{ts}` is the engine's timestamp literal). */
 const oldFact = (
   table: string,
   ts: string,
 ) => `INSERT INTO ${table} (event_id, event_hash, event_ts, date_key, user_key,
     model_key, gateway_key, decision, was_blocked, latency_ms, input_tokens, output_tokens, total_tokens, cost_usd,
     policies_evaluated_count, policies_triggered_count, run_id, loaded_at)
-  VALUES ('evt-old', 'hash-old', ${ts}, 20260401, 0, 0, 0, 'allow', false, 5, 1, 1, 2, 0.01, 0, 0, 'run-old', ${ts})`;
+  VALUES ('evt-old', '${OLD_HASH}', ${ts}, 20260401, 0, 0, 0, 'allow', false, 5, 1, 1, 2, 0.01, 1, 0, 'run-old', ${ts})`;
 const TOKEN = 'migrate-token';
 
 interface Engine {
@@ -159,7 +176,7 @@ describe.each(engines)('a $name warehouse of the previous release', (engine) => 
     ws.remove();
   });
 
-  it('is migrated by the next run, which loads; a second run applies nothing', async () => {
+  it('is migrated by the next run, which loads; a second run applies nothing; a re-sent old event is a duplicate', async () => {
     const { warehouse, env } = await engine.previous(ws);
     const config = ws.writeConfig({
       source: { kind: 'simulator', simulator },
@@ -189,7 +206,7 @@ describe.each(engines)('a $name warehouse of the previous release', (engine) => 
         ws,
         "SELECT pipeline, event_hash, date_key::INTEGER AS date_key FROM {s}etl_event_id WHERE event_id = 'evt-old'",
       ),
-    ).toEqual([{ pipeline: 'default', event_hash: 'hash-old', date_key: 20260401 }]);
+    ).toEqual([{ pipeline: 'default', event_hash: OLD_HASH, date_key: 20260401 }]);
     // The hourly aggregates (DuckDB 016, BigQuery and Snowflake 008) were backfilled from the facts
     // there were, the old one among them, and the run's load added its own hours.
     expect(
@@ -200,5 +217,25 @@ describe.each(engines)('a $name warehouse of the previous release', (engine) => 
       ),
     ).toEqual([{ events: 1, cost: '0.010000' }]);
     await expectAggregatesExact((sql) => engine.rows(ws, sql));
+
+    // The source sends the old event again: the migrated warehouse knows it as already loaded.
+    writeFileSync(ws.path('resent.jsonl'), jsonLines([OLD_EVENT]));
+    const resendConfig = ws.writeConfig(
+      {
+        source: { kind: 'files', files: ws.path('resent.jsonl') },
+        ...(warehouse ? { warehouse } : {}),
+        checks: { anomalies: { enabled: false } },
+      },
+      'resend.yaml',
+    );
+    const resent = await aetl(['run', '--config', resendConfig], { AETL_NOW: NOW, ...env });
+    expect(resent.code, resent.stderr.slice(-2000)).toBe(0);
+    expect(resent.stdout).toMatch(/loaded 0 \| already loaded 1 \|/);
+    expect(await engine.rows(ws, "SELECT count(*) AS n FROM {s}etl_conflict WHERE event_id = 'evt-old'")).toEqual([
+      { n: 0n },
+    ]);
+    expect(await engine.rows(ws, "SELECT count(*) AS n FROM {s}fact_ai_event WHERE event_id = 'evt-old'")).toEqual([
+      { n: 1n },
+    ]);
   }, 120_000);
 });
