@@ -18,7 +18,10 @@ export interface RejectsReplayDetail {
   truncated: number;
 }
 
-/** Rejects re-validated and loaded per package at most (a payload may be up to `source.max_record_bytes`). */
+/**
+ * Rejects re-validated per page at most; those that pass load in packages of at most
+ * `staging.package_bytes` of payload, as any package (a kept payload is up to 64 KiB).
+ */
 const MAX_REPLAY_BATCH = 10_000;
 
 function asRecord(reject: StoredReject): RawRecord {
@@ -57,11 +60,26 @@ export function replayRejects(
       detail.truncated += truncated;
       detail.stillRejected += page.length - passing.length;
       detail.replayed += passing.length;
-      if (passing.length > 0) await loadReplayed(session, rules, passing);
+      for (const pkg of byText(passing, session.config.staging.package_bytes)) await loadReplayed(session, rules, pkg);
     }
     session.logger.info({ ...detail }, 'rejects replayed');
     return detail;
   };
+}
+
+/** Consecutive runs of records, each closed once it holds `limit` characters of payload. */
+function byText(records: StoredReject[], limit: number): StoredReject[][] {
+  const packages: StoredReject[][] = [];
+  let chars = Infinity;
+  for (const record of records) {
+    if (chars >= limit) {
+      packages.push([]);
+      chars = 0;
+    }
+    packages.at(-1)!.push(record);
+    chars += record.payload.length;
+  }
+  return packages;
 }
 
 /**
