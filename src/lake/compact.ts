@@ -1,6 +1,8 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
+import type { DuckDBConnection } from '@duckdb/node-api';
+import { isOutOfMemory } from '../util/errors.js';
 import type { DuckDBSettings } from '../warehouse/duckdb/duckdb-driver.js';
 import { lakeOrder } from '../warehouse/sql/sql-lake.js';
 import { FACT_TABLES, partitionDates, partitionFiles, replacePartitions, tmpDir } from './layout.js';
@@ -52,14 +54,9 @@ export async function compactPartitions(
         const files = partitionFiles(lake, table, eventDate);
         if (files.length < 2) continue;
         const tmp = join(tmpDir(lake), `${randomUUID()}.parquet`);
-        // Not hive-partitioned (the date is the folder's, not a column); by name, so a file
-        // written before a column was added still merges (the column is null there).
-        const read = `read_parquet([${files.map(sqlString).join(', ')}], hive_partitioning = false, union_by_name = true)`;
-        const copied = await db.connection.runAndReadAll(
-          `COPY (SELECT * FROM ${read} ORDER BY ${lakeOrder(table)}) TO ${sqlString(tmp)} (FORMAT parquet, COMPRESSION zstd)`,
-        );
+        const rows = await copyPartition(db.connection, sqlString, table, files, tmp);
         changes.set(eventDate, tmp);
-        done.push({ table, event_date: eventDate, files: files.length, rows: Number(copied.getRows()[0]![0]) });
+        done.push({ table, event_date: eventDate, files: files.length, rows });
       }
       if (changes.size > 0) replacePartitions(lake, table, changes);
     }
@@ -67,4 +64,47 @@ export async function compactPartitions(
     db.close();
   }
   return done;
+}
+
+/** Bytes of a merged row group when a partition's rows are too wide to sort (`copyPartition`). */
+const WIDE_ROW_GROUP_BYTES = 8 * 1024 ** 2;
+
+/**
+ * Writes a partition's files as one, in the lake's row order; returns its rows. DuckDB sorts
+ * values of tens of KB in one allocation the size of them all, so a day of such records did not
+ * fit a 160MB pool (BENCHMARKS.md "Wide records"): those are written unsorted instead (each
+ * package's rows were sorted in their own file), in row groups of about 8 MB sized from the
+ * files' metadata, which stream.
+ */
+async function copyPartition(
+  connection: DuckDBConnection,
+  quote: (text: string) => string,
+  table: string,
+  files: readonly string[],
+  target: string,
+): Promise<number> {
+  const list = `[${files.map(quote).join(', ')}]`;
+  // Not hive-partitioned (the date is the folder's, not a column); by name, so a file
+  // written before a column was added still merges (the column is null there).
+  const read = `read_parquet(${list}, hive_partitioning = false, union_by_name = true)`;
+  const copy = async (query: string, options = '') => {
+    const result = await connection.runAndReadAll(
+      `COPY (${query}) TO ${quote(target)} (FORMAT parquet, COMPRESSION zstd${options})`,
+    );
+    return Number(result.getRows()[0]![0]);
+  };
+  try {
+    return await copy(`SELECT * FROM ${read} ORDER BY ${lakeOrder(table)}`);
+  } catch (error) {
+    if (!isOutOfMemory(error)) throw error;
+  }
+  const size = await connection.runAndReadAll(
+    `SELECT sum(total_uncompressed_size) / (SELECT sum(row_group_num_rows) FROM
+       (SELECT DISTINCT file_name, row_group_id, row_group_num_rows FROM parquet_metadata(${list})))
+     FROM parquet_metadata(${list})`,
+  );
+  const rowBytes = Math.max(1, Number(size.getRows()[0]![0]));
+  // One reader: each holds a whole column chunk of a package's file (up to staging.package_bytes).
+  await connection.run('SET threads = 1');
+  return copy(`SELECT * FROM ${read}`, `, ROW_GROUP_SIZE ${Math.max(1, Math.floor(WIDE_ROW_GROUP_BYTES / rowBytes))}`);
 }

@@ -1,7 +1,13 @@
 import { configVariable } from '../config/load.js';
 import { describeOwner, LockHeldError } from '../state/lock.js';
 import type { TimeWindow } from '../state/window.js';
-import { ConfigError, CredentialRefusedError, UnreadableFilesError, UsageError } from '../util/errors.js';
+import {
+  ConfigError,
+  CredentialRefusedError,
+  isOutOfMemory,
+  UnreadableFilesError,
+  UsageError,
+} from '../util/errors.js';
 
 /**
  * What to run after a failure (issue 20, item 16), in one place: the CLI's
@@ -62,8 +68,8 @@ export function nextStepFor(error: unknown, command?: string): string {
   }
   if (error instanceof UsageError) return `aetl ${command === undefined ? '' : `${command} `}--help`;
   if (error instanceof ConfigError) return 'fix the config as the message says, then aetl doctor checks it';
-  // DuckDB's words: a package's rows did not fit the warehouse's pool (wide records: large metadata).
-  if (error instanceof Error && error.message.includes('Out of Memory Error')) {
+  // A package's rows did not fit the warehouse's pool (wide records: large metadata).
+  if (isOutOfMemory(error)) {
     return `lower staging.package_bytes (a load package's text; wide records need smaller packages) or raise warehouse.memory_limit, then ${RESUME}`;
   }
   return `aetl doctor (config, source, warehouse, lake and lock), then ${RESUME}`;

@@ -50,3 +50,8 @@ export class UnreadableFilesError extends RunFailedError {
 
 export const EXIT = { ok: 0, runFailed: 1, usage: 2, checksFailed: 3 } as const;
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
+
+/** DuckDB's words when a statement needs more than its pool (`warehouse.memory_limit`). */
+export function isOutOfMemory(error: unknown): boolean {
+  return error instanceof Error && error.message.includes('Out of Memory Error');
+}

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { asyncBufferFromFile, parquetMetadataAsync } from 'hyparquet';
+import { asyncBufferFromFile, parquetMetadataAsync, parquetReadObjects } from 'hyparquet';
+import { compressors } from 'hyparquet-compressors';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { aetl, type CliResult } from '../helpers/cli.js';
 import { query, scalar } from '../helpers/duckdb.js';
@@ -44,6 +45,7 @@ describe('wide records', () => {
   const factsAfterFailures: unknown[] = [];
   let bounded: CliResult;
   let replayed: CliResult;
+  let compacted: CliResult;
 
   beforeAll(async () => {
     mkdirSync(ws.path('inbox'));
@@ -58,6 +60,7 @@ describe('wide records', () => {
     expect(refused.code, refused.stderr.slice(-2000)).toBe(0);
     const aliased = config('4MB', { contract: { decision_aliases: { warned: 'allow' } } });
     replayed = await aetl(['rejects', 'replay', '--all', '--config', aliased], env);
+    compacted = await aetl(['compact', '--config', aliased], env);
   }, 240_000);
   afterAll(() => ws.remove());
 
@@ -107,7 +110,7 @@ describe('wide records', () => {
     for (const file of readdirSync(partition)) {
       lakeRows += Number((await parquetMetadataAsync(await asyncBufferFromFile(join(partition, file)))).num_rows);
     }
-    // The replay below added its rows too: the lake holds what the warehouse holds.
+    // The replay below added its rows too, and the compaction merged the files.
     expect(lakeRows).toBe(RECORDS + warned.length);
   });
 
@@ -127,5 +130,28 @@ describe('wide records', () => {
       await scalar(ws.warehouse, "SELECT metadata->>'trace' FROM fact_ai_event WHERE event_id = 'warned-0042'"),
     ).toBe(padding(1042));
     expect(await ledger()).toBe(2);
+  });
+
+  it('compacted, their day is one file (unsorted: too wide to sort in the pool) holding every row unaltered', async () => {
+    expect(compacted.code, compacted.stderr.slice(-2000)).toBe(0);
+    const partition = join(ws.lake, 'fact_ai_event', 'event_date=2026-04-10');
+    expect(readdirSync(partition)).toEqual(['data.parquet']);
+    const rows = await parquetReadObjects({
+      file: await asyncBufferFromFile(join(partition, 'data.parquet')),
+      columns: ['event_id', 'metadata'],
+      compressors,
+    });
+    expect(rows.length).toBe(RECORDS + warned.length);
+    const byId = new Map(rows.map((r) => [String(r.event_id), r.metadata]));
+    expect(byId.size).toBe(RECORDS + warned.length);
+    for (const [id, i] of [
+      ['evt-0007', 7],
+      ['warned-0299', 1299],
+    ] as const) {
+      const metadata = byId.get(id);
+      expect(JSON.parse(typeof metadata === 'string' ? metadata : JSON.stringify(metadata))).toEqual({
+        trace: padding(i),
+      });
+    }
   });
 });
