@@ -153,14 +153,77 @@ SELECT (${suspect.facts ? repeatedKeys(d, fact, inRange(d, 'x'), DUPLICATE_KEYS.
   (${suspect.policies ? repeatedKeys(d, d.table('fact_policy_evaluation'), inRange(d, 'x'), DUPLICATE_KEYS.policies) : '0'}) AS policy_n`;
 }
 
-/** Integrity probes: each returns one count `n` of offending rows. */
-export function integritySql(d: Dialect): { name: string; what: string; sql: string }[] {
+/**
+ * What an hour of facts held, per hour in [from, to): its rows, the sum of their load lag in ms (small
+ * enough for a 64-bit sum: a year's lag of 10M rows is 3e17) and its newest loaded_at. Every write path
+ * changes one of them (inserted rows come with a new loaded_at, deleted ones lower the count), so an
+ * hour whose three are those it was verified with holds the rows it was verified with.
+ */
+const hourPrints = (d: Dialect) =>
+  `SELECT ${d.hour('MIN(f.event_ts)')} AS hour, COUNT(*) AS facts,
+    SUM(${d.epochMs('f.loaded_at')} - ${d.epochMs('f.event_ts')}) AS lag_ms, MAX(f.loaded_at) AS loaded_max
+  FROM ${d.table('fact_ai_event')} f WHERE ${inRange(d, 'f')} GROUP BY ${d.epochHour('f.event_ts')}`;
+
+/**
+ * The dimension versions the orphan probes read, as one number: their count plus a sum of (truncated)
+ * hashes of key and validity. A new or closed version changes it, and can make a fact of an unchanged
+ * hour an orphan, so the probes read again the hours verified under other versions.
+ */
+const dimensionPrint = (d: Dialect) =>
+  ['dim_user', 'dim_gateway', 'dim_model']
+    .map((t) => {
+      const key = `v.${t.replace('dim_', '')}_key`;
+      return `(SELECT COUNT(*) + COALESCE(SUM(MOD(${d.keyHash([key, 'v.valid_from', 'v.valid_to'])}, 2147483647)), 0) FROM ${d.table(t)} v)`;
+    })
+    .join(' + ');
+
+/**
+ * Per hour in [from, to) (whole hours) that holds facts or was verified: whether it holds what it held
+ * when its checks last passed (`rows_verified`; an hour whose facts are all gone does not, so the
+ * policy rows they may have left behind are checked), whether the dimensions are those it was
+ * verified under (`dimensions_verified`), and when that was.
+ */
+export function verifiedHoursSql(d: Dialect): string {
+  const v = (column: string) => `v.${column} = h.${column}`;
+  return `SELECT ${d.epochMs('COALESCE(h.hour, v.hour)')} AS hour_ms,
+  CASE WHEN ${['facts', 'lag_ms', 'loaded_max'].map(v).join(' AND ')} THEN 1 ELSE 0 END AS rows_verified,
+  CASE WHEN v.dimensions = (${dimensionPrint(d)}) THEN 1 ELSE 0 END AS dimensions_verified,
+  ${d.epochMs('v.verified_at')} AS verified_ms
+FROM (${hourPrints(d)}) h
+FULL JOIN (SELECT * FROM ${d.table('dq_verified_hour')} r
+  WHERE r.hour >= ${d.timestamp('from')} AND r.hour < ${d.timestamp('to')}) v ON v.hour = h.hour`;
+}
+
+/**
+ * Records the hours of [from, to) (whole hours, all checked and passed) as verified: what each holds
+ * now, read again here. The check holds the pipeline's lock, so no load of ours writes in between.
+ * `forgetVerifiedHoursSql` runs first.
+ */
+export function recordVerifiedHoursSql(d: Dialect): string {
+  return `INSERT INTO ${d.table('dq_verified_hour')} (hour, facts, lag_ms, loaded_max, dimensions, verified_at, run_id)
+SELECT h.hour, h.facts, h.lag_ms, h.loaded_max, dims.n, ${d.timestamp('now')}, ${d.param('run_id')}
+FROM (${hourPrints(d)}) h CROSS JOIN (SELECT ${dimensionPrint(d)} AS n) dims`;
+}
+
+/** Drops the verification of the hours in [from, to): checked again (or failing) there. */
+export function forgetVerifiedHoursSql(d: Dialect): string {
+  return `DELETE FROM ${d.table('dq_verified_hour')} WHERE hour >= ${d.timestamp('from')} AND hour < ${d.timestamp('to')}`;
+}
+
+/**
+ * Integrity probes: each returns one count `n` of offending rows. What each `reads`: only the range's
+ * rows (`rows`), those and the dimension versions (`versions`), or the dimensions alone.
+ */
+export function integritySql(
+  d: Dialect,
+): { name: string; what: string; reads: 'rows' | 'versions' | 'dimensions'; sql: string }[] {
   // A fact's key names no version valid at its time when no row has the key at all, or when its time
   // falls in a gap of the key's versions: before the first, between two, or after the last. The facts
   // are read once, grouped by key into their first and last time: a key's facts can fall in a gap
   // only if the gap meets that span, and only those keys' facts are read again, one by one.
   const orphan = (dim: string, key: string) => ({
     name: `integrity_${dim}`,
+    reads: 'versions' as const,
     what: `facts whose ${key} has no ${dim} version valid at the event time`,
     sql: `WITH v AS (
   SELECT ${key} AS k, valid_from, LEAD(valid_from) OVER (PARTITION BY ${key} ORDER BY valid_from) AS next_from,
@@ -188,6 +251,7 @@ SELECT (SELECT COALESCE(SUM(facts), 0) FROM keys WHERE keys.k NOT IN (SELECT ${k
     orphan('dim_model', 'model_key'),
     {
       name: 'integrity_dim_keys',
+      reads: 'dimensions',
       what: 'dimension keys that name more than one row',
       sql: `SELECT SUM(n) AS n FROM (${['dim_user', 'dim_gateway', 'dim_model', 'dim_policy']
         .map((t) => `SELECT COUNT(*) - COUNT(DISTINCT ${t.replace('dim_', '')}_key) AS n FROM ${d.table(t)}`)
@@ -195,6 +259,7 @@ SELECT (SELECT COALESCE(SUM(facts), 0) FROM keys WHERE keys.k NOT IN (SELECT ${k
     },
     {
       name: 'integrity_policy_keys',
+      reads: 'rows',
       what: 'policy evaluations without their policy or their event',
       // Rows without their policy, plus rows with it whose event is missing (so none counts twice). The
       // event is found by an outer join, not NOT EXISTS: DuckDB runs NOT EXISTS as a mark join, which
@@ -206,16 +271,19 @@ SELECT (SELECT COALESCE(SUM(facts), 0) FROM keys WHERE keys.k NOT IN (SELECT ${k
     },
     {
       name: 'accepted_decision',
+      reads: 'rows',
       what: `facts whose decision is not one of ${ACCEPTED_DECISIONS.join(', ')}`,
       sql: `SELECT COUNT(*) AS n FROM ${d.table('fact_ai_event')} f WHERE ${inRange(d, 'f')} AND ${noneOf('f.decision', ACCEPTED_DECISIONS)}`,
     },
     {
       name: 'accepted_policy_result',
+      reads: 'rows',
       what: `policy evaluations whose result is not one of ${ACCEPTED_POLICY_RESULTS.join(', ')}`,
       sql: `SELECT COUNT(*) AS n FROM ${d.table('fact_policy_evaluation')} e WHERE ${inRange(d, 'e')} AND ${noneOf('e.result', ACCEPTED_POLICY_RESULTS)}`,
     },
     {
       name: 'non_negative',
+      reads: 'rows',
       what: 'facts with negative tokens, cost or latency',
       sql: `SELECT COUNT(*) AS n FROM ${d.table('fact_ai_event')} f WHERE ${inRange(d, 'f')}
   AND (f.input_tokens < 0 OR f.output_tokens < 0 OR f.cost_usd < 0 OR f.latency_ms < 0)`,

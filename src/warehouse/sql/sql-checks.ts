@@ -1,4 +1,5 @@
-import { presentCountSql } from '../../checks/check-sql.js';
+import { forgetVerifiedHoursSql, presentCountSql, recordVerifiedHoursSql } from '../../checks/check-sql.js';
+import { HOUR_MS } from '../../util/dates.js';
 import { redact } from '../../util/redact.js';
 import type { Dialect } from '../dialect.js';
 import { bool, float, instant, text, typedParams, type SqlEngine } from '../driver.js';
@@ -32,6 +33,31 @@ export class SqlChecks implements WarehouseChecks {
 
   newDriftFields(pipeline: string, runId: string): Promise<{ field: string; count: number; type: string }[]> {
     return this.drift.firstSeenBy(pipeline, runId);
+  }
+
+  async markVerifiedHours(
+    span: { fromMs: number; toMs: number },
+    passed: boolean,
+    runId: string,
+    nowMs: number,
+  ): Promise<void> {
+    // Every hour the span meets is forgotten; only those it holds whole are recorded.
+    const hours = (fromMs: number, toMs: number) =>
+      typedParams({ from: iso(fromMs), to: iso(toMs), now: iso(nowMs), run_id: runId });
+    const floor = (ms: number) => Math.floor(ms / HOUR_MS) * HOUR_MS;
+    const ceil = (ms: number) => Math.ceil(ms / HOUR_MS) * HOUR_MS;
+    await this.engine.run(
+      'forgetting verified hours',
+      forgetVerifiedHoursSql(this.dialect),
+      hours(floor(span.fromMs), ceil(span.toMs)),
+    );
+    if (passed && ceil(span.fromMs) < floor(span.toMs)) {
+      await this.engine.run(
+        'recording verified hours',
+        recordVerifiedHoursSql(this.dialect),
+        hours(ceil(span.fromMs), floor(span.toMs)),
+      );
+    }
   }
 
   /** Appends check results (history is never overwritten), every value bound. */
