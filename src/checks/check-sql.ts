@@ -154,14 +154,20 @@ SELECT (${suspect.facts ? repeatedKeys(d, fact, inRange(d, 'x'), DUPLICATE_KEYS.
 }
 
 /**
- * What an hour of facts held, per hour in [from, to): its rows, the sum of their load lag in ms (small
- * enough for a 64-bit sum: a year's lag of 10M rows is 3e17) and its newest loaded_at. Every write path
- * changes one of them (inserted rows come with a new loaded_at, deleted ones lower the count), so an
- * hour whose three are those it was verified with holds the rows it was verified with.
+ * A sum of the rows' load times: each in ms modulo 2^31 - 1, so billions of rows sum within 64 bits on
+ * every engine. It reads loaded_at alone (not also event_ts: 0.04 against 0.12 s CPU over 10M).
+ */
+const loadedSum = (d: Dialect) => `SUM(MOD(${d.epochMs('f.loaded_at')}, 2147483647))`;
+
+/**
+ * What an hour of facts held, per hour in [from, to): its rows, the sum of their load times and its
+ * newest loaded_at. Every write path changes one of them (inserted rows come with a new loaded_at,
+ * deleted ones lower the count), so an hour whose three are those it was verified with holds the rows
+ * it was verified with.
  */
 const hourPrints = (d: Dialect) =>
   `SELECT ${d.hour('MIN(f.event_ts)')} AS hour, COUNT(*) AS facts,
-    SUM(${d.epochMs('f.loaded_at')} - ${d.epochMs('f.event_ts')}) AS lag_ms, MAX(f.loaded_at) AS loaded_max
+    ${loadedSum(d)} AS loaded_sum, MAX(f.loaded_at) AS loaded_max
   FROM ${d.table('fact_ai_event')} f WHERE ${inRange(d, 'f')} GROUP BY ${d.epochHour('f.event_ts')}`;
 
 /**
@@ -186,7 +192,7 @@ const dimensionPrint = (d: Dialect) =>
 export function verifiedHoursSql(d: Dialect): string {
   const v = (column: string) => `v.${column} = h.${column}`;
   return `SELECT ${d.epochMs('COALESCE(h.hour, v.hour)')} AS hour_ms,
-  CASE WHEN ${['facts', 'lag_ms', 'loaded_max'].map(v).join(' AND ')} THEN 1 ELSE 0 END AS rows_verified,
+  CASE WHEN ${['facts', 'loaded_sum', 'loaded_max'].map(v).join(' AND ')} THEN 1 ELSE 0 END AS rows_verified,
   CASE WHEN v.dimensions = (${dimensionPrint(d)}) THEN 1 ELSE 0 END AS dimensions_verified,
   ${d.epochMs('v.verified_at')} AS verified_ms
 FROM (${hourPrints(d)}) h
@@ -195,13 +201,32 @@ FULL JOIN (SELECT * FROM ${d.table('dq_verified_hour')} r
 }
 
 /**
+ * The whole range at once (`verified` 1): its facts' count, lag sum and newest loaded_at are those its
+ * hours' records add up to, and every record holds the dimension versions of now. Cheap (the count and
+ * the newest load time come from the column statistics): most checks find nothing changed and read no
+ * hour's fingerprint. Rows inserted since carry a newer loaded_at, deleted ones lower the count, so no
+ * write of ours keeps all three; otherwise verifiedHoursSql finds the hours that changed.
+ */
+export function verifiedRangeSql(d: Dialect): string {
+  const v = (column: string) => `f.${column} = v.${column}`;
+  return `SELECT CASE WHEN ${['facts', 'loaded_sum', 'loaded_max'].map(v).join(' AND ')} AND v.stale = 0 THEN 1 ELSE 0 END AS verified,
+  v.hours, ${d.epochMs('v.first_verified')} AS first_verified_ms, ${d.epochMs('v.last_verified')} AS last_verified_ms
+FROM (SELECT COUNT(*) AS facts, ${loadedSum(d)} AS loaded_sum, MAX(f.loaded_at) AS loaded_max
+  FROM ${d.table('fact_ai_event')} f WHERE ${inRange(d, 'f')}) f
+CROSS JOIN (SELECT COUNT(*) AS hours, SUM(r.facts) AS facts, SUM(r.loaded_sum) AS loaded_sum, MAX(r.loaded_max) AS loaded_max,
+    SUM(CASE WHEN r.dimensions = (${dimensionPrint(d)}) THEN 0 ELSE 1 END) AS stale,
+    MIN(r.verified_at) AS first_verified, MAX(r.verified_at) AS last_verified
+  FROM ${d.table('dq_verified_hour')} r WHERE r.hour >= ${d.timestamp('from')} AND r.hour < ${d.timestamp('to')}) v`;
+}
+
+/**
  * Records the hours of [from, to) (whole hours, all checked and passed) as verified: what each holds
  * now, read again here. The check holds the pipeline's lock, so no load of ours writes in between.
  * `forgetVerifiedHoursSql` runs first.
  */
 export function recordVerifiedHoursSql(d: Dialect): string {
-  return `INSERT INTO ${d.table('dq_verified_hour')} (hour, facts, lag_ms, loaded_max, dimensions, verified_at, run_id)
-SELECT h.hour, h.facts, h.lag_ms, h.loaded_max, dims.n, ${d.timestamp('now')}, ${d.param('run_id')}
+  return `INSERT INTO ${d.table('dq_verified_hour')} (hour, facts, loaded_sum, loaded_max, dimensions, verified_at, run_id)
+SELECT h.hour, h.facts, h.loaded_sum, h.loaded_max, dims.n, ${d.timestamp('now')}, ${d.param('run_id')}
 FROM (${hourPrints(d)}) h CROSS JOIN (SELECT ${dimensionPrint(d)} AS n) dims`;
 }
 

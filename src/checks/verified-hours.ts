@@ -1,6 +1,6 @@
 import { HOUR_MS } from '../util/dates.js';
 import type { CheckResult, WarehouseChecks } from '../warehouse/warehouse.js';
-import { verifiedHoursSql } from './check-sql.js';
+import { verifiedHoursSql, verifiedRangeSql } from './check-sql.js';
 
 /**
  * Incremental verification (issue 19): the checks that read rows re-read only the hours that changed
@@ -35,7 +35,8 @@ function hull(hours: number[], range: Span): Span | null {
 }
 
 /**
- * Reads every hour's fingerprint in the range (one grouped scan of two timestamps) against its record.
+ * Compares the whole range with its hours' records first; where that differs, reads every hour's
+ * fingerprint in the range (one grouped scan of two timestamps) against its record.
  * The changed hours may be far apart (an erasure); they are checked as one span, their hull: one set of
  * queries, and a range's ids are matched against every other hour's anyway.
  */
@@ -45,10 +46,17 @@ export async function planVerification(
   full: boolean,
 ): Promise<VerificationPlan> {
   if (full) return { rows: range, versions: range, hours: 0, skipped: 0, verifiedMs: null, full };
-  const rows = await warehouse.query(verifiedHoursSql(warehouse.dialect), {
+  const hoursOfRange = {
     from: new Date(Math.floor(range.fromMs / HOUR_MS) * HOUR_MS).toISOString(),
     to: new Date(Math.ceil(range.toMs / HOUR_MS) * HOUR_MS).toISOString(),
-  });
+  };
+  const [whole] = await warehouse.query(verifiedRangeSql(warehouse.dialect), hoursOfRange);
+  if (Number(whole?.verified) === 1) {
+    const hours = Number(whole!.hours);
+    const verifiedMs = { fromMs: Number(whole!.first_verified_ms), toMs: Number(whole!.last_verified_ms) };
+    return { rows: null, versions: null, hours, skipped: hours, verifiedMs, full };
+  }
+  const rows = await warehouse.query(verifiedHoursSql(warehouse.dialect), hoursOfRange);
   const hours = rows.map((r) => ({
     hourMs: Number(r.hour_ms),
     rows: Number(r.rows_verified) === 1,

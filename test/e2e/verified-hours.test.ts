@@ -3,29 +3,15 @@ import { aetl } from '../helpers/cli.js';
 import { ENGINES, type EngineUnderTest } from '../helpers/engines.js';
 import type { LocalServer } from '../helpers/local-server.js';
 import { plain } from '../helpers/remote-e2e.js';
-import { vendorApi } from '../helpers/vendor-api.js';
+import { vendorApi, vendorEvent } from '../helpers/vendor-api.js';
 import { Workspace } from '../helpers/workspace.js';
 
 const DAY = '2026-04-10';
 const HOURS = [8, 9, 10, 11, 12, 13];
 const FORGOTTEN = 'user_forget_me';
 
-function event(id: string, hour: number, extra: Record<string, unknown> = {}) {
-  return {
-    id,
-    timestamp: `${DAY}T${String(hour).padStart(2, '0')}:${id.endsWith('-0') ? '10' : '40'}:00Z`,
-    decision: 'allowed',
-    model: 'gpt-4o',
-    provider: 'openai',
-    input_tokens: 100,
-    output_tokens: 50,
-    policies_evaluated: [{ name: 'content_safety', result: 'pass' }],
-    gateway_id: 'gw_prod_east',
-    user_id: 'user_001',
-    cost_usd: 0.001,
-    ...extra,
-  };
-}
+const event = (id: string, hour: number, extra: Record<string, unknown> = {}) =>
+  vendorEvent(id, `${DAY}T${String(hour).padStart(2, '0')}:${id.endsWith('-0') ? '10' : '40'}:00Z`, extra);
 
 interface Result {
   name: string;
