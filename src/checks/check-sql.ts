@@ -220,14 +220,17 @@ CROSS JOIN (SELECT COUNT(*) AS hours, SUM(r.facts) AS facts, SUM(r.loaded_sum) A
 }
 
 /**
- * Records the hours of [from, to) (whole hours, all checked and passed) as verified: what each holds
- * now, read again here. The check holds the pipeline's lock, so no load of ours writes in between.
+ * Records as verified the hours of [from, to) (whole hours) whose facts all lie in the span the checks
+ * read and passed, [checked_from, checked_to): what each holds now, read again here. So a run's first
+ * and last hour count when it holds all their facts. The check holds the pipeline's lock, so no load
+ * of this pipeline writes in between (one of another pipeline sharing the warehouse could).
  * `forgetVerifiedHoursSql` runs first.
  */
 export function recordVerifiedHoursSql(d: Dialect): string {
+  const within = `MIN(f.event_ts) >= ${d.timestamp('checked_from')} AND MAX(f.event_ts) < ${d.timestamp('checked_to')}`;
   return `INSERT INTO ${d.table('dq_verified_hour')} (hour, facts, loaded_sum, loaded_max, dimensions, verified_at, run_id)
 SELECT h.hour, h.facts, h.loaded_sum, h.loaded_max, dims.n, ${d.timestamp('now')}, ${d.param('run_id')}
-FROM (${hourPrints(d)}) h CROSS JOIN (SELECT ${dimensionPrint(d)} AS n) dims`;
+FROM (${hourPrints(d)} HAVING ${within}) h CROSS JOIN (SELECT ${dimensionPrint(d)} AS n) dims`;
 }
 
 /** Drops the verification of the hours in [from, to): checked again (or failing) there. */

@@ -214,8 +214,9 @@ export interface WarehouseChecks extends WarehouseQuery {
   /** Appends check results (history is never overwritten). */
   writeCheckResults(pipeline: string, runId: string, results: CheckResult[], nowMs: number): Promise<void>;
   /**
-   * The hours whose checks passed over `[fromMs, toMs)` (whole hours) are recorded as verified with
-   * what they hold now (`passed`), or, failing, any record of theirs is dropped (check-sql.ts).
+   * The hours whose facts all lie in `[fromMs, toMs)`, where the checks passed, are recorded as
+   * verified with what they hold now (`passed`); any other record of the hours it meets is dropped
+   * (check-sql.ts).
    */
   markVerifiedHours(
     span: { fromMs: number; toMs: number },

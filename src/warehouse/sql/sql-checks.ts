@@ -41,23 +41,17 @@ export class SqlChecks implements WarehouseChecks {
     runId: string,
     nowMs: number,
   ): Promise<void> {
-    // Every hour the span meets is forgotten; only those it holds whole are recorded.
-    const hours = (fromMs: number, toMs: number) =>
-      typedParams({ from: iso(fromMs), to: iso(toMs), now: iso(nowMs), run_id: runId });
-    const floor = (ms: number) => Math.floor(ms / HOUR_MS) * HOUR_MS;
-    const ceil = (ms: number) => Math.ceil(ms / HOUR_MS) * HOUR_MS;
-    await this.engine.run(
-      'forgetting verified hours',
-      forgetVerifiedHoursSql(this.dialect),
-      hours(floor(span.fromMs), ceil(span.toMs)),
-    );
-    if (passed && ceil(span.fromMs) < floor(span.toMs)) {
-      await this.engine.run(
-        'recording verified hours',
-        recordVerifiedHoursSql(this.dialect),
-        hours(ceil(span.fromMs), floor(span.toMs)),
-      );
-    }
+    // Every hour the span meets is forgotten; recorded are those whose facts all lie in it.
+    const params = typedParams({
+      from: iso(Math.floor(span.fromMs / HOUR_MS) * HOUR_MS),
+      to: iso(Math.ceil(span.toMs / HOUR_MS) * HOUR_MS),
+      checked_from: iso(span.fromMs),
+      checked_to: iso(span.toMs),
+      now: iso(nowMs),
+      run_id: runId,
+    });
+    await this.engine.run('forgetting verified hours', forgetVerifiedHoursSql(this.dialect), params);
+    if (passed) await this.engine.run('recording verified hours', recordVerifiedHoursSql(this.dialect), params);
   }
 
   /** Appends check results (history is never overwritten), every value bound. */
