@@ -148,9 +148,9 @@ async function countBetween(file, fromMs, toMs) {
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
-async function measure(name, count, bytes, once) {
+async function measure(name, count, bytes, once, times = runs) {
   const samples = [];
-  for (let i = 0; i < runs; i++) samples.push(await once());
+  for (let i = 0; i < times; i++) samples.push(await once());
   const wallMs = median(samples.map((s) => s.wallMs));
   return {
     scenario: name,
@@ -160,7 +160,7 @@ async function measure(name, count, bytes, once) {
     mbPerS: bytes / 1e6 / (wallMs / 1000),
     peakRssMb: Math.max(...samples.map((s) => s.peakRssMb)),
     cpuS: median(samples.map((s) => s.cpuMs)) / 1000,
-    runs,
+    runs: times,
   };
 }
 
@@ -255,7 +255,11 @@ async function incrementalOnly() {
   }
 }
 
-/** Scenario 6: all checks over a synthetic `--check-rows` fact (`bench/synthetic-fact.mjs`). */
+/**
+ * Scenario 6: all checks over a synthetic `--check-rows` fact (`bench/synthetic-fact.mjs`), as a
+ * deployment sees them: the first `aetl check` reads every hour and records it verified (reported as
+ * "first check", once), then the timed check re-reads only what changed since (nothing here).
+ */
 async function syntheticChecks(checkRows) {
   const dir = join(work, 'synthetic');
   const cfg = config(dir, { kind: 'files', files: join(dir, 'none') });
@@ -269,12 +273,21 @@ async function syntheticChecks(checkRows) {
   );
   if (filled !== 0) throw new Error('the synthetic fact could not be written');
   const range = ['--from', '2026-01-01', '--to', '2026-01-15'];
+  const check = () =>
+    child('synthetic-checks', cli, ['check', ...range, '--log-level', 'warn', '--config', cfg], {
+      AETL_NOW: '2026-01-20T00:00:00Z',
+    });
   results.push(
-    await measure(`all checks over a synthetic ${checkRows}-row fact`, checkRows, 0, () =>
-      child('synthetic-checks', cli, ['check', ...range, '--log-level', 'warn', '--config', cfg], {
-        AETL_NOW: '2026-01-20T00:00:00Z',
-      }),
+    await measure(
+      `first check over a synthetic ${checkRows}-row fact (reads and verifies every hour)`,
+      checkRows,
+      0,
+      check,
+      1,
     ),
+  );
+  results.push(
+    await measure(`all checks over a synthetic ${checkRows}-row fact (after the first)`, checkRows, 0, check),
   );
 }
 

@@ -153,14 +153,105 @@ SELECT (${suspect.facts ? repeatedKeys(d, fact, inRange(d, 'x'), DUPLICATE_KEYS.
   (${suspect.policies ? repeatedKeys(d, d.table('fact_policy_evaluation'), inRange(d, 'x'), DUPLICATE_KEYS.policies) : '0'}) AS policy_n`;
 }
 
-/** Integrity probes: each returns one count `n` of offending rows. */
-export function integritySql(d: Dialect): { name: string; what: string; sql: string }[] {
+/**
+ * A sum of the rows' load times: each in ms modulo 2^31 - 1, so billions of rows sum within 64 bits on
+ * every engine. It reads loaded_at alone (not also event_ts: 0.04 against 0.12 s CPU over 10M).
+ */
+const loadedSum = (d: Dialect) => `SUM(MOD(${d.epochMs('f.loaded_at')}, 2147483647))`;
+
+/**
+ * What an hour of facts held, per hour in [from, to): its rows, the sum of their load times and its
+ * newest loaded_at. Every write path changes one of them (inserted rows come with a new loaded_at,
+ * deleted ones lower the count), so an hour whose three are those it was verified with holds the rows
+ * it was verified with.
+ */
+const hourPrints = (d: Dialect) =>
+  `SELECT ${d.hour('MIN(f.event_ts)')} AS hour, COUNT(*) AS facts,
+    ${loadedSum(d)} AS loaded_sum, MAX(f.loaded_at) AS loaded_max
+  FROM ${d.table('fact_ai_event')} f WHERE ${inRange(d, 'f')} GROUP BY ${d.epochHour('f.event_ts')}`;
+
+/**
+ * The dimension versions the orphan probes read, as one number: their count plus a sum of (truncated)
+ * hashes of key and validity. A new or closed version changes it, and can make a fact of an unchanged
+ * hour an orphan, so the probes read again the hours verified under other versions.
+ */
+const dimensionPrint = (d: Dialect) =>
+  ['dim_user', 'dim_gateway', 'dim_model']
+    .map((t) => {
+      const key = `m.${t.replace('dim_', '')}_key`;
+      return `(SELECT COUNT(*) + COALESCE(SUM(MOD(${d.keyHash([key, 'm.valid_from', 'm.valid_to'])}, 2147483647)), 0) FROM ${d.table(t)} m)`;
+    })
+    .join(' + ');
+
+/**
+ * Per hour in [from, to) (whole hours) that holds facts or was verified: whether it holds what it held
+ * when its checks last passed (`rows_verified`; an hour whose facts are all gone does not, so the
+ * policy rows they may have left behind are checked), whether the dimensions are those it was
+ * verified under (`dimensions_verified`), and when that was.
+ */
+export function verifiedHoursSql(d: Dialect): string {
+  const v = (column: string) => `v.${column} = h.${column}`;
+  return `SELECT ${d.epochMs('COALESCE(h.hour, v.hour)')} AS hour_ms,
+  CASE WHEN ${['facts', 'loaded_sum', 'loaded_max'].map(v).join(' AND ')} THEN 1 ELSE 0 END AS rows_verified,
+  CASE WHEN v.dimensions = (${dimensionPrint(d)}) THEN 1 ELSE 0 END AS dimensions_verified,
+  ${d.epochMs('v.verified_at')} AS verified_ms
+FROM (${hourPrints(d)}) h
+FULL JOIN (SELECT * FROM ${d.table('dq_verified_hour')} r
+  WHERE r.hour >= ${d.timestamp('from')} AND r.hour < ${d.timestamp('to')}) v ON v.hour = h.hour`;
+}
+
+/**
+ * The whole range at once (`verified` 1): its facts' count, lag sum and newest loaded_at are those its
+ * hours' records add up to, and every record holds the dimension versions of now. Cheap (the count and
+ * the newest load time come from the column statistics): most checks find nothing changed and read no
+ * hour's fingerprint. Rows inserted since carry a newer loaded_at, deleted ones lower the count, so no
+ * write of ours keeps all three; otherwise verifiedHoursSql finds the hours that changed.
+ */
+export function verifiedRangeSql(d: Dialect): string {
+  const v = (column: string) => `f.${column} = v.${column}`;
+  return `SELECT CASE WHEN ${['facts', 'loaded_sum', 'loaded_max'].map(v).join(' AND ')} AND v.stale = 0 THEN 1 ELSE 0 END AS verified,
+  v.hours, ${d.epochMs('v.first_verified')} AS first_verified_ms, ${d.epochMs('v.last_verified')} AS last_verified_ms
+FROM (SELECT COUNT(*) AS facts, ${loadedSum(d)} AS loaded_sum, MAX(f.loaded_at) AS loaded_max
+  FROM ${d.table('fact_ai_event')} f WHERE ${inRange(d, 'f')}) f
+CROSS JOIN (SELECT COUNT(*) AS hours, SUM(r.facts) AS facts, SUM(r.loaded_sum) AS loaded_sum, MAX(r.loaded_max) AS loaded_max,
+    SUM(CASE WHEN r.dimensions = (${dimensionPrint(d)}) THEN 0 ELSE 1 END) AS stale,
+    MIN(r.verified_at) AS first_verified, MAX(r.verified_at) AS last_verified
+  FROM ${d.table('dq_verified_hour')} r WHERE r.hour >= ${d.timestamp('from')} AND r.hour < ${d.timestamp('to')}) v`;
+}
+
+/**
+ * Records as verified the hours of [from, to) (whole hours) whose facts all lie in the span the checks
+ * read and passed, [checked_from, checked_to): what each holds now, read again here. So a run's first
+ * and last hour count when it holds all their facts. The check holds the pipeline's lock, so no load
+ * of this pipeline writes in between (one of another pipeline sharing the warehouse could).
+ * `forgetVerifiedHoursSql` runs first.
+ */
+export function recordVerifiedHoursSql(d: Dialect): string {
+  const within = `MIN(f.event_ts) >= ${d.timestamp('checked_from')} AND MAX(f.event_ts) < ${d.timestamp('checked_to')}`;
+  return `INSERT INTO ${d.table('dq_verified_hour')} (hour, facts, loaded_sum, loaded_max, dimensions, verified_at, run_id)
+SELECT h.hour, h.facts, h.loaded_sum, h.loaded_max, dims.n, ${d.timestamp('now')}, ${d.param('run_id')}
+FROM (${hourPrints(d)} HAVING ${within}) h CROSS JOIN (SELECT ${dimensionPrint(d)} AS n) dims`;
+}
+
+/** Drops the verification of the hours in [from, to): checked again (or failing) there. */
+export function forgetVerifiedHoursSql(d: Dialect): string {
+  return `DELETE FROM ${d.table('dq_verified_hour')} WHERE hour >= ${d.timestamp('from')} AND hour < ${d.timestamp('to')}`;
+}
+
+/**
+ * Integrity probes: each returns one count `n` of offending rows. What each `reads`: only the range's
+ * rows (`rows`), those and the dimension versions (`versions`), or the dimensions alone.
+ */
+export function integritySql(
+  d: Dialect,
+): { name: string; what: string; reads: 'rows' | 'versions' | 'dimensions'; sql: string }[] {
   // A fact's key names no version valid at its time when no row has the key at all, or when its time
   // falls in a gap of the key's versions: before the first, between two, or after the last. The facts
   // are read once, grouped by key into their first and last time: a key's facts can fall in a gap
   // only if the gap meets that span, and only those keys' facts are read again, one by one.
   const orphan = (dim: string, key: string) => ({
     name: `integrity_${dim}`,
+    reads: 'versions' as const,
     what: `facts whose ${key} has no ${dim} version valid at the event time`,
     sql: `WITH v AS (
   SELECT ${key} AS k, valid_from, LEAD(valid_from) OVER (PARTITION BY ${key} ORDER BY valid_from) AS next_from,
@@ -188,6 +279,7 @@ SELECT (SELECT COALESCE(SUM(facts), 0) FROM keys WHERE keys.k NOT IN (SELECT ${k
     orphan('dim_model', 'model_key'),
     {
       name: 'integrity_dim_keys',
+      reads: 'dimensions',
       what: 'dimension keys that name more than one row',
       sql: `SELECT SUM(n) AS n FROM (${['dim_user', 'dim_gateway', 'dim_model', 'dim_policy']
         .map((t) => `SELECT COUNT(*) - COUNT(DISTINCT ${t.replace('dim_', '')}_key) AS n FROM ${d.table(t)}`)
@@ -195,6 +287,7 @@ SELECT (SELECT COALESCE(SUM(facts), 0) FROM keys WHERE keys.k NOT IN (SELECT ${k
     },
     {
       name: 'integrity_policy_keys',
+      reads: 'rows',
       what: 'policy evaluations without their policy or their event',
       // Rows without their policy, plus rows with it whose event is missing (so none counts twice). The
       // event is found by an outer join, not NOT EXISTS: DuckDB runs NOT EXISTS as a mark join, which
@@ -206,16 +299,19 @@ SELECT (SELECT COALESCE(SUM(facts), 0) FROM keys WHERE keys.k NOT IN (SELECT ${k
     },
     {
       name: 'accepted_decision',
+      reads: 'rows',
       what: `facts whose decision is not one of ${ACCEPTED_DECISIONS.join(', ')}`,
       sql: `SELECT COUNT(*) AS n FROM ${d.table('fact_ai_event')} f WHERE ${inRange(d, 'f')} AND ${noneOf('f.decision', ACCEPTED_DECISIONS)}`,
     },
     {
       name: 'accepted_policy_result',
+      reads: 'rows',
       what: `policy evaluations whose result is not one of ${ACCEPTED_POLICY_RESULTS.join(', ')}`,
       sql: `SELECT COUNT(*) AS n FROM ${d.table('fact_policy_evaluation')} e WHERE ${inRange(d, 'e')} AND ${noneOf('e.result', ACCEPTED_POLICY_RESULTS)}`,
     },
     {
       name: 'non_negative',
+      reads: 'rows',
       what: 'facts with negative tokens, cost or latency',
       sql: `SELECT COUNT(*) AS n FROM ${d.table('fact_ai_event')} f WHERE ${inRange(d, 'f')}
   AND (f.input_tokens < 0 OR f.output_tokens < 0 OR f.cost_usd < 0 OR f.latency_ms < 0)`,
@@ -249,11 +345,11 @@ FROM ${d.table('fact_ai_event')} f WHERE f.run_id = ${d.param('run_id')} AND ${i
 export function coveredSpansSql(d: Dialect, files: boolean): string {
   const committed = `w.pipeline = ${d.param('pipeline')} AND w.checks_passed`;
   if (files) {
-    return `SELECT ${d.epochMs('MIN(f.event_ts)')} AS from_ms, ${d.epochMs('MAX(f.event_ts)')} AS to_ms
-FROM ${d.table('fact_ai_event')} f
-WHERE ${inRange(d, 'f')}
-  AND f.run_id IN (SELECT w.run_id FROM ${d.table('etl_run_window')} w WHERE ${committed} AND w.window_start IS NULL)
-GROUP BY f.run_id, f.date_key`;
+    // The runs are matched after grouping: a few groups, not every fact (0.25 against 0.62 s CPU over 10M).
+    return `SELECT ${d.epochMs('g.first_ts')} AS from_ms, ${d.epochMs('g.last_ts')} AS to_ms
+FROM (SELECT f.run_id, MIN(f.event_ts) AS first_ts, MAX(f.event_ts) AS last_ts
+  FROM ${d.table('fact_ai_event')} f WHERE ${inRange(d, 'f')} GROUP BY f.run_id, f.date_key) g
+WHERE g.run_id IN (SELECT w.run_id FROM ${d.table('etl_run_window')} w WHERE ${committed} AND w.window_start IS NULL)`;
   }
   // A window is covered once its last package (the one carrying the source's count) committed.
   return `SELECT ${d.epochMs('w.window_start')} AS from_ms, ${d.epochMs('w.window_end')} AS to_ms

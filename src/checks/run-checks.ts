@@ -23,6 +23,7 @@ import {
   repeatedHashesSql,
   scoredBucketsSql,
 } from './check-sql.js';
+import { planVerification, verificationResult, type Span, type VerificationPlan } from './verified-hours.js';
 
 /**
  * The checks that run after a load commits (and on demand with `aetl
@@ -51,6 +52,8 @@ export interface CheckRequest {
   counts?: Pick<LoadCounts, 'read' | 'inBatchDuplicates' | 'conflicts'>;
   /** For per-day completeness on demand. */
   source?: WindowedSource;
+  /** `aetl check --full`: every hour read again, verified or not. */
+  full?: boolean;
 }
 
 const toNumberOrNull = (v: unknown) => (v === null || v === undefined ? null : Number(v));
@@ -64,12 +67,19 @@ function params(request: CheckRequest, fromMs = request.fromMs, toMs = request.t
   };
 }
 
-async function integrity(request: CheckRequest): Promise<CheckResult[]> {
+/** A probe's count over `span`, or 0 unread where every hour is verified. */
+async function countOver(request: CheckRequest, span: Span | null | undefined, sql: string): Promise<number> {
+  if (span === null) return 0;
+  const [row] = await request.warehouse.query(sql, span ? params(request, span.fromMs, span.toMs) : params(request));
+  return toNumberOrNull(row?.n) ?? 0;
+}
+
+async function integrity(request: CheckRequest, plan: VerificationPlan): Promise<CheckResult[]> {
   const { warehouse, config } = request;
   const results: CheckResult[] = [];
   for (const probe of integritySql(warehouse.dialect)) {
-    const [row] = await warehouse.query(probe.sql, params(request));
-    const n = toNumberOrNull(row?.n) ?? 0;
+    const span = probe.reads === 'dimensions' ? undefined : plan[probe.reads];
+    const n = await countOver(request, span, probe.sql);
     results.push({
       name: probe.name,
       scope: 'checked range',
@@ -83,14 +93,21 @@ async function integrity(request: CheckRequest): Promise<CheckResult[]> {
   return results;
 }
 
-async function duplicates(request: CheckRequest): Promise<CheckResult[]> {
-  const { warehouse, config, counts } = request;
+/** Repeated event_id rows and policy evaluation rows over `span` (the changed hours): none where it is null. */
+async function duplicateRows(request: CheckRequest, span: Span | null): Promise<{ facts: number; policies: number }> {
+  if (span === null) return { facts: 0, policies: 0 };
+  const { warehouse } = request;
+  const q = params(request, span.fromMs, span.toMs);
   // The cheap screen first: only the tables whose key hashes repeat have their keys compared.
-  const [screen] = await warehouse.query(repeatedHashesSql(warehouse.dialect), params(request));
+  const [screen] = await warehouse.query(repeatedHashesSql(warehouse.dialect), q);
   const suspect = { facts: Number(screen?.facts ?? 0) > 0, policies: Number(screen?.policies ?? 0) > 0 };
-  const [row] = await warehouse.query(duplicateIdsSql(warehouse.dialect, suspect), params(request));
-  const facts = toNumberOrNull(row?.n) ?? 0;
-  const policies = toNumberOrNull(row?.policy_n) ?? 0;
+  const [row] = await warehouse.query(duplicateIdsSql(warehouse.dialect, suspect), q);
+  return { facts: toNumberOrNull(row?.n) ?? 0, policies: toNumberOrNull(row?.policy_n) ?? 0 };
+}
+
+async function duplicates(request: CheckRequest, plan: VerificationPlan): Promise<CheckResult[]> {
+  const { config, counts } = request;
+  const { facts, policies } = await duplicateRows(request, plan.rows);
   const found = [
     ...(facts > 0 ? [`${facts} duplicate event_id rows`] : []),
     ...(policies > 0 ? [`${policies} duplicate policy evaluation rows`] : []),
@@ -268,9 +285,44 @@ async function schemaDrift(request: CheckRequest): Promise<CheckResult[]> {
   ];
 }
 
+/** The parts of `outer` outside `inner` (inner within outer). */
+const around = (outer: Span, inner: Span): Span[] =>
+  [
+    { fromMs: outer.fromMs, toMs: inner.fromMs },
+    { fromMs: inner.toMs, toMs: outer.toMs },
+  ].filter((s) => s.fromMs < s.toMs);
+
+/**
+ * The checks that read the range's rows (so cost what the range holds) run only where hours changed
+ * since their checks passed; the hours they read and passed are recorded as verified. A failing check
+ * forgets every hour it read (which one failed is not known), so those are read again, and fail again.
+ */
+async function verifiedChecks(request: CheckRequest): Promise<CheckResult[]> {
+  const { warehouse, runId, nowMs } = request;
+  const plan = await planVerification(warehouse, request, request.full === true);
+  const results = [...(await integrity(request, plan)), ...(await duplicates(request, plan))];
+  const passed = (names: (r: CheckResult) => boolean) =>
+    results.filter((r) => r.scope === 'checked range' && names(r)).every((r) => r.status === 'pass');
+  const orphans = new Set(
+    integritySql(warehouse.dialect)
+      .filter((p) => p.reads === 'versions')
+      .map((p) => p.name),
+  );
+  const rowsPassed = passed((r) => !orphans.has(r.name));
+  const versionsPassed = passed((r) => orphans.has(r.name));
+  // The orphan probes' span holds the rows checks' span.
+  const marks: [Span, boolean][] = [];
+  if (plan.versions && !versionsPassed) marks.push([plan.versions, false]);
+  else if (plan.versions && plan.rows && !rowsPassed)
+    marks.push([plan.rows, false], ...around(plan.versions, plan.rows).map((s): [Span, boolean] => [s, true]));
+  else if (plan.versions) marks.push([plan.versions, true]);
+  for (const [span, ok] of marks) await warehouse.markVerifiedHours(span, ok, runId, nowMs);
+  return [...results, verificationResult(plan)];
+}
+
 export async function runChecks(request: CheckRequest): Promise<CheckResult[]> {
   const { config } = request;
-  const results = [...(await integrity(request)), ...(await duplicates(request))];
+  const results = await verifiedChecks(request);
   if (request.kind !== 'history' && config.checks.freshness.enabled) results.push(...(await freshness(request)));
   if (config.checks.anomalies.enabled) results.push(...(await anomalies(request)));
   if (request.kind !== 'on_demand' && config.checks.schema_drift.enabled) results.push(...(await schemaDrift(request)));

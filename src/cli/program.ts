@@ -128,18 +128,21 @@ export function buildProgram(): Command {
       .description('run every data-quality check over a range (default: the 24 hours before now − settle_delay)')
       .option('--window', 'judge the window the pipeline loaded last')
       .option('--from <instant>', 'range start (a date means UTC midnight)', instantArg)
-      .option('--to <instant>', 'range end, exclusive', instantArg),
-  ).action(async (opts: LockOptions & Partial<RangeOptions> & { window?: boolean }, command: Command) => {
-    if (opts.window && (opts.from !== undefined || opts.to !== undefined)) {
-      throw new UsageError('--window and --from/--to exclude each other');
-    }
-    const range =
-      opts.from !== undefined && opts.to !== undefined
-        ? rangeOf(opts as RangeOptions)
-        : { fromMs: opts.from, toMs: opts.to };
-    const { checkRange } = await import('../pipeline/post-load.js');
-    return runCommand(command, 'check', opts, checkRange({ ...range, lastWindow: opts.window }));
-  });
+      .option('--to <instant>', 'range end, exclusive', instantArg)
+      .option('--full', 'read every hour again, also those whose checks passed and whose facts have not changed since'),
+  ).action(
+    async (opts: LockOptions & Partial<RangeOptions> & { window?: boolean; full?: boolean }, command: Command) => {
+      if (opts.window && (opts.from !== undefined || opts.to !== undefined)) {
+        throw new UsageError('--window and --from/--to exclude each other');
+      }
+      const range =
+        opts.from !== undefined && opts.to !== undefined
+          ? rangeOf(opts as RangeOptions)
+          : { fromMs: opts.from, toMs: opts.to };
+      const { checkRange } = await import('../pipeline/post-load.js');
+      return runCommand(command, 'check', opts, checkRange({ ...range, lastWindow: opts.window, full: opts.full }));
+    },
+  );
 
   withLockOptions(
     program

@@ -28,7 +28,7 @@ export async function checkAfterLoads(
 /** Runs the checks with the session's warehouse, config and clock; their results decide the exit code. */
 async function checkInSession(
   session: Session<WarehouseChecks>,
-  request: Pick<CheckRequest, 'fromMs' | 'toMs' | 'kind' | 'counts' | 'source' | 'scheduleIntervalMs'>,
+  request: Pick<CheckRequest, 'fromMs' | 'toMs' | 'kind' | 'counts' | 'source' | 'scheduleIntervalMs' | 'full'>,
 ): Promise<void> {
   const { warehouse, config, logger, runId, nowMs } = session;
   const files = session.source.kind === 'files';
@@ -50,6 +50,8 @@ export function checkRange(requested: {
   toMs?: number;
   /** Judge the window the pipeline loaded last instead. */
   lastWindow?: boolean;
+  /** Read every hour again (`--full`). */
+  full?: boolean;
 }): (session: Session<WarehouseChecks & Pick<WarehouseState, 'lastWindow' | 'loadedSpan'>>) => Promise<void> {
   return async (session) => {
     const source: WindowedSource | undefined = session.source.kind === 'windowed' ? session.source.source : undefined;
@@ -63,6 +65,6 @@ export function checkRange(requested: {
       session.logger.warn('nothing loaded in the requested range: no check to run');
       return;
     }
-    await checkInSession(session, { ...range, kind: 'on_demand', source });
+    await checkInSession(session, { ...range, kind: 'on_demand', source, full: requested.full });
   };
 }

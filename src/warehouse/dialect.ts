@@ -21,6 +21,11 @@ export interface Dialect {
    */
   serverTime(plusMsParam?: string): string;
   hour(column: string): string;
+  /**
+   * The whole hours since the epoch of a timestamp, an integer to group by: DuckDB truncates a
+   * TIMESTAMPTZ through its time zone library (`hour`: 4.9 s CPU over 10M rows, this 0.4 s).
+   */
+  epochHour(column: string): string;
   epochMs(expression: string): string;
   countIf(condition: string): string;
   percentile(expression: string, fraction: number): string;

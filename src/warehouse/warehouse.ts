@@ -213,6 +213,17 @@ export interface WarehouseChecks extends WarehouseQuery {
   newDriftFields(pipeline: string, runId: string): Promise<{ field: string; count: number; type: string }[]>;
   /** Appends check results (history is never overwritten). */
   writeCheckResults(pipeline: string, runId: string, results: CheckResult[], nowMs: number): Promise<void>;
+  /**
+   * The hours whose facts all lie in `[fromMs, toMs)`, where the checks passed, are recorded as
+   * verified with what they hold now (`passed`); any other record of the hours it meets is dropped
+   * (check-sql.ts).
+   */
+  markVerifiedHours(
+    span: { fromMs: number; toMs: number },
+    passed: boolean,
+    runId: string,
+    nowMs: number,
+  ): Promise<void>;
 }
 
 // --- Operations: the day-2 commands ---

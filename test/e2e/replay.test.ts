@@ -4,26 +4,12 @@ import { query, queryWith } from '../helpers/duckdb.js';
 import { lakeSnapshot } from '../helpers/snapshot.js';
 import { Workspace } from '../helpers/workspace.js';
 import type { LocalServer } from '../helpers/local-server.js';
-import { vendorApi } from '../helpers/vendor-api.js';
+import { vendorApi, vendorEvent } from '../helpers/vendor-api.js';
 
 const NOW = '2026-04-11T00:00:00Z';
 
-function event(id: string, hour: number, extra: Record<string, unknown> = {}) {
-  return {
-    id,
-    timestamp: `2026-04-10T${String(hour).padStart(2, '0')}:15:00Z`,
-    decision: 'allowed',
-    model: 'gpt-4o',
-    provider: 'openai',
-    input_tokens: 100,
-    output_tokens: 50,
-    policies_evaluated: [{ name: 'content_safety', result: 'pass' }],
-    gateway_id: 'gw_prod_east',
-    user_id: 'user_001',
-    cost_usd: 0.001,
-    ...extra,
-  };
-}
+const event = (id: string, hour: number, extra: Record<string, unknown> = {}) =>
+  vendorEvent(id, `2026-04-10T${String(hour).padStart(2, '0')}:15:00Z`, extra);
 
 interface Summary {
   run_id: string;

@@ -1,5 +1,23 @@
 import { serveLocal, type LocalServer } from './local-server.js';
 
+/** One event as the vendor sends it, at `timestamp`, every field the contract reads; `extra` overrides. */
+export function vendorEvent(id: string, timestamp: string, extra: Record<string, unknown> = {}) {
+  return {
+    id,
+    timestamp,
+    decision: 'allowed',
+    model: 'gpt-4o',
+    provider: 'openai',
+    input_tokens: 100,
+    output_tokens: 50,
+    policies_evaluated: [{ name: 'content_safety', result: 'pass' }],
+    gateway_id: 'gw_prod_east',
+    user_id: 'user_001',
+    cost_usd: 0.001,
+    ...extra,
+  };
+}
+
 /**
  * A vendor's Events API whose data the test can change between commands (push
  * a late event, correct one): the events whose timestamp is in [since, until),

@@ -6,9 +6,11 @@ import {
   integritySql,
   lagSql,
   presentCountSql,
+  recordVerifiedHoursSql,
   rejectsByFieldSql,
   repeatedHashesSql,
   scoredBucketsSql,
+  verifiedHoursSql,
 } from '../../src/checks/check-sql.js';
 import { duckdbDialect } from '../../src/warehouse/duckdb/duckdb-dialect.js';
 import { bigqueryDialect } from '../../src/warehouse/bigquery/bigquery-dialect.js';
@@ -49,6 +51,8 @@ describe('check SQL: one code path, three dialects', () => {
         presentCountSql(d),
         lagSql(d),
         coveredSpansSql(d, true),
+        verifiedHoursSql(d),
+        recordVerifiedHoursSql(d),
       ];
       for (const sql of [
         ...factQueries,

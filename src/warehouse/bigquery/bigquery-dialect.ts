@@ -24,6 +24,7 @@ export function bigqueryDialect(dataset: string): Dialect {
       plus ? `TIMESTAMP_ADD(CURRENT_TIMESTAMP(), INTERVAL @${plus} MILLISECOND)` : 'CURRENT_TIMESTAMP()',
     hour: (column) => `TIMESTAMP_TRUNC(${column}, HOUR)`,
     epochMs: (expression) => `UNIX_MILLIS(${expression})`,
+    epochHour: (column) => `DIV(UNIX_MILLIS(${column}), 3600000)`,
     countIf: (condition) => `COUNTIF(${condition})`,
     // SAFE_OFFSET: NULL, never an index error, where a group's array is short (its values all NULL).
     percentile: (expression, fraction) =>

@@ -21,6 +21,7 @@ export const duckdbDialect: Dialect = {
   serverTime: (plus) => (plus ? `(now() + to_milliseconds($${plus}))` : 'now()'),
   hour: (column) => `date_trunc('hour', ${column})`,
   epochMs: (expression) => `epoch_ms(${expression})`,
+  epochHour: (column) => `epoch_ms(${column}) // 3600000`,
   countIf: (condition) => `count(*) FILTER (WHERE ${condition})`,
   percentile: (expression, fraction) => `quantile_cont(${expression}, ${fraction})`,
   jsonText: (expression, path) => `json_extract_string(${expression}, '${checkedPath(path)}')`,

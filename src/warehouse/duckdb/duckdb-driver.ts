@@ -159,7 +159,14 @@ export function typedPlaceholders(sql: string, params: SqlParams): { sql: string
         : piece.replace(/\$([A-Za-z_][A-Za-z0-9_]*)/g, (placeholder, name: string) => {
             const param = params[name];
             if (!param) throw new Error(`no value bound for $${name}`);
-            if (param.type === 'rows') throw new Error(`DuckDB binds no array of rows ($${name})`);
+            if (param.type === 'rows') {
+              // The rows as JSON text, read back as a list of typed structs (64-bit integers as text: exact).
+              values[name] = JSON.stringify(param.value, (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v));
+              const shape = Object.fromEntries(
+                Object.entries(param.fields).map(([field, type]) => [field, duckdbDialect.columnType(type)]),
+              );
+              return `from_json(${placeholder}, ${sqlString(JSON.stringify([shape]))})`;
+            }
             values[name] = param.value;
             return param.type === 'text'
               ? placeholder

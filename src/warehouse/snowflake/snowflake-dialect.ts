@@ -39,6 +39,7 @@ export function snowflakeDialect(database: string, schema: string): Dialect {
     serverTime: (plus) => (plus ? `DATEADD(millisecond, :${plus}, CURRENT_TIMESTAMP())` : 'CURRENT_TIMESTAMP()'),
     hour: (column) => `DATE_TRUNC('hour', ${column})`,
     epochMs: (expression) => `DATE_PART(epoch_millisecond, ${expression})`,
+    epochHour: (column) => `FLOOR(DATE_PART(epoch_millisecond, ${column}) / 3600000)`,
     countIf: (condition) => `COUNT_IF(${condition})`,
     percentile: (expression, fraction) => `PERCENTILE_CONT(${fraction}) WITHIN GROUP (ORDER BY ${expression})`,
     // Snowflake's paths have no leading `$.` (`a.b`, `[0].b`); the value itself is cast.

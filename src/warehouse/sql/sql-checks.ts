@@ -1,4 +1,5 @@
-import { presentCountSql } from '../../checks/check-sql.js';
+import { forgetVerifiedHoursSql, presentCountSql, recordVerifiedHoursSql } from '../../checks/check-sql.js';
+import { HOUR_MS } from '../../util/dates.js';
 import { redact } from '../../util/redact.js';
 import type { Dialect } from '../dialect.js';
 import { bool, float, instant, text, typedParams, type SqlEngine } from '../driver.js';
@@ -32,6 +33,25 @@ export class SqlChecks implements WarehouseChecks {
 
   newDriftFields(pipeline: string, runId: string): Promise<{ field: string; count: number; type: string }[]> {
     return this.drift.firstSeenBy(pipeline, runId);
+  }
+
+  async markVerifiedHours(
+    span: { fromMs: number; toMs: number },
+    passed: boolean,
+    runId: string,
+    nowMs: number,
+  ): Promise<void> {
+    // Every hour the span meets is forgotten; recorded are those whose facts all lie in it.
+    const params = typedParams({
+      from: iso(Math.floor(span.fromMs / HOUR_MS) * HOUR_MS),
+      to: iso(Math.ceil(span.toMs / HOUR_MS) * HOUR_MS),
+      checked_from: iso(span.fromMs),
+      checked_to: iso(span.toMs),
+      now: iso(nowMs),
+      run_id: runId,
+    });
+    await this.engine.run('forgetting verified hours', forgetVerifiedHoursSql(this.dialect), params);
+    if (passed) await this.engine.run('recording verified hours', recordVerifiedHoursSql(this.dialect), params);
   }
 
   /** Appends check results (history is never overwritten), every value bound. */

@@ -193,6 +193,8 @@ export class SqlDimensions {
         markLakePendingSql(d, `SELECT s.date_key FROM (${staleFacts}) s`),
         markLakePendingSql(d, null),
         ...updates,
+        // Rows re-keyed in place keep their hour's count and load times: no hour stays verified.
+        `DELETE FROM ${this.t('dq_verified_hour')}`,
       ],
     };
   }

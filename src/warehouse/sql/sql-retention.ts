@@ -126,11 +126,12 @@ export async function applyRetention(
     ...(days.length > 0 ? [markLakePendingSql(d, days.join(' UNION ALL '), 'others')] : []),
     ...tables.map((table) => `DELETE FROM ${d.table(table)} WHERE ${beforeCutoff(d, table)}`),
     // The id index forgets the removed events: one re-sent now is loaded again, not taken as present.
-    // So do the hourly aggregates (the cutoff is a UTC midnight: their hours go whole).
+    // So do the hourly aggregates and the verified hours (the cutoff is a UTC midnight: their hours go whole).
     ...(tables.includes('fact_ai_event')
       ? [
           `DELETE FROM ${d.table('etl_event_id')} WHERE event_ts < ${d.param('cutoff')}`,
           ...dropAggregatesBeforeSql(d, 'cutoff'),
+          `DELETE FROM ${d.table('dq_verified_hour')} WHERE hour < ${d.param('cutoff')}`,
         ]
       : []),
     record.sql,

@@ -156,6 +156,10 @@ export class SqlWarehouse implements Warehouse {
     return this.checks.writeCheckResults(...args);
   }
 
+  markVerifiedHours(...args: Parameters<WarehouseChecks['markVerifiedHours']>) {
+    return this.checks.markVerifiedHours(...args);
+  }
+
   // Operations
 
   status(...args: Parameters<WarehouseOperations['status']>) {

@@ -164,6 +164,8 @@ const BIGQUERY_FUNCTIONS = [
   "CREATE MACRO bq_json_keys(j, depth) AS CASE WHEN depth = 1 THEN json_keys(j) ELSE error('the stand-in knows JSON_KEYS with max_depth 1 only') END",
   // Of a JSON array of strings (the only kind we pass).
   `CREATE MACRO json_value_array(j) AS from_json(j, '["VARCHAR"]')`,
+  // Integer division (of the non-negative values we divide: DuckDB rounds down, BigQuery toward zero).
+  'CREATE MACRO div(x, y) AS x // y',
 ];
 
 /** Statements of a script, split at semicolons ending a line (our SQL has none inside literals; `IF ... END IF` is one line). */
