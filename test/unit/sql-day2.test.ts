@@ -122,12 +122,15 @@ describe('erasure and retention SQL (written once, every dialect)', () => {
       expect(calls.map((c) => c.kind)).toEqual(['run', 'begin', 'together', 'commit']);
       expect(calls[0]!.sql).toMatchSnapshot();
       expect(calls[2]!.sql).toMatchSnapshot();
-      // The audit rows, every value bound: one array parameter on BigQuery, a value each elsewhere.
+      // The audit rows, every value bound: one array parameter on BigQuery, one JSON text on DuckDB
+      // (event_date is its rows' fourth value), a value each on Snowflake.
       const bound = calls[2]!.params;
       const dates =
         d.name === 'bigquery'
           ? (bound.rows as SqlRows).value.map((row) => row.event_date)
-          : [bound.event_date_0!.value, bound.event_date_1!.value];
+          : d.name === 'duckdb'
+            ? (JSON.parse(String(bound.rows!.value)) as (string | null)[][]).map((row) => row[3])
+            : [bound.event_date_0!.value, bound.event_date_1!.value];
       expect(dates).toEqual([null, '2026-04-01']);
       expect(calls[2]!.fence).toBe(FENCE);
     });
