@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import { cpSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { aetl } from '../helpers/cli.js';
 import { query, scalar } from '../helpers/duckdb.js';
@@ -29,18 +30,40 @@ interface Result {
 const SPIKE = '2026-06-13T14:00:00.000Z';
 const DROP = '2026-06-12T03:00:00.000Z';
 
-/** 15 days of history from the simulator (seed 6, ~2,900 events a day), then `aetl check` over the last 8. */
-async function scenario(incidents: unknown[]): Promise<{ code: number | null; checks: Result[] }> {
-  const ws = workspace();
-  const config = ws.writeConfig({
+/** The history's days before the first injected incident: the simulator serves them the same with or without incidents. */
+const QUIET_UNTIL = '2026-06-12';
+/** A config for 15 days of history from the simulator (seed 6, ~2,900 events a day) with `incidents`. */
+const historyConfig = (ws: Workspace, incidents: unknown[]) =>
+  ws.writeConfig({
     source: { kind: 'simulator', page_size: 5000, simulator: { seed: 6, rate_per_minute: 2, traffic: { incidents } } },
     checks: { freshness: { enabled: false } },
   });
-  const load = await aetl(
-    ['backfill', '--from', '2026-06-01', '--to', '2026-06-16', '--parallel', '2', '--config', config],
+const backfill = (config: string, from: string, to: string) =>
+  aetl(
+    ['backfill', '--from', from, '--to', to, '--parallel', '2', '--config', config],
     { AETL_NOW: NOW },
-    180_000, // fifteen days loaded, then every hour of them judged
+    180_000, // days loaded, then every hour of them judged
   );
+
+/** The workspace holding the quiet days, loaded (and judged) once, by the first scenario: each starts from a copy of it. */
+let quiet: Promise<Workspace> | undefined;
+function quietDays(): Promise<Workspace> {
+  quiet ??= (async () => {
+    const ws = workspace();
+    const load = await backfill(historyConfig(ws, []), '2026-06-01', QUIET_UNTIL);
+    expect(load.code, load.stderr.slice(-1000)).toBe(0);
+    return ws;
+  })();
+  return quiet;
+}
+
+/** The 15 days of history, the last four with `incidents`, then `aetl check` over the last 8. */
+async function scenario(incidents: unknown[]): Promise<{ code: number | null; checks: Result[] }> {
+  const ws = workspace();
+  // The lake's tables are relative symbolic links: copied as they are, into the copy's own versions.
+  cpSync((await quietDays()).dir, ws.dir, { recursive: true, verbatimSymlinks: true });
+  const config = historyConfig(ws, incidents);
+  const load = await backfill(config, QUIET_UNTIL, '2026-06-16');
   // The backfill judges the hours it loaded: an injected incident fails it already.
   expect(load.code, load.stderr.slice(-1000)).toBe(incidents.length === 0 ? 0 : 3);
   const check = await aetl(['check', '--from', '2026-06-08', '--to', '2026-06-16', '--json', '--config', config], {

@@ -20,7 +20,7 @@ import { SnowflakeStandIn } from '../stand-ins/snowflake/server.js';
 const NOW = '2026-05-01T12:00:00.000Z'; // the first run spans 2026-04-30 and 2026-05-01
 const LATER = '2026-05-01T12:20:00.000Z';
 const SECRET = 'lake-e2e-secret';
-const simulator = { seed: 11, rate_per_minute: 3, bad_record_rate: 0.003 };
+const simulator = { seed: 11, rate_per_minute: 1, bad_record_rate: 0.003 };
 const workspace = workspacesForFile();
 
 type Engine = 'duckdb' | 'bigquery' | 'snowflake';
@@ -48,7 +48,12 @@ function configFor(ws: Workspace, engine: Engine, space: string): string {
       access_url: snowflake.url,
     },
   };
-  return ws.writeConfig({ source: { kind: 'simulator', simulator }, warehouse: warehouses[engine] });
+  // The second run's few events may hold one of the rare rejects: a rate check is not what this file proves.
+  return ws.writeConfig({
+    source: { kind: 'simulator', simulator },
+    warehouse: warehouses[engine],
+    checks: { max_reject_rate: 0.05 },
+  });
 }
 
 /** Runs SQL on the engine's warehouse: the stand-in's DuckDB (`{s}` becomes the space's schema) or the file. */
@@ -146,7 +151,7 @@ describe('the Parquet lake whatever the engine', () => {
     expect(last![today]!.files).toBe(first![today]!.files + 1);
     expect(last!['fact_ai_event/event_date=2026-04-30']).toEqual(first!['fact_ai_event/event_date=2026-04-30']);
     const facts = last![today]!;
-    expect(facts.rows.length).toBeGreaterThan(1000);
+    expect(facts.rows.length).toBeGreaterThan(500); // today's twelve hours at ~60 events an hour
     const column = (name: string) => (facts.schema as { name: string }[]).find((c) => c.name === name);
     expect(column('event_ts')).toMatchObject({
       type: 'INT64',
