@@ -26,8 +26,10 @@ describe('rejects, rebuild-dims and drift SQL: written once, valid on each engin
     const { count, statements } = new SqlDimensions(recording(d).engine).rekeyQueries();
     const all = [count, ...statements].join('\n');
     expect(statements.slice(0, 2).every((s) => s.startsWith(`INSERT INTO ${d.table('etl_lake_pending')}`))).toBe(true);
-    const updates = statements.slice(2);
+    const updates = statements.slice(2, -1);
     expect(updates).toHaveLength(6);
+    // Re-keyed in place, the rows keep their hours' fingerprints: no hour stays verified.
+    expect(statements.at(-1)).toBe(`DELETE FROM ${d.table('dq_verified_hour')}`);
     for (const fact of ['fact_ai_event', 'fact_policy_evaluation']) {
       expect(updates.filter((s) => s.startsWith(`UPDATE ${d.table(fact)} f SET `))).toHaveLength(3);
     }
