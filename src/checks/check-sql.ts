@@ -220,17 +220,30 @@ CROSS JOIN (SELECT COUNT(*) AS hours, SUM(r.facts) AS facts, SUM(r.loaded_sum) A
 }
 
 /**
- * Records as verified the hours of [from, to) (whole hours) whose facts all lie in the span the checks
- * read and passed, [checked_from, checked_to): what each holds now, read again here. So a run's first
- * and last hour count when it holds all their facts. The check holds the pipeline's lock, so no load
- * of this pipeline writes in between (one of another pipeline sharing the warehouse could).
- * `forgetVerifiedHoursSql` runs first.
+ * What each hour of [from, to) (whole hours) holds, read before the checks that read rows run: the
+ * fingerprint an hour is recorded with if they pass there (so rows written meanwhile, say by another
+ * pipeline sharing the warehouse, make it differ, and the next check reads it), its first and last
+ * event time (recorded are only the hours whose facts all lie in the span checked) and the dimension
+ * versions' print.
  */
-export function recordVerifiedHoursSql(d: Dialect): string {
-  const within = `MIN(f.event_ts) >= ${d.timestamp('checked_from')} AND MAX(f.event_ts) < ${d.timestamp('checked_to')}`;
-  return `INSERT INTO ${d.table('dq_verified_hour')} (hour, facts, loaded_sum, loaded_max, dimensions, verified_at, run_id)
-SELECT h.hour, h.facts, h.loaded_sum, h.loaded_max, dims.n, ${d.timestamp('now')}, ${d.param('run_id')}
-FROM (${hourPrints(d)} HAVING ${within}) h CROSS JOIN (SELECT ${dimensionPrint(d)} AS n) dims`;
+export function hourPrintsSql(d: Dialect): string {
+  return `SELECT ${d.epochMs('h.hour')} AS hour_ms, h.facts, h.loaded_sum, ${d.epochMs('h.loaded_max')} AS loaded_max_ms,
+  ${d.epochMs('h.first_ts')} AS first_ms, ${d.epochMs('h.last_ts')} AS last_ms, dims.n AS dimensions
+FROM (SELECT ${d.hour('MIN(f.event_ts)')} AS hour, COUNT(*) AS facts, ${loadedSum(d)} AS loaded_sum,
+    MAX(f.loaded_at) AS loaded_max, MIN(f.event_ts) AS first_ts, MAX(f.event_ts) AS last_ts
+  FROM ${d.table('fact_ai_event')} f WHERE ${inRange(d, 'f')} GROUP BY ${d.epochHour('f.event_ts')}) h
+CROSS JOIN (SELECT ${dimensionPrint(d)} AS n) dims`;
+}
+
+/**
+ * A fault for the verified-hours test (`check:write-before-record`): one fact of [from, to) stored
+ * twice once the checks have read the range, as a load of another pipeline sharing the warehouse
+ * could.
+ */
+export function copyOneFactSql(d: Dialect): string {
+  const fact = d.table('fact_ai_event');
+  return `INSERT INTO ${fact} SELECT * FROM ${fact} f
+WHERE f.event_id = (SELECT MIN(x.event_id) FROM ${fact} x WHERE ${inRange(d, 'x')}) AND ${inRange(d, 'f')}`;
 }
 
 /** Drops the verification of the hours in [from, to): checked again (or failing) there. */

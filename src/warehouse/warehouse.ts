@@ -213,17 +213,30 @@ export interface WarehouseChecks extends WarehouseQuery {
   newDriftFields(pipeline: string, runId: string): Promise<{ field: string; count: number; type: string }[]>;
   /** Appends check results (history is never overwritten). */
   writeCheckResults(pipeline: string, runId: string, results: CheckResult[], nowMs: number): Promise<void>;
+  /** What each hour of a span holds before its checks run (check-sql.ts `hourPrintsSql`). */
+  hourPrints(span: { fromMs: number; toMs: number }): Promise<HourPrint[]>;
   /**
-   * The hours whose facts all lie in `[fromMs, toMs)`, where the checks passed, are recorded as
-   * verified with what they hold now (`passed`); any other record of the hours it meets is dropped
-   * (check-sql.ts).
+   * Drops every record of the hours the span meets; where the checks passed (`passed`), records the
+   * hours of `prints` whose facts all lie in the span, with what they held before the checks.
    */
   markVerifiedHours(
     span: { fromMs: number; toMs: number },
     passed: boolean,
+    prints: readonly HourPrint[],
     runId: string,
     nowMs: number,
   ): Promise<void>;
+}
+
+/** An hour's fingerprint (verified hours, check-sql.ts) and the span of its facts. */
+export interface HourPrint {
+  hourMs: number;
+  facts: bigint;
+  loadedSum: bigint;
+  loadedMaxMs: number;
+  firstMs: number;
+  lastMs: number;
+  dimensions: bigint;
 }
 
 // --- Operations: the day-2 commands ---

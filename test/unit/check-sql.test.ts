@@ -6,7 +6,7 @@ import {
   integritySql,
   lagSql,
   presentCountSql,
-  recordVerifiedHoursSql,
+  hourPrintsSql,
   rejectsByFieldSql,
   repeatedHashesSql,
   scoredBucketsSql,
@@ -52,7 +52,7 @@ describe('check SQL: one code path, three dialects', () => {
         lagSql(d),
         coveredSpansSql(d, true),
         verifiedHoursSql(d),
-        recordVerifiedHoursSql(d),
+        hourPrintsSql(d),
       ];
       for (const sql of [
         ...factQueries,

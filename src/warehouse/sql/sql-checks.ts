@@ -1,13 +1,13 @@
-import { forgetVerifiedHoursSql, presentCountSql, recordVerifiedHoursSql } from '../../checks/check-sql.js';
+import { forgetVerifiedHoursSql, hourPrintsSql, presentCountSql } from '../../checks/check-sql.js';
 import { HOUR_MS } from '../../util/dates.js';
 import { redact } from '../../util/redact.js';
 import type { Dialect } from '../dialect.js';
-import { bool, float, instant, text, typedParams, type SqlEngine } from '../driver.js';
-import type { CheckResult, WarehouseChecks } from '../warehouse.js';
+import { bool, float, instant, int, int64, text, typedParams, type SqlEngine } from '../driver.js';
+import type { CheckResult, HourPrint, WarehouseChecks } from '../warehouse.js';
 import { SqlDrift } from './sql-drift.js';
 import { insertRowsSql } from './sql-rows.js';
 
-/** Rows per statement: Snowflake binds a check result's 11 values each (BigQuery gets one array parameter). */
+/** Rows per statement: Snowflake binds each value (BigQuery and DuckDB get one parameter). */
 const CHECK_ROWS_PER_INSERT = 500;
 
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -35,23 +35,48 @@ export class SqlChecks implements WarehouseChecks {
     return this.drift.firstSeenBy(pipeline, runId);
   }
 
+  async hourPrints(span: { fromMs: number; toMs: number }): Promise<HourPrint[]> {
+    const rows = await this.query(hourPrintsSql(this.dialect), {
+      from: iso(Math.floor(span.fromMs / HOUR_MS) * HOUR_MS),
+      to: iso(Math.ceil(span.toMs / HOUR_MS) * HOUR_MS),
+    });
+    return rows.map((r) => ({
+      hourMs: Number(r.hour_ms),
+      facts: int64(r.facts),
+      loadedSum: int64(r.loaded_sum),
+      loadedMaxMs: Number(r.loaded_max_ms),
+      firstMs: Number(r.first_ms),
+      lastMs: Number(r.last_ms),
+      dimensions: int64(r.dimensions),
+    }));
+  }
+
   async markVerifiedHours(
     span: { fromMs: number; toMs: number },
     passed: boolean,
+    prints: readonly HourPrint[],
     runId: string,
     nowMs: number,
   ): Promise<void> {
-    // Every hour the span meets is forgotten; recorded are those whose facts all lie in it.
     const params = typedParams({
       from: iso(Math.floor(span.fromMs / HOUR_MS) * HOUR_MS),
       to: iso(Math.ceil(span.toMs / HOUR_MS) * HOUR_MS),
-      checked_from: iso(span.fromMs),
-      checked_to: iso(span.toMs),
-      now: iso(nowMs),
-      run_id: runId,
     });
     await this.engine.run('forgetting verified hours', forgetVerifiedHoursSql(this.dialect), params);
-    if (passed) await this.engine.run('recording verified hours', recordVerifiedHoursSql(this.dialect), params);
+    const verified = passed ? prints.filter((h) => h.firstMs >= span.fromMs && h.lastMs < span.toMs) : [];
+    for (let i = 0; i < verified.length; i += CHECK_ROWS_PER_INSERT) {
+      const rows = verified.slice(i, i + CHECK_ROWS_PER_INSERT).map((h) => ({
+        hour: instant(h.hourMs),
+        facts: int(h.facts),
+        loaded_sum: int(h.loadedSum),
+        loaded_max: instant(h.loadedMaxMs),
+        dimensions: int(h.dimensions),
+        verified_at: instant(nowMs),
+        run_id: text(runId),
+      }));
+      const { sql, params: values } = insertRowsSql(this.dialect, 'dq_verified_hour', rows);
+      await this.engine.run('recording verified hours', sql, values);
+    }
   }
 
   /** Appends check results (history is never overwritten), every value bound. */

@@ -156,6 +156,10 @@ export class SqlWarehouse implements Warehouse {
     return this.checks.writeCheckResults(...args);
   }
 
+  hourPrints(...args: Parameters<WarehouseChecks['hourPrints']>) {
+    return this.checks.hourPrints(...args);
+  }
+
   markVerifiedHours(...args: Parameters<WarehouseChecks['markVerifiedHours']>) {
     return this.checks.markVerifiedHours(...args);
   }
