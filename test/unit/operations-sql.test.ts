@@ -29,7 +29,7 @@ describe('rejects, rebuild-dims and drift SQL: written once, valid on each engin
     const updates = statements.slice(2, -1);
     expect(updates).toHaveLength(6);
     // Re-keyed in place, the rows keep their hours' fingerprints: no hour stays verified.
-    expect(statements.at(-1)).toBe(`DELETE FROM ${d.table('dq_verified_hour')}`);
+    expect(statements.at(-1)).toBe(`DELETE FROM ${d.table('dq_verified_hour')} WHERE TRUE`);
     for (const fact of ['fact_ai_event', 'fact_policy_evaluation']) {
       expect(updates.filter((s) => s.startsWith(`UPDATE ${d.table(fact)} f SET `))).toHaveLength(3);
     }

@@ -194,7 +194,7 @@ export class SqlDimensions {
         markLakePendingSql(d, null),
         ...updates,
         // Rows re-keyed in place keep their hour's count and load times: no hour stays verified.
-        `DELETE FROM ${this.t('dq_verified_hour')}`,
+        `DELETE FROM ${this.t('dq_verified_hour')} WHERE TRUE`, // BigQuery's DELETE needs a WHERE
       ],
     };
   }
