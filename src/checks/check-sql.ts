@@ -205,15 +205,19 @@ FULL JOIN (SELECT * FROM ${d.table('dq_verified_hour')} r
  * hours' records add up to, and every record holds the dimension versions of now. Cheap (the count and
  * the newest load time come from the column statistics): most checks find nothing changed and read no
  * hour's fingerprint. Rows inserted since carry a newer loaded_at, deleted ones lower the count, so no
- * write of ours keeps all three; otherwise verifiedHoursSql finds the hours that changed.
+ * write of ours keeps all three. A sum of the rows' hours also catches rows gone from one hour and
+ * come into another (one run's rows share a loaded_at: a copy here and a loss there keep the other
+ * three). Otherwise verifiedHoursSql finds the hours that changed.
  */
 export function verifiedRangeSql(d: Dialect): string {
   const v = (column: string) => `f.${column} = v.${column}`;
-  return `SELECT CASE WHEN ${['facts', 'loaded_sum', 'loaded_max'].map(v).join(' AND ')} AND v.stale = 0 THEN 1 ELSE 0 END AS verified,
+  return `SELECT CASE WHEN ${['facts', 'loaded_sum', 'loaded_max', 'hour_sum'].map(v).join(' AND ')} AND v.stale = 0 THEN 1 ELSE 0 END AS verified,
   v.hours, ${d.epochMs('v.first_verified')} AS first_verified_ms, ${d.epochMs('v.last_verified')} AS last_verified_ms
-FROM (SELECT COUNT(*) AS facts, ${loadedSum(d)} AS loaded_sum, MAX(f.loaded_at) AS loaded_max
+FROM (SELECT COUNT(*) AS facts, ${loadedSum(d)} AS loaded_sum, MAX(f.loaded_at) AS loaded_max,
+    SUM(${d.epochHour('f.event_ts')}) AS hour_sum
   FROM ${d.table('fact_ai_event')} f WHERE ${inRange(d, 'f')}) f
 CROSS JOIN (SELECT COUNT(*) AS hours, SUM(r.facts) AS facts, SUM(r.loaded_sum) AS loaded_sum, MAX(r.loaded_max) AS loaded_max,
+    SUM((${d.epochHour('r.hour')}) * r.facts) AS hour_sum,
     SUM(CASE WHEN r.dimensions = (${dimensionPrint(d)}) THEN 0 ELSE 1 END) AS stale,
     MIN(r.verified_at) AS first_verified, MAX(r.verified_at) AS last_verified
   FROM ${d.table('dq_verified_hour')} r WHERE r.hour >= ${d.timestamp('from')} AND r.hour < ${d.timestamp('to')}) v`;
@@ -244,6 +248,16 @@ export function copyOneFactSql(d: Dialect): string {
   const fact = d.table('fact_ai_event');
   return `INSERT INTO ${fact} SELECT * FROM ${fact} f
 WHERE f.event_id = (SELECT MIN(x.event_id) FROM ${fact} x WHERE ${inRange(d, 'x')}) AND ${inRange(d, 'f')}`;
+}
+
+/**
+ * The records of [from, to) whose rows no check read this time (only the orphan probes did, under new
+ * dimension versions): their rows' fingerprint stays what it was when their rows were read, so a write
+ * meanwhile still shows; only the dimensions they passed under are renewed.
+ */
+export function renewVerifiedDimensionsSql(d: Dialect): string {
+  return `UPDATE ${d.table('dq_verified_hour')} SET dimensions = ${d.param('dimensions')}
+WHERE hour >= ${d.timestamp('from')} AND hour < ${d.timestamp('to')}`;
 }
 
 /** Drops the verification of the hours in [from, to): checked again (or failing) there. */

@@ -303,7 +303,7 @@ async function verifiedChecks(request: CheckRequest): Promise<CheckResult[]> {
   const { warehouse, runId, nowMs } = request;
   const plan = await planVerification(warehouse, request, request.full === true);
   // Read before the checks: an hour written to meanwhile is recorded with what it held, so it differs next time.
-  const prints = plan.versions ? await warehouse.hourPrints(plan.versions) : [];
+  const prints = plan.versions ? await warehouse.hourPrints(plan.rows ?? plan.versions) : [];
   const results = [...(await integrity(request, plan)), ...(await duplicates(request, plan))];
   const passed = (names: (r: CheckResult) => boolean) =>
     results.filter((r) => r.scope === 'checked range' && names(r)).every((r) => r.status === 'pass');
@@ -314,14 +314,18 @@ async function verifiedChecks(request: CheckRequest): Promise<CheckResult[]> {
   );
   const rowsPassed = passed((r) => !orphans.has(r.name));
   const versionsPassed = passed((r) => orphans.has(r.name));
-  // The orphan probes' span holds the rows checks' span.
-  const marks: [Span, boolean][] = [];
-  if (plan.versions && !versionsPassed) marks.push([plan.versions, false]);
-  else if (plan.versions && plan.rows && !rowsPassed)
-    marks.push([plan.rows, false], ...around(plan.versions, plan.rows).map((s): [Span, boolean] => [s, true]));
-  else if (plan.versions) marks.push([plan.versions, true]);
-  if (fault('check:write-before-record')) await warehouse.query(copyOneFactSql(warehouse.dialect), params(request));
-  for (const [span, ok] of marks) await warehouse.markVerifiedHours(span, ok, prints, runId, nowMs);
+  // The orphan probes' span holds the rows checks' span. Hours only the probes read keep the row
+  // fingerprint their rows were read with (a write since the plan still shows); their dimensions are renewed.
+  if (plan.versions && !versionsPassed) await warehouse.markVerifiedHours(plan.versions, false, [], runId, nowMs);
+  else if (plan.versions) {
+    if (fault('check:write-before-record')) await warehouse.query(copyOneFactSql(warehouse.dialect), params(request));
+    if (plan.rows) await warehouse.markVerifiedHours(plan.rows, rowsPassed, prints, runId, nowMs);
+    const dimensions = prints[0]?.dimensions;
+    if (dimensions !== undefined) {
+      for (const span of plan.rows ? around(plan.versions, plan.rows) : [plan.versions])
+        await warehouse.renewVerifiedDimensions(span, dimensions);
+    }
+  }
   return [...results, verificationResult(plan)];
 }
 

@@ -32,7 +32,8 @@ export function crowdedPartitions(lake: string, moreThan: number): PartitionRef[
 
 /**
  * Merges each partition's files into one, read from the lake itself (whatever
- * the warehouse engine: no warehouse query), in the lake's row order, and
+ * the warehouse engine: no warehouse query), in the lake's row order (unless
+ * too wide to sort: `copyPartition`), and
  * swaps the merged partitions of a table in at once (layout.ts): a reader
  * counts the same rows before, during and after. A crash at any point leaves
  * the old version current (the merge is simply done again) or the new one.
@@ -68,6 +69,8 @@ export async function compactPartitions(
 
 /** Bytes of a merged row group when a partition's rows are too wide to sort (`copyPartition`). */
 const WIDE_ROW_GROUP_BYTES = 8 * 1024 ** 2;
+/** Rows of this many bytes on average (values of tens of KB) are merged unsorted without trying a sort. */
+const WIDE_ROW_BYTES = 16 * 1024;
 
 /**
  * Writes a partition's files as one, in the lake's row order; returns its rows. DuckDB sorts
@@ -93,18 +96,29 @@ async function copyPartition(
     );
     return Number(result.getRows()[0]![0]);
   };
-  try {
-    return await copy(`SELECT * FROM ${read} ORDER BY ${lakeOrder(table)}`);
-  } catch (error) {
-    if (!isOutOfMemory(error)) throw error;
-  }
   const size = await connection.runAndReadAll(
     `SELECT sum(total_uncompressed_size) / (SELECT sum(row_group_num_rows) FROM
        (SELECT DISTINCT file_name, row_group_id, row_group_num_rows FROM parquet_metadata(${list})))
      FROM parquet_metadata(${list})`,
   );
   const rowBytes = Math.max(1, Number(size.getRows()[0]![0]));
+  // Rows this wide are not even tried: the sort spills them slowly before it fails.
+  if (rowBytes < WIDE_ROW_BYTES) {
+    try {
+      return await copy(`SELECT * FROM ${read} ORDER BY ${lakeOrder(table)}`);
+    } catch (error) {
+      if (!isOutOfMemory(error)) throw error;
+    }
+  }
   // One reader: each holds a whole column chunk of a package's file (up to staging.package_bytes).
+  const threads = Number((await connection.runAndReadAll("SELECT current_setting('threads')")).getRows()[0]![0]);
   await connection.run('SET threads = 1');
-  return copy(`SELECT * FROM ${read}`, `, ROW_GROUP_SIZE ${Math.max(1, Math.floor(WIDE_ROW_GROUP_BYTES / rowBytes))}`);
+  try {
+    return await copy(
+      `SELECT * FROM ${read}`,
+      `, ROW_GROUP_SIZE ${Math.max(1, Math.floor(WIDE_ROW_GROUP_BYTES / rowBytes))}`,
+    );
+  } finally {
+    await connection.run(`SET threads = ${threads}`);
+  }
 }

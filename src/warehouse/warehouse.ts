@@ -226,6 +226,8 @@ export interface WarehouseChecks extends WarehouseQuery {
     runId: string,
     nowMs: number,
   ): Promise<void>;
+  /** The records of a span whose rows no check read (only the orphan probes): their dimensions renewed alone. */
+  renewVerifiedDimensions(span: { fromMs: number; toMs: number }, dimensions: bigint): Promise<void>;
 }
 
 /** An hour's fingerprint (verified hours, check-sql.ts) and the span of its facts. */

@@ -161,7 +161,7 @@ export function typedPlaceholders(sql: string, params: SqlParams): { sql: string
             if (!param) throw new Error(`no value bound for $${name}`);
             if (param.type === 'rows') {
               // The rows as JSON text, read back as a list of typed structs (64-bit integers as text: exact).
-              values[name] = JSON.stringify(param.value, (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v));
+              values[name] = JSON.stringify(param.value, jsonRowValue);
               const shape = Object.fromEntries(
                 Object.entries(param.fields).map(([field, type]) => [field, duckdbDialect.columnType(type)]),
               );
@@ -175,6 +175,15 @@ export function typedPlaceholders(sql: string, params: SqlParams): { sql: string
     )
     .join('');
   return { sql: typed, values };
+}
+
+/**
+ * A row value as the JSON DuckDB reads back: 64-bit integers as text (exact); a lone surrogate (a
+ * hostile source field name in a check's message) as U+FFFD, which DuckDB's JSON reader refuses whole.
+ */
+function jsonRowValue(_key: string, value: unknown): unknown {
+  if (typeof value === 'bigint') return String(value);
+  return typeof value === 'string' ? (value as string & { toWellFormed(): string }).toWellFormed() : value;
 }
 
 /** A package's files as one relation DuckDB reads in place. */

@@ -118,20 +118,20 @@ export class AttachedFile {
         // DuckDB can detach the file and then fail the checkpoint it makes on the way out (seen: out of
         // memory with 64 KB values); the WAL keeps what was committed, and the next attach replays it.
         // Still attached, the connection goes back to it: our SQL names no database.
-        if (await this.listed()) {
-          await this.connection.run(`USE ${ALIAS}`);
-          throw error;
-        }
+        if (await this.stillAttached()) throw error;
       }
       this.attached = false;
     });
   }
 
-  private async listed(): Promise<boolean> {
-    const result = await this.connection.runAndReadAll(
-      `SELECT count(*) FROM duckdb_databases() WHERE database_name = '${ALIAS}'`,
-    );
-    return Number(result.getRows()[0]![0]) > 0;
+  /** After a failed DETACH: whether the file is still attached; if so, the connection is back on it. */
+  private async stillAttached(): Promise<boolean> {
+    try {
+      await this.connection.run(`USE ${ALIAS}`);
+      return true;
+    } catch {
+      return false; // not attached any more: the next statement attaches it again
+    }
   }
 
   /** Waits for an attach or detach under way; the instance's close then checkpoints the file if attached. */

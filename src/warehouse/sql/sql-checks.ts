@@ -1,4 +1,9 @@
-import { forgetVerifiedHoursSql, hourPrintsSql, presentCountSql } from '../../checks/check-sql.js';
+import {
+  forgetVerifiedHoursSql,
+  hourPrintsSql,
+  presentCountSql,
+  renewVerifiedDimensionsSql,
+} from '../../checks/check-sql.js';
 import { HOUR_MS } from '../../util/dates.js';
 import { redact } from '../../util/redact.js';
 import type { Dialect } from '../dialect.js';
@@ -77,6 +82,16 @@ export class SqlChecks implements WarehouseChecks {
       const { sql, params: values } = insertRowsSql(this.dialect, 'dq_verified_hour', rows);
       await this.engine.run('recording verified hours', sql, values);
     }
+  }
+
+  async renewVerifiedDimensions(span: { fromMs: number; toMs: number }, dimensions: bigint): Promise<void> {
+    await this.engine.run('renewing the dimensions of verified hours', renewVerifiedDimensionsSql(this.dialect), {
+      ...typedParams({
+        from: iso(Math.floor(span.fromMs / HOUR_MS) * HOUR_MS),
+        to: iso(Math.ceil(span.toMs / HOUR_MS) * HOUR_MS),
+      }),
+      dimensions: int(dimensions),
+    });
   }
 
   /** Appends check results (history is never overwritten), every value bound. */

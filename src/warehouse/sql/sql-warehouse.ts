@@ -164,6 +164,10 @@ export class SqlWarehouse implements Warehouse {
     return this.checks.markVerifiedHours(...args);
   }
 
+  renewVerifiedDimensions(...args: Parameters<WarehouseChecks['renewVerifiedDimensions']>) {
+    return this.checks.renewVerifiedDimensions(...args);
+  }
+
   // Operations
 
   status(...args: Parameters<WarehouseOperations['status']>) {
