@@ -190,7 +190,9 @@ const dimensionPrint = (d: Dialect) =>
  * verified under (`dimensions_verified`), and when that was.
  */
 export function verifiedHoursSql(d: Dialect): string {
-  const v = (column: string) => `v.${column} = h.${column}`;
+  // Load times compared to the millisecond, as records hold them (a loaded_at may have microseconds).
+  const v = (column: string) =>
+    column === 'loaded_max' ? `${d.epochMs(`v.${column}`)} = ${d.epochMs(`h.${column}`)}` : `v.${column} = h.${column}`;
   return `SELECT ${d.epochMs('COALESCE(h.hour, v.hour)')} AS hour_ms,
   CASE WHEN ${['facts', 'loaded_sum', 'loaded_max'].map(v).join(' AND ')} THEN 1 ELSE 0 END AS rows_verified,
   CASE WHEN v.dimensions = (${dimensionPrint(d)}) THEN 1 ELSE 0 END AS dimensions_verified,
@@ -213,10 +215,11 @@ export function verifiedRangeSql(d: Dialect): string {
   const v = (column: string) => `f.${column} = v.${column}`;
   return `SELECT CASE WHEN ${['facts', 'loaded_sum', 'loaded_max', 'hour_sum'].map(v).join(' AND ')} AND v.stale = 0 THEN 1 ELSE 0 END AS verified,
   v.hours, ${d.epochMs('v.first_verified')} AS first_verified_ms, ${d.epochMs('v.last_verified')} AS last_verified_ms
-FROM (SELECT COUNT(*) AS facts, ${loadedSum(d)} AS loaded_sum, MAX(f.loaded_at) AS loaded_max,
+FROM (SELECT COUNT(*) AS facts, ${loadedSum(d)} AS loaded_sum, ${d.epochMs('MAX(f.loaded_at)')} AS loaded_max,
     SUM(${d.epochHour('f.event_ts')}) AS hour_sum
   FROM ${d.table('fact_ai_event')} f WHERE ${inRange(d, 'f')}) f
-CROSS JOIN (SELECT COUNT(*) AS hours, SUM(r.facts) AS facts, SUM(r.loaded_sum) AS loaded_sum, MAX(r.loaded_max) AS loaded_max,
+CROSS JOIN (SELECT COUNT(*) AS hours, SUM(r.facts) AS facts, SUM(r.loaded_sum) AS loaded_sum,
+    ${d.epochMs('MAX(r.loaded_max)')} AS loaded_max,
     SUM((${d.epochHour('r.hour')}) * r.facts) AS hour_sum,
     SUM(CASE WHEN r.dimensions = (${dimensionPrint(d)}) THEN 0 ELSE 1 END) AS stale,
     MIN(r.verified_at) AS first_verified, MAX(r.verified_at) AS last_verified
