@@ -17,6 +17,12 @@ const CHECK_ROWS_PER_INSERT = 500;
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
+/** The whole hours a span meets, as `from` and `to` (verified hours are recorded per hour). */
+const wholeHours = (span: { fromMs: number; toMs: number }) => ({
+  from: iso(Math.floor(span.fromMs / HOUR_MS) * HOUR_MS),
+  to: iso(Math.ceil(span.toMs / HOUR_MS) * HOUR_MS),
+});
+
 /** The checks role on every engine: check SQL run with plain values, what they measure, and their results. */
 export class SqlChecks implements WarehouseChecks {
   readonly dialect: Dialect;
@@ -41,10 +47,7 @@ export class SqlChecks implements WarehouseChecks {
   }
 
   async hourPrints(span: { fromMs: number; toMs: number }): Promise<HourPrint[]> {
-    const rows = await this.query(hourPrintsSql(this.dialect), {
-      from: iso(Math.floor(span.fromMs / HOUR_MS) * HOUR_MS),
-      to: iso(Math.ceil(span.toMs / HOUR_MS) * HOUR_MS),
-    });
+    const rows = await this.query(hourPrintsSql(this.dialect), wholeHours(span));
     return rows.map((r) => ({
       hourMs: Number(r.hour_ms),
       facts: int64(r.facts),
@@ -63,10 +66,7 @@ export class SqlChecks implements WarehouseChecks {
     runId: string,
     nowMs: number,
   ): Promise<void> {
-    const params = typedParams({
-      from: iso(Math.floor(span.fromMs / HOUR_MS) * HOUR_MS),
-      to: iso(Math.ceil(span.toMs / HOUR_MS) * HOUR_MS),
-    });
+    const params = typedParams(wholeHours(span));
     await this.engine.run('forgetting verified hours', forgetVerifiedHoursSql(this.dialect), params);
     const verified = passed ? prints.filter((h) => h.firstMs >= span.fromMs && h.lastMs < span.toMs) : [];
     for (let i = 0; i < verified.length; i += CHECK_ROWS_PER_INSERT) {
@@ -86,10 +86,7 @@ export class SqlChecks implements WarehouseChecks {
 
   async renewVerifiedDimensions(span: { fromMs: number; toMs: number }, dimensions: bigint): Promise<void> {
     await this.engine.run('renewing the dimensions of verified hours', renewVerifiedDimensionsSql(this.dialect), {
-      ...typedParams({
-        from: iso(Math.floor(span.fromMs / HOUR_MS) * HOUR_MS),
-        to: iso(Math.ceil(span.toMs / HOUR_MS) * HOUR_MS),
-      }),
+      ...typedParams(wholeHours(span)),
       dimensions: int(dimensions),
     });
   }
