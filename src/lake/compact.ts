@@ -50,13 +50,13 @@ export async function compactPartitions(
   try {
     mkdirSync(tmpDir(lake), { recursive: true });
     for (const table of FACT_TABLES) {
-      const changes = new Map<string, string>();
+      const changes = new Map<string, string[]>();
       for (const { eventDate } of partitions.filter((p) => p.table === table)) {
         const files = partitionFiles(lake, table, eventDate);
         if (files.length < 2) continue;
         const tmp = join(tmpDir(lake), `${randomUUID()}.parquet`);
         const rows = await copyPartition(db.connection, sqlString, table, files, tmp);
-        changes.set(eventDate, tmp);
+        changes.set(eventDate, [tmp]);
         done.push({ table, event_date: eventDate, files: files.length, rows });
       }
       if (changes.size > 0) replacePartitions(lake, table, changes);

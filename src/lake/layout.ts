@@ -38,6 +38,9 @@ const PARTITION = /^event_date=(\d{4}-\d{2}-\d{2})$/;
 const VERSION = /^\d{6}$/;
 /** What a whole rewrite or a compaction leaves as a partition's only file. */
 const WHOLE_FILE = 'data.parquet';
+/** The files of a partition rewritten whole in several (a day too large to write at once), in their order. */
+const wholeFileName = (index: number, count: number) =>
+  count === 1 ? WHOLE_FILE : `data-${String(index + 1).padStart(4, '0')}.parquet`;
 
 export function tmpDir(lake: string): string {
   return join(lake, '.tmp');
@@ -127,12 +130,16 @@ export function addFile(lake: string, table: string, eventDate: string, tmp: str
 }
 
 /**
- * Replaces partitions of `table` all at once: each date maps to a finished
- * file that becomes the partition's only file, or to null (the partition
+ * Replaces partitions of `table` all at once: each date maps to finished
+ * files that become the partition's only files, or to null (the partition
  * goes). Crash-safe: until the symlink's rename the old version is current
  * and the half-built one is swept on the next call; after it, the old one is.
  */
-export function replacePartitions(lake: string, table: string, changes: ReadonlyMap<string, string | null>): void {
+export function replacePartitions(
+  lake: string,
+  table: string,
+  changes: ReadonlyMap<string, readonly string[] | null>,
+): void {
   const current = currentVersion(lake, table);
   const next = pathInside(dirname(current), String(Number(basename(current)) + 1).padStart(6, '0'));
   rmSync(next, { recursive: true, force: true });
@@ -144,8 +151,8 @@ export function replacePartitions(lake: string, table: string, changes: Readonly
     for (const file of readdirSync(join(current, name))) linkSync(join(current, name, file), join(next, name, file));
     fsyncPath(join(next, name));
   }
-  for (const [date, file] of changes) {
-    if (file !== null) renameDurably(file, join(next, partitionName(date), WHOLE_FILE));
+  for (const [date, files] of changes) {
+    files?.forEach((file, i) => renameDurably(file, join(next, partitionName(date), wholeFileName(i, files.length))));
   }
   fsyncPath(next);
   fsyncPath(dirname(next));

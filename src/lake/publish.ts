@@ -56,20 +56,29 @@ export async function publishPendingLake(
   if (pending.length === 0) return 0;
   mkdirSync(tmpDir(lake.path), { recursive: true });
   const exported = async (partition: LakePartition) => {
-    const tmp = join(tmpDir(lake.path), `${randomUUID()}.parquet`);
-    await warehouse.exportLakePartition(pipeline, partition, tmp);
+    const files = await warehouse.exportLakePartition(pipeline, partition, () =>
+      join(tmpDir(lake.path), `${randomUUID()}.parquet`),
+    );
     failpoint('lake:after-export');
-    return tmp;
+    return files;
+  };
+  /** The one file of a dimension's or a package's mark. */
+  const exportedOne = async (partition: LakePartition) => {
+    const [file] = await exported(partition);
+    return file!;
   };
   const whole = unique(pending.filter((p) => p.packageSeq === null));
   for (const dimension of whole.filter((p) => p.eventDate === null)) {
-    renameDurably(await exported(dimension), pathInside(lake.path, dimension.table, 'data.parquet'));
+    renameDurably(await exportedOne(dimension), pathInside(lake.path, dimension.table, 'data.parquet'));
     failpoint('lake:after-rename');
   }
   for (const table of new Set(whole.filter((p) => p.eventDate !== null).map((p) => p.table))) {
-    const changes = new Map<string, string>();
+    const changes = new Map<string, string[]>();
     for (const partition of whole.filter((p) => p.table === table)) {
-      changes.set(partition.eventDate!, await exported(partition));
+      const files = await exported(partition);
+      // A day written in several files (too large to write at once) counts toward compaction as packages do.
+      if (files.length > 1) markDue(lake.path, { table, eventDate: partition.eventDate! });
+      changes.set(partition.eventDate!, files);
     }
     replacePartitions(lake.path, table, changes);
     failpoint('lake:after-rename');
@@ -77,7 +86,7 @@ export async function publishPendingLake(
   const packages = pending.filter((p) => p.packageSeq !== null);
   for (const partition of packages) {
     markDue(lake.path, { table: partition.table, eventDate: partition.eventDate! });
-    const tmp = await exported(partition);
+    const tmp = await exportedOne(partition);
     addFile(
       lake.path,
       partition.table,

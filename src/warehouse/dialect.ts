@@ -72,6 +72,12 @@ export interface Dialect {
   indexKey(idExpression: string): { columns: string; values: string };
   /** An extra predicate that lets the engine skip partitions outside [from, to) ('' when event_ts itself prunes). */
   partitionFilter(alias: string, fromParam: string, toParam: string): string;
+  /**
+   * A table row's physical position, to read a table of wide values a few rows at a time (DuckDB's
+   * `rowid`: a scan reads 2,048 values at once whatever it filters on); null where the engine bounds
+   * a statement's memory itself.
+   */
+  rowPosition(alias: string): string | null;
 }
 
 const identifier = /^[a-z_][a-z0-9_]*$/;

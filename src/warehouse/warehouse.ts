@@ -175,8 +175,12 @@ export interface WarehouseLake {
   /** Before a pipeline's first run: its lake starts with everything the warehouse already holds. */
   adoptLake(pipeline: string, runId: string): Promise<void>;
   pendingLakePartitions(pipeline: string): Promise<LakePartition[]>;
-  /** Writes one mark's file (Parquet, zstd) for `pipeline`'s lake with the lake's schema, whatever the engine. */
-  exportLakePartition(pipeline: string, partition: LakePartition, file: string): Promise<void>;
+  /**
+   * Writes one mark's Parquet (zstd) for `pipeline`'s lake with the lake's schema, whatever the engine,
+   * to files named by `nextFile`: one, or for a whole day too large to write at once one per package
+   * that loaded it. Returns them.
+   */
+  exportLakePartition(pipeline: string, partition: LakePartition, nextFile: () => string): Promise<string[]>;
   /** Clears exactly the marks a publish wrote, in one statement. */
   clearLakePending(pipeline: string, partitions: LakePartition[]): Promise<void>;
 }

@@ -20,8 +20,14 @@ describe('wide records', () => {
   /** ~60 KB of hex a record that does not compress: what a prompt or a tool trace in metadata looks like. */
   const padding = (i: number) =>
     Array.from({ length: 940 }, (_, j) => createHash('sha256').update(`${i}:${j}`).digest('hex')).join('');
+  /** Not in the reference data, so `forget` may erase them (one record in ten). */
+  const FORGOTTEN_USER = 'wide_user_9';
   const events = Array.from({ length: RECORDS }, (_, i) =>
-    shapeA(`evt-${String(i).padStart(4, '0')}`, i % 60, { cost_usd: (i % 7) / 1000, metadata: { trace: padding(i) } }),
+    shapeA(`evt-${String(i).padStart(4, '0')}`, i % 60, {
+      cost_usd: (i % 7) / 1000,
+      metadata: { trace: padding(i) },
+      ...(i % 10 === 3 ? { user_id: FORGOTTEN_USER } : {}),
+    }),
   );
   /** 300 more, refused for a decision value this release does not know until it is aliased. */
   const warned = Array.from({ length: 300 }, (_, i) =>
@@ -154,4 +160,53 @@ describe('wide records', () => {
       });
     }
   });
+
+  /** Every row of a lake folder's Parquet files (hyparquet), by event id: each id once. */
+  const lakeRowsIn = async (dir: string) => {
+    const byId = new Map<string, unknown>();
+    for (const file of readdirSync(dir).filter((name) => name.endsWith('.parquet'))) {
+      const rows = await parquetReadObjects({
+        file: await asyncBufferFromFile(join(dir, file)),
+        columns: ['event_id', 'metadata'],
+        compressors,
+      });
+      for (const row of rows) {
+        expect(byId.has(String(row.event_id)), `${String(row.event_id)} twice`).toBe(false);
+        byId.set(String(row.event_id), row.metadata);
+      }
+    }
+    return byId;
+  };
+  const traceOf = (metadata: unknown) =>
+    (JSON.parse(typeof metadata === 'string' ? metadata : JSON.stringify(metadata)) as { trace: string }).trace;
+  const kept = [...events, ...warned]
+    .filter((e) => e.user_id !== FORGOTTEN_USER)
+    .map((e) => String(e.id))
+    .sort();
+  const aliased = () => config('4MB', { contract: { decision_aliases: { warned: 'allow' } } });
+
+  // Neither a whole day nor the quarantine's payloads fit the pool at once: they are read in slices.
+  it('forgetting a user rewrites their day in the lake without them, every other row once and unaltered', async () => {
+    const forgotten = await aetl(['forget', '--user', FORGOTTEN_USER, '--yes', '--config', aliased()], env);
+    expect(forgotten.code, forgotten.stderr.slice(-2000)).toBe(0);
+    expect(await facts()).toBe(kept.length);
+    const lake = await lakeRowsIn(join(ws.lake, 'fact_ai_event', 'event_date=2026-04-10'));
+    expect([...lake.keys()].sort()).toEqual(kept);
+    expect(traceOf(lake.get('evt-0399'))).toBe(padding(399));
+    expect(traceOf(lake.get('warned-0042'))).toBe(padding(1042));
+  }, 120_000);
+
+  it('retention archives that day in files per package, every row once and unaltered, then deletes it', async () => {
+    const archive = ws.path('archive');
+    const retained = await aetl(
+      ['retention', '--older-than', '7d', '--archive', archive, '--apply', '--config', aliased()],
+      { AETL_NOW: '2026-04-20T00:00:00Z' },
+    );
+    expect(retained.code, retained.stderr.slice(-2000)).toBe(0);
+    expect(await facts()).toBe(0);
+    const archived = await lakeRowsIn(join(archive, 'fact_ai_event', 'event_date=2026-04-10'));
+    expect([...archived.keys()].sort()).toEqual(kept);
+    expect(traceOf(archived.get('evt-0124'))).toBe(padding(124));
+    expect(retained.stdout).toMatch(new RegExp(`fact_ai_event +2026-04-10 +${kept.length} +\\S+-\\*\\.parquet`));
+  }, 120_000);
 });

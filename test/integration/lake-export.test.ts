@@ -103,7 +103,7 @@ describe.each([
     await new SqlWarehouse(remote.driver).exportLakePartition(
       'default',
       { table: 'fact_ai_event', eventDate: '2026-05-01', runId: 'run-1', packageSeq: null },
-      file,
+      () => file,
     );
   }, 120_000);
   afterAll(async () => {

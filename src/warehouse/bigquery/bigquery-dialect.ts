@@ -53,6 +53,7 @@ export function bigqueryDialect(dataset: string): Dialect {
     indexKey: () => ({ columns: '', values: '' }),
     // Tables are partitioned on DATE(event_ts): the event_ts predicate prunes by itself.
     partitionFilter: () => '',
+    rowPosition: () => null,
   };
 }
 

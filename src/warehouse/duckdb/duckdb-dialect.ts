@@ -49,4 +49,5 @@ export const duckdbDialect: Dialect = {
   partitionFilter: (alias, from, to) =>
     `AND ${alias}.date_key BETWEEN CAST(strftime($${from}::TIMESTAMPTZ AT TIME ZONE 'UTC', '%Y%m%d') AS INTEGER) ` +
     `AND CAST(strftime($${to}::TIMESTAMPTZ AT TIME ZONE 'UTC', '%Y%m%d') AS INTEGER)`,
+  rowPosition: (alias) => `${alias}.rowid`,
 };

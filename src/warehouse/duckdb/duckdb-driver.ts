@@ -3,11 +3,12 @@ import { chmodSync, mkdirSync, rmSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { DuckDBConnection, DuckDBValue } from '@duckdb/node-api';
 import { DuckDBInstance } from './duckdb-api.js';
-import { RunFailedError } from '../../util/errors.js';
+import { isOutOfMemory, RunFailedError } from '../../util/errors.js';
 import { renameDurably } from '../../util/durable-write.js';
 import type { Driver, JsonPage, SqlParams, SqlRow } from '../driver.js';
 import { applyMigrations } from '../sql/migrations.js';
 import type { StagingTables } from '../sql/sql-load.js';
+import { eachRangeInHalves, inPositionRange, rangesOf } from '../sql/sql-sliced-export.js';
 import type { LoadRequest } from '../warehouse.js';
 import { duckdbDialect } from './duckdb-dialect.js';
 import { duckdbJsonPages } from './duckdb-json.js';
@@ -59,6 +60,11 @@ export async function openDuckDB(path: string, settings: DuckDBSettings): Promis
       instance.closeSync();
     },
   };
+}
+
+/** Quotes a DuckDB identifier (names DuckDB itself lists, such as a database's or a table's). */
+function quoteIdentifier(name: string): string {
+  return `"${name.replaceAll('"', '""')}"`;
 }
 
 /** Quotes a DuckDB string literal (used only for file paths in COPY/read_parquet, which cannot be bound). */
@@ -345,6 +351,25 @@ export class DuckDBDriver implements Driver {
 }
 
 /**
+ * Copies a table's rows in one statement, or, when its values do not fit the
+ * pool at once (a scan reads 2,048 at a time: BENCHMARKS.md "Wide records"),
+ * a few rows at a time by position. A failed statement inserted nothing.
+ */
+async function copyTable(runner: SqlRunner, from: string, to: string): Promise<void> {
+  try {
+    await runner.exec(`INSERT INTO ${to} SELECT * FROM ${from}`);
+    return;
+  } catch (error) {
+    if (!isOutOfMemory(error)) throw error;
+  }
+  const [row] = await runner.rows(`SELECT COALESCE(MAX(rowid), -1) + 1 AS n FROM ${from}`);
+  // A scan's vector a statement to start with: only a table of wide values gets here.
+  await eachRangeInHalves(rangesOf(Number(row!.n), 2048), (range) =>
+    runner.exec(`INSERT INTO ${to} SELECT * FROM ${from} q WHERE ${inPositionRange(duckdbDialect, 'q', range)}`),
+  );
+}
+
+/**
  * Rewrites a DuckDB file with only its live data: a copy into a fresh database
  * holds none of the free blocks. The copy is built beside the file and renamed
  * over it, so a crash leaves the old file whole. Every connection is closed.
@@ -357,9 +382,16 @@ async function compactFile(path: string, settings: DuckDBSettings): Promise<void
   try {
     const runner = new SqlRunner(db.connection);
     const [row] = await runner.rows('SELECT current_database() AS name');
-    const source = `"${String(row!.name).replaceAll('"', '""')}"`;
+    const source = quoteIdentifier(String(row!.name));
     await runner.exec(`ATTACH ${sqlString(fresh)} AS compacted`);
-    await runner.exec(`COPY FROM DATABASE ${source} TO compacted`);
+    await runner.exec(`COPY FROM DATABASE ${source} TO compacted (SCHEMA)`);
+    const tables = await runner.rows(
+      `SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = current_database() ORDER BY ALL`,
+    );
+    for (const { schema_name: schema, table_name: table } of tables) {
+      const name = `${quoteIdentifier(String(schema))}.${quoteIdentifier(String(table))}`;
+      await copyTable(runner, `${source}.${name}`, `compacted.${name}`);
+    }
     await runner.exec('DETACH compacted'); // checkpoints the copy: no WAL of its own is left
   } finally {
     db.close();

@@ -68,6 +68,7 @@ export function snowflakeDialect(database: string, schema: string): Dialect {
     indexKey: () => ({ columns: '', values: '' }),
     indexedIdIn: (alias, ids) => `${alias}.event_id IN (SELECT i.event_id FROM (${ids}) i)`,
     partitionFilter: () => '',
+    rowPosition: () => null,
   };
 }
 

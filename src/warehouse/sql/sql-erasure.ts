@@ -2,8 +2,10 @@ import type { Dialect } from '../dialect.js';
 import { instant, int, int64, text, type Driver, type Fence, type SqlParams } from '../driver.js';
 import type { ErasureOutcome, ErasureRequest } from '../warehouse.js';
 import { isoDayOfKey } from '../../util/dates.js';
+import { isOutOfMemory } from '../../util/errors.js';
 import { boundDateKeysSql, recomputeAggregatesSql } from './sql-aggregates.js';
 import { markLakePendingSql, pipelinesSql } from './sql-load.js';
+import { eachRangeInHalves, inPositionRange, positionRanges, type PositionRange } from './sql-sliced-export.js';
 
 /**
  * `aetl forget`, written once for every engine. The user's id is bound in
@@ -38,9 +40,13 @@ function idList(d: Dialect, ids: number): string {
  * key; an id cut in half by the damage cannot be recognised. The hash is of
  * the whole payload, so rows sharing one name the user alike.
  */
-function rejectsNamingUserSql(d: Dialect, ids: number): string {
+function rejectsNamingUserSql(d: Dialect, ids: number, rejectsToRead?: (alias: string) => string): string {
   const p = (name: string) => d.param(name);
-  const rejects = `${d.table('etl_rejected_event')} r`;
+  // A slice is read before anything else: filtered after the regex joins, every payload would be searched first.
+  const rejects =
+    rejectsToRead === undefined
+      ? `${d.table('etl_rejected_event')} r`
+      : `(SELECT q.payload_hash, q.payload FROM ${d.table('etl_rejected_event')} q WHERE ${rejectsToRead('q')}) r`;
   const json = d.tryParseJson('r.payload');
   const isId = (textExpression: string) => `TRIM(${textExpression}, ${p('space')}) IN (${idList(d, ids)})`;
   const decoded = (jsonText: string) => d.jsonText(d.tryParseJson(jsonText), '$');
@@ -58,11 +64,12 @@ SELECT r.payload_hash FROM ${rejects}, ${bare.join}
 }
 
 /**
- * What goes, in deletion order: what names the user's events first, while
+ * What goes, in deletion order (`rejects`: the WHERE clause of the rejects
+ * that name the user): what names the user's events first, while
  * dim_user still maps the ids to their keys. Each entry is a table and the
  * WHERE clause of its rows, counted and then deleted with the same text.
  */
-function erasedRowsSql(d: Dialect, ids: number): [string, string][] {
+function erasedRowsSql(d: Dialect, ids: number, rejects: string): [string, string][] {
   const userKeys = `SELECT user_key FROM ${d.table('dim_user')} WHERE user_id IN (${idList(d, ids)})`;
   const userEventIds = `SELECT event_id FROM ${d.table('fact_ai_event')} WHERE user_key IN (${userKeys})`;
   return [
@@ -73,7 +80,7 @@ function erasedRowsSql(d: Dialect, ids: number): [string, string][] {
     ['fact_ai_event', `user_key IN (${userKeys})`],
     ['dim_user', `user_id IN (${idList(d, ids)})`],
     // The reject's event_id and reasons come from its payload: a payload that names the user takes them along.
-    ['etl_rejected_event', `payload_hash IN (${rejectsNamingUserSql(d, ids)})`],
+    ['etl_rejected_event', rejects],
   ];
 }
 
@@ -84,16 +91,57 @@ function userDateKeysSql(d: Dialect, erased: Map<string, string>): string {
 }
 
 /**
- * Counts what goes, then marks the lake partitions and dimensions of every
- * pipeline, deletes, and records the request in etl_erasure (the rows per
- * table, a hash of the user, never the id): the changes all together, behind
- * the run lock's `fence`.
+ * The payload hashes of the rejects that name the user, the quarantine read a
+ * few rows at a time by position (sql-sliced-export.ts), and a range that
+ * still does not fit in halves: a scan of wide payloads (up to 64 KiB each)
+ * does not fit the pool at once, and the search's decoding multiplies them
+ * (BENCHMARKS.md "Wide records").
+ */
+async function rejectsNamingUserInSlices(
+  driver: Driver,
+  ids: number,
+  params: SqlParams,
+  ranges: PositionRange[],
+): Promise<string[]> {
+  const hashes = new Set<string>();
+  await eachRangeInHalves(ranges, async (range) => {
+    const inRange = (alias: string) => inPositionRange(driver.dialect, alias, range);
+    const rows = await driver.run(
+      'finding the rejects that name the user',
+      `SELECT DISTINCT payload_hash FROM (${rejectsNamingUserSql(driver.dialect, ids, inRange)}) x`,
+      params,
+    );
+    for (const row of rows) hashes.add(String(row.payload_hash));
+  });
+  return [...hashes].sort();
+}
+
+/**
+ * Erases the user in one transaction (`eraseUserAt`), searching the
+ * quarantine within it. Where that search does not fit the engine's memory,
+ * the rejects that name the user are found first, a few at a time, and the
+ * transaction deletes those: an engine that runs out of memory so is DuckDB,
+ * whose file has no other writer while this run holds it.
  */
 export async function eraseUser(driver: Driver, request: ErasureRequest, fence?: Fence): Promise<ErasureOutcome> {
   const d = driver.dialect;
-  const erased = erasedRowsSql(d, request.userIds.length);
-  const where = new Map(erased);
-  const params: SqlParams = {
+  const ids = request.userIds.length;
+  const params = erasureParams(d, request);
+  try {
+    return await eraseUserAt(driver, request, `payload_hash IN (${rejectsNamingUserSql(d, ids)})`, params, fence);
+  } catch (error) {
+    if (!isOutOfMemory(error)) throw error;
+    const ranges = await positionRanges(driver, 'etl_rejected_event');
+    if (ranges === null) throw error;
+    const hashes = await rejectsNamingUserInSlices(driver, ids, params, ranges);
+    const rejects = d.inJsonList('payload_hash', 'reject_hashes');
+    return eraseUserAt(driver, request, rejects, { ...params, reject_hashes: text(JSON.stringify(hashes)) }, fence);
+  }
+}
+
+/** The values every erasure statement binds: the user's ids and the search's patterns. */
+function erasureParams(d: Dialect, request: ErasureRequest): SqlParams {
+  return {
     pipeline: text(request.pipeline),
     run_id: text(request.runId),
     space: text(SPACE),
@@ -103,6 +151,24 @@ export async function eraseUser(driver: Driver, request: ErasureRequest, fence?:
     user_key: text(d.regexPattern(`^${USER_KEY}`)),
     ...Object.fromEntries(request.userIds.map((id, i) => [`id_${i}`, text(id)])),
   };
+}
+
+/**
+ * Counts what goes, then marks the lake partitions and dimensions of every
+ * pipeline, deletes, and records the request in etl_erasure (the rows per
+ * table, a hash of the user, never the id): the changes all together, behind
+ * the run lock's `fence`. `rejects`: the WHERE clause of the rejects that go.
+ */
+async function eraseUserAt(
+  driver: Driver,
+  request: ErasureRequest,
+  rejects: string,
+  params: SqlParams,
+  fence?: Fence,
+): Promise<ErasureOutcome> {
+  const d = driver.dialect;
+  const erased = erasedRowsSql(d, request.userIds.length, rejects);
+  const where = new Map(erased);
   const dateKeys = userDateKeysSql(d, where);
   return driver.transaction(async () => {
     const [counted] = await driver.run(

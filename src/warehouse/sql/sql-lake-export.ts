@@ -1,7 +1,14 @@
 import { text, type Driver } from '../driver.js';
 import { markLakePendingSql } from './sql-load.js';
 import type { LakePartition, WarehouseLake } from '../warehouse.js';
-import { clearPendingSql, lakePartitionQuery, pendingPartitions, pendingPartitionsSql } from './sql-lake.js';
+import { exportInSlices } from './sql-sliced-export.js';
+import {
+  clearPendingSql,
+  lakePartitionRows,
+  pendingPartitions,
+  pendingPartitionsSql,
+  selectionSql,
+} from './sql-lake.js';
 
 /** The lake role on every engine: the partitions loads marked, each written out through the driver, then cleared. */
 export class SqlLakeExport implements WarehouseLake {
@@ -35,10 +42,16 @@ export class SqlLakeExport implements WarehouseLake {
     return pendingPartitions(rows);
   }
 
-  async exportLakePartition(pipeline: string, partition: LakePartition, file: string): Promise<void> {
-    const { sql, params } = lakePartitionQuery(this.driver.dialect, pipeline, partition);
+  async exportLakePartition(pipeline: string, partition: LakePartition, nextFile: () => string): Promise<string[]> {
+    const rows = lakePartitionRows(this.driver.dialect, pipeline, partition);
     const purpose = `exporting ${partition.table} ${partition.eventDate ?? ''} to the lake`;
-    await this.driver.exportParquet(purpose, sql, params, partition.table, file);
+    // A package's rows were bounded when it loaded; a whole day may be too large to write at once.
+    if (partition.eventDate !== null && partition.packageSeq === null) {
+      return exportInSlices(this.driver, purpose, rows, nextFile);
+    }
+    const file = nextFile();
+    await this.driver.exportParquet(purpose, selectionSql(this.driver.dialect, rows), rows.params, rows.table, file);
+    return [file];
   }
 
   async clearLakePending(pipeline: string, partitions: LakePartition[]): Promise<void> {

@@ -29,6 +29,7 @@ export function lakeOrder(table: string): string {
 }
 
 const FACT_TABLES = ['fact_ai_event', 'fact_policy_evaluation'];
+export const isFactTable = (table: string) => FACT_TABLES.includes(table);
 /** `yyyymmdd` of a DATE column, or NULL (a dimension): an integer reads back alike from every client. */
 const dateKeyOf = (column: string) =>
   `EXTRACT(YEAR FROM ${column}) * 10000 + EXTRACT(MONTH FROM ${column}) * 100 + EXTRACT(DAY FROM ${column})`;
@@ -58,24 +59,43 @@ export function pendingPartitions(rows: SqlRow[]): LakePartition[] {
 }
 
 /**
+ * Rows of one table to write to one or more Parquet files: `FROM <table> f WHERE <where>`, so that
+ * a day too large to write at once can be cut into the packages that loaded it (`sql-day-export.ts`).
+ */
+export interface RowSelection {
+  table: string;
+  where: string;
+  params: SqlParams;
+  /** ORDER BY, if the file has an order. */
+  order?: string;
+}
+
+/** A selection as one query. `SELECT *`: the writer takes the lake's columns by name. */
+export function selectionSql(d: Dialect, rows: RowSelection): string {
+  return `SELECT * FROM ${d.table(rows.table)} f
+WHERE ${rows.where}${
+    rows.order === undefined
+      ? ''
+      : `
+ORDER BY ${rows.order}`
+  }`;
+}
+
+/**
  * The rows of one lake file. A package's file: the rows that package
  * inserted into the partition. A whole partition: its UTC day (restricted on
  * event_ts too, so BigQuery and Snowflake prune to that day) without the rows
  * of packages whose own files are still pending (they are added as those
  * files, and a package committed meanwhile adds its file later: never twice),
- * or a whole dimension. `SELECT *`: the writer takes the lake's columns by name.
+ * or a whole dimension.
  */
-export function lakePartitionQuery(
-  d: Dialect,
-  pipeline: string,
-  partition: LakePartition,
-): { sql: string; params: SqlParams } {
-  const order = lakeOrder(partition.table);
+export function lakePartitionRows(d: Dialect, pipeline: string, partition: LakePartition): RowSelection {
   if (FACT_TABLES.includes(partition.table) !== (partition.eventDate !== null)) {
     throw new Error(`not a lake partition: ${partition.table} ${partition.eventDate ?? '(whole)'}`);
   }
-  const table = d.table(partition.table);
-  if (partition.eventDate === null) return { sql: `SELECT * FROM ${table} ORDER BY ${order}`, params: {} };
+  const table = partition.table;
+  const order = lakeOrder(table);
+  if (partition.eventDate === null) return { table, where: 'TRUE', params: {}, order };
   const fromMs = Date.parse(`${partition.eventDate}T00:00:00Z`);
   if (Number.isNaN(fromMs)) throw new Error(`not a lake partition date: ${partition.eventDate}`);
   const p = (name: string) => d.param(name);
@@ -87,21 +107,21 @@ export function lakePartitionQuery(
   const inDay = `f.date_key = ${p('date_key')} AND f.event_ts >= ${p('from_ts')} AND f.event_ts < ${p('to_ts')}`;
   if (partition.packageSeq !== null) {
     return {
-      sql: `SELECT * FROM ${table} f
-WHERE ${inDay} AND f.run_id = ${p('run_id')} AND f.package_seq = ${p('package_seq')}
-ORDER BY ${order}`,
+      table,
+      where: `${inDay} AND f.run_id = ${p('run_id')} AND f.package_seq = ${p('package_seq')}`,
       params: { ...day, run_id: text(partition.runId), package_seq: int(partition.packageSeq) },
+      order,
     };
   }
   return {
-    sql: `SELECT * FROM ${table} f
-WHERE ${inDay}
+    table,
+    where: `${inDay}
   AND NOT EXISTS (SELECT 1 FROM ${d.table('etl_lake_pending')} m
                   WHERE m.pipeline = ${p('pipeline')} AND m.table_name = ${p('table_name')}
                     AND ${dateKeyOf('m.event_date')} = ${p('date_key')}
-                    AND m.run_id = f.run_id AND m.package_seq = f.package_seq)
-ORDER BY ${order}`,
+                    AND m.run_id = f.run_id AND m.package_seq = f.package_seq)`,
     params: { ...day, pipeline: text(pipeline), table_name: text(partition.table) },
+    order,
   };
 }
 

@@ -1,4 +1,4 @@
-import { dirname } from 'node:path';
+import { join } from 'node:path';
 import type { Dialect } from '../dialect.js';
 import { day, instant, int, int64, text, type Driver, type Fence, type SqlParams } from '../driver.js';
 import type { RetentionItem } from '../warehouse.js';
@@ -6,6 +6,8 @@ import { DAY_MS, isoDay, isoDayOfKey } from '../../util/dates.js';
 import { mkdirDurably, renameDurably } from '../../util/durable-write.js';
 import { pathInside } from '../../util/safe-path.js';
 import { dropAggregatesBeforeSql } from './sql-aggregates.js';
+import { lakeOrder, type RowSelection } from './sql-lake.js';
+import { exportInSlices } from './sql-sliced-export.js';
 import { markLakePendingSql } from './sql-load.js';
 import { insertRowsSql } from './sql-rows.js';
 
@@ -60,15 +62,46 @@ export async function retentionPlan(driver: Driver, pipeline: string, cutoffMs: 
     .filter((item) => item.rows > 0);
 }
 
-/** The rows of one plan item, to archive: a fact partition's day, or a ledger's rows before the cutoff. */
-function itemRows(d: Dialect, item: RetentionItem, base: SqlParams): { sql: string; params: SqlParams } {
-  const from = `SELECT * FROM ${d.table(item.table)} WHERE`;
-  if (item.eventDate === null) return { sql: `${from} ${beforeCutoff(d, item.table)}`, params: base };
+/** One plan item's rows, to archive: a fact partition's day (in the lake's order), or a ledger's rows before the cutoff. */
+function itemRows(d: Dialect, item: RetentionItem, base: SqlParams): RowSelection {
+  if (item.eventDate === null) return { table: item.table, where: beforeCutoff(d, item.table), params: base };
   const dayMs = Date.parse(`${item.eventDate}T00:00:00Z`);
   return {
-    sql: `${from} event_ts >= ${d.param('day_start')} AND event_ts < ${d.param('day_end')}`,
+    table: item.table,
+    where: `f.event_ts >= ${d.param('day_start')} AND f.event_ts < ${d.param('day_end')}`,
     params: { day_start: instant(dayMs), day_end: instant(dayMs + DAY_MS) },
+    order: lakeOrder(item.table),
   };
+}
+
+/**
+ * Writes one plan item to the archive folder `dir` as `<run id>.parquet`, or,
+ * rows too large to write at once (sql-sliced-export.ts), as
+ * `<run id>-<n>.parquet`; each written under a temporary name and renamed.
+ * Returns what the archive row records: the file, or the pattern of the files.
+ */
+async function archiveItem(
+  driver: Driver,
+  item: RetentionItem,
+  base: SqlParams,
+  dir: string,
+  runId: string,
+): Promise<string> {
+  mkdirDurably(dir);
+  let written = 0;
+  const files = await exportInSlices(
+    driver,
+    `archiving ${item.table} ${item.eventDate ?? ''}`,
+    itemRows(driver.dialect, item, base),
+    () => pathInside(dir, `${runId}-${++written}.parquet.tmp`),
+  );
+  if (files.length === 1) {
+    const single = pathInside(dir, `${runId}.parquet`);
+    renameDurably(files[0]!, single);
+    return single;
+  }
+  files.forEach((tmp, i) => renameDurably(tmp, pathInside(dir, `${runId}-${i + 1}.parquet`)));
+  return join(dir, `${runId}-*.parquet`);
 }
 
 /**
@@ -91,13 +124,9 @@ export async function applyRetention(
     let archivedTo: string | null = null;
     if (context.archiveDir !== null) {
       const partition = item.eventDate === null ? `before=${isoDay(context.cutoffMs)}` : `event_date=${item.eventDate}`;
-      // Named by run: a later retention of the same date (late rows) adds a file, never overwrites one.
-      archivedTo = pathInside(context.archiveDir, item.table, partition, `${context.runId}.parquet`);
-      mkdirDurably(dirname(archivedTo));
-      const tmp = `${archivedTo}.tmp`;
-      const rows = itemRows(d, item, base);
-      await driver.exportParquet(`archiving ${item.table}`, rows.sql, rows.params, item.table, tmp);
-      renameDurably(tmp, archivedTo);
+      // Named by run: a later retention of the same date (late rows) adds files, never overwrites one.
+      const dir = pathInside(context.archiveDir, item.table, partition);
+      archivedTo = await archiveItem(driver, item, base, dir, context.runId);
     }
     done.push({ ...item, archivedTo });
   }

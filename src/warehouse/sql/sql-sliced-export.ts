@@ -1,0 +1,161 @@
+import { rmSync } from 'node:fs';
+import { isOutOfMemory } from '../../util/errors.js';
+import type { Dialect } from '../dialect.js';
+import { int, int64, text, type Driver, type SqlParams } from '../driver.js';
+import { isFactTable, selectionSql, type RowSelection } from './sql-lake.js';
+
+/**
+ * Rows of a table that do not fit the engine's memory at once, read a slice
+ * at a time. Values of tens of KB are the case (BENCHMARKS.md "Wide
+ * records"): a DuckDB scan reads 2,048 of them at once (~120 MB at 60 KB)
+ * whatever it filters on, unless the filter lets it skip rows by their
+ * storage: a package's rows (stored together) or a range of positions.
+ */
+
+/** One slice of a selection: its extra predicate (on the alias `f`) and values. */
+interface Slice {
+  where: string;
+  params: SqlParams;
+  name: string;
+}
+
+/** `package_seq` of rows loaded before packages were numbered (migration 015): one slice per such run. */
+const UNNUMBERED = -1;
+/** Rows of a slice by position: at most 64 KiB of payload each (the quarantine's cap), so ≤ 4 MiB a slice. */
+const POSITION_SLICE_ROWS = 64;
+
+/** Rows `from` (inclusive) to `to` (exclusive) of a table by physical position. */
+export interface PositionRange {
+  from: number;
+  to: number;
+}
+
+/**
+ * `table`'s rows in ranges of `POSITION_SLICE_ROWS` by their physical
+ * position (DuckDB's rowid), in order; null where the engine has no such
+ * position (it bounds a statement's memory itself).
+ */
+export async function positionRanges(driver: Driver, table: string): Promise<PositionRange[] | null> {
+  const position = driver.dialect.rowPosition('q');
+  if (position === null) return null;
+  const [end] = await driver.run(
+    `sizing ${table} to read it in slices`,
+    `SELECT COALESCE(MAX(${position}), -1) + 1 AS n FROM ${driver.dialect.table(table)} q`,
+  );
+  return rangesOf(Number(int64(end!.n)));
+}
+
+/**
+ * Runs `read` over each range, in order; a range that runs out of memory is
+ * read again as two halves (a single row is not split: its error stands).
+ */
+export async function eachRangeInHalves(
+  ranges: readonly PositionRange[],
+  read: (range: PositionRange) => Promise<void>,
+): Promise<void> {
+  const toRead = ranges.toReversed();
+  for (let range = toRead.pop(); range !== undefined; range = toRead.pop()) {
+    try {
+      await read(range);
+    } catch (error) {
+      if (!isOutOfMemory(error) || range.to - range.from === 1) throw error;
+      const middle = range.from + Math.floor((range.to - range.from) / 2);
+      toRead.push({ from: middle, to: range.to }, { from: range.from, to: middle });
+    }
+  }
+}
+
+/** `count` rows from position 0 in ranges of `rows`. */
+export function rangesOf(count: number, rows = POSITION_SLICE_ROWS): PositionRange[] {
+  const ranges: PositionRange[] = [];
+  for (let from = 0; from < count; from += rows) ranges.push({ from, to: from + rows });
+  return ranges;
+}
+
+/**
+ * A predicate: the row `alias` is in `range`. Literal bounds, ours and
+ * integers: DuckDB skips the rows outside them only for constants, not for
+ * bound values.
+ */
+export function inPositionRange(d: Dialect, alias: string, range: PositionRange): string {
+  const position = d.rowPosition(alias);
+  if (position === null) throw new Error(`${d.name} has no row positions`);
+  return `${position} >= ${Math.trunc(range.from)} AND ${position} < ${Math.trunc(range.to)}`;
+}
+
+/** A fact selection's slices: the packages that loaded its rows, each bounded by `staging.package_bytes` then. */
+async function packageSlices(driver: Driver, rows: RowSelection): Promise<Slice[]> {
+  const d = driver.dialect;
+  const packageOf = `COALESCE(f.package_seq, ${UNNUMBERED})`;
+  const packages = await driver.run(
+    `listing the packages of ${rows.table}, too large to write at once`,
+    `SELECT f.run_id AS run_id, ${packageOf} AS package_seq FROM ${d.table(rows.table)} f
+WHERE ${rows.where}
+GROUP BY f.run_id, ${packageOf}
+ORDER BY run_id, package_seq`,
+    rows.params,
+  );
+  return packages.map((row) => {
+    const runId = String(row.run_id);
+    const packageSeq = Number(int64(row.package_seq));
+    return {
+      where: `f.run_id = ${d.param('slice_run_id')} AND ${packageOf} = ${d.param('slice_package_seq')}`,
+      params: { slice_run_id: text(runId), slice_package_seq: int(packageSeq) },
+      name: `package ${runId}-${packageSeq}`,
+    };
+  });
+}
+
+/** A table's position ranges as slices of a selection (on the alias `f`); null where the engine has no positions. */
+async function positionSlices(driver: Driver, table: string): Promise<Slice[] | null> {
+  const ranges = await positionRanges(driver, table);
+  return (
+    ranges?.map((range, i) => ({
+      where: inPositionRange(driver.dialect, 'f', range),
+      params: {},
+      name: `slice ${i + 1}`,
+    })) ?? null
+  );
+}
+
+/**
+ * Writes a selection as one Parquet file, or, when the engine runs out of
+ * memory on it, as one file per slice: fact rows by the package that loaded
+ * them, other tables by position (an engine without positions fails as it
+ * did). Returns the files, in the order `nextFile` named them. Ordinary
+ * selections keep one file; the lake compacts slices later, from Parquet,
+ * which streams.
+ */
+export async function exportInSlices(
+  driver: Driver,
+  purpose: string,
+  rows: RowSelection,
+  nextFile: () => string,
+): Promise<string[]> {
+  const whole = nextFile();
+  try {
+    await driver.exportParquet(purpose, selectionSql(driver.dialect, rows), rows.params, rows.table, whole);
+    return [whole];
+  } catch (error) {
+    if (!isOutOfMemory(error)) throw error;
+    rmSync(whole, { force: true });
+    const slices = isFactTable(rows.table)
+      ? await packageSlices(driver, rows)
+      : await positionSlices(driver, rows.table);
+    if (slices === null) throw error;
+    const files: string[] = [];
+    for (const slice of slices) {
+      const file = nextFile();
+      const one = { ...rows, where: `${rows.where} AND ${slice.where}`, params: { ...rows.params, ...slice.params } };
+      await driver.exportParquet(
+        `${purpose}, ${slice.name}`,
+        selectionSql(driver.dialect, one),
+        one.params,
+        rows.table,
+        file,
+      );
+      files.push(file);
+    }
+    return files;
+  }
+}
