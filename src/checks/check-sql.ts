@@ -242,6 +242,11 @@ FROM (SELECT ${d.hour('MIN(f.event_ts)')} AS hour, COUNT(*) AS facts, ${loadedSu
 CROSS JOIN (SELECT ${dimensionPrint(d)} AS n) dims`;
 }
 
+/** The dimension versions' print alone (`dimensionPrint`), for a check whose rows are all verified. */
+export function dimensionsPrintSql(d: Dialect): string {
+  return `SELECT ${dimensionPrint(d)} AS n`;
+}
+
 /**
  * A fault for the verified-hours test (`check:write-before-record`): one fact of [from, to) stored
  * twice once the checks have read the range, as a load of another pipeline sharing the warehouse

@@ -303,7 +303,9 @@ async function verifiedChecks(request: CheckRequest): Promise<CheckResult[]> {
   const { warehouse, runId, nowMs } = request;
   const plan = await planVerification(warehouse, request, request.full === true);
   // Read before the checks: an hour written to meanwhile is recorded with what it held, so it differs next time.
-  const prints = plan.versions ? await warehouse.hourPrints(plan.rows ?? plan.versions) : [];
+  const prints = plan.rows ? await warehouse.hourPrints(plan.rows) : [];
+  // Only the versions changed (no hour's rows to read): their print alone, not the range's rows grouped by hour.
+  const dimensions = plan.versions ? (prints[0]?.dimensions ?? (await warehouse.dimensionsPrint())) : undefined;
   const results = [...(await integrity(request, plan)), ...(await duplicates(request, plan))];
   const passed = (names: (r: CheckResult) => boolean) =>
     results.filter((r) => r.scope === 'checked range' && names(r)).every((r) => r.status === 'pass');
@@ -320,7 +322,6 @@ async function verifiedChecks(request: CheckRequest): Promise<CheckResult[]> {
   else if (plan.versions) {
     if (fault('check:write-before-record')) await warehouse.query(copyOneFactSql(warehouse.dialect), params(request));
     if (plan.rows) await warehouse.markVerifiedHours(plan.rows, rowsPassed, prints, runId, nowMs);
-    const dimensions = prints[0]?.dimensions;
     if (dimensions !== undefined) {
       for (const span of plan.rows ? around(plan.versions, plan.rows) : [plan.versions])
         await warehouse.renewVerifiedDimensions(span, dimensions);

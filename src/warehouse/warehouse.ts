@@ -219,6 +219,8 @@ export interface WarehouseChecks extends WarehouseQuery {
   writeCheckResults(pipeline: string, runId: string, results: CheckResult[], nowMs: number): Promise<void>;
   /** What each hour of a span holds before its checks run (check-sql.ts `hourPrintsSql`). */
   hourPrints(span: { fromMs: number; toMs: number }): Promise<HourPrint[]>;
+  /** The dimension versions' print alone (check-sql.ts `dimensionsPrintSql`), as `hourPrints` gives it per hour. */
+  dimensionsPrint(): Promise<bigint>;
   /**
    * Drops every record of the hours the span meets; where the checks passed (`passed`), records the
    * hours of `prints` whose facts all lie in the span, with what they held before the checks.

@@ -1,5 +1,6 @@
 import {
   forgetVerifiedHoursSql,
+  dimensionsPrintSql,
   hourPrintsSql,
   presentCountSql,
   renewVerifiedDimensionsSql,
@@ -57,6 +58,11 @@ export class SqlChecks implements WarehouseChecks {
       lastMs: Number(r.last_ms),
       dimensions: int64(r.dimensions),
     }));
+  }
+
+  async dimensionsPrint(): Promise<bigint> {
+    const [row] = await this.query(dimensionsPrintSql(this.dialect), {});
+    return int64(row!.n);
   }
 
   async markVerifiedHours(

@@ -160,6 +160,10 @@ export class SqlWarehouse implements Warehouse {
     return this.checks.hourPrints(...args);
   }
 
+  dimensionsPrint() {
+    return this.checks.dimensionsPrint();
+  }
+
   markVerifiedHours(...args: Parameters<WarehouseChecks['markVerifiedHours']>) {
     return this.checks.markVerifiedHours(...args);
   }
