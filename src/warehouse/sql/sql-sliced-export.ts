@@ -89,9 +89,9 @@ async function packageSlices(driver: Driver, rows: RowSelection): Promise<Slice[
   const packageOf = `COALESCE(f.package_seq, ${UNNUMBERED})`;
   const packages = await driver.run(
     `listing the packages of ${rows.table}, too large to write at once`,
-    `SELECT f.run_id AS run_id, ${packageOf} AS package_seq FROM ${d.table(rows.table)} f
+    // DISTINCT, not GROUP BY the COALESCE: ZetaSQL (BigQuery) refuses that grouping once ORDER BY follows.
+    `SELECT DISTINCT f.run_id AS run_id, ${packageOf} AS package_seq FROM ${d.table(rows.table)} f
 WHERE ${rows.where}
-GROUP BY f.run_id, ${packageOf}
 ORDER BY run_id, package_seq`,
     rows.params,
   );
