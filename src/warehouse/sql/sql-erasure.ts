@@ -131,7 +131,7 @@ export async function eraseUser(driver: Driver, request: ErasureRequest, fence?:
     return await eraseUserAt(driver, request, `payload_hash IN (${rejectsNamingUserSql(d, ids)})`, params, fence);
   } catch (error) {
     if (!isOutOfMemory(error)) throw error;
-    const ranges = await positionRanges(driver, 'etl_rejected_event');
+    const ranges = await positionRanges(driver, { table: 'etl_rejected_event', where: 'TRUE', params: {} });
     if (ranges === null) throw error;
     const hashes = await rejectsNamingUserInSlices(driver, ids, params, ranges);
     const rejects = d.inJsonList('payload_hash', 'reject_hashes');

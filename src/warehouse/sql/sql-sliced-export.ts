@@ -31,18 +31,28 @@ export interface PositionRange {
 }
 
 /**
- * `table`'s rows in ranges of `POSITION_SLICE_ROWS` by their physical
- * position (DuckDB's rowid), in order; null where the engine has no such
- * position (it bounds a statement's memory itself).
+ * The ranges of `POSITION_SLICE_ROWS` physical positions (DuckDB's rowid)
+ * that hold rows of `rows` (alias `f`), in order: a range none of whose rows
+ * the selection keeps is no statement (nor an empty file). Null where the
+ * engine has no such position (it bounds a statement's memory itself).
  */
-export async function positionRanges(driver: Driver, table: string): Promise<PositionRange[] | null> {
-  const position = driver.dialect.rowPosition('q');
+export async function positionRanges(
+  driver: Driver,
+  rows: Pick<RowSelection, 'table' | 'where' | 'params'>,
+): Promise<PositionRange[] | null> {
+  const position = driver.dialect.rowPosition('f');
   if (position === null) return null;
-  const [end] = await driver.run(
-    `sizing ${table} to read it in slices`,
-    `SELECT COALESCE(MAX(${position}), -1) + 1 AS n FROM ${driver.dialect.table(table)} q`,
+  const found = await driver.run(
+    `sizing ${rows.table} to read it in slices`,
+    `SELECT DISTINCT CAST(FLOOR(${position} / ${POSITION_SLICE_ROWS}) AS BIGINT) AS k FROM ${driver.dialect.table(rows.table)} f
+WHERE ${rows.where}
+ORDER BY k`,
+    rows.params,
   );
-  return rangesOf(Number(int64(end!.n)));
+  return found.map((row) => {
+    const from = Number(int64(row.k)) * POSITION_SLICE_ROWS;
+    return { from, to: from + POSITION_SLICE_ROWS };
+  });
 }
 
 /**
@@ -66,7 +76,7 @@ export async function eachRangeInHalves(
 }
 
 /** `count` rows from position 0 in ranges of `rows`. */
-export function rangesOf(count: number, rows = POSITION_SLICE_ROWS): PositionRange[] {
+export function rangesOf(count: number, rows: number): PositionRange[] {
   const ranges: PositionRange[] = [];
   for (let from = 0; from < count; from += rows) ranges.push({ from, to: from + rows });
   return ranges;
@@ -106,9 +116,9 @@ ORDER BY run_id, package_seq`,
   });
 }
 
-/** A table's position ranges as slices of a selection (on the alias `f`); null where the engine has no positions. */
-async function positionSlices(driver: Driver, table: string): Promise<Slice[] | null> {
-  const ranges = await positionRanges(driver, table);
+/** The position ranges of a selection's rows as its slices; null where the engine has no positions. */
+async function positionSlices(driver: Driver, rows: RowSelection): Promise<Slice[] | null> {
+  const ranges = await positionRanges(driver, rows);
   return (
     ranges?.map((range, i) => ({
       where: inPositionRange(driver.dialect, 'f', range),
@@ -139,9 +149,7 @@ export async function exportInSlices(
   } catch (error) {
     if (!isOutOfMemory(error)) throw error;
     rmSync(whole, { force: true });
-    const slices = isFactTable(rows.table)
-      ? await packageSlices(driver, rows)
-      : await positionSlices(driver, rows.table);
+    const slices = isFactTable(rows.table) ? await packageSlices(driver, rows) : await positionSlices(driver, rows);
     if (slices === null) throw error;
     const files: string[] = [];
     for (const slice of slices) {
