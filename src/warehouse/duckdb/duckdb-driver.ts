@@ -363,7 +363,7 @@ async function copyTable(runner: SqlRunner, from: string, to: string): Promise<v
     if (!isOutOfMemory(error)) throw error;
   }
   const [row] = await runner.rows(`SELECT COALESCE(MAX(rowid), -1) + 1 AS n FROM ${from}`);
-  // A scan's vector a statement to start with: only a table of wide values gets here.
+  // One scan vector (2,048 rows) a statement to start with: only a table of wide values gets here.
   await eachRangeInHalves(rangesOf(Number(row!.n), 2048), (range) =>
     runner.exec(`INSERT INTO ${to} SELECT * FROM ${from} q WHERE ${inPositionRange(duckdbDialect, 'q', range)}`),
   );

@@ -60,7 +60,7 @@ export function pendingPartitions(rows: SqlRow[]): LakePartition[] {
 
 /**
  * Rows of one table to write to one or more Parquet files: `FROM <table> f WHERE <where>`, so that
- * a day too large to write at once can be cut into the packages that loaded it (`sql-day-export.ts`).
+ * a day too large to write at once can be cut into the packages that loaded it (`sql-sliced-export.ts`).
  */
 export interface RowSelection {
   table: string;
