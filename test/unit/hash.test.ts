@@ -52,4 +52,28 @@ describe('eventHash', () => {
       sha256Hex(stableStringify({ ...e, cost_micros: formatCost(e.cost_micros) }));
     for (const e of [...events, ...odd]) expect(eventHash(e), JSON.stringify(e.event_id)).toBe(authority(e));
   });
+
+  it('hashes a wide event (its text grows the reused buffer midway) and the events after it', () => {
+    const settings = simulatorSettingsFrom({ seed: 5, rate_per_minute: 600 });
+    const events = new EventUniverse(settings, shippedReference())
+      .eventsInMinute(29_000_000)
+      .map((e) => normalizeRecord(e.payload))
+      .flatMap((result) => (result.ok ? [result.event] : []));
+    const wide = (e: CanonicalEvent, text: string): CanonicalEvent => ({
+      ...e,
+      metadata: { prompt: text },
+      policies: [{ name: text, result: 'pass', latency_ms: 1, entities_found: 2, triggered: false }, ...e.policies],
+      user_id: text,
+    });
+    const sequence = [
+      events[0]!,
+      wide(events[1]!, 'é😀x'.repeat(20_000)),
+      events[2]!,
+      wide(events[3]!, 'a'.repeat(70_000)),
+      events[4]!,
+    ];
+    const authority = (e: CanonicalEvent) =>
+      sha256Hex(stableStringify({ ...e, cost_micros: formatCost(e.cost_micros) }));
+    for (const e of sequence) expect(eventHash(e)).toBe(authority(e));
+  });
 });
