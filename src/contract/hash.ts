@@ -20,36 +20,33 @@ export function sha256Hex(text: string | Uint8Array): string {
   return oneShot ? oneShot('sha256', text) : createHash('sha256').update(text).digest('hex');
 }
 
-/** Bytes of ASCII text, for the canonical JSON's fixed parts. */
-const ascii = (text: string): Buffer => Buffer.from(text, 'latin1');
-
 // The canonical JSON's keys and punctuation, in the order stableStringify writes them (keys sorted).
-const OPEN = ascii('{"batch_id":');
-const COST = ascii(',"cost_micros":"');
-const DECISION = ascii('","decision":"');
-const EVENT_ID = ascii('","event_id":');
-const EVENT_TS = ascii(',"event_ts_us":');
-const GATEWAY = ascii(',"gateway_id":');
-const INPUT_TOKENS = ascii(',"input_tokens":');
-const LATENCY = ascii(',"latency_ms":');
-const METADATA = ascii(',"metadata":');
-const MODEL = ascii(',"model":');
-const OUTPUT_TOKENS = ascii(',"output_tokens":');
-const POLICIES = ascii(',"policies":[');
-const POLICY_OPEN = ascii('{"entities_found":');
-const NEXT_POLICY_OPEN = ascii(',{"entities_found":');
-const NAME = ascii(',"name":');
-const RESULT = ascii(',"result":');
-const TRIGGERED_TRUE = ascii(',"triggered":true}');
-const TRIGGERED_FALSE = ascii(',"triggered":false}');
-const PROVIDER = ascii('],"provider":');
-const REQUEST_SOURCE = ascii(',"request_source":');
-const TEAM = ascii(',"team_id":');
-const USER = ascii(',"user_id":');
-const CLOSE = ascii('}');
-const NULL = ascii('null');
+const OPEN = '{"batch_id":';
+const COST = ',"cost_micros":"';
+const DECISION = '","decision":"';
+const EVENT_ID = '","event_id":';
+const EVENT_TS = ',"event_ts_us":';
+const GATEWAY = ',"gateway_id":';
+const INPUT_TOKENS = ',"input_tokens":';
+const LATENCY = ',"latency_ms":';
+const METADATA = ',"metadata":';
+const MODEL = ',"model":';
+const OUTPUT_TOKENS = ',"output_tokens":';
+const POLICIES = ',"policies":[';
+const POLICY_OPEN = '{"entities_found":';
+const NEXT_POLICY_OPEN = ',{"entities_found":';
+const NAME = ',"name":';
+const RESULT = ',"result":';
+const TRIGGERED_TRUE = ',"triggered":true}';
+const TRIGGERED_FALSE = ',"triggered":false}';
+const PROVIDER = '],"provider":';
+const REQUEST_SOURCE = ',"request_source":';
+const TEAM = ',"team_id":';
+const USER = ',"user_id":';
+const CLOSE = '}';
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
+const ZERO = 0x30;
 
 /** Room for a canonical event of ordinary size; a wider one grows the buffer for itself alone. */
 const KEPT_CAPACITY = 16 * 1024;
@@ -67,50 +64,50 @@ class CanonicalWriter {
   event(e: CanonicalEvent): Buffer {
     if (this.buffer.length > KEPT_CAPACITY) this.buffer = Buffer.allocUnsafe(KEPT_CAPACITY);
     this.at = 0;
-    this.bytes(OPEN);
+    this.ascii(OPEN);
     this.text(e.batch_id);
-    this.bytes(COST);
+    this.ascii(COST);
     this.ascii(formatCost(e.cost_micros));
-    this.bytes(DECISION);
+    this.ascii(DECISION);
     this.ascii(e.decision);
-    this.bytes(EVENT_ID);
+    this.ascii(EVENT_ID);
     this.text(e.event_id);
-    this.bytes(EVENT_TS);
-    this.ascii(String(e.event_ts_us));
-    this.bytes(GATEWAY);
+    this.ascii(EVENT_TS);
+    this.number(e.event_ts_us);
+    this.ascii(GATEWAY);
     this.text(e.gateway_id);
-    this.bytes(INPUT_TOKENS);
-    this.ascii(String(e.input_tokens));
-    this.bytes(LATENCY);
-    this.ascii(String(e.latency_ms));
-    this.bytes(METADATA);
+    this.ascii(INPUT_TOKENS);
+    this.number(e.input_tokens);
+    this.ascii(LATENCY);
+    this.number(e.latency_ms);
+    this.ascii(METADATA);
     this.utf8(stableStringify(e.metadata));
-    this.bytes(MODEL);
+    this.ascii(MODEL);
     this.text(e.model);
-    this.bytes(OUTPUT_TOKENS);
-    this.ascii(String(e.output_tokens));
-    this.bytes(POLICIES);
+    this.ascii(OUTPUT_TOKENS);
+    this.number(e.output_tokens);
+    this.ascii(POLICIES);
     for (let i = 0; i < e.policies.length; i++) {
       const p = e.policies[i]!;
-      this.bytes(i === 0 ? POLICY_OPEN : NEXT_POLICY_OPEN);
-      this.ascii(String(p.entities_found));
-      this.bytes(LATENCY);
-      this.ascii(String(p.latency_ms));
-      this.bytes(NAME);
+      this.ascii(i === 0 ? POLICY_OPEN : NEXT_POLICY_OPEN);
+      this.number(p.entities_found);
+      this.ascii(LATENCY);
+      this.number(p.latency_ms);
+      this.ascii(NAME);
       this.text(p.name);
-      this.bytes(RESULT);
+      this.ascii(RESULT);
       this.text(p.result);
-      this.bytes(p.triggered ? TRIGGERED_TRUE : TRIGGERED_FALSE);
+      this.ascii(p.triggered ? TRIGGERED_TRUE : TRIGGERED_FALSE);
     }
-    this.bytes(PROVIDER);
+    this.ascii(PROVIDER);
     this.text(e.provider);
-    this.bytes(REQUEST_SOURCE);
+    this.ascii(REQUEST_SOURCE);
     this.text(e.request_source);
-    this.bytes(TEAM);
+    this.ascii(TEAM);
     this.text(e.team_id);
-    this.bytes(USER);
+    this.ascii(USER);
     this.text(e.user_id);
-    this.bytes(CLOSE);
+    this.ascii(CLOSE);
     return this.buffer.subarray(0, this.at);
   }
 
@@ -121,13 +118,22 @@ class CanonicalWriter {
     this.buffer = grown;
   }
 
-  private bytes(bytes: Buffer): void {
-    this.reserve(bytes.length);
-    this.buffer.set(bytes, this.at);
-    this.at += bytes.length;
+  /** A number or null as `${n}` writes it: a non-negative safe integer (most are) digit by digit. */
+  private number(n: number | null): void {
+    if (n === null || !Number.isSafeInteger(n) || n < 0) return this.ascii(String(n));
+    let digits = 1;
+    for (let rest = n; rest >= 10; rest = Math.floor(rest / 10)) digits++;
+    this.reserve(digits);
+    const { buffer } = this;
+    let rest = n;
+    for (let i = this.at + digits - 1; i >= this.at; i--) {
+      buffer[i] = ZERO + (rest % 10);
+      rest = Math.floor(rest / 10);
+    }
+    this.at += digits;
   }
 
-  /** Text known to be ASCII (numbers, a decision, a cost): one byte a character. */
+  /** Text known to be ASCII (the fixed parts, a decision, a cost): one byte a character. */
   private ascii(text: string): void {
     this.reserve(text.length);
     const { buffer } = this;
@@ -147,7 +153,7 @@ class CanonicalWriter {
    * so its UTF-8 is what hashing the string would encode).
    */
   private text(value: string | null): void {
-    if (value === null) return this.bytes(NULL);
+    if (value === null) return this.ascii('null');
     this.reserve(value.length + 2);
     const { buffer } = this;
     const start = this.at;
