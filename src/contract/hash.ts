@@ -20,30 +20,6 @@ export function sha256Hex(text: string | Uint8Array): string {
   return oneShot ? oneShot('sha256', text) : createHash('sha256').update(text).digest('hex');
 }
 
-// The canonical JSON's keys and punctuation, in the order stableStringify writes them (keys sorted).
-const OPEN = '{"batch_id":';
-const COST = ',"cost_micros":"';
-const DECISION = '","decision":"';
-const EVENT_ID = '","event_id":';
-const EVENT_TS = ',"event_ts_us":';
-const GATEWAY = ',"gateway_id":';
-const INPUT_TOKENS = ',"input_tokens":';
-const LATENCY = ',"latency_ms":';
-const METADATA = ',"metadata":';
-const MODEL = ',"model":';
-const OUTPUT_TOKENS = ',"output_tokens":';
-const POLICIES = ',"policies":[';
-const POLICY_OPEN = '{"entities_found":';
-const NEXT_POLICY_OPEN = ',{"entities_found":';
-const NAME = ',"name":';
-const RESULT = ',"result":';
-const TRIGGERED_TRUE = ',"triggered":true}';
-const TRIGGERED_FALSE = ',"triggered":false}';
-const PROVIDER = '],"provider":';
-const REQUEST_SOURCE = ',"request_source":';
-const TEAM = ',"team_id":';
-const USER = ',"user_id":';
-const CLOSE = '}';
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 const ZERO = 0x30;
@@ -61,53 +37,27 @@ class CanonicalWriter {
   private buffer = Buffer.allocUnsafe(KEPT_CAPACITY);
   private at = 0;
 
+  /** The canonical JSON's keys in the order stableStringify writes them (sorted), with their values. */
   event(e: CanonicalEvent): Buffer {
     if (this.buffer.length > KEPT_CAPACITY) this.buffer = Buffer.allocUnsafe(KEPT_CAPACITY);
     this.at = 0;
-    this.ascii(OPEN);
-    this.text(e.batch_id);
-    this.ascii(COST);
-    this.ascii(formatCost(e.cost_micros));
-    this.ascii(DECISION);
-    this.ascii(e.decision);
-    this.ascii(EVENT_ID);
-    this.text(e.event_id);
-    this.ascii(EVENT_TS);
-    this.number(e.event_ts_us);
-    this.ascii(GATEWAY);
-    this.text(e.gateway_id);
-    this.ascii(INPUT_TOKENS);
-    this.number(e.input_tokens);
-    this.ascii(LATENCY);
-    this.number(e.latency_ms);
-    this.ascii(METADATA);
-    this.utf8(stableStringify(e.metadata));
-    this.ascii(MODEL);
-    this.text(e.model);
-    this.ascii(OUTPUT_TOKENS);
-    this.number(e.output_tokens);
-    this.ascii(POLICIES);
+    this.ascii('{"batch_id":').text(e.batch_id);
+    this.ascii(',"cost_micros":"').ascii(formatCost(e.cost_micros)).ascii('","decision":"').ascii(e.decision);
+    this.ascii('","event_id":').text(e.event_id).ascii(',"event_ts_us":').number(e.event_ts_us);
+    this.ascii(',"gateway_id":').text(e.gateway_id).ascii(',"input_tokens":').number(e.input_tokens);
+    this.ascii(',"latency_ms":').number(e.latency_ms).ascii(',"metadata":').utf8(stableStringify(e.metadata));
+    this.ascii(',"model":').text(e.model).ascii(',"output_tokens":').number(e.output_tokens);
+    this.ascii(',"policies":[');
     for (let i = 0; i < e.policies.length; i++) {
       const p = e.policies[i]!;
-      this.ascii(i === 0 ? POLICY_OPEN : NEXT_POLICY_OPEN);
-      this.number(p.entities_found);
-      this.ascii(LATENCY);
-      this.number(p.latency_ms);
-      this.ascii(NAME);
-      this.text(p.name);
-      this.ascii(RESULT);
-      this.text(p.result);
-      this.ascii(p.triggered ? TRIGGERED_TRUE : TRIGGERED_FALSE);
+      this.ascii(i === 0 ? '{"entities_found":' : ',{"entities_found":').number(p.entities_found);
+      this.ascii(',"latency_ms":').number(p.latency_ms).ascii(',"name":').text(p.name);
+      this.ascii(',"result":')
+        .text(p.result)
+        .ascii(p.triggered ? ',"triggered":true}' : ',"triggered":false}');
     }
-    this.ascii(PROVIDER);
-    this.text(e.provider);
-    this.ascii(REQUEST_SOURCE);
-    this.text(e.request_source);
-    this.ascii(TEAM);
-    this.text(e.team_id);
-    this.ascii(USER);
-    this.text(e.user_id);
-    this.ascii(CLOSE);
+    this.ascii('],"provider":').text(e.provider).ascii(',"request_source":').text(e.request_source);
+    this.ascii(',"team_id":').text(e.team_id).ascii(',"user_id":').text(e.user_id).ascii('}');
     return this.buffer.subarray(0, this.at);
   }
 
@@ -119,7 +69,7 @@ class CanonicalWriter {
   }
 
   /** A number or null as `${n}` writes it: a non-negative safe integer (most are) digit by digit. */
-  private number(n: number | null): void {
+  private number(n: number | null): this {
     if (n === null || !Number.isSafeInteger(n) || n < 0) return this.ascii(String(n));
     let digits = 1;
     for (let rest = n; rest >= 10; rest = Math.floor(rest / 10)) digits++;
@@ -131,20 +81,23 @@ class CanonicalWriter {
       rest = Math.floor(rest / 10);
     }
     this.at += digits;
+    return this;
   }
 
   /** Text known to be ASCII (the fixed parts, a decision, a cost): one byte a character. */
-  private ascii(text: string): void {
+  private ascii(text: string): this {
     this.reserve(text.length);
     const { buffer } = this;
     for (let i = 0; i < text.length; i++) buffer[this.at + i] = text.charCodeAt(i);
     this.at += text.length;
+    return this;
   }
 
   /** Any text, as UTF-8: at most 3 bytes a UTF-16 unit. */
-  private utf8(text: string): void {
+  private utf8(text: string): this {
     this.reserve(text.length * 3);
     this.at += this.buffer.write(text, this.at, 'utf8');
+    return this;
   }
 
   /**
@@ -152,7 +105,7 @@ class CanonicalWriter {
    * copied as they are; any other goes through JSON.stringify (which escapes lone surrogates,
    * so its UTF-8 is what hashing the string would encode).
    */
-  private text(value: string | null): void {
+  private text(value: string | null): this {
     if (value === null) return this.ascii('null');
     this.reserve(value.length + 2);
     const { buffer } = this;
@@ -165,6 +118,7 @@ class CanonicalWriter {
     }
     buffer[start + 1 + value.length] = QUOTE;
     this.at = start + value.length + 2;
+    return this;
   }
 }
 
