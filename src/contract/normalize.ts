@@ -29,11 +29,14 @@ function reasonsOf(error: z.ZodError): RejectReason[] {
   return error.issues.map((issue) => ({ path: issue.path.join('.') || '(record)', message: issue.message }));
 }
 
+const NO_NAMES: ReadonlySet<string> = new Set();
+
 function normalizePolicies(
   evaluated: ShapeA['policies_evaluated'],
   triggeredNames: readonly string[] | null | undefined,
 ): PolicyEvaluation[] {
-  const triggered = new Set(triggeredNames ?? []);
+  // Most events name no triggered policy: no sets for them (these run once an event).
+  const triggered: ReadonlySet<string> = triggeredNames?.length ? new Set(triggeredNames) : NO_NAMES;
   const policies = (evaluated ?? []).map((entry): PolicyEvaluation => {
     if (typeof entry === 'string') {
       // DESIGN.md decision 12: a bare name is triggered if listed, else passed.
@@ -56,6 +59,7 @@ function normalizePolicies(
       triggered: result !== 'pass' || triggered.has(entry.name),
     };
   });
+  if (triggered.size === 0) return policies;
   // A policy reported as triggered but not as evaluated still ran: keep it.
   const seen = new Set(policies.map((p) => p.name));
   for (const name of triggered) {
@@ -104,7 +108,8 @@ export function normalizeRecord(
 }
 
 function canonical(record: Record<string, unknown>, value: ParsedEvent): NormalizeResult {
-  const driftFields = Object.keys(record).filter((key) => !KNOWN_FIELDS.has(key));
+  const driftFields: string[] = [];
+  for (const key of Object.keys(record)) if (!KNOWN_FIELDS.has(key)) driftFields.push(key);
   const metadata: Record<string, unknown> = { ...(value.metadata ?? {}) };
   if (driftFields.length > 0) {
     metadata[DRIFT_METADATA_KEY] = Object.fromEntries(driftFields.map((key) => [key, record[key]]));

@@ -149,6 +149,12 @@ function rejectRow(
   ];
 }
 
+function triggeredCount(event: CanonicalEvent): number {
+  let count = 0;
+  for (const p of event.policies) if (p.triggered) count++;
+  return count;
+}
+
 function eventRow(event: CanonicalEvent): StagedValue[] {
   return [
     0,
@@ -166,7 +172,7 @@ function eventRow(event: CanonicalEvent): StagedValue[] {
     BigInt(event.output_tokens),
     event.cost_micros,
     event.policies.length,
-    event.policies.filter((p) => p.triggered).length,
+    triggeredCount(event),
     event.team_id,
     event.batch_id,
     event.request_source,
@@ -190,21 +196,22 @@ export function validateBatch(records: readonly RawRecord[], rules: ValidationRu
     drift: {},
   };
   const { counts, drift } = batch;
+  // Not a closure per record: this loop runs for every record read.
+  const reject = (record: Parsed, raw: RawRecord, reasons: RejectReason[], text = payloadOf(record, raw, privacy)) => {
+    counts.rejected++;
+    batch.rejects.push(rejectRow(record, raw, text, reasons, plausibleRange));
+  };
   for (const raw of records) {
     counts.read++;
     const record = parsed(raw);
-    const reject = (reasons: RejectReason[], text = payloadOf(record, raw, privacy)) => {
-      counts.rejected++;
-      batch.rejects.push(rejectRow(record, raw, text, reasons, plausibleRange));
-    };
     if (record.kind === 'unparseable') {
-      reject([{ path: '(record)', message: record.error }]);
+      reject(record, raw, [{ path: '(record)', message: record.error }]);
       continue;
     }
     if (raw.kind !== 'line' || !plainLine(raw.text)) {
       const { reason, maxBytes } = inspect(record.value);
       if (reason) {
-        reject([reason], payloadOf(record, raw, privacy, true));
+        reject(record, raw, [reason], payloadOf(record, raw, privacy, true));
         continue;
       }
       // Lines were bounded as they were read; values (API pages, arrays, CSV rows) are judged here,
@@ -213,14 +220,14 @@ export function validateBatch(records: readonly RawRecord[], rules: ValidationRu
         const text = stableStringify(maskRecord(record.value, privacy));
         const bytes = Buffer.byteLength(text);
         if (bytes > maxRecordBytes) {
-          reject([{ path: '(record)', message: oversizedMessage(maxRecordBytes, bytes) }], text);
+          reject(record, raw, [{ path: '(record)', message: oversizedMessage(maxRecordBytes, bytes) }], text);
           continue;
         }
       }
     }
     const result = normalizeRecord(record.value, true, decisionAliases, plausibleRange);
     if (!result.ok) {
-      reject(result.reasons);
+      reject(record, raw, result.reasons);
       continue;
     }
     const ms = result.event.event_ts_us / 1000;
@@ -237,9 +244,10 @@ export function validateBatch(records: readonly RawRecord[], rules: ValidationRu
     counts.valid++;
     const index = batch.events.length;
     batch.events.push(eventRow(event));
-    event.policies.forEach((p, ordinal) => {
+    for (let ordinal = 0; ordinal < event.policies.length; ordinal++) {
+      const p = event.policies[ordinal]!;
       batch.policies.push([index, ordinal, p.name, p.result, p.latency_ms, p.entities_found, p.triggered]);
-    });
+    }
   }
   return batch;
 }

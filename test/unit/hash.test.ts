@@ -48,8 +48,41 @@ describe('eventHash', () => {
         { ...e, metadata: { [text]: text, nested: { b: [text], a: 1e21 } }, latency_ms: 1e-7 },
       ];
     });
+    // Numbers are written digit by digit when they are non-negative safe integers: their edges.
+    const numbers: CanonicalEvent[] = [0, 9, 10, 99, 100, 2 ** 53 - 1, 2 ** 53, -0, 1e21].map((n, i) => ({
+      ...events[i]!,
+      event_ts_us: Math.abs(n) < 2 ** 52 ? n : events[i]!.event_ts_us,
+      input_tokens: n,
+      latency_ms: n,
+      policies: [{ name: 'p', result: 'pass', latency_ms: n, entities_found: n, triggered: false }],
+    }));
     const authority = (e: CanonicalEvent) =>
       sha256Hex(stableStringify({ ...e, cost_micros: formatCost(e.cost_micros) }));
-    for (const e of [...events, ...odd]) expect(eventHash(e), JSON.stringify(e.event_id)).toBe(authority(e));
+    for (const e of [...events, ...odd, ...numbers])
+      expect(eventHash(e), JSON.stringify(e.event_id)).toBe(authority(e));
+  });
+
+  it('hashes a wide event (its text grows the reused buffer midway) and the events after it', () => {
+    const settings = simulatorSettingsFrom({ seed: 5, rate_per_minute: 600 });
+    const events = new EventUniverse(settings, shippedReference())
+      .eventsInMinute(29_000_000)
+      .map((e) => normalizeRecord(e.payload))
+      .flatMap((result) => (result.ok ? [result.event] : []));
+    const wide = (e: CanonicalEvent, text: string): CanonicalEvent => ({
+      ...e,
+      metadata: { prompt: text },
+      policies: [{ name: text, result: 'pass', latency_ms: 1, entities_found: 2, triggered: false }, ...e.policies],
+      user_id: text,
+    });
+    const sequence = [
+      events[0]!,
+      wide(events[1]!, 'é😀x'.repeat(20_000)),
+      events[2]!,
+      wide(events[3]!, 'a'.repeat(70_000)),
+      events[4]!,
+    ];
+    const authority = (e: CanonicalEvent) =>
+      sha256Hex(stableStringify({ ...e, cost_micros: formatCost(e.cost_micros) }));
+    for (const e of sequence) expect(eventHash(e)).toBe(authority(e));
   });
 });
