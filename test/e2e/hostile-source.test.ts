@@ -36,7 +36,8 @@ function hostile(seed: number) {
   };
 }
 
-describe('exactly once under a hostile source', () => {
+// Seven CLI runs a seed: ~20 s on a quiet machine, past the default minute under the full suite on a busy one.
+describe('exactly once under a hostile source', { timeout: 180_000 }, () => {
   it.each([101, 202, 303])('seed %i: scheduled runs + reconcile = ground truth', async (seed) => {
     const ws = new Workspace();
     workspaces.push(ws);
