@@ -187,10 +187,17 @@ describe('wide records', () => {
 
   // Neither a whole day nor the quarantine's payloads fit the pool at once: they are read in slices.
   it('forgetting a user rewrites their day in the lake without them, every other row once and unaltered', async () => {
-    const forgotten = await aetl(['forget', '--user', FORGOTTEN_USER, '--yes', '--config', aliased()], env);
+    // Its files count toward compaction: above 2 of them, the command's end merges the day again.
+    const compacting = config('4MB', {
+      contract: { decision_aliases: { warned: 'allow' } },
+      lake: { path: 'lake', compact_after_files: 2 },
+    });
+    const forgotten = await aetl(['forget', '--user', FORGOTTEN_USER, '--yes', '--config', compacting], env);
     expect(forgotten.code, forgotten.stderr.slice(-2000)).toBe(0);
     expect(await facts()).toBe(kept.length);
-    const lake = await lakeRowsIn(join(ws.lake, 'fact_ai_event', 'event_date=2026-04-10'));
+    const partition = join(ws.lake, 'fact_ai_event', 'event_date=2026-04-10');
+    expect(readdirSync(partition)).toEqual(['data.parquet']);
+    const lake = await lakeRowsIn(partition);
     expect([...lake.keys()].sort()).toEqual(kept);
     expect(traceOf(lake.get('evt-0399'))).toBe(padding(399));
     expect(traceOf(lake.get('warned-0042'))).toBe(padding(1042));
