@@ -116,18 +116,6 @@ ORDER BY run_id, package_seq`,
   });
 }
 
-/** The position ranges of a selection's rows as its slices; null where the engine has no positions. */
-async function positionSlices(driver: Driver, rows: RowSelection): Promise<Slice[] | null> {
-  const ranges = await positionRanges(driver, rows);
-  return (
-    ranges?.map((range, i) => ({
-      where: inPositionRange(driver.dialect, 'f', range),
-      params: {},
-      name: `slice ${i + 1}`,
-    })) ?? null
-  );
-}
-
 /**
  * Writes a selection as one Parquet file, or, when the engine runs out of
  * memory on it, as one file per slice: fact rows by the package that loaded
@@ -149,21 +137,34 @@ export async function exportInSlices(
   } catch (error) {
     if (!isOutOfMemory(error)) throw error;
     rmSync(whole, { force: true });
-    const slices = isFactTable(rows.table) ? await packageSlices(driver, rows) : await positionSlices(driver, rows);
-    if (slices === null) throw error;
     const files: string[] = [];
-    for (const slice of slices) {
+    const write = async (slice: Slice) => {
       const file = nextFile();
       const one = { ...rows, where: `${rows.where} AND ${slice.where}`, params: { ...rows.params, ...slice.params } };
-      await driver.exportParquet(
-        `${purpose}, ${slice.name}`,
-        selectionSql(driver.dialect, one),
-        one.params,
-        rows.table,
-        file,
-      );
+      try {
+        await driver.exportParquet(
+          `${purpose}, ${slice.name}`,
+          selectionSql(driver.dialect, one),
+          one.params,
+          rows.table,
+          file,
+        );
+      } catch (sliceError) {
+        rmSync(file, { force: true });
+        throw sliceError;
+      }
       files.push(file);
+    };
+    if (isFactTable(rows.table)) {
+      for (const slice of await packageSlices(driver, rows)) await write(slice);
+      return files;
     }
+    const ranges = await positionRanges(driver, rows);
+    if (ranges === null) throw error;
+    // Halved while a range does not fit, as the erasure's search of the quarantine is.
+    await eachRangeInHalves(ranges, (range) =>
+      write({ where: inPositionRange(driver.dialect, 'f', range), params: {}, name: `rows ${range.from}-${range.to}` }),
+    );
     return files;
   }
 }
