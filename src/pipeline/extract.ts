@@ -21,6 +21,13 @@ const IN_FLIGHT_PER_WORKER = 2;
 const INLINE_RECORDS = 20_000;
 
 /**
+ * Records validated and staged at once: what a slice builds dies young. A whole 5,000-record API
+ * page's rows outlived V8's young generation and piled up in the old one until its next full
+ * collection (peak RSS 50-70 MB higher at 200k events than with slices of a file's size).
+ */
+const SLICE_RECORDS = 1000;
+
+/**
  * Extract workers: parse, validate and hash off the main thread, which
  * meanwhile reads the source and appends the rows they return. A batch goes
  * to the least busy worker; when all are full, `validate` waits (backpressure
@@ -123,7 +130,12 @@ export class PackageBuilder {
     return new PackageBuilder(await StagingWriter.create(dir), dir, rules, workers);
   }
 
-  add(records: RawRecord[]): Promise<void> {
+  async add(records: RawRecord[]): Promise<void> {
+    for (let at = 0; at < records.length; at += SLICE_RECORDS)
+      await this.addSlice(records.slice(at, at + SLICE_RECORDS));
+  }
+
+  private addSlice(records: RawRecord[]): Promise<void> {
     if (!this.pool && this.workers > 0 && this.counts.read >= INLINE_RECORDS) {
       this.pool = new WorkerPool(this.workers, this.rules, (batch) => this.stageInTurn(batch));
     }
