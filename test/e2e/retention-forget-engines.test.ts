@@ -195,7 +195,7 @@ describe.each(ENGINES)('aetl forget and retention on $name', ({ start }) => {
     ]);
   });
 
-  it('--apply --archive: the next partition and the old ledger rows archived to Parquet, then gone', async () => {
+  it('--apply --archive, killed once after archiving: the partition and the old ledger rows archived once, then gone', async () => {
     const days = await perDay();
     const removed = await rows(
       'SELECT event_id, event_hash FROM {s}fact_ai_event WHERE date_key = 20260402 ORDER BY 1',
@@ -204,10 +204,18 @@ describe.each(ENGINES)('aetl forget and retention on $name', ({ start }) => {
     const oldChecks = await count(oldLedger('dq_check_result', 'checked_at'));
     expect(oldRejects).toBeGreaterThan(0);
     const archive = ws.path('archive');
-    const applied = await aetl(
-      ['retention', '--older-than', '8d', '--archive', archive, '--apply', '--json', '--config', config],
-      { ...env, AETL_NOW: '2026-04-11T06:00:00Z' },
-    );
+    const retention = (extra: Record<string, string> = {}) =>
+      aetl(['retention', '--older-than', '8d', '--archive', archive, '--apply', '--json', '--config', config], {
+        ...env,
+        AETL_NOW: '2026-04-11T06:00:00Z',
+        ...extra,
+      });
+    // Killed with every file archived and nothing deleted: those files must not stay beside the next run's.
+    const killed = await retention({ AETL_FAILPOINT: 'retention:after-archive' });
+    expect(killed.code).toBeNull();
+    expect(readdirSync(join(archive, 'fact_ai_event', `event_date=${DAYS[1]}`))).toHaveLength(1);
+    expect(await perDay()).toEqual(days);
+    const applied = await retention();
     expect(applied.code, applied.stderr).toBe(0);
     expect(await perDay()).toEqual(days.filter((d) => d.date_key !== 20260402));
     expect(await count('SELECT count(*) AS n FROM {s}etl_event_id WHERE date_key < 20260403')).toBe(0);
@@ -215,10 +223,11 @@ describe.each(ENGINES)('aetl forget and retention on $name', ({ start }) => {
     expect(await count(oldLedger('dq_check_result', 'checked_at'))).toBe(0);
 
     // The archive, read back by an independent reader: the partition's rows, exactly.
+    const runId = (JSON.parse(applied.stdout) as { run_id: string }).run_id;
     const read = async (...path: string[]) => {
       const dir = join(archive, ...path);
-      const [name] = readdirSync(dir); // one file, named by the retention run
-      return parquetReadObjects({ file: await asyncBufferFromFile(join(dir, name!)), compressors });
+      expect(readdirSync(dir)).toEqual([`${runId}.parquet`]); // the killed run's file is gone
+      return parquetReadObjects({ file: await asyncBufferFromFile(join(dir, `${runId}.parquet`)), compressors });
     };
     const archived = (await read('fact_ai_event', `event_date=${DAYS[1]}`))
       .map((r) => ({ event_id: r.event_id, event_hash: r.event_hash }))

@@ -65,12 +65,22 @@ describe('aetl retention', () => {
 
   it('--apply --archive: old partitions archived to Parquet, then gone from warehouse and lake; the rest untouched', async () => {
     const archive = ws.path('archive');
-    const applied = await aetl(
-      ['retention', '--older-than', '30d', '--archive', archive, '--apply', '--config', config],
-      {
+    const retention = (env: Record<string, string> = {}) =>
+      aetl(['retention', '--older-than', '30d', '--archive', archive, '--apply', '--config', config], {
         AETL_NOW: NOW,
-      },
-    );
+        ...env,
+      });
+    // Deletes that fail after the archive was written: nothing removed, and the archive's files go with them.
+    const failed = await retention({ AETL_FAULT: 'retention:deletes' });
+    expect(failed.code).toBe(1);
+    expect(failed.stderr).toContain('the deletes failed');
+    const archived = OLD_DAYS.flatMap((day) => readdirSync(join(archive, 'fact_ai_event', `event_date=${day}`)));
+    expect(archived).toEqual([]);
+    expect(await query(ws.warehouse, 'SELECT count(*) AS n FROM fact_ai_event')).toEqual([
+      { n: BigInt(Object.values(before).reduce((a, b) => a + b)) },
+    ]);
+
+    const applied = await retention();
     expect(applied.code, applied.stderr).toBe(0);
     expect(applied.stdout).toContain('removed: everything before 2026-05-11');
 
@@ -102,8 +112,11 @@ describe('aetl retention', () => {
     expect(existsSync(join(ws.lake, 'fact_ai_event', `event_date=${Object.keys(expectedKept)[0]}`))).toBe(true);
 
     // Recorded: a retention run in the ledger, and what it removed.
-    const [run] = await query(ws.warehouse, "SELECT status FROM etl_run WHERE command = 'retention'");
-    expect(run!.status).toBe('succeeded');
+    const runs = await query(
+      ws.warehouse,
+      "SELECT status FROM etl_run WHERE command = 'retention' ORDER BY started_at",
+    );
+    expect(runs.map((r) => r.status)).toEqual(['failed', 'succeeded']);
     const removed = await query(
       ws.warehouse,
       "SELECT strftime(event_date, '%Y-%m-%d') AS day, rows FROM etl_retention WHERE table_name = 'fact_ai_event' ORDER BY 1",

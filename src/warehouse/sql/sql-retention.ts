@@ -1,9 +1,11 @@
+import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Dialect } from '../dialect.js';
 import { day, instant, int, int64, text, type Driver, type Fence, type SqlParams } from '../driver.js';
 import type { RetentionItem } from '../warehouse.js';
 import { DAY_MS, isoDay, isoDayOfKey } from '../../util/dates.js';
 import { mkdirDurably, renameDurably } from '../../util/durable-write.js';
+import { failpoint, fault } from '../../util/failpoint.js';
 import { pathInside } from '../../util/safe-path.js';
 import { dropAggregatesBeforeSql } from './sql-aggregates.js';
 import { lakeOrder, type RowSelection } from './sql-lake.js';
@@ -104,12 +106,48 @@ async function archiveItem(
   return join(dir, `${runId}-*.parquet`);
 }
 
+/** Whether an archive file was written by `runId`: `<run id>.parquet`, `<run id>-<n>.parquet`, or either's `.tmp`. */
+const writtenBy = (runId: string, name: string) => name.startsWith(`${runId}.`) || name.startsWith(`${runId}-`);
+
+/** Removes the files the runs `runIds` wrote under `archiveDir` (`<table>/<partition>/<file>`). */
+function removeArchivesOf(archiveDir: string, runIds: string[]): void {
+  if (runIds.length === 0 || !existsSync(archiveDir)) return;
+  const dirsIn = (dir: string) => readdirSync(dir).filter((name) => statSync(join(dir, name)).isDirectory());
+  for (const table of dirsIn(archiveDir)) {
+    for (const partition of dirsIn(pathInside(archiveDir, table))) {
+      const dir = pathInside(archiveDir, table, partition);
+      for (const name of readdirSync(dir)) {
+        if (runIds.some((runId) => writtenBy(runId, name))) rmSync(pathInside(dir, name), { force: true });
+      }
+    }
+  }
+}
+
+/**
+ * This pipeline's retention runs that recorded nothing: killed, or their deletes failed (or the
+ * current one). What they archived is still in the warehouse and is archived again; their files
+ * would hold those rows a second time. The pipeline's run lock keeps its retention runs apart.
+ */
+async function unrecordedRuns(driver: Driver, pipeline: string): Promise<string[]> {
+  const d = driver.dialect;
+  const rows = await driver.run(
+    'finding retention runs that recorded nothing',
+    `SELECT r.run_id FROM ${d.table('etl_run')} r
+  WHERE r.pipeline = ${d.param('pipeline')} AND r.command = 'retention'
+    AND NOT EXISTS (SELECT 1 FROM ${d.table('etl_retention')} t WHERE t.run_id = r.run_id)`,
+    { pipeline: text(pipeline) },
+  );
+  return rows.map((r) => String(r.run_id));
+}
+
 /**
  * Archives each item to `<archive>/<table>/event_date=…/<run id>.parquet`
  * (ledger tables: `before=<cutoff>/`), written under a temporary name and
  * renamed; then deletes everything and records it, all together, behind the
- * run lock's `fence`. A crash before that deletes nothing (the archive is
- * simply written again).
+ * run lock's `fence`. A crash or failure before that deletes nothing: the
+ * archive is written again, and what the failed run wrote is removed (at
+ * once, or by the next retention after a crash), so the archive holds each
+ * removed row once.
  */
 export async function applyRetention(
   driver: Driver,
@@ -120,6 +158,9 @@ export async function applyRetention(
   const d = driver.dialect;
   const base: SqlParams = { pipeline: text(context.pipeline), cutoff: instant(context.cutoffMs) };
   const done: RetentionItem[] = [];
+  if (context.archiveDir !== null) {
+    removeArchivesOf(context.archiveDir, await unrecordedRuns(driver, context.pipeline));
+  }
   for (const item of plan) {
     let archivedTo: string | null = null;
     if (context.archiveDir !== null) {
@@ -131,6 +172,7 @@ export async function applyRetention(
     done.push({ ...item, archivedTo });
   }
   if (done.length === 0) return done;
+  failpoint('retention:after-archive');
   // By position: the column `rows` is a reserved word in BigQuery and Snowflake.
   const record = insertRowsSql(
     d,
@@ -165,13 +207,25 @@ export async function applyRetention(
       : []),
     record.sql,
   ];
-  await driver.transaction(() =>
-    driver.runTogether(
-      'applying retention',
-      statements,
-      { ...base, run_id: text(context.runId), ...record.params },
-      fence,
-    ),
-  );
+  try {
+    await driver.transaction(async () => {
+      if (fault('retention:deletes')) throw new Error('the deletes failed (AETL_FAULT)');
+      await driver.runTogether(
+        'applying retention',
+        statements,
+        { ...base, run_id: text(context.runId), ...record.params },
+        fence,
+      );
+    });
+  } catch (error) {
+    // The rows stay in the warehouse, so their copies go; unless the deletes were recorded after all
+    // (a remote commit whose answer was lost), or that cannot be read now (the next retention sees).
+    const { archiveDir } = context;
+    if (archiveDir !== null) {
+      const unrecorded = await unrecordedRuns(driver, context.pipeline).catch((): string[] => []);
+      if (unrecorded.includes(context.runId)) removeArchivesOf(archiveDir, [context.runId]);
+    }
+    throw error;
+  }
   return done;
 }
