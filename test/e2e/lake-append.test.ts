@@ -323,3 +323,36 @@ describe('a run compacts each crowded partition once, at its end', () => {
     await expectCompactedAsWarehouse([...DAYS, LATER_DAY]);
   }, 120_000);
 });
+
+describe('the dimension files are rewritten after a package that added to them, and only then', () => {
+  const ws = new Workspace();
+  afterAll(() => ws.remove());
+
+  it('three files: the first and the one with a new user rewrite them, the one with known members only does not', async () => {
+    mkdirSync(ws.path('inbox'));
+    const file = (name: string, users: string[]) =>
+      writeFileSync(
+        ws.path('inbox', name),
+        jsonLines(users.map((user, i) => shapeA(`${name}-${i}`, i, { user_id: user }))),
+      );
+    file('a.jsonl', ['user_001', 'brand_new_1']);
+    file('b.jsonl', ['user_001', 'user_002']);
+    file('c.jsonl', ['brand_new_2', 'user_002']);
+    const config = ws.writeConfig({ source: { kind: 'files', files: ws.path('inbox') } });
+    const run = await aetl(['run', '--log-level', 'debug', '--config', config], { AETL_NOW: NOW });
+    expect(run.code, run.stderr).toBe(0);
+    // Whole-table rewrites per publish: the five dimensions, or none.
+    const rewrites = run.stderr
+      .split('\n')
+      .filter((line) => line.includes('"lake published"'))
+      .map((line) => (JSON.parse(line) as { whole: number }).whole);
+    // a.jsonl: the run's reference sync marked them (and brand_new_1 came); b.jsonl: nothing new; c.jsonl: brand_new_2.
+    expect(rewrites).toEqual([5, 0, 5]);
+    const users = await parquetReadObjects({
+      file: await asyncBufferFromFile(join(ws.lake, 'dim_user', 'data.parquet')),
+      compressors,
+    });
+    const inferred = users.filter((u) => u.is_inferred).map((u) => String(u.user_id));
+    expect(inferred.sort()).toEqual(['brand_new_1', 'brand_new_2']);
+  });
+});

@@ -119,8 +119,12 @@ export class SqlDimensions {
   /**
    * A fact whose member is not in reference data gets an inferred member, and
    * a policy not seen before its row in dim_policy, before the facts are merged.
+   * `beforeChange` runs before the first row is added, if any is.
    */
-  async insertInferredMembers(staging: { events: string; policies: string | null }): Promise<void> {
+  async insertInferredMembers(
+    staging: { events: string; policies: string | null },
+    beforeChange: () => Promise<void>,
+  ): Promise<void> {
     for (const spec of Object.values(REFERENCE_DIMENSIONS)) {
       const provider = spec.table === 'dim_model' ? ', MIN(provider) AS provider' : '';
       const missing = await this.engine.run(
@@ -130,6 +134,7 @@ export class SqlDimensions {
            AND NOT EXISTS (SELECT 1 FROM ${this.t(spec.table)} d WHERE d.${spec.natural} = e.${spec.natural})
          GROUP BY ${spec.natural}`,
       );
+      if (missing.length > 0) await beforeChange();
       for (const row of missing) {
         const natural = String(row.id);
         const attributes = Object.fromEntries(spec.attributes.map((c) => [c, (row[c] as string | undefined) ?? null]));
@@ -148,6 +153,7 @@ export class SqlDimensions {
       `SELECT DISTINCT policy_name AS id FROM ${this.t(staging.policies)} p
        WHERE NOT EXISTS (SELECT 1 FROM ${this.t('dim_policy')} d WHERE d.policy_name = p.policy_name)`,
     );
+    if (policies.length > 0) await beforeChange();
     for (const row of policies) {
       const name = String(row.id);
       await this.engine.run(
@@ -199,8 +205,11 @@ export class SqlDimensions {
     };
   }
 
-  /** dim_date covers the whole loaded range without gaps (quiet days are days too), as in DuckDB. */
-  async insertMissingDates(batchFromMs: number, batchToMs: number): Promise<void> {
+  /**
+   * dim_date covers the whole loaded range without gaps (quiet days are days too), as in DuckDB.
+   * `beforeChange` runs before days are added, if any are.
+   */
+  async insertMissingDates(batchFromMs: number, batchToMs: number, beforeChange: () => Promise<void>): Promise<void> {
     const present = new Set(
       (await this.engine.run('reading dim_date', `SELECT date_key FROM ${this.t('dim_date')}`)).map((r) =>
         Number(r.date_key),
@@ -211,6 +220,7 @@ export class SqlDimensions {
     const hi = Math.max(startOfUtcDay(batchToMs), ...keys.map(dayOfKey));
     const missing: number[] = [];
     for (let d = lo; d <= hi; d += DAY_MS) if (!present.has(dateRow(d).date_key)) missing.push(d);
+    if (missing.length > 0) await beforeChange();
     for (let i = 0; i < missing.length; i += DAYS_PER_INSERT)
       await this.insertDays(missing.slice(i, i + DAYS_PER_INSERT));
   }

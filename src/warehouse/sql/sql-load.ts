@@ -280,7 +280,6 @@ SELECT ${p('pipeline')}, event_id, loaded_hash, loaded_ts, loaded_date_key${inde
             ),
           ]
         : []),
-      markLakePendingSql(d, null),
     ],
     // Inserted is measured in the fact table, so counts_balance catches an insert that lost rows.
     counts: `SELECT (SELECT COUNT(*) FROM ${t('fact_ai_event')} f

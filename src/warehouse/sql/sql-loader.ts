@@ -71,11 +71,22 @@ export class SqlLoader implements WarehouseLoad {
           conflictingIds: Number(s!.conflicting_ids),
         };
         eventSpan = { fromMs: Number(s!.min_ts_ms), toMs: Number(s!.max_ts_ms) + 1 };
-        await this.dims.insertInferredMembers({
-          events: staging.events,
-          policies: hasPolicies ? staging.policies : null,
-        });
-        await this.dims.insertMissingDates(eventSpan.fromMs, eventSpan.toMs - 1);
+        // The lake's dimension files are rewritten only after a package that added to them. Marked
+        // before the rows go in (each commits alone): a kill in between leaves a mark, never a change without one.
+        let marked = false;
+        const markDimensions = async () => {
+          if (marked) return;
+          marked = true;
+          await this.driver.run('marking the dimensions for the lake', markLakePendingSql(this.dialect, null), {
+            pipeline: base.pipeline,
+            run_id: base.run_id,
+          });
+        };
+        await this.dims.insertInferredMembers(
+          { events: staging.events, policies: hasPolicies ? staging.policies : null },
+          markDimensions,
+        );
+        await this.dims.insertMissingDates(eventSpan.fromMs, eventSpan.toMs - 1, markDimensions);
         mergeParams = {
           ...base,
           seq: int(request.seq),
