@@ -4,7 +4,7 @@ export type Decision = (typeof DECISIONS)[number];
 
 /*
  * The constants below are read where events are not validated (the config, privacy rules): here,
- * not in schemas.ts or normalize.ts, whose zod schemas cost ~20 ms to build in every command.
+ * not in schemas.ts or normalize.ts, whose zod schemas cost ~15 ms to build in every command.
  */
 
 /** Each decision spelling either source shape accepts, with the decision it means. */
