@@ -2,6 +2,28 @@
 export const DECISIONS = ['allow', 'block', 'redact', 'escalate'] as const;
 export type Decision = (typeof DECISIONS)[number];
 
+/*
+ * The constants below are read where events are not validated (the config, privacy rules): here,
+ * not in schemas.ts or normalize.ts, whose zod schemas cost ~15 ms to build in every command.
+ */
+
+/** Each decision spelling either source shape accepts, with the decision it means. */
+export const DECISION_SPELLINGS = {
+  allow: 'allow',
+  allowed: 'allow',
+  block: 'block',
+  blocked: 'block',
+  redact: 'redact',
+  redacted: 'redact',
+  escalate: 'escalate',
+  escalated: 'escalate',
+} as const;
+/** Every decision value either shape accepts as it is. */
+export const ACCEPTED_DECISIONS: readonly string[] = Object.keys(DECISION_SPELLINGS);
+
+/** Drift (unknown top-level fields) is kept under this metadata key rather than dropped. */
+export const DRIFT_METADATA_KEY = '_extra_fields';
+
 export interface PolicyEvaluation {
   name: string;
   result: string;

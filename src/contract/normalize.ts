@@ -1,5 +1,11 @@
 import type { z } from 'zod';
-import type { CanonicalEvent, Decision, PolicyEvaluation, RejectReason } from './event.js';
+import {
+  DRIFT_METADATA_KEY,
+  type CanonicalEvent,
+  type Decision,
+  type PolicyEvaluation,
+  type RejectReason,
+} from './event.js';
 import { fastParse, type ParsedEvent } from './fast-parse.js';
 import { defaultPlausibleRange, implausibleInstant, type PlausibleRange } from './ranges.js';
 import { KNOWN_FIELDS, shapeA, shapeB, type ShapeA } from './schemas.js';
@@ -7,9 +13,6 @@ import { nowMs } from '../util/clock.js';
 
 export type NormalizeResult =
   { ok: true; event: CanonicalEvent; driftFields: string[] } | { ok: false; reasons: RejectReason[] };
-
-/** Drift (unknown top-level fields) is kept under this metadata key rather than dropped. */
-export const DRIFT_METADATA_KEY = '_extra_fields';
 
 const POLICY_RESULT_ALIASES: Record<string, string> = {
   passed: 'pass',

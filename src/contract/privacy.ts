@@ -1,6 +1,5 @@
 import { createHmac } from 'node:crypto';
-import { DRIFT_METADATA_KEY } from './normalize.js';
-import type { CanonicalEvent } from './event.js';
+import { DRIFT_METADATA_KEY, type CanonicalEvent } from './event.js';
 
 /**
  * Personal data handling applied before anything is written (DESIGN: privacy):

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DECISION_SPELLINGS } from './event.js';
 import { COLUMN_RANGES, COST_RANGE_TEXT, numberFromText, rangeProblem, type ColumnRange } from './ranges.js';
 import { parseCostMicros, parseInstant } from './scalars.js';
 
@@ -49,22 +50,9 @@ const cost = z.union([z.string(), z.number()]).transform((value, ctx) => {
   return micros;
 });
 
-const decisionAliases = {
-  allow: 'allow',
-  allowed: 'allow',
-  block: 'block',
-  blocked: 'block',
-  redact: 'redact',
-  redacted: 'redact',
-  escalate: 'escalate',
-  escalated: 'escalate',
-} as const;
-/** Every decision value either shape accepts as it is. */
-export const ACCEPTED_DECISIONS: readonly string[] = Object.keys(decisionAliases);
-
 const decision = z
-  .enum(Object.keys(decisionAliases) as [keyof typeof decisionAliases, ...(keyof typeof decisionAliases)[]])
-  .transform((value) => decisionAliases[value]);
+  .enum(Object.keys(DECISION_SPELLINGS) as [keyof typeof DECISION_SPELLINGS, ...(keyof typeof DECISION_SPELLINGS)[]])
+  .transform((value) => DECISION_SPELLINGS[value]);
 
 const policyObject = z.looseObject({
   name: text,

@@ -364,7 +364,9 @@ export async function runSession(
           );
         throw error;
       }
-      const status = await warehouse.status(pipeline, 1);
+      // The summary shows the checkpoint and the tables' sizes, not the rest of `status` (recent runs, checks, drift).
+      const checkpointMs = await warehouse.getCheckpoint(pipeline);
+      const tables = await warehouse.tableCounts();
       const allChecks = [...session.results.flatMap((r) => r.checks), ...session.checks];
       if (alert) await sendAlert(alert, { runId, pipeline, command: options.command, ...outcome }, allChecks, logger);
       summary = {
@@ -373,8 +375,8 @@ export async function runSession(
         windows: session.results,
         checks: session.checks,
         totals: sumCounts(session.results),
-        checkpoint: status.checkpoint,
-        tables: status.tables,
+        checkpoint: checkpointMs === null ? null : new Date(checkpointMs).toISOString(),
+        tables,
         durationMs: Math.round(performance.now() - started),
         detail,
       };

@@ -322,6 +322,8 @@ export interface ErasureOutcome {
 
 export interface WarehouseOperations {
   status(pipeline: string, lastRuns: number): Promise<StatusReport>;
+  /** The star schema's row counts, by table (a run's summary: `status` without its ledger reads). */
+  tableCounts(): Promise<Record<string, number>>;
   /** Quarantined records, newest first (`aetl rejects list`). */
   listRejects(pipeline: string, filter: RejectFilter): Promise<Record<string, unknown>[]>;
   /** The next `limit` quarantined records not replayed yet (of one run, or all) after `after`, in key order. */

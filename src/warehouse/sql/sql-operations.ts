@@ -37,6 +37,10 @@ export class SqlOperations implements WarehouseOperations {
     return this.statusReport.report(pipeline, lastRuns, await this.state.getCheckpoint(pipeline));
   }
 
+  tableCounts(): Promise<Record<string, number>> {
+    return this.statusReport.tables();
+  }
+
   listRejects(pipeline: string, filter: RejectFilter): Promise<Record<string, unknown>[]> {
     return this.rejects.list(pipeline, filter);
   }

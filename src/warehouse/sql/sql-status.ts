@@ -20,6 +20,16 @@ export class SqlStatus {
     this.drift = new SqlDrift(engine);
   }
 
+  /** The star schema's row counts, by table. */
+  async tables(): Promise<Record<string, number>> {
+    const t = (name: string) => this.engine.dialect.table(name);
+    const counts = await this.engine.run(
+      'counting table rows',
+      STAR_TABLES.map((table) => `SELECT '${table}' AS name, COUNT(*) AS n FROM ${t(table)}`).join(' UNION ALL '),
+    );
+    return Object.fromEntries(counts.map((r) => [String(r.name), Number(r.n)]));
+  }
+
   /** The report for a pipeline whose checkpoint (the state role's) is `checkpointMs`. */
   async report(pipeline: string, lastRuns: number, checkpointMs: number | null): Promise<StatusReport> {
     const d = this.engine.dialect;
@@ -41,10 +51,7 @@ export class SqlStatus {
        ORDER BY r.started_at DESC LIMIT ${Math.max(1, Math.trunc(lastRuns))}`,
       { pipeline: text(pipeline) },
     );
-    const counts = await this.engine.run(
-      'counting table rows',
-      STAR_TABLES.map((table) => `SELECT '${table}' AS name, COUNT(*) AS n FROM ${t(table)}`).join(' UNION ALL '),
-    );
+    const tables = await this.tables();
     const checks = await this.engine.run(
       'reading the latest checks',
       `SELECT check_name, scope, status, observed, expected, message, ${d.epochMs('checked_at')} AS checked_at_ms
@@ -65,7 +72,7 @@ export class SqlStatus {
       runs: runs.map((run) =>
         withInstants(run, ['started_at_ms', 'finished_at_ms', 'window_start_ms', 'window_end_ms']),
       ),
-      tables: Object.fromEntries(counts.map((r) => [String(r.name), Number(r.n)])),
+      tables,
       checks: checks.map((check) => withInstants(check, ['checked_at_ms'])),
       rejects: Number(rejects!.n),
       drift: await this.drift.fields(pipeline, new Set(runs.map((r) => String(r.run_id)))),

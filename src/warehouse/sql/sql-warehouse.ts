@@ -178,6 +178,10 @@ export class SqlWarehouse implements Warehouse {
     return this.operations.status(...args);
   }
 
+  tableCounts() {
+    return this.operations.tableCounts();
+  }
+
   listRejects(...args: Parameters<WarehouseOperations['listRejects']>) {
     return this.operations.listRejects(...args);
   }
