@@ -32,6 +32,8 @@ import { pathInside } from '../util/safe-path.js';
  * dimension stays one file, `<lake>/<dim>/data.parquet`, renamed over.
  */
 export const FACT_TABLES = ['fact_ai_event', 'fact_policy_evaluation'];
+/** The unpartitioned tables: each one file, `<lake>/<dim>/data.parquet`. */
+export const DIMENSION_TABLES = ['dim_user', 'dim_gateway', 'dim_model', 'dim_policy', 'dim_date'];
 
 const DATE = /^\d{4}-\d{2}-\d{2}$/;
 const PARTITION = /^event_date=(\d{4}-\d{2}-\d{2})$/;

@@ -1,4 +1,4 @@
-import { mkdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../log/logger.js';
@@ -9,7 +9,15 @@ import type { DuckDBSettings } from '../warehouse/duckdb/duckdb-driver.js';
 import type { LakePartition, WarehouseLake } from '../warehouse/warehouse.js';
 import { compactPartitions, type PartitionRef } from './compact.js';
 import { clearDue, duePartitions, markDue } from './due.js';
-import { addFile, packageFileName, partitionFiles, removeStaleVersions, replacePartitions, tmpDir } from './layout.js';
+import {
+  addFile,
+  DIMENSION_TABLES,
+  packageFileName,
+  partitionFiles,
+  removeStaleVersions,
+  replacePartitions,
+  tmpDir,
+} from './layout.js';
 
 export interface LakeSettings {
   path: string;
@@ -37,7 +45,8 @@ const MID_RUN_FACTOR = 4;
  * - a partition marked whole (a command that changed history) is rewritten
  *   with every row but those of packages still pending (added next as their
  *   own files), swapped in with the table's other partitions unchanged
- *   (layout.ts); a dimension is one file renamed over.
+ *   (layout.ts); a dimension is one file renamed over, also when its file is
+ *   missing unmarked (a new lake folder, or one removed by hand).
  * The marks are cleared once, after the last move, so a crash before that
  * only means the same files are written again. A partition it touched that
  * now holds more than `MID_RUN_FACTOR × compactAfterFiles` files is compacted;
@@ -53,7 +62,10 @@ export async function publishPendingLake(
   rmSync(tmpDir(lake.path), { recursive: true, force: true });
   removeStaleVersions(lake.path);
   const pending = await warehouse.pendingLakePartitions(pipeline);
-  if (pending.length === 0) return 0;
+  const missing = DIMENSION_TABLES.filter((table) => !existsSync(pathInside(lake.path, table, 'data.parquet'))).map(
+    (table): LakePartition => ({ table, eventDate: null, runId: '', packageSeq: null }),
+  );
+  if (pending.length === 0 && missing.length === 0) return 0;
   mkdirSync(tmpDir(lake.path), { recursive: true });
   const exported = async (partition: LakePartition) => {
     const files = await warehouse.exportLakePartition(pipeline, partition, () =>
@@ -67,7 +79,7 @@ export async function publishPendingLake(
     const [file] = await exported(partition);
     return file!;
   };
-  const whole = unique(pending.filter((p) => p.packageSeq === null));
+  const whole = unique([...pending.filter((p) => p.packageSeq === null), ...missing]);
   for (const dimension of whole.filter((p) => p.eventDate === null)) {
     renameDurably(await exportedOne(dimension), pathInside(lake.path, dimension.table, 'data.parquet'));
     failpoint('lake:after-rename');

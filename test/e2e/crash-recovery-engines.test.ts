@@ -36,8 +36,9 @@ const FAILPOINTS = {
   afterFacts: 'load:after-facts:2', // inside the load transaction, facts merged
   beforeCheckpoint: 'load:before-checkpoint:3', // merge and checks done, checkpoint not yet moved
   afterCommit: 'load:after-commit:2', // committed, lake not published
-  afterExport: 'lake:after-export:5', // a partition written to .tmp, not swapped in
-  afterRename: 'lake:after-rename:3', // a partition swapped in, its pending mark not cleared
+  // The run's first publish writes the five dimension files a fresh lake lacks: these are in the first package's.
+  afterExport: 'lake:after-export:10', // a partition written to .tmp, not swapped in
+  afterRename: 'lake:after-rename:8', // a partition swapped in, its pending mark not cleared
   beforeSwap: 'lake:before-swap', // a compaction's merged version built beside the current one, not swapped in
   afterSwap: 'lake:after-swap:2', // both tables' merged versions swapped in, the old one of the last not yet removed
   beforeFinish: 'run:before-finish', // everything done, run ledger still says running

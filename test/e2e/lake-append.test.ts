@@ -1,4 +1,4 @@
-import { mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { asyncBufferFromFile, parquetReadObjects } from 'hyparquet';
@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { aetl, spawnAetl, stopped } from '../helpers/cli.js';
 import { query, queryWith } from '../helpers/duckdb.js';
 import { jsonLines, shapeA } from '../helpers/events.js';
-import { Workspace } from '../helpers/workspace.js';
+import { REFERENCE_PATHS, Workspace } from '../helpers/workspace.js';
 
 /**
  * DESIGN.md decision 2 (revised): each committed package adds one file per
@@ -134,8 +134,8 @@ describe('the lake grows by one file per package and compacts atomically', () =>
   });
 
   it('a publish killed after a package file was renamed in writes the same name again: no row twice', async () => {
-    // Publish order: the five dimensions, then the package's fact_ai_event file (the 6th rename).
-    const killed = await aetl(['run', '--config', config], { AETL_NOW: LATER, AETL_FAILPOINT: 'lake:after-rename:6' });
+    // Publish order: the package's fact_ai_event file first (the dimensions have not changed since the first run).
+    const killed = await aetl(['run', '--config', config], { AETL_NOW: LATER, AETL_FAILPOINT: 'lake:after-rename:1' });
     expect(killed.code, 'the failpoint was not reached').toBeNull();
     expect(await query(ws.warehouse, 'SELECT count(*)::INTEGER AS n FROM etl_lake_pending')).not.toEqual([{ n: 0 }]);
     const before = files(ws, 'fact_ai_event', TODAY);
@@ -324,35 +324,71 @@ describe('a run compacts each crowded partition once, at its end', () => {
   }, 120_000);
 });
 
-describe('the dimension files are rewritten after a package that added to them, and only then', () => {
+describe('the dimension files are rewritten after a change to a dimension, and only then', () => {
   const ws = new Workspace();
   afterAll(() => ws.remove());
-
-  it('three files: the first and the one with a new user rewrite them, the one with known members only does not', async () => {
-    mkdirSync(ws.path('inbox'));
-    const file = (name: string, users: string[]) =>
-      writeFileSync(
-        ws.path('inbox', name),
-        jsonLines(users.map((user, i) => shapeA(`${name}-${i}`, i, { user_id: user }))),
-      );
-    file('a.jsonl', ['user_001', 'brand_new_1']);
-    file('b.jsonl', ['user_001', 'user_002']);
-    file('c.jsonl', ['brand_new_2', 'user_002']);
-    const config = ws.writeConfig({ source: { kind: 'files', files: ws.path('inbox') } });
+  const file = (name: string, users: string[]) =>
+    writeFileSync(
+      ws.path('inbox', name),
+      jsonLines(users.map((user, i) => shapeA(`${name}-${i}`, i, { user_id: user }))),
+    );
+  /** Runs over the inbox's new files; the whole-table rewrites of each publish (the five dimensions, or fewer). */
+  const rewrites = async (config: string) => {
     const run = await aetl(['run', '--log-level', 'debug', '--config', config], { AETL_NOW: NOW });
     expect(run.code, run.stderr).toBe(0);
-    // Whole-table rewrites per publish: the five dimensions, or none.
-    const rewrites = run.stderr
+    return run.stderr
       .split('\n')
       .filter((line) => line.includes('"lake published"'))
       .map((line) => (JSON.parse(line) as { whole: number }).whole);
-    // a.jsonl: the run's reference sync marked them (and brand_new_1 came); b.jsonl: nothing new; c.jsonl: brand_new_2.
-    expect(rewrites).toEqual([5, 0, 5]);
+  };
+
+  it('by the package that added a member, by the reference data, or for a file that is missing; not otherwise', async () => {
+    mkdirSync(ws.path('inbox'));
+    const reference = Object.fromEntries(
+      Object.entries(REFERENCE_PATHS).map(([kind, path]) => {
+        copyFileSync(path, ws.path(`${kind}.csv`));
+        return [kind, ws.path(`${kind}.csv`)];
+      }),
+    );
+    file('a.jsonl', ['user_001', 'brand_new_1']);
+    file('b.jsonl', ['user_001', 'user_002']);
+    file('c.jsonl', ['brand_new_2', 'user_002']);
+    const config = ws.writeConfig({ source: { kind: 'files', files: ws.path('inbox') }, reference });
+    // The run's first publish finds a fresh lake without them; then a.jsonl: the reference data went in (and
+    // brand_new_1); b.jsonl: nothing new; c.jsonl: brand_new_2.
+    expect(await rewrites(config)).toEqual([5, 5, 0, 5]);
     const users = await parquetReadObjects({
       file: await asyncBufferFromFile(join(ws.lake, 'dim_user', 'data.parquet')),
       compressors,
     });
     const inferred = users.filter((u) => u.is_inferred).map((u) => String(u.user_id));
     expect(inferred.sort()).toEqual(['brand_new_1', 'brand_new_2']);
+
+    // The next run, with the same reference data and known members only, leaves them alone (a check too).
+    const model = join(ws.lake, 'dim_model', 'data.parquet');
+    const written = statSync(model).mtimeMs;
+    file('d.jsonl', ['user_001']);
+    expect(await rewrites(config)).toEqual([0]);
+    const check = await aetl(['check', '--config', config], { AETL_NOW: NOW });
+    expect(check.code, check.stderr).toBe(0);
+    expect(statSync(model).mtimeMs).toBe(written);
+
+    // A file removed by hand comes back at the next publish (the run's first), alone.
+    rmSync(model);
+    file('e.jsonl', ['user_002']);
+    expect(await rewrites(config)).toEqual([1, 0]);
+    const models = await parquetReadObjects({ file: await asyncBufferFromFile(model), compressors });
+    expect(models.map((m) => String(m.model))).toContain('gpt-4o');
+
+    // A change to the reference data, with known members only: the run's reference sync marks them.
+    const usersCsv = ws.path('users.csv');
+    writeFileSync(usersCsv, readFileSync(usersCsv, 'utf8').replace('user_002,search,', 'user_002,payments,'));
+    file('f.jsonl', ['user_002']);
+    expect(await rewrites(config)).toEqual([5]);
+    const lakeUsers = await parquetReadObjects({
+      file: await asyncBufferFromFile(join(ws.lake, 'dim_user', 'data.parquet')),
+      compressors,
+    });
+    expect(lakeUsers.filter((u) => u.user_id === 'user_002' && u.is_current).map((u) => u.team)).toEqual(['payments']);
   });
 });

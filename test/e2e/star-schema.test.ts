@@ -1,5 +1,7 @@
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { asyncBufferFromFile, parquetReadObjects } from 'hyparquet';
+import { compressors } from 'hyparquet-compressors';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { simulatorSettingsFrom } from '../../src/config/schema.js';
 import { EventUniverse } from '../../src/simulator/generator.js';
@@ -316,6 +318,16 @@ describe('dimension history', () => {
     expect(versions).toEqual([
       { team: 'search', valid_from: '1900-01-01 00:00:00+00', valid_to: '2026-04-11 00:00:00+00', is_current: false },
       { team: 'payments', valid_from: '2026-04-11 00:00:00+00', valid_to: '9999-12-31 00:00:00+00', is_current: true },
+    ]);
+    // The reference data's change rewrote the lake's file too (an independent reader).
+    const lakeUsers = await parquetReadObjects({
+      file: await asyncBufferFromFile(join(ws.lake, 'dim_user', 'data.parquet')),
+      compressors,
+    });
+    const lakeVersions = lakeUsers.filter((u) => u.user_id === 'user_001').map((u) => [u.team, u.is_current]);
+    expect(lakeVersions.sort()).toEqual([
+      ['payments', true],
+      ['search', false],
     ]);
     const facts = await query(
       ws.warehouse,

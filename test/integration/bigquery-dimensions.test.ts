@@ -37,7 +37,9 @@ describe('dimensions on BigQuery (shared SQL, real client, stand-in)', () => {
       'staging events',
       "INSERT INTO `proj.dims.stage_events` VALUES ('u-new', NULL, NULL, NULL)",
     );
-    await dims.insertInferredMembers({ events: 'stage_events', policies: null });
+    let marks = 0;
+    await dims.insertInferredMembers({ events: 'stage_events', policies: null }, async () => void marks++);
+    expect(marks).toBe(1); // told once, before the member went in
     const key = versionKey('dim_user', 'u-new', FIRST_VALID_FROM_MS);
     const inferred = await standIn.rows("SELECT user_key, is_inferred FROM dims.dim_user WHERE user_id = 'u-new'");
     expect(inferred).toEqual([{ user_key: key, is_inferred: true }]);
@@ -69,7 +71,8 @@ describe('dimensions on BigQuery (shared SQL, real client, stand-in)', () => {
     await standIn.rows(
       "UPDATE dims.dim_user SET valid_to = TIMESTAMPTZ '9999-12-31 00:00:00+00', is_current = TRUE WHERE user_id = 'u-new'",
     );
-    expect(await dims.syncReference(reference, t3 + 60_000)).toBe(0);
+    expect(await dims.syncReference(reference, t3 + 60_000)).toBe(1); // the repair is a change (the lake learns it)
+    expect(await dims.syncReference(reference, t3 + 120_000)).toBe(0);
     const open = await standIn.rows(
       "SELECT team FROM dims.dim_user WHERE user_id = 'u-new' AND is_current AND valid_to > TIMESTAMPTZ '9000-01-01 00:00:00+00'",
     );
@@ -77,8 +80,12 @@ describe('dimensions on BigQuery (shared SQL, real client, stand-in)', () => {
   });
 
   it('fills dim_date without gaps over years, each day as the date functions of DuckDB describe it', async () => {
-    await dims.insertMissingDates(Date.parse('2024-01-01T05:00:00Z'), Date.parse('2026-12-31T23:00:00Z'));
-    await dims.insertMissingDates(Date.parse('2025-06-01T00:00:00Z'), Date.parse('2025-06-02T00:00:00Z')); // adds nothing
+    let marks = 0;
+    const mark = async () => void marks++;
+    await dims.insertMissingDates(Date.parse('2024-01-01T05:00:00Z'), Date.parse('2026-12-31T23:00:00Z'), mark);
+    expect(marks).toBe(1);
+    await dims.insertMissingDates(Date.parse('2025-06-01T00:00:00Z'), Date.parse('2025-06-02T00:00:00Z'), mark); // adds nothing
+    expect(marks).toBe(1);
     const [summary] = await standIn.rows(
       `SELECT count(*) AS days, count(DISTINCT date_key) AS keys, min(date)::VARCHAR AS first, max(date)::VARCHAR AS last,
          count(*) FILTER (WHERE date_key <> CAST(strftime(date, '%Y%m%d') AS INTEGER) OR year <> year(date)

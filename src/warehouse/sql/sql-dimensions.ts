@@ -40,21 +40,31 @@ export class SqlDimensions {
     return this.engine.dialect.param(name);
   }
 
-  private async versionsOf(spec: Scd2Spec): Promise<MemberVersion[]> {
+  /** A dimension's member versions, and whether each already ends where its member's next one starts, the last current. */
+  private async versionsOf(spec: Scd2Spec): Promise<{ versions: MemberVersion[]; chained: boolean }> {
     const attributes = spec.attributes.map((c) => `CAST(${c} AS STRING) AS ${c}`).join(', ');
+    const epochMs = (column: string) => this.engine.dialect.epochMs(column);
     const rows = await this.engine.run(
       `reading ${spec.table}`,
-      `SELECT ${spec.key} AS key, ${spec.natural} AS natural_key, ${this.engine.dialect.epochMs('valid_from')} AS valid_from_ms,
-         is_inferred, ${attributes}
+      `SELECT ${spec.key} AS key, ${spec.natural} AS natural_key, ${epochMs('valid_from')} AS valid_from_ms,
+         ${epochMs('valid_to')} AS valid_to_ms, is_current, is_inferred, ${attributes}
        FROM ${this.t(spec.table)} WHERE ${spec.key} <> 0 ORDER BY natural_key, valid_from`,
     );
-    return rows.map((r) => ({
+    const versions = rows.map((r) => ({
       key: int64(r.key),
       natural: String(r.natural_key),
       validFromMs: Number(r.valid_from_ms),
       inferred: Boolean(r.is_inferred),
       attributes: Object.fromEntries(spec.attributes.map((c) => [c, (r[c] as string | null) ?? null])),
     }));
+    const chained = versions.every((version, i) => {
+      const next = versions[i + 1]?.natural === version.natural ? versions[i + 1] : undefined;
+      return (
+        Number(rows[i]!.valid_to_ms) === (next?.validFromMs ?? END_OF_TIME_MS) &&
+        Boolean(rows[i]!.is_current) === (next === undefined)
+      );
+    });
+    return { versions, chained };
   }
 
   private async insertVersion(spec: Scd2Spec, version: MemberVersion): Promise<void> {
@@ -87,12 +97,16 @@ export class SqlDimensions {
     );
   }
 
-  /** Brings the SCD2 dimensions in line with the reference CSVs; returns how many versions changed. */
+  /**
+   * Brings the SCD2 dimensions in line with the reference CSVs; returns how many versions changed
+   * (a broken chain of versions, repaired, counts as one).
+   */
   async syncReference(reference: ReferenceData, nowMs: number): Promise<number> {
     let changes = 0;
     for (const kind of Object.keys(REFERENCE_DIMENSIONS) as ReferenceKind[]) {
       const spec = REFERENCE_DIMENSIONS[kind];
-      const plan = planScd2(spec.table, await this.versionsOf(spec), reference[kind], nowMs);
+      const { versions, chained } = await this.versionsOf(spec);
+      const plan = planScd2(spec.table, versions, reference[kind], nowMs);
       for (const change of plan) {
         if (change.kind === 'insert') {
           await this.insertVersion(spec, change.version);
@@ -108,10 +122,10 @@ export class SqlDimensions {
           },
         );
       }
-      // Every time, not only after a change: the inserts and the chaining are separate statements, so a
-      // run killed between them left two open versions, which would give later facts two members.
-      await this.chainVersions(spec);
-      changes += plan.length;
+      // Also with no change when a chain is broken: a run killed between a version's insert and the
+      // chaining, before syncs were one transaction, left two open versions (later facts: two members).
+      if (plan.length > 0 || !chained) await this.chainVersions(spec);
+      changes += plan.length + (chained ? 0 : 1);
     }
     return changes;
   }

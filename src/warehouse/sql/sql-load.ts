@@ -1,3 +1,4 @@
+import { DIMENSION_TABLES } from '../../lake/layout.js';
 import type { Dialect } from '../dialect.js';
 import type { RejectKey } from '../warehouse.js';
 import { mergeAggregatesSql, recomputeAggregatesSql } from './sql-aggregates.js';
@@ -63,7 +64,6 @@ const FACT_COLUMNS = `event_id, event_hash, event_ts, date_key, user_key, model_
     policies_triggered_count, team_id, batch_id, request_source, metadata, run_id, loaded_at, package_seq`;
 
 const FACT_TABLES = ['fact_ai_event', 'fact_policy_evaluation'] as const;
-const DIMENSION_TABLES = ['dim_user', 'dim_gateway', 'dim_model', 'dim_policy', 'dim_date'];
 
 /** A one-column relation of literal names (VALUES lists are not portable: BigQuery has none). */
 const names = (column: string, values: readonly string[]) =>

@@ -193,14 +193,17 @@ export class SqlLoader implements WarehouseLoad {
     return fileCompleteness(request, counts, batchPresent);
   }
 
-  /** SCD2 dimensions from reference data; every dimension's lake file is rewritten after. */
+  /** SCD2 dimensions from reference data; if that changed them, the dimensions' lake files are rewritten after. */
   syncReference(reference: ReferenceData, pipeline: string, runId: string, nowMs: number): Promise<number> {
     return this.driver.transaction(async () => {
-      await this.driver.run('marking the dimensions for the lake', markLakePendingSql(this.dialect, null), {
-        pipeline: text(pipeline),
-        run_id: text(runId),
-      });
-      return this.dims.syncReference(reference, nowMs);
+      const changes = await this.dims.syncReference(reference, nowMs);
+      if (changes > 0) {
+        await this.driver.run('marking the dimensions for the lake', markLakePendingSql(this.dialect, null), {
+          pipeline: text(pipeline),
+          run_id: text(runId),
+        });
+      }
+      return changes;
     });
   }
 
