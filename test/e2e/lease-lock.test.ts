@@ -145,4 +145,34 @@ describe('the run lock lease across processes (BigQuery stand-in)', () => {
     expect(runs.map((r) => r.status)).toEqual(['failed', 'succeeded']);
     expect(String(runs[0]!.error)).toContain('taken over');
   });
+  it('a paused rebuild-dims whose lease ran out commits nothing after a takeover: it fails, the next run stands', async () => {
+    const config = configFor('rekey', {
+      source: { kind: 'simulator', simulator: { seed: 5, rate_per_minute: 3 } },
+      window: { initial_start: '2026-05-01T09:00:00Z' },
+      lock: { lease: '3s' },
+    });
+    const first = await aetl(['run', '--config', config], env);
+    expect(first.code, first.stderr).toBe(0);
+    // Stopped inside its transaction, before its statements: a holder that paused past its lease.
+    const paused = start(['rebuild-dims', '--config', config], {
+      AETL_FAILPOINT: 'rebuild-dims:before-rekey',
+      AETL_FAILPOINT_SIGNAL: 'SIGSTOP',
+    });
+    await stopped(paused);
+    const second = await aetl(['run', '--wait', '30s', '--json', '--config', config], env);
+    expect(second.code, second.stderr).toBe(0);
+    const { run_id: runId } = JSON.parse(second.stdout) as Summary;
+
+    paused.signal('SIGCONT');
+    const resumed = await paused.done;
+    expect(resumed.code).toBe(1);
+    expect(resumed.stderr).toMatch(/taken over by run .*nothing of this transaction was committed/);
+    expect(await rows('SELECT owner, token FROM rekey.etl_lock')).toEqual([{ owner: runId, token: 3n }]);
+    const runs = await rows('SELECT command, status FROM rekey.etl_run ORDER BY started_at');
+    expect(runs).toEqual([
+      { command: 'run', status: 'succeeded' },
+      { command: 'rebuild-dims', status: 'failed' },
+      { command: 'run', status: 'succeeded' },
+    ]);
+  });
 });
