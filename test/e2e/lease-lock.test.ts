@@ -42,6 +42,27 @@ describe('the run lock lease across processes (BigQuery stand-in)', () => {
       },
       ...overrides,
     });
+  /** A lease that runs out 3 s after its holder stops renewing it. */
+  const shortLease = (dataset: string) =>
+    configFor(dataset, {
+      source: { kind: 'simulator', simulator: { seed: 5, rate_per_minute: 3 } },
+      window: { initial_start: '2026-05-01T09:00:00Z' },
+      lock: { lease: '3s' },
+    });
+  /**
+   * Starts `command`, which stops itself at `failpoint` (a holder paused past its lease); then a run
+   * waits out the lease (no heartbeat comes from a stopped process), takes over and loads.
+   */
+  async function pauseThenTakeOver(command: string, failpoint: string, config: string) {
+    const paused = start([command, '--config', config], {
+      AETL_FAILPOINT: failpoint,
+      AETL_FAILPOINT_SIGNAL: 'SIGSTOP',
+    });
+    await stopped(paused);
+    const second = await aetl(['run', '--wait', '30s', '--json', '--config', config], env);
+    expect(second.code, second.stderr).toBe(0);
+    return { paused, summary: JSON.parse(second.stdout) as Summary };
+  }
   const start = (args: string[], extra: Record<string, string> = {}) => {
     const run = spawnAetl(args, { ...env, ...extra });
     running.push(run);
@@ -105,22 +126,9 @@ describe('the run lock lease across processes (BigQuery stand-in)', () => {
   });
 
   it('a paused holder whose lease ran out cannot commit after a takeover: the warehouse holds the second run only', async () => {
-    const config = configFor('paused', {
-      source: { kind: 'simulator', simulator: { seed: 5, rate_per_minute: 3 } },
-      window: { initial_start: '2026-05-01T09:00:00Z' },
-      lock: { lease: '3s' },
-    });
+    const config = shortLease('paused');
     // The first run stops itself after its merge and checks, just before committing the window.
-    const paused = start(['run', '--config', config], {
-      AETL_FAILPOINT: 'load:before-checkpoint',
-      AETL_FAILPOINT_SIGNAL: 'SIGSTOP',
-    });
-    await stopped(paused);
-
-    // The second waits out the lease (no heartbeat comes from a stopped process), takes over and loads.
-    const second = await aetl(['run', '--wait', '30s', '--json', '--config', config], env);
-    expect(second.code, second.stderr).toBe(0);
-    const summary = JSON.parse(second.stdout) as Summary;
+    const { paused, summary } = await pauseThenTakeOver('run', 'load:before-checkpoint', config);
     expect(await rows('SELECT owner, token FROM paused.etl_lock')).toEqual([{ owner: summary.run_id, token: 2n }]);
     const loaded = await facts('paused');
 
@@ -144,5 +152,25 @@ describe('the run lock lease across processes (BigQuery stand-in)', () => {
     const runs = await rows('SELECT run_id, status, error FROM paused.etl_run ORDER BY started_at');
     expect(runs.map((r) => r.status)).toEqual(['failed', 'succeeded']);
     expect(String(runs[0]!.error)).toContain('taken over');
+  });
+
+  it('a paused rebuild-dims whose lease ran out commits nothing after a takeover: it fails, the next run stands', async () => {
+    const config = shortLease('rekey');
+    const first = await aetl(['run', '--config', config], env);
+    expect(first.code, first.stderr).toBe(0);
+    // Stopped inside its transaction, before its statements.
+    const { paused, summary } = await pauseThenTakeOver('rebuild-dims', 'rebuild-dims:before-rekey', config);
+
+    paused.signal('SIGCONT');
+    const resumed = await paused.done;
+    expect(resumed.code).toBe(1);
+    expect(resumed.stderr).toMatch(/taken over by run .*nothing of this transaction was committed/);
+    expect(await rows('SELECT owner, token FROM rekey.etl_lock')).toEqual([{ owner: summary.run_id, token: 3n }]);
+    const runs = await rows('SELECT command, status FROM rekey.etl_run ORDER BY started_at');
+    expect(runs).toEqual([
+      { command: 'run', status: 'succeeded' },
+      { command: 'rebuild-dims', status: 'failed' },
+      { command: 'run', status: 'succeeded' },
+    ]);
   });
 });

@@ -1,3 +1,4 @@
+import { failpoint } from '../../util/failpoint.js';
 import { qualifiedTables } from '../dialect.js';
 import { text, type Driver, type Fence, type JsonPage, type SqlParams } from '../driver.js';
 import type {
@@ -76,15 +77,21 @@ export class SqlOperations implements WarehouseOperations {
     return outcome;
   }
 
-  /** Re-keys facts to the member versions valid at their event times; marks the partitions it touches. */
+  /**
+   * Re-keys facts to the member versions valid at their event times; marks the partitions it touches.
+   * Behind the run lock's `fence` like every change: a holder whose lease was taken over commits nothing.
+   */
   rebuildDimensions(pipeline: string, runId: string): Promise<number> {
     const rekey = this.dims.rekeyQueries();
     return this.driver.transaction(async () => {
       const [row] = await this.driver.run('counting facts to re-key', rekey.count);
-      await this.driver.runTogether('re-keying facts', rekey.statements, {
-        pipeline: text(pipeline),
-        run_id: text(runId),
-      });
+      failpoint('rebuild-dims:before-rekey');
+      await this.driver.runTogether(
+        're-keying facts',
+        rekey.statements,
+        { pipeline: text(pipeline), run_id: text(runId) },
+        this.fence,
+      );
       return Number(row!.n);
     });
   }
