@@ -14,6 +14,7 @@ const row = (natural: string, attributes: Record<string, string>, validFromMs: n
   attributes,
   where: 'test',
 });
+const none = async () => undefined;
 
 describe('dimensions on BigQuery (shared SQL, real client, stand-in)', () => {
   let standIn: BigQueryStandIn;
@@ -46,14 +47,14 @@ describe('dimensions on BigQuery (shared SQL, real client, stand-in)', () => {
 
     const t1 = Date.parse('2026-05-01T00:00:00Z');
     const reference = { users: [row('u-new', { team: 'data', department: 'eng' })], gateways: [], models: [] };
-    expect(await dims.syncReference(reference, t1)).toBe(1);
+    expect(await dims.syncReference(reference, t1, none)).toBe(1);
     const completed = await standIn.rows(
       "SELECT user_key, team, is_inferred, is_current FROM dims.dim_user WHERE user_id = 'u-new'",
     );
     expect(completed).toEqual([{ user_key: key, team: 'data', is_inferred: false, is_current: true }]);
 
     const t2 = Date.parse('2026-06-01T00:00:00Z');
-    await dims.syncReference({ ...reference, users: [row('u-new', { team: 'search', department: 'eng' })] }, t2);
+    await dims.syncReference({ ...reference, users: [row('u-new', { team: 'search', department: 'eng' })] }, t2, none);
     const versions = await standIn.rows(
       "SELECT team, epoch_ms(valid_from) AS f, epoch_ms(valid_to) AS t, is_current FROM dims.dim_user WHERE user_id = 'u-new' ORDER BY f",
     );
@@ -66,17 +67,35 @@ describe('dimensions on BigQuery (shared SQL, real client, stand-in)', () => {
   it('repairs the version chain a run killed between adding a version and chaining left behind', async () => {
     const t3 = Date.parse('2026-07-01T00:00:00Z');
     const reference = { users: [row('u-new', { team: 'infra', department: 'eng' })], gateways: [], models: [] };
-    expect(await dims.syncReference(reference, t3)).toBe(1);
+    expect(await dims.syncReference(reference, t3, none)).toBe(1);
     // As if killed after the insert: the previous version still open and current.
     await standIn.rows(
       "UPDATE dims.dim_user SET valid_to = TIMESTAMPTZ '9999-12-31 00:00:00+00', is_current = TRUE WHERE user_id = 'u-new'",
     );
-    expect(await dims.syncReference(reference, t3 + 60_000)).toBe(1); // the repair is a change (the lake learns it)
-    expect(await dims.syncReference(reference, t3 + 120_000)).toBe(0);
+    expect(await dims.syncReference(reference, t3 + 60_000, none)).toBe(1); // the repair is a change (the lake learns it)
+    expect(await dims.syncReference(reference, t3 + 120_000, none)).toBe(0);
     const open = await standIn.rows(
       "SELECT team FROM dims.dim_user WHERE user_id = 'u-new' AND is_current AND valid_to > TIMESTAMPTZ '9000-01-01 00:00:00+00'",
     );
     expect(open).toEqual([{ team: 'infra' }]);
+  });
+
+  it('marks before a reference change goes in: a run killed at the mark leaves the dimension as it was', async () => {
+    // Each statement commits alone on BigQuery: a mark written after the change could be lost with the change kept.
+    const killed = async () => {
+      throw new Error('killed at the mark');
+    };
+    const reference = { users: [row('u-new', { team: 'ml', department: 'eng' })], gateways: [], models: [] };
+    const before = await standIn.rows(
+      "SELECT team, is_current FROM dims.dim_user WHERE user_id = 'u-new' ORDER BY team",
+    );
+    await expect(dims.syncReference(reference, Date.parse('2026-08-01T00:00:00Z'), killed)).rejects.toThrow('killed');
+    expect(
+      await standIn.rows("SELECT team, is_current FROM dims.dim_user WHERE user_id = 'u-new' ORDER BY team"),
+    ).toEqual(before);
+    let marks = 0;
+    expect(await dims.syncReference(reference, Date.parse('2026-08-01T00:00:00Z'), async () => void marks++)).toBe(1);
+    expect(marks).toBe(1);
   });
 
   it('fills dim_date without gaps over years, each day as the date functions of DuckDB describe it', async () => {

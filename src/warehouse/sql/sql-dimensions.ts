@@ -99,14 +99,16 @@ export class SqlDimensions {
 
   /**
    * Brings the SCD2 dimensions in line with the reference CSVs; returns how many versions changed
-   * (a broken chain of versions, repaired, counts as one).
+   * (a broken chain of versions, repaired, counts as one). `beforeChange` runs before the first change, if any:
+   * on BigQuery each statement commits alone, so a mark written after could be lost with the changes kept.
    */
-  async syncReference(reference: ReferenceData, nowMs: number): Promise<number> {
+  async syncReference(reference: ReferenceData, nowMs: number, beforeChange: () => Promise<void>): Promise<number> {
     let changes = 0;
     for (const kind of Object.keys(REFERENCE_DIMENSIONS) as ReferenceKind[]) {
       const spec = REFERENCE_DIMENSIONS[kind];
       const { versions, chained } = await this.versionsOf(spec);
       const plan = planScd2(spec.table, versions, reference[kind], nowMs);
+      if (plan.length > 0 || !chained) await beforeChange();
       for (const change of plan) {
         if (change.kind === 'insert') {
           await this.insertVersion(spec, change.version);

@@ -71,17 +71,7 @@ export class SqlLoader implements WarehouseLoad {
           conflictingIds: Number(s!.conflicting_ids),
         };
         eventSpan = { fromMs: Number(s!.min_ts_ms), toMs: Number(s!.max_ts_ms) + 1 };
-        // The lake's dimension files are rewritten only after a package that added to them. Marked
-        // before the rows go in (each commits alone): a kill in between leaves a mark, never a change without one.
-        let marked = false;
-        const markDimensions = async () => {
-          if (marked) return;
-          marked = true;
-          await this.driver.run('marking the dimensions for the lake', markLakePendingSql(this.dialect, null), {
-            pipeline: base.pipeline,
-            run_id: base.run_id,
-          });
-        };
+        const markDimensions = this.dimensionsMark(request.pipeline, request.runId);
         await this.dims.insertInferredMembers(
           { events: staging.events, policies: hasPolicies ? staging.policies : null },
           markDimensions,
@@ -195,16 +185,26 @@ export class SqlLoader implements WarehouseLoad {
 
   /** SCD2 dimensions from reference data; if that changed them, the dimensions' lake files are rewritten after. */
   syncReference(reference: ReferenceData, pipeline: string, runId: string, nowMs: number): Promise<number> {
-    return this.driver.transaction(async () => {
-      const changes = await this.dims.syncReference(reference, nowMs);
-      if (changes > 0) {
-        await this.driver.run('marking the dimensions for the lake', markLakePendingSql(this.dialect, null), {
-          pipeline: text(pipeline),
-          run_id: text(runId),
-        });
-      }
-      return changes;
-    });
+    return this.driver.transaction(() =>
+      this.dims.syncReference(reference, nowMs, this.dimensionsMark(pipeline, runId)),
+    );
+  }
+
+  /**
+   * Marks every pipeline's dimension files for the lake, once, when first called: before a dimension
+   * changes, as a kill between statements (each commits alone on BigQuery) must leave a mark, never
+   * a change without one.
+   */
+  private dimensionsMark(pipeline: string, runId: string): () => Promise<void> {
+    let marked = false;
+    return async () => {
+      if (marked) return;
+      marked = true;
+      await this.driver.run('marking the dimensions for the lake', markLakePendingSql(this.dialect, null), {
+        pipeline: text(pipeline),
+        run_id: text(runId),
+      });
+    };
   }
 
   async erasedSubjects(): Promise<string[]> {
