@@ -124,9 +124,10 @@ function removeArchivesOf(archiveDir: string, runIds: string[]): void {
 }
 
 /**
- * This pipeline's retention runs that recorded nothing: killed, or their deletes failed (or the
- * current one). What they archived is still in the warehouse and is archived again; their files
- * would hold those rows a second time. The pipeline's run lock keeps its retention runs apart.
+ * This pipeline's retention runs that recorded nothing: killed, or their deletes failed. What they
+ * archived is still in the warehouse and is archived again; their files would hold those rows a
+ * second time. The pipeline's run lock keeps its retention runs apart (a remote commit of one that
+ * lost its lease is refused by the fence).
  */
 async function unrecordedRuns(driver: Driver, pipeline: string): Promise<string[]> {
   const d = driver.dialect;
@@ -145,9 +146,9 @@ async function unrecordedRuns(driver: Driver, pipeline: string): Promise<string[
  * (ledger tables: `before=<cutoff>/`), written under a temporary name and
  * renamed; then deletes everything and records it, all together, behind the
  * run lock's `fence`. A crash or failure before that deletes nothing: the
- * archive is written again, and what the failed run wrote is removed (at
- * once, or by the next retention after a crash), so the archive holds each
- * removed row once.
+ * next retention removes what the failed run wrote and archives those rows
+ * again, so the archive holds each removed row once. Not at once: a remote
+ * commit whose answer was lost may still be deleting those rows.
  */
 export async function applyRetention(
   driver: Driver,
@@ -207,25 +208,14 @@ export async function applyRetention(
       : []),
     record.sql,
   ];
-  try {
-    await driver.transaction(async () => {
-      if (fault('retention:deletes')) throw new Error('the deletes failed (AETL_FAULT)');
-      await driver.runTogether(
-        'applying retention',
-        statements,
-        { ...base, run_id: text(context.runId), ...record.params },
-        fence,
-      );
-    });
-  } catch (error) {
-    // The rows stay in the warehouse, so their copies go; unless the deletes were recorded after all
-    // (a remote commit whose answer was lost), or that cannot be read now (the next retention sees).
-    const { archiveDir } = context;
-    if (archiveDir !== null) {
-      const unrecorded = await unrecordedRuns(driver, context.pipeline).catch((): string[] => []);
-      if (unrecorded.includes(context.runId)) removeArchivesOf(archiveDir, [context.runId]);
-    }
-    throw error;
-  }
+  await driver.transaction(async () => {
+    if (fault('retention:deletes')) throw new Error('the deletes failed (AETL_FAULT)');
+    await driver.runTogether(
+      'applying retention',
+      statements,
+      { ...base, run_id: text(context.runId), ...record.params },
+      fence,
+    );
+  });
   return done;
 }
