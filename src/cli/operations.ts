@@ -19,6 +19,7 @@ import {
 import type { JsonError } from './json-output.js';
 import { confirm, setState } from './state.js';
 import { formatRows } from './summary.js';
+import { isoInstant } from '../util/dates.js';
 
 /**
  * The day-2 commands (README, Operations): the pipeline's state, replays of
@@ -37,7 +38,7 @@ export function registerOperations(program: Command): void {
         const files = (await warehouse.loadedFiles(pipeline)).size;
         const shown = {
           pipeline,
-          checkpoint: checkpoint === null ? null : new Date(checkpoint).toISOString(),
+          checkpoint: isoInstant(checkpoint),
           last_window: last && { from: new Date(last.fromMs).toISOString(), to: new Date(last.toMs).toISOString() },
           ledger_files: files,
         };

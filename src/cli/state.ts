@@ -2,6 +2,7 @@ import { createInterface } from 'node:readline/promises';
 import type { Session } from '../pipeline/session.js';
 import type { WarehouseState } from '../warehouse/warehouse.js';
 import { UsageError } from '../util/errors.js';
+import { isoInstant } from '../util/dates.js';
 
 /** What `aetl state` changes, asked for on a terminal, or given with --yes (never assumed). */
 export async function confirm(question: string, yes: boolean): Promise<void> {
@@ -22,12 +23,12 @@ export function setState(checkpointMs: number | null, clearFileLedger: boolean) 
     const before = await session.warehouse.getCheckpoint(pipeline);
     await session.warehouse.setState(pipeline, session.runId, checkpointMs, clearFileLedger, session.nowMs);
     session.logger.warn(
-      { before: before === null ? null : new Date(before).toISOString(), after: checkpointMs, clearFileLedger },
+      { before: isoInstant(before), after: checkpointMs, clearFileLedger },
       'pipeline state set by hand',
     );
     return {
-      before: before === null ? null : new Date(before).toISOString(),
-      after: checkpointMs === null ? null : new Date(checkpointMs).toISOString(),
+      before: isoInstant(before),
+      after: isoInstant(checkpointMs),
     };
   };
 }

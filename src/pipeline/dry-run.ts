@@ -5,7 +5,7 @@ import type { Logger } from '../log/logger.js';
 import { loadReferenceData } from '../reference/reference-data.js';
 import { UnreadableFileError } from '../source/files.js';
 import { clipToSignpost, splitRange, type TimeWindow } from '../state/window.js';
-import { isoDayOfKey } from '../util/dates.js';
+import { isoDayOfKey, isoInstant } from '../util/dates.js';
 import { StopSignal } from '../util/stop.js';
 import { UsageError } from '../util/errors.js';
 import { openDuckDB, sqlString, toNumber } from '../warehouse/duckdb/duckdb-driver.js';
@@ -183,7 +183,7 @@ export async function dryRun(
       report.inputs.push(inputOf(pkg, window, file));
     };
     const checkpoint = (await warehouse?.getCheckpoint(pipeline)) ?? null;
-    report.checkpoint = checkpoint === null ? null : new Date(checkpoint).toISOString();
+    report.checkpoint = isoInstant(checkpoint);
     const source = await openSource(config, loadReferenceData(config.reference), logger, () => nowMs);
     try {
       if (source.kind === 'files') {

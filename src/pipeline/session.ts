@@ -21,6 +21,7 @@ import { acquireRunLock } from './run-lock.js';
 import type { WindowResult } from './package-steps.js';
 import { nextStepFor, nextStepForOutcome, type OutcomeFailure } from './next-step.js';
 import type { TimeWindow } from '../state/window.js';
+import { isoInstant } from '../util/dates.js';
 
 export type Command =
   | 'run'
@@ -375,7 +376,7 @@ export async function runSession(
         windows: session.results,
         checks: session.checks,
         totals: sumCounts(session.results),
-        checkpoint: checkpointMs === null ? null : new Date(checkpointMs).toISOString(),
+        checkpoint: isoInstant(checkpointMs),
         tables,
         durationMs: Math.round(performance.now() - started),
         detail,

@@ -18,6 +18,11 @@ export function startOfUtcDay(ms: number): number {
   return Math.floor(ms / DAY_MS) * DAY_MS;
 }
 
+/** An instant as ISO 8601 UTC, or null (no checkpoint yet, a column without a value). */
+export function isoInstant(ms: number | null): string | null {
+  return ms === null ? null : new Date(ms).toISOString();
+}
+
 export function isoDay(ms: number): string {
   return new Date(ms).toISOString().slice(0, 10);
 }

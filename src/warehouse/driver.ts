@@ -1,6 +1,7 @@
 import type { Dialect } from './dialect.js';
 import type { LoadRequest } from './warehouse.js';
 import type { StagingTables } from './sql/sql-load.js';
+import { isoInstant } from '../util/dates.js';
 
 /**
  * What an engine supplies to the one warehouse logic (sql/): its dialect, a
@@ -111,7 +112,7 @@ export const float = (value: number | null): SqlParam => ({ type: 'float', value
 export const bool = (value: boolean): SqlParam => ({ type: 'bool', value });
 export const instant = (ms: number | null): SqlParam => ({
   type: 'timestamp',
-  value: ms === null ? null : new Date(ms).toISOString(),
+  value: isoInstant(ms),
 });
 export const day = (isoDay: string): SqlParam => ({ type: 'date', value: isoDay });
 export const numeric = (exact: string | null): SqlParam => ({ type: 'numeric', value: exact });
@@ -155,7 +156,7 @@ export function plainNumbers(row: Record<string, unknown>): Record<string, unkno
 export function withInstants(row: Record<string, unknown>, instants: string[]): Record<string, unknown> {
   return Object.fromEntries(
     Object.entries(plainNumbers(row)).map(([k, v]) =>
-      instants.includes(k) ? [k.slice(0, -3), v === null ? null : new Date(Number(v)).toISOString()] : [k, v],
+      instants.includes(k) ? [k.slice(0, -3), isoInstant(v === null ? null : Number(v))] : [k, v],
     ),
   );
 }

@@ -1,6 +1,7 @@
 import { text, withInstants, type SqlEngine } from '../driver.js';
 import type { StatusReport } from '../warehouse.js';
 import { SqlDrift } from './sql-drift.js';
+import { isoInstant } from '../../util/dates.js';
 
 const STAR_TABLES = [
   'fact_ai_event',
@@ -68,7 +69,7 @@ export class SqlStatus {
     );
     return {
       pipeline,
-      checkpoint: checkpointMs === null ? null : new Date(checkpointMs).toISOString(),
+      checkpoint: isoInstant(checkpointMs),
       runs: runs.map((run) =>
         withInstants(run, ['started_at_ms', 'finished_at_ms', 'window_start_ms', 'window_end_ms']),
       ),
