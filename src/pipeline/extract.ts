@@ -131,6 +131,7 @@ export class PackageBuilder {
   }
 
   async add(records: RawRecord[]): Promise<void> {
+    if (records.length <= SLICE_RECORDS) return this.addSlice(records); // a file's batch: no copy
     for (let at = 0; at < records.length; at += SLICE_RECORDS)
       await this.addSlice(records.slice(at, at + SLICE_RECORDS));
   }
